@@ -1,0 +1,197 @@
+/* cli-predict.c — facet-cli predict: AU probabilities for images */
+#define G_LOG_DOMAIN "facet-cli"
+
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* The model input for one image under a crop convention. */
+static FacetImage *
+crop_image (FacetImage             *image,
+            FacetCropKind           crop,
+            const FacetModelConfig *config,
+            const char             *file,
+            GError                **error)
+{
+  switch (crop)
+    {
+    case FACET_CROP_NONE:
+      return facet_image_ref (image);
+    case FACET_CROP_BOX:
+    case FACET_CROP_ALIGNED:
+    default:
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
+                   "%s: crop “%s” needs face detection, which this build lacks; use --crop none "
+                   "for images that are already face crops", file, facet_crop_kind_to_string (crop));
+      return NULL;
+    }
+}
+
+static void
+print_json (const char               *file,
+            const FacetModelConfig   *c,
+            const FacetForwardResult *r,
+            guint                     i,
+            gboolean                  features)
+{
+  GString *out = g_string_new ("{\"file\":");
+  gsize g2 = (gsize) r->grid * r->grid;
+
+  facet_cli_json_string (out, file);
+  g_string_append (out, ",\"au\":[");
+  for (int a = 0; a < c->n_aus; a++)
+    g_string_append_printf (out, a ? ",%d" : "%d", c->au_ids[a]);
+  g_string_append (out, "],\"logit\":");
+  facet_cli_json_floats (out, r->logits + (gsize) i * c->n_aus, (gsize) c->n_aus);
+  g_string_append (out, ",\"prob\":");
+  facet_cli_json_floats (out, r->probs + (gsize) i * c->n_aus, (gsize) c->n_aus);
+  if (r->attention != NULL)
+    {
+      g_string_append_printf (out, ",\"grid\":%d,\"attention\":", r->grid);
+      facet_cli_json_floats (out, r->attention + i * g2, g2);
+    }
+  if (r->au_maps != NULL)
+    {
+      g_string_append (out, ",\"au_maps\":[");
+      for (int a = 0; a < c->n_aus; a++)
+        {
+          if (a)
+            g_string_append_c (out, ',');
+          facet_cli_json_floats (out, r->au_maps + ((gsize) i * c->n_aus + a) * g2, g2);
+        }
+      g_string_append (out, "],\"au_map_bias\":");
+      facet_cli_json_floats (out, r->au_map_bias, (gsize) c->n_aus);
+    }
+  if (features)
+    {
+      g_string_append (out, ",\"pooled\":");
+      facet_cli_json_floats (out, r->pooled + (gsize) i * r->dim, (gsize) r->dim);
+      if (r->id_logits != NULL)
+        {
+          g_string_append (out, ",\"id_logit\":");
+          facet_cli_json_floats (out, r->id_logits + (gsize) i * r->n_subjects,
+                                 (gsize) r->n_subjects);
+        }
+    }
+  g_string_append_c (out, '}');
+  puts (out->str);
+  g_string_free (out, TRUE);
+}
+
+static void
+print_text (const char               *file,
+            const FacetModelConfig   *c,
+            const FacetForwardResult *r,
+            guint                     i)
+{
+  printf ("%s\n", file);
+  for (int a = 0; a < c->n_aus; a++)
+    {
+      float p = r->probs[(gsize) i * c->n_aus + a];
+      const char *name = facet_au_name (c->au_ids[a]);
+      int bar = (int) (p * 20.0f + 0.5f);
+      printf ("  AU%02d %-22s %5.3f %s%.*s\n", c->au_ids[a], name ? name : "", (double) p,
+              p >= c->thresholds[a] ? "* " : "  ", bar, "####################");
+    }
+}
+
+int
+facet_cli_predict (int    argc,
+                   char **argv)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("IMAGE... — AU probabilities for images");
+  g_autoptr (FacetModel) model = NULL;
+  g_autoptr (FacetEngine) engine = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *model_path = NULL, *crop_name = NULL, *backend = NULL, *aus = NULL;
+  g_autofree char *dataset = NULL;
+  gboolean json = FALSE, attention = FALSE, maps = FALSE, features = FALSE;
+  int batch = 8, heads = 0;
+  const FacetModelConfig *c;
+  FacetCropKind crop;
+  FacetForwardFlags flags = FACET_FORWARD_NONE;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors or .pth)", "FILE" },
+    { "crop", 0, 0, G_OPTION_ARG_STRING, &crop_name, "Face crop: box, aligned or none (default: the model's)", "KIND" },
+    { "backend", 0, 0, G_OPTION_ARG_STRING, &backend, "cpu, vulkan or auto (default: cpu)", "NAME" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 8)", "N" },
+    { "attention", 0, 0, G_OPTION_ARG_NONE, &attention, "Add the attention rollout map", NULL },
+    { "au-maps", 0, 0, G_OPTION_ARG_NONE, &maps, "Add per-AU patch maps (global-pool models)", NULL },
+    { "features", 0, 0, G_OPTION_ARG_NONE, &features, "Add the pooled feature and identity logits", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per image", NULL },
+    { "aus", 0, 0, G_OPTION_ARG_STRING, &aus, "AU numbers of the head outputs (.pth)", "1,2,..." },
+    { "dataset", 0, 0, G_OPTION_ARG_STRING, &dataset, "AU list of a data set (.pth)", "BP4D|DISFA" },
+    { "heads", 0, 0, G_OPTION_ARG_INT, &heads, "Attention heads (.pth)", "N" },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!facet_cli_parse (ctx, &argc, &argv))
+    return 1;
+  if (model_path == NULL)
+    return facet_cli_failf ("predict needs --model FILE");
+  if (argc < 2)
+    return facet_cli_failf ("predict needs at least one image");
+  if (batch < 1 || batch > 4096)
+    return facet_cli_failf ("--batch %d is out of range (1-4096)", batch);
+
+  model = facet_cli_load_model (model_path, aus, dataset, heads, NULL, crop_name, FALSE, &error);
+  if (model == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  c = facet_model_get_config (model);
+  crop = c->crop;
+  if (crop_name != NULL && !facet_crop_kind_from_string (crop_name, &crop))
+    return facet_cli_failf ("unknown crop “%s” (box, aligned or none)", crop_name);
+  if (c->n_aus == 0 && !features)
+    return facet_cli_failf ("%s: the model has no AU head (a pretrained encoder); fine-tune it "
+                            "or convert it with --aus first (or ask for --features)", model_path);
+
+  engine = facet_engine_new (model, backend, &error);
+  if (engine == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  if (facet_engine_get_notice (engine) != NULL)
+    fprintf (stderr, "facet-cli: notice: %s\n", facet_engine_get_notice (engine));
+
+  if (attention)
+    flags |= FACET_FORWARD_ATTENTION;
+  if (maps)
+    {
+      if (c->readout != FACET_READOUT_GLOBAL_POOL)
+        return facet_cli_failf ("%s: per-AU maps need a global-pool model", model_path);
+      flags |= FACET_FORWARD_AU_MAPS;
+    }
+
+  for (int start = 1; start < argc; start += batch)
+    {
+      int n = MIN (batch, argc - start);
+      g_autoptr (GPtrArray) crops = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_image_unref);
+      g_autoptr (FacetForwardResult) r = NULL;
+
+      for (int i = 0; i < n; i++)
+        {
+          g_autoptr (FacetImage) image = facet_image_load (argv[start + i], &error);
+          FacetImage *cropped;
+          if (image == NULL)
+            return facet_cli_fail (g_steal_pointer (&error));
+          cropped = crop_image (image, crop, c, argv[start + i], &error);
+          if (cropped == NULL)
+            return facet_cli_fail (g_steal_pointer (&error));
+          g_ptr_array_add (crops, cropped);
+        }
+      r = facet_engine_predict_images (engine, (FacetImage **) crops->pdata, (guint) n, flags,
+                                       &error);
+      if (r == NULL)
+        return facet_cli_fail (g_steal_pointer (&error));
+      for (int i = 0; i < n; i++)
+        {
+          if (json)
+            print_json (argv[start + i], c, r, (guint) i, features);
+          else
+            print_text (argv[start + i], c, r, (guint) i);
+        }
+    }
+  return 0;
+}

@@ -1,0 +1,48 @@
+/* cli.h — facet-cli commands and shared helpers */
+#pragma once
+
+#include <glib.h>
+
+#include "core/facet-core.h"
+#include "engine/facet-engine.h"
+
+G_BEGIN_DECLS
+
+typedef int (*FacetCliFunc) (int    argc,
+                             char **argv);
+
+typedef struct
+{
+  const char  *name;
+  FacetCliFunc func;
+  const char  *summary;
+} FacetCliCommand;
+
+/* Each command lives in its own cli-*.c file. */
+int  facet_cli_model   (int argc, char **argv);
+int  facet_cli_predict (int argc, char **argv);
+
+/* Prints "facet-cli: <message>" on stderr (one line) and returns 1. */
+int  facet_cli_fail    (GError     *error);
+int  facet_cli_failf   (const char *format,
+                        ...) G_GNUC_PRINTF (1, 2);
+gboolean facet_cli_parse (GOptionContext *context,
+                          int            *argc,
+                          char         ***argv);
+void facet_cli_json_float  (GString     *out,
+                            double       value);
+void facet_cli_json_floats (GString     *out,
+                            const float *values,
+                            gsize        n);
+void facet_cli_json_string (GString     *out,
+                            const char  *text);
+FacetModel *facet_cli_load_model (const char *path,
+                                  const char *aus,
+                                  const char *dataset,
+                                  int         heads,
+                                  const char *readout,
+                                  const char *crop,
+                                  gboolean    create_head,
+                                  GError    **error);
+
+G_END_DECLS

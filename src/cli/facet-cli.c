@@ -1,0 +1,55 @@
+/* facet-cli.c — Facet without a display: the command table */
+#define G_LOG_DOMAIN "facet-cli"
+
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "cli.h"
+
+static const FacetCliCommand commands[] = {
+  { "model", facet_cli_model, "info, convert or create model files" },
+  { "predict", facet_cli_predict, "AU probabilities for images" },
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "Usage: facet-cli COMMAND [OPTIONS...]\n\nCommands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nfacet-cli COMMAND --help describes a command.\n");
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")
+      || g_str_equal (argv[1], "help"))
+    {
+      usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? 1 : 0;
+    }
+  if (g_str_equal (argv[1], "--version"))
+    {
+      printf ("facet-cli %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (argv[1], commands[i].name))
+      return commands[i].func (argc - 1, argv + 1);
+
+  fprintf (stderr, "facet-cli: unknown command “%s”\n", argv[1]);
+  usage (stderr);
+  return 1;
+}

@@ -1,0 +1,9 @@
+/* facet-core.h — the core module: errors, images, progress, worker pool */
+#pragma once
+
+#include "core-error.h"
+#include "core-image.h"
+#include "core-pool.h"
+#include "core-progress.h"
+#include "core-rng.h"
+#include "core-util.h"

@@ -1,0 +1,639 @@
+/* cpu-backend.c — the reference backend: OpenBLAS for products, our own
+ * vectorised kernels for everything between them
+ *
+ * Threads: the large products use OpenBLAS's own pthreads. Attention is many
+ * small products (one pair per image and head); there OpenBLAS is switched to
+ * one thread and the (image, head) pairs are spread over our worker pool,
+ * which is about twice as fast on small matrices as splitting each product.
+ */
+#define G_LOG_DOMAIN "facet-engine"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "core/core-pool.h"
+#include "cpu-backend.h"
+#include "cpu-kernels.h"
+#include "engine/engine-error.h"
+
+typedef struct
+{
+  const float *n1w, *n1b, *qkvw, *qkvb, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
+} BlockWeights;
+
+typedef struct
+{
+  FacetBackend  parent;
+
+  /* weights, pointing into the model */
+  const float  *cls, *pos, *pe_w, *pe_b, *norm_w, *norm_b, *head_w, *head_b, *id_w, *id_b;
+  BlockWeights *blocks;
+  float        *head_wg;   /* head weight times the final norm's gamma, for AU maps */
+  float        *head_wg_sum;
+
+  /* scratch, sized for cap_batch images */
+  guint         cap_batch;
+  gboolean      cap_probs;
+  float        *x, *h, *qkv, *attn, *mlp, *patches, *probs, *probs_mean, *pooled_raw;
+  float        *row_mean, *row_rstd;
+} CpuBackend;
+
+/* Products ------------------------------------------------------------------ */
+
+/**
+ * facet_cpu_linear:
+ * @w: [n, k], as PyTorch stores Linear weights
+ * @bias: (nullable): [n]
+ * @accumulate: add to @y instead of overwriting it (residual connections)
+ *
+ * y[m, n] (+)= x[m, k] w^T + bias.
+ */
+void
+facet_cpu_linear (const float *x,
+                  const float *w,
+                  const float *bias,
+                  float       *y,
+                  int          m,
+                  int          n,
+                  int          k,
+                  gboolean     accumulate)
+{
+  if (m == 0 || n == 0)
+    return;
+  if (k == 0)
+    {
+      if (!accumulate)
+        memset (y, 0, sizeof (float) * (gsize) m * n);
+    }
+  else
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k,
+                 accumulate ? 1.0f : 0.0f, y, n);
+  if (bias != NULL)
+    facet_cpu_add_bias (y, bias, (gsize) m, (gsize) n);
+}
+
+typedef struct
+{
+  const float *qkv;
+  float       *out;
+  float       *probs;
+  int          tokens, heads, dim;
+} AttnJob;
+
+static void
+attention_item (guint    index,
+                gpointer data)
+{
+  AttnJob *job = data;
+  int t = job->tokens, d = job->dim, dh = d / job->heads;
+  int b = (int) index / job->heads, h = (int) index % job->heads;
+  const float *q = job->qkv + (gsize) b * t * 3 * d + (gsize) h * dh;
+  const float *k = q + d;
+  const float *v = q + 2 * d;
+  float *s = job->probs + (gsize) index * t * t;
+  float *o = job->out + (gsize) b * t * d + (gsize) h * dh;
+
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, 1.0f, q, 3 * d, k, 3 * d, 0.0f,
+               s, t);
+  facet_cpu_softmax_rows (s, (gsize) t, (gsize) t, (gsize) t, 1.0f / sqrtf ((float) dh));
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, s, t, v, 3 * d, 0.0f,
+               o, d);
+}
+
+typedef struct
+{
+  const float *probs;
+  float       *mean;
+  int          tokens, heads;
+} MeanJob;
+
+static void
+head_mean_item (guint    b,
+                gpointer data)
+{
+  MeanJob *job = data;
+  gsize tt = (gsize) job->tokens * job->tokens;
+  float *dst = job->mean + b * tt;
+  float inv = 1.0f / (float) job->heads;
+
+  memcpy (dst, job->probs + (gsize) b * job->heads * tt, tt * sizeof (float));
+  for (int h = 1; h < job->heads; h++)
+    facet_cpu_add (dst, job->probs + ((gsize) b * job->heads + h) * tt, dst, tt);
+  for (gsize i = 0; i < tt; i++)
+    dst[i] *= inv;
+}
+
+/**
+ * facet_cpu_attention:
+ * @qkv: [batch * tokens, 3 * dim]: q, k, v side by side, heads contiguous in each
+ * @out: [batch * tokens, dim]
+ * @probs: scratch of batch * heads * tokens^2 floats; holds the softmax
+ *   probabilities afterwards (the backward pass needs them)
+ * @probs_mean: (nullable): [batch, tokens, tokens], probabilities averaged over heads
+ */
+void
+facet_cpu_attention (const float *qkv,
+                     float       *out,
+                     float       *probs,
+                     float       *probs_mean,
+                     int          batch,
+                     int          tokens,
+                     int          heads,
+                     int          dim)
+{
+  AttnJob job = { qkv, out, probs, tokens, heads, dim };
+  int blas_threads = openblas_get_num_threads ();
+
+  openblas_set_num_threads (1);
+  facet_parallel_for ((guint) (batch * heads), attention_item, &job);
+  openblas_set_num_threads (blas_threads);
+
+  if (probs_mean != NULL)
+    {
+      MeanJob mj = { probs, probs_mean, tokens, heads };
+      facet_parallel_for ((guint) batch, head_mean_item, &mj);
+    }
+}
+
+/* images [batch, 3, image, image] -> patches [batch * grid^2, 3 * patch^2], in
+ * the order of a flattened Conv2d weight (channel, row, column). */
+void
+facet_cpu_patchify (const float *images,
+                    float       *patches,
+                    int          batch,
+                    int          image,
+                    int          patch)
+{
+  int grid = image / patch, k = 3 * patch * patch;
+
+  for (int b = 0; b < batch; b++)
+    for (int py = 0; py < grid; py++)
+      for (int px = 0; px < grid; px++)
+        {
+          float *dst = patches + ((gsize) b * grid * grid + (gsize) py * grid + px) * k;
+          for (int c = 0; c < 3; c++)
+            for (int ky = 0; ky < patch; ky++)
+              memcpy (dst + (c * patch + ky) * patch,
+                      images + (((gsize) b * 3 + c) * image + (gsize) py * patch + ky) * image
+                        + (gsize) px * patch,
+                      sizeof (float) * (gsize) patch);
+        }
+}
+
+/**
+ * facet_cpu_rollout:
+ * @probs: [depth, batch, tokens, tokens], head-averaged attention of each layer
+ * @out: [batch, tokens - 1]
+ *
+ * Attention rollout: with A' = (A + I) / 2 per layer, the relevance of input
+ * token j to the readout is r^T A'_L ... A'_1, where r is the readout's
+ * weighting of the last layer's tokens (the patch mean, or the class token).
+ * Computed right to left as vector-matrix products.
+ */
+void
+facet_cpu_rollout (const float *probs,
+                   float       *out,
+                   int          batch,
+                   int          tokens,
+                   int          depth,
+                   gboolean     cls_readout)
+{
+  g_autofree float *v = g_new (float, tokens);
+  g_autofree float *w = g_new (float, tokens);
+  gsize tt = (gsize) tokens * tokens;
+
+  for (int b = 0; b < batch; b++)
+    {
+      for (int i = 0; i < tokens; i++)
+        v[i] = cls_readout ? (i == 0 ? 1.0f : 0.0f) : (i == 0 ? 0.0f : 1.0f / (tokens - 1));
+      for (int l = depth - 1; l >= 0; l--)
+        {
+          const float *a = probs + ((gsize) l * batch + b) * tt;
+          cblas_sgemv (CblasRowMajor, CblasTrans, tokens, tokens, 0.5f, a, tokens, v, 1, 0.0f, w,
+                       1);
+          for (int i = 0; i < tokens; i++)
+            v[i] = w[i] + 0.5f * v[i];
+        }
+      memcpy (out + (gsize) b * (tokens - 1), v + 1, sizeof (float) * (gsize) (tokens - 1));
+    }
+}
+
+/* The backend ---------------------------------------------------------------- */
+
+static void
+free_scratch (CpuBackend *self)
+{
+  g_clear_pointer (&self->x, g_aligned_free);
+  g_clear_pointer (&self->h, g_aligned_free);
+  g_clear_pointer (&self->qkv, g_aligned_free);
+  g_clear_pointer (&self->attn, g_aligned_free);
+  g_clear_pointer (&self->mlp, g_aligned_free);
+  g_clear_pointer (&self->patches, g_aligned_free);
+  g_clear_pointer (&self->probs, g_aligned_free);
+  g_clear_pointer (&self->probs_mean, g_aligned_free);
+  g_clear_pointer (&self->pooled_raw, g_aligned_free);
+  g_clear_pointer (&self->row_mean, g_aligned_free);
+  g_clear_pointer (&self->row_rstd, g_aligned_free);
+  self->cap_batch = 0;
+  self->cap_probs = FALSE;
+}
+
+static float *
+alloc_floats (gsize n)
+{
+  return g_aligned_alloc (MAX (n, 1), sizeof (float), 64);
+}
+
+/* Grows the scratch buffers for @batch images; never shrinks them. */
+static void
+ensure_scratch (CpuBackend *self,
+                guint       batch,
+                gboolean    keep_probs)
+{
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  gsize t = (gsize) facet_model_config_tokens (c), d = (gsize) c->dim;
+  gsize p = (gsize) facet_model_config_grid (c) * facet_model_config_grid (c);
+  gsize k = 3 * (gsize) c->patch_size * c->patch_size;
+
+  if (batch <= self->cap_batch && (!keep_probs || self->cap_probs))
+    return;
+  batch = MAX (batch, self->cap_batch);
+  keep_probs = keep_probs || self->cap_probs;
+  free_scratch (self);
+
+  self->x = alloc_floats (batch * t * d);
+  self->h = alloc_floats (batch * t * MAX (d, (gsize) c->n_aus));
+  self->qkv = alloc_floats (batch * t * 3 * d);
+  self->attn = alloc_floats (batch * t * d);
+  self->mlp = alloc_floats (batch * t * (gsize) c->mlp_hidden);
+  self->patches = alloc_floats (batch * p * k);
+  self->probs = alloc_floats (batch * (gsize) c->heads * t * t);
+  if (keep_probs)
+    self->probs_mean = alloc_floats ((gsize) c->depth * batch * t * t);
+  self->pooled_raw = alloc_floats (batch * d);
+  self->row_mean = alloc_floats (batch);
+  self->row_rstd = alloc_floats (batch);
+  self->cap_batch = batch;
+  self->cap_probs = keep_probs;
+}
+
+static void
+cpu_free (FacetBackend *backend)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+
+  free_scratch (self);
+  g_free (self->blocks);
+  g_free (self->head_wg);
+  g_free (self->head_wg_sum);
+  g_clear_pointer (&self->parent.model, facet_model_unref);
+  g_free (self);
+}
+
+static char *
+cpu_describe (FacetBackend *backend)
+{
+  return g_strdup_printf ("CPU (%s, OpenBLAS %d threads, %u workers)", openblas_get_corename (),
+                          openblas_get_num_threads (), facet_parallel_get_threads ());
+}
+
+static gboolean
+cpu_load_model (FacetBackend *backend,
+                FacetModel   *model,
+                GError      **error)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+  const FacetModelConfig *c = facet_model_get_config (model);
+  gboolean global = c->readout == FACET_READOUT_GLOBAL_POOL;
+
+  free_scratch (self);
+  g_clear_pointer (&self->blocks, g_free);
+  g_clear_pointer (&self->head_wg, g_free);
+  g_clear_pointer (&self->head_wg_sum, g_free);
+  g_clear_pointer (&self->parent.model, facet_model_unref);
+  self->parent.model = facet_model_ref (model);
+
+#define W(name) facet_model_get_weights (model, name)
+  self->cls = W ("cls_token");
+  self->pos = W ("pos_embed");
+  self->pe_w = W ("patch_embed.proj.weight");
+  self->pe_b = W ("patch_embed.proj.bias");
+  self->norm_w = W (global ? "fc_norm.weight" : "norm.weight");
+  self->norm_b = W (global ? "fc_norm.bias" : "norm.bias");
+  self->head_w = W ("head.weight");
+  self->head_b = W ("head.bias");
+  self->id_w = W ("ID_head.weight");
+  self->id_b = W ("ID_head.bias");
+  self->blocks = g_new0 (BlockWeights, MAX (c->depth, 1));
+  for (int i = 0; i < c->depth; i++)
+    {
+      BlockWeights *bw = &self->blocks[i];
+#define BW(field, suffix)                                                  \
+  G_STMT_START                                                             \
+  {                                                                        \
+    g_autofree char *n = g_strdup_printf ("blocks.%d.%s", i, suffix);      \
+    bw->field = W (n);                                                     \
+  }                                                                        \
+  G_STMT_END
+      BW (n1w, "norm1.weight");
+      BW (n1b, "norm1.bias");
+      BW (qkvw, "attn.qkv.weight");
+      BW (qkvb, "attn.qkv.bias");
+      BW (projw, "attn.proj.weight");
+      BW (projb, "attn.proj.bias");
+      BW (n2w, "norm2.weight");
+      BW (n2b, "norm2.bias");
+      BW (fc1w, "mlp.fc1.weight");
+      BW (fc1b, "mlp.fc1.bias");
+      BW (fc2w, "mlp.fc2.weight");
+      BW (fc2b, "mlp.fc2.bias");
+#undef BW
+      if (!bw->n1w || !bw->n1b || !bw->qkvw || !bw->qkvb || !bw->projw || !bw->projb || !bw->n2w
+          || !bw->n2b || !bw->fc1w || !bw->fc1b || !bw->fc2w || !bw->fc2b)
+        {
+          g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_MISSING,
+                       "block %d of the model is incomplete", i);
+          return FALSE;
+        }
+    }
+#undef W
+  if (!self->cls || !self->pos || !self->pe_w || !self->pe_b || !self->norm_w || !self->norm_b
+      || (c->n_aus > 0 && (!self->head_w || !self->head_b))
+      || (c->n_subjects > 0 && (!self->id_w || !self->id_b)))
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_MISSING,
+                   "the model lacks tensors the forward pass needs");
+      return FALSE;
+    }
+
+  /* Per-AU maps: fold the final norm's gamma into the head once. */
+  if (global && c->n_aus > 0)
+    {
+      self->head_wg = g_new (float, (gsize) c->n_aus * c->dim);
+      self->head_wg_sum = g_new0 (float, c->n_aus);
+      for (int a = 0; a < c->n_aus; a++)
+        for (int j = 0; j < c->dim; j++)
+          {
+            float v = self->head_w[(gsize) a * c->dim + j] * self->norm_w[j];
+            self->head_wg[(gsize) a * c->dim + j] = v;
+            self->head_wg_sum[a] += v;
+          }
+    }
+  return TRUE;
+}
+
+/* The per-AU split of each logit over the patches (global-pool models):
+ * logit_a = sum_p (U[p, a] - mu s_a) rstd / N + (w_a . beta + b_a), with
+ * U = tokens (w_a * gamma)^T and mu, rstd the statistics of the pooled mean. */
+static void
+au_maps (CpuBackend         *self,
+         guint               batch,
+         FacetForwardResult *r)
+{
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  int t = facet_model_config_tokens (c), n = t - 1, a = c->n_aus, d = c->dim;
+  float *u = self->h; /* free at this point: [n, a] per image */
+
+  for (int i = 0; i < a; i++)
+    {
+      float s = self->head_b[i];
+      for (int j = 0; j < d; j++)
+        s += self->head_w[(gsize) i * d + j] * self->norm_b[j];
+      r->au_map_bias[i] = s;
+    }
+  for (guint b = 0; b < batch; b++)
+    {
+      const float *tokens = self->x + ((gsize) b * t + 1) * d;
+      float mu = self->row_mean[b], rstd = self->row_rstd[b];
+      float *out = r->au_maps + (gsize) b * a * n;
+
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, a, d, 1.0f, tokens, d,
+                   self->head_wg, d, 0.0f, u, a);
+      for (int p = 0; p < n; p++)
+        for (int i = 0; i < a; i++)
+          out[(gsize) i * n + p] = (u[(gsize) p * a + i] - mu * self->head_wg_sum[i]) * rstd / n;
+    }
+}
+
+static gboolean
+cpu_forward (FacetBackend       *backend,
+             const float        *images,
+             guint               batch,
+             FacetForwardFlags   flags,
+             FacetForwardResult *r,
+             GError            **error)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+  const FacetModelConfig *c;
+  int t, d, g, np, k, hid;
+  gboolean rollout = (flags & FACET_FORWARD_ATTENTION) != 0;
+
+  if (self->parent.model == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID, "no model loaded");
+      return FALSE;
+    }
+  c = facet_model_get_config (self->parent.model);
+  t = facet_model_config_tokens (c);
+  g = facet_model_config_grid (c);
+  np = g * g;
+  d = c->dim;
+  k = 3 * c->patch_size * c->patch_size;
+  hid = c->mlp_hidden;
+  if (batch == 0)
+    return TRUE;
+
+  ensure_scratch (self, batch, rollout);
+
+  /* Patch embedding as one product over all patches of the batch. */
+  facet_cpu_patchify (images, self->patches, (int) batch, c->image_size, c->patch_size);
+  facet_cpu_linear (self->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
+  for (guint b = 0; b < batch; b++)
+    {
+      float *xb = self->x + (gsize) b * t * d;
+      facet_cpu_add (self->cls, self->pos, xb, (gsize) d);
+      facet_cpu_add (self->h + (gsize) b * np * d, self->pos + d, xb + d, (gsize) np * d);
+    }
+
+  for (int l = 0; l < c->depth; l++)
+    {
+      const BlockWeights *bw = &self->blocks[l];
+      int m = (int) batch * t;
+
+      facet_cpu_layer_norm (self->x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
+                            NULL, NULL);
+      facet_cpu_linear (self->h, bw->qkvw, bw->qkvb, self->qkv, m, 3 * d, d, FALSE);
+      facet_cpu_attention (self->qkv, self->attn, self->probs,
+                           rollout ? self->probs_mean + (gsize) l * batch * t * t : NULL,
+                           (int) batch, t, c->heads, d);
+      facet_cpu_linear (self->attn, bw->projw, bw->projb, self->x, m, d, d, TRUE);
+
+      facet_cpu_layer_norm (self->x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
+                            NULL, NULL);
+      facet_cpu_linear (self->h, bw->fc1w, NULL, self->mlp, m, hid, d, FALSE);
+      facet_cpu_bias_gelu (self->mlp, bw->fc1b, (gsize) m, (gsize) hid);
+      facet_cpu_linear (self->mlp, bw->fc2w, bw->fc2b, self->x, m, d, hid, TRUE);
+    }
+
+  /* Readout */
+  for (guint b = 0; b < batch; b++)
+    {
+      float *dst = self->pooled_raw + (gsize) b * d;
+      const float *xb = self->x + (gsize) b * t * d;
+
+      if (c->readout == FACET_READOUT_GLOBAL_POOL)
+        {
+          memset (dst, 0, sizeof (float) * (gsize) d);
+          for (int p = 1; p < t; p++)
+            facet_cpu_add (dst, xb + (gsize) p * d, dst, (gsize) d);
+          for (int j = 0; j < d; j++)
+            dst[j] /= (float) (t - 1);
+        }
+      else
+        memcpy (dst, xb, sizeof (float) * (gsize) d);
+    }
+  facet_cpu_layer_norm (self->pooled_raw, r->pooled, batch, (gsize) d, self->norm_w, self->norm_b,
+                        c->ln_eps, self->row_mean, self->row_rstd);
+
+  if (c->n_aus > 0)
+    {
+      facet_cpu_linear (r->pooled, self->head_w, self->head_b, r->logits, (int) batch, c->n_aus, d,
+                        FALSE);
+      facet_cpu_sigmoid (r->logits, r->probs, (gsize) batch * c->n_aus);
+    }
+  if (c->n_subjects > 0 && r->id_logits != NULL)
+    facet_cpu_linear (r->pooled, self->id_w, self->id_b, r->id_logits, (int) batch, c->n_subjects,
+                      d, FALSE);
+
+  if (rollout && r->attention != NULL)
+    facet_cpu_rollout (self->probs_mean, r->attention, (int) batch, t, c->depth,
+                       c->readout == FACET_READOUT_CLS_TOKEN);
+  if ((flags & FACET_FORWARD_AU_MAPS) && r->au_maps != NULL && self->head_wg != NULL)
+    au_maps (self, batch, r);
+  return TRUE;
+}
+
+static gboolean
+cpu_supports_op (FacetBackend      *backend,
+                 const FacetOpDesc *op)
+{
+  return op->kind < FACET_OP_N_KINDS;
+}
+
+static gboolean
+cpu_compute_op (FacetBackend      *backend,
+                const FacetOpDesc *op,
+                const float *const *in,
+                float             *out,
+                GError           **error)
+{
+  switch (op->kind)
+    {
+    case FACET_OP_LINEAR:
+      {
+        int i = 2;
+        const float *bias = (op->flags & FACET_OP_BIAS) ? in[i++] : NULL;
+        const float *res = (op->flags & FACET_OP_RESIDUAL) ? in[i++] : NULL;
+        facet_cpu_linear (in[0], in[1], NULL, out, op->m, op->n, op->k, FALSE);
+        if (op->flags & FACET_OP_ACT_GELU)
+          {
+            if (bias)
+              facet_cpu_bias_gelu (out, bias, (gsize) op->m, (gsize) op->n);
+            else
+              facet_cpu_gelu (out, out, (gsize) op->m * op->n);
+          }
+        else if (bias)
+          facet_cpu_add_bias (out, bias, (gsize) op->m, (gsize) op->n);
+        if (res)
+          facet_cpu_add (out, res, out, (gsize) op->m * op->n);
+        return TRUE;
+      }
+    case FACET_OP_LAYER_NORM:
+      facet_cpu_layer_norm (in[0], out, (gsize) op->m, (gsize) op->n, in[1], in[2], op->eps, NULL,
+                            NULL);
+      return TRUE;
+    case FACET_OP_GELU:
+      facet_cpu_gelu (in[0], out, (gsize) op->n);
+      return TRUE;
+    case FACET_OP_ADD:
+      facet_cpu_add (in[0], in[1], out, (gsize) op->n);
+      return TRUE;
+    case FACET_OP_SIGMOID:
+      facet_cpu_sigmoid (in[0], out, (gsize) op->n);
+      return TRUE;
+    case FACET_OP_SOFTMAX:
+      memcpy (out, in[0], sizeof (float) * (gsize) op->m * op->n);
+      facet_cpu_softmax_rows (out, (gsize) op->m, (gsize) op->n, (gsize) op->n, op->alpha);
+      return TRUE;
+    case FACET_OP_ATTENTION:
+    case FACET_OP_ATTN_PROBS:
+      {
+        gsize tt = (gsize) op->tokens * op->tokens;
+        g_autofree float *probs = g_new (float, (gsize) op->batch * op->heads * tt);
+        g_autofree float *o = op->kind == FACET_OP_ATTN_PROBS
+                                ? g_new (float, (gsize) op->batch * op->tokens * op->dim) : NULL;
+        if (op->kind == FACET_OP_ATTENTION)
+          facet_cpu_attention (in[0], out, probs, NULL, op->batch, op->tokens, op->heads, op->dim);
+        else
+          facet_cpu_attention (in[0], o, probs, out, op->batch, op->tokens, op->heads, op->dim);
+        return TRUE;
+      }
+    case FACET_OP_MEAN_POOL:
+      for (int b = 0; b < op->batch; b++)
+        {
+          float *dst = out + (gsize) b * op->dim;
+          memset (dst, 0, sizeof (float) * (gsize) op->dim);
+          for (int p = 1; p < op->tokens; p++)
+            facet_cpu_add (dst, in[0] + ((gsize) b * op->tokens + p) * op->dim, dst, (gsize) op->dim);
+          for (int j = 0; j < op->dim; j++)
+            dst[j] /= (float) (op->tokens - 1);
+        }
+      return TRUE;
+    case FACET_OP_PATCH_EMBED:
+      {
+        int g = op->image / op->patch, k = 3 * op->patch * op->patch;
+        g_autofree float *patches = g_new (float, (gsize) op->batch * g * g * k);
+        facet_cpu_patchify (in[0], patches, op->batch, op->image, op->patch);
+        facet_cpu_linear (patches, in[1], in[2], out, op->batch * g * g, op->dim, k, FALSE);
+        return TRUE;
+      }
+    case FACET_OP_ROLLOUT:
+      facet_cpu_rollout (in[0], out, op->batch, op->tokens, op->depth,
+                         (op->flags & FACET_OP_CLS_READOUT) != 0);
+      return TRUE;
+    case FACET_OP_N_KINDS:
+    default:
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID, "unknown op %d",
+                   op->kind);
+      return FALSE;
+    }
+}
+
+static void
+cpu_synchronize (FacetBackend *backend)
+{
+}
+
+static const FacetBackendVTable cpu_vtable = {
+  .name = "cpu",
+  .free = cpu_free,
+  .describe = cpu_describe,
+  .supports_op = cpu_supports_op,
+  .compute_op = cpu_compute_op,
+  .load_model = cpu_load_model,
+  .forward = cpu_forward,
+  .synchronize = cpu_synchronize,
+};
+
+FacetBackend *
+facet_cpu_backend_new (void)
+{
+  CpuBackend *self = g_new0 (CpuBackend, 1);
+
+  self->parent.vtable = &cpu_vtable;
+  return &self->parent;
+}

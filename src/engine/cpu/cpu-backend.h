@@ -1,0 +1,36 @@
+/* cpu-backend.h — internals of the CPU backend shared with training */
+#pragma once
+
+#include "engine/engine-backend.h"
+
+G_BEGIN_DECLS
+
+void facet_cpu_attention (const float *qkv,
+                          float       *out,
+                          float       *probs,
+                          float       *probs_mean,
+                          int          batch,
+                          int          tokens,
+                          int          heads,
+                          int          dim);
+void facet_cpu_linear    (const float *x,
+                          const float *w,
+                          const float *bias,
+                          float       *y,
+                          int          m,
+                          int          n,
+                          int          k,
+                          gboolean     accumulate);
+void facet_cpu_patchify  (const float *images,
+                          float       *patches,
+                          int          batch,
+                          int          image,
+                          int          patch);
+void facet_cpu_rollout   (const float *probs,
+                          float       *out,
+                          int          batch,
+                          int          tokens,
+                          int          depth,
+                          gboolean     cls_readout);
+
+G_END_DECLS

@@ -1,0 +1,170 @@
+/* engine-backend.h — the interface every compute backend implements
+ *
+ * A backend is a small table of function pointers (as in ggml): it takes a
+ * model once (weights uploaded or packed a single time), runs whole batched
+ * forwards, and runs single ops for the cross-backend op tests. The CPU
+ * backend is the reference; others are compared against it op by op.
+ */
+#pragma once
+
+#include "engine-model.h"
+
+G_BEGIN_DECLS
+
+typedef struct _FacetBackend       FacetBackend;
+typedef struct _FacetBackendVTable FacetBackendVTable;
+
+typedef enum
+{
+  FACET_FORWARD_NONE      = 0,
+  FACET_FORWARD_ATTENTION = 1 << 0, /* attention rollout towards the readout */
+  FACET_FORWARD_AU_MAPS   = 1 << 1, /* per-AU split of each logit over the patches */
+} FacetForwardFlags;
+
+/* Outputs of a batched forward; arrays are row-major, one row per image. */
+typedef struct
+{
+  guint             batch;
+  int               n_aus;
+  int               dim;
+  int               n_subjects;
+  int               grid;        /* patches per side */
+  FacetForwardFlags flags;
+  float            *logits;      /* [batch, n_aus] */
+  float            *probs;       /* [batch, n_aus] sigmoid(logits) */
+  float            *pooled;      /* [batch, dim] the feature the heads read */
+  float            *id_logits;   /* [batch, n_subjects], NULL without ID_head */
+  float            *attention;   /* [batch, grid*grid], NULL unless asked */
+  float            *au_maps;     /* [batch, n_aus, grid*grid], NULL unless asked */
+  float            *au_map_bias; /* [n_aus]: logit = sum(au_map) + au_map_bias */
+} FacetForwardResult;
+
+FacetForwardResult *facet_forward_result_new  (const FacetModelConfig *config,
+                                               guint                   batch,
+                                               FacetForwardFlags       flags);
+void                facet_forward_result_free (FacetForwardResult     *result);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetForwardResult, facet_forward_result_free)
+
+/* Single ops, for the op-by-op tests and the benchmarks. Sizes used and the
+ * inputs expected, in order:
+ *   LINEAR       m n k, flags     x[m,k] w[n,k] (bias[n]) (residual[m,n]) -> y[m,n]
+ *                y = act(x w^T + bias) + residual
+ *   LAYER_NORM   m n eps          x[m,n] gamma[n] beta[n]                 -> y[m,n]
+ *   GELU         n                x[n]                                    -> y[n] (erf form)
+ *   ADD          n                a[n] b[n]                               -> y[n]
+ *   SIGMOID      n                x[n]                                    -> y[n]
+ *   SOFTMAX      m n alpha        x[m,n]                                  -> y[m,n] rows
+ *   ATTENTION    batch tokens heads dim   qkv[batch*tokens, 3*dim]        -> y[batch*tokens, dim]
+ *   ATTN_PROBS   batch tokens heads dim   qkv[batch*tokens, 3*dim]        -> p[batch, tokens, tokens]
+ *                (softmax probabilities averaged over heads)
+ *   MEAN_POOL    batch tokens dim x[batch*tokens, dim] -> y[batch, dim] (tokens 1.. only)
+ *   PATCH_EMBED  batch image patch dim   img[batch,3,image,image] w[dim,3*patch*patch] bias[dim]
+ *                -> y[batch, (image/patch)^2, dim]
+ *   ROLLOUT      batch tokens depth flags  p[depth, batch, tokens, tokens] -> y[batch, tokens-1]
+ *                (flags & FACET_OP_CLS_READOUT: towards the class token, else the patch mean)
+ */
+typedef enum
+{
+  FACET_OP_LINEAR,
+  FACET_OP_LAYER_NORM,
+  FACET_OP_GELU,
+  FACET_OP_ADD,
+  FACET_OP_SIGMOID,
+  FACET_OP_SOFTMAX,
+  FACET_OP_ATTENTION,
+  FACET_OP_ATTN_PROBS,
+  FACET_OP_MEAN_POOL,
+  FACET_OP_PATCH_EMBED,
+  FACET_OP_ROLLOUT,
+  FACET_OP_N_KINDS
+} FacetOpKind;
+
+enum
+{
+  FACET_OP_BIAS        = 1 << 0,
+  FACET_OP_ACT_GELU    = 1 << 1,
+  FACET_OP_RESIDUAL    = 1 << 2,
+  FACET_OP_CLS_READOUT = 1 << 3,
+};
+
+typedef struct
+{
+  FacetOpKind kind;
+  int         m, n, k;
+  int         batch, tokens, heads, dim, depth;
+  int         image, patch;
+  guint       flags;
+  float       eps;
+  float       alpha;
+} FacetOpDesc;
+
+const char *facet_op_kind_to_string  (FacetOpKind        kind);
+int         facet_op_n_inputs        (const FacetOpDesc *op);
+gsize       facet_op_input_size      (const FacetOpDesc *op,
+                                      int                index);
+gsize       facet_op_output_size     (const FacetOpDesc *op);
+double      facet_op_flops           (const FacetOpDesc *op);
+
+struct _FacetBackendVTable
+{
+  const char *name;
+  void      (*free)        (FacetBackend             *self);
+  char     *(*describe)    (FacetBackend             *self);
+  gboolean  (*supports_op) (FacetBackend             *self,
+                            const FacetOpDesc        *op);
+  gboolean  (*compute_op)  (FacetBackend             *self,
+                            const FacetOpDesc        *op,
+                            const float * const      *inputs,
+                            float                    *output,
+                            GError                  **error);
+  gboolean  (*load_model)  (FacetBackend             *self,
+                            FacetModel               *model,
+                            GError                  **error);
+  gboolean  (*forward)     (FacetBackend             *self,
+                            const float              *images,
+                            guint                     batch,
+                            FacetForwardFlags         flags,
+                            FacetForwardResult       *result,
+                            GError                  **error);
+  void      (*synchronize) (FacetBackend             *self);
+};
+
+struct _FacetBackend
+{
+  const FacetBackendVTable *vtable;
+  FacetModel               *model; /* set by load_model */
+};
+
+FacetBackend *facet_backend_new          (const char        *name,
+                                          GError           **error);
+void          facet_backend_free         (FacetBackend      *backend);
+const char   *facet_backend_get_name     (FacetBackend      *backend);
+char         *facet_backend_describe     (FacetBackend      *backend);
+gboolean      facet_backend_compute_op   (FacetBackend      *backend,
+                                          const FacetOpDesc *op,
+                                          const float * const *inputs,
+                                          float             *output,
+                                          GError           **error);
+gboolean      facet_backend_supports_op  (FacetBackend      *backend,
+                                          const FacetOpDesc *op);
+gboolean      facet_backend_load_model   (FacetBackend      *backend,
+                                          FacetModel        *model,
+                                          GError           **error);
+gboolean      facet_backend_forward      (FacetBackend      *backend,
+                                          const float       *images,
+                                          guint              batch,
+                                          FacetForwardFlags  flags,
+                                          FacetForwardResult *result,
+                                          GError           **error);
+const char * const *facet_backend_list   (void);
+
+/* Constructors of the built-in backends. */
+FacetBackend *facet_cpu_backend_new      (void);
+#ifdef FACET_HAVE_VULKAN
+FacetBackend *facet_vulkan_backend_new   (GError           **error);
+#endif
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetBackend, facet_backend_free)
+
+G_END_DECLS
