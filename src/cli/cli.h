@@ -21,6 +21,7 @@ typedef struct
 /* Each command lives in its own cli-*.c file. */
 int  facet_cli_model   (int argc, char **argv);
 int  facet_cli_predict (int argc, char **argv);
+int  facet_cli_bench   (int argc, char **argv);
 
 /* Prints "facet-cli: <message>" on stderr (one line) and returns 1. */
 int  facet_cli_fail    (GError     *error);

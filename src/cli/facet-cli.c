@@ -14,6 +14,7 @@
 static const FacetCliCommand commands[] = {
   { "model", facet_cli_model, "info, convert or create model files" },
   { "predict", facet_cli_predict, "AU probabilities for images" },
+  { "bench", facet_cli_bench, "time batched inference of a model" },
 };
 
 static void

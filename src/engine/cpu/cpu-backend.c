@@ -1,10 +1,13 @@
 /* cpu-backend.c — the reference backend: OpenBLAS for products, our own
  * vectorised kernels for everything between them
  *
- * Threads: the large products use OpenBLAS's own pthreads. Attention is many
- * small products (one pair per image and head); there OpenBLAS is switched to
- * one thread and the (image, head) pairs are spread over our worker pool,
- * which is about twice as fast on small matrices as splitting each product.
+ * Threads: one threading model only. OpenBLAS runs single-threaded and every
+ * parallel step goes through our worker pool, whose threads sleep when idle:
+ * large products are split by rows (as fast as OpenBLAS's own threads on
+ * these shapes), attention is spread over (image, head) pairs, and the
+ * elementwise passes over row blocks. OpenBLAS's own workers would instead
+ * spin (sched_yield) between products and steal the second core from the
+ * passes in between.
  */
 #define G_LOG_DOMAIN "facet-engine"
 
@@ -44,6 +47,197 @@ typedef struct
 
 /* Products ------------------------------------------------------------------ */
 
+/* Splitting below this much work costs more in wake-ups than it gains. */
+#define PARALLEL_MIN_FLOPS 4.0e6
+#define PARALLEL_MIN_ROWS  8
+
+typedef struct
+{
+  gboolean     trans_a, trans_b;
+  int          m, n, k;
+  float        alpha, beta;
+  const float *a;
+  int          lda;
+  const float *b;
+  int          ldb;
+  float       *c;
+  int          ldc;
+  guint        parts;
+  gboolean     split_rows;
+} GemmJob;
+
+static void
+gemm_part (guint    index,
+           gpointer data)
+{
+  GemmJob *j = data;
+  int total = j->split_rows ? j->m : j->n;
+  int lo = (int) ((gint64) total * index / j->parts);
+  int hi = (int) ((gint64) total * (index + 1) / j->parts);
+  CBLAS_TRANSPOSE ta = j->trans_a ? CblasTrans : CblasNoTrans;
+  CBLAS_TRANSPOSE tb = j->trans_b ? CblasTrans : CblasNoTrans;
+
+  if (hi <= lo)
+    return;
+  if (j->split_rows)
+    cblas_sgemm (CblasRowMajor, ta, tb, hi - lo, j->n, j->k, j->alpha,
+                 j->a + (j->trans_a ? (gsize) lo : (gsize) lo * j->lda), j->lda, j->b, j->ldb,
+                 j->beta, j->c + (gsize) lo * j->ldc, j->ldc);
+  else
+    cblas_sgemm (CblasRowMajor, ta, tb, j->m, hi - lo, j->k, j->alpha, j->a, j->lda,
+                 j->b + (j->trans_b ? (gsize) lo * j->ldb : (gsize) lo), j->ldb, j->beta,
+                 j->c + lo, j->ldc);
+}
+
+/**
+ * facet_cpu_gemm:
+ *
+ * C = alpha op(A) op(B) + beta C, row-major, split over the worker pool by
+ * rows of C (or by columns when C has few rows). Each part is a
+ * single-threaded OpenBLAS call.
+ */
+void
+facet_cpu_gemm (gboolean     trans_a,
+                gboolean     trans_b,
+                int          m,
+                int          n,
+                int          k,
+                float        alpha,
+                const float *a,
+                int          lda,
+                const float *b,
+                int          ldb,
+                float        beta,
+                float       *c,
+                int          ldc)
+{
+  GemmJob job = { trans_a, trans_b, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc, 1, TRUE };
+  guint threads = facet_parallel_get_threads ();
+
+  if (m == 0 || n == 0)
+    return;
+  facet_cpu_blas_init ();
+  if (threads > 1 && 2.0 * m * n * k >= PARALLEL_MIN_FLOPS)
+    {
+      job.split_rows = m >= (int) threads * PARALLEL_MIN_ROWS;
+      if (job.split_rows || n >= (int) threads * PARALLEL_MIN_ROWS)
+        job.parts = threads;
+    }
+  if (job.parts > 1)
+    facet_parallel_for (job.parts, gemm_part, &job);
+  else
+    gemm_part (0, &job);
+}
+
+/**
+ * facet_cpu_blas_init:
+ *
+ * Puts OpenBLAS in single-threaded mode (once): parallelism is ours.
+ */
+void
+facet_cpu_blas_init (void)
+{
+  static gsize once = 0;
+
+  if (g_once_init_enter (&once))
+    {
+      openblas_set_num_threads (1);
+      g_once_init_leave (&once, 1);
+    }
+}
+
+typedef struct
+{
+  float       *y;
+  const float *x, *bias, *gamma, *beta;
+  gsize        m, n;
+  float        eps;
+  float       *mean, *rstd;
+  guint        parts;
+  int          kind;
+} RowJob;
+
+enum
+{
+  ROWS_ADD_BIAS,
+  ROWS_BIAS_GELU,
+  ROWS_LAYER_NORM,
+};
+
+static void
+rows_part (guint    index,
+           gpointer data)
+{
+  RowJob *j = data;
+  gsize lo = j->m * index / j->parts, hi = j->m * (index + 1) / j->parts;
+
+  if (hi <= lo)
+    return;
+  switch (j->kind)
+    {
+    case ROWS_ADD_BIAS:
+      facet_cpu_add_bias (j->y + lo * j->n, j->bias, hi - lo, j->n);
+      break;
+    case ROWS_BIAS_GELU:
+      facet_cpu_bias_gelu (j->y + lo * j->n, j->bias, hi - lo, j->n);
+      break;
+    case ROWS_LAYER_NORM:
+    default:
+      facet_cpu_layer_norm (j->x + lo * j->n, j->y + lo * j->n, hi - lo, j->n, j->gamma, j->beta,
+                            j->eps, j->mean ? j->mean + lo : NULL, j->rstd ? j->rstd + lo : NULL);
+      break;
+    }
+}
+
+static void
+run_rows (RowJob *job)
+{
+  guint threads = facet_parallel_get_threads ();
+
+  job->parts = job->m * job->n >= 65536 && job->m >= threads ? threads : 1;
+  if (job->parts > 1)
+    facet_parallel_for (job->parts, rows_part, job);
+  else
+    rows_part (0, job);
+}
+
+/* The row kernels of cpu-kernels.c, spread over the pool for large inputs. */
+void
+facet_cpu_par_add_bias (float       *y,
+                        const float *bias,
+                        gsize        m,
+                        gsize        n)
+{
+  RowJob job = { .y = y, .bias = bias, .m = m, .n = n, .kind = ROWS_ADD_BIAS };
+  run_rows (&job);
+}
+
+void
+facet_cpu_par_bias_gelu (float       *y,
+                         const float *bias,
+                         gsize        m,
+                         gsize        n)
+{
+  RowJob job = { .y = y, .bias = bias, .m = m, .n = n, .kind = ROWS_BIAS_GELU };
+  run_rows (&job);
+}
+
+void
+facet_cpu_par_layer_norm (const float *x,
+                          float       *y,
+                          gsize        m,
+                          gsize        n,
+                          const float *gamma,
+                          const float *beta,
+                          float        eps,
+                          float       *mean,
+                          float       *rstd)
+{
+  RowJob job = { .y = y, .x = x, .gamma = gamma, .beta = beta, .m = m, .n = n, .eps = eps,
+                 .mean = mean, .rstd = rstd, .kind = ROWS_LAYER_NORM };
+  run_rows (&job);
+}
+
 /**
  * facet_cpu_linear:
  * @w: [n, k], as PyTorch stores Linear weights
@@ -70,10 +264,9 @@ facet_cpu_linear (const float *x,
         memset (y, 0, sizeof (float) * (gsize) m * n);
     }
   else
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k,
-                 accumulate ? 1.0f : 0.0f, y, n);
+    facet_cpu_gemm (FALSE, TRUE, m, n, k, 1.0f, x, k, w, k, accumulate ? 1.0f : 0.0f, y, n);
   if (bias != NULL)
-    facet_cpu_add_bias (y, bias, (gsize) m, (gsize) n);
+    facet_cpu_par_add_bias (y, bias, (gsize) m, (gsize) n);
 }
 
 typedef struct
@@ -146,11 +339,9 @@ facet_cpu_attention (const float *qkv,
                      int          dim)
 {
   AttnJob job = { qkv, out, probs, tokens, heads, dim };
-  int blas_threads = openblas_get_num_threads ();
 
-  openblas_set_num_threads (1);
+  facet_cpu_blas_init ();
   facet_parallel_for ((guint) (batch * heads), attention_item, &job);
-  openblas_set_num_threads (blas_threads);
 
   if (probs_mean != NULL)
     {
@@ -297,8 +488,8 @@ cpu_free (FacetBackend *backend)
 static char *
 cpu_describe (FacetBackend *backend)
 {
-  return g_strdup_printf ("CPU (%s, OpenBLAS %d threads, %u workers)", openblas_get_corename (),
-                          openblas_get_num_threads (), facet_parallel_get_threads ());
+  return g_strdup_printf ("CPU (OpenBLAS %s kernels, %u threads)", openblas_get_corename (),
+                          facet_parallel_get_threads ());
 }
 
 static gboolean
@@ -464,18 +655,18 @@ cpu_forward (FacetBackend       *backend,
       const BlockWeights *bw = &self->blocks[l];
       int m = (int) batch * t;
 
-      facet_cpu_layer_norm (self->x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
-                            NULL, NULL);
+      facet_cpu_par_layer_norm (self->x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b,
+                                c->ln_eps, NULL, NULL);
       facet_cpu_linear (self->h, bw->qkvw, bw->qkvb, self->qkv, m, 3 * d, d, FALSE);
       facet_cpu_attention (self->qkv, self->attn, self->probs,
                            rollout ? self->probs_mean + (gsize) l * batch * t * t : NULL,
                            (int) batch, t, c->heads, d);
       facet_cpu_linear (self->attn, bw->projw, bw->projb, self->x, m, d, d, TRUE);
 
-      facet_cpu_layer_norm (self->x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
-                            NULL, NULL);
+      facet_cpu_par_layer_norm (self->x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b,
+                                c->ln_eps, NULL, NULL);
       facet_cpu_linear (self->h, bw->fc1w, NULL, self->mlp, m, hid, d, FALSE);
-      facet_cpu_bias_gelu (self->mlp, bw->fc1b, (gsize) m, (gsize) hid);
+      facet_cpu_par_bias_gelu (self->mlp, bw->fc1b, (gsize) m, (gsize) hid);
       facet_cpu_linear (self->mlp, bw->fc2w, bw->fc2b, self->x, m, d, hid, TRUE);
     }
 
@@ -635,5 +826,6 @@ facet_cpu_backend_new (void)
   CpuBackend *self = g_new0 (CpuBackend, 1);
 
   self->parent.vtable = &cpu_vtable;
+  facet_cpu_blas_init ();
   return &self->parent;
 }

@@ -5,6 +5,38 @@
 
 G_BEGIN_DECLS
 
+void facet_cpu_blas_init (void);
+void facet_cpu_gemm      (gboolean     trans_a,
+                          gboolean     trans_b,
+                          int          m,
+                          int          n,
+                          int          k,
+                          float        alpha,
+                          const float *a,
+                          int          lda,
+                          const float *b,
+                          int          ldb,
+                          float        beta,
+                          float       *c,
+                          int          ldc);
+void facet_cpu_par_add_bias   (float       *y,
+                               const float *bias,
+                               gsize        m,
+                               gsize        n);
+void facet_cpu_par_bias_gelu  (float       *y,
+                               const float *bias,
+                               gsize        m,
+                               gsize        n);
+void facet_cpu_par_layer_norm (const float *x,
+                               float       *y,
+                               gsize        m,
+                               gsize        n,
+                               const float *gamma,
+                               const float *beta,
+                               float        eps,
+                               float       *mean,
+                               float       *rstd);
+
 void facet_cpu_attention (const float *qkv,
                           float       *out,
                           float       *probs,

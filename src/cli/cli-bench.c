@@ -1,0 +1,125 @@
+/* cli-bench.c — facet-cli bench: inference speed of a model on a backend */
+#define G_LOG_DOMAIN "facet-cli"
+
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int
+compare_double (gconstpointer a,
+                gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+int
+facet_cli_bench (int    argc,
+                 char **argv)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("— time batched inference");
+  g_autoptr (FacetModel) model = NULL;
+  g_autoptr (FacetEngine) engine = NULL;
+  g_autoptr (FacetForwardResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) times = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autofree char *model_path = NULL, *backend = NULL, *size = NULL;
+  g_autofree float *input = NULL;
+  gboolean json = FALSE, attention = FALSE;
+  int batch = 8, iterations = 5, threads = 0;
+  double seconds = 0.0, total = 0.0;
+  const FacetModelConfig *c;
+  FacetRng rng;
+  gsize n;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file", "FILE" },
+    { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Or a random model of this size: tiny, small, base, large", "SIZE" },
+    { "backend", 0, 0, G_OPTION_ARG_STRING, &backend, "cpu, vulkan or auto", "NAME" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward (default 8)", "N" },
+    { "iterations", 0, 0, G_OPTION_ARG_INT, &iterations, "Timed forwards (default 5)", "N" },
+    { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "Or run for at least this long", "S" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all cores)", "N" },
+    { "attention", 0, 0, G_OPTION_ARG_NONE, &attention, "Include the attention rollout", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Machine-readable output", NULL },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!facet_cli_parse (ctx, &argc, &argv))
+    return 1;
+  if ((model_path == NULL) == (size == NULL))
+    return facet_cli_failf ("bench needs --model FILE or --size SIZE");
+  if (batch < 1 || iterations < 1)
+    return facet_cli_failf ("--batch and --iterations must be at least 1");
+  if (threads > 0)
+    facet_parallel_set_threads ((guint) threads);
+
+  if (model_path != NULL)
+    model = facet_model_load (model_path, NULL, &error);
+  else
+    {
+      g_autoptr (FacetModelConfig) cfg = facet_model_config_new ();
+      int nau;
+      const int *aus = facet_dataset_aus ("BP4D", &nau);
+      if (!g_strv_contains ((const char *[]) { "tiny", "small", "base", "large", NULL }, size))
+        return facet_cli_failf ("unknown size “%s”", size);
+      facet_model_config_set_preset (cfg, size);
+      facet_model_config_set_aus (cfg, aus, nau);
+      model = facet_model_new_random (cfg, 1, &error);
+    }
+  if (model == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  engine = facet_engine_new (model, backend, &error);
+  if (engine == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  if (facet_engine_get_notice (engine))
+    fprintf (stderr, "facet-cli: notice: %s\n", facet_engine_get_notice (engine));
+
+  c = facet_model_get_config (model);
+  n = (gsize) batch * 3 * c->image_size * c->image_size;
+  input = g_new (float, n);
+  facet_rng_init (&rng, 7);
+  for (gsize i = 0; i < n; i++)
+    input[i] = (float) facet_rng_normal (&rng);
+  result = facet_forward_result_new (c, (guint) batch,
+                                     attention ? FACET_FORWARD_ATTENTION : FACET_FORWARD_NONE);
+
+  /* One untimed forward allocates scratch and warms caches. */
+  if (!facet_engine_forward (engine, input, (guint) batch, result->flags, result, &error))
+    return facet_cli_fail (g_steal_pointer (&error));
+  for (int i = 0; i < iterations || total < seconds; i++)
+    {
+      double t0 = facet_now (), dt;
+      if (!facet_engine_forward (engine, input, (guint) batch, result->flags, result, &error))
+        return facet_cli_fail (g_steal_pointer (&error));
+      dt = facet_now () - t0;
+      g_array_append_val (times, dt);
+      total += dt;
+    }
+  g_array_sort (times, compare_double);
+  {
+    double best = g_array_index (times, double, 0);
+    double median = g_array_index (times, double, times->len / 2);
+    g_autofree char *desc = facet_backend_describe (facet_engine_get_backend (engine));
+    if (json)
+      {
+        GString *out = g_string_new ("{\"backend\":");
+        facet_cli_json_string (out, desc);
+        g_string_append_printf (out, ",\"batch\":%d,\"iterations\":%u,\"images_per_s_best\":", batch,
+                                times->len);
+        facet_cli_json_float (out, batch / best);
+        g_string_append (out, ",\"images_per_s_median\":");
+        facet_cli_json_float (out, batch / median);
+        g_string_append (out, "}");
+        puts (out->str);
+        g_string_free (out, TRUE);
+      }
+    else
+      printf ("%s, batch %d: %.2f images/s (best of %u), %.2f median\n", desc, batch, batch / best,
+              times->len, batch / median);
+  }
+  return 0;
+}
