@@ -3,10 +3,14 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "engine-backend.h"
 #include "engine-error.h"
+#ifdef FACET_HAVE_VULKAN
+#include "vulkan/vulkan-backend.h"
+#endif
 
 static float *
 alloc_zero (gsize n)
@@ -197,6 +201,92 @@ facet_op_flops (const FacetOpDesc *op)
     }
 }
 
+const char *
+facet_precision_to_string (FacetPrecision precision)
+{
+  return precision == FACET_PRECISION_FP16 ? "fp16" : "fp32";
+}
+
+gboolean
+facet_precision_from_string (const char     *text,
+                             FacetPrecision *precision)
+{
+  if (g_strcmp0 (text, "fp32") == 0)
+    *precision = FACET_PRECISION_FP32;
+  else if (g_strcmp0 (text, "fp16") == 0)
+    *precision = FACET_PRECISION_FP16;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gint default_precision = FACET_PRECISION_FP32;
+
+/**
+ * facet_backend_set_default_precision:
+ *
+ * The storage precision of backends created from now on (facet_backend_new()
+ * takes no options, and FacetEngine creates its backend itself).
+ */
+void
+facet_backend_set_default_precision (FacetPrecision precision)
+{
+  g_atomic_int_set (&default_precision, (gint) precision);
+}
+
+FacetPrecision
+facet_backend_get_default_precision (void)
+{
+  return (FacetPrecision) g_atomic_int_get (&default_precision);
+}
+
+const char *
+facet_device_type_to_string (FacetDeviceType type)
+{
+  switch (type)
+    {
+    case FACET_DEVICE_DISCRETE_GPU:
+      return "discrete GPU";
+    case FACET_DEVICE_INTEGRATED_GPU:
+      return "integrated GPU";
+    case FACET_DEVICE_VIRTUAL_GPU:
+      return "virtual GPU";
+    case FACET_DEVICE_CPU:
+      return "CPU";
+    case FACET_DEVICE_OTHER:
+    default:
+      return "other";
+    }
+}
+
+void
+facet_device_info_free (FacetDeviceInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->name);
+  g_free (info->driver);
+  g_free (info->api_version);
+  g_free (info);
+}
+
+/**
+ * facet_backend_list_devices:
+ *
+ * The Vulkan devices of this machine (FacetDeviceInfo), in the order that
+ * FACET_VK_DEVICE indexes; empty without the Vulkan backend or a driver.
+ * Fails only when the Vulkan loader itself cannot be used.
+ */
+GPtrArray *
+facet_backend_list_devices (GError **error)
+{
+#ifdef FACET_HAVE_VULKAN
+  return facet_vulkan_list_devices (error);
+#else
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) facet_device_info_free);
+#endif
+}
+
 /**
  * facet_backend_list:
  *
@@ -229,9 +319,11 @@ facet_backend_new (const char *name,
     return facet_vulkan_backend_new (error);
   if (g_str_equal (name, "auto"))
     {
+      /* Only a real GPU: on a CPU driver (lavapipe) OpenBLAS is far faster. */
       FacetBackend *vk = facet_vulkan_backend_new (NULL);
-      if (vk != NULL)
+      if (vk != NULL && facet_vulkan_backend_is_gpu (vk))
         return vk;
+      g_clear_pointer (&vk, facet_backend_free);
       return facet_cpu_backend_new ();
     }
 #else
@@ -306,4 +398,132 @@ facet_backend_forward (FacetBackend       *backend,
   g_return_val_if_fail (backend != NULL && result != NULL, FALSE);
   g_return_val_if_fail (batch <= result->batch, FALSE);
   return backend->vtable->forward (backend, images, batch, flags, result, error);
+}
+
+gboolean
+facet_backend_train_step (FacetBackend         *backend,
+                          const FacetTrainStep *step,
+                          FacetGrads           *grads,
+                          FacetTrainStepResult *result,
+                          GError              **error)
+{
+  g_return_val_if_fail (backend != NULL && step != NULL && grads != NULL, FALSE);
+
+  if (backend->vtable->train_step == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_BACKEND,
+                   "the %s backend cannot train; use the CPU backend", backend->vtable->name);
+      return FALSE;
+    }
+  return backend->vtable->train_step (backend, step, grads, result, error);
+}
+
+/* Gradients ----------------------------------------------------------------- */
+
+struct _FacetGrads
+{
+  GPtrArray  *names;  /* char*, model order */
+  GHashTable *by_name; /* name -> float* (aligned) */
+  GHashTable *sizes;   /* name -> numel (as pointer-sized integer) */
+};
+
+/**
+ * facet_grads_new:
+ * @trainable: (nullable): decides per tensor name; NULL means all
+ *
+ * Zeroed gradient buffers for the trainable tensors of @model.
+ */
+FacetGrads *
+facet_grads_new (FacetModel *model,
+                 gboolean  (*trainable) (const char *name,
+                                         gpointer    data),
+                 gpointer    data)
+{
+  FacetGrads *g = g_new0 (FacetGrads, 1);
+  GPtrArray *tensors = facet_model_get_tensors (model);
+
+  g->names = g_ptr_array_new_with_free_func (g_free);
+  g->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_aligned_free);
+  g->sizes = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < tensors->len; i++)
+    {
+      FacetTensor *t = g_ptr_array_index (tensors, i);
+      char *name;
+      gint64 n = facet_tensor_numel (t);
+
+      if (trainable != NULL && !trainable (t->name, data))
+        continue;
+      name = g_strdup (t->name);
+      g_ptr_array_add (g->names, name);
+      g_hash_table_insert (g->by_name, name, g_aligned_alloc0 ((gsize) MAX (n, 1), sizeof (float), 64));
+      g_hash_table_insert (g->sizes, name, GSIZE_TO_POINTER ((gsize) n));
+    }
+  return g;
+}
+
+void
+facet_grads_free (FacetGrads *grads)
+{
+  if (grads == NULL)
+    return;
+  g_hash_table_unref (grads->by_name);
+  g_hash_table_unref (grads->sizes);
+  g_ptr_array_unref (grads->names);
+  g_free (grads);
+}
+
+void
+facet_grads_zero (FacetGrads *grads)
+{
+  for (guint i = 0; i < grads->names->len; i++)
+    {
+      const char *name = g_ptr_array_index (grads->names, i);
+      memset (g_hash_table_lookup (grads->by_name, name), 0,
+              sizeof (float) * GPOINTER_TO_SIZE (g_hash_table_lookup (grads->sizes, name)));
+    }
+}
+
+/* The gradient buffer of tensor @name, or NULL when it is frozen. */
+float *
+facet_grads_get (FacetGrads *grads,
+                 const char *name)
+{
+  return g_hash_table_lookup (grads->by_name, name);
+}
+
+GPtrArray *
+facet_grads_get_names (FacetGrads *grads)
+{
+  return grads->names;
+}
+
+/* Global L2 norm over every buffer (for gradient clipping). */
+double
+facet_grads_norm (FacetGrads *grads)
+{
+  double sum = 0.0;
+
+  for (guint i = 0; i < grads->names->len; i++)
+    {
+      const char *name = g_ptr_array_index (grads->names, i);
+      const float *g = g_hash_table_lookup (grads->by_name, name);
+      gsize n = GPOINTER_TO_SIZE (g_hash_table_lookup (grads->sizes, name));
+      for (gsize j = 0; j < n; j++)
+        sum += (double) g[j] * g[j];
+    }
+  return sqrt (sum);
+}
+
+void
+facet_grads_scale (FacetGrads *grads,
+                   float       factor)
+{
+  for (guint i = 0; i < grads->names->len; i++)
+    {
+      const char *name = g_ptr_array_index (grads->names, i);
+      float *g = g_hash_table_lookup (grads->by_name, name);
+      gsize n = GPOINTER_TO_SIZE (g_hash_table_lookup (grads->sizes, name));
+      for (gsize j = 0; j < n; j++)
+        g[j] *= factor;
+    }
 }

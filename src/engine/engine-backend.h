@@ -106,6 +106,53 @@ gsize       facet_op_input_size      (const FacetOpDesc *op,
 gsize       facet_op_output_size     (const FacetOpDesc *op);
 double      facet_op_flops           (const FacetOpDesc *op);
 
+/* Training --------------------------------------------------------------
+ *
+ * A training step is one forward with saved activations and the backward
+ * of the total loss into gradient buffers. The optimiser lives in the train
+ * module; backends only compute losses and gradients.
+ */
+
+/* Gradient buffers, one per trainable tensor of the model (same names and
+ * sizes; fp32). Frozen tensors have none. */
+typedef struct _FacetGrads FacetGrads;
+
+FacetGrads  *facet_grads_new          (FacetModel        *model,
+                                       gboolean         (*trainable) (const char *name,
+                                                                      gpointer    data),
+                                       gpointer           data);
+void         facet_grads_free         (FacetGrads        *grads);
+void         facet_grads_zero         (FacetGrads        *grads);
+float       *facet_grads_get          (FacetGrads        *grads,
+                                       const char        *name);
+GPtrArray   *facet_grads_get_names    (FacetGrads        *grads);
+double       facet_grads_norm         (FacetGrads        *grads);
+void         facet_grads_scale        (FacetGrads        *grads,
+                                       float              factor);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetGrads, facet_grads_free)
+
+typedef struct
+{
+  guint        batch;
+  const float *images;         /* [batch, 3, size, size], normalised */
+  const float *au_targets;     /* [batch, n_aus]: 1, 0, or < 0 for "not labelled" (no loss) */
+  const int   *subjects;       /* [batch]: identity class, < 0 for none; NULL without ID loss */
+  float        iat_lambda;     /* gradient reversal strength before ID_head (0: no IAT) */
+  float        drop_path;      /* stochastic depth of the last block (linear from 0) */
+  guint64      seed;           /* drop-path draws */
+  int          first_trainable_block; /* blocks below it are frozen; depth = heads only */
+  gboolean     train_embedding;       /* patch embedding, class token, position table */
+} FacetTrainStep;
+
+typedef struct
+{
+  double loss;     /* au_loss + id_loss */
+  double au_loss;  /* mean BCE over labelled (image, AU) entries */
+  double id_loss;  /* mean BCE over (image, subject) entries of images with a subject */
+  float *logits;   /* [batch, n_aus], owned by the caller, may be NULL */
+} FacetTrainStepResult;
+
 struct _FacetBackendVTable
 {
   const char *name;
@@ -128,6 +175,12 @@ struct _FacetBackendVTable
                             FacetForwardResult       *result,
                             GError                  **error);
   void      (*synchronize) (FacetBackend             *self);
+  /* Optional: backends without training leave it NULL. Adds into @grads. */
+  gboolean  (*train_step)  (FacetBackend             *self,
+                            const FacetTrainStep     *step,
+                            FacetGrads               *grads,
+                            FacetTrainStepResult     *result,
+                            GError                  **error);
 };
 
 struct _FacetBackend
@@ -157,7 +210,54 @@ gboolean      facet_backend_forward      (FacetBackend      *backend,
                                           FacetForwardFlags  flags,
                                           FacetForwardResult *result,
                                           GError           **error);
+gboolean      facet_backend_train_step   (FacetBackend      *backend,
+                                          const FacetTrainStep *step,
+                                          FacetGrads        *grads,
+                                          FacetTrainStepResult *result,
+                                          GError           **error);
 const char * const *facet_backend_list   (void);
+
+/* Storage precision of weights and activations. Backends created after
+ * facet_backend_set_default_precision() use it where they can (the Vulkan
+ * backend: fp16 storage where the device has 16-bit storage buffers, fp32
+ * arithmetic always); the CPU backend is fp32 whatever is asked. */
+typedef enum
+{
+  FACET_PRECISION_FP32,
+  FACET_PRECISION_FP16,
+} FacetPrecision;
+
+const char     *facet_precision_to_string           (FacetPrecision     precision);
+gboolean        facet_precision_from_string         (const char        *text,
+                                                     FacetPrecision    *precision);
+void            facet_backend_set_default_precision (FacetPrecision     precision);
+FacetPrecision  facet_backend_get_default_precision (void);
+
+/* Compute devices a backend can use (for preferences and diagnostics). */
+typedef enum
+{
+  FACET_DEVICE_OTHER,
+  FACET_DEVICE_DISCRETE_GPU,
+  FACET_DEVICE_INTEGRATED_GPU,
+  FACET_DEVICE_VIRTUAL_GPU,
+  FACET_DEVICE_CPU,
+} FacetDeviceType;
+
+typedef struct
+{
+  int              index;       /* the value FACET_VK_DEVICE accepts */
+  char            *name;
+  FacetDeviceType  type;
+  guint64          memory;      /* bytes of device-local memory */
+  char            *driver;      /* driver name and version */
+  char            *api_version; /* e.g. "1.3.230" */
+  gboolean         fp16;        /* 16-bit storage buffers */
+  gboolean         usable;      /* Vulkan 1.1 and a compute queue */
+} FacetDeviceInfo;
+
+const char *facet_device_type_to_string (FacetDeviceType  type);
+void        facet_device_info_free      (FacetDeviceInfo *info);
+GPtrArray  *facet_backend_list_devices  (GError         **error);
 
 /* Constructors of the built-in backends. */
 FacetBackend *facet_cpu_backend_new      (void);

@@ -211,3 +211,113 @@ def write_test_images(directory, size, count, seed=0):
         Image.fromarray(img).save(path)
         paths.append(path)
     return paths
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """A minimal safetensors writer (float32 tensors), so that tests need no
+    extra Python package."""
+    import json
+    import struct
+    header = {}
+    if metadata:
+        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+    blobs = []
+    offset = 0
+    for name, t in tensors.items():
+        raw = t.detach().to(torch.float32).contiguous().numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def read_safetensors(path):
+    """Reads float32 safetensors into torch tensors, plus the metadata."""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        a, b = e["data_offsets"]
+        assert e["dtype"] == "F32", e["dtype"]
+        arr = np.frombuffer(data[8 + n + a:8 + n + b], dtype=np.float32).reshape(e["shape"])
+        out[name] = torch.tensor(arr.copy())
+    return out, meta
+
+
+class GradientReversal(torch.autograd.Function):
+    """Identity forward, gradient times -lambda backward (as FMAE-IAT's GRL)."""
+
+    @staticmethod
+    def forward(ctx, x, lam):
+        ctx.lam = lam
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.lam * grad, None
+
+
+def functional_forward(p, images, heads, readout="global-pool", keep=None):
+    """FMAE-IAT forward with plain torch ops on a dict of leaf tensors @p, for
+    autograd. keep: optional [depth, 2, batch] drop-path scales."""
+    dim = p["cls_token"].shape[-1]
+    patch = p["patch_embed.proj.weight"].shape[-1]
+    depth = len({k.split(".")[1] for k in p if k.startswith("blocks.")})
+    x = F.conv2d(images, p["patch_embed.proj.weight"], p["patch_embed.proj.bias"], stride=patch)
+    x = x.flatten(2).transpose(1, 2)
+    x = torch.cat([p["cls_token"].expand(x.shape[0], -1, -1), x], dim=1) + p["pos_embed"]
+    B, T, _ = x.shape
+    dh = dim // heads
+    for i in range(depth):
+        q = f"blocks.{i}."
+        h = F.layer_norm(x, (dim,), p[q + "norm1.weight"], p[q + "norm1.bias"], 1e-6)
+        qkv = F.linear(h, p[q + "attn.qkv.weight"], p[q + "attn.qkv.bias"])
+        qkv = qkv.reshape(B, T, 3, heads, dh).permute(2, 0, 3, 1, 4)
+        att = (qkv[0] @ qkv[1].transpose(-2, -1)) * dh ** -0.5
+        att = att.softmax(dim=-1)
+        o = (att @ qkv[2]).transpose(1, 2).reshape(B, T, dim)
+        o = F.linear(o, p[q + "attn.proj.weight"], p[q + "attn.proj.bias"])
+        if keep is not None:
+            o = o * keep[i, 0].view(B, 1, 1)
+        x = x + o
+        h = F.layer_norm(x, (dim,), p[q + "norm2.weight"], p[q + "norm2.bias"], 1e-6)
+        h = F.linear(F.gelu(F.linear(h, p[q + "mlp.fc1.weight"], p[q + "mlp.fc1.bias"])),
+                     p[q + "mlp.fc2.weight"], p[q + "mlp.fc2.bias"])
+        if keep is not None:
+            h = h * keep[i, 1].view(B, 1, 1)
+        x = x + h
+    if readout == "global-pool":
+        feat = F.layer_norm(x[:, 1:].mean(dim=1), (dim,), p["fc_norm.weight"], p["fc_norm.bias"], 1e-6)
+    else:
+        feat = F.layer_norm(x[:, 0], (dim,), p["norm.weight"], p["norm.bias"], 1e-6)
+    return feat
+
+
+def param_groups_lrd(p, depth, weight_decay, layer_decay):
+    """The FMAE/MAE layer-decay parameter groups (util/lr_decay.py's recipe)."""
+    groups = {}
+    for name, t in p.items():
+        if not t.requires_grad:
+            continue
+        if t.ndim == 1 or name in ("pos_embed", "cls_token"):
+            decay, wd = "no_decay", 0.0
+        else:
+            decay, wd = "decay", weight_decay
+        if name in ("cls_token", "pos_embed") or name.startswith("patch_embed"):
+            layer = 0
+        elif name.startswith("blocks."):
+            layer = int(name.split(".")[1]) + 1
+        else:
+            layer = depth + 1
+        key = f"layer_{layer}_{decay}"
+        g = groups.setdefault(key, {"lr_scale": layer_decay ** (depth + 1 - layer), "weight_decay": wd, "params": []})
+        g["params"].append(t)
+    return list(groups.values())

@@ -23,27 +23,7 @@
 #include "cpu-kernels.h"
 #include "engine/engine-error.h"
 
-typedef struct
-{
-  const float *n1w, *n1b, *qkvw, *qkvb, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
-} BlockWeights;
-
-typedef struct
-{
-  FacetBackend  parent;
-
-  /* weights, pointing into the model */
-  const float  *cls, *pos, *pe_w, *pe_b, *norm_w, *norm_b, *head_w, *head_b, *id_w, *id_b;
-  BlockWeights *blocks;
-  float        *head_wg;   /* head weight times the final norm's gamma, for AU maps */
-  float        *head_wg_sum;
-
-  /* scratch, sized for cap_batch images */
-  guint         cap_batch;
-  gboolean      cap_probs;
-  float        *x, *h, *qkv, *attn, *mlp, *patches, *probs, *probs_mean, *pooled_raw;
-  float        *row_mean, *row_rstd;
-} CpuBackend;
+#include "cpu-private.h"
 
 /* Products ------------------------------------------------------------------ */
 
@@ -440,8 +420,8 @@ alloc_floats (gsize n)
 }
 
 /* Grows the scratch buffers for @batch images; never shrinks them. */
-static void
-ensure_scratch (CpuBackend *self,
+void
+facet_cpu_ensure_scratch (CpuBackend *self,
                 guint       batch,
                 gboolean    keep_probs)
 {
@@ -478,6 +458,7 @@ cpu_free (FacetBackend *backend)
   CpuBackend *self = (CpuBackend *) backend;
 
   free_scratch (self);
+  facet_cpu_train_state_free (self->train);
   g_free (self->blocks);
   g_free (self->head_wg);
   g_free (self->head_wg_sum);
@@ -502,6 +483,7 @@ cpu_load_model (FacetBackend *backend,
   gboolean global = c->readout == FACET_READOUT_GLOBAL_POOL;
 
   free_scratch (self);
+  g_clear_pointer (&self->train, facet_cpu_train_state_free);
   g_clear_pointer (&self->blocks, g_free);
   g_clear_pointer (&self->head_wg, g_free);
   g_clear_pointer (&self->head_wg_sum, g_free);
@@ -561,19 +543,6 @@ cpu_load_model (FacetBackend *backend,
       return FALSE;
     }
 
-  /* Per-AU maps: fold the final norm's gamma into the head once. */
-  if (global && c->n_aus > 0)
-    {
-      self->head_wg = g_new (float, (gsize) c->n_aus * c->dim);
-      self->head_wg_sum = g_new0 (float, c->n_aus);
-      for (int a = 0; a < c->n_aus; a++)
-        for (int j = 0; j < c->dim; j++)
-          {
-            float v = self->head_w[(gsize) a * c->dim + j] * self->norm_w[j];
-            self->head_wg[(gsize) a * c->dim + j] = v;
-            self->head_wg_sum[a] += v;
-          }
-    }
   return TRUE;
 }
 
@@ -589,6 +558,20 @@ au_maps (CpuBackend         *self,
   int t = facet_model_config_tokens (c), n = t - 1, a = c->n_aus, d = c->dim;
   float *u = self->h; /* free at this point: [n, a] per image */
 
+  /* Fold the final norm's gamma into the head (cheap; weights may have
+   * changed since the last call when training). */
+  self->head_wg = g_renew (float, self->head_wg, (gsize) a * d);
+  self->head_wg_sum = g_renew (float, self->head_wg_sum, a);
+  for (int i = 0; i < a; i++)
+    {
+      self->head_wg_sum[i] = 0.0f;
+      for (int j = 0; j < d; j++)
+        {
+          float v = self->head_w[(gsize) i * d + j] * self->norm_w[j];
+          self->head_wg[(gsize) i * d + j] = v;
+          self->head_wg_sum[i] += v;
+        }
+    }
   for (int i = 0; i < a; i++)
     {
       float s = self->head_b[i];
@@ -610,6 +593,46 @@ au_maps (CpuBackend         *self,
     }
 }
 
+/**
+ * facet_cpu_block_forward:
+ * @x: [batch * tokens, dim], updated in place
+ * @probs_mean: (nullable): where to put head-averaged attention
+ *
+ * One pre-norm transformer block for inference, using the backend's scratch
+ * (which must be sized for @batch).
+ */
+void
+facet_cpu_block_forward (CpuBackend *self,
+                         int         l,
+                         float      *x,
+                         guint       batch,
+                         float      *probs_mean)
+{
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  const BlockWeights *bw = &self->blocks[l];
+  int t = facet_model_config_tokens (c), d = c->dim, hid = c->mlp_hidden;
+  int m = (int) batch * t;
+
+  facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps, NULL,
+                            NULL);
+  facet_cpu_linear (self->h, bw->qkvw, bw->qkvb, self->qkv, m, 3 * d, d, FALSE);
+  facet_cpu_attention (self->qkv, self->attn, self->probs, probs_mean, (int) batch, t, c->heads, d);
+  facet_cpu_linear (self->attn, bw->projw, bw->projb, x, m, d, d, TRUE);
+
+  facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps, NULL,
+                            NULL);
+  facet_cpu_linear (self->h, bw->fc1w, NULL, self->mlp, m, hid, d, FALSE);
+  facet_cpu_par_bias_gelu (self->mlp, bw->fc1b, (gsize) m, (gsize) hid);
+  facet_cpu_linear (self->mlp, bw->fc2w, bw->fc2b, x, m, d, hid, TRUE);
+}
+
+static gboolean
+global_pool_head (CpuBackend *self)
+{
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  return c->readout == FACET_READOUT_GLOBAL_POOL && c->n_aus > 0;
+}
+
 static gboolean
 cpu_forward (FacetBackend       *backend,
              const float        *images,
@@ -620,7 +643,7 @@ cpu_forward (FacetBackend       *backend,
 {
   CpuBackend *self = (CpuBackend *) backend;
   const FacetModelConfig *c;
-  int t, d, g, np, k, hid;
+  int t, d, g, np, k;
   gboolean rollout = (flags & FACET_FORWARD_ATTENTION) != 0;
 
   if (self->parent.model == NULL)
@@ -634,11 +657,10 @@ cpu_forward (FacetBackend       *backend,
   np = g * g;
   d = c->dim;
   k = 3 * c->patch_size * c->patch_size;
-  hid = c->mlp_hidden;
   if (batch == 0)
     return TRUE;
 
-  ensure_scratch (self, batch, rollout);
+  facet_cpu_ensure_scratch (self, batch, rollout);
 
   /* Patch embedding as one product over all patches of the batch. */
   facet_cpu_patchify (images, self->patches, (int) batch, c->image_size, c->patch_size);
@@ -651,24 +673,8 @@ cpu_forward (FacetBackend       *backend,
     }
 
   for (int l = 0; l < c->depth; l++)
-    {
-      const BlockWeights *bw = &self->blocks[l];
-      int m = (int) batch * t;
-
-      facet_cpu_par_layer_norm (self->x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b,
-                                c->ln_eps, NULL, NULL);
-      facet_cpu_linear (self->h, bw->qkvw, bw->qkvb, self->qkv, m, 3 * d, d, FALSE);
-      facet_cpu_attention (self->qkv, self->attn, self->probs,
-                           rollout ? self->probs_mean + (gsize) l * batch * t * t : NULL,
-                           (int) batch, t, c->heads, d);
-      facet_cpu_linear (self->attn, bw->projw, bw->projb, self->x, m, d, d, TRUE);
-
-      facet_cpu_par_layer_norm (self->x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b,
-                                c->ln_eps, NULL, NULL);
-      facet_cpu_linear (self->h, bw->fc1w, NULL, self->mlp, m, hid, d, FALSE);
-      facet_cpu_par_bias_gelu (self->mlp, bw->fc1b, (gsize) m, (gsize) hid);
-      facet_cpu_linear (self->mlp, bw->fc2w, bw->fc2b, self->x, m, d, hid, TRUE);
-    }
+    facet_cpu_block_forward (self, l, self->x, batch,
+                             rollout ? self->probs_mean + (gsize) l * batch * t * t : NULL);
 
   /* Readout */
   for (guint b = 0; b < batch; b++)
@@ -703,7 +709,7 @@ cpu_forward (FacetBackend       *backend,
   if (rollout && r->attention != NULL)
     facet_cpu_rollout (self->probs_mean, r->attention, (int) batch, t, c->depth,
                        c->readout == FACET_READOUT_CLS_TOKEN);
-  if ((flags & FACET_FORWARD_AU_MAPS) && r->au_maps != NULL && self->head_wg != NULL)
+  if ((flags & FACET_FORWARD_AU_MAPS) && r->au_maps != NULL && global_pool_head (self))
     au_maps (self, batch, r);
   return TRUE;
 }
@@ -818,6 +824,7 @@ static const FacetBackendVTable cpu_vtable = {
   .load_model = cpu_load_model,
   .forward = cpu_forward,
   .synchronize = cpu_synchronize,
+  .train_step = facet_cpu_train_step,
 };
 
 FacetBackend *

@@ -65,4 +65,35 @@ void facet_cpu_rollout   (const float *probs,
                           int          depth,
                           gboolean     cls_readout);
 
+/* Backward ops (cpu-train.c); gradients are added into their buffers. */
+void facet_cpu_linear_backward     (const float *x,
+                                    const float *w,
+                                    const float *dy,
+                                    int          m,
+                                    int          n,
+                                    int          k,
+                                    float       *dx,
+                                    gboolean     accumulate_dx,
+                                    float       *dw,
+                                    float       *db);
+void facet_cpu_layer_norm_backward (const float *x,
+                                    const float *dy,
+                                    const float *gamma,
+                                    const float *mean,
+                                    const float *rstd,
+                                    gsize        m,
+                                    gsize        n,
+                                    float       *dx,
+                                    float       *dgamma,
+                                    float       *dbeta);
+void facet_cpu_attention_backward  (const float *qkv,
+                                    const float *probs,
+                                    const float *dout,
+                                    float       *dqkv,
+                                    float       *scratch,
+                                    int          batch,
+                                    int          tokens,
+                                    int          heads,
+                                    int          dim);
+
 G_END_DECLS

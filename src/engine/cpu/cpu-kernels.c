@@ -212,12 +212,48 @@ vgelu (v16f x)
   return 0.5f * x * vselect (u >= 0.0f, ans, 2.0f - ans);
 }
 
+/* d/dx of x Phi(x): Phi(x) + x phi(x), with Phi from the same erfc form. */
+static inline __attribute__ ((always_inline)) v16f
+vgelu_grad (v16f x)
+{
+  v16f u = x * -0.70710678118654752f;
+  v16f z = (v16f) ((v16u) u & 0x7fffffffu);
+  v16f t = 1.0f / (1.0f + 0.5f * z);
+  v16f poly = -1.26551223f
+              + t * (1.00002368f
+              + t * (0.37409196f
+              + t * (0.09678418f
+              + t * (-0.18628806f
+              + t * (0.27886807f
+              + t * (-1.13520398f
+              + t * (1.48851587f
+              + t * (-0.82215223f
+              + t * 0.17087277f))))))));
+  v16f ez = vexp (-z * z);
+  v16f ans = t * ez * vexp (poly);
+  v16f cdf = 0.5f * vselect (u >= 0.0f, ans, 2.0f - ans);
+  return cdf + x * ez * 0.39894228040143268f;
+}
+
 static inline __attribute__ ((always_inline)) v16f
 vsigmoid (v16f x)
 {
   v16f e = vexp (-(v16f) ((v16u) x & 0x7fffffffu));
   v16f s = 1.0f / (1.0f + e);
   return vselect (x >= 0.0f, s, e * s);
+}
+
+static inline float
+gelu_grad_inline (float x)
+{
+  float e = exp_inline (-0.5f * x * x);
+  return 0.5f * erfc_inline (-0.70710678118654752f * x) + x * e * 0.39894228040143268f;
+}
+
+float
+facet_cpu_gelu_grad1 (float x)
+{
+  return gelu_grad_inline (x);
 }
 
 float
@@ -368,5 +404,115 @@ facet_cpu_layer_norm (const float *x,
         mean_out[i] = mean;
       if (rstd_out)
         rstd_out[i] = rstd;
+    }
+}
+
+/* dx = dy * gelu'(pre), overwriting dx (which may be dy). */
+KERNEL void
+facet_cpu_gelu_backward (const float *pre,
+                         const float *dy,
+                         float       *dx,
+                         gsize        n)
+{
+  gsize i = 0;
+
+  for (; i + 16 <= n; i += 16)
+    vstore (dx + i, vload (dy + i) * vgelu_grad (vload (pre + i)));
+  for (; i < n; i++)
+    dx[i] = dy[i] * gelu_grad_inline (pre[i]);
+}
+
+/**
+ * facet_cpu_layer_norm_backward_dx:
+ * @dx: accumulated into (residual streams add their gradients)
+ *
+ * dx += rstd (g - mean(g) - xhat mean(g xhat)), g = dy gamma, per row.
+ */
+KERNEL void
+facet_cpu_layer_norm_backward_dx (const float *x,
+                                  const float *dy,
+                                  const float *gamma,
+                                  const float *mean,
+                                  const float *rstd,
+                                  gsize        m,
+                                  gsize        n,
+                                  float       *dx)
+{
+  for (gsize i = 0; i < m; i++)
+    {
+      const float *xr = x + i * n, *dyr = dy + i * n;
+      float *dxr = dx + i * n;
+      float mu = mean[i], rs = rstd[i];
+      float acc_g[LANES] = { 0 }, acc_gx[LANES] = { 0 };
+      float sum_g = 0.0f, sum_gx = 0.0f, mg, mgx;
+      gsize j = 0;
+
+      for (; j + LANES <= n; j += LANES)
+        for (int k = 0; k < LANES; k++)
+          {
+            float g = dyr[j + k] * gamma[j + k];
+            acc_g[k] += g;
+            acc_gx[k] += g * (xr[j + k] - mu) * rs;
+          }
+      for (; j < n; j++)
+        {
+          float g = dyr[j] * gamma[j];
+          sum_g += g;
+          sum_gx += g * (xr[j] - mu) * rs;
+        }
+      for (int k = 0; k < LANES; k++)
+        {
+          sum_g += acc_g[k];
+          sum_gx += acc_gx[k];
+        }
+      mg = sum_g / (float) n;
+      mgx = sum_gx / (float) n;
+      for (j = 0; j < n; j++)
+        {
+          float xhat = (xr[j] - mu) * rs;
+          dxr[j] += rs * (dyr[j] * gamma[j] - mg - xhat * mgx);
+        }
+    }
+}
+
+/* dgamma[c] += sum_i dy[i,c] xhat[i,c], dbeta[c] += sum_i dy[i,c] for columns [c0, c1). */
+KERNEL void
+facet_cpu_layer_norm_backward_params (const float *x,
+                                      const float *dy,
+                                      const float *mean,
+                                      const float *rstd,
+                                      gsize        m,
+                                      gsize        n,
+                                      gsize        c0,
+                                      gsize        c1,
+                                      float       *dgamma,
+                                      float       *dbeta)
+{
+  for (gsize i = 0; i < m; i++)
+    {
+      const float *xr = x + i * n, *dyr = dy + i * n;
+      float mu = mean[i], rs = rstd[i];
+      for (gsize j = c0; j < c1; j++)
+        {
+          dgamma[j] += dyr[j] * (xr[j] - mu) * rs;
+          dbeta[j] += dyr[j];
+        }
+    }
+}
+
+/* out[c] += sum_i y[i, c] for columns [c0, c1) (bias gradients). */
+KERNEL void
+facet_cpu_col_sum (const float *y,
+                   gsize        m,
+                   gsize        n,
+                   gsize        c0,
+                   gsize        c1,
+                   float       *out)
+{
+  for (gsize i = 0; i < m; i++)
+    {
+      const float *row = y + i * n;
+      for (gsize j = c0; j < c1; j++)
+        out[j] += row[j];
     }
 }

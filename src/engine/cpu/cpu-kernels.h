@@ -47,4 +47,34 @@ void  facet_cpu_layer_norm  (const float *x,
                              float       *mean_out,
                              float       *rstd_out);
 
+float facet_cpu_gelu_grad1  (float        x);
+void  facet_cpu_gelu_backward (const float *pre,
+                             const float *dy,
+                             float       *dx,
+                             gsize        n);
+void  facet_cpu_layer_norm_backward_dx (const float *x,
+                                        const float *dy,
+                                        const float *gamma,
+                                        const float *mean,
+                                        const float *rstd,
+                                        gsize        m,
+                                        gsize        n,
+                                        float       *dx);
+void  facet_cpu_layer_norm_backward_params (const float *x,
+                                            const float *dy,
+                                            const float *mean,
+                                            const float *rstd,
+                                            gsize        m,
+                                            gsize        n,
+                                            gsize        c0,
+                                            gsize        c1,
+                                            float       *dgamma,
+                                            float       *dbeta);
+void  facet_cpu_col_sum     (const float *y,
+                             gsize        m,
+                             gsize        n,
+                             gsize        c0,
+                             gsize        c1,
+                             float       *out);
+
 G_END_DECLS

@@ -1,0 +1,660 @@
+/* cpu-train.c — the CPU backend's training step: a forward that keeps the
+ * activations of the trainable blocks, the losses, and the backward pass
+ * into gradient buffers
+ *
+ * Losses (the FMAE-IAT recipe): binary cross-entropy with logits on the AU
+ * vector (unlabelled entries masked out) plus binary cross-entropy on the
+ * one-hot subject vector from ID_head. ID_head sits behind a gradient-
+ * reversal layer: identity in the forward pass, gradient times -lambda into
+ * the shared feature in the backward pass, so the backbone is pushed to
+ * remove identity while ID_head itself learns normally.
+ */
+#define G_LOG_DOMAIN "facet-engine"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "core/core-pool.h"
+#include "core/core-rng.h"
+#include "cpu-kernels.h"
+#include "cpu-private.h"
+#include "engine/engine-error.h"
+
+typedef struct
+{
+  float *x_in, *h1, *mean1, *rstd1, *qkv, *probs, *attn, *x_mid, *h2, *mean2, *rstd2, *pre;
+} SavedBlock;
+
+struct _CpuTrainState
+{
+  guint       cap_batch;
+  int         n_saved;   /* blocks with saved activations */
+  SavedBlock *saved;
+  float      *keep;      /* [depth, 2, batch]: drop-path scale of each branch and image */
+  float      *pooled_raw, *feat, *pmean, *prstd, *logits, *id_logits;
+  float      *dlogits, *did, *dfeat, *dpooled;
+  float      *dx, *dmid, *dtmp, *dh, *dhid, *act, *dqkv, *dattn, *dprobs, *patches, *dpatch;
+};
+
+static float *
+falloc (gsize n)
+{
+  return g_aligned_alloc (MAX (n, 1), sizeof (float), 64);
+}
+
+void
+facet_cpu_train_state_free (struct _CpuTrainState *st)
+{
+  if (st == NULL)
+    return;
+  for (int i = 0; i < st->n_saved; i++)
+    {
+      SavedBlock *b = &st->saved[i];
+      float **fields[] = { &b->x_in, &b->h1, &b->mean1, &b->rstd1, &b->qkv, &b->probs, &b->attn,
+                           &b->x_mid, &b->h2, &b->mean2, &b->rstd2, &b->pre };
+      for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
+        g_aligned_free (*fields[f]);
+    }
+  g_free (st->saved);
+  {
+    float **fields[] = { &st->keep, &st->pooled_raw, &st->feat, &st->pmean, &st->prstd,
+                         &st->logits, &st->id_logits, &st->dlogits, &st->did, &st->dfeat,
+                         &st->dpooled, &st->dx, &st->dmid, &st->dtmp, &st->dh, &st->dhid,
+                         &st->act, &st->dqkv, &st->dattn, &st->dprobs, &st->patches, &st->dpatch };
+    for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
+      g_aligned_free (*fields[f]);
+  }
+  g_free (st);
+}
+
+static struct _CpuTrainState *
+train_state_new (const FacetModelConfig *c,
+                 guint                   batch,
+                 int                     n_saved)
+{
+  struct _CpuTrainState *st = g_new0 (struct _CpuTrainState, 1);
+  gsize t = (gsize) facet_model_config_tokens (c), d = (gsize) c->dim, hid = (gsize) c->mlp_hidden;
+  gsize m = batch * t, p = t - 1, k = 3 * (gsize) c->patch_size * c->patch_size;
+  gsize a = (gsize) MAX (c->n_aus, 1), s = (gsize) MAX (c->n_subjects, 1);
+  gsize probs = batch * (gsize) c->heads * t * t;
+
+  st->cap_batch = batch;
+  st->n_saved = n_saved;
+  st->saved = g_new0 (SavedBlock, MAX (n_saved, 1));
+  for (int i = 0; i < n_saved; i++)
+    {
+      SavedBlock *b = &st->saved[i];
+      b->x_in = falloc (m * d);
+      b->h1 = falloc (m * d);
+      b->mean1 = falloc (m);
+      b->rstd1 = falloc (m);
+      b->qkv = falloc (m * 3 * d);
+      b->probs = falloc (probs);
+      b->attn = falloc (m * d);
+      b->x_mid = falloc (m * d);
+      b->h2 = falloc (m * d);
+      b->mean2 = falloc (m);
+      b->rstd2 = falloc (m);
+      b->pre = falloc (m * hid);
+    }
+  st->keep = falloc ((gsize) MAX (c->depth, 1) * 2 * batch);
+  st->pooled_raw = falloc (batch * d);
+  st->feat = falloc (batch * d);
+  st->pmean = falloc (batch);
+  st->prstd = falloc (batch);
+  st->logits = falloc (batch * a);
+  st->id_logits = falloc (batch * s);
+  st->dlogits = falloc (batch * a);
+  st->did = falloc (batch * s);
+  st->dfeat = falloc (batch * d);
+  st->dpooled = falloc (batch * d);
+  st->dx = falloc (m * d);
+  st->dmid = falloc (m * d);
+  st->dtmp = falloc (m * d);
+  st->dh = falloc (m * d);
+  st->dhid = falloc (m * hid);
+  st->act = falloc (m * hid);
+  st->dqkv = falloc (m * 3 * d);
+  st->dattn = falloc (m * d);
+  st->dprobs = falloc (probs);
+  st->patches = falloc (batch * p * k);
+  st->dpatch = falloc (batch * p * d);
+  return st;
+}
+
+/* Column-parallel reductions ------------------------------------------------ */
+
+typedef struct
+{
+  const float *x, *dy, *mean, *rstd;
+  gsize        m, n;
+  float       *dgamma, *dbeta, *out;
+  guint        parts;
+} ColJob;
+
+static void
+col_sum_part (guint    index,
+              gpointer data)
+{
+  ColJob *j = data;
+  gsize c0 = j->n * index / j->parts, c1 = j->n * (index + 1) / j->parts;
+  facet_cpu_col_sum (j->dy, j->m, j->n, c0, c1, j->out);
+}
+
+static void
+ln_params_part (guint    index,
+                gpointer data)
+{
+  ColJob *j = data;
+  gsize c0 = j->n * index / j->parts, c1 = j->n * (index + 1) / j->parts;
+  facet_cpu_layer_norm_backward_params (j->x, j->dy, j->mean, j->rstd, j->m, j->n, c0, c1,
+                                        j->dgamma, j->dbeta);
+}
+
+static guint
+col_parts (gsize m,
+           gsize n)
+{
+  return m * n >= 65536 && n >= 64 ? facet_parallel_get_threads () : 1;
+}
+
+/* out += column sums of dy [m, n] (bias gradients); out NULL: nothing to do. */
+static void
+bias_grad (const float *dy,
+           gsize        m,
+           gsize        n,
+           float       *out)
+{
+  ColJob job = { .dy = dy, .m = m, .n = n, .out = out };
+
+  if (out == NULL)
+    return;
+  job.parts = col_parts (m, n);
+  facet_parallel_for (job.parts, col_sum_part, &job);
+}
+
+typedef struct
+{
+  const float *x, *dy, *gamma, *mean, *rstd;
+  gsize        m, n;
+  float       *dx;
+  guint        parts;
+} LnDxJob;
+
+static void
+ln_dx_part (guint    index,
+            gpointer data)
+{
+  LnDxJob *j = data;
+  gsize lo = j->m * index / j->parts, hi = j->m * (index + 1) / j->parts;
+  facet_cpu_layer_norm_backward_dx (j->x + lo * j->n, j->dy + lo * j->n, j->gamma, j->mean + lo,
+                                    j->rstd + lo, hi - lo, j->n, j->dx + lo * j->n);
+}
+
+/* Backward of y = LN(x): dx += ..., dgamma/dbeta += ... (NULL when frozen). */
+void
+facet_cpu_layer_norm_backward (const float *x,
+                     const float *dy,
+                     const float *gamma,
+                     const float *mean,
+                     const float *rstd,
+                     gsize        m,
+                     gsize        n,
+                     float       *dx,
+                     float       *dgamma,
+                     float       *dbeta)
+{
+  LnDxJob job = { x, dy, gamma, mean, rstd, m, n, dx, 1 };
+
+  job.parts = m >= facet_parallel_get_threads () && m * n >= 65536 ? facet_parallel_get_threads ()
+                                                                  : 1;
+  facet_parallel_for (job.parts, ln_dx_part, &job);
+  if (dgamma != NULL && dbeta != NULL)
+    {
+      ColJob cj = { .x = x, .dy = dy, .mean = mean, .rstd = rstd, .m = m, .n = n,
+                    .dgamma = dgamma, .dbeta = dbeta };
+      cj.parts = col_parts (m, n);
+      facet_parallel_for (cj.parts, ln_params_part, &cj);
+    }
+}
+
+/* Backward of y = x w^T + b: dx (+)= dy w when @dx; dw += dy^T x and
+ * db += colsum(dy) when they are trainable (non-NULL). */
+void
+facet_cpu_linear_backward (const float *x,
+                 const float *w,
+                 const float *dy,
+                 int          m,
+                 int          n,
+                 int          k,
+                 float       *dx,
+                 gboolean     accumulate_dx,
+                 float       *dw,
+                 float       *db)
+{
+  if (dx != NULL)
+    facet_cpu_gemm (FALSE, FALSE, m, k, n, 1.0f, dy, n, w, k, accumulate_dx ? 1.0f : 0.0f, dx, k);
+  if (dw != NULL)
+    facet_cpu_gemm (TRUE, FALSE, n, k, m, 1.0f, dy, n, x, k, 1.0f, dw, k);
+  bias_grad (dy, (gsize) m, (gsize) n, db);
+}
+
+/* Attention backward ---------------------------------------------------------- */
+
+typedef struct
+{
+  const float *qkv, *probs, *dout;
+  float       *dqkv, *scratch;
+  int          tokens, heads, dim;
+} AttnBackJob;
+
+static void
+attention_backward_item (guint    index,
+                         gpointer data)
+{
+  AttnBackJob *j = data;
+  int t = j->tokens, d = j->dim, dh = d / j->heads;
+  int b = (int) index / j->heads, h = (int) index % j->heads;
+  gsize tt = (gsize) t * t;
+  const float *q = j->qkv + (gsize) b * t * 3 * d + (gsize) h * dh;
+  const float *k = q + d, *v = q + 2 * d;
+  const float *p = j->probs + index * tt;
+  const float *dout = j->dout + (gsize) b * t * d + (gsize) h * dh;
+  float *dq = j->dqkv + (gsize) b * t * 3 * d + (gsize) h * dh;
+  float *dk = dq + d, *dv = dq + 2 * d;
+  float *ds = j->scratch + index * tt;
+  float scale = 1.0f / sqrtf ((float) dh);
+
+  /* O = P V: dV = P^T dO, dP = dO V^T */
+  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, dout, d, 0.0f, dv,
+               3 * d);
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, 1.0f, dout, d, v, 3 * d, 0.0f, ds,
+               t);
+  /* softmax: dS = P (dP - rowsum(dP P)) */
+  for (int i = 0; i < t; i++)
+    {
+      float *dsr = ds + (gsize) i * t;
+      const float *pr = p + (gsize) i * t;
+      float dot = 0.0f;
+      for (int c = 0; c < t; c++)
+        dot += dsr[c] * pr[c];
+      for (int c = 0; c < t; c++)
+        dsr[c] = pr[c] * (dsr[c] - dot);
+    }
+  /* S = scale Q K^T: dQ = scale dS K, dK = scale dS^T Q */
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, scale, ds, t, k, 3 * d, 0.0f,
+               dq, 3 * d);
+  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, scale, ds, t, q, 3 * d, 0.0f, dk,
+               3 * d);
+}
+
+/**
+ * facet_cpu_attention_backward:
+ * @probs: the softmax probabilities the forward kept
+ * @dqkv: [batch * tokens, 3 * dim], overwritten
+ * @scratch: batch * heads * tokens^2 floats
+ */
+void
+facet_cpu_attention_backward (const float *qkv,
+                              const float *probs,
+                              const float *dout,
+                              float       *dqkv,
+                              float       *scratch,
+                              int          batch,
+                              int          tokens,
+                              int          heads,
+                              int          dim)
+{
+  AttnBackJob job = { qkv, probs, dout, dqkv, scratch, tokens, heads, dim };
+
+  facet_cpu_blas_init ();
+  facet_parallel_for ((guint) (batch * heads), attention_backward_item, &job);
+}
+
+/* Helpers ---------------------------------------------------------------------- */
+
+/* y += scale[image] * src, rows of @tokens per image. */
+static void
+add_scaled_rows (float       *y,
+                 const float *src,
+                 const float *scale,
+                 guint        batch,
+                 int          tokens,
+                 int          dim)
+{
+  gsize per = (gsize) tokens * dim;
+
+  for (guint b = 0; b < batch; b++)
+    {
+      float s = scale[b];
+      float *yb = y + b * per;
+      const float *xb = src + b * per;
+      if (s == 0.0f)
+        continue;
+      for (gsize i = 0; i < per; i++)
+        yb[i] += s * xb[i];
+    }
+}
+
+static void
+scale_rows (float       *y,
+            const float *src,
+            const float *scale,
+            guint        batch,
+            int          tokens,
+            int          dim)
+{
+  gsize per = (gsize) tokens * dim;
+
+  for (guint b = 0; b < batch; b++)
+    for (gsize i = 0; i < per; i++)
+      y[b * per + i] = scale[b] * src[b * per + i];
+}
+
+static inline double
+softplus (double z)
+{
+  /* log(1 + e^z) without overflow */
+  return z > 0 ? z + log1p (exp (-z)) : log1p (exp (z));
+}
+
+static inline float
+sigmoidf (float z)
+{
+  return z >= 0 ? 1.0f / (1.0f + expf (-z)) : expf (z) / (1.0f + expf (z));
+}
+
+#define GRAD(name) facet_grads_get (grads, name)
+
+static float *
+block_grad (FacetGrads *grads,
+            int         l,
+            const char *suffix)
+{
+  char name[64];
+  g_snprintf (name, sizeof name, "blocks.%d.%s", l, suffix);
+  return facet_grads_get (grads, name);
+}
+
+/**
+ * facet_cpu_train_step:
+ *
+ * Forward with saved activations, losses, backward into @grads (added to
+ * what they hold). Weights are read from the model as they are now.
+ */
+gboolean
+facet_cpu_train_step (FacetBackend         *backend,
+                      const FacetTrainStep *step,
+                      FacetGrads           *grads,
+                      FacetTrainStepResult *result,
+                      GError              **error)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+  const FacetModelConfig *c;
+  struct _CpuTrainState *st;
+  guint batch = step->batch;
+  int t, d, hid, np, k, first, n_train;
+  gsize m;
+  gboolean global;
+  double au_loss = 0.0, id_loss = 0.0;
+  int n_labelled = 0, n_with_subject = 0;
+
+  if (self->parent.model == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID, "no model loaded");
+      return FALSE;
+    }
+  c = facet_model_get_config (self->parent.model);
+  if (batch == 0 || step->images == NULL || step->au_targets == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
+                   "a training step needs images and AU targets");
+      return FALSE;
+    }
+  if (c->n_aus == 0)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
+                   "the model has no AU head to train");
+      return FALSE;
+    }
+  if (step->iat_lambda < 0.0f || !(step->drop_path >= 0.0f && step->drop_path < 1.0f))
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
+                   "IAT lambda must be >= 0 and drop path in [0, 1)");
+      return FALSE;
+    }
+
+  t = facet_model_config_tokens (c);
+  np = t - 1;
+  d = c->dim;
+  hid = c->mlp_hidden;
+  k = 3 * c->patch_size * c->patch_size;
+  m = (gsize) batch * t;
+  global = c->readout == FACET_READOUT_GLOBAL_POOL;
+  first = CLAMP (step->first_trainable_block, 0, c->depth);
+  n_train = c->depth - first;
+
+  facet_cpu_ensure_scratch (self, batch, FALSE);
+  if (self->train == NULL || self->train->cap_batch < batch || self->train->n_saved != n_train)
+    {
+      facet_cpu_train_state_free (self->train);
+      self->train = train_state_new (c, batch, n_train);
+    }
+  st = self->train;
+
+  /* Drop-path draws: one per image, block and branch, rate rising linearly
+   * with depth as in timm (dpr = linspace(0, drop_path, depth)). */
+  {
+    FacetRng rng;
+    facet_rng_init (&rng, step->seed);
+    for (int l = 0; l < c->depth; l++)
+      {
+        double rate = c->depth > 1 ? step->drop_path * l / (c->depth - 1) : step->drop_path;
+        for (guint i = 0; i < 2 * batch; i++)
+          {
+            float keep = 1.0f;
+            if (rate > 0.0)
+              keep = facet_rng_uniform (&rng) < rate ? 0.0f : (float) (1.0 / (1.0 - rate));
+            st->keep[((gsize) l * 2) * batch + i] = keep;
+          }
+      }
+  }
+
+  /* Forward ----------------------------------------------------------------- */
+  facet_cpu_patchify (step->images, st->patches, (int) batch, c->image_size, c->patch_size);
+  facet_cpu_linear (st->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
+  for (guint b = 0; b < batch; b++)
+    {
+      float *xb = self->x + (gsize) b * t * d;
+      facet_cpu_add (self->cls, self->pos, xb, (gsize) d);
+      facet_cpu_add (self->h + (gsize) b * np * d, self->pos + d, xb + d, (gsize) np * d);
+    }
+
+  for (int l = 0; l < first; l++)
+    facet_cpu_block_forward (self, l, self->x, batch, NULL);
+
+  for (int i = 0; i < n_train; i++)
+    {
+      int l = first + i;
+      const BlockWeights *bw = &self->blocks[l];
+      SavedBlock *sb = &st->saved[i];
+      const float *keep1 = st->keep + (gsize) l * 2 * batch, *keep2 = keep1 + batch;
+
+      memcpy (sb->x_in, self->x, sizeof (float) * m * d);
+      facet_cpu_par_layer_norm (self->x, sb->h1, m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
+                                sb->mean1, sb->rstd1);
+      facet_cpu_linear (sb->h1, bw->qkvw, bw->qkvb, sb->qkv, (int) m, 3 * d, d, FALSE);
+      facet_cpu_attention (sb->qkv, sb->attn, sb->probs, NULL, (int) batch, t, c->heads, d);
+      facet_cpu_linear (sb->attn, bw->projw, bw->projb, st->dtmp, (int) m, d, d, FALSE);
+      add_scaled_rows (self->x, st->dtmp, keep1, batch, t, d);
+
+      memcpy (sb->x_mid, self->x, sizeof (float) * m * d);
+      facet_cpu_par_layer_norm (self->x, sb->h2, m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
+                                sb->mean2, sb->rstd2);
+      facet_cpu_linear (sb->h2, bw->fc1w, bw->fc1b, sb->pre, (int) m, hid, d, FALSE);
+      facet_cpu_gelu (sb->pre, st->act, m * hid);
+      facet_cpu_linear (st->act, bw->fc2w, bw->fc2b, st->dtmp, (int) m, d, hid, FALSE);
+      add_scaled_rows (self->x, st->dtmp, keep2, batch, t, d);
+    }
+
+  for (guint b = 0; b < batch; b++)
+    {
+      float *dst = st->pooled_raw + (gsize) b * d;
+      const float *xb = self->x + (gsize) b * t * d;
+      if (global)
+        {
+          memset (dst, 0, sizeof (float) * (gsize) d);
+          for (int p = 1; p < t; p++)
+            facet_cpu_add (dst, xb + (gsize) p * d, dst, (gsize) d);
+          for (int j = 0; j < d; j++)
+            dst[j] /= (float) np;
+        }
+      else
+        memcpy (dst, xb, sizeof (float) * (gsize) d);
+    }
+  facet_cpu_layer_norm (st->pooled_raw, st->feat, batch, (gsize) d, self->norm_w, self->norm_b,
+                        c->ln_eps, st->pmean, st->prstd);
+  facet_cpu_linear (st->feat, self->head_w, self->head_b, st->logits, (int) batch, c->n_aus, d,
+                    FALSE);
+  if (c->n_subjects > 0)
+    facet_cpu_linear (st->feat, self->id_w, self->id_b, st->id_logits, (int) batch, c->n_subjects,
+                      d, FALSE);
+
+  /* Losses and their gradients ---------------------------------------------- */
+  for (gsize i = 0; i < (gsize) batch * c->n_aus; i++)
+    if (step->au_targets[i] >= 0.0f)
+      n_labelled++;
+  for (gsize i = 0; i < (gsize) batch * c->n_aus; i++)
+    {
+      float y = step->au_targets[i], z = st->logits[i];
+      if (y < 0.0f)
+        {
+          st->dlogits[i] = 0.0f;
+          continue;
+        }
+      au_loss += softplus (z) - (double) y * z;
+      st->dlogits[i] = (sigmoidf (z) - y) / (float) n_labelled;
+    }
+  if (n_labelled > 0)
+    au_loss /= n_labelled;
+
+  memset (st->did, 0, sizeof (float) * batch * (gsize) MAX (c->n_subjects, 1));
+  if (c->n_subjects > 0 && step->subjects != NULL)
+    {
+      for (guint b = 0; b < batch; b++)
+        if (step->subjects[b] >= 0 && step->subjects[b] < c->n_subjects)
+          n_with_subject++;
+      for (guint b = 0; b < batch && n_with_subject > 0; b++)
+        {
+          int s = step->subjects[b];
+          if (s < 0 || s >= c->n_subjects)
+            continue;
+          for (int j = 0; j < c->n_subjects; j++)
+            {
+              float y = j == s ? 1.0f : 0.0f, z = st->id_logits[(gsize) b * c->n_subjects + j];
+              id_loss += softplus (z) - (double) y * z;
+              st->did[(gsize) b * c->n_subjects + j] =
+                (sigmoidf (z) - y) / (float) ((gsize) n_with_subject * c->n_subjects);
+            }
+        }
+      if (n_with_subject > 0)
+        id_loss /= (double) n_with_subject * c->n_subjects;
+    }
+
+  if (result != NULL)
+    {
+      result->au_loss = au_loss;
+      result->id_loss = id_loss;
+      result->loss = au_loss + id_loss;
+      if (result->logits != NULL)
+        memcpy (result->logits, st->logits, sizeof (float) * batch * (gsize) c->n_aus);
+    }
+
+  /* Backward ---------------------------------------------------------------- */
+  /* Heads; the identity branch reaches the feature through the GRL. */
+  facet_cpu_linear_backward (st->feat, self->head_w, st->dlogits, (int) batch, c->n_aus, d, st->dfeat, FALSE,
+                   GRAD ("head.weight"), GRAD ("head.bias"));
+  if (c->n_subjects > 0 && n_with_subject > 0)
+    {
+      facet_cpu_linear_backward (st->feat, self->id_w, st->did, (int) batch, c->n_subjects, d, NULL, FALSE,
+                       GRAD ("ID_head.weight"), GRAD ("ID_head.bias"));
+      if (step->iat_lambda > 0.0f)
+        facet_cpu_gemm (FALSE, FALSE, (int) batch, d, c->n_subjects, -step->iat_lambda, st->did,
+                        c->n_subjects, self->id_w, d, 1.0f, st->dfeat, d);
+    }
+
+  memset (st->dpooled, 0, sizeof (float) * batch * (gsize) d);
+  facet_cpu_layer_norm_backward (st->pooled_raw, st->dfeat, self->norm_w, st->pmean, st->prstd, batch,
+                       (gsize) d, st->dpooled,
+                       GRAD (global ? "fc_norm.weight" : "norm.weight"),
+                       GRAD (global ? "fc_norm.bias" : "norm.bias"));
+
+  if (n_train == 0 && !step->train_embedding)
+    return TRUE;
+
+  memset (st->dx, 0, sizeof (float) * m * d);
+  for (guint b = 0; b < batch; b++)
+    {
+      const float *dp = st->dpooled + (gsize) b * d;
+      float *dxb = st->dx + (gsize) b * t * d;
+      if (global)
+        for (int p = 1; p < t; p++)
+          for (int j = 0; j < d; j++)
+            dxb[(gsize) p * d + j] = dp[j] / (float) np;
+      else
+        memcpy (dxb, dp, sizeof (float) * (gsize) d);
+    }
+
+  for (int i = n_train - 1; i >= 0; i--)
+    {
+      int l = first + i;
+      const BlockWeights *bw = &self->blocks[l];
+      SavedBlock *sb = &st->saved[i];
+      const float *keep1 = st->keep + (gsize) l * 2 * batch, *keep2 = keep1 + batch;
+
+      /* MLP branch: x = x_mid + keep2 * fc2(gelu(fc1(LN2(x_mid)))) */
+      scale_rows (st->dtmp, st->dx, keep2, batch, t, d);
+      facet_cpu_gelu (sb->pre, st->act, m * hid);
+      facet_cpu_linear_backward (st->act, bw->fc2w, st->dtmp, (int) m, d, hid, st->dhid, FALSE,
+                       block_grad (grads, l, "mlp.fc2.weight"), block_grad (grads, l, "mlp.fc2.bias"));
+      facet_cpu_gelu_backward (sb->pre, st->dhid, st->dhid, m * hid);
+      facet_cpu_linear_backward (sb->h2, bw->fc1w, st->dhid, (int) m, hid, d, st->dh, FALSE,
+                       block_grad (grads, l, "mlp.fc1.weight"), block_grad (grads, l, "mlp.fc1.bias"));
+      memcpy (st->dmid, st->dx, sizeof (float) * m * d);
+      facet_cpu_layer_norm_backward (sb->x_mid, st->dh, bw->n2w, sb->mean2, sb->rstd2, m, (gsize) d, st->dmid,
+                           block_grad (grads, l, "norm2.weight"), block_grad (grads, l, "norm2.bias"));
+
+      /* Attention branch: x_mid = x_in + keep1 * proj(attn(LN1(x_in))) */
+      scale_rows (st->dtmp, st->dmid, keep1, batch, t, d);
+      facet_cpu_linear_backward (sb->attn, bw->projw, st->dtmp, (int) m, d, d, st->dattn, FALSE,
+                       block_grad (grads, l, "attn.proj.weight"), block_grad (grads, l, "attn.proj.bias"));
+      facet_cpu_attention_backward (sb->qkv, sb->probs, st->dattn, st->dqkv, st->dprobs,
+                                    (int) batch, t, c->heads, d);
+      facet_cpu_linear_backward (sb->h1, bw->qkvw, st->dqkv, (int) m, 3 * d, d, st->dh, FALSE,
+                       block_grad (grads, l, "attn.qkv.weight"), block_grad (grads, l, "attn.qkv.bias"));
+      memcpy (st->dx, st->dmid, sizeof (float) * m * d);
+      facet_cpu_layer_norm_backward (sb->x_in, st->dh, bw->n1w, sb->mean1, sb->rstd1, m, (gsize) d, st->dx,
+                           block_grad (grads, l, "norm1.weight"), block_grad (grads, l, "norm1.bias"));
+    }
+
+  if (step->train_embedding && first == 0)
+    {
+      float *dcls = GRAD ("cls_token"), *dpos = GRAD ("pos_embed");
+      for (guint b = 0; b < batch; b++)
+        {
+          const float *dxb = st->dx + (gsize) b * t * d;
+          if (dcls)
+            facet_cpu_add (dcls, dxb, dcls, (gsize) d);
+          if (dpos)
+            facet_cpu_add (dpos, dxb, dpos, (gsize) t * d);
+          memcpy (st->dpatch + (gsize) b * np * d, dxb + d, sizeof (float) * (gsize) np * d);
+        }
+      facet_cpu_linear_backward (st->patches, self->pe_w, st->dpatch, (int) batch * np, d, k, NULL, FALSE,
+                       GRAD ("patch_embed.proj.weight"), GRAD ("patch_embed.proj.bias"));
+    }
+  return TRUE;
+}
