@@ -306,6 +306,34 @@ facet_model_make_writable (FacetModel *model,
   return TRUE;
 }
 
+/**
+ * facet_model_copy:
+ *
+ * A writable deep copy (weights in owned memory), e.g. to fine-tune a model
+ * that others keep using.
+ */
+FacetModel *
+facet_model_copy (FacetModel *model)
+{
+  FacetModel *copy;
+
+  g_return_val_if_fail (model != NULL, NULL);
+
+  copy = model_new (facet_model_config_copy (model->config), FACET_MODEL_FORMAT_NEW, model->path);
+  for (guint i = 0; i < model->tensors->len; i++)
+    {
+      FacetTensor *t = g_ptr_array_index (model->tensors, i);
+      float *dst;
+      FacetTensor *c = facet_tensor_new_f32 (t->name, t->ndim, t->shape, &dst);
+      memcpy (dst, t->data, facet_tensor_nbytes (t));
+      add_tensor (copy, c);
+    }
+  for (guint i = 0; model->notes->pdata[i] != NULL; i++)
+    add_note (copy, g_strdup (model->notes->pdata[i]));
+  copy->writable = TRUE;
+  return copy;
+}
+
 /* Converts to fp32 (or uses the bytes as they are) and rejects non-finite values. */
 static FacetTensor *
 pack_tensor (const FacetTensor *src,

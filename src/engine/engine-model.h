@@ -41,6 +41,7 @@ FacetModel             *facet_model_load              (const char               
 FacetModel             *facet_model_new_random        (const FacetModelConfig      *config,
                                                        guint64                      seed,
                                                        GError                     **error);
+FacetModel             *facet_model_copy              (FacetModel                  *model);
 FacetModel             *facet_model_ref               (FacetModel                  *model);
 void                    facet_model_unref             (FacetModel                  *model);
 

@@ -695,6 +695,8 @@ cpu_forward (FacetBackend       *backend,
     }
   facet_cpu_layer_norm (self->pooled_raw, r->pooled, batch, (gsize) d, self->norm_w, self->norm_b,
                         c->ln_eps, self->row_mean, self->row_rstd);
+  if ((flags & FACET_FORWARD_RAW_FEATURE) && r->pooled_raw != NULL)
+    memcpy (r->pooled_raw, self->pooled_raw, sizeof (float) * batch * (gsize) d);
 
   if (c->n_aus > 0)
     {

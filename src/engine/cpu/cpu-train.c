@@ -381,6 +381,128 @@ block_grad (FacetGrads *grads,
 }
 
 /**
+ * facet_cpu_heads_step:
+ * @pooled_raw: [batch, dim], the feature before the final norm
+ * @dpooled: (nullable): receives the gradient for @pooled_raw
+ *
+ * The readout part of a training step, shared by the full step and by
+ * head-only training on cached features: final norm, AU head and ID head
+ * (behind the gradient reversal), both losses, and their backward pass into
+ * @grads (tensors without a buffer are frozen).
+ */
+gboolean
+facet_cpu_heads_step (const FacetModelConfig *c,
+                      const float            *norm_w,
+                      const float            *norm_b,
+                      const float            *head_w,
+                      const float            *head_b,
+                      const float            *id_w,
+                      const float            *id_b,
+                      const float            *pooled_raw,
+                      guint                   batch,
+                      const float            *au_targets,
+                      const int              *subjects,
+                      float                   iat_lambda,
+                      FacetGrads             *grads,
+                      float                  *dpooled,
+                      FacetTrainStepResult   *result,
+                      GError                **error)
+{
+  gsize d = (gsize) c->dim, a = (gsize) c->n_aus, ns = (gsize) MAX (c->n_subjects, 1);
+  gboolean global = c->readout == FACET_READOUT_GLOBAL_POOL;
+  g_autofree float *feat = g_new (float, batch * d);
+  g_autofree float *pmean = g_new (float, batch), *prstd = g_new (float, batch);
+  g_autofree float *logits = g_new (float, batch * a), *dlogits = g_new (float, batch * a);
+  g_autofree float *id_logits = g_new (float, batch * ns), *did = g_new0 (float, batch * ns);
+  g_autofree float *dfeat = g_new (float, batch * d);
+  double au_loss = 0.0, id_loss = 0.0;
+  int n_labelled = 0, n_with_subject = 0;
+
+  facet_cpu_layer_norm (pooled_raw, feat, batch, d, norm_w, norm_b, c->ln_eps, pmean, prstd);
+  facet_cpu_linear (feat, head_w, head_b, logits, (int) batch, c->n_aus, (int) d, FALSE);
+  if (c->n_subjects > 0)
+    facet_cpu_linear (feat, id_w, id_b, id_logits, (int) batch, c->n_subjects, (int) d, FALSE);
+
+  for (gsize i = 0; i < batch * a; i++)
+    if (au_targets[i] >= 0.0f)
+      n_labelled++;
+  for (gsize i = 0; i < batch * a; i++)
+    {
+      float y = au_targets[i], z = logits[i];
+      if (y < 0.0f)
+        {
+          dlogits[i] = 0.0f;
+          continue;
+        }
+      au_loss += softplus (z) - (double) y * z;
+      dlogits[i] = (sigmoidf (z) - y) / (float) n_labelled;
+    }
+  if (n_labelled > 0)
+    au_loss /= n_labelled;
+
+  if (c->n_subjects > 0 && subjects != NULL)
+    {
+      for (guint b = 0; b < batch; b++)
+        if (subjects[b] >= 0 && subjects[b] < c->n_subjects)
+          n_with_subject++;
+      for (guint b = 0; b < batch && n_with_subject > 0; b++)
+        {
+          int sj = subjects[b];
+          if (sj < 0 || sj >= c->n_subjects)
+            continue;
+          for (int j = 0; j < c->n_subjects; j++)
+            {
+              float y = j == sj ? 1.0f : 0.0f, z = id_logits[(gsize) b * c->n_subjects + j];
+              id_loss += softplus (z) - (double) y * z;
+              did[(gsize) b * c->n_subjects + j] =
+                (sigmoidf (z) - y) / (float) ((gsize) n_with_subject * c->n_subjects);
+            }
+        }
+      if (n_with_subject > 0)
+        id_loss /= (double) n_with_subject * c->n_subjects;
+    }
+  if (!isfinite (au_loss) || !isfinite (id_loss))
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_VALUE,
+                   "the loss is not finite (training diverged; lower the learning rate)");
+      return FALSE;
+    }
+  if (result != NULL)
+    {
+      result->au_loss = au_loss;
+      result->id_loss = id_loss;
+      result->loss = au_loss + id_loss;
+      if (result->logits != NULL)
+        memcpy (result->logits, logits, sizeof (float) * batch * a);
+    }
+
+  /* Heads; the identity branch reaches the feature through the GRL. */
+  facet_cpu_linear_backward (feat, head_w, dlogits, (int) batch, c->n_aus, (int) d, dfeat, FALSE,
+                             GRAD ("head.weight"), GRAD ("head.bias"));
+  if (c->n_subjects > 0 && n_with_subject > 0)
+    {
+      facet_cpu_linear_backward (feat, id_w, did, (int) batch, c->n_subjects, (int) d, NULL, FALSE,
+                                 GRAD ("ID_head.weight"), GRAD ("ID_head.bias"));
+      if (iat_lambda > 0.0f)
+        facet_cpu_gemm (FALSE, FALSE, (int) batch, (int) d, c->n_subjects, -iat_lambda, did,
+                        c->n_subjects, id_w, (int) d, 1.0f, dfeat, (int) d);
+    }
+
+  if (dpooled != NULL)
+    memset (dpooled, 0, sizeof (float) * batch * d);
+  else
+    {
+      /* Only the norm's own gradients are wanted; feat is free now. */
+      dpooled = feat;
+      memset (dpooled, 0, sizeof (float) * batch * d);
+    }
+  facet_cpu_layer_norm_backward (pooled_raw, dfeat, norm_w, pmean, prstd, batch, d, dpooled,
+                                 GRAD (global ? "fc_norm.weight" : "norm.weight"),
+                                 GRAD (global ? "fc_norm.bias" : "norm.bias"));
+  return TRUE;
+}
+
+/**
  * facet_cpu_train_step:
  *
  * Forward with saved activations, losses, backward into @grads (added to
@@ -400,9 +522,6 @@ facet_cpu_train_step (FacetBackend         *backend,
   int t, d, hid, np, k, first, n_train;
   gsize m;
   gboolean global;
-  double au_loss = 0.0, id_loss = 0.0;
-  int n_labelled = 0, n_with_subject = 0;
-
   if (self->parent.model == NULL)
     {
       g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID, "no model loaded");
@@ -516,82 +635,10 @@ facet_cpu_train_step (FacetBackend         *backend,
       else
         memcpy (dst, xb, sizeof (float) * (gsize) d);
     }
-  facet_cpu_layer_norm (st->pooled_raw, st->feat, batch, (gsize) d, self->norm_w, self->norm_b,
-                        c->ln_eps, st->pmean, st->prstd);
-  facet_cpu_linear (st->feat, self->head_w, self->head_b, st->logits, (int) batch, c->n_aus, d,
-                    FALSE);
-  if (c->n_subjects > 0)
-    facet_cpu_linear (st->feat, self->id_w, self->id_b, st->id_logits, (int) batch, c->n_subjects,
-                      d, FALSE);
-
-  /* Losses and their gradients ---------------------------------------------- */
-  for (gsize i = 0; i < (gsize) batch * c->n_aus; i++)
-    if (step->au_targets[i] >= 0.0f)
-      n_labelled++;
-  for (gsize i = 0; i < (gsize) batch * c->n_aus; i++)
-    {
-      float y = step->au_targets[i], z = st->logits[i];
-      if (y < 0.0f)
-        {
-          st->dlogits[i] = 0.0f;
-          continue;
-        }
-      au_loss += softplus (z) - (double) y * z;
-      st->dlogits[i] = (sigmoidf (z) - y) / (float) n_labelled;
-    }
-  if (n_labelled > 0)
-    au_loss /= n_labelled;
-
-  memset (st->did, 0, sizeof (float) * batch * (gsize) MAX (c->n_subjects, 1));
-  if (c->n_subjects > 0 && step->subjects != NULL)
-    {
-      for (guint b = 0; b < batch; b++)
-        if (step->subjects[b] >= 0 && step->subjects[b] < c->n_subjects)
-          n_with_subject++;
-      for (guint b = 0; b < batch && n_with_subject > 0; b++)
-        {
-          int s = step->subjects[b];
-          if (s < 0 || s >= c->n_subjects)
-            continue;
-          for (int j = 0; j < c->n_subjects; j++)
-            {
-              float y = j == s ? 1.0f : 0.0f, z = st->id_logits[(gsize) b * c->n_subjects + j];
-              id_loss += softplus (z) - (double) y * z;
-              st->did[(gsize) b * c->n_subjects + j] =
-                (sigmoidf (z) - y) / (float) ((gsize) n_with_subject * c->n_subjects);
-            }
-        }
-      if (n_with_subject > 0)
-        id_loss /= (double) n_with_subject * c->n_subjects;
-    }
-
-  if (result != NULL)
-    {
-      result->au_loss = au_loss;
-      result->id_loss = id_loss;
-      result->loss = au_loss + id_loss;
-      if (result->logits != NULL)
-        memcpy (result->logits, st->logits, sizeof (float) * batch * (gsize) c->n_aus);
-    }
-
-  /* Backward ---------------------------------------------------------------- */
-  /* Heads; the identity branch reaches the feature through the GRL. */
-  facet_cpu_linear_backward (st->feat, self->head_w, st->dlogits, (int) batch, c->n_aus, d, st->dfeat, FALSE,
-                   GRAD ("head.weight"), GRAD ("head.bias"));
-  if (c->n_subjects > 0 && n_with_subject > 0)
-    {
-      facet_cpu_linear_backward (st->feat, self->id_w, st->did, (int) batch, c->n_subjects, d, NULL, FALSE,
-                       GRAD ("ID_head.weight"), GRAD ("ID_head.bias"));
-      if (step->iat_lambda > 0.0f)
-        facet_cpu_gemm (FALSE, FALSE, (int) batch, d, c->n_subjects, -step->iat_lambda, st->did,
-                        c->n_subjects, self->id_w, d, 1.0f, st->dfeat, d);
-    }
-
-  memset (st->dpooled, 0, sizeof (float) * batch * (gsize) d);
-  facet_cpu_layer_norm_backward (st->pooled_raw, st->dfeat, self->norm_w, st->pmean, st->prstd, batch,
-                       (gsize) d, st->dpooled,
-                       GRAD (global ? "fc_norm.weight" : "norm.weight"),
-                       GRAD (global ? "fc_norm.bias" : "norm.bias"));
+  if (!facet_cpu_heads_step (c, self->norm_w, self->norm_b, self->head_w, self->head_b, self->id_w,
+                             self->id_b, st->pooled_raw, batch, step->au_targets, step->subjects,
+                             step->iat_lambda, grads, st->dpooled, result, error))
+    return FALSE;
 
   if (n_train == 0 && !step->train_embedding)
     return TRUE;

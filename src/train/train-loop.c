@@ -1,0 +1,914 @@
+/* train-loop.c — the fine-tuning loop: split, epochs, evaluation,
+ * checkpoints that resume exactly, cancellation
+ *
+ * Determinism: the subject split, the order of samples in each epoch, every
+ * augmentation and every drop-path draw derive from the seed and the
+ * (epoch, step, sample) they belong to, never from a running generator, so a
+ * run resumed from the checkpoint of epoch e continues exactly as if it had
+ * never stopped.
+ */
+#define G_LOG_DOMAIN "facet-train"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "engine/cpu/cpu-backend.h"
+#include "engine/engine-checkpoint.h"
+#include "train-loop.h"
+#include "train-metrics.h"
+
+G_DEFINE_QUARK (facet-train-error-quark, facet_train_error)
+
+#define CHECKPOINT_FORMAT "facet-train-checkpoint/1"
+
+void
+facet_train_config_init (FacetTrainConfig *c)
+{
+  memset (c, 0, sizeof *c);
+  c->mode = FACET_TRAIN_HEADS;
+  c->last_k = 2;
+  c->iat_lambda = 0.5;
+  c->epochs = 10;
+  c->batch = 32;
+  facet_optim_config_init (&c->optim);
+  c->optim.base_lr = 0.0;
+  c->optim.epochs = 0.0;
+  c->optim.warmup_epochs = -1.0;
+  c->drop_path = 0.1;
+  c->clip_grad = 0.0;
+  c->augment = TRUE;
+  facet_augment_config_init (&c->augment_config);
+  c->seed = 0;
+  c->val_fraction = 0.25;
+}
+
+/**
+ * facet_train_mode_parse:
+ *
+ * "heads", "full" or "last:K".
+ */
+gboolean
+facet_train_mode_parse (const char     *text,
+                        FacetTrainMode *mode,
+                        int            *last_k,
+                        GError        **error)
+{
+  guint64 k;
+
+  if (g_strcmp0 (text, "heads") == 0)
+    *mode = FACET_TRAIN_HEADS;
+  else if (g_strcmp0 (text, "full") == 0)
+    *mode = FACET_TRAIN_FULL;
+  else if (text != NULL && g_str_has_prefix (text, "last:")
+           && g_ascii_string_to_unsigned (text + 5, 10, 1, 128, &k, NULL))
+    {
+      *mode = FACET_TRAIN_LAST;
+      *last_k = (int) k;
+    }
+  else
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS,
+                   "unknown mode “%s” (heads, last:K or full)", text ? text : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+facet_train_result_free (FacetTrainResult *r)
+{
+  if (r == NULL)
+    return;
+  for (guint i = 0; i < r->epochs->len; i++)
+    {
+      FacetEpochReport *e = &g_array_index (r->epochs, FacetEpochReport, i);
+      g_free (e->f1);
+      g_free (e->auc);
+    }
+  g_array_unref (r->epochs);
+  g_free (r->train_subjects);
+  g_free (r->val_subjects);
+  g_free (r->thresholds);
+  g_free (r);
+}
+
+#define SETTINGS_FAIL(...)                                                                  \
+  G_STMT_START                                                                              \
+  {                                                                                         \
+    g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS, __VA_ARGS__);        \
+    return FALSE;                                                                           \
+  }                                                                                         \
+  G_STMT_END
+#define DATA_FAIL(...)                                                                      \
+  G_STMT_START                                                                              \
+  {                                                                                         \
+    g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_DATA, __VA_ARGS__);            \
+    return FALSE;                                                                           \
+  }                                                                                         \
+  G_STMT_END
+
+static int
+count_present_subjects (const FacetTrainData *data)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+
+  for (guint i = 0; i < data->n; i++)
+    g_hash_table_add (seen, GINT_TO_POINTER (data->subjects[i] + 1));
+  return (int) g_hash_table_size (seen);
+}
+
+static int
+validation_count (int n_subjects,
+                  double fraction)
+{
+  int v = (int) floor (n_subjects * fraction + 0.5);
+  return CLAMP (v, 1, n_subjects - 1);
+}
+
+/**
+ * facet_train_check:
+ *
+ * Everything that can be known wrong before any work starts: settings out
+ * of range, no labels, too few subjects, AUs the base model does not have.
+ */
+gboolean
+facet_train_check (FacetModel             *base,
+                   const FacetTrainData   *data,
+                   const FacetTrainConfig *cfg,
+                   GError                **error)
+{
+  const FacetModelConfig *mc = facet_model_get_config (base);
+  g_autoptr (GString) missing = g_string_new (NULL);
+  gsize labelled = 0;
+  int subjects;
+
+  if (cfg->iat_lambda < 0.0 || !isfinite (cfg->iat_lambda))
+    SETTINGS_FAIL ("the IAT lambda must be 0 or more (it is %g): the gradient reversal already "
+                   "supplies the minus sign", cfg->iat_lambda);
+  if (cfg->epochs < 1 || cfg->epochs > 10000)
+    SETTINGS_FAIL ("epochs must be between 1 and 10000 (not %d)", cfg->epochs);
+  if (cfg->batch < 1 || cfg->batch > 4096)
+    SETTINGS_FAIL ("the batch size must be between 1 and 4096 (not %d)", cfg->batch);
+  if (!(cfg->drop_path >= 0.0 && cfg->drop_path < 1.0))
+    SETTINGS_FAIL ("drop path must be in [0, 1) (not %g)", cfg->drop_path);
+  if (!(cfg->val_fraction > 0.0 && cfg->val_fraction < 1.0))
+    SETTINGS_FAIL ("the validation fraction must be between 0 and 1 (not %g)", cfg->val_fraction);
+  if (cfg->optim.base_lr < 0.0 || !(cfg->optim.layer_decay > 0.0 && cfg->optim.layer_decay <= 1.0))
+    SETTINGS_FAIL ("the learning rate must be >= 0 and the layer decay in (0, 1]");
+  if (cfg->mode == FACET_TRAIN_LAST && (cfg->last_k < 1 || cfg->last_k > mc->depth))
+    SETTINGS_FAIL ("last:%d asks for more blocks than the model has (%d)", cfg->last_k, mc->depth);
+  if (cfg->resume && cfg->checkpoint == NULL)
+    SETTINGS_FAIL ("resuming needs a checkpoint file");
+  if (mc->n_aus == 0)
+    DATA_FAIL ("the base model has no AU head to fine-tune (convert it with --aus first)");
+
+  if (data->n == 0)
+    DATA_FAIL ("there are no labelled frames to train on: label some frames first");
+  for (gsize i = 0; i < (gsize) data->n * data->n_aus; i++)
+    labelled += data->targets[i] >= 0.0f;
+  if (labelled == 0)
+    DATA_FAIL ("there are no labels (every AU of every frame is unlabelled)");
+  for (int a = 0; a < data->n_aus; a++)
+    if (facet_model_config_find_au (mc, data->au_ids[a]) < 0)
+      g_string_append_printf (missing, missing->len ? ", %d" : "%d", data->au_ids[a]);
+  if (missing->len)
+    DATA_FAIL ("the base model does not predict AU %s, which the labels use; choose a base model "
+               "with these AUs", missing->str);
+  for (guint i = 0; i < data->n; i++)
+    if (data->subjects[i] < 0 || data->subjects[i] >= data->n_subjects)
+      DATA_FAIL ("sample %u has no valid subject", i);
+
+  subjects = count_present_subjects (data);
+  if (subjects < 2)
+    DATA_FAIL ("the labelled frames come from one subject only; fine-tuning validates on held-out "
+               "subjects and needs at least two");
+  if (cfg->iat_lambda > 0.0 && subjects - validation_count (subjects, cfg->val_fraction) < 2)
+    DATA_FAIL ("identity adversarial training needs at least two training subjects (%d subjects "
+               "with %d held out for validation); add subjects or use --iat-lambda 0", subjects,
+               validation_count (subjects, cfg->val_fraction));
+  return TRUE;
+}
+
+static gboolean
+trainable_for_mode (const char *name,
+                    gpointer    data)
+{
+  const int *first = data; /* first[0]: first trainable block, first[1]: embedding */
+
+  if (g_str_has_prefix (name, "blocks."))
+    return g_ascii_strtoll (name + 7, NULL, 10) >= first[0];
+  if (g_str_equal (name, "cls_token") || g_str_equal (name, "pos_embed")
+      || g_str_has_prefix (name, "patch_embed"))
+    return first[1] != 0;
+  return TRUE;
+}
+
+static guint64
+mix (guint64 a,
+     guint64 b)
+{
+  guint64 z = a * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15) + b + 0x632be59bd9b4e019ull;
+  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+typedef struct
+{
+  const FacetTrainData   *data;
+  const FacetTrainConfig *cfg;
+  FacetModel             *model;
+  const FacetModelConfig *mc;
+  FacetBackend           *cpu;
+  FacetGrads             *grads;
+  FacetOptimizer         *opt;
+  int                    *au_map;     /* data AU column -> model AU index */
+  int                    *id_class;   /* data subject -> identity class, -1 for validation */
+  GArray                 *train_idx;  /* guint */
+  GArray                 *val_idx;
+  int                     first_block;
+  gboolean                embedding;
+  float                  *raw_train;  /* heads mode: cached features */
+  float                  *raw_val;
+} Run;
+
+/* Model-ordered targets for sample @i (unlabelled model AUs: -1). */
+static void
+fill_targets (Run   *run,
+              guint  i,
+              float *out)
+{
+  const FacetTrainData *d = run->data;
+
+  for (int a = 0; a < run->mc->n_aus; a++)
+    out[a] = -1.0f;
+  for (int a = 0; a < d->n_aus; a++)
+    out[run->au_map[a]] = d->targets[(gsize) i * d->n_aus + a];
+}
+
+/* Forward (no augmentation) of samples @idx: probabilities, normalised and
+ * raw features. */
+static gboolean
+predict_samples (Run      *run,
+                 GArray   *idx,
+                 float    *probs,
+                 float    *feats,
+                 float    *raw,
+                 GError  **error)
+{
+  const FacetModelConfig *mc = run->mc;
+  gsize per = 3 * (gsize) mc->image_size * mc->image_size;
+  guint chunk = 16;
+  g_autofree float *input = g_new (float, per * chunk);
+  FacetAugmentConfig none;
+
+  facet_augment_config_none (&none);
+  for (guint s = 0; s < idx->len; s += chunk)
+    {
+      guint n = MIN (chunk, idx->len - s);
+      g_autoptr (FacetForwardResult) r = facet_forward_result_new (mc, n, FACET_FORWARD_RAW_FEATURE);
+
+      for (guint j = 0; j < n; j++)
+        facet_augment_image (run->data->crops[g_array_index (idx, guint, s + j)], mc, &none, 0,
+                             input + per * j);
+      if (!facet_backend_forward (run->cpu, input, n, FACET_FORWARD_RAW_FEATURE, r, error))
+        return FALSE;
+      if (probs)
+        memcpy (probs + (gsize) s * mc->n_aus, r->probs, sizeof (float) * n * (gsize) mc->n_aus);
+      if (feats)
+        memcpy (feats + (gsize) s * mc->dim, r->pooled, sizeof (float) * n * (gsize) mc->dim);
+      if (raw)
+        memcpy (raw + (gsize) s * mc->dim, r->pooled_raw, sizeof (float) * n * (gsize) mc->dim);
+      if (g_cancellable_set_error_if_cancelled (run->cfg->cancellable, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+evaluate (Run              *run,
+          FacetEpochReport *rep,
+          double          **thresholds_out,
+          GError          **error)
+{
+  const FacetModelConfig *mc = run->mc;
+  guint n = run->val_idx->len;
+  g_autofree float *probs = g_new (float, (gsize) MAX (n, 1) * mc->n_aus);
+  g_autofree float *feats = g_new (float, (gsize) MAX (n, 1) * mc->dim);
+  g_autofree float *targets = g_new (float, (gsize) MAX (n, 1) * mc->n_aus);
+  g_autofree int *subjects = g_new (int, MAX (n, 1));
+  double auc_sum = 0;
+  int auc_n = 0;
+
+  if (!predict_samples (run, run->val_idx, probs, feats, NULL, error))
+    return FALSE;
+  for (guint j = 0; j < n; j++)
+    {
+      guint i = g_array_index (run->val_idx, guint, j);
+      fill_targets (run, i, targets + (gsize) j * mc->n_aus);
+      subjects[j] = run->data->subjects[i];
+    }
+  rep->f1 = g_new (double, mc->n_aus);
+  rep->auc = g_new (double, mc->n_aus);
+  rep->f1_05 = facet_metrics_mean_f1 (probs, targets, n, mc->n_aus, NULL, rep->f1);
+  rep->best_threshold = facet_metrics_best_common_threshold (probs, targets, n, mc->n_aus,
+                                                             &rep->f1_best);
+  for (int a = 0; a < mc->n_aus; a++)
+    {
+      rep->auc[a] = facet_metrics_auc (probs, targets, n, mc->n_aus, a);
+      if (!isnan (rep->auc[a]))
+        {
+          auc_sum += rep->auc[a];
+          auc_n++;
+        }
+    }
+  rep->auc_mean = auc_n ? auc_sum / auc_n : NAN;
+  rep->id_probe_acc = facet_metrics_identity_probe (feats, n, mc->dim, subjects,
+                                                    mix (run->cfg->seed, 77));
+  if (thresholds_out)
+    {
+      *thresholds_out = g_new (double, mc->n_aus);
+      for (int a = 0; a < mc->n_aus; a++)
+        (*thresholds_out)[a] = facet_metrics_best_threshold (probs, targets, n, mc->n_aus, a);
+    }
+  return TRUE;
+}
+
+/* Checkpoints ----------------------------------------------------------------- */
+
+static char *
+reports_to_json (GArray *epochs,
+                 int     n_aus)
+{
+  GString *s = g_string_new ("[");
+
+  for (guint i = 0; i < epochs->len; i++)
+    {
+      FacetEpochReport *e = &g_array_index (epochs, FacetEpochReport, i);
+      char b[8][G_ASCII_DTOSTR_BUF_SIZE];
+      g_string_append_printf (s, "%s[%d,%s,%s,%s,%s,%s,%s,%s,%s", i ? "," : "", e->epoch,
+                              g_ascii_dtostr (b[0], sizeof b[0], e->train_loss),
+                              g_ascii_dtostr (b[1], sizeof b[1], e->train_au_loss),
+                              g_ascii_dtostr (b[2], sizeof b[2], e->train_id_loss),
+                              g_ascii_dtostr (b[3], sizeof b[3], isnan (e->f1_05) ? -1 : e->f1_05),
+                              g_ascii_dtostr (b[4], sizeof b[4], isnan (e->f1_best) ? -1 : e->f1_best),
+                              g_ascii_dtostr (b[5], sizeof b[5], e->best_threshold),
+                              g_ascii_dtostr (b[6], sizeof b[6], isnan (e->auc_mean) ? -1 : e->auc_mean),
+                              g_ascii_dtostr (b[7], sizeof b[7], e->id_probe_acc));
+      for (int a = 0; a < n_aus; a++)
+        {
+          char x[G_ASCII_DTOSTR_BUF_SIZE], y[G_ASCII_DTOSTR_BUF_SIZE];
+          g_string_append_printf (s, ",%s,%s", g_ascii_dtostr (x, sizeof x, isnan (e->f1[a]) ? -1 : e->f1[a]),
+                                  g_ascii_dtostr (y, sizeof y, isnan (e->auc[a]) ? -1 : e->auc[a]));
+        }
+      g_string_append_c (s, ']');
+    }
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+reports_from_json (const char *text,
+                   int         n_aus,
+                   GArray     *epochs)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonArray *rows;
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL)
+      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    return FALSE;
+  rows = json_node_get_array (json_parser_get_root (parser));
+  for (guint i = 0; i < json_array_get_length (rows); i++)
+    {
+      JsonArray *r = json_array_get_array_element (rows, i);
+      FacetEpochReport e = { 0 };
+      double v[9];
+      if (r == NULL || json_array_get_length (r) != 9 + 2 * (guint) n_aus)
+        return FALSE;
+      for (int k = 0; k < 9; k++)
+        v[k] = json_array_get_double_element (r, (guint) k);
+      e.epoch = (int) v[0];
+      e.train_loss = v[1];
+      e.train_au_loss = v[2];
+      e.train_id_loss = v[3];
+      e.f1_05 = v[4] < 0 ? NAN : v[4];
+      e.f1_best = v[5] < 0 ? NAN : v[5];
+      e.best_threshold = v[6];
+      e.auc_mean = v[7] < 0 ? NAN : v[7];
+      e.id_probe_acc = v[8];
+      e.f1 = g_new (double, n_aus);
+      e.auc = g_new (double, n_aus);
+      for (int a = 0; a < n_aus; a++)
+        {
+          double f = json_array_get_double_element (r, 9 + 2 * (guint) a);
+          double u = json_array_get_double_element (r, 10 + 2 * (guint) a);
+          e.f1[a] = f < 0 ? NAN : f;
+          e.auc[a] = u < 0 ? NAN : u;
+        }
+      g_array_append_val (epochs, e);
+    }
+  return TRUE;
+}
+
+/* What a checkpoint must agree on to be resumed: the data and the settings
+ * that shape the run (not the number of epochs, which may be extended). */
+static char *
+fingerprint (const FacetTrainData   *data,
+             const FacetTrainConfig *cfg,
+             const FacetModelConfig *base)
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree char *settings = g_strdup_printf (
+    "%d/%d/%.17g/%d/%.17g/%.17g/%.17g/%.17g/%.17g/%d/%" G_GUINT64_FORMAT "/%.17g/%d/%d/%d",
+    cfg->mode, cfg->last_k, cfg->iat_lambda, cfg->batch, cfg->optim.base_lr, cfg->optim.weight_decay,
+    cfg->optim.layer_decay, cfg->drop_path, cfg->clip_grad, cfg->augment, cfg->seed,
+    cfg->val_fraction, base->dim, base->depth, base->n_aus);
+
+  g_checksum_update (sum, (const guchar *) settings, -1);
+  g_checksum_update (sum, (const guchar *) &data->n, sizeof data->n);
+  g_checksum_update (sum, (const guchar *) data->au_ids, sizeof (int) * (gsize) data->n_aus);
+  g_checksum_update (sum, (const guchar *) data->targets, sizeof (float) * (gsize) data->n * data->n_aus);
+  g_checksum_update (sum, (const guchar *) data->subjects, sizeof (int) * (gsize) data->n);
+  return g_strdup (g_checksum_get_string (sum));
+}
+
+static gboolean
+write_checkpoint (Run        *run,
+                  int         epoch,
+                  GArray     *reports,
+                  const char *print,
+                  GError    **error)
+{
+  g_autoptr (GPtrArray) tensors = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_tensor_free);
+  g_autoptr (GHashTable) meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GPtrArray *mt = facet_model_get_tensors (run->model);
+
+  for (guint i = 0; i < mt->len; i++)
+    {
+      FacetTensor *t = g_ptr_array_index (mt, i);
+      g_autofree char *name = g_strconcat ("model.", t->name, NULL);
+      float *dst;
+      g_ptr_array_add (tensors, facet_tensor_new_f32 (name, t->ndim, t->shape, &dst));
+      memcpy (dst, t->data, facet_tensor_nbytes (t));
+    }
+  facet_optimizer_export (run->opt, tensors, meta);
+  g_hash_table_insert (meta, g_strdup ("format"), g_strdup (CHECKPOINT_FORMAT));
+  g_hash_table_insert (meta, g_strdup ("epoch"), g_strdup_printf ("%d", epoch));
+  g_hash_table_insert (meta, g_strdup ("fingerprint"), g_strdup (print));
+  g_hash_table_insert (meta, g_strdup ("facet.config"), facet_model_config_to_string (run->mc));
+  g_hash_table_insert (meta, g_strdup ("reports"), reports_to_json (reports, run->mc->n_aus));
+  return facet_safetensors_write (run->cfg->checkpoint, tensors, meta, error);
+}
+
+/* Loads weights, optimiser state and reports; returns the last finished epoch. */
+static int
+read_checkpoint (Run        *run,
+                 GArray     *reports,
+                 const char *print,
+                 GError    **error)
+{
+  g_autoptr (FacetCheckpoint) ck = NULL;
+  g_autoptr (GPtrArray) adam = g_ptr_array_new ();
+  const char *fmt, *fp, *ep, *rep;
+  guint64 epoch;
+
+  ck = facet_checkpoint_read (run->cfg->checkpoint, error);
+  if (ck == NULL)
+    return -1;
+  fmt = ck->metadata ? g_hash_table_lookup (ck->metadata, "format") : NULL;
+  fp = ck->metadata ? g_hash_table_lookup (ck->metadata, "fingerprint") : NULL;
+  ep = ck->metadata ? g_hash_table_lookup (ck->metadata, "epoch") : NULL;
+  rep = ck->metadata ? g_hash_table_lookup (ck->metadata, "reports") : NULL;
+  if (g_strcmp0 (fmt, CHECKPOINT_FORMAT) != 0 || ep == NULL
+      || !g_ascii_string_to_unsigned (ep, 10, 1, 100000, &epoch, NULL))
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_CHECKPOINT,
+                   "%s is not a Facet training checkpoint", run->cfg->checkpoint);
+      return -1;
+    }
+  if (g_strcmp0 (fp, print) != 0)
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_CHECKPOINT,
+                   "%s was made with other data or settings; resume with the same labels, "
+                   "base model and options, or start afresh without --resume",
+                   run->cfg->checkpoint);
+      return -1;
+    }
+  for (guint i = 0; i < ck->tensors->len; i++)
+    {
+      FacetTensor *t = g_ptr_array_index (ck->tensors, i);
+      if (g_str_has_prefix (t->name, "model."))
+        {
+          const FacetTensor *mt = facet_model_get_tensor (run->model, t->name + 6);
+          if (mt == NULL || t->dtype != FACET_DTYPE_F32 || facet_tensor_nbytes (t) != facet_tensor_nbytes (mt))
+            {
+              g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_CHECKPOINT,
+                           "%s: tensor %s does not fit the model", run->cfg->checkpoint, t->name);
+              return -1;
+            }
+          memcpy ((gpointer) mt->data, t->data, facet_tensor_nbytes (t));
+        }
+      else
+        g_ptr_array_add (adam, t);
+    }
+  if (!facet_optimizer_import (run->opt, adam, ck->metadata, error))
+    return -1;
+  if (rep == NULL || !reports_from_json (rep, run->mc->n_aus, reports))
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_CHECKPOINT,
+                   "%s: damaged epoch reports", run->cfg->checkpoint);
+      return -1;
+    }
+  return (int) epoch;
+}
+
+static void
+run_clear (Run *run)
+{
+  g_clear_pointer (&run->opt, facet_optimizer_free);
+  g_clear_pointer (&run->grads, facet_grads_free);
+  g_clear_pointer (&run->cpu, facet_backend_free);
+  g_clear_pointer (&run->au_map, g_free);
+  g_clear_pointer (&run->id_class, g_free);
+  g_clear_pointer (&run->train_idx, g_array_unref);
+  g_clear_pointer (&run->val_idx, g_array_unref);
+  g_clear_pointer (&run->raw_train, g_free);
+  g_clear_pointer (&run->raw_val, g_free);
+}
+
+/* The training subjects become identity classes 0 .. k-1 of a fresh ID_head
+ * when the base model's head does not have exactly k outputs. */
+static void
+prepare_id_head (Run     *run,
+                 int      k,
+                 guint64  seed)
+{
+  FacetModelConfig *mc = facet_model_get_config_mut (run->model);
+  gint64 wshape[2] = { k, mc->dim }, bshape[1] = { k };
+  float *w, *b;
+  FacetTensor *wt, *bt;
+  FacetRng rng;
+
+  if (mc->n_subjects == k && facet_model_get_tensor (run->model, "ID_head.weight") != NULL)
+    return;
+  wt = facet_tensor_new_f32 ("ID_head.weight", 2, wshape, &w);
+  bt = facet_tensor_new_f32 ("ID_head.bias", 1, bshape, &b);
+  facet_rng_init (&rng, seed);
+  for (gint64 i = 0; i < (gint64) k * mc->dim; i++)
+    w[i] = (float) facet_rng_trunc_normal (&rng, 2e-5, -2.0, 2.0);
+  facet_model_set_tensor (run->model, wt);
+  facet_model_set_tensor (run->model, bt);
+  mc->n_subjects = k;
+}
+
+/**
+ * facet_train_run:
+ * @result: (out) (optional): per-epoch reports, the split, tuned thresholds
+ *
+ * Fine-tunes a copy of @base and returns it, with per-AU thresholds tuned
+ * on the validation subjects stored in its configuration.
+ */
+FacetModel *
+facet_train_run (FacetModel             *base,
+                 const FacetTrainData   *data,
+                 const FacetTrainConfig *cfg_in,
+                 FacetTrainResult      **result_out,
+                 GError                **error)
+{
+  g_autoptr (FacetTrainResult) result = g_new0 (FacetTrainResult, 1);
+  g_autoptr (FacetModel) model = NULL;
+  g_autofree char *print = NULL;
+  g_autofree guint *order = NULL;
+  g_autofree int *subj_perm = NULL;
+  g_autofree float *input = NULL, *targets = NULL;
+  g_autofree int *classes = NULL;
+  FacetTrainConfig cfg = *cfg_in;
+  Run run = { 0 };
+  int present, n_val, first_epoch = 1, first_block[2];
+  int present_ids[4096];
+  gint64 steps_per_epoch, global_step;
+  gsize per;
+
+  g_return_val_if_fail (base != NULL && data != NULL && cfg_in != NULL, NULL);
+
+  if (!facet_train_check (base, data, &cfg, error))
+    return NULL;
+  if (cfg.optim.base_lr <= 0.0)
+    cfg.optim.base_lr = 5e-4 * cfg.batch / 256.0;
+  cfg.optim.epochs = cfg.epochs;
+  if (cfg.optim.warmup_epochs < 0)
+    cfg.optim.warmup_epochs = MIN (2.0, cfg.epochs / 5.0);
+
+  result->epochs = g_array_new (FALSE, TRUE, sizeof (FacetEpochReport));
+  model = facet_model_copy (base);
+  run.data = data;
+  run.cfg = &cfg;
+  run.model = model;
+  print = fingerprint (data, &cfg, facet_model_get_config (base));
+
+  /* Subject-exclusive split, from the seed alone. */
+  present = 0;
+  {
+    g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+    for (guint i = 0; i < data->n; i++)
+      if (!g_hash_table_contains (seen, GINT_TO_POINTER (data->subjects[i] + 1)) && present < 4096)
+        {
+          g_hash_table_add (seen, GINT_TO_POINTER (data->subjects[i] + 1));
+          present_ids[present++] = data->subjects[i];
+        }
+  }
+  /* Sort the subject ids so that the split does not depend on sample order. */
+  for (int i = 1; i < present; i++)
+    for (int j = i; j > 0 && present_ids[j - 1] > present_ids[j]; j--)
+      {
+        int t = present_ids[j];
+        present_ids[j] = present_ids[j - 1];
+        present_ids[j - 1] = t;
+      }
+  subj_perm = g_new (int, present);
+  {
+    FacetRng rng;
+    g_autofree guint *perm = g_new (guint, present);
+    for (int i = 0; i < present; i++)
+      perm[i] = (guint) i;
+    facet_rng_init (&rng, mix (cfg.seed, 1));
+    facet_rng_shuffle (&rng, perm, (guint) present);
+    for (int i = 0; i < present; i++)
+      subj_perm[i] = present_ids[perm[i]];
+  }
+  n_val = validation_count (present, cfg.val_fraction);
+  result->n_val_subjects = n_val;
+  result->val_subjects = g_new (int, n_val);
+  result->n_train_subjects = present - n_val;
+  result->train_subjects = g_new (int, present - n_val);
+  run.id_class = g_new (int, data->n_subjects);
+  for (int s = 0; s < data->n_subjects; s++)
+    run.id_class[s] = -1;
+  for (int i = 0; i < present; i++)
+    {
+      if (i < n_val)
+        result->val_subjects[i] = subj_perm[i];
+      else
+        {
+          result->train_subjects[i - n_val] = subj_perm[i];
+          run.id_class[subj_perm[i]] = i - n_val;
+        }
+    }
+  /* Classes follow sorted subject order, so they too are independent of the shuffle. */
+  {
+    int k = 0;
+    for (int i = 0; i < present; i++)
+      if (run.id_class[present_ids[i]] >= 0)
+        run.id_class[present_ids[i]] = k++;
+  }
+  run.train_idx = g_array_new (FALSE, FALSE, sizeof (guint));
+  run.val_idx = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < data->n; i++)
+    g_array_append_val (run.id_class[data->subjects[i]] >= 0 ? run.train_idx : run.val_idx, i);
+  result->n_train = run.train_idx->len;
+  result->n_val = run.val_idx->len;
+
+  prepare_id_head (&run, result->n_train_subjects, mix (cfg.seed, 2));
+  run.mc = facet_model_get_config (model);
+  run.au_map = g_new (int, MAX (data->n_aus, 1));
+  for (int a = 0; a < data->n_aus; a++)
+    run.au_map[a] = facet_model_config_find_au (run.mc, data->au_ids[a]);
+
+  run.first_block = cfg.mode == FACET_TRAIN_FULL ? 0
+                    : cfg.mode == FACET_TRAIN_LAST ? run.mc->depth - cfg.last_k
+                                                   : run.mc->depth;
+  run.embedding = cfg.mode == FACET_TRAIN_FULL;
+  first_block[0] = run.first_block;
+  first_block[1] = run.embedding;
+  run.cpu = facet_cpu_backend_new ();
+  if (!facet_backend_load_model (run.cpu, model, error))
+    goto fail;
+  run.grads = facet_grads_new (model, trainable_for_mode, first_block);
+  run.opt = facet_optimizer_new (model, run.grads, &cfg.optim);
+
+  if (cfg.resume)
+    {
+      int done = read_checkpoint (&run, result->epochs, print, error);
+      if (done < 0)
+        goto fail;
+      if (done >= cfg.epochs)
+        {
+          g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_CHECKPOINT,
+                       "%s already holds all %d epochs; nothing to resume",
+                       cfg.checkpoint, cfg.epochs);
+          goto fail;
+        }
+      first_epoch = done + 1;
+    }
+  result->first_epoch = first_epoch;
+
+  per = 3 * (gsize) run.mc->image_size * run.mc->image_size;
+  steps_per_epoch = MAX (1, (gint64) run.train_idx->len / cfg.batch);
+  global_step = (gint64) (first_epoch - 1) * steps_per_epoch;
+  order = g_new (guint, MAX (run.train_idx->len, 1));
+  input = g_new (float, per * (gsize) cfg.batch);
+  targets = g_new (float, (gsize) cfg.batch * run.mc->n_aus);
+  classes = g_new (int, cfg.batch);
+
+  if (cfg.mode == FACET_TRAIN_HEADS)
+    {
+      /* The frozen backbone's features, once: the same every epoch. */
+      run.raw_train = g_new (float, (gsize) MAX (run.train_idx->len, 1) * run.mc->dim);
+      if (!predict_samples (&run, run.train_idx, NULL, NULL, run.raw_train, error))
+        goto fail;
+    }
+
+  for (int epoch = first_epoch; epoch <= cfg.epochs; epoch++)
+    {
+      FacetEpochReport rep = { 0 };
+      FacetRng rng;
+      double loss_sum = 0, au_sum = 0, id_sum = 0, t0 = facet_now ();
+      gint64 n_steps = 0;
+
+      rep.epoch = epoch;
+      /* Heads mode walks the cached features (positions in train_idx);
+       * the other modes walk sample indices. */
+      for (guint i = 0; i < run.train_idx->len; i++)
+        order[i] = cfg.mode == FACET_TRAIN_HEADS ? i : g_array_index (run.train_idx, guint, i);
+      facet_rng_init (&rng, mix (cfg.seed, 1000 + (guint64) epoch));
+      facet_rng_shuffle (&rng, order, run.train_idx->len);
+
+      for (gint64 s = 0; s < steps_per_epoch; s++, global_step++)
+        {
+          guint start = (guint) (s * cfg.batch);
+          guint nb = MIN ((guint) cfg.batch, run.train_idx->len - start);
+          FacetTrainStepResult sr = { 0 };
+          double lr;
+
+          if (g_cancellable_set_error_if_cancelled (cfg.cancellable, error))
+            goto fail;
+          for (guint j = 0; j < nb; j++)
+            {
+              guint i = cfg.mode == FACET_TRAIN_HEADS
+                          ? g_array_index (run.train_idx, guint, order[start + j])
+                          : order[start + j];
+              fill_targets (&run, i, targets + (gsize) j * run.mc->n_aus);
+              classes[j] = run.id_class[data->subjects[i]];
+            }
+          facet_grads_zero (run.grads);
+          if (cfg.mode == FACET_TRAIN_HEADS)
+            {
+              g_autofree float *raw = g_new (float, (gsize) nb * run.mc->dim);
+              gboolean global = run.mc->readout == FACET_READOUT_GLOBAL_POOL;
+              for (guint j = 0; j < nb; j++)
+                memcpy (raw + (gsize) j * run.mc->dim,
+                        run.raw_train + (gsize) order[start + j] * run.mc->dim,
+                        sizeof (float) * run.mc->dim);
+              if (!facet_cpu_heads_step (run.mc,
+                                         facet_model_get_weights (model, global ? "fc_norm.weight" : "norm.weight"),
+                                         facet_model_get_weights (model, global ? "fc_norm.bias" : "norm.bias"),
+                                         facet_model_get_weights (model, "head.weight"),
+                                         facet_model_get_weights (model, "head.bias"),
+                                         facet_model_get_weights (model, "ID_head.weight"),
+                                         facet_model_get_weights (model, "ID_head.bias"), raw, nb,
+                                         targets, classes, (float) cfg.iat_lambda, run.grads, NULL,
+                                         &sr, error))
+                goto fail;
+            }
+          else
+            {
+              FacetTrainStep step = { 0 };
+              for (guint j = 0; j < nb; j++)
+                {
+                  guint i = order[start + j];
+                  FacetAugmentConfig none;
+                  facet_augment_config_none (&none);
+                  facet_augment_image (data->crops[i], run.mc,
+                                       cfg.augment ? &cfg.augment_config : &none,
+                                       mix (cfg.seed, mix ((guint64) epoch, i)), input + per * j);
+                }
+              step.batch = nb;
+              step.images = input;
+              step.au_targets = targets;
+              step.subjects = classes;
+              step.iat_lambda = (float) cfg.iat_lambda;
+              step.drop_path = (float) cfg.drop_path;
+              step.seed = mix (cfg.seed, 5000000 + (guint64) global_step);
+              step.first_trainable_block = run.first_block;
+              step.train_embedding = run.embedding;
+              if (!facet_backend_train_step (run.cpu, &step, run.grads, &sr, error))
+                goto fail;
+            }
+          if (!isfinite (sr.loss))
+            {
+              g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_DIVERGED,
+                           "the loss became %g at epoch %d, step %" G_GINT64_FORMAT
+                           ": lower the learning rate", sr.loss, epoch, s + 1);
+              goto fail;
+            }
+          if (cfg.clip_grad > 0)
+            facet_clip_grad_norm (run.grads, cfg.clip_grad);
+          lr = facet_optim_lr_at (&cfg.optim, (epoch - 1) + (double) s / steps_per_epoch);
+          facet_optimizer_step (run.opt, lr);
+          loss_sum += sr.loss;
+          au_sum += sr.au_loss;
+          id_sum += sr.id_loss;
+          n_steps++;
+          if (cfg.on_step)
+            {
+              FacetTrainProgress p = { epoch, cfg.epochs, global_step + 1,
+                                       (gint64) cfg.epochs * steps_per_epoch, sr.loss, sr.au_loss,
+                                       sr.id_loss, lr, (double) nb * n_steps / MAX (facet_now () - t0, 1e-9) };
+              cfg.on_step (&p, cfg.user_data);
+            }
+        }
+
+      rep.train_loss = loss_sum / MAX (n_steps, 1);
+      rep.train_au_loss = au_sum / MAX (n_steps, 1);
+      rep.train_id_loss = id_sum / MAX (n_steps, 1);
+      if (!evaluate (&run, &rep, NULL, error))
+        {
+          g_free (rep.f1);
+          g_free (rep.auc);
+          goto fail;
+        }
+      rep.seconds = facet_now () - t0;
+      g_array_append_val (result->epochs, rep);
+      if (cfg.checkpoint != NULL && !write_checkpoint (&run, epoch, result->epochs, print, error))
+        goto fail;
+      if (cfg.on_epoch)
+        cfg.on_epoch (&g_array_index (result->epochs, FacetEpochReport, result->epochs->len - 1),
+                      cfg.user_data);
+    }
+
+  /* Per-AU thresholds tuned on the validation subjects travel with the model. */
+  {
+    FacetEpochReport last = { 0 };
+    FacetModelConfig *mc = facet_model_get_config_mut (model);
+    if (!evaluate (&run, &last, &result->thresholds, error))
+      goto fail;
+    g_free (last.f1);
+    g_free (last.auc);
+    for (int a = 0; a < mc->n_aus; a++)
+      mc->thresholds[a] = (float) result->thresholds[a];
+  }
+
+  run_clear (&run);
+  if (result_out)
+    *result_out = g_steal_pointer (&result);
+  return g_steal_pointer (&model);
+
+fail:
+  run_clear (&run);
+  return NULL;
+}
+
+/**
+ * facet_train_result_metrics_json:
+ *
+ * The metrics of the last epoch as the models table stores them:
+ * {"f1_mean", "f1": {"AU01": ...}, "auc_mean", "id_probe_acc", "f1_best_threshold",
+ *  "best_threshold", "thresholds": {...}, "epochs": [...]}.
+ */
+char *
+facet_train_result_metrics_json (const FacetTrainResult *r,
+                                 const FacetModelConfig *mc)
+{
+  GString *s = g_string_new ("{");
+  FacetEpochReport *last;
+  char b[G_ASCII_DTOSTR_BUF_SIZE];
+
+#define NUM(v) (isnan (v) || (v) < -0.5 ? "null" : g_ascii_dtostr (b, sizeof b, (v)))
+  if (r->epochs->len == 0)
+    {
+      g_string_append (s, "}");
+      return g_string_free (s, FALSE);
+    }
+  last = &g_array_index (r->epochs, FacetEpochReport, r->epochs->len - 1);
+  g_string_append_printf (s, "\"f1_mean\":%s", NUM (last->f1_05));
+  g_string_append (s, ",\"f1\":{");
+  for (int a = 0; a < mc->n_aus; a++)
+    g_string_append_printf (s, "%s\"AU%02d\":%s", a ? "," : "", mc->au_ids[a], NUM (last->f1[a]));
+  g_string_append_printf (s, "},\"auc_mean\":%s", NUM (last->auc_mean));
+  g_string_append_printf (s, ",\"id_probe_acc\":%s", NUM (last->id_probe_acc));
+  g_string_append_printf (s, ",\"f1_best_threshold\":%s", NUM (last->f1_best));
+  g_string_append_printf (s, ",\"best_threshold\":%s", NUM (last->best_threshold));
+  if (r->thresholds)
+    {
+      g_string_append (s, ",\"thresholds\":{");
+      for (int a = 0; a < mc->n_aus; a++)
+        g_string_append_printf (s, "%s\"AU%02d\":%s", a ? "," : "", mc->au_ids[a],
+                                NUM (r->thresholds[a]));
+      g_string_append (s, "}");
+    }
+  g_string_append_printf (s, ",\"n_train\":%u,\"n_val\":%u,\"epochs\":[", r->n_train, r->n_val);
+  for (guint i = 0; i < r->epochs->len; i++)
+    {
+      FacetEpochReport *e = &g_array_index (r->epochs, FacetEpochReport, i);
+      g_string_append_printf (s, "%s{\"epoch\":%d,\"loss\":%s", i ? "," : "", e->epoch, NUM (e->train_loss));
+      g_string_append_printf (s, ",\"f1_mean\":%s", NUM (e->f1_05));
+      g_string_append_printf (s, ",\"auc_mean\":%s", NUM (e->auc_mean));
+      g_string_append_printf (s, ",\"id_probe_acc\":%s}", NUM (e->id_probe_acc));
+    }
+  g_string_append (s, "]}");
+#undef NUM
+  return g_string_free (s, FALSE);
+}

@@ -1,0 +1,124 @@
+/* train-loop.h — fine-tuning with Identity Adversarial Training
+ *
+ * The loop knows no project file: its caller (facet-cli finetune, the app)
+ * gathers labelled face crops and subject ids into a FacetTrainData, and
+ * stores the resulting model and metrics.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "engine/facet-engine.h"
+#include "train-augment.h"
+#include "train-optim.h"
+
+G_BEGIN_DECLS
+
+#define FACET_TRAIN_ERROR (facet_train_error_quark ())
+
+typedef enum
+{
+  FACET_TRAIN_ERROR_SETTINGS,   /* impossible settings, found before any work */
+  FACET_TRAIN_ERROR_DATA,       /* no labels, too few subjects, AUs the model lacks */
+  FACET_TRAIN_ERROR_CHECKPOINT, /* a resume checkpoint that does not fit */
+  FACET_TRAIN_ERROR_DIVERGED,   /* the loss became NaN or infinite */
+} FacetTrainError;
+
+GQuark facet_train_error_quark (void);
+
+typedef enum
+{
+  FACET_TRAIN_HEADS, /* backbone frozen; features computed once */
+  FACET_TRAIN_LAST,  /* the last K blocks, the final norm and the heads */
+  FACET_TRAIN_FULL,  /* everything */
+} FacetTrainMode;
+
+typedef struct
+{
+  guint        n;           /* samples */
+  int          n_aus;       /* label columns */
+  const int   *au_ids;      /* their FACS numbers */
+  const float *targets;     /* [n, n_aus]: 1 present, 0 absent, < 0 not labelled */
+  const int   *subjects;    /* [n]: subject index in 0 .. n_subjects - 1 */
+  int          n_subjects;
+  const char * const *subject_names; /* n_subjects names, for reports (may be NULL) */
+  FacetImage **crops;       /* [n] face crops in the model's crop convention */
+} FacetTrainData;
+
+typedef struct
+{
+  int    epoch;        /* 1-based */
+  double train_loss, train_au_loss, train_id_loss;
+  double f1_05;        /* validation mean F1 at 0.5 */
+  double f1_best;      /* at the best common threshold */
+  double best_threshold;
+  double auc_mean;
+  double id_probe_acc; /* < 0: not measurable (fewer than two validation subjects) */
+  double seconds;
+  double *f1;          /* per AU of the model, at 0.5 (NAN: no labels) */
+  double *auc;
+} FacetEpochReport;
+
+typedef struct
+{
+  int     epoch, n_epochs;
+  gint64  step, n_steps;     /* within the whole run */
+  double  loss, au_loss, id_loss, lr;
+  double  images_per_second;
+} FacetTrainProgress;
+
+typedef struct
+{
+  FacetTrainMode     mode;
+  int                last_k;
+  double             iat_lambda;
+  int                epochs;
+  int                batch;
+  FacetOptimConfig   optim;        /* base_lr 0: blr 5e-4 * batch / 256 */
+  double             drop_path;
+  double             clip_grad;    /* 0: off */
+  gboolean           augment;
+  FacetAugmentConfig augment_config;
+  guint64            seed;
+  double             val_fraction; /* subjects held out for validation */
+  const char        *checkpoint;   /* written after every epoch; NULL: none */
+  gboolean           resume;       /* continue from @checkpoint */
+  GCancellable      *cancellable;
+  void             (*on_step)  (const FacetTrainProgress *progress, gpointer user_data);
+  void             (*on_epoch) (const FacetEpochReport   *report,   gpointer user_data);
+  gpointer           user_data;
+} FacetTrainConfig;
+
+typedef struct
+{
+  GArray   *epochs;            /* FacetEpochReport */
+  int      *train_subjects;    /* subject indices used for training */
+  int       n_train_subjects;
+  int      *val_subjects;
+  int       n_val_subjects;
+  guint     n_train, n_val;    /* samples */
+  double   *thresholds;        /* per AU of the model, tuned on validation */
+  int       first_epoch;       /* 1 unless resumed */
+} FacetTrainResult;
+
+void              facet_train_config_init (FacetTrainConfig       *config);
+gboolean          facet_train_mode_parse  (const char             *text,
+                                           FacetTrainMode         *mode,
+                                           int                    *last_k,
+                                           GError                **error);
+gboolean          facet_train_check       (FacetModel             *base,
+                                           const FacetTrainData   *data,
+                                           const FacetTrainConfig *config,
+                                           GError                **error);
+FacetModel       *facet_train_run         (FacetModel             *base,
+                                           const FacetTrainData   *data,
+                                           const FacetTrainConfig *config,
+                                           FacetTrainResult      **result,
+                                           GError                **error);
+void              facet_train_result_free (FacetTrainResult       *result);
+char             *facet_train_result_metrics_json (const FacetTrainResult *result,
+                                                   const FacetModelConfig *model);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetTrainResult, facet_train_result_free)
+
+G_END_DECLS

@@ -1,0 +1,321 @@
+/* train-metrics.c — evaluation measures of AU detection and of identity
+ * leakage (the paper's linear probe) */
+#define G_LOG_DOMAIN "facet-train"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/core-rng.h"
+#include "train-metrics.h"
+
+/* F1 of one AU at a threshold; NAN when the AU has no labelled frames. An AU
+ * never present and never predicted scores 1 (nothing to find, nothing
+ * wrongly found); one never present but predicted scores 0. */
+double
+facet_metrics_f1 (const float *probs,
+                  const float *targets,
+                  gsize        n,
+                  int          n_aus,
+                  int          au,
+                  double       threshold)
+{
+  gsize tp = 0, fp = 0, fn = 0, labelled = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      float y = targets[i * n_aus + au];
+      gboolean pred;
+      if (y < 0)
+        continue;
+      labelled++;
+      pred = probs[i * n_aus + au] >= threshold;
+      if (pred && y >= 0.5f)
+        tp++;
+      else if (pred)
+        fp++;
+      else if (y >= 0.5f)
+        fn++;
+    }
+  if (labelled == 0)
+    return NAN;
+  if (tp + fp + fn == 0)
+    return 1.0;
+  return 2.0 * tp / (2.0 * tp + fp + fn);
+}
+
+/* Mean F1 over AUs with labels; per-AU values into @per_au (may be NULL). */
+double
+facet_metrics_mean_f1 (const float  *probs,
+                       const float  *targets,
+                       gsize         n,
+                       int           n_aus,
+                       const double *thresholds,
+                       double       *per_au)
+{
+  double sum = 0.0;
+  int counted = 0;
+
+  for (int a = 0; a < n_aus; a++)
+    {
+      double f = facet_metrics_f1 (probs, targets, n, n_aus, a, thresholds ? thresholds[a] : 0.5);
+      if (per_au)
+        per_au[a] = f;
+      if (!isnan (f))
+        {
+          sum += f;
+          counted++;
+        }
+    }
+  return counted ? sum / counted : NAN;
+}
+
+/* The one threshold (0.05 .. 0.95) that maximises mean F1. */
+double
+facet_metrics_best_common_threshold (const float *probs,
+                                     const float *targets,
+                                     gsize        n,
+                                     int          n_aus,
+                                     double      *mean_f1)
+{
+  double best = 0.5, best_f1 = -1.0;
+  double th[256];
+
+  for (int step = 5; step <= 95; step++)
+    {
+      double f;
+      for (int a = 0; a < MIN (n_aus, 256); a++)
+        th[a] = step / 100.0;
+      f = facet_metrics_mean_f1 (probs, targets, n, n_aus, th, NULL);
+      if (!isnan (f) && f > best_f1 + 1e-12)
+        {
+          best_f1 = f;
+          best = step / 100.0;
+        }
+    }
+  if (mean_f1)
+    *mean_f1 = best_f1 < 0 ? NAN : best_f1;
+  return best;
+}
+
+/* The threshold of one AU that maximises its F1 (0.5 without labels). */
+double
+facet_metrics_best_threshold (const float *probs,
+                              const float *targets,
+                              gsize        n,
+                              int          n_aus,
+                              int          au)
+{
+  double best = 0.5, best_f1 = -1.0;
+
+  for (int step = 5; step <= 95; step++)
+    {
+      double f = facet_metrics_f1 (probs, targets, n, n_aus, au, step / 100.0);
+      /* prefer the threshold nearest 0.5 among equals */
+      if (!isnan (f) && (f > best_f1 + 1e-12
+                         || (fabs (f - best_f1) <= 1e-12 && fabs (step / 100.0 - 0.5) < fabs (best - 0.5))))
+        {
+          best_f1 = f;
+          best = step / 100.0;
+        }
+    }
+  return best;
+}
+
+typedef struct
+{
+  float    p;
+  gboolean pos;
+} Scored;
+
+static int
+compare_scored (gconstpointer a,
+                gconstpointer b)
+{
+  float x = ((const Scored *) a)->p, y = ((const Scored *) b)->p;
+  return x < y ? -1 : x > y;
+}
+
+/* ROC AUC by the rank statistic (ties share their mean rank); NAN when an
+ * AU has no positive or no negative frame. */
+double
+facet_metrics_auc (const float *probs,
+                   const float *targets,
+                   gsize        n,
+                   int          n_aus,
+                   int          au)
+{
+  g_autofree Scored *s = g_new (Scored, MAX (n, 1));
+  gsize m = 0, pos = 0;
+  double rank_sum = 0.0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      float y = targets[i * n_aus + au];
+      if (y < 0)
+        continue;
+      s[m].p = probs[i * n_aus + au];
+      s[m].pos = y >= 0.5f;
+      pos += s[m].pos;
+      m++;
+    }
+  if (pos == 0 || pos == m)
+    return NAN;
+  qsort (s, m, sizeof (Scored), compare_scored);
+  for (gsize i = 0; i < m;)
+    {
+      gsize j = i;
+      double mean_rank;
+      while (j < m && s[j].p == s[i].p)
+        j++;
+      mean_rank = (i + 1 + j) / 2.0; /* ranks i+1 .. j */
+      for (gsize q = i; q < j; q++)
+        if (s[q].pos)
+          rank_sum += mean_rank;
+      i = j;
+    }
+  return (rank_sum - pos * (pos + 1) / 2.0) / ((double) pos * (m - pos));
+}
+
+double
+facet_metrics_identity_probe (const float *features,
+                              gsize        n,
+                              int          dim,
+                              const int   *subjects,
+                              guint64      seed)
+{
+  g_autoptr (GHashTable) classes = g_hash_table_new (NULL, NULL);
+  g_autofree int *cls = g_new (int, MAX (n, 1));
+  g_autofree gboolean *is_test = g_new0 (gboolean, MAX (n, 1));
+  g_autofree double *mu = g_new0 (double, dim), *sd = g_new0 (double, dim);
+  g_autofree float *x = NULL, *w = NULL, *b = NULL, *gw = NULL, *gb = NULL, *mw = NULL;
+  float *vw;
+  g_autofree float *logits = NULL;
+  int k = 0, n_train = 0, n_test = 0, correct = 0;
+  FacetRng rng;
+
+  /* Classes, and a 70/30 split within each subject. */
+  for (gsize i = 0; i < n; i++)
+    {
+      gpointer v;
+      if (subjects[i] < 0)
+        {
+          cls[i] = -1;
+          continue;
+        }
+      if (!g_hash_table_lookup_extended (classes, GINT_TO_POINTER (subjects[i]), NULL, &v))
+        {
+          v = GINT_TO_POINTER (k++);
+          g_hash_table_insert (classes, GINT_TO_POINTER (subjects[i]), v);
+        }
+      cls[i] = GPOINTER_TO_INT (v);
+    }
+  if (k < 2)
+    return -1.0;
+  facet_rng_init (&rng, seed);
+  for (int c = 0; c < k; c++)
+    {
+      g_autoptr (GArray) idx = g_array_new (FALSE, FALSE, sizeof (guint));
+      for (gsize i = 0; i < n; i++)
+        if (cls[i] == c)
+          g_array_append_val (idx, (guint) { (guint) i });
+      if (idx->len < 4)
+        return -1.0;
+      facet_rng_shuffle (&rng, (guint *) idx->data, idx->len);
+      for (guint j = 0; j < idx->len; j++)
+        is_test[g_array_index (idx, guint, j)] = j >= (guint) (0.7 * idx->len + 0.5);
+    }
+
+  /* Standardise with the training frames' statistics. */
+  for (gsize i = 0; i < n; i++)
+    if (cls[i] >= 0 && !is_test[i])
+      {
+        n_train++;
+        for (int d = 0; d < dim; d++)
+          mu[d] += features[i * dim + d];
+      }
+  for (int d = 0; d < dim; d++)
+    mu[d] /= n_train;
+  for (gsize i = 0; i < n; i++)
+    if (cls[i] >= 0 && !is_test[i])
+      for (int d = 0; d < dim; d++)
+        sd[d] += (features[i * dim + d] - mu[d]) * (features[i * dim + d] - mu[d]);
+  for (int d = 0; d < dim; d++)
+    sd[d] = sqrt (sd[d] / n_train) + 1e-6;
+  x = g_new (float, n * dim);
+  for (gsize i = 0; i < n; i++)
+    for (int d = 0; d < dim; d++)
+      x[i * dim + d] = (float) ((features[i * dim + d] - mu[d]) / sd[d]);
+
+  /* Softmax regression, full batch, Adam, small L2. */
+  w = g_new0 (float, (gsize) k * dim);
+  b = g_new0 (float, k);
+  gw = g_new (float, (gsize) k * dim);
+  gb = g_new (float, k);
+  mw = g_new0 (float, (gsize) (k * dim + k) * 2);
+  vw = mw + (gsize) k * dim + k;
+  logits = g_new (float, k);
+  for (int it = 1; it <= 300; it++)
+    {
+      memset (gw, 0, sizeof (float) * (gsize) k * dim);
+      memset (gb, 0, sizeof (float) * k);
+      for (gsize i = 0; i < n; i++)
+        {
+          float mx = -INFINITY, z = 0;
+          if (cls[i] < 0 || is_test[i])
+            continue;
+          for (int c = 0; c < k; c++)
+            {
+              float v = b[c];
+              for (int d = 0; d < dim; d++)
+                v += w[c * dim + d] * x[i * dim + d];
+              logits[c] = v;
+              mx = MAX (mx, v);
+            }
+          for (int c = 0; c < k; c++)
+            z += (logits[c] = expf (logits[c] - mx));
+          for (int c = 0; c < k; c++)
+            {
+              float g = (logits[c] / z - (c == cls[i])) / n_train;
+              gb[c] += g;
+              for (int d = 0; d < dim; d++)
+                gw[c * dim + d] += g * x[i * dim + d];
+            }
+        }
+      for (gsize j = 0; j < (gsize) k * dim + k; j++)
+        {
+          gboolean is_w = j < (gsize) k * dim;
+          float *p = is_w ? &w[j] : &b[j - (gsize) k * dim];
+          float g = is_w ? gw[j] + 1e-4f * w[j] : gb[j - (gsize) k * dim];
+          float mhat, vhat;
+          mw[j] = 0.9f * mw[j] + 0.1f * g;
+          vw[j] = 0.999f * vw[j] + 0.001f * g * g;
+          mhat = mw[j] / (1.0f - powf (0.9f, (float) it));
+          vhat = vw[j] / (1.0f - powf (0.999f, (float) it));
+          *p -= 0.05f * mhat / (sqrtf (vhat) + 1e-8f);
+        }
+    }
+
+  for (gsize i = 0; i < n; i++)
+    {
+      int best = 0;
+      float best_v = -INFINITY;
+      if (cls[i] < 0 || !is_test[i])
+        continue;
+      n_test++;
+      for (int c = 0; c < k; c++)
+        {
+          float v = b[c];
+          for (int d = 0; d < dim; d++)
+            v += w[c * dim + d] * x[i * dim + d];
+          if (v > best_v)
+            {
+              best_v = v;
+              best = c;
+            }
+        }
+      correct += best == cls[i];
+    }
+  return n_test ? (double) correct / n_test : -1.0;
+}

@@ -1,0 +1,46 @@
+/* train-metrics.h — F1, thresholds, ROC AUC and the identity linear probe */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* probs and targets are [n, n_aus]; targets < 0 are not labelled. */
+double facet_metrics_f1          (const float *probs,
+                                  const float *targets,
+                                  gsize        n,
+                                  int          n_aus,
+                                  int          au,
+                                  double       threshold);
+double facet_metrics_mean_f1     (const float *probs,
+                                  const float *targets,
+                                  gsize        n,
+                                  int          n_aus,
+                                  const double *thresholds,
+                                  double      *per_au);
+double facet_metrics_best_common_threshold (const float *probs,
+                                            const float *targets,
+                                            gsize        n,
+                                            int          n_aus,
+                                            double      *mean_f1);
+double facet_metrics_best_threshold (const float *probs,
+                                     const float *targets,
+                                     gsize        n,
+                                     int          n_aus,
+                                     int          au);
+double facet_metrics_auc         (const float *probs,
+                                  const float *targets,
+                                  gsize        n,
+                                  int          n_aus,
+                                  int          au);
+/* Identity linear probe: a softmax classifier on frozen features of the
+ * given subjects, trained on 70 % of each subject's frames and tested on
+ * the rest. Returns the test accuracy, or a negative value when fewer than
+ * two subjects have enough frames. */
+double facet_metrics_identity_probe (const float *features,
+                                     gsize        n,
+                                     int          dim,
+                                     const int   *subjects,
+                                     guint64      seed);
+
+G_END_DECLS
