@@ -45,6 +45,8 @@ facet_forward_result_new (const FacetModelConfig *config,
     r->id_logits = alloc_zero ((gsize) batch * config->n_subjects);
   if (flags & FACET_FORWARD_ATTENTION)
     r->attention = alloc_zero ((gsize) batch * grid * grid);
+  if (flags & FACET_FORWARD_RAW_FEATURE)
+    r->pooled_raw = alloc_zero ((gsize) batch * config->dim);
   if ((flags & FACET_FORWARD_AU_MAPS) && config->readout == FACET_READOUT_GLOBAL_POOL
       && config->n_aus > 0)
     {
@@ -66,6 +68,7 @@ facet_forward_result_free (FacetForwardResult *result)
   g_aligned_free (result->attention);
   g_aligned_free (result->au_maps);
   g_aligned_free (result->au_map_bias);
+  g_aligned_free (result->pooled_raw);
   g_free (result);
 }
 

@@ -19,6 +19,7 @@ typedef enum
   FACET_FORWARD_NONE      = 0,
   FACET_FORWARD_ATTENTION = 1 << 0, /* attention rollout towards the readout */
   FACET_FORWARD_AU_MAPS   = 1 << 1, /* per-AU split of each logit over the patches */
+  FACET_FORWARD_RAW_FEATURE = 1 << 2, /* the feature before the final norm (training) */
 } FacetForwardFlags;
 
 /* Outputs of a batched forward; arrays are row-major, one row per image. */
@@ -37,6 +38,7 @@ typedef struct
   float            *attention;   /* [batch, grid*grid], NULL unless asked */
   float            *au_maps;     /* [batch, n_aus, grid*grid], NULL unless asked */
   float            *au_map_bias; /* [n_aus]: logit = sum(au_map) + au_map_bias */
+  float            *pooled_raw;  /* [batch, dim] before fc_norm / norm, NULL unless asked */
 } FacetForwardResult;
 
 FacetForwardResult *facet_forward_result_new  (const FacetModelConfig *config,
@@ -258,6 +260,8 @@ typedef struct
 const char *facet_device_type_to_string (FacetDeviceType  type);
 void        facet_device_info_free      (FacetDeviceInfo *info);
 GPtrArray  *facet_backend_list_devices  (GError         **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetDeviceInfo, facet_device_info_free)
 
 /* Constructors of the built-in backends. */
 FacetBackend *facet_cpu_backend_new      (void);
