@@ -163,7 +163,7 @@ load_jpeg (const guint8 *data,
            GError      **error)
 {
   tjhandle tj;
-  int width, height, subsamp, colorspace;
+  int width = 0, height = 0, subsamp = 0, colorspace = 0;
   FacetImage *image = NULL;
 
   if (length > G_MAXULONG)
