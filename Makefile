@@ -26,7 +26,7 @@ run: build
 	build-aux/run-demo.sh $(BUILDDIR)
 
 check: build
-	meson test -C $(BUILDDIR) --no-suite slow $(TEST_OPTS)
+	meson test -C $(BUILDDIR) --no-suite slow --no-suite bench $(TEST_OPTS)
 
 slow: build
 	meson test -C $(BUILDDIR) --suite slow $(TEST_OPTS) --timeout-multiplier 10

@@ -130,10 +130,12 @@ model_convert (int    argc,
   g_autoptr (FacetModel) model = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *aus = NULL, *dataset = NULL, *readout = NULL, *crop = NULL, *name = NULL;
-  gboolean create_head = FALSE;
+  gboolean create_head = FALSE, new_head = FALSE;
   int heads = 0;
   GOptionEntry entries[] = {
     { "aus", 0, 0, G_OPTION_ARG_STRING, &aus, "AU numbers of the head outputs", "1,2,4,..." },
+    { "new-head", 0, 0, G_OPTION_ARG_NONE, &new_head,
+      "Replace the AU head by a fresh one (for --aus, or the same AUs) to fine-tune the backbone's features on new labels", NULL },
     { "dataset", 0, 0, G_OPTION_ARG_STRING, &dataset, "AU list of a data set", "BP4D|BP4D+|DISFA" },
     { "heads", 0, 0, G_OPTION_ARG_INT, &heads, "Attention heads (not stored in .pth)", "N" },
     { "readout", 0, 0, G_OPTION_ARG_STRING, &readout, "global-pool or cls-token", "R" },
@@ -152,8 +154,24 @@ model_convert (int    argc,
   if (create_head && aus == NULL && dataset == NULL)
     return facet_cli_failf ("--create-head needs --aus or --dataset to know which AUs to predict");
 
-  model = facet_cli_load_model (argv[1], aus, dataset, heads, readout, crop,
-                                create_head || aus != NULL || dataset != NULL, &error);
+  if (new_head)
+    {
+      /* Load with the file's own AU list, then swap the head. */
+      g_autoptr (GArray) ids = NULL;
+      model = facet_cli_load_model (argv[1], NULL, NULL, heads, readout, crop, FALSE, &error);
+      if (model == NULL)
+        return facet_cli_fail (g_steal_pointer (&error));
+      if (aus != NULL && !facet_parse_int_list (aus, &ids, &error))
+        return facet_cli_fail (g_steal_pointer (&error));
+      if (!facet_model_make_writable (model, &error))
+        return facet_cli_fail (g_steal_pointer (&error));
+      facet_model_reset_head (model, ids ? (const int *) ids->data : NULL, ids ? (int) ids->len : 0, 0);
+      if (!facet_model_config_validate (facet_model_get_config (model), &error))
+        return facet_cli_fail (g_steal_pointer (&error));
+    }
+  else
+    model = facet_cli_load_model (argv[1], aus, dataset, heads, readout, crop,
+                                  create_head || aus != NULL || dataset != NULL, &error);
   if (model == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
   if (name != NULL)

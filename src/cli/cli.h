@@ -5,6 +5,7 @@
 
 #include "core/facet-core.h"
 #include "engine/facet-engine.h"
+#include "face/facet-face.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,20 @@ typedef struct
 int  facet_cli_model   (int argc, char **argv);
 int  facet_cli_predict (int argc, char **argv);
 int  facet_cli_bench   (int argc, char **argv);
+int  facet_cli_finetune (int argc, char **argv);
+int  facet_cli_models  (int argc, char **argv);
+int  facet_cli_probe   (int argc, char **argv);
+int  facet_cli_frame   (int argc, char **argv);
+int  facet_cli_faces   (int argc, char **argv);
+int  facet_cli_synth   (int argc, char **argv);
+/* The project store (cli-project.c, cli-analyze.c). */
+int  facet_cli_init    (int argc, char **argv);
+int  facet_cli_add     (int argc, char **argv);
+int  facet_cli_analyze (int argc, char **argv);
+int  facet_cli_export  (int argc, char **argv);
+int  facet_cli_labels  (int argc, char **argv);
+int  facet_cli_status  (int argc, char **argv);
+int  facet_cli_merge   (int argc, char **argv);
 
 /* Prints "facet-cli: <message>" on stderr (one line) and returns 1. */
 int  facet_cli_fail    (GError     *error);

@@ -15,6 +15,19 @@ static const FacetCliCommand commands[] = {
   { "model", facet_cli_model, "info, convert or create model files" },
   { "predict", facet_cli_predict, "AU probabilities for images" },
   { "bench", facet_cli_bench, "time batched inference of a model" },
+  { "finetune", facet_cli_finetune, "fine-tune a model on a project's labels (IAT)" },
+  { "models", facet_cli_models, "the models of a project and their metrics" },
+  { "probe", facet_cli_probe, "describe a video or an image folder" },
+  { "frame", facet_cli_frame, "write one frame of a video as a PNG" },
+  { "faces", facet_cli_faces, "faces, landmarks and crops of an image or video frame" },
+  { "synth", facet_cli_synth, "a synthetic face video with AU labels" },
+  { "init", facet_cli_init, "make a new, empty project" },
+  { "add", facet_cli_add, "add videos or image folders of a subject to a project" },
+  { "analyze", facet_cli_analyze, "analyse a project's videos (resumable, shardable)" },
+  { "labels", facet_cli_labels, "set, import, export, undo or redo labels" },
+  { "export", facet_cli_export, "AU time series, events, ELAN documents or summaries" },
+  { "status", facet_cli_status, "what a project holds" },
+  { "merge", facet_cli_merge, "fold analysis shards into their project" },
 };
 
 static void

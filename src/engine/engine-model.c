@@ -334,6 +334,49 @@ facet_model_copy (FacetModel *model)
   return copy;
 }
 
+static void create_head (FacetModel *m, const char *prefix, int rows, guint64 seed);
+
+/**
+ * facet_model_reset_head:
+ * @au_ids: (nullable): the new head's AUs; NULL keeps the current list
+ *
+ * Replaces the AU head with a fresh one initialised as the fine-tuning
+ * recipe does (truncated normal, std 2e-5; zero bias): the start of
+ * fine-tuning a pretrained backbone on new labels. Thresholds go back to 0.5.
+ */
+void
+facet_model_reset_head (FacetModel *model,
+                        const int  *au_ids,
+                        int         n_aus,
+                        guint64     seed)
+{
+  g_autofree int *ids = NULL;
+
+  g_return_if_fail (model != NULL);
+
+  if (au_ids == NULL)
+    {
+      ids = g_memdup2 (model->config->au_ids, sizeof (int) * (gsize) model->config->n_aus);
+      n_aus = model->config->n_aus;
+    }
+  else
+    ids = g_memdup2 (au_ids, sizeof (int) * (gsize) n_aus);
+  facet_model_config_set_aus (model->config, ids, n_aus);
+  for (guint i = 0; i < model->tensors->len;)
+    {
+      FacetTensor *t = g_ptr_array_index (model->tensors, i);
+      if (g_str_has_prefix (t->name, "head."))
+        {
+          g_hash_table_remove (model->by_name, t->name);
+          g_ptr_array_remove_index (model->tensors, i);
+        }
+      else
+        i++;
+    }
+  if (n_aus > 0)
+    create_head (model, "head", n_aus, seed);
+}
+
 /* Converts to fp32 (or uses the bytes as they are) and rejects non-finite values. */
 static FacetTensor *
 pack_tensor (const FacetTensor *src,

@@ -56,6 +56,10 @@ const FacetTensor      *facet_model_get_tensor        (FacetModel               
 float                  *facet_model_get_weights       (FacetModel                  *model,
                                                        const char                  *name);
 gint64                  facet_model_count_parameters  (FacetModel                  *model);
+void                    facet_model_reset_head        (FacetModel                  *model,
+                                                       const int                   *au_ids,
+                                                       int                          n_aus,
+                                                       guint64                      seed);
 void                    facet_model_set_tensor        (FacetModel                  *model,
                                                        FacetTensor                 *tensor);
 gboolean                facet_model_make_writable     (FacetModel                  *model,

@@ -87,6 +87,78 @@ FacetImage        *facet_face_tracker_process (FacetFaceTracker       *tracker,
                                                FacetFaceResult        *result,
                                                GError                **error);
 
+/* Additions to the contract (used by the CLI, the tests and the synthetic
+ * material). */
+
+const char        *facet_face_status_to_string (FacetFaceStatus status);
+
+/* How often the detector enlarges the image before looking (dlib finds
+ * faces from about 80 px; each doubling halves that at four times the
+ * cost): 0, 1, 2, or -1 (the default) for "once, when nothing was found at
+ * the original size and the image is at most 1024 px wide and high". */
+void               facet_face_detector_set_upsample (FacetFaceDetector *detector,
+                                                     int                upsample);
+
+/* The lowest detector score accepted (dlib's HOG scores: 0 is its own
+ * threshold, clear frontal faces reach 1-3). Default 0.2, which drops
+ * most false detections on clothing and backgrounds. */
+void               facet_face_detector_set_threshold (FacetFaceDetector *detector,
+                                                      double             threshold);
+
+/* The five alignment points of a face, in template order: image-left eye
+ * centre (mean of points 36-41), image-right eye centre (42-47), nose tip
+ * (30), mouth corners (48, 54); @points gets x0, y0, ..., x4, y4. */
+void               facet_face_alignment_points (const FacetFace *face,
+                                                float            points[10]);
+
+/* Least-squares similarity transform (rotation, uniform scale,
+ * translation; no reflection) taking the @n points @src onto @dst (x, y
+ * pairs), as an affine in the layout of FacetFaceResult.transform.
+ * Returns FALSE when the points are degenerate (all equal). */
+gboolean           facet_face_fit_similarity   (const float *src,
+                                                const float *dst,
+                                                int          n,
+                                                double       transform[6]);
+gboolean           facet_face_fit_similarity_weighted (const float *src,
+                                                       const float *dst,
+                                                       const float *weights,
+                                                       int          n,
+                                                       double       transform[6]);
+/* Inverts an affine transform; FALSE when it is singular. */
+gboolean           facet_face_invert_affine    (const double transform[6],
+                                                double       inverse[6]);
+/* Samples a @width x @height image whose pixel (u, v) shows @image at
+ * @transform (u, v), bilinear; outside the image is black. Shrinking
+ * transforms low-pass the source first so that large faces do not alias. */
+FacetImage        *facet_face_warp             (const FacetImage *image,
+                                                const double      transform[6],
+                                                int               width,
+                                                int               height);
+
+/* Faces whose box is narrower than @min_size pixels are reported as
+ * FACET_FACE_STATUS_TOO_SMALL (default 40). */
+void               facet_face_tracker_set_min_size (FacetFaceTracker *tracker,
+                                                    float             min_size);
+
+/* Landmark smoothing over time (a One-Euro filter, per frame): the face's
+ * centroid and each point's offset from it are low-passed with a cutoff
+ * that rises with their speed, so jitter is removed while the face is still
+ * and a fast move is followed within a frame or two. Speeds are measured in
+ * face widths per frame, so the behaviour does not depend on face size.
+ * @min_cutoff (cycles per frame, default 0.05) and @beta (default 10): 0 or
+ * less for the defaults. */
+typedef struct _FacetFaceSmoother FacetFaceSmoother;
+
+FacetFaceSmoother *facet_face_smoother_new     (double             min_cutoff,
+                                                double             beta);
+void               facet_face_smoother_free    (FacetFaceSmoother *smoother);
+void               facet_face_smoother_reset   (FacetFaceSmoother *smoother);
+/* Replaces @face's box and landmarks by their smoothed values. */
+void               facet_face_smoother_apply   (FacetFaceSmoother *smoother,
+                                                FacetFace         *face);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetFaceSmoother, facet_face_smoother_free)
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetFaceDetector, facet_face_detector_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetFaceTracker, facet_face_tracker_free)
 

@@ -101,6 +101,47 @@ gboolean              facet_media_writer_finish        (FacetMediaWriter  *write
                                                         GError           **error);
 void                  facet_media_writer_free          (FacetMediaWriter  *writer);
 
+/* Added after the contract ------------------------------------------------ */
+
+/* What a source's frame cache holds and what its random-access decoder did. */
+typedef struct
+{
+  gsize   cache_bytes;  /* decoded frames held now, in bytes */
+  gsize   cache_limit;
+  guint   cache_frames;
+  guint64 hits;         /* get_frame answered from the cache */
+  guint64 misses;
+  guint64 seeks;        /* decoder repositionings (jumps to a key frame) */
+  guint64 decoded;      /* frames decoded, including the ones passed over */
+  gboolean index_from_cache; /* the packet index was read from the index cache */
+} FacetMediaStats;
+
+void                  facet_media_source_get_stats     (FacetMediaSource  *source,
+                                                        FacetMediaStats   *stats);
+/* Whether frame @index is in the cache now (does not change the LRU order). */
+gboolean              facet_media_source_is_cached     (FacetMediaSource  *source,
+                                                        gint64             index);
+
+/* Encoder settings; zero fields mean the defaults. */
+typedef struct
+{
+  int         gop;      /* frames from one key frame to the next; 0: 12 */
+  int         b_frames; /* -1: the codec's default (h264: 3, others: 0); 0: none */
+  int         quality;  /* h264: CRF 1..51 (default 18); mjpeg, mpeg4: qscale 1..31
+                         * (default 3); ignored by the lossless ffv1; 0: default */
+  const char *preset;   /* x264 preset; NULL: "fast" */
+} FacetMediaWriterOptions;
+
+#define FACET_MEDIA_WRITER_OPTIONS_INIT { 0, -1, 0, NULL }
+
+FacetMediaWriter     *facet_media_writer_new_full      (const char        *path,
+                                                        int                width,
+                                                        int                height,
+                                                        double             fps,
+                                                        const char        *codec,
+                                                        const FacetMediaWriterOptions *options,
+                                                        GError           **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetMediaSource, facet_media_source_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetMediaReader, facet_media_reader_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetMediaWriter, facet_media_writer_free)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "train-augment.h"
+#include "train-data.h"
 #include "train-loop.h"
 #include "train-metrics.h"
 #include "train-optim.h"

@@ -134,15 +134,11 @@ validation_count (int n_subjects,
  * of range, no labels, too few subjects, AUs the base model does not have.
  */
 gboolean
-facet_train_check (FacetModel             *base,
-                   const FacetTrainData   *data,
-                   const FacetTrainConfig *cfg,
-                   GError                **error)
+facet_train_check_settings (FacetModel             *base,
+                            const FacetTrainConfig *cfg,
+                            GError                **error)
 {
   const FacetModelConfig *mc = facet_model_get_config (base);
-  g_autoptr (GString) missing = g_string_new (NULL);
-  gsize labelled = 0;
-  int subjects;
 
   if (cfg->iat_lambda < 0.0 || !isfinite (cfg->iat_lambda))
     SETTINGS_FAIL ("the IAT lambda must be 0 or more (it is %g): the gradient reversal already "
@@ -163,7 +159,22 @@ facet_train_check (FacetModel             *base,
     SETTINGS_FAIL ("resuming needs a checkpoint file");
   if (mc->n_aus == 0)
     DATA_FAIL ("the base model has no AU head to fine-tune (convert it with --aus first)");
+  return TRUE;
+}
 
+gboolean
+facet_train_check (FacetModel             *base,
+                   const FacetTrainData   *data,
+                   const FacetTrainConfig *cfg,
+                   GError                **error)
+{
+  const FacetModelConfig *mc = facet_model_get_config (base);
+  g_autoptr (GString) missing = g_string_new (NULL);
+  gsize labelled = 0;
+  int subjects;
+
+  if (!facet_train_check_settings (base, cfg, error))
+    return FALSE;
   if (data->n == 0)
     DATA_FAIL ("there are no labelled frames to train on: label some frames first");
   for (gsize i = 0; i < (gsize) data->n * data->n_aus; i++)
@@ -349,9 +360,9 @@ reports_to_json (GArray *epochs,
       FacetEpochReport *e = &g_array_index (epochs, FacetEpochReport, i);
       char b[8][G_ASCII_DTOSTR_BUF_SIZE];
       g_string_append_printf (s, "%s[%d,%s,%s,%s,%s,%s,%s,%s,%s", i ? "," : "", e->epoch,
-                              g_ascii_dtostr (b[0], sizeof b[0], e->train_loss),
-                              g_ascii_dtostr (b[1], sizeof b[1], e->train_au_loss),
-                              g_ascii_dtostr (b[2], sizeof b[2], e->train_id_loss),
+                              g_ascii_dtostr (b[0], sizeof b[0], isnan (e->train_loss) ? -1 : e->train_loss),
+                              g_ascii_dtostr (b[1], sizeof b[1], isnan (e->train_au_loss) ? -1 : e->train_au_loss),
+                              g_ascii_dtostr (b[2], sizeof b[2], isnan (e->train_id_loss) ? -1 : e->train_id_loss),
                               g_ascii_dtostr (b[3], sizeof b[3], isnan (e->f1_05) ? -1 : e->f1_05),
                               g_ascii_dtostr (b[4], sizeof b[4], isnan (e->f1_best) ? -1 : e->f1_best),
                               g_ascii_dtostr (b[5], sizeof b[5], e->best_threshold),
@@ -391,9 +402,9 @@ reports_from_json (const char *text,
       for (int k = 0; k < 9; k++)
         v[k] = json_array_get_double_element (r, (guint) k);
       e.epoch = (int) v[0];
-      e.train_loss = v[1];
-      e.train_au_loss = v[2];
-      e.train_id_loss = v[3];
+      e.train_loss = v[1] < 0 ? NAN : v[1];
+      e.train_au_loss = v[2] < 0 ? NAN : v[2];
+      e.train_id_loss = v[3] < 0 ? NAN : v[3];
       e.f1_05 = v[4] < 0 ? NAN : v[4];
       e.f1_best = v[5] < 0 ? NAN : v[5];
       e.best_threshold = v[6];
@@ -719,6 +730,25 @@ facet_train_run (FacetModel             *base,
       run.raw_train = g_new (float, (gsize) MAX (run.train_idx->len, 1) * run.mc->dim);
       if (!predict_samples (&run, run.train_idx, NULL, NULL, run.raw_train, error))
         goto fail;
+    }
+
+  /* Epoch 0: the base model on the validation subjects, the reference the
+   * fine-tuned model is compared with. */
+  if (first_epoch == 1)
+    {
+      FacetEpochReport rep = { 0 };
+      double t0 = facet_now ();
+      rep.train_loss = rep.train_au_loss = rep.train_id_loss = NAN;
+      if (!evaluate (&run, &rep, NULL, error))
+        {
+          g_free (rep.f1);
+          g_free (rep.auc);
+          goto fail;
+        }
+      rep.seconds = facet_now () - t0;
+      g_array_append_val (result->epochs, rep);
+      if (cfg.on_epoch)
+        cfg.on_epoch (&g_array_index (result->epochs, FacetEpochReport, 0), cfg.user_data);
     }
 
   for (int epoch = first_epoch; epoch <= cfg.epochs; epoch++)

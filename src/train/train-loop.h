@@ -47,7 +47,7 @@ typedef struct
 
 typedef struct
 {
-  int    epoch;        /* 1-based */
+  int    epoch;        /* 1-based; 0 is the base model before training (no losses) */
   double train_loss, train_au_loss, train_id_loss;
   double f1_05;        /* validation mean F1 at 0.5 */
   double f1_best;      /* at the best common threshold */
@@ -91,7 +91,7 @@ typedef struct
 
 typedef struct
 {
-  GArray   *epochs;            /* FacetEpochReport */
+  GArray   *epochs;            /* FacetEpochReport, from epoch 0 (the base model) */
   int      *train_subjects;    /* subject indices used for training */
   int       n_train_subjects;
   int      *val_subjects;
@@ -105,6 +105,9 @@ void              facet_train_config_init (FacetTrainConfig       *config);
 gboolean          facet_train_mode_parse  (const char             *text,
                                            FacetTrainMode         *mode,
                                            int                    *last_k,
+                                           GError                **error);
+gboolean          facet_train_check_settings (FacetModel          *base,
+                                           const FacetTrainConfig *config,
                                            GError                **error);
 gboolean          facet_train_check       (FacetModel             *base,
                                            const FacetTrainData   *data,

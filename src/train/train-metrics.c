@@ -10,9 +10,9 @@
 #include "core/core-rng.h"
 #include "train-metrics.h"
 
-/* F1 of one AU at a threshold; NAN when the AU has no labelled frames. An AU
- * never present and never predicted scores 1 (nothing to find, nothing
- * wrongly found); one never present but predicted scores 0. */
+/* F1 of one AU at a threshold; NAN when the AU has no labelled frame in
+ * which it is present (F1 measures finding it; without a positive there is
+ * nothing to find, and the AU is left out of the mean). */
 double
 facet_metrics_f1 (const float *probs,
                   const float *targets,
@@ -38,10 +38,8 @@ facet_metrics_f1 (const float *probs,
       else if (y >= 0.5f)
         fn++;
     }
-  if (labelled == 0)
+  if (labelled == 0 || tp + fn == 0)
     return NAN;
-  if (tp + fp + fn == 0)
-    return 1.0;
   return 2.0 * tp / (2.0 * tp + fp + fn);
 }
 

@@ -1,0 +1,147 @@
+/* media-synth.h — synthetic face videos: cartoon-like but anatomically
+ * placed faces drawn with Cairo, driven by FACS action unit intensities,
+ * for Facet's own tests, demo project and demo model.
+ *
+ * Frames are already in crop convention "none": the face fills the frame
+ * the way an aligned model crop would (eyes near (0.33, 0.40) and (0.67,
+ * 0.40), mouth near y = 0.74). Everything is deterministic: the same subject
+ * seed, timeline seed and frame index give the same pixels on every run
+ * (FacetRng streams, no clocks, no threads while drawing).
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "core/facet-core.h"
+
+G_BEGIN_DECLS
+
+/* The action units the generator draws, in label-file order. */
+#define FACET_SYNTH_N_AUS 11
+
+/* An AU is labelled present when its intensity is at least this. */
+#define FACET_SYNTH_PRESENCE_THRESHOLD 0.25f
+
+const int *facet_synth_aus         (int *n_aus);
+/* Index of FACS number @au in facet_synth_aus (), -1 when not drawn. */
+int        facet_synth_au_index    (int  au);
+
+/* Regions of the face, for the region masks (bit flags). */
+typedef enum
+{
+  FACET_SYNTH_REGION_BROWS  = 1 << 0, /* brows, forehead, glabella, upper lids up to the crease */
+  FACET_SYNTH_REGION_EYES   = 1 << 1, /* eyes, lids and the outer corners (crow's feet) */
+  FACET_SYNTH_REGION_CHEEKS = 1 << 2, /* below the eyes, beside nose and mouth */
+  FACET_SYNTH_REGION_NOSE   = 1 << 3, /* bridge, tip, wings and nostrils */
+  FACET_SYNTH_REGION_MOUTH  = 1 << 4, /* lips, corners, philtrum, mouth opening */
+  FACET_SYNTH_REGION_CHIN   = 1 << 5, /* below the lower lip: chin boss and jaw line */
+} FacetSynthRegion;
+
+/* The region(s) where FACS places the appearance changes of @au. */
+guint      facet_synth_au_regions  (int  au);
+
+/* Head pose, lighting and sensor state of one frame. Angles in radians;
+ * shifts as fractions of the frame side. */
+typedef struct
+{
+  float   yaw;            /* turn left/right (features shift, far side narrows) */
+  float   pitch;          /* nod (features shift vertically) */
+  float   roll;           /* in-plane tilt */
+  float   dx, dy;         /* translation */
+  float   scale;          /* 1: the face fills the frame as a crop would */
+  float   gaze_x, gaze_y; /* iris offset, fraction of the eye's half width */
+  float   brightness;     /* multiplies the image; 1: as drawn */
+  float   light_angle;    /* direction the light comes from */
+  float   light_strength; /* 0..1: how much darker the far side is */
+  float   noise;          /* sensor noise, standard deviation in 8-bit levels */
+  guint64 noise_seed;
+} FacetSynthPose;
+
+/* A frontal, evenly lit, noise-free pose. */
+void       facet_synth_pose_init   (FacetSynthPose *pose);
+
+/* A subject: identity (face shape, skin, eyes, nose, mouth, brows, hair,
+ * glasses, beard, background) and AU base rates, all from one seed. */
+typedef struct _FacetSynthSubject FacetSynthSubject;
+
+FacetSynthSubject *facet_synth_subject_new   (guint64                  seed);
+FacetSynthSubject *facet_synth_subject_ref   (FacetSynthSubject       *subject);
+void               facet_synth_subject_unref (FacetSynthSubject       *subject);
+guint64            facet_synth_subject_get_seed (const FacetSynthSubject *subject);
+/* A short description of the identity, e.g. "light skin, long brown hair,
+ * glasses" (for logs and documentation). */
+char              *facet_synth_subject_describe (const FacetSynthSubject *subject);
+
+/* AU base rates: the fraction of frames in which the AU is expected to be
+ * present. Changing them per subject builds the identity shortcuts that
+ * identity-adversarial training is meant to remove. */
+float              facet_synth_subject_get_base_rate (const FacetSynthSubject *subject,
+                                                      int                      au);
+gboolean           facet_synth_subject_set_base_rate (FacetSynthSubject       *subject,
+                                                      int                      au,
+                                                      float                    rate,
+                                                      GError                 **error);
+/* A bias profile from the subject seed: two AUs of this subject become
+ * frequent (rate 0.45-0.65) and one rare (a tenth of its default). */
+void               facet_synth_subject_apply_bias_profile (FacetSynthSubject *subject);
+
+/* Draws one frame: @au holds FACET_SYNTH_N_AUS intensities in 0..1 in the
+ * order of facet_synth_aus () (NULL: neutral), @pose may be NULL (neutral).
+ * Returns a @size x @size image. */
+FacetImage        *facet_synth_render        (const FacetSynthSubject *subject,
+                                              const float             *au,
+                                              const FacetSynthPose    *pose,
+                                              int                      size);
+
+/* A @size x @size mask (255 inside, 0 outside) of @regions (FacetSynthRegion
+ * flags) of @subject in the neutral pose, the same geometry as drawn. */
+FacetImage        *facet_synth_region_mask   (const FacetSynthSubject *subject,
+                                              guint                    regions,
+                                              int                      size);
+
+/* AU events over time (onset, apex, offset with smooth ramps; co-occurring
+ * patterns such as 6+12, 1+2+25+26, 4+9, 1+4+15), blinks, head motion with
+ * occasional nods, lighting drift and sensor noise for @n_frames frames. */
+typedef struct _FacetSynthTimeline FacetSynthTimeline;
+
+FacetSynthTimeline *facet_synth_timeline_new     (const FacetSynthSubject *subject,
+                                                  guint64                  seed,
+                                                  gint64                   n_frames,
+                                                  double                   fps);
+void                facet_synth_timeline_free    (FacetSynthTimeline      *timeline);
+gint64              facet_synth_timeline_get_n_frames (const FacetSynthTimeline *timeline);
+double              facet_synth_timeline_get_fps (const FacetSynthTimeline *timeline);
+/* Intensities (rounded to the four decimals the label file holds, so that
+ * what is drawn is exactly what is labelled) and pose of frame @frame. */
+void                facet_synth_timeline_get     (const FacetSynthTimeline *timeline,
+                                                  gint64                    frame,
+                                                  float                     au[FACET_SYNTH_N_AUS],
+                                                  FacetSynthPose           *pose);
+/* The label file: header "frame,AU01,AU01_i,AU02,AU02_i,...", then one row
+ * per frame. See docs/synth.md. */
+char               *facet_synth_timeline_labels  (const FacetSynthTimeline *timeline);
+gboolean            facet_synth_timeline_write_labels (const FacetSynthTimeline *timeline,
+                                                  const char               *path,
+                                                  GError                  **error);
+
+/* "OUT.mkv" -> "OUT.labels.csv" (the extension replaced). */
+char               *facet_synth_labels_path      (const char              *video_path);
+
+/* Renders every frame of @timeline at @size and encodes it to @path with
+ * @codec ("ffv1", "h264", "mjpeg"; NULL: h264), then writes the labels next
+ * to it (facet_synth_labels_path). @progress (may be NULL) is called about
+ * once a second of video; @cancellable stops between frames. */
+gboolean            facet_synth_write_video      (const FacetSynthSubject  *subject,
+                                                  const FacetSynthTimeline *timeline,
+                                                  const char               *path,
+                                                  int                       size,
+                                                  const char               *codec,
+                                                  FacetProgressFunc         progress,
+                                                  gpointer                  progress_data,
+                                                  GCancellable             *cancellable,
+                                                  GError                  **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetSynthSubject, facet_synth_subject_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetSynthTimeline, facet_synth_timeline_free)
+
+G_END_DECLS

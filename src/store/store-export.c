@@ -1,0 +1,796 @@
+/* store-export.c — what psychologists take away: per-frame tables in
+ * OpenFace's column names, AU events, ELAN 3.0 documents, summaries
+ *
+ * All four start from one decision table per video: every analysed or
+ * labelled frame, and for each AU of the model the final presence (the
+ * label where one exists, else the thresholded probability), the
+ * probability and where the decision came from. */
+#define G_LOG_DOMAIN "facet-store"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <libxml/tree.h>
+#include <libxml/xmlsave.h>
+
+#include "core/facet-core.h"
+#include "store-private.h"
+
+gboolean
+facet_export_format_from_string (const char        *text,
+                                 FacetExportFormat *format)
+{
+  static const struct { const char *name; FacetExportFormat format; } names[] = {
+    { "openface", FACET_EXPORT_OPENFACE },
+    { "events", FACET_EXPORT_EVENTS },
+    { "eaf", FACET_EXPORT_EAF },
+    { "summary", FACET_EXPORT_SUMMARY },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_strcmp0 (text, names[i].name) == 0)
+      {
+        *format = names[i].format;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+enum
+{
+  SRC_NONE,
+  SRC_HUMAN,
+  SRC_MODEL,
+};
+
+static const char *
+src_name (int src)
+{
+  return src == SRC_HUMAN ? "human" : src == SRC_MODEL ? "model" : "none";
+}
+
+typedef struct
+{
+  gint64 frame;
+  double time;
+  int    success;
+  float  confidence;
+} Row;
+
+typedef struct
+{
+  const FacetStoreVideo *video;
+  int                    n_aus;
+  const int             *aus;
+  GArray                *rows;     /* Row */
+  float                 *probs;    /* [row, au], NAN when none */
+  gint8                 *decision; /* [row, au]: -1 none, 0 absent, 1 present */
+  guint8                *source;   /* [row, au]: SRC_* */
+  gint64                 stride;   /* the usual gap between rows */
+} Table;
+
+static void
+table_free (Table *t)
+{
+  if (t == NULL)
+    return;
+  g_array_unref (t->rows);
+  g_free (t->probs);
+  g_free (t->decision);
+  g_free (t->source);
+  g_free (t);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Table, table_free)
+
+typedef struct
+{
+  gint64 frame;
+  int    status;
+  float  quality;
+  double time;
+  gboolean has_time;
+} FaceRow;
+
+static GArray *
+read_faces (FacetStore *store,
+            gint64      video_id,
+            GError    **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FaceRow));
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  store_lock (store);
+  st = store_prepare (store,
+                      "SELECT frame, status, quality, time FROM faces WHERE video_id = ? "
+                      "ORDER BY frame", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, video_id);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          FaceRow f;
+          f.frame = sqlite3_column_int64 (st, 0);
+          f.status = sqlite3_column_int (st, 1);
+          f.quality = (float) sqlite3_column_double (st, 2);
+          f.has_time = sqlite3_column_type (st, 3) != SQLITE_NULL;
+          f.time = sqlite3_column_double (st, 3);
+          g_array_append_val (out, f);
+        }
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
+static int
+compare_gint64 (gconstpointer a,
+                gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+static Table *
+build_table (FacetStore             *store,
+             const FacetStoreVideo  *video,
+             const FacetStoreModel  *model,
+             int                     n_aus,
+             const int              *aus,
+             const float            *thresholds,
+             GError                **error)
+{
+  g_autoptr (Table) t = g_new0 (Table, 1);
+  g_autoptr (FacetPredictionSet) preds = NULL;
+  g_autoptr (GArray) labels = NULL, faces = NULL;
+  g_autoptr (GArray) frames = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autofree int *model_col = g_new (int, MAX (n_aus, 1));
+  gsize p = 0, l = 0, f = 0;
+
+  t->video = video;
+  t->n_aus = n_aus;
+  t->aus = aus;
+  t->rows = g_array_new (FALSE, FALSE, sizeof (Row));
+  if (model != NULL)
+    {
+      preds = facet_store_get_predictions (store, model->id, video->id, 0, -1, error);
+      if (preds == NULL)
+        return NULL;
+    }
+  labels = facet_store_get_labels (store, video->id, 0, 0, -1, error);
+  faces = read_faces (store, video->id, error);
+  if (labels == NULL || faces == NULL)
+    return NULL;
+  for (int a = 0; a < n_aus; a++)
+    model_col[a] = model != NULL ? facet_store_model_find_au (model, aus[a]) : -1;
+
+  /* Rows: every analysed frame and every frame with a label of our AUs. */
+  for (gsize i = 0; preds != NULL && i < preds->n; i++)
+    g_array_append_val (frames, preds->frames[i]);
+  for (guint i = 0; i < labels->len; i++)
+    {
+      const FacetLabel *lb = &g_array_index (labels, FacetLabel, i);
+      for (int a = 0; a < n_aus; a++)
+        if (aus[a] == lb->au)
+          {
+            g_array_append_val (frames, lb->frame);
+            break;
+          }
+    }
+  g_array_sort (frames, compare_gint64);
+
+  {
+    gsize n = 0;
+    for (guint i = 0; i < frames->len; i++)
+      if (i == 0 || g_array_index (frames, gint64, i) != g_array_index (frames, gint64, i - 1))
+        g_array_index (frames, gint64, n++) = g_array_index (frames, gint64, i);
+    g_array_set_size (frames, (guint) n);
+  }
+
+  t->probs = g_new (float, MAX ((gsize) frames->len * n_aus, 1));
+  t->decision = g_new (gint8, MAX ((gsize) frames->len * n_aus, 1));
+  t->source = g_new (guint8, MAX ((gsize) frames->len * n_aus, 1));
+  for (guint r = 0; r < frames->len; r++)
+    {
+      gint64 frame = g_array_index (frames, gint64, r);
+      const float *probs = NULL;
+      Row row = { frame, (double) frame / video->fps, 0, 0.0f };
+
+      while (preds != NULL && p < preds->n && preds->frames[p] < frame)
+        p++;
+      if (preds != NULL && p < preds->n && preds->frames[p] == frame)
+        probs = preds->probs + p * preds->n_aus;
+      while (f < faces->len && g_array_index (faces, FaceRow, f).frame < frame)
+        f++;
+      if (f < faces->len && g_array_index (faces, FaceRow, f).frame == frame)
+        {
+          FaceRow *fr = &g_array_index (faces, FaceRow, f);
+          if (fr->has_time)
+            row.time = fr->time;
+          row.confidence = fr->status == FACET_STORE_FACE_WHOLE ? 1.0f : fr->quality;
+        }
+      /* A prediction with numbers means the face was there. */
+      if (probs != NULL && preds->n_aus > 0 && !isnan (probs[0]))
+        {
+          row.success = 1;
+          if (f >= faces->len || g_array_index (faces, FaceRow, f).frame != frame)
+            row.confidence = 1.0f;
+        }
+      else
+        {
+          probs = NULL;
+          row.confidence = 0.0f;
+        }
+      g_array_append_val (t->rows, row);
+
+      for (int a = 0; a < n_aus; a++)
+        {
+          gsize k = (gsize) r * n_aus + a;
+          t->probs[k] = probs != NULL && model_col[a] >= 0 ? probs[model_col[a]] : NAN;
+          t->decision[k] = -1;
+          t->source[k] = SRC_NONE;
+          if (!isnan (t->probs[k]))
+            {
+              t->decision[k] = t->probs[k] >= thresholds[a];
+              t->source[k] = SRC_MODEL;
+            }
+        }
+      while (l < labels->len && g_array_index (labels, FacetLabel, l).frame < frame)
+        l++;
+      for (gsize m = l; m < labels->len && g_array_index (labels, FacetLabel, m).frame == frame; m++)
+        {
+          const FacetLabel *lb = &g_array_index (labels, FacetLabel, m);
+          for (int a = 0; a < n_aus; a++)
+            if (aus[a] == lb->au)
+              {
+                gsize k = (gsize) r * n_aus + a;
+                t->decision[k] = lb->state == FACET_LABEL_PRESENT ? 1
+                                 : lb->state == FACET_LABEL_ABSENT ? 0 : -1;
+                t->source[k] = SRC_HUMAN;
+              }
+        }
+    }
+
+  /* The most common gap between rows (the analysis stride). */
+  t->stride = 1;
+  if (frames->len > 1)
+    {
+      g_autoptr (GArray) gaps = g_array_sized_new (FALSE, FALSE, sizeof (gint64), frames->len);
+      guint run = 0, best = 0;
+      for (guint r = 1; r < frames->len; r++)
+        {
+          gint64 gap = g_array_index (frames, gint64, r) - g_array_index (frames, gint64, r - 1);
+          g_array_append_val (gaps, gap);
+        }
+      g_array_sort (gaps, compare_gint64);
+      for (guint r = 0; r < gaps->len; r++)
+        {
+          run = r > 0 && g_array_index (gaps, gint64, r) == g_array_index (gaps, gint64, r - 1)
+                ? run + 1 : 1;
+          if (run > best)
+            best = run, t->stride = g_array_index (gaps, gint64, r);
+        }
+    }
+  return g_steal_pointer (&t);
+}
+
+/* ---- Events -------------------------------------------------------------------------- */
+
+typedef struct
+{
+  int    au;
+  gint64 onset, apex, offset; /* frames; offset is the last frame of the event */
+  double onset_time, apex_time, offset_time; /* offset_time: end of the last frame */
+  float  peak;                /* NAN when no probability */
+  int    source;              /* SRC_HUMAN, SRC_MODEL, or 3 for mixed */
+} Event;
+
+static const char *
+event_source (int src)
+{
+  return src == 3 ? "mixed" : src_name (src);
+}
+
+/* Runs of present rows; an undecided row ends a run. */
+static GArray *
+find_events (const Table *t,
+             int          a)
+{
+  GArray *events = g_array_new (FALSE, FALSE, sizeof (Event));
+  Event e = { 0 };
+  gboolean open = FALSE;
+
+  for (guint r = 0; r <= t->rows->len; r++)
+    {
+      gsize k = (gsize) r * t->n_aus + a;
+      gboolean present = r < t->rows->len && t->decision[k] == 1;
+      const Row *row = r < t->rows->len ? &g_array_index (t->rows, Row, r) : NULL;
+
+      if (present)
+        {
+          float p = t->probs[k];
+          if (!open)
+            {
+              e = (Event) { .au = t->aus[a], .onset = row->frame, .apex = row->frame,
+                            .onset_time = row->time, .apex_time = row->time, .peak = NAN,
+                            .source = t->source[k] };
+              open = TRUE;
+            }
+          if (!isnan (p) && (isnan (e.peak) || p > e.peak))
+            {
+              e.peak = p;
+              e.apex = row->frame;
+              e.apex_time = row->time;
+            }
+          if (e.source != t->source[k])
+            e.source = 3;
+          e.offset = row->frame;
+          e.offset_time = row->time + 1.0 / t->video->fps;
+        }
+      else if (open)
+        {
+          g_array_append_val (events, e);
+          open = FALSE;
+        }
+    }
+  return events;
+}
+
+/* ---- Writers ---------------------------------------------------------------------------------- */
+
+static void
+append_double (GString *out,
+               double   v,
+               const char *format)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isnan (v))
+    g_string_append (out, g_ascii_formatd (buf, sizeof buf, format, v));
+}
+
+static GString *
+openface_csv (const Table *t)
+{
+  GString *out = g_string_new ("frame,face_id,timestamp,confidence,success");
+
+  for (int a = 0; a < t->n_aus; a++)
+    g_string_append_printf (out, ",AU%02d_c", t->aus[a]);
+  for (int a = 0; a < t->n_aus; a++)
+    g_string_append_printf (out, ",AU%02d_p", t->aus[a]);
+  for (int a = 0; a < t->n_aus; a++)
+    g_string_append_printf (out, ",AU%02d_src", t->aus[a]);
+  g_string_append_c (out, '\n');
+  for (guint r = 0; r < t->rows->len; r++)
+    {
+      const Row *row = &g_array_index (t->rows, Row, r);
+      gsize k0 = (gsize) r * t->n_aus;
+
+      g_string_append_printf (out, "%" G_GINT64_FORMAT ",0,", row->frame);
+      append_double (out, row->time, "%.6f");
+      g_string_append_c (out, ',');
+      append_double (out, row->confidence, "%.4f");
+      g_string_append_printf (out, ",%d", row->success);
+      for (int a = 0; a < t->n_aus; a++)
+        {
+          g_string_append_c (out, ',');
+          if (t->decision[k0 + a] >= 0)
+            g_string_append_c (out, t->decision[k0 + a] ? '1' : '0');
+        }
+      for (int a = 0; a < t->n_aus; a++)
+        {
+          g_string_append_c (out, ',');
+          append_double (out, t->probs[k0 + a], "%.6f");
+        }
+      for (int a = 0; a < t->n_aus; a++)
+        g_string_append_printf (out, ",%s", src_name (t->source[k0 + a]));
+      g_string_append_c (out, '\n');
+    }
+  return out;
+}
+
+static void
+events_csv (GString     *out,
+            const Table *t)
+{
+  for (int a = 0; a < t->n_aus; a++)
+    {
+      g_autoptr (GArray) events = find_events (t, a);
+      for (guint i = 0; i < events->len; i++)
+        {
+          const Event *e = &g_array_index (events, Event, i);
+          g_string_append_printf (out, "%" G_GINT64_FORMAT ",AU%02d,%" G_GINT64_FORMAT ",",
+                                  t->video->id, e->au, e->onset);
+          append_double (out, e->onset_time, "%.6f");
+          g_string_append_printf (out, ",%" G_GINT64_FORMAT ",", e->apex);
+          append_double (out, e->apex_time, "%.6f");
+          g_string_append_printf (out, ",%" G_GINT64_FORMAT ",", e->offset);
+          append_double (out, e->offset_time, "%.6f");
+          g_string_append_c (out, ',');
+          append_double (out, e->offset_time - e->onset_time, "%.6f");
+          g_string_append_c (out, ',');
+          append_double (out, e->peak, "%.4f");
+          g_string_append_printf (out, ",%s\n", event_source (e->source));
+        }
+    }
+}
+
+static void
+summary_csv (GString     *out,
+             const Table *t)
+{
+  for (int a = 0; a < t->n_aus; a++)
+    {
+      g_autoptr (GArray) events = find_events (t, a);
+      g_autofree char *subject = g_strdup (t->video->subject);
+      gint64 decided = 0, present = 0;
+      double minutes, total = 0.0;
+
+      for (guint r = 0; r < t->rows->len; r++)
+        {
+          gint8 d = t->decision[(gsize) r * t->n_aus + a];
+          decided += d >= 0;
+          present += d == 1;
+        }
+      for (guint i = 0; i < events->len; i++)
+        {
+          const Event *e = &g_array_index (events, Event, i);
+          total += e->offset_time - e->onset_time;
+        }
+      /* Coded time: decided frames, each standing for the analysis stride. */
+      minutes = (double) decided * (double) t->stride / t->video->fps / 60.0;
+      /* The subject is free text: quote it for CSV. */
+      g_strdelimit (subject, "\"\r\n", '\'');
+      g_string_append_printf (out, "%" G_GINT64_FORMAT ",\"%s\",AU%02d,%" G_GINT64_FORMAT ",",
+                              t->video->id, subject, t->aus[a], decided);
+      append_double (out, decided ? 100.0 * (double) present / (double) decided : NAN, "%.3f");
+      g_string_append_printf (out, ",%u,", events->len);
+      append_double (out, minutes > 0 ? events->len / minutes : NAN, "%.4f");
+      g_string_append_c (out, ',');
+      append_double (out, events->len ? total / events->len : NAN, "%.4f");
+      g_string_append_c (out, '\n');
+    }
+}
+
+static const char *
+mime_type_for (const char *path)
+{
+  g_autofree char *lower = g_ascii_strdown (path, -1);
+
+  if (g_str_has_suffix (lower, ".mp4") || g_str_has_suffix (lower, ".m4v"))
+    return "video/mp4";
+  if (g_str_has_suffix (lower, ".mkv"))
+    return "video/x-matroska";
+  if (g_str_has_suffix (lower, ".avi"))
+    return "video/x-msvideo";
+  if (g_str_has_suffix (lower, ".mov"))
+    return "video/quicktime";
+  if (g_str_has_suffix (lower, ".webm"))
+    return "video/webm";
+  if (g_str_has_suffix (lower, ".mpg") || g_str_has_suffix (lower, ".mpeg"))
+    return "video/mpeg";
+  return "video/*";
+}
+
+typedef struct
+{
+  gint64 value; /* milliseconds */
+  guint  key;
+} Slot;
+
+static int
+compare_slot (gconstpointer pa,
+              gconstpointer pb)
+{
+  const Slot *a = pa, *b = pb;
+
+  if (a->value != b->value)
+    return a->value < b->value ? -1 : 1;
+  return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/* ELAN 3.0: HEADER with the media descriptor, TIME_ORDER, one TIER per AU
+ * (an annotation per event), then the linguistic type the tiers use. */
+static gboolean
+write_eaf (FacetStore  *store,
+           const Table *t,
+           const char  *path,
+           GError     **error)
+{
+  g_autofree char *media = NULL, *uri = NULL, *rel = NULL, *date = NULL, *out_dir = NULL;
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  xmlDocPtr doc;
+  xmlNodePtr root, header, md, order, node;
+  g_autofree guint *slot_of = NULL;
+  guint annotation = 0;
+  char buf[64];
+  int rc;
+
+  media = g_canonicalize_filename (t->video->path, facet_store_get_folder (store));
+  uri = g_filename_to_uri (media, NULL, NULL);
+  out_dir = g_path_get_dirname (path);
+  {
+    /* RELATIVE_MEDIA_URL: from the .eaf's folder to the media. */
+    g_autofree char *abs_dir = g_canonicalize_filename (out_dir, NULL);
+    g_auto (GStrv) a = g_strsplit (abs_dir, "/", -1);
+    g_auto (GStrv) b = g_strsplit (media, "/", -1);
+    GString *r = g_string_new ("");
+    guint i = 0, na = g_strv_length (a), nb = g_strv_length (b);
+    while (i < na && i + 1 < nb && g_str_equal (a[i], b[i]))
+      i++;
+    if (i == na)
+      g_string_append (r, "./");
+    for (guint j = i; j < na; j++)
+      if (*a[j])
+        g_string_append (r, "../");
+    for (guint j = i; j < nb; j++)
+      if (*b[j])
+        g_string_append_printf (r, "%s%s", b[j], j + 1 < nb ? "/" : "");
+    rel = g_string_free (r, FALSE);
+  }
+  date = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S%:z");
+
+  doc = xmlNewDoc (BAD_CAST "1.0");
+  root = xmlNewNode (NULL, BAD_CAST "ANNOTATION_DOCUMENT");
+  xmlDocSetRootElement (doc, root);
+  xmlNewProp (root, BAD_CAST "AUTHOR", BAD_CAST "Facet");
+  xmlNewProp (root, BAD_CAST "DATE", BAD_CAST date);
+  xmlNewProp (root, BAD_CAST "FORMAT", BAD_CAST "3.0");
+  xmlNewProp (root, BAD_CAST "VERSION", BAD_CAST "3.0");
+  {
+    xmlNsPtr xsi = xmlNewNs (root, BAD_CAST "http://www.w3.org/2001/XMLSchema-instance",
+                             BAD_CAST "xsi");
+    xmlNewNsProp (root, xsi, BAD_CAST "noNamespaceSchemaLocation",
+                  BAD_CAST "http://www.mpi.nl/tools/elan/EAFv3.0.xsd");
+  }
+  header = xmlNewChild (root, NULL, BAD_CAST "HEADER", NULL);
+  xmlNewProp (header, BAD_CAST "MEDIA_FILE", BAD_CAST "");
+  xmlNewProp (header, BAD_CAST "TIME_UNITS", BAD_CAST "milliseconds");
+  md = xmlNewChild (header, NULL, BAD_CAST "MEDIA_DESCRIPTOR", NULL);
+  xmlNewProp (md, BAD_CAST "MEDIA_URL", BAD_CAST (uri ? uri : ""));
+  xmlNewProp (md, BAD_CAST "MIME_TYPE", BAD_CAST mime_type_for (media));
+  xmlNewProp (md, BAD_CAST "RELATIVE_MEDIA_URL", BAD_CAST rel);
+  order = xmlNewChild (root, NULL, BAD_CAST "TIME_ORDER", NULL);
+
+  for (int a = 0; a < t->n_aus; a++)
+    g_ptr_array_add (all, find_events (t, a));
+
+  /* Time slots in ascending time, as ELAN writes them; slot_of maps an
+   * event's start (2k) and end (2k + 1) to its slot number. */
+  {
+    g_autoptr (GArray) slots = g_array_new (FALSE, FALSE, sizeof (Slot));
+    guint k = 0;
+    for (int a = 0; a < t->n_aus; a++)
+      {
+        GArray *events = all->pdata[a];
+        for (guint i = 0; i < events->len; i++, k++)
+          {
+            const Event *e = &g_array_index (events, Event, i);
+            Slot s0 = { (gint64) llround (e->onset_time * 1000.0), 2 * k };
+            Slot s1 = { (gint64) llround (e->offset_time * 1000.0), 2 * k + 1 };
+            if (s1.value <= s0.value)
+              s1.value = s0.value + 1;
+            g_array_append_val (slots, s0);
+            g_array_append_val (slots, s1);
+          }
+      }
+    g_array_sort (slots, compare_slot);
+    slot_of = g_new (guint, MAX (slots->len, 1));
+    for (guint i = 0; i < slots->len; i++)
+      {
+        Slot *s = &g_array_index (slots, Slot, i);
+        slot_of[s->key] = i + 1;
+        node = xmlNewChild (order, NULL, BAD_CAST "TIME_SLOT", NULL);
+        g_snprintf (buf, sizeof buf, "ts%u", i + 1);
+        xmlNewProp (node, BAD_CAST "TIME_SLOT_ID", BAD_CAST buf);
+        g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, s->value);
+        xmlNewProp (node, BAD_CAST "TIME_VALUE", BAD_CAST buf);
+      }
+  }
+  for (int a = 0; a < t->n_aus; a++)
+    {
+      GArray *events = all->pdata[a];
+      const char *name = facet_au_name (t->aus[a]);
+      xmlNodePtr tier = xmlNewChild (root, NULL, BAD_CAST "TIER", NULL);
+
+      g_snprintf (buf, sizeof buf, "AU%02d", t->aus[a]);
+      xmlNewProp (tier, BAD_CAST "TIER_ID", BAD_CAST buf);
+      xmlNewProp (tier, BAD_CAST "LINGUISTIC_TYPE_REF", BAD_CAST "facet-au");
+      if (name != NULL)
+        xmlNewProp (tier, BAD_CAST "ANNOTATOR", BAD_CAST "Facet");
+      for (guint i = 0; i < events->len; i++)
+        {
+          const Event *e = &g_array_index (events, Event, i);
+          xmlNodePtr ann = xmlNewChild (tier, NULL, BAD_CAST "ANNOTATION", NULL);
+          xmlNodePtr al = xmlNewChild (ann, NULL, BAD_CAST "ALIGNABLE_ANNOTATION", NULL);
+          g_autofree char *value = NULL;
+
+          g_snprintf (buf, sizeof buf, "a%u", annotation + 1);
+          xmlNewProp (al, BAD_CAST "ANNOTATION_ID", BAD_CAST buf);
+          g_snprintf (buf, sizeof buf, "ts%u", slot_of[2 * annotation]);
+          xmlNewProp (al, BAD_CAST "TIME_SLOT_REF1", BAD_CAST buf);
+          g_snprintf (buf, sizeof buf, "ts%u", slot_of[2 * annotation + 1]);
+          xmlNewProp (al, BAD_CAST "TIME_SLOT_REF2", BAD_CAST buf);
+          annotation++;
+          if (!isnan (e->peak))
+            value = g_strdup_printf ("AU%02d%s%s (%s, peak %.2f)", e->au, name ? " " : "",
+                                     name ? name : "", event_source (e->source), (double) e->peak);
+          else
+            value = g_strdup_printf ("AU%02d%s%s (%s)", e->au, name ? " " : "", name ? name : "",
+                                     event_source (e->source));
+          xmlNewTextChild (al, NULL, BAD_CAST "ANNOTATION_VALUE", BAD_CAST value);
+        }
+    }
+  node = xmlNewChild (root, NULL, BAD_CAST "LINGUISTIC_TYPE", NULL);
+  xmlNewProp (node, BAD_CAST "GRAPHIC_REFERENCES", BAD_CAST "false");
+  xmlNewProp (node, BAD_CAST "LINGUISTIC_TYPE_ID", BAD_CAST "facet-au");
+  xmlNewProp (node, BAD_CAST "TIME_ALIGNABLE", BAD_CAST "true");
+  {
+    /* lastUsedAnnotationId lets ELAN continue numbering. */
+    xmlNodePtr prop;
+    g_snprintf (buf, sizeof buf, "%u", annotation);
+    prop = xmlNewTextChild (header, NULL, BAD_CAST "PROPERTY", BAD_CAST buf);
+    xmlNewProp (prop, BAD_CAST "NAME", BAD_CAST "lastUsedAnnotationId");
+  }
+
+  {
+    xmlChar *mem = NULL;
+    int size = 0;
+    xmlDocDumpFormatMemoryEnc (doc, &mem, &size, "UTF-8", 1);
+    rc = mem != NULL && facet_write_file_atomic (path, mem, (gsize) size, error) ? 0 : -1;
+    if (mem == NULL)
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_IO, "%s: cannot write XML", path);
+    xmlFree (mem);
+  }
+  xmlFreeDoc (doc);
+  return rc == 0;
+}
+
+/* ---- The export entry point ------------------------------------------------------------------- */
+
+static gboolean
+write_text (const char *path,
+            GString    *text,
+            GError    **error)
+{
+  return facet_write_file_atomic (path, text->str, text->len, error);
+}
+
+gboolean
+facet_store_export (FacetStore               *store,
+                    const FacetExportOptions *options,
+                    const char               *path,
+                    GError                  **error)
+{
+  g_autoptr (FacetStoreModel) model = NULL;
+  g_autoptr (GPtrArray) videos = NULL;
+  g_autoptr (GString) joint = NULL;
+  g_autofree int *aus = NULL;
+  g_autofree float *thresholds = NULL;
+  gboolean per_video_files, folder;
+  gint64 model_id = options->model_id;
+  int n_aus = 0;
+
+  g_return_val_if_fail (store != NULL && options != NULL && path != NULL, FALSE);
+
+  if (!isnan (options->threshold) && !(options->threshold > 0.0f && options->threshold < 1.0f))
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "threshold %g is outside (0, 1)", (double) options->threshold);
+      return FALSE;
+    }
+  if (model_id == 0)
+    {
+      model_id = facet_store_latest_model (store, error);
+      if (model_id < 0)
+        return FALSE;
+    }
+  if (model_id > 0)
+    {
+      model = facet_store_get_model (store, model_id, error);
+      if (model == NULL)
+        return FALSE;
+      n_aus = model->n_aus;
+      aus = g_memdup2 (model->au_ids, sizeof (int) * n_aus);
+      thresholds = store_model_thresholds (model, options->threshold);
+    }
+  else
+    {
+      /* A project coded by hand only: the labelled AUs. */
+      g_autoptr (GArray) counts = facet_store_count_labels (store, options->video_id, error);
+      if (counts == NULL)
+        return FALSE;
+      if (counts->len == 0)
+        {
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                       "%s: nothing to export: no model and no labels", store->path);
+          return FALSE;
+        }
+      n_aus = (int) counts->len;
+      aus = g_new (int, n_aus);
+      thresholds = g_new (float, n_aus);
+      for (int a = 0; a < n_aus; a++)
+        {
+          aus[a] = g_array_index (counts, FacetLabelCount, a).au;
+          thresholds[a] = 0.5f;
+        }
+    }
+
+  if (options->video_id != 0)
+    {
+      FacetStoreVideo *v = facet_store_get_video (store, options->video_id, error);
+      if (v == NULL)
+        return FALSE;
+      videos = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_video_free);
+      g_ptr_array_add (videos, v);
+    }
+  else if ((videos = facet_store_list_videos (store, error)) == NULL)
+    return FALSE;
+  if (videos->len == 0)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                   "%s: the project has no videos", store->path);
+      return FALSE;
+    }
+
+  per_video_files = options->format == FACET_EXPORT_OPENFACE || options->format == FACET_EXPORT_EAF;
+  folder = per_video_files && videos->len > 1;
+  if (folder && g_mkdir_with_parents (path, 0777) != 0)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_IO,
+                   "%s: cannot make the folder for one file per video", path);
+      return FALSE;
+    }
+  if (options->format == FACET_EXPORT_EVENTS)
+    joint = g_string_new ("video,au,onset_frame,onset_time,apex_frame,apex_time,offset_frame,"
+                          "offset_time,duration,peak_probability,source\n");
+  else if (options->format == FACET_EXPORT_SUMMARY)
+    joint = g_string_new ("video,subject,au,frames,presence_pct,events,events_per_minute,"
+                          "mean_event_duration\n");
+
+  for (guint i = 0; i < videos->len; i++)
+    {
+      FacetStoreVideo *v = videos->pdata[i];
+      g_autoptr (Table) t = build_table (store, v, model, n_aus, aus, thresholds, error);
+      g_autofree char *file = NULL;
+
+      if (t == NULL)
+        return FALSE;
+      if (per_video_files)
+        {
+          g_autofree char *name = store_video_display_name (v);
+          g_autofree char *base = g_strconcat (name, options->format == FACET_EXPORT_EAF
+                                               ? ".eaf" : ".csv", NULL);
+          file = folder ? g_build_filename (path, base, NULL) : g_strdup (path);
+        }
+      switch (options->format)
+        {
+        case FACET_EXPORT_OPENFACE:
+          {
+            g_autoptr (GString) csv = openface_csv (t);
+            if (!write_text (file, csv, error))
+              return FALSE;
+          }
+          break;
+        case FACET_EXPORT_EAF:
+          if (!write_eaf (store, t, file, error))
+            return FALSE;
+          break;
+        case FACET_EXPORT_EVENTS:
+          events_csv (joint, t);
+          break;
+        case FACET_EXPORT_SUMMARY:
+        default:
+          summary_csv (joint, t);
+          break;
+        }
+    }
+  if (joint != NULL)
+    return write_text (path, joint, error);
+  return TRUE;
+}

@@ -1,0 +1,1378 @@
+/* store-import.c — label files in and out: Facet's csv (the layout of
+ * facet-cli synth), FMAE-IAT JSON lines, BP4D AU_OCC tables and DISFA
+ * per-AU intensity files
+ *
+ * A file is parsed completely before anything is written; the first
+ * problem refuses it with its line and column, and a good file is written
+ * as one change set (one transaction, one undo step). docs/store.md lists
+ * the exact layouts. */
+#define G_LOG_DOMAIN "facet-store"
+
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "core/facet-core.h"
+#include "store-private.h"
+
+/* Larger label files than this are refused before reading them. */
+#define MAX_LABEL_FILE_BYTES ((gsize) 1 << 30)
+/* No number needs more characters; longer fields are junk. */
+#define MAX_FIELD_BYTES 64
+/* FMAE-IAT's filler for "an AU that is absent". */
+#define FMAE_ABSENT 999
+
+gboolean
+facet_label_format_from_string (const char       *text,
+                                FacetLabelFormat *format)
+{
+  static const struct { const char *name; FacetLabelFormat format; } names[] = {
+    { "csv", FACET_LABEL_FORMAT_CSV },
+    { "fmae-json", FACET_LABEL_FORMAT_FMAE_JSON },
+    { "bp4d", FACET_LABEL_FORMAT_BP4D },
+    { "disfa", FACET_LABEL_FORMAT_DISFA },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_strcmp0 (text, names[i].name) == 0)
+      {
+        *format = names[i].format;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+facet_label_file_free (FacetLabelFile *file)
+{
+  if (file == NULL)
+    return;
+  g_free (file->name);
+  g_array_unref (file->labels);
+  g_string_chunk_free (file->keys);
+  g_free (file);
+}
+
+static FacetLabelFile *
+label_file_new (const char *name)
+{
+  FacetLabelFile *file = g_new0 (FacetLabelFile, 1);
+
+  file->name = g_utf8_make_valid (name, -1);
+  file->labels = g_array_new (FALSE, FALSE, sizeof (FacetParsedLabel));
+  file->keys = g_string_chunk_new (256);
+  return file;
+}
+
+static void
+add_label (FacetLabelFile *file,
+           const char     *key,
+           guint           line,
+           gint64          frame,
+           int             au,
+           FacetLabelState state,
+           float           intensity)
+{
+  FacetParsedLabel l = { key, line, frame, au, state, intensity };
+  g_array_append_val (file->labels, l);
+}
+
+/* ---- Lines, fields and messages ------------------------------------------------------ */
+
+typedef struct
+{
+  const char *name;
+  const char *data;
+  gsize       len;
+  gsize       pos;
+  guint       line;
+} Reader;
+
+typedef struct
+{
+  const char *text;
+  gsize       len;
+  guint       column; /* 1-based byte column */
+} Field;
+
+/* A field as it may appear in a message: valid UTF-8, short. */
+static char *
+quote (const char *text,
+       gsize       len)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, (gssize) MIN (len, 40));
+  GString *s = g_string_new (NULL);
+
+  for (const char *p = valid; *p; p++)
+    g_string_append_c (s, (guchar) *p < 0x20 ? '?' : *p);
+  if (len > 40)
+    g_string_append (s, "…");
+  return g_string_free (s, FALSE);
+}
+
+static void G_GNUC_PRINTF (5, 6)
+parse_error (GError    **error,
+             const char *name,
+             guint       line,
+             guint       column,
+             const char *format,
+             ...)
+{
+  g_autofree char *msg = NULL, *valid = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  /* Messages of other parsers may quote broken bytes; ours stay one line
+   * of valid UTF-8. */
+  valid = g_utf8_make_valid (msg, -1);
+  g_strdelimit (valid, "\r\n", ' ');
+  g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_PARSE, "%s:%u:%u: %s", name, line,
+               column, valid);
+}
+
+/* The next line without its end ("\n" or "\r\n"); FALSE at the end. */
+static gboolean
+next_line (Reader      *r,
+           const char **line,
+           gsize       *len,
+           GError     **error)
+{
+  const char *start, *nl;
+
+  if (r->pos >= r->len)
+    return FALSE;
+  start = r->data + r->pos;
+  nl = memchr (start, '\n', r->len - r->pos);
+  *len = nl ? (gsize) (nl - start) : r->len - r->pos;
+  r->pos += *len + (nl ? 1 : 0);
+  r->line++;
+  *line = start;
+  if (*len > 0 && start[*len - 1] == '\r')
+    (*len)--;
+  if (memchr (start, '\0', *len) != NULL)
+    {
+      parse_error (error, r->name, r->line, (guint) ((const char *) memchr (start, '\0', *len) - start) + 1,
+                   "a NUL byte: this is not a text file");
+      *line = NULL;
+    }
+  else if (!g_utf8_validate (start, (gssize) *len, NULL))
+    {
+      const char *end;
+      g_utf8_validate (start, (gssize) *len, &end);
+      parse_error (error, r->name, r->line, (guint) (end - start) + 1, "invalid UTF-8");
+      *line = NULL;
+    }
+  return TRUE;
+}
+
+static gboolean
+blank (const char *line,
+       gsize       len)
+{
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isspace (line[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+split_fields (const char *line,
+              gsize       len,
+              GArray     *fields)
+{
+  gsize start = 0;
+
+  g_array_set_size (fields, 0);
+  for (gsize i = 0; i <= len; i++)
+    if (i == len || line[i] == ',')
+      {
+        Field f = { line + start, i - start, (guint) start + 1 };
+        /* Surrounding spaces are allowed; quotes around a header name too. */
+        while (f.len > 0 && g_ascii_isspace (*f.text))
+          f.text++, f.len--, f.column++;
+        while (f.len > 0 && g_ascii_isspace (f.text[f.len - 1]))
+          f.len--;
+        if (f.len >= 2 && f.text[0] == '"' && f.text[f.len - 1] == '"')
+          f.text++, f.len -= 2;
+        g_array_append_val (fields, f);
+        start = i + 1;
+      }
+}
+
+static gboolean
+field_int (const Field *f,
+           gint64       min,
+           gint64       max,
+           gint64      *out)
+{
+  char buf[MAX_FIELD_BYTES + 1];
+
+  if (f->len == 0 || f->len > MAX_FIELD_BYTES)
+    return FALSE;
+  memcpy (buf, f->text, f->len);
+  buf[f->len] = '\0';
+  return g_ascii_string_to_signed (buf, 10, min, max, out, NULL);
+}
+
+/* "1", "1.0", "1e0": whole numbers written as floats by some tools. */
+static gboolean
+field_whole (const Field *f,
+             gint64       min,
+             gint64       max,
+             gint64      *out)
+{
+  char buf[MAX_FIELD_BYTES + 1];
+  char *end = NULL;
+  double v;
+
+  if (field_int (f, min, max, out))
+    return TRUE;
+  if (f->len == 0 || f->len > MAX_FIELD_BYTES)
+    return FALSE;
+  memcpy (buf, f->text, f->len);
+  buf[f->len] = '\0';
+  v = g_ascii_strtod (buf, &end);
+  if (*end != '\0' || !isfinite (v) || v != floor (v) || v < (double) min || v > (double) max)
+    return FALSE;
+  *out = (gint64) v;
+  return TRUE;
+}
+
+static gboolean
+field_float (const Field *f,
+             double       min,
+             double       max,
+             float       *out)
+{
+  char buf[MAX_FIELD_BYTES + 1];
+  char *end = NULL;
+  double v;
+
+  if (f->len == 0 || f->len > MAX_FIELD_BYTES)
+    return FALSE;
+  memcpy (buf, f->text, f->len);
+  buf[f->len] = '\0';
+  v = g_ascii_strtod (buf, &end);
+  if (*end != '\0' || !isfinite (v) || v < min || v > max)
+    return FALSE;
+  *out = (float) v;
+  return TRUE;
+}
+
+static gboolean
+field_is (const Field *f,
+          const char  *text)
+{
+  return f->len == strlen (text) && g_ascii_strncasecmp (f->text, text, f->len) == 0;
+}
+
+/* "AU12" or "AU12_i" (with @suffix) -> 12. */
+static int
+au_column (const Field *f,
+           const char  *suffix)
+{
+  gsize sl = strlen (suffix);
+  Field digits;
+  gint64 au;
+
+  if (f->len < 3 + sl || g_ascii_strncasecmp (f->text, "AU", 2) != 0
+      || g_ascii_strncasecmp (f->text + f->len - sl, suffix, sl) != 0)
+    return 0;
+  digits = (Field) { f->text + 2, f->len - 2 - sl, f->column + 2 };
+  for (gsize i = 0; i < digits.len; i++)
+    if (!g_ascii_isdigit (digits.text[i]))
+      return 0;
+  if (!field_int (&digits, 1, 99, &au))
+    return 0;
+  return (int) au;
+}
+
+/* Duplicate rows: (key, frame) seen before. */
+static gboolean
+first_time (GHashTable *seen,
+            const char *key,
+            gint64      frame,
+            guint       line,
+            guint      *first_line)
+{
+  g_autofree char *k = g_strdup_printf ("%s\n%" G_GINT64_FORMAT, key ? key : "", frame);
+  gpointer old = g_hash_table_lookup (seen, k);
+
+  if (old != NULL)
+    {
+      *first_line = GPOINTER_TO_UINT (old);
+      return FALSE;
+    }
+  g_hash_table_insert (seen, g_steal_pointer (&k), GUINT_TO_POINTER (line));
+  return TRUE;
+}
+
+/* ---- Facet csv ---------------------------------------------------------------------- *
+ * [video,]frame,AU01[,AU01_i],AU02[,AU02_i],...   (frame from 0)
+ * AUxx: 1 present, 0 absent, 9 not codable, empty: no label
+ * AUxx_i: intensity 0..1 or empty */
+
+typedef struct
+{
+  int  au;
+  int  intensity_of; /* -1, or the AU this intensity column belongs to */
+} CsvColumn;
+
+static gboolean
+parse_csv (Reader         *r,
+           FacetLabelFile *file,
+           GError        **error)
+{
+  g_autoptr (GArray) fields = g_array_new (FALSE, FALSE, sizeof (Field));
+  g_autoptr (GArray) columns = g_array_new (FALSE, TRUE, sizeof (CsvColumn));
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree float *intensity = NULL;
+  g_autofree int *state = NULL;
+  const char *line;
+  gsize len;
+  int video_col = -1, frame_col = -1, n_au = 0;
+  guint n_cols;
+
+  /* The header. */
+  for (;;)
+    {
+      if (!next_line (r, &line, &len, error))
+        {
+          parse_error (error, r->name, 1, 1, "the file is empty (a header frame,AU01,... was expected)");
+          return FALSE;
+        }
+      if (line == NULL)
+        return FALSE;
+      if (!blank (line, len))
+        break;
+    }
+  if (r->line == 1 && len >= 3 && memcmp (line, "\xef\xbb\xbf", 3) == 0)
+    line += 3, len -= 3; /* a byte order mark */
+  split_fields (line, len, fields);
+  n_cols = fields->len;
+  g_array_set_size (columns, n_cols);
+  for (guint c = 0; c < n_cols; c++)
+    {
+      Field *f = &g_array_index (fields, Field, c);
+      CsvColumn *col = &g_array_index (columns, CsvColumn, c);
+      int au;
+
+      col->intensity_of = -1;
+      if (field_is (f, "video") && video_col < 0 && c == 0)
+        video_col = (int) c;
+      else if (field_is (f, "frame") && frame_col < 0)
+        frame_col = (int) c;
+      else if ((au = au_column (f, "_i")) != 0)
+        col->intensity_of = au;
+      else if ((au = au_column (f, "")) != 0)
+        {
+          col->au = au;
+          n_au++;
+        }
+      else
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column,
+                       "unknown column “%s” (expected video, frame, AUxx or AUxx_i)", q);
+          return FALSE;
+        }
+      for (guint d = 0; d < c; d++)
+        {
+          CsvColumn *o = &g_array_index (columns, CsvColumn, d);
+          if ((col->au != 0 && o->au == col->au)
+              || (col->intensity_of > 0 && o->intensity_of == col->intensity_of))
+            {
+              g_autofree char *q = quote (f->text, f->len);
+              parse_error (error, r->name, r->line, f->column, "column “%s” appears twice", q);
+              return FALSE;
+            }
+        }
+    }
+  if (frame_col < 0)
+    {
+      parse_error (error, r->name, r->line, 1, "the header has no “frame” column");
+      return FALSE;
+    }
+  if (n_au == 0)
+    {
+      parse_error (error, r->name, r->line, 1, "the header has no AU columns (AU01, AU02, ...)");
+      return FALSE;
+    }
+  for (guint c = 0; c < n_cols; c++)
+    {
+      CsvColumn *col = &g_array_index (columns, CsvColumn, c);
+      gboolean has_au = FALSE;
+      if (col->intensity_of < 0)
+        continue;
+      for (guint d = 0; d < n_cols; d++)
+        has_au |= g_array_index (columns, CsvColumn, d).au == col->intensity_of;
+      if (!has_au)
+        {
+          parse_error (error, r->name, r->line, g_array_index (fields, Field, c).column,
+                       "column AU%02d_i has no AU%02d column", col->intensity_of,
+                       col->intensity_of);
+          return FALSE;
+        }
+    }
+
+  state = g_new (int, 100);
+  intensity = g_new (float, 100);
+  while (next_line (r, &line, &len, error))
+    {
+      const char *key = NULL;
+      gint64 frame, v;
+      guint first_line;
+
+      if (line == NULL)
+        return FALSE;
+      if (blank (line, len))
+        continue;
+      split_fields (line, len, fields);
+      if (fields->len != n_cols)
+        {
+          parse_error (error, r->name, r->line, 1, "%u fields where the header has %u", fields->len,
+                       n_cols);
+          return FALSE;
+        }
+      if (video_col >= 0)
+        {
+          Field *f = &g_array_index (fields, Field, video_col);
+          if (!field_int (f, 1, G_MAXINT32, &v))
+            {
+              g_autofree char *q = quote (f->text, f->len);
+              parse_error (error, r->name, r->line, f->column, "video “%s” is not a video number", q);
+              return FALSE;
+            }
+          {
+            char buf[32];
+            g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, v);
+            key = g_string_chunk_insert_const (file->keys, buf);
+          }
+        }
+      {
+        Field *f = &g_array_index (fields, Field, frame_col);
+        if (!field_int (f, 0, G_MAXINT32, &frame))
+          {
+            g_autofree char *q = quote (f->text, f->len);
+            parse_error (error, r->name, r->line, f->column,
+                         "frame “%s” is not a frame number (0, 1, 2, ...)", q);
+            return FALSE;
+          }
+        if (!first_time (seen, key, frame, r->line, &first_line))
+          {
+            parse_error (error, r->name, r->line, f->column,
+                         "frame %" G_GINT64_FORMAT " appears twice (also on line %u)", frame,
+                         first_line);
+            return FALSE;
+          }
+      }
+      for (int a = 0; a < 100; a++)
+        state[a] = -1, intensity[a] = NAN;
+      for (guint c = 0; c < n_cols; c++)
+        {
+          CsvColumn *col = &g_array_index (columns, CsvColumn, c);
+          Field *f = &g_array_index (fields, Field, c);
+          if (col->au != 0)
+            {
+              if (f->len == 0)
+                state[col->au] = FACET_LABEL_UNSET;
+              else if (field_whole (f, 0, 9, &v) && (v == 0 || v == 1 || v == 9))
+                state[col->au] = v == 1 ? FACET_LABEL_PRESENT
+                                 : v == 0 ? FACET_LABEL_ABSENT : FACET_LABEL_NOT_CODABLE;
+              else
+                {
+                  g_autofree char *q = quote (f->text, f->len);
+                  parse_error (error, r->name, r->line, f->column,
+                               "AU%02d is “%s”: expected 1 (present), 0 (absent), 9 (not codable) "
+                               "or nothing", col->au, q);
+                  return FALSE;
+                }
+            }
+          else if (col->intensity_of > 0 && f->len > 0)
+            {
+              if (!field_float (f, 0.0, 1.0, &intensity[col->intensity_of]))
+                {
+                  g_autofree char *q = quote (f->text, f->len);
+                  parse_error (error, r->name, r->line, f->column,
+                               "AU%02d_i is “%s”: expected an intensity from 0 to 1 or nothing",
+                               col->intensity_of, q);
+                  return FALSE;
+                }
+            }
+        }
+      for (guint c = 0; c < n_cols; c++)
+        {
+          CsvColumn *col = &g_array_index (columns, CsvColumn, c);
+          if (col->intensity_of > 0 && !isnan (intensity[col->intensity_of])
+              && state[col->intensity_of] == FACET_LABEL_UNSET)
+            {
+              parse_error (error, r->name, r->line, g_array_index (fields, Field, c).column,
+                           "AU%02d_i has an intensity but AU%02d has no label", col->intensity_of,
+                           col->intensity_of);
+              return FALSE;
+            }
+        }
+      for (guint c = 0; c < n_cols; c++)
+        {
+          CsvColumn *col = &g_array_index (columns, CsvColumn, c);
+          if (col->au != 0 && state[col->au] > FACET_LABEL_UNSET)
+            add_label (file, key, r->line, frame, col->au, state[col->au], intensity[col->au]);
+        }
+    }
+  return error == NULL || *error == NULL;
+}
+
+/* ---- FMAE-IAT JSON lines ------------------------------------------------------------ *
+ * {"img_path": "2F01_T1/frame_123.jpg", "AUs": [1, 999, 4, ...]} per line:
+ * the folder names the video, frame_N counts from 1 (frame N - 1 here),
+ * listed AUs are present, the other AUs of the set absent; 999 fills. */
+
+typedef struct
+{
+  const char *key;
+  guint       line;
+  gint64      frame;
+  GArray     *aus;
+  guint       aus_column;
+} FmaeLine;
+
+static void
+fmae_line_clear (gpointer data)
+{
+  FmaeLine *l = data;
+  g_clear_pointer (&l->aus, g_array_unref);
+}
+
+/* json-glib says "<data>:LINE:COL: message"; keep the column. */
+static guint
+json_error_column (const GError *e)
+{
+  const char *p = strstr (e->message, ">:");
+  guint line, col;
+
+  if (p != NULL && sscanf (p + 2, "%u:%u", &line, &col) == 2)
+    return col;
+  return 1;
+}
+
+static gboolean
+parse_img_path (const char  *path,
+                char       **folder,
+                gint64      *frame)
+{
+  g_autofree char *base = NULL, *dir = NULL;
+  const char *digits, *dot;
+  Field f;
+
+  if (strchr (path, '\\') != NULL)
+    return FALSE;
+  base = g_path_get_basename (path);
+  dir = g_path_get_dirname (path);
+  if (!g_str_has_prefix (base, "frame_"))
+    return FALSE;
+  digits = base + 6;
+  dot = strrchr (digits, '.');
+  if (dot == NULL || dot == digits)
+    return FALSE;
+  for (const char *p = digits; p < dot; p++)
+    if (!g_ascii_isdigit (*p))
+      return FALSE;
+  f = (Field) { digits, (gsize) (dot - digits), 1 };
+  if (!field_int (&f, 1, G_MAXINT32, frame))
+    return FALSE;
+  *frame -= 1;
+  if (g_str_equal (dir, ".") || g_str_equal (dir, "/"))
+    *folder = NULL;
+  else
+    *folder = g_path_get_basename (dir);
+  return TRUE;
+}
+
+static gboolean
+parse_fmae_json (Reader                        *r,
+                 FacetLabelFile                *file,
+                 const FacetLabelImportOptions *options,
+                 GError                       **error)
+{
+  g_autoptr (GArray) lines = g_array_new (FALSE, TRUE, sizeof (FmaeLine));
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const int *set = options->au_ids;
+  int n_set = options->n_aus;
+  gboolean fillers = FALSE;
+  const char *line;
+  gsize len;
+
+  g_array_set_clear_func (lines, fmae_line_clear);
+  while (next_line (r, &line, &len, error))
+    {
+      g_autoptr (GError) local = NULL;
+      g_autofree char *folder = NULL;
+      const char *aus_at;
+      FmaeLine l = { 0 };
+      JsonObject *obj;
+      JsonNode *root, *node;
+      JsonArray *aus;
+      guint first_line;
+
+      if (line == NULL)
+        return FALSE;
+      if (blank (line, len))
+        continue;
+      if (!json_parser_load_from_data (parser, line, (gssize) len, &local))
+        {
+          parse_error (error, r->name, r->line, json_error_column (local), "not JSON: %s",
+                       local->message);
+          return FALSE;
+        }
+      root = json_parser_get_root (parser);
+      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+        {
+          parse_error (error, r->name, r->line, 1, "expected an object {\"img_path\": ..., \"AUs\": [...]}");
+          return FALSE;
+        }
+      obj = json_node_get_object (root);
+      node = json_object_get_member (obj, "img_path");
+      if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
+        {
+          parse_error (error, r->name, r->line, 1, "no \"img_path\" string");
+          return FALSE;
+        }
+      if (!parse_img_path (json_node_get_string (node), &folder, &l.frame))
+        {
+          g_autofree char *q = quote (json_node_get_string (node), strlen (json_node_get_string (node)));
+          const char *at = g_strstr_len (line, (gssize) len, "\"img_path\"");
+          parse_error (error, r->name, r->line, at ? (guint) (at - line) + 1 : 1,
+                       "img_path “%s” is not FOLDER/frame_N.jpg (N from 1)", q);
+          return FALSE;
+        }
+      aus_at = g_strstr_len (line, (gssize) len, "\"AUs\"");
+      l.aus_column = aus_at ? (guint) (aus_at - line) + 1 : 1;
+      node = json_object_get_member (obj, "AUs");
+      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+        {
+          parse_error (error, r->name, r->line, l.aus_column, "no \"AUs\" list");
+          return FALSE;
+        }
+      aus = json_node_get_array (node);
+      if (json_array_get_length (aus) > 1000)
+        {
+          parse_error (error, r->name, r->line, l.aus_column, "the AU list is too long");
+          return FALSE;
+        }
+      l.aus = g_array_new (FALSE, FALSE, sizeof (int));
+      l.line = r->line;
+      l.key = folder ? g_string_chunk_insert_const (file->keys, folder) : NULL;
+      g_array_append_val (lines, l);
+      for (guint i = 0; i < json_array_get_length (aus); i++)
+        {
+          JsonNode *e = json_array_get_element (aus, i);
+          gint64 au;
+          if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
+              || (au = json_node_get_int (e), au != FMAE_ABSENT && !store_au_valid ((int) au)))
+            {
+              parse_error (error, r->name, r->line, l.aus_column,
+                           "AUs item %u is not an AU number (1-99, or 999 for absent)", i + 1);
+              return FALSE;
+            }
+          if (au == FMAE_ABSENT)
+            fillers = TRUE;
+          else
+            g_array_append_val (g_array_index (lines, FmaeLine, lines->len - 1).aus,
+                                (int) { (int) au });
+        }
+      if (!first_time (seen, l.key, l.frame, r->line, &first_line))
+        {
+          parse_error (error, r->name, r->line, 1,
+                       "frame_%" G_GINT64_FORMAT " of “%s” appears twice (also on line %u)",
+                       l.frame + 1, l.key ? l.key : "", first_line);
+          return FALSE;
+        }
+    }
+  if (error != NULL && *error != NULL)
+    return FALSE;
+
+  /* The AUs the file codes: given, or the data set the writer used (BP4D
+   * fills absent AUs with 999; DISFA lists only present ones). */
+  if (set == NULL)
+    set = facet_dataset_aus (fillers ? "BP4D" : "DISFA", &n_set);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      FmaeLine *l = &g_array_index (lines, FmaeLine, i);
+      for (guint k = 0; k < l->aus->len; k++)
+        {
+          int au = g_array_index (l->aus, int, k);
+          gboolean known = FALSE;
+          for (int s = 0; s < n_set; s++)
+            known |= set[s] == au;
+          if (!known)
+            {
+              g_autofree char *list = facet_format_int_list (set, (guint) n_set);
+              parse_error (error, r->name, l->line, l->aus_column,
+                           "AU %d is not one of the coded AUs (%s; choose them with --aus)", au,
+                           list);
+              return FALSE;
+            }
+        }
+      for (int s = 0; s < n_set; s++)
+        {
+          gboolean present = FALSE;
+          for (guint k = 0; k < l->aus->len; k++)
+            present |= g_array_index (l->aus, int, k) == set[s];
+          add_label (file, l->key, l->line, l->frame, set[s],
+                     present ? FACET_LABEL_PRESENT : FACET_LABEL_ABSENT, NAN);
+        }
+    }
+  return TRUE;
+}
+
+/* ---- BP4D AU_OCC ---------------------------------------------------------------------- *
+ * A header of column numbers (0 = the frame, N = AU N), then per frame
+ * (counted from 1) 1 present, 0 absent, 9 unknown (not codable). */
+
+static gboolean
+parse_bp4d (Reader                        *r,
+            FacetLabelFile                *file,
+            const FacetLabelImportOptions *options,
+            GError                       **error)
+{
+  g_autoptr (GArray) fields = g_array_new (FALSE, FALSE, sizeof (Field));
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree int *col_of = g_new0 (int, 100); /* AU -> column + 1 */
+  const int *set = options->au_ids;
+  int n_set = options->n_aus;
+  const char *line;
+  gsize len;
+  guint n_cols;
+
+  if (set == NULL)
+    set = facet_dataset_aus ("BP4D", &n_set);
+  for (;;)
+    {
+      if (!next_line (r, &line, &len, error))
+        {
+          parse_error (error, r->name, 1, 1, "the file is empty (a header 0,1,2,... was expected)");
+          return FALSE;
+        }
+      if (line == NULL)
+        return FALSE;
+      if (!blank (line, len))
+        break;
+    }
+  if (r->line == 1 && len >= 3 && memcmp (line, "\xef\xbb\xbf", 3) == 0)
+    line += 3, len -= 3;
+  split_fields (line, len, fields);
+  n_cols = fields->len;
+  for (guint c = 1; c < n_cols; c++)
+    {
+      Field *f = &g_array_index (fields, Field, c);
+      gint64 au;
+      if (!field_whole (f, 0, 99, &au))
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column,
+                       "header column “%s” is not an AU number", q);
+          return FALSE;
+        }
+      if (au >= 1 && col_of[au] == 0)
+        col_of[au] = (int) c + 1;
+    }
+  for (int s = 0; s < n_set; s++)
+    if (set[s] < 1 || set[s] > 99 || col_of[set[s]] == 0)
+      {
+        parse_error (error, r->name, r->line, 1, "no column for AU %d", set[s]);
+        return FALSE;
+      }
+
+  while (next_line (r, &line, &len, error))
+    {
+      gint64 frame, v;
+      guint first_line;
+      Field *f;
+
+      if (line == NULL)
+        return FALSE;
+      if (blank (line, len))
+        continue;
+      split_fields (line, len, fields);
+      if (fields->len != n_cols)
+        {
+          parse_error (error, r->name, r->line, 1, "%u fields where the header has %u", fields->len,
+                       n_cols);
+          return FALSE;
+        }
+      f = &g_array_index (fields, Field, 0);
+      if (!field_whole (f, 1, G_MAXINT32, &frame))
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column,
+                       "frame “%s” is not a frame number (BP4D counts from 1)", q);
+          return FALSE;
+        }
+      frame -= 1;
+      if (!first_time (seen, NULL, frame, r->line, &first_line))
+        {
+          parse_error (error, r->name, r->line, f->column,
+                       "frame %" G_GINT64_FORMAT " appears twice (also on line %u)", frame + 1,
+                       first_line);
+          return FALSE;
+        }
+      for (int s = 0; s < n_set; s++)
+        {
+          f = &g_array_index (fields, Field, col_of[set[s]] - 1);
+          if (!field_whole (f, 0, 9, &v) || (v != 0 && v != 1 && v != 9))
+            {
+              g_autofree char *q = quote (f->text, f->len);
+              parse_error (error, r->name, r->line, f->column,
+                           "AU %d is “%s”: expected 1, 0 or 9", set[s], q);
+              return FALSE;
+            }
+          add_label (file, NULL, r->line, frame, set[s],
+                     v == 1 ? FACET_LABEL_PRESENT : v == 0 ? FACET_LABEL_ABSENT
+                     : FACET_LABEL_NOT_CODABLE, NAN);
+        }
+    }
+  return error == NULL || *error == NULL;
+}
+
+/* ---- DISFA ------------------------------------------------------------------------------ *
+ * SN001_au12.txt: "frame,intensity" per line, frame from 1, intensity 0-5;
+ * present from @min_intensity (2, as FMAE-IAT). The subject in the file
+ * name is the video key. */
+
+static gboolean
+disfa_name (const char *path,
+            char      **subject,
+            int        *au)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  char *dot = strrchr (base, '.');
+  char *us;
+  Field f;
+  gint64 v;
+
+  if (dot != NULL)
+    *dot = '\0';
+  us = strrchr (base, '_');
+  if (us == NULL || us == base || g_ascii_strncasecmp (us + 1, "au", 2) != 0)
+    return FALSE;
+  f = (Field) { us + 3, strlen (us + 3), 1 };
+  for (gsize i = 0; i < f.len; i++)
+    if (!g_ascii_isdigit (f.text[i]))
+      return FALSE;
+  if (!field_int (&f, 1, 99, &v))
+    return FALSE;
+  *us = '\0';
+  *subject = g_strdup (base);
+  *au = (int) v;
+  return TRUE;
+}
+
+static gboolean
+parse_disfa (Reader                        *r,
+             FacetLabelFile                *file,
+             const FacetLabelImportOptions *options,
+             GError                       **error)
+{
+  g_autoptr (GArray) fields = g_array_new (FALSE, FALSE, sizeof (Field));
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *subject = NULL;
+  int au, min = options->min_intensity > 0 ? options->min_intensity : 2;
+  const char *key, *line;
+  gsize len;
+
+  if (!disfa_name (r->name, &subject, &au))
+    {
+      parse_error (error, r->name, 1, 1,
+                   "a DISFA label file is named SUBJECT_auN.txt (e.g. SN001_au12.txt)");
+      return FALSE;
+    }
+  key = g_string_chunk_insert_const (file->keys, subject);
+  while (next_line (r, &line, &len, error))
+    {
+      gint64 frame, v;
+      guint first_line;
+      Field *f;
+
+      if (line == NULL)
+        return FALSE;
+      if (blank (line, len))
+        continue;
+      split_fields (line, len, fields);
+      if (fields->len != 2)
+        {
+          parse_error (error, r->name, r->line, 1, "%u fields; expected frame,intensity",
+                       fields->len);
+          return FALSE;
+        }
+      f = &g_array_index (fields, Field, 0);
+      if (!field_whole (f, 1, G_MAXINT32, &frame))
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column,
+                       "frame “%s” is not a frame number (DISFA counts from 1)", q);
+          return FALSE;
+        }
+      if (!first_time (seen, NULL, frame, r->line, &first_line))
+        {
+          parse_error (error, r->name, r->line, f->column,
+                       "frame %" G_GINT64_FORMAT " appears twice (also on line %u)", frame,
+                       first_line);
+          return FALSE;
+        }
+      f = &g_array_index (fields, Field, 1);
+      if (!field_whole (f, 0, 5, &v))
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column,
+                       "intensity “%s” is not 0-5", q);
+          return FALSE;
+        }
+      add_label (file, key, r->line, frame - 1, au,
+                 v >= min ? FACET_LABEL_PRESENT : FACET_LABEL_ABSENT, (float) v / 5.0f);
+    }
+  return error == NULL || *error == NULL;
+}
+
+FacetLabelFile *
+facet_label_file_parse (const char                    *data,
+                        gsize                          length,
+                        const char                    *name,
+                        const FacetLabelImportOptions *options,
+                        GError                       **error)
+{
+  g_autoptr (FacetLabelFile) file = NULL;
+  GError *local = NULL;
+  Reader r = { 0 };
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (options != NULL, NULL);
+
+  file = label_file_new (name ? name : "labels");
+  r.name = file->name;
+  r.data = data ? data : "";
+  r.len = length;
+  if (options->au_ids != NULL)
+    for (int i = 0; i < options->n_aus; i++)
+      if (!store_au_valid (options->au_ids[i]))
+        {
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                       "AU %d is not a FACS action unit number (1-99)", options->au_ids[i]);
+          return NULL;
+        }
+  switch (options->format)
+    {
+    case FACET_LABEL_FORMAT_CSV:
+      ok = parse_csv (&r, file, &local);
+      break;
+    case FACET_LABEL_FORMAT_FMAE_JSON:
+      ok = parse_fmae_json (&r, file, options, &local);
+      break;
+    case FACET_LABEL_FORMAT_BP4D:
+      ok = parse_bp4d (&r, file, options, &local);
+      break;
+    case FACET_LABEL_FORMAT_DISFA:
+      ok = parse_disfa (&r, file, options, &local);
+      break;
+    default:
+      g_set_error (&local, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID, "unknown label format %d",
+                   (int) options->format);
+      break;
+    }
+  if (!ok || local != NULL)
+    {
+      if (local == NULL)
+        parse_error (&local, file->name, r.line, 1, "malformed");
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  return g_steal_pointer (&file);
+}
+
+/* ---- Matching to the project and writing -------------------------------------------------- */
+
+static char *
+file_stem (const char *path)
+{
+  char *base = g_path_get_basename (path);
+  char *dot;
+
+  /* "x.labels.csv" -> "x" (the synthetic generator's pair). */
+  if (g_str_has_suffix (base, ".labels.csv"))
+    base[strlen (base) - strlen (".labels.csv")] = '\0';
+  else if ((dot = strrchr (base, '.')) != NULL && dot != base)
+    *dot = '\0';
+  return base;
+}
+
+typedef struct
+{
+  GPtrArray  *videos;  /* FacetStoreVideo */
+  GHashTable *by_stem; /* stem -> FacetStoreVideo (first added wins) */
+} VideoIndex;
+
+static void
+video_index_clear (VideoIndex *index)
+{
+  g_clear_pointer (&index->by_stem, g_hash_table_unref);
+  g_clear_pointer (&index->videos, g_ptr_array_unref);
+}
+
+/* Videos a key names: a number, a file stem ("2F01_T1", also DISFA's
+ * "LeftVideoSN001_comp" for "LeftVideoSN001"), or for DISFA every video
+ * whose name holds the subject. */
+static GPtrArray *
+match_key (VideoIndex      *index,
+           const char      *key,
+           gboolean         is_number,
+           FacetLabelFormat format)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  FacetStoreVideo *v;
+  gint64 number;
+
+  if (is_number)
+    {
+      if (g_ascii_string_to_signed (key, 10, 1, G_MAXINT64, &number, NULL))
+        for (guint i = 0; i < index->videos->len; i++)
+          if (((FacetStoreVideo *) index->videos->pdata[i])->id == number)
+            g_ptr_array_add (out, index->videos->pdata[i]);
+      return out;
+    }
+  if ((v = g_hash_table_lookup (index->by_stem, key)) != NULL)
+    g_ptr_array_add (out, v);
+  else
+    {
+      g_autofree char *comp = g_strconcat (key, "_comp", NULL);
+      if ((v = g_hash_table_lookup (index->by_stem, comp)) != NULL)
+        g_ptr_array_add (out, v);
+    }
+  if (out->len == 0 && format == FACET_LABEL_FORMAT_DISFA && *key != '\0')
+    for (guint i = 0; i < index->videos->len; i++)
+      {
+        FacetStoreVideo *w = index->videos->pdata[i];
+        g_autofree char *stem = file_stem (w->path);
+        if (strstr (stem, key) != NULL)
+          g_ptr_array_add (out, w);
+      }
+  return out;
+}
+
+/* Turns parsed labels into project labels: every key to its videos, every
+ * frame checked against the video, all before anything is written. */
+static gboolean
+resolve_file (FacetStore                    *store,
+              VideoIndex                    *index,
+              const FacetLabelFile          *file,
+              const char                    *path,
+              const FacetLabelImportOptions *options,
+              GArray                        *out,
+              GError                       **error)
+{
+  g_autoptr (GHashTable) cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                        (GDestroyNotify) g_ptr_array_unref);
+  GPtrArray *whole = NULL;
+  g_autoptr (GPtrArray) whole_owned = NULL;
+
+  if (options->video_id != 0)
+    {
+      whole_owned = g_ptr_array_new ();
+      for (guint i = 0; i < index->videos->len; i++)
+        if (((FacetStoreVideo *) index->videos->pdata[i])->id == options->video_id)
+          g_ptr_array_add (whole_owned, index->videos->pdata[i]);
+      if (whole_owned->len == 0)
+        {
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                       "%s: there is no video %" G_GINT64_FORMAT " in the project", store->path,
+                       options->video_id);
+          return FALSE;
+        }
+      whole = whole_owned;
+    }
+
+  for (guint i = 0; i < file->labels->len; i++)
+    {
+      const FacetParsedLabel *p = &g_array_index (file->labels, FacetParsedLabel, i);
+      GPtrArray *targets;
+
+      if (whole != NULL && (p->video_key == NULL || options->format != FACET_LABEL_FORMAT_CSV))
+        targets = whole;
+      else
+        {
+          /* No key in the file: its name, else the project's only video. */
+          g_autofree char *stem = p->video_key ? NULL : file_stem (path);
+          const char *key = p->video_key ? p->video_key : stem;
+          targets = g_hash_table_lookup (cache, key);
+          if (targets == NULL)
+            {
+              /* Only the csv video column holds numbers; file names are names. */
+              targets = match_key (index, key,
+                                   p->video_key != NULL && options->format == FACET_LABEL_FORMAT_CSV,
+                                   options->format);
+              if (targets->len == 0 && p->video_key == NULL && index->videos->len == 1)
+                g_ptr_array_add (targets, index->videos->pdata[0]);
+              g_hash_table_insert (cache, g_strdup (key), targets);
+            }
+          if (targets->len == 0)
+            {
+              g_autofree char *q = quote (key, strlen (key));
+              g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                           "%s:%u: no video of the project matches “%s”; pass --video", file->name,
+                           p->line, q);
+              return FALSE;
+            }
+        }
+      for (guint t = 0; t < targets->len; t++)
+        {
+          FacetStoreVideo *v = targets->pdata[t];
+          FacetLabel l = { .video_id = v->id, .frame = p->frame, .au = p->au, .state = p->state,
+                           .intensity = p->intensity, .source = FACET_LABEL_SOURCE_IMPORTED };
+          if (p->frame >= v->n_frames)
+            {
+              g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                           "%s:%u: frame %" G_GINT64_FORMAT " is outside video %" G_GINT64_FORMAT
+                           " (frames 0-%" G_GINT64_FORMAT ")", file->name, p->line, p->frame,
+                           v->id, v->n_frames - 1);
+              return FALSE;
+            }
+          g_array_append_val (out, l);
+        }
+    }
+  return TRUE;
+}
+
+static FacetLabelFile *
+read_and_parse (const char                    *path,
+                const FacetLabelImportOptions *options,
+                GError                       **error)
+{
+  g_autoptr (GMappedFile) map = NULL;
+  g_autofree char *display = g_filename_display_name (path);
+  GError *local = NULL;
+
+  map = g_mapped_file_new (path, FALSE, &local);
+  if (map == NULL)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_IO, "%s: %s", display,
+                   local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  if (g_mapped_file_get_length (map) > MAX_LABEL_FILE_BYTES)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "%s: larger than 1 GiB; not a label file", display);
+      return NULL;
+    }
+  return facet_label_file_parse (g_mapped_file_get_contents (map), g_mapped_file_get_length (map),
+                                 display, options, error);
+}
+
+gint64
+facet_store_import_labels (FacetStore                    *store,
+                           const char                    *path,
+                           const FacetLabelImportOptions *options,
+                           GError                       **error)
+{
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_label_file_free);
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) labels = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
+  g_autofree char *description = NULL, *display = g_filename_display_name (path);
+  VideoIndex index = { 0 };
+  gint64 id = -1;
+
+  g_return_val_if_fail (store != NULL && path != NULL && options != NULL, -1);
+
+  /* DISFA comes as a folder of per-AU files; the others as one file. */
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_autoptr (GDir) dir = NULL;
+      const char *name;
+      if (options->format != FACET_LABEL_FORMAT_DISFA)
+        {
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                       "%s is a folder; only the disfa format reads folders (of SNxxx_auN.txt)",
+                       display);
+          return -1;
+        }
+      dir = g_dir_open (path, 0, NULL);
+      if (dir == NULL)
+        {
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_IO, "%s: cannot read the folder",
+                       display);
+          return -1;
+        }
+      while ((name = g_dir_read_name (dir)) != NULL)
+        if (g_str_has_suffix (name, ".txt"))
+          g_ptr_array_add (paths, g_build_filename (path, name, NULL));
+      g_ptr_array_sort (paths, (GCompareFunc) g_strcmp0);
+      if (paths->len == 0)
+        {
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                       "%s: no SNxxx_auN.txt files in the folder", display);
+          return -1;
+        }
+    }
+  else
+    g_ptr_array_add (paths, g_strdup (path));
+
+  for (guint i = 0; i < paths->len; i++)
+    {
+      FacetLabelFile *f = read_and_parse (paths->pdata[i], options, error);
+      if (f == NULL)
+        return -1;
+      g_ptr_array_add (files, f);
+    }
+
+  index.videos = facet_store_list_videos (store, error);
+  if (index.videos == NULL)
+    return -1;
+  index.by_stem = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < index.videos->len; i++)
+    {
+      FacetStoreVideo *v = index.videos->pdata[i];
+      char *stem = file_stem (v->path);
+      if (g_hash_table_contains (index.by_stem, stem))
+        g_free (stem);
+      else
+        g_hash_table_insert (index.by_stem, stem, v);
+    }
+  for (guint i = 0; i < files->len; i++)
+    if (!resolve_file (store, &index, files->pdata[i], paths->pdata[i], options, labels, error))
+      {
+        video_index_clear (&index);
+        return -1;
+      }
+  video_index_clear (&index);
+
+  description = g_strdup_printf ("import of %s", display);
+  store_lock (store);
+  if (store_begin (store, error))
+    {
+      id = store_write_labels_locked (store, (FacetLabel *) labels->data, labels->len,
+                                      FACET_CHANGESET_IMPORT, description, error);
+      if (id < 0)
+        store_rollback (store);
+      else if (!store_commit (store, error))
+        id = -1;
+    }
+  store_unlock_and_notify (store);
+  return id < 0 ? -1 : (gint64) labels->len;
+}
+
+/* ---- Export in the csv layout ------------------------------------------------------------------ */
+
+static void
+append_label_cells (GString          *out,
+                    const FacetLabel *row,
+                    guint             n_row,
+                    const int        *aus,
+                    guint             n_aus)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  guint k = 0;
+
+  for (guint a = 0; a < n_aus; a++)
+    {
+      const FacetLabel *l = NULL;
+      while (k < n_row && row[k].au < aus[a])
+        k++;
+      if (k < n_row && row[k].au == aus[a])
+        l = &row[k];
+      g_string_append_c (out, ',');
+      if (l != NULL)
+        g_string_append (out, l->state == FACET_LABEL_PRESENT ? "1"
+                              : l->state == FACET_LABEL_ABSENT ? "0" : "9");
+      g_string_append_c (out, ',');
+      if (l != NULL && !isnan (l->intensity))
+        g_string_append (out, g_ascii_formatd (buf, sizeof buf, "%.9g", l->intensity));
+    }
+}
+
+gboolean
+facet_store_export_labels (FacetStore *store,
+                           const char *path,
+                           gint64      video_id,
+                           GError    **error)
+{
+  g_autoptr (GPtrArray) videos = NULL;
+  g_autoptr (GArray) counts = NULL;
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autofree int *aus = NULL;
+  gboolean with_video;
+  guint n_aus;
+
+  g_return_val_if_fail (store != NULL && path != NULL, FALSE);
+
+  videos = facet_store_list_videos (store, error);
+  if (videos == NULL)
+    return FALSE;
+  if (video_id != 0)
+    {
+      guint keep = G_MAXUINT;
+      for (guint i = 0; i < videos->len; i++)
+        if (((FacetStoreVideo *) videos->pdata[i])->id == video_id)
+          keep = i;
+      if (keep == G_MAXUINT)
+        {
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                       "%s: there is no video %" G_GINT64_FORMAT " in the project", store->path,
+                       video_id);
+          return FALSE;
+        }
+      videos->pdata[0] = g_ptr_array_steal_index (videos, keep);
+      g_ptr_array_set_size (videos, 1);
+    }
+  with_video = video_id == 0 && videos->len > 1;
+  counts = facet_store_count_labels (store, video_id, error);
+  if (counts == NULL)
+    return FALSE;
+  n_aus = counts->len;
+  aus = g_new (int, MAX (n_aus, 1));
+  for (guint a = 0; a < n_aus; a++)
+    aus[a] = g_array_index (counts, FacetLabelCount, a).au;
+  if (n_aus == 0)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                   "%s: no labels to export", store->path);
+      return FALSE;
+    }
+
+  g_string_append (out, with_video ? "video,frame" : "frame");
+  for (guint a = 0; a < n_aus; a++)
+    g_string_append_printf (out, ",AU%02d,AU%02d_i", aus[a], aus[a]);
+  g_string_append_c (out, '\n');
+  for (guint i = 0; i < videos->len; i++)
+    {
+      FacetStoreVideo *v = videos->pdata[i];
+      g_autoptr (GArray) labels = facet_store_get_labels (store, v->id, 0, 0, -1, error);
+      guint start = 0;
+      if (labels == NULL)
+        return FALSE;
+      while (start < labels->len)
+        {
+          const FacetLabel *row = &g_array_index (labels, FacetLabel, start);
+          guint n = 1;
+          while (start + n < labels->len
+                 && g_array_index (labels, FacetLabel, start + n).frame == row->frame)
+            n++;
+          if (with_video)
+            g_string_append_printf (out, "%" G_GINT64_FORMAT ",", v->id);
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, row->frame);
+          append_label_cells (out, row, n, aus, n_aus);
+          g_string_append_c (out, '\n');
+          start += n;
+        }
+    }
+  if (!facet_write_file_atomic (path, out->str, out->len, error))
+    return FALSE;
+  return TRUE;
+}

@@ -1,0 +1,1197 @@
+/* store-labels.c — labels, their append-only history, change sets, and
+ * undo/redo on top of the history
+ *
+ * Each cell (video, frame, AU) holds at most one label row. Every change to
+ * a cell appends a history row with the state before and after, tagged with
+ * its change set; undo and redo replay a change set's rows backwards or
+ * forwards as new change sets, so the history itself is never rewritten. */
+#define G_LOG_DOMAIN "facet-store"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "store-private.h"
+
+const char *
+facet_label_state_to_string (FacetLabelState state)
+{
+  switch (state)
+    {
+    case FACET_LABEL_PRESENT:
+      return "present";
+    case FACET_LABEL_ABSENT:
+      return "absent";
+    case FACET_LABEL_NOT_CODABLE:
+      return "not-codable";
+    case FACET_LABEL_UNSET:
+    default:
+      return "unset";
+    }
+}
+
+gboolean
+facet_label_state_from_string (const char      *text,
+                               FacetLabelState *state)
+{
+  static const FacetLabelState all[] = { FACET_LABEL_UNSET, FACET_LABEL_PRESENT,
+                                         FACET_LABEL_ABSENT, FACET_LABEL_NOT_CODABLE };
+
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+    if (g_strcmp0 (text, facet_label_state_to_string (all[i])) == 0)
+      {
+        *state = all[i];
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+facet_label_source_to_string (FacetLabelSource source)
+{
+  switch (source)
+    {
+    case FACET_LABEL_SOURCE_IMPORTED:
+      return "imported";
+    case FACET_LABEL_SOURCE_ACCEPTED:
+      return "accepted-prediction";
+    case FACET_LABEL_SOURCE_HUMAN:
+    default:
+      return "human";
+    }
+}
+
+void
+facet_changeset_free (FacetChangeset *changeset)
+{
+  if (changeset == NULL)
+    return;
+  g_free (changeset->description);
+  g_free (changeset);
+}
+
+/* The content of one cell: state 0 means no row. */
+typedef struct
+{
+  int      state;
+  gboolean has_intensity;
+  double   intensity;
+  int      source;
+  gint64   coder_id;
+  double   time;
+} Cell;
+
+static gboolean
+cell_equal (const Cell *a,
+            const Cell *b)
+{
+  if (a->state != b->state)
+    return FALSE;
+  if (a->state == FACET_LABEL_UNSET)
+    return TRUE;
+  return a->source == b->source && a->has_intensity == b->has_intensity
+         && (!a->has_intensity || a->intensity == b->intensity);
+}
+
+static gboolean
+read_cell (FacetStore *store,
+           gint64      video,
+           gint64      frame,
+           int         au,
+           Cell       *cell,
+           GError    **error)
+{
+  sqlite3_stmt *st = store_prepare (store,
+                                    "SELECT state, intensity, source, coder_id, time FROM labels "
+                                    "WHERE video_id = ? AND frame = ? AND au = ?", error);
+  int rc;
+
+  memset (cell, 0, sizeof *cell);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, video);
+  sqlite3_bind_int64 (st, 2, frame);
+  sqlite3_bind_int (st, 3, au);
+  rc = store_step (store, st, error);
+  if (rc == SQLITE_ROW)
+    {
+      cell->state = sqlite3_column_int (st, 0);
+      cell->has_intensity = sqlite3_column_type (st, 1) != SQLITE_NULL;
+      cell->intensity = sqlite3_column_double (st, 1);
+      cell->source = sqlite3_column_int (st, 2);
+      cell->coder_id = sqlite3_column_int64 (st, 3);
+      cell->time = sqlite3_column_double (st, 4);
+    }
+  sqlite3_reset (st);
+  return rc >= 0;
+}
+
+/* Puts @to into a cell and appends the history row (@from is what was
+ * there, @when the time of the change: an undo restores the old label's
+ * own time but happens now). */
+static gboolean
+write_cell (FacetStore *store,
+            gint64      changeset,
+            gint64      video,
+            gint64      frame,
+            int         au,
+            const Cell *from,
+            const Cell *to,
+            double      when,
+            GError    **error)
+{
+  sqlite3_stmt *st;
+
+  if (to->state == FACET_LABEL_UNSET)
+    {
+      st = store_prepare (store, "DELETE FROM labels WHERE video_id = ? AND frame = ? AND au = ?",
+                          error);
+      if (st == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (st, 1, video);
+      sqlite3_bind_int64 (st, 2, frame);
+      sqlite3_bind_int (st, 3, au);
+    }
+  else
+    {
+      st = store_prepare (store,
+                          "INSERT OR REPLACE INTO labels (video_id, frame, au, state, coder_id, time, "
+                          "source, intensity) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
+      if (st == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (st, 1, video);
+      sqlite3_bind_int64 (st, 2, frame);
+      sqlite3_bind_int (st, 3, au);
+      sqlite3_bind_int (st, 4, to->state);
+      sqlite3_bind_int64 (st, 5, to->coder_id);
+      sqlite3_bind_double (st, 6, to->time);
+      sqlite3_bind_int (st, 7, to->source);
+      if (to->has_intensity)
+        sqlite3_bind_double (st, 8, to->intensity);
+      else
+        sqlite3_bind_null (st, 8);
+    }
+  if (!store_run (store, st, error))
+    return FALSE;
+
+  st = store_prepare (store,
+                      "INSERT INTO label_history (changeset_id, video_id, frame, au, old_state, "
+                      "old_intensity, old_source, old_coder_id, old_time, new_state, new_intensity, "
+                      "new_source, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, changeset);
+  sqlite3_bind_int64 (st, 2, video);
+  sqlite3_bind_int64 (st, 3, frame);
+  sqlite3_bind_int (st, 4, au);
+  sqlite3_bind_int (st, 5, from->state);
+  if (from->state != FACET_LABEL_UNSET && from->has_intensity)
+    sqlite3_bind_double (st, 6, from->intensity);
+  else
+    sqlite3_bind_null (st, 6);
+  if (from->state != FACET_LABEL_UNSET)
+    {
+      sqlite3_bind_int (st, 7, from->source);
+      sqlite3_bind_int64 (st, 8, from->coder_id);
+      sqlite3_bind_double (st, 9, from->time);
+    }
+  else
+    {
+      sqlite3_bind_null (st, 7);
+      sqlite3_bind_null (st, 8);
+      sqlite3_bind_null (st, 9);
+    }
+  sqlite3_bind_int (st, 10, to->state);
+  if (to->state != FACET_LABEL_UNSET && to->has_intensity)
+    sqlite3_bind_double (st, 11, to->intensity);
+  else
+    sqlite3_bind_null (st, 11);
+  sqlite3_bind_int (st, 12, to->state != FACET_LABEL_UNSET ? to->source : 0);
+  sqlite3_bind_double (st, 13, when);
+  return store_run (store, st, error);
+}
+
+static gint64
+new_changeset (FacetStore        *store,
+               gint64             coder,
+               FacetChangesetKind kind,
+               gint64             target,
+               const char        *description,
+               GError           **error)
+{
+  sqlite3_stmt *st = store_prepare (store,
+                                    "INSERT INTO changesets (coder_id, time, kind, state, target_id, "
+                                    "description, n_changes) VALUES (?, ?, ?, 0, ?, ?, 0)", error);
+  g_autofree char *desc = NULL;
+
+  if (st == NULL)
+    return 0;
+  desc = g_utf8_make_valid (description ? description : "", -1);
+  sqlite3_bind_int64 (st, 1, coder);
+  sqlite3_bind_double (st, 2, store_time_now ());
+  sqlite3_bind_int (st, 3, kind);
+  if (target != 0)
+    sqlite3_bind_int64 (st, 4, target);
+  else
+    sqlite3_bind_null (st, 4);
+  sqlite3_bind_text (st, 5, desc, -1, SQLITE_TRANSIENT);
+  if (!store_run (store, st, error))
+    return 0;
+  return sqlite3_last_insert_rowid (store->db);
+}
+
+static gboolean
+finish_changeset (FacetStore *store,
+                  gint64      changeset,
+                  gint64      n_changes,
+                  GError    **error)
+{
+  sqlite3_stmt *st = store_prepare (store, "UPDATE changesets SET n_changes = ? WHERE id = ?",
+                                    error);
+
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, n_changes);
+  sqlite3_bind_int64 (st, 2, changeset);
+  return store_run (store, st, error);
+}
+
+static gboolean
+check_label (FacetStore       *store,
+             const FacetLabel *l,
+             gint64            n_frames,
+             GError          **error)
+{
+  if (l->frame < 0 || l->frame >= n_frames)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "frame %" G_GINT64_FORMAT " is outside video %" G_GINT64_FORMAT
+                   " (frames 0-%" G_GINT64_FORMAT ")", l->frame, l->video_id, n_frames - 1);
+      return FALSE;
+    }
+  if (!store_au_valid (l->au))
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "AU %d is not a FACS action unit number (1-99)", l->au);
+      return FALSE;
+    }
+  if ((int) l->state < FACET_LABEL_UNSET || (int) l->state > FACET_LABEL_NOT_CODABLE)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "label state %d of AU %d at frame %" G_GINT64_FORMAT " is not a state",
+                   (int) l->state, l->au, l->frame);
+      return FALSE;
+    }
+  if ((int) l->source < FACET_LABEL_SOURCE_HUMAN || (int) l->source > FACET_LABEL_SOURCE_ACCEPTED)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "label source %d of AU %d at frame %" G_GINT64_FORMAT " is not a source",
+                   (int) l->source, l->au, l->frame);
+      return FALSE;
+    }
+  if (!isnan (l->intensity) && !(l->intensity >= 0.0f && l->intensity <= 1.0f))
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "intensity %g of AU %d at frame %" G_GINT64_FORMAT " is outside 0-1",
+                   (double) l->intensity, l->au, l->frame);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A new change by a coder ends what they could redo. */
+static gboolean
+drop_redo (FacetStore *store,
+           gint64      coder,
+           GError    **error)
+{
+  sqlite3_stmt *st = store_prepare (store,
+                                    "UPDATE changesets SET state = 2 WHERE coder_id = ? AND state = 1",
+                                    error);
+
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, coder);
+  return store_run (store, st, error);
+}
+
+/* The cells a write will touch, read up front: one range query per
+ * (video, AU) instead of one query per cell. Keys pack video, frame and AU
+ * into the pointer itself; values are indexes + 1 into @cells. */
+typedef struct
+{
+  GHashTable *index;
+  GArray     *cells; /* Cell */
+} CellCache;
+
+static gpointer
+cell_key (gint64 video,
+          gint64 frame,
+          int    au)
+{
+  /* 24 bits of video, 33 of frame, 7 of AU. */
+  return GSIZE_TO_POINTER (((gsize) video << 40) ^ ((gsize) frame << 7) ^ (gsize) au);
+}
+
+static void
+cell_cache_clear (CellCache *cache)
+{
+  g_clear_pointer (&cache->index, g_hash_table_unref);
+  g_clear_pointer (&cache->cells, g_array_unref);
+}
+
+typedef struct
+{
+  gint64 video;
+  int    au;
+  gint64 lo, hi;
+} CellRange;
+
+static gboolean
+cell_cache_fill (FacetStore       *store,
+                 CellCache        *cache,
+                 const FacetLabel *labels,
+                 gsize             n,
+                 GError          **error)
+{
+  g_autoptr (GArray) ranges = g_array_new (FALSE, FALSE, sizeof (CellRange));
+  g_autoptr (GHashTable) range_of = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  cache->index = g_hash_table_new (g_direct_hash, g_direct_equal);
+  cache->cells = g_array_new (FALSE, FALSE, sizeof (Cell));
+  for (gsize i = 0; i < n; i++)
+    {
+      gpointer key = cell_key (labels[i].video_id, 0, labels[i].au);
+      guint r = GPOINTER_TO_UINT (g_hash_table_lookup (range_of, key));
+      if (r == 0)
+        {
+          CellRange cr = { labels[i].video_id, labels[i].au, labels[i].frame, labels[i].frame };
+          g_array_append_val (ranges, cr);
+          g_hash_table_insert (range_of, key, GUINT_TO_POINTER (ranges->len));
+        }
+      else
+        {
+          CellRange *cr = &g_array_index (ranges, CellRange, r - 1);
+          cr->lo = MIN (cr->lo, labels[i].frame);
+          cr->hi = MAX (cr->hi, labels[i].frame);
+        }
+    }
+  for (guint r = 0; r < ranges->len; r++)
+    {
+      CellRange *cr = &g_array_index (ranges, CellRange, r);
+      sqlite3_stmt *st = store_prepare (store,
+                                        "SELECT frame, state, intensity, source, coder_id, time "
+                                        "FROM labels WHERE video_id = ? AND au = ? "
+                                        "AND frame BETWEEN ? AND ?", error);
+      int rc;
+
+      if (st == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (st, 1, cr->video);
+      sqlite3_bind_int (st, 2, cr->au);
+      sqlite3_bind_int64 (st, 3, cr->lo);
+      sqlite3_bind_int64 (st, 4, cr->hi);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          Cell c;
+          c.state = sqlite3_column_int (st, 1);
+          c.has_intensity = sqlite3_column_type (st, 2) != SQLITE_NULL;
+          c.intensity = sqlite3_column_double (st, 2);
+          c.source = sqlite3_column_int (st, 3);
+          c.coder_id = sqlite3_column_int64 (st, 4);
+          c.time = sqlite3_column_double (st, 5);
+          g_array_append_val (cache->cells, c);
+          g_hash_table_insert (cache->index, cell_key (cr->video, sqlite3_column_int64 (st, 0), cr->au),
+                               GUINT_TO_POINTER (cache->cells->len));
+        }
+      sqlite3_reset (st);
+      if (rc != SQLITE_DONE)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+cell_cache_get (CellCache *cache,
+                gint64     video,
+                gint64     frame,
+                int        au,
+                Cell      *out)
+{
+  guint i = GPOINTER_TO_UINT (g_hash_table_lookup (cache->index, cell_key (video, frame, au)));
+
+  if (i == 0)
+    memset (out, 0, sizeof *out);
+  else
+    *out = g_array_index (cache->cells, Cell, i - 1);
+}
+
+static void
+cell_cache_put (CellCache  *cache,
+                gint64      video,
+                gint64      frame,
+                int         au,
+                const Cell *cell)
+{
+  gpointer key = cell_key (video, frame, au);
+  guint i = GPOINTER_TO_UINT (g_hash_table_lookup (cache->index, key));
+
+  if (i != 0)
+    g_array_index (cache->cells, Cell, i - 1) = *cell;
+  else
+    {
+      g_array_append_val (cache->cells, *cell);
+      g_hash_table_insert (cache->index, key, GUINT_TO_POINTER (cache->cells->len));
+    }
+}
+
+/**
+ * store_write_labels_locked:
+ *
+ * Inside a transaction: writes labels as one change set of @kind. Returns
+ * the change set id, 0 when nothing changed (no change set stays), -1 on
+ * error.
+ */
+gint64
+store_write_labels_locked (FacetStore        *store,
+                           const FacetLabel  *labels,
+                           gsize              n,
+                           FacetChangesetKind kind,
+                           const char        *description,
+                           GError           **error)
+{
+  gint64 coder, changeset, changes = 0, video = -1, n_frames = 0;
+  gint64 lo = G_MAXINT64, hi = -1;
+  gboolean many_videos = FALSE;
+  double now = store_time_now ();
+  CellCache cache = { 0 };
+  gint64 result = -1;
+  sqlite3_stmt *st;
+
+  coder = store_coder_id (store, error);
+  if (coder == 0)
+    return -1;
+  changeset = new_changeset (store, coder, kind, 0, description, error);
+  if (changeset == 0)
+    return -1;
+
+  /* Check everything before reading or writing anything. */
+  for (gsize i = 0; i < n; i++)
+    {
+      const FacetLabel *l = &labels[i];
+      if (l->video_id != video)
+        {
+          if (!store_video_exists (store, l->video_id, &n_frames, error))
+            return -1;
+          if (video != -1)
+            many_videos = TRUE;
+          video = l->video_id;
+        }
+      if (!check_label (store, l, n_frames, error))
+        return -1;
+    }
+  if (!cell_cache_fill (store, &cache, labels, n, error))
+    goto out;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      const FacetLabel *l = &labels[i];
+      Cell from, to = { 0 };
+
+      cell_cache_get (&cache, l->video_id, l->frame, l->au, &from);
+      to.state = l->state;
+      to.has_intensity = !isnan (l->intensity);
+      to.intensity = to.has_intensity ? (double) l->intensity : 0.0;
+      to.source = l->source;
+      to.coder_id = coder;
+      to.time = now;
+      if (cell_equal (&from, &to))
+        continue;
+      if (!write_cell (store, changeset, l->video_id, l->frame, l->au, &from, &to, now, error))
+        goto out;
+      cell_cache_put (&cache, l->video_id, l->frame, l->au, &to);
+      changes++;
+      lo = MIN (lo, l->frame);
+      hi = MAX (hi, l->frame);
+    }
+
+  if (changes == 0)
+    {
+      st = store_prepare (store, "DELETE FROM changesets WHERE id = ?", error);
+      if (st == NULL)
+        goto out;
+      sqlite3_bind_int64 (st, 1, changeset);
+      result = store_run (store, st, error) ? 0 : -1;
+      goto out;
+    }
+  if (!finish_changeset (store, changeset, changes, error) || !drop_redo (store, coder, error)
+      || !store_note_change (store, FACET_STORE_CHANGE_LABELS, many_videos ? 0 : video,
+                             many_videos ? 0 : lo, many_videos ? -1 : hi, error))
+    goto out;
+  result = changeset;
+out:
+  cell_cache_clear (&cache);
+  return result;
+}
+
+gint64
+facet_store_write_labels (FacetStore       *store,
+                          const FacetLabel *labels,
+                          gsize             n,
+                          const char       *description,
+                          GError          **error)
+{
+  gint64 id = -1;
+
+  g_return_val_if_fail (store != NULL, -1);
+  g_return_val_if_fail (labels != NULL || n == 0, -1);
+
+  store_lock (store);
+  if (store_begin (store, error))
+    {
+      id = store_write_labels_locked (store, labels, n, FACET_CHANGESET_EDIT, description, error);
+      if (id < 0)
+        store_rollback (store);
+      else if (!store_commit (store, error))
+        id = -1;
+    }
+  store_unlock_and_notify (store);
+  return id;
+}
+
+gint64
+facet_store_set_label_range (FacetStore      *store,
+                             gint64           video_id,
+                             gint64           first,
+                             gint64           last,
+                             int              au,
+                             FacetLabelState  state,
+                             FacetLabelSource source,
+                             GError         **error)
+{
+  g_autofree FacetLabel *labels = NULL;
+  g_autofree char *description = NULL;
+  gint64 n_frames = 0, id = -1;
+
+  g_return_val_if_fail (store != NULL, -1);
+
+  store_lock (store);
+  if (!store_video_exists (store, video_id, &n_frames, error))
+    goto out;
+  if (first < 0 || last < first || last >= n_frames)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "frames %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT " are not inside video %"
+                   G_GINT64_FORMAT " (frames 0-%" G_GINT64_FORMAT ")", first, last, video_id,
+                   n_frames - 1);
+      goto out;
+    }
+  labels = g_new (FacetLabel, last - first + 1);
+  for (gint64 f = first; f <= last; f++)
+    labels[f - first] = (FacetLabel) { .video_id = video_id, .frame = f, .au = au,
+                                       .state = state, .intensity = NAN, .source = source };
+  if (first == last)
+    description = g_strdup_printf ("AU%02d %s at frame %" G_GINT64_FORMAT " of video %"
+                                   G_GINT64_FORMAT, au, facet_label_state_to_string (state),
+                                   first, video_id);
+  else
+    description = g_strdup_printf ("AU%02d %s at frames %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
+                                   " of video %" G_GINT64_FORMAT, au,
+                                   facet_label_state_to_string (state), first, last, video_id);
+  id = facet_store_write_labels (store, labels, (gsize) (last - first + 1), description, error);
+out:
+  store_unlock_and_notify (store);
+  return id;
+}
+
+gint64
+facet_store_set_label (FacetStore     *store,
+                       gint64          video_id,
+                       gint64          frame,
+                       int             au,
+                       FacetLabelState state,
+                       GError        **error)
+{
+  return facet_store_set_label_range (store, video_id, frame, frame, au, state,
+                                      FACET_LABEL_SOURCE_HUMAN, error);
+}
+
+/* ---- Reading labels ------------------------------------------------------------- */
+
+static void
+label_from_row (sqlite3_stmt *st,
+                int           first_col,
+                FacetLabel   *l)
+{
+  l->state = sqlite3_column_int (st, first_col);
+  l->intensity = sqlite3_column_type (st, first_col + 1) == SQLITE_NULL
+                 ? NAN : (float) sqlite3_column_double (st, first_col + 1);
+  l->source = sqlite3_column_int (st, first_col + 2);
+  l->coder = g_intern_string (store_column_text (st, first_col + 3));
+  l->time = sqlite3_column_double (st, first_col + 4);
+}
+
+gboolean
+facet_store_get_label (FacetStore *store,
+                       gint64      video_id,
+                       gint64      frame,
+                       int         au,
+                       FacetLabel *out,
+                       GError    **error)
+{
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL && out != NULL, FALSE);
+
+  *out = (FacetLabel) { .video_id = video_id, .frame = frame, .au = au,
+                        .state = FACET_LABEL_UNSET, .intensity = NAN };
+  store_lock (store);
+  st = store_prepare (store,
+                      "SELECT l.state, l.intensity, l.source, c.name, l.time FROM labels l "
+                      "JOIN coders c ON c.id = l.coder_id "
+                      "WHERE l.video_id = ? AND l.frame = ? AND l.au = ?", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, video_id);
+      sqlite3_bind_int64 (st, 2, frame);
+      sqlite3_bind_int (st, 3, au);
+      rc = store_step (store, st, error);
+      if (rc == SQLITE_ROW)
+        label_from_row (st, 0, out);
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return rc >= 0;
+}
+
+GArray *
+facet_store_get_labels (FacetStore *store,
+                        gint64      video_id,
+                        int         au,
+                        gint64      first,
+                        gint64      last,
+                        GError    **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  if (last < 0)
+    last = G_MAXINT64;
+  store_lock (store);
+  if (au != 0)
+    st = store_prepare (store,
+                        "SELECT l.frame, l.au, l.state, l.intensity, l.source, c.name, l.time "
+                        "FROM labels l JOIN coders c ON c.id = l.coder_id "
+                        "WHERE l.video_id = ?1 AND l.au = ?2 AND l.frame BETWEEN ?3 AND ?4 "
+                        "ORDER BY l.frame", error);
+  else
+    st = store_prepare (store,
+                        "SELECT l.frame, l.au, l.state, l.intensity, l.source, c.name, l.time "
+                        "FROM labels l JOIN coders c ON c.id = l.coder_id "
+                        "WHERE l.video_id = ?1 AND l.frame BETWEEN ?3 AND ?4 "
+                        "ORDER BY l.frame, l.au", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, video_id);
+      if (au != 0)
+        sqlite3_bind_int (st, 2, au);
+      sqlite3_bind_int64 (st, 3, first);
+      sqlite3_bind_int64 (st, 4, last);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          FacetLabel l = { .video_id = video_id };
+          l.frame = sqlite3_column_int64 (st, 0);
+          l.au = sqlite3_column_int (st, 1);
+          label_from_row (st, 2, &l);
+          g_array_append_val (out, l);
+        }
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
+GArray *
+facet_store_get_frame_labels (FacetStore *store,
+                              gint64      video_id,
+                              gint64      frame,
+                              GError    **error)
+{
+  return facet_store_get_labels (store, video_id, 0, frame, frame, error);
+}
+
+GArray *
+facet_store_get_labelled_frames (FacetStore *store,
+                                 gint64      video_id,
+                                 int         au,
+                                 GError    **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint64));
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  if (au != 0)
+    st = store_prepare (store,
+                        "SELECT frame FROM labels WHERE video_id = ?1 AND au = ?2 ORDER BY frame",
+                        error);
+  else
+    st = store_prepare (store,
+                        "SELECT DISTINCT frame FROM labels WHERE video_id = ?1 ORDER BY frame",
+                        error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, video_id);
+      if (au != 0)
+        sqlite3_bind_int (st, 2, au);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          gint64 f = sqlite3_column_int64 (st, 0);
+          g_array_append_val (out, f);
+        }
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
+GArray *
+facet_store_get_label_segments (FacetStore *store,
+                                gint64      video_id,
+                                int         au,
+                                gint64      first,
+                                gint64      last,
+                                GError    **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  if (last < 0)
+    last = G_MAXINT64;
+  store_lock (store);
+  st = store_prepare (store,
+                      "SELECT frame, state, source FROM labels WHERE video_id = ? AND au = ? "
+                      "AND frame BETWEEN ? AND ? ORDER BY frame", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, video_id);
+      sqlite3_bind_int (st, 2, au);
+      sqlite3_bind_int64 (st, 3, first);
+      sqlite3_bind_int64 (st, 4, last);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          gint64 f = sqlite3_column_int64 (st, 0);
+          FacetLabelState state = sqlite3_column_int (st, 1);
+          FacetLabelSource source = sqlite3_column_int (st, 2);
+          FacetLabelSegment *prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1)
+                                             : NULL;
+          if (prev != NULL && prev->last + 1 == f && prev->state == state && prev->source == source)
+            prev->last = f;
+          else
+            {
+              FacetLabelSegment seg = { f, f, state, source };
+              g_array_append_val (out, seg);
+            }
+        }
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
+static int
+compare_count (gconstpointer a,
+               gconstpointer b)
+{
+  return ((const FacetLabelCount *) a)->au - ((const FacetLabelCount *) b)->au;
+}
+
+GArray *
+facet_store_count_labels (FacetStore *store,
+                          gint64      video_id,
+                          GError    **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, TRUE, sizeof (FacetLabelCount));
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  if (video_id != 0)
+    st = store_prepare (store,
+                        "SELECT au, state, count(*) FROM labels WHERE video_id = ? "
+                        "GROUP BY au, state ORDER BY au", error);
+  else
+    st = store_prepare (store, "SELECT au, state, count(*) FROM labels GROUP BY au, state "
+                        "ORDER BY au", error);
+  if (st != NULL)
+    {
+      if (video_id != 0)
+        sqlite3_bind_int64 (st, 1, video_id);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          int au = sqlite3_column_int (st, 0);
+          FacetLabelCount *c = out->len ? &g_array_index (out, FacetLabelCount, out->len - 1) : NULL;
+          gint64 n = sqlite3_column_int64 (st, 2);
+          if (c == NULL || c->au != au)
+            {
+              g_array_set_size (out, out->len + 1);
+              c = &g_array_index (out, FacetLabelCount, out->len - 1);
+              c->au = au;
+            }
+          switch (sqlite3_column_int (st, 1))
+            {
+            case FACET_LABEL_PRESENT:
+              c->present += n;
+              break;
+            case FACET_LABEL_ABSENT:
+              c->absent += n;
+              break;
+            default:
+              c->not_codable += n;
+              break;
+            }
+        }
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  if (rc != SQLITE_DONE)
+    return NULL;
+  g_array_sort (out, compare_count);
+  return g_steal_pointer (&out);
+}
+
+/* ---- Change sets, undo and redo ----------------------------------------------------- */
+
+#define CHANGESET_COLUMNS \
+  "s.id, c.name, s.time, s.kind, s.state, s.target_id, s.n_changes, s.description " \
+  "FROM changesets s JOIN coders c ON c.id = s.coder_id"
+
+static FacetChangeset *
+changeset_from_row (sqlite3_stmt *st)
+{
+  FacetChangeset *c = g_new0 (FacetChangeset, 1);
+
+  c->id = sqlite3_column_int64 (st, 0);
+  c->coder = g_intern_string (store_column_text (st, 1));
+  c->time = sqlite3_column_double (st, 2);
+  c->kind = sqlite3_column_int (st, 3);
+  c->state = sqlite3_column_int (st, 4);
+  c->target = sqlite3_column_int64 (st, 5);
+  c->n_changes = sqlite3_column_int64 (st, 6);
+  c->description = g_strdup (store_column_text (st, 7));
+  return c;
+}
+
+/* The coder's next step: undo takes their newest applied change set,
+ * redo the one they undid last. */
+static const char undo_query[] =
+  "SELECT " CHANGESET_COLUMNS " WHERE c.name = ? AND s.state = 0 AND s.kind IN (0, 1, 4) "
+  "AND s.n_changes > 0 ORDER BY s.id DESC LIMIT 1";
+static const char redo_query[] =
+  "SELECT " CHANGESET_COLUMNS " WHERE c.name = ? AND s.state = 1 "
+  "ORDER BY s.undo_serial DESC LIMIT 1";
+
+static FacetChangeset *
+peek_locked (FacetStore *store,
+             const char *sql,
+             GError    **error)
+{
+  FacetChangeset *c = NULL;
+  sqlite3_stmt *st = store_prepare (store, sql, error);
+  int rc;
+
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_text (st, 1, store->coder, -1, SQLITE_TRANSIENT);
+  rc = store_step (store, st, error);
+  if (rc == SQLITE_ROW)
+    c = changeset_from_row (st);
+  sqlite3_reset (st);
+  return c;
+}
+
+FacetChangeset *
+facet_store_peek_undo (FacetStore *store,
+                       GError    **error)
+{
+  FacetChangeset *c;
+
+  g_return_val_if_fail (store != NULL, NULL);
+  store_lock (store);
+  c = peek_locked (store, undo_query, error);
+  store_unlock_and_notify (store);
+  return c;
+}
+
+FacetChangeset *
+facet_store_peek_redo (FacetStore *store,
+                       GError    **error)
+{
+  FacetChangeset *c;
+
+  g_return_val_if_fail (store != NULL, NULL);
+  store_lock (store);
+  c = peek_locked (store, redo_query, error);
+  store_unlock_and_notify (store);
+  return c;
+}
+
+typedef struct
+{
+  gint64 video, frame;
+  int    au;
+  Cell   old_cell, new_cell;
+} HistoryRow;
+
+static GArray *
+read_changeset_rows (FacetStore *store,
+                     gint64      changeset,
+                     GError    **error)
+{
+  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (HistoryRow));
+  sqlite3_stmt *st = store_prepare (store,
+                                    "SELECT video_id, frame, au, old_state, old_intensity, old_source, "
+                                    "old_coder_id, old_time, new_state, new_intensity, new_source "
+                                    "FROM label_history WHERE changeset_id = ? ORDER BY id", error);
+  int rc;
+
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, changeset);
+  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+    {
+      HistoryRow h = { 0 };
+      h.video = sqlite3_column_int64 (st, 0);
+      h.frame = sqlite3_column_int64 (st, 1);
+      h.au = sqlite3_column_int (st, 2);
+      h.old_cell.state = sqlite3_column_int (st, 3);
+      h.old_cell.has_intensity = sqlite3_column_type (st, 4) != SQLITE_NULL;
+      h.old_cell.intensity = sqlite3_column_double (st, 4);
+      h.old_cell.source = sqlite3_column_int (st, 5);
+      /* Version 1 history did not keep who had set the old label. */
+      h.old_cell.coder_id = sqlite3_column_type (st, 6) != SQLITE_NULL
+                            ? sqlite3_column_int64 (st, 6) : 0;
+      h.old_cell.time = sqlite3_column_double (st, 7);
+      h.new_cell.state = sqlite3_column_int (st, 8);
+      h.new_cell.has_intensity = sqlite3_column_type (st, 9) != SQLITE_NULL;
+      h.new_cell.intensity = sqlite3_column_double (st, 9);
+      h.new_cell.source = sqlite3_column_int (st, 10);
+      g_array_append_val (rows, h);
+    }
+  sqlite3_reset (st);
+  return rc == SQLITE_DONE ? g_steal_pointer (&rows) : NULL;
+}
+
+static gint64
+step_locked (FacetStore *store,
+             gboolean    undo,
+             gint64     *n_skipped,
+             GError    **error)
+{
+  g_autoptr (FacetChangeset) target = NULL;
+  g_autoptr (GArray) rows = NULL;
+  g_autofree char *desc = NULL;
+  gint64 coder, step, changes = 0, skipped = 0, lo = G_MAXINT64, hi = -1, video = -1;
+  gboolean many = FALSE;
+  GError *local = NULL;
+  double now = store_time_now ();
+  sqlite3_stmt *st;
+
+  target = peek_locked (store, undo ? undo_query : redo_query, &local);
+  if (target == NULL)
+    {
+      if (local != NULL)
+        g_propagate_error (error, local);
+      else
+        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOTHING,
+                     "nothing to %s for coder %s", undo ? "undo" : "redo", store->coder);
+      return 0;
+    }
+  coder = store_coder_id (store, error);
+  if (coder == 0)
+    return 0;
+  rows = read_changeset_rows (store, target->id, error);
+  if (rows == NULL)
+    return 0;
+  desc = g_strdup_printf ("%s: %s", undo ? "undo" : "redo", target->description);
+  step = new_changeset (store, coder, undo ? FACET_CHANGESET_UNDO : FACET_CHANGESET_REDO,
+                        target->id, desc, error);
+  if (step == 0)
+    return 0;
+
+  for (guint k = 0; k < rows->len; k++)
+    {
+      /* Undo walks backwards so a cell changed twice ends where it began. */
+      HistoryRow *h = &g_array_index (rows, HistoryRow, undo ? rows->len - 1 - k : k);
+      const Cell *expect = undo ? &h->new_cell : &h->old_cell;
+      Cell want = undo ? h->old_cell : h->new_cell;
+      Cell now_cell;
+
+      if (!read_cell (store, h->video, h->frame, h->au, &now_cell, error))
+        return 0;
+      if (!cell_equal (&now_cell, expect))
+        {
+          skipped++;
+          continue;
+        }
+      if (undo && want.state != FACET_LABEL_UNSET && want.coder_id == 0)
+        {
+          want.coder_id = coder;
+          want.time = now;
+        }
+      if (!undo)
+        {
+          want.coder_id = coder;
+          want.time = now;
+        }
+      if (!write_cell (store, step, h->video, h->frame, h->au, &now_cell, &want, now, error))
+        return 0;
+      changes++;
+      if (video != -1 && video != h->video)
+        many = TRUE;
+      video = h->video;
+      lo = MIN (lo, h->frame);
+      hi = MAX (hi, h->frame);
+    }
+
+  if (!finish_changeset (store, step, changes, error))
+    return 0;
+  /* Undone: redo order follows the undo step's id. Redone: undoable again. */
+  st = store_prepare (store, "UPDATE changesets SET state = ?, undo_serial = ? WHERE id = ?",
+                      error);
+  if (st == NULL)
+    return 0;
+  sqlite3_bind_int (st, 1, undo ? FACET_CHANGESET_UNDONE : FACET_CHANGESET_APPLIED);
+  if (undo)
+    sqlite3_bind_int64 (st, 2, step);
+  else
+    sqlite3_bind_null (st, 2);
+  sqlite3_bind_int64 (st, 3, target->id);
+  if (!store_run (store, st, error))
+    return 0;
+  if (changes > 0
+      && !store_note_change (store, FACET_STORE_CHANGE_LABELS, many ? 0 : video, many ? 0 : lo,
+                             many ? -1 : hi, error))
+    return 0;
+  if (n_skipped != NULL)
+    *n_skipped = skipped;
+  return target->id;
+}
+
+static gint64
+undo_redo (FacetStore *store,
+           gboolean    undo,
+           gint64     *n_skipped,
+           GError    **error)
+{
+  gint64 id = 0;
+
+  g_return_val_if_fail (store != NULL, 0);
+
+  if (n_skipped != NULL)
+    *n_skipped = 0;
+  store_lock (store);
+  if (store_begin (store, error))
+    {
+      id = step_locked (store, undo, n_skipped, error);
+      if (id == 0)
+        store_rollback (store);
+      else if (!store_commit (store, error))
+        id = 0;
+    }
+  store_unlock_and_notify (store);
+  return id;
+}
+
+gint64
+facet_store_undo (FacetStore *store,
+                  gint64     *n_skipped,
+                  GError    **error)
+{
+  return undo_redo (store, TRUE, n_skipped, error);
+}
+
+gint64
+facet_store_redo (FacetStore *store,
+                  gint64     *n_skipped,
+                  GError    **error)
+{
+  return undo_redo (store, FALSE, n_skipped, error);
+}
+
+GPtrArray *
+facet_store_list_changesets (FacetStore *store,
+                             const char *coder,
+                             guint       limit,
+                             GError    **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_changeset_free);
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  st = store_prepare (store,
+                      "SELECT " CHANGESET_COLUMNS " WHERE ?1 IS NULL OR c.name = ?1 "
+                      "ORDER BY s.id DESC LIMIT ?2", error);
+  if (st != NULL)
+    {
+      if (coder != NULL)
+        sqlite3_bind_text (st, 1, coder, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (st, 2, limit > 0 ? (gint64) limit : -1);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        g_ptr_array_add (out, changeset_from_row (st));
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
+GArray *
+facet_store_get_label_history (FacetStore *store,
+                               gint64      video_id,
+                               gint64      frame,
+                               int         au,
+                               GError    **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  st = store_prepare (store,
+                      "SELECT h.new_state, h.new_intensity, h.new_source, c.name, h.time "
+                      "FROM label_history h JOIN changesets s ON s.id = h.changeset_id "
+                      "JOIN coders c ON c.id = s.coder_id "
+                      "WHERE h.video_id = ? AND h.frame = ? AND h.au = ? ORDER BY h.id", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, video_id);
+      sqlite3_bind_int64 (st, 2, frame);
+      sqlite3_bind_int (st, 3, au);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          FacetLabel l = { .video_id = video_id, .frame = frame, .au = au };
+          label_from_row (st, 0, &l);
+          g_array_append_val (out, l);
+        }
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}

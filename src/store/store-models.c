@@ -1,0 +1,546 @@
+/* store-models.c — model rows (file, parent, configuration, training
+ * settings, metrics, data) and analysis runs */
+#define G_LOG_DOMAIN "facet-store"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "core/facet-core.h"
+#include "store-private.h"
+
+void
+facet_store_model_free (FacetStoreModel *model)
+{
+  if (model == NULL)
+    return;
+  g_free (model->name);
+  g_free (model->file);
+  g_free (model->sha256);
+  g_free (model->au_ids);
+  g_free (model->thresholds);
+  g_free (model->config_json);
+  g_free (model->settings_json);
+  g_free (model->metrics_json);
+  g_free (model->data_json);
+  g_free (model);
+}
+
+void
+facet_store_run_free (FacetStoreRun *run)
+{
+  if (run == NULL)
+    return;
+  g_free (run->status);
+  g_free (run->settings_json);
+  g_free (run);
+}
+
+int
+facet_store_model_find_au (const FacetStoreModel *model,
+                           int                    au)
+{
+  for (int i = 0; i < model->n_aus; i++)
+    if (model->au_ids[i] == au)
+      return i;
+  return -1;
+}
+
+/* JSON text for a column: "{}" for NULL, refused when not JSON. */
+static gboolean
+check_json (const char  *what,
+            const char  *text,
+            const char **out,
+            GError     **error)
+{
+  g_autoptr (JsonParser) parser = NULL;
+
+  if (text == NULL || *text == '\0')
+    {
+      *out = "{}";
+      return TRUE;
+    }
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, text, -1, NULL))
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "the model's %s is not valid JSON", what);
+      return FALSE;
+    }
+  *out = text;
+  return TRUE;
+}
+
+static char *
+format_floats (const float *values,
+               int          n)
+{
+  GString *s = g_string_new (NULL);
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  for (int i = 0; i < n; i++)
+    {
+      if (i)
+        g_string_append_c (s, ',');
+      g_string_append (s, g_ascii_formatd (buf, sizeof buf, "%.9g", values ? values[i] : 0.5));
+    }
+  return g_string_free (s, FALSE);
+}
+
+static float *
+parse_floats (const char *text,
+              int         n)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  float *out = g_new (float, MAX (n, 1));
+
+  for (int i = 0; i < n; i++)
+    {
+      double v = 0.5;
+      if (i < (int) g_strv_length (parts))
+        {
+          char *end = NULL;
+          v = g_ascii_strtod (parts[i], &end);
+          if (end == parts[i] || !isfinite (v) || v <= 0.0 || v >= 1.0)
+            v = 0.5;
+        }
+      out[i] = (float) v;
+    }
+  return out;
+}
+
+gint64
+facet_store_add_model (FacetStore                *store,
+                       const FacetStoreModelInfo *info,
+                       GError                   **error)
+{
+  g_autofree char *abs = NULL, *sha = NULL, *file = NULL, *name = NULL, *aus = NULL;
+  g_autofree char *thresholds = NULL;
+  const char *config, *settings, *metrics, *data;
+  sqlite3_stmt *st;
+  gint64 id = 0;
+  int rc;
+
+  g_return_val_if_fail (store != NULL && info != NULL && info->file != NULL, 0);
+
+  if (info->n_aus < 1 || info->au_ids == NULL)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "%s: a model in a project needs an AU head", info->file);
+      return 0;
+    }
+  for (int i = 0; i < info->n_aus; i++)
+    if (!store_au_valid (info->au_ids[i])
+        || (info->thresholds != NULL
+            && !(info->thresholds[i] > 0.0f && info->thresholds[i] < 1.0f)))
+      {
+        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                     "%s: output %d has AU %d or threshold outside (0, 1)", info->file, i,
+                     info->au_ids[i]);
+        return 0;
+      }
+  if (!check_json ("configuration", info->config_json, &config, error)
+      || !check_json ("settings", info->settings_json, &settings, error)
+      || !check_json ("metrics", info->metrics_json, &metrics, error)
+      || !check_json ("data description", info->data_json, &data, error))
+    return 0;
+  if (info->name != NULL && (!g_utf8_validate (info->name, -1, NULL) || strlen (info->name) > 4096))
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "%s: the model name must be UTF-8 text up to 4096 bytes", info->file);
+      return 0;
+    }
+
+  abs = g_canonicalize_filename (info->file, NULL);
+  if (!g_utf8_validate (abs, -1, NULL))
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "%s: the path is not valid UTF-8; rename the file", info->file);
+      return 0;
+    }
+  if (info->sha256 != NULL)
+    sha = g_strdup (info->sha256);
+  else if ((sha = facet_file_sha256 (abs, error)) == NULL)
+    return 0;
+  /* Inside the project folder the path is kept relative so a moved project
+   * keeps its models; elsewhere it stays absolute. */
+  if (g_str_has_prefix (abs, store->folder) && abs[strlen (store->folder)] == G_DIR_SEPARATOR)
+    file = g_strdup (abs + strlen (store->folder) + 1);
+  else
+    file = g_strdup (abs);
+  if (info->name != NULL && *info->name != '\0')
+    name = g_strdup (info->name);
+  else
+    name = g_path_get_basename (abs);
+  aus = facet_format_int_list (info->au_ids, (guint) info->n_aus);
+  thresholds = format_floats (info->thresholds, info->n_aus);
+
+  store_lock (store);
+  if (!store_begin (store, error))
+    goto out;
+  st = store_prepare (store, "SELECT id FROM models WHERE sha256 = ? ORDER BY id LIMIT 1", error);
+  if (st == NULL)
+    goto fail;
+  sqlite3_bind_text (st, 1, sha, -1, SQLITE_TRANSIENT);
+  rc = store_step (store, st, error);
+  if (rc == SQLITE_ROW)
+    id = sqlite3_column_int64 (st, 0);
+  sqlite3_reset (st);
+  if (rc < 0)
+    goto fail;
+  if (id != 0)
+    {
+      store_rollback (store);
+      goto out;
+    }
+  if (info->parent_id != 0)
+    {
+      st = store_prepare (store, "SELECT 1 FROM models WHERE id = ?", error);
+      if (st == NULL)
+        goto fail;
+      sqlite3_bind_int64 (st, 1, info->parent_id);
+      rc = store_step (store, st, error);
+      sqlite3_reset (st);
+      if (rc != SQLITE_ROW)
+        {
+          if (rc == SQLITE_DONE)
+            g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                         "%s: parent model %" G_GINT64_FORMAT " is not in the project",
+                         info->file, info->parent_id);
+          goto fail;
+        }
+    }
+  st = store_prepare (store,
+                      "INSERT INTO models (name, file, parent_id, created, aus, config, metrics, "
+                      "sha256, thresholds, settings, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      error);
+  if (st == NULL)
+    goto fail;
+  sqlite3_bind_text (st, 1, name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 2, file, -1, SQLITE_TRANSIENT);
+  if (info->parent_id != 0)
+    sqlite3_bind_int64 (st, 3, info->parent_id);
+  else
+    sqlite3_bind_null (st, 3);
+  sqlite3_bind_double (st, 4, store_time_now ());
+  sqlite3_bind_text (st, 5, aus, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 6, config, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 7, metrics, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 8, sha, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 9, thresholds, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 10, settings, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 11, data, -1, SQLITE_TRANSIENT);
+  if (!store_run (store, st, error))
+    goto fail;
+  id = sqlite3_last_insert_rowid (store->db);
+  if (!store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error))
+    goto fail;
+  if (!store_commit (store, error))
+    id = 0;
+  goto out;
+
+fail:
+  id = 0;
+  store_rollback (store);
+out:
+  store_unlock_and_notify (store);
+  return id;
+}
+
+#define MODEL_COLUMNS \
+  "id, name, file, sha256, parent_id, created, aus, thresholds, config, settings, metrics, data " \
+  "FROM models"
+
+static FacetStoreModel *
+model_from_row (sqlite3_stmt *st)
+{
+  FacetStoreModel *m = g_new0 (FacetStoreModel, 1);
+
+  m->id = sqlite3_column_int64 (st, 0);
+  m->name = g_strdup (store_column_text (st, 1));
+  m->file = g_strdup (store_column_text (st, 2));
+  m->sha256 = g_strdup (store_column_text (st, 3));
+  m->parent_id = sqlite3_column_int64 (st, 4);
+  m->created = sqlite3_column_double (st, 5);
+  if (!store_parse_au_list (store_column_text (st, 6), &m->au_ids, &m->n_aus))
+    {
+      m->au_ids = NULL;
+      m->n_aus = 0;
+    }
+  m->thresholds = parse_floats (store_column_text (st, 7), m->n_aus);
+  m->config_json = g_strdup (store_column_text (st, 8));
+  m->settings_json = g_strdup (store_column_text (st, 9));
+  m->metrics_json = g_strdup (store_column_text (st, 10));
+  m->data_json = g_strdup (store_column_text (st, 11));
+  return m;
+}
+
+FacetStoreModel *
+facet_store_get_model (FacetStore *store,
+                       gint64      model_id,
+                       GError    **error)
+{
+  FacetStoreModel *m = NULL;
+  sqlite3_stmt *st;
+  int rc;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  st = store_prepare (store, "SELECT " MODEL_COLUMNS " WHERE id = ?", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, model_id);
+      rc = store_step (store, st, error);
+      if (rc == SQLITE_ROW)
+        m = model_from_row (st);
+      else if (rc == SQLITE_DONE)
+        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                     "%s: there is no model %" G_GINT64_FORMAT " in the project", store->path,
+                     model_id);
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  if (m != NULL && m->n_aus == 0)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
+                   "%s: model %" G_GINT64_FORMAT " has a damaged AU list", store->path, model_id);
+      facet_store_model_free (m);
+      return NULL;
+    }
+  return m;
+}
+
+GPtrArray *
+facet_store_list_models (FacetStore *store,
+                         GError    **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_model_free);
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  st = store_prepare (store, "SELECT " MODEL_COLUMNS " ORDER BY id", error);
+  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
+    g_ptr_array_add (out, model_from_row (st));
+  if (st != NULL)
+    sqlite3_reset (st);
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
+static gint64
+single_id (FacetStore *store,
+           const char *sql,
+           const char *text,
+           GError    **error)
+{
+  sqlite3_stmt *st;
+  gint64 id = 0;
+  int rc = -1;
+
+  store_lock (store);
+  st = store_prepare (store, sql, error);
+  if (st != NULL)
+    {
+      if (text != NULL)
+        sqlite3_bind_text (st, 1, text, -1, SQLITE_TRANSIENT);
+      rc = store_step (store, st, error);
+      if (rc == SQLITE_ROW)
+        id = sqlite3_column_int64 (st, 0);
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return rc < 0 ? -1 : id;
+}
+
+gint64
+facet_store_latest_model (FacetStore *store,
+                          GError    **error)
+{
+  g_return_val_if_fail (store != NULL, -1);
+  return single_id (store, "SELECT id FROM models ORDER BY created DESC, id DESC LIMIT 1", NULL,
+                    error);
+}
+
+gint64
+facet_store_find_model (FacetStore *store,
+                        const char *sha256,
+                        GError    **error)
+{
+  g_return_val_if_fail (store != NULL && sha256 != NULL, -1);
+  return single_id (store, "SELECT id FROM models WHERE sha256 = ? ORDER BY id LIMIT 1", sha256,
+                    error);
+}
+
+char *
+facet_store_model_path (FacetStore            *store,
+                        const FacetStoreModel *model)
+{
+  g_return_val_if_fail (store != NULL && model != NULL, NULL);
+  return g_canonicalize_filename (model->file, store->folder);
+}
+
+gboolean
+facet_store_set_model_metrics (FacetStore *store,
+                               gint64      model_id,
+                               const char *metrics_json,
+                               GError    **error)
+{
+  const char *metrics;
+  sqlite3_stmt *st;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+  if (!check_json ("metrics", metrics_json, &metrics, error))
+    return FALSE;
+
+  store_lock (store);
+  if (!store_begin (store, error))
+    goto out;
+  st = store_prepare (store, "UPDATE models SET metrics = ? WHERE id = ?", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_text (st, 1, metrics, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (st, 2, model_id);
+      ok = store_run (store, st, error);
+      if (ok && sqlite3_changes (store->db) == 0)
+        {
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                       "%s: there is no model %" G_GINT64_FORMAT " in the project", store->path,
+                       model_id);
+          ok = FALSE;
+        }
+      ok = ok && store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error);
+    }
+  if (ok)
+    ok = store_commit (store, error);
+  else
+    store_rollback (store);
+out:
+  store_unlock_and_notify (store);
+  return ok;
+}
+
+float *
+store_model_thresholds (const FacetStoreModel *model,
+                        float                  threshold)
+{
+  float *t = g_new (float, MAX (model->n_aus, 1));
+
+  for (int i = 0; i < model->n_aus; i++)
+    t[i] = isnan (threshold) ? model->thresholds[i] : threshold;
+  return t;
+}
+
+/* ---- Runs --------------------------------------------------------------------------- */
+
+gint64
+facet_store_begin_run (FacetStore *store,
+                       gint64      model_id,
+                       const char *settings_json,
+                       GError    **error)
+{
+  const char *settings;
+  sqlite3_stmt *st;
+  gint64 id = 0;
+
+  g_return_val_if_fail (store != NULL, 0);
+  if (!check_json ("run settings", settings_json, &settings, error))
+    return 0;
+
+  store_lock (store);
+  if (!store_begin (store, error))
+    goto out;
+  st = store_prepare (store,
+                      "INSERT INTO runs (model_id, started, status, frames, settings) "
+                      "VALUES (?, ?, 'running', 0, ?)", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, model_id);
+      sqlite3_bind_double (st, 2, store_time_now ());
+      sqlite3_bind_text (st, 3, settings, -1, SQLITE_TRANSIENT);
+      if (store_run (store, st, error))
+        id = sqlite3_last_insert_rowid (store->db);
+    }
+  if (id == 0 || !store_commit (store, error))
+    {
+      if (store->tx_depth > 0)
+        store_rollback (store);
+      id = 0;
+    }
+out:
+  store_unlock_and_notify (store);
+  return id;
+}
+
+gboolean
+facet_store_end_run (FacetStore *store,
+                     gint64      run_id,
+                     const char *status,
+                     gint64      frames,
+                     GError    **error)
+{
+  sqlite3_stmt *st;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (store != NULL && status != NULL, FALSE);
+
+  store_lock (store);
+  if (!store_begin (store, error))
+    goto out;
+  st = store_prepare (store, "UPDATE runs SET finished = ?, status = ?, frames = ? WHERE id = ?",
+                      error);
+  if (st != NULL)
+    {
+      sqlite3_bind_double (st, 1, store_time_now ());
+      sqlite3_bind_text (st, 2, status, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (st, 3, frames);
+      sqlite3_bind_int64 (st, 4, run_id);
+      ok = store_run (store, st, error);
+    }
+  if (ok)
+    ok = store_commit (store, error);
+  else
+    store_rollback (store);
+out:
+  store_unlock_and_notify (store);
+  return ok;
+}
+
+GPtrArray *
+facet_store_list_runs (FacetStore *store,
+                       GError    **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_run_free);
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  st = store_prepare (store,
+                      "SELECT id, model_id, started, finished, status, frames, settings FROM runs "
+                      "ORDER BY id", error);
+  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
+    {
+      FacetStoreRun *r = g_new0 (FacetStoreRun, 1);
+      r->id = sqlite3_column_int64 (st, 0);
+      r->model_id = sqlite3_column_int64 (st, 1);
+      r->started = sqlite3_column_double (st, 2);
+      r->finished = sqlite3_column_double (st, 3);
+      r->status = g_strdup (store_column_text (st, 4));
+      r->frames = sqlite3_column_int64 (st, 5);
+      r->settings_json = g_strdup (store_column_text (st, 6));
+      g_ptr_array_add (out, r);
+    }
+  if (st != NULL)
+    sqlite3_reset (st);
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}

@@ -1,0 +1,37 @@
+/* train-data.h — labelled face crops from a project, for fine-tuning */
+#pragma once
+
+#include "store/facet-store.h"
+#include "train-loop.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  gboolean          include_accepted; /* accepted predictions count as labels */
+  guint             max_per_video;    /* 0: all labelled frames; else an even subsample */
+  gboolean          labels_only;      /* no decoding: crops stay NULL (for checks before work) */
+  GCancellable     *cancellable;
+  FacetProgressFunc progress;
+  gpointer          progress_data;
+} FacetTrainDataOptions;
+
+typedef struct _FacetTrainDataset FacetTrainDataset;
+
+/* Every frame with at least one label (present, absent; not-codable AUs
+ * are left out of the loss), its subject, and its face crop in the crop
+ * convention of its video, at @model's input size. Frames whose face cannot
+ * be found are left out and counted. */
+FacetTrainDataset    *facet_train_dataset_from_store (FacetStore                  *store,
+                                                      const FacetModelConfig      *model,
+                                                      const FacetTrainDataOptions *options,
+                                                      GError                     **error);
+void                  facet_train_dataset_free       (FacetTrainDataset           *dataset);
+const FacetTrainData *facet_train_dataset_get_data   (FacetTrainDataset           *dataset);
+guint                 facet_train_dataset_get_skipped (FacetTrainDataset          *dataset);
+/* {"videos": [...], "frames": n, "subjects": [...], "aus": [...], "skipped": n} */
+char                 *facet_train_dataset_describe   (FacetTrainDataset           *dataset);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetTrainDataset, facet_train_dataset_free)
+
+G_END_DECLS

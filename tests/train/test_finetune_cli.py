@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""facet-cli finetune and models on a real (small, synthetic) project.
+
+- a run killed with SIGKILL after an epoch and resumed ends with the same
+  weights as an uninterrupted run with the same seed;
+- bad settings are refused with one line before any frame is decoded;
+- heads-mode fine-tuning improves validation F1 over the base model;
+- `models --json` lists the new model with its parent and metrics.
+"""
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+CLI = os.environ.get("FACET_CLI", "facet-cli")
+DEMO = os.environ.get("FACET_DEMO_MODEL", "")
+
+
+def cli(*args, check=True, **kw):
+    p = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"facet-cli {' '.join(map(str, args))}: {p.stderr}")
+    return p
+
+
+def weights(path):
+    """The tensor bytes of a safetensors file (the header holds names and times)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    header.pop("__metadata__", None)
+    return {k: data[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in header.items()}
+
+
+class Finetune(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="facet-finetune-")
+        cls.project = os.path.join(cls.dir, "p.facet")
+        cli("init", cls.project)
+        for s in range(1, 7):
+            video = os.path.join(cls.dir, f"s{s}.mkv")
+            cli("synth", "--subject", s, "--seed", 100 + s, "--seconds", 4, "--fps", 10, "--size", 112,
+                "--codec", "ffv1", video)
+            cli("add", cls.project, video, "--subject", f"S{s}", "--crop", "none")
+            cli("labels", "import", cls.project, video.replace(".mkv", ".labels.csv"), "--format", "csv",
+                "--video", s)
+        cls.base = os.path.join(cls.dir, "base.safetensors")
+        cli("model", "new", cls.base, "--dim", 48, "--depth", 2, "--heads", 2, "--image-size", 64,
+            "--patch", 16, "--aus", "1,2,4,6,9,12,15,17,25,26,43", "--crop", "none", "--seed", 1)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def copy_project(self, name):
+        path = os.path.join(self.dir, name)
+        shutil.copy(self.project, path)
+        return path
+
+    def run_args(self, project, *extra):
+        return ["finetune", project, "--base", self.base, "--mode", "full", "--epochs", 4,
+                "--batch", 8, "--lr", "1e-3", "--iat-lambda", 0.5, "--seed", 7, "--drop-path", 0.1,
+                "--quiet", *extra]
+
+    def test_kill_and_resume(self):
+        straight = self.copy_project("straight.facet")
+        out = cli(*self.run_args(straight, "--name", "straight")).stdout
+        path_a = os.path.join(self.dir, "models", "straight.safetensors")
+        self.assertIn("straight", out)
+
+        killed = self.copy_project("killed.facet")
+        ckpt = killed + ".finetune.ckpt"
+        proc = subprocess.Popen([CLI, *map(str, self.run_args(killed, "--name", "resumed"))],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Wait for the checkpoint of epoch 2, then kill without warning.
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if os.path.exists(ckpt):
+                with open(ckpt, "rb") as f:
+                    head = f.read(4096)
+                if b'"epoch":"2"' in head or b'"epoch":"3"' in head:
+                    break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        self.assertTrue(os.path.exists(ckpt))
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "models", "resumed.safetensors")))
+        cli(*self.run_args(killed, "--name", "resumed", "--resume"))
+        path_b = os.path.join(self.dir, "models", "resumed.safetensors")
+        a, b = weights(path_a), weights(path_b)
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            self.assertEqual(a[k], b[k], f"tensor {k} differs after kill and resume")
+        self.assertFalse(os.path.exists(ckpt), "the checkpoint is removed once the model is saved")
+
+    def test_bad_settings(self):
+        cases = [
+            (["--iat-lambda", "-1"], "lambda"),
+            (["--mode", "last:9"], "more blocks"),
+            (["--mode", "middle"], "unknown mode"),
+            (["--epochs", "0"], "epochs"),
+        ]
+        for extra, words in cases:
+            p = cli("finetune", self.project, "--base", self.base, *extra, check=False)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            self.assertIn(words, p.stderr)
+        # A base model without the AUs the labels use.
+        other = os.path.join(self.dir, "other.safetensors")
+        cli("model", "new", other, "--dim", 48, "--depth", 2, "--heads", 2, "--image-size", 64,
+            "--aus", "1,2", "--crop", "none")
+        p = cli("finetune", self.project, "--base", other, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("does not predict AU", p.stderr)
+        # One subject only, with IAT on; and a project without labels.
+        single = os.path.join(self.dir, "single.facet")
+        cli("init", single)
+        cli("add", single, os.path.join(self.dir, "s1.mkv"), "--subject", "S1", "--crop", "none")
+        p = cli("finetune", single, "--base", self.base, check=False)
+        self.assertIn("no labelled frames", p.stderr)
+        cli("labels", "import", single, os.path.join(self.dir, "s1.labels.csv"), "--format", "csv",
+            "--video", 1)
+        p = cli("finetune", single, "--base", self.base, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("one subject", p.stderr)
+        # Nothing was written.
+        self.assertFalse(os.path.exists(single + ".finetune.ckpt"))
+        models = json.loads(cli("models", single, "--json").stdout)
+        self.assertEqual(models, [])
+
+    def test_heads_improves_and_models_json(self):
+        # The demo model's backbone (trained on other synthetic subjects) with
+        # a fresh AU head: heads mode must learn the head from its features.
+        self.assertTrue(os.path.exists(DEMO), f"the demo model {DEMO} is missing")
+        base = os.path.join(self.dir, "demo-new-head.safetensors")
+        cli("model", "convert", DEMO, base, "--new-head")
+        project = self.copy_project("heads.facet")
+        out = cli("finetune", project, "--base", base, "--mode", "heads", "--epochs", 15,
+                  "--batch", 16, "--lr", "5e-3", "--iat-lambda", 0.5, "--seed", 3, "--name", "heads",
+                  "--quiet").stdout
+        rows = [l.split() for l in out.splitlines() if l.strip() and l.split()[0].isdigit()]
+        base_row = [l.split() for l in out.splitlines() if l.startswith("base")][0]
+        # The "base" row is the base model on the same validation subjects.
+        base_f1, last_f1 = base_row[4], float(rows[-1][4])
+        base_f1 = 0.0 if base_f1 == "-" else float(base_f1)
+        print(f"validation mean F1: base model {base_f1:.3f}, after heads fine-tuning {last_f1:.3f}")
+        self.assertGreater(last_f1, base_f1, out)
+        models = json.loads(cli("models", project, "--json").stdout)
+        self.assertEqual([m["name"] for m in models][-1], "heads")
+        new = models[-1]
+        self.assertIsNotNone(new["parent"])
+        parent = [m for m in models if m["id"] == new["parent"]][0]
+        self.assertIsNone(parent["parent"])
+        for key in ("f1_mean", "f1", "auc_mean", "id_probe_acc"):
+            self.assertIn(key, new["metrics"])
+        self.assertAlmostEqual(new["metrics"]["f1_mean"], last_f1, places=3)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
