@@ -152,7 +152,8 @@ facet_cli_finetune (int    argc,
   g_autoptr (FacetTrainResult) result = NULL;
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
   g_autofree char *base_arg = NULL, *mode_text = NULL, *name = NULL, *base_path = NULL;
-  g_autofree char *checkpoint = NULL, *out_path = NULL;
+  g_autofree char *checkpoint = NULL, *out_path = NULL, *val_names = NULL;
+  g_autoptr (GArray) val_ids = g_array_new (FALSE, FALSE, sizeof (int));
   FacetTrainConfig cfg;
   FacetTrainDataOptions dopt = { 0 };
   Reporter reporter = { 0 };
@@ -176,6 +177,7 @@ facet_cli_finetune (int    argc,
     { "drop-path", 0, 0, G_OPTION_ARG_DOUBLE, &drop_path, "Stochastic depth of the last block (default 0.1)", "P" },
     { "clip-grad", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Clip the gradient norm (default off)", "N" },
     { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &val, "Share of subjects held out for validation (default 0.25)", "F" },
+    { "val-subjects", 0, 0, G_OPTION_ARG_STRING, &val_names, "Or hold out exactly these subjects", "S1,S2,..." },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed (split, order, augmentation)", "S" },
     { "no-augment", 0, 0, G_OPTION_ARG_NONE, &no_augment, "Train without augmentation", NULL },
     { "include-accepted", 0, 0, G_OPTION_ARG_NONE, &include_accepted, "Use accepted predictions as labels too", NULL },
@@ -239,7 +241,26 @@ facet_cli_finetune (int    argc,
   dopt.max_per_video = max_per_video > 0 ? (guint) max_per_video : 0;
   dopt.labels_only = TRUE;
   labels = facet_train_dataset_from_store (store, facet_model_get_config (base), &dopt, &error);
-  if (labels == NULL || !facet_train_check (base, facet_train_dataset_get_data (labels), &cfg, &error))
+  if (labels == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  if (val_names != NULL)
+    {
+      const FacetTrainData *d = facet_train_dataset_get_data (labels);
+      g_auto (GStrv) names = g_strsplit (val_names, ",", -1);
+      for (guint i = 0; names[i] != NULL; i++)
+        {
+          int found = -1;
+          for (int s = 0; s < d->n_subjects; s++)
+            if (g_strcmp0 (d->subject_names[s], g_strstrip (names[i])) == 0)
+              found = s;
+          if (found < 0)
+            return facet_cli_failf ("%s: no subject “%s” in the project", argv[1], names[i]);
+          g_array_append_val (val_ids, found);
+        }
+      cfg.val_subjects = (const int *) val_ids->data;
+      cfg.n_val_subjects = (int) val_ids->len;
+    }
+  if (!facet_train_check (base, facet_train_dataset_get_data (labels), &cfg, &error))
     return facet_cli_fail (g_steal_pointer (&error));
 
   sigint_id = g_unix_signal_add (SIGINT, cancel_on_signal, cancel);

@@ -924,8 +924,8 @@ sincos_pos_embed (float *out,
  *
  * A freshly initialised model for training from scratch, as MAE initialises
  * its encoder: Xavier-uniform linear and patch weights, zero biases, unit
- * norms, a fixed sine-cosine position table, and heads with the fine-tuning
- * recipe's truncated normal (std 2e-5). The same seed gives the same model.
+ * norms, a fixed sine-cosine position table, and heads with a truncated
+ * normal of std 0.02. The same seed gives the same model.
  */
 FacetModel *
 facet_model_new_random (const FacetModelConfig *config,
@@ -959,9 +959,12 @@ facet_model_new_random (const FacetModelConfig *config,
           data[j] = (float) (facet_rng_normal (&rng) * 0.02);
       else if (g_str_has_prefix (e->name, "head.") || g_str_has_prefix (e->name, "ID_head."))
         {
+          /* timm's init for a network trained from scratch (std 0.02): the
+           * fine-tuning recipe's near-zero heads (2e-5) starve a random
+           * backbone of gradient. */
           if (g_str_has_suffix (e->name, ".weight"))
             for (gint64 j = 0; j < n; j++)
-              data[j] = (float) facet_rng_trunc_normal (&rng, 2e-5, -2.0, 2.0);
+              data[j] = (float) facet_rng_trunc_normal (&rng, 0.02, -2.0, 2.0);
         }
       else if (g_str_has_suffix (e->name, ".weight") && e->ndim >= 2)
         {

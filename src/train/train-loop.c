@@ -191,14 +191,28 @@ facet_train_check (FacetModel             *base,
     if (data->subjects[i] < 0 || data->subjects[i] >= data->n_subjects)
       DATA_FAIL ("sample %u has no valid subject", i);
 
+  for (int i = 0; i < cfg->n_val_subjects; i++)
+    {
+      gboolean found = FALSE;
+      for (guint j = 0; j < data->n && !found; j++)
+        found = data->subjects[j] == cfg->val_subjects[i];
+      if (!found)
+        DATA_FAIL ("validation subject %s has no labelled frames",
+                   data->subject_names ? data->subject_names[cfg->val_subjects[i]] : "?");
+    }
   subjects = count_present_subjects (data);
+  if (cfg->n_val_subjects > 0 && cfg->n_val_subjects >= subjects)
+    DATA_FAIL ("every subject is held out for validation; leave some to train on");
   if (subjects < 2)
     DATA_FAIL ("the labelled frames come from one subject only; fine-tuning validates on held-out "
                "subjects and needs at least two");
-  if (cfg->iat_lambda > 0.0 && subjects - validation_count (subjects, cfg->val_fraction) < 2)
+  if (cfg->iat_lambda > 0.0
+      && subjects - (cfg->n_val_subjects > 0 ? cfg->n_val_subjects
+                                             : validation_count (subjects, cfg->val_fraction)) < 2)
     DATA_FAIL ("identity adversarial training needs at least two training subjects (%d subjects "
                "with %d held out for validation); add subjects or use --iat-lambda 0", subjects,
-               validation_count (subjects, cfg->val_fraction));
+               cfg->n_val_subjects > 0 ? cfg->n_val_subjects
+                                       : validation_count (subjects, cfg->val_fraction));
   return TRUE;
 }
 
@@ -443,6 +457,8 @@ fingerprint (const FacetTrainData   *data,
   g_checksum_update (sum, (const guchar *) data->au_ids, sizeof (int) * (gsize) data->n_aus);
   g_checksum_update (sum, (const guchar *) data->targets, sizeof (float) * (gsize) data->n * data->n_aus);
   g_checksum_update (sum, (const guchar *) data->subjects, sizeof (int) * (gsize) data->n);
+  if (cfg->n_val_subjects > 0)
+    g_checksum_update (sum, (const guchar *) cfg->val_subjects, sizeof (int) * (gsize) cfg->n_val_subjects);
   return g_strdup (g_checksum_get_string (sum));
 }
 
@@ -651,6 +667,21 @@ facet_train_run (FacetModel             *base,
       subj_perm[i] = present_ids[perm[i]];
   }
   n_val = validation_count (present, cfg.val_fraction);
+  if (cfg.n_val_subjects > 0)
+    {
+      /* Held-out subjects named by the caller go first in the order. */
+      int k = 0;
+      for (int i = 0; i < cfg.n_val_subjects; i++)
+        for (int j = k; j < present; j++)
+          if (subj_perm[j] == cfg.val_subjects[i])
+            {
+              int t = subj_perm[k];
+              subj_perm[k++] = subj_perm[j];
+              subj_perm[j] = t;
+              break;
+            }
+      n_val = k;
+    }
   result->n_val_subjects = n_val;
   result->val_subjects = g_new (int, n_val);
   result->n_train_subjects = present - n_val;

@@ -81,6 +81,8 @@ typedef struct
   FacetAugmentConfig augment_config;
   guint64            seed;
   double             val_fraction; /* subjects held out for validation */
+  const int         *val_subjects; /* or exactly these (subject indices of the data) */
+  int                n_val_subjects;
   const char        *checkpoint;   /* written after every epoch; NULL: none */
   gboolean           resume;       /* continue from @checkpoint */
   GCancellable      *cancellable;

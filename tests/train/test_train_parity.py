@@ -20,7 +20,11 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
 import fmae_reference as ref  # noqa: E402
 
-TOOL = os.environ.get("FACET_TRAIN_STEP", "train-step-tool")
+# The step tool's path comes as the first argument (from meson) or FACET_TRAIN_STEP.
+if len(sys.argv) > 1 and os.path.isfile(sys.argv[1]):
+    TOOL = sys.argv.pop(1)
+else:
+    TOOL = os.environ.get("FACET_TRAIN_STEP", "train-step-tool")
 DIM, DEPTH, HEADS, IMAGE, PATCH, AUS, SUBJECTS, BATCH = 32, 2, 2, 32, 8, 12, 5, 4
 
 

@@ -1,0 +1,245 @@
+/* facet-au-row.c — one action unit: name, probability, label
+ *
+ * Copyright 2025 The Facet authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "facet-au-row"
+
+#include "config.h"
+
+#include <math.h>
+
+#include <glib/gi18n.h>
+
+#include "facet-au-row.h"
+#include "facet-facs.h"
+
+struct _FacetAuRow
+{
+  GtkListBoxRow    parent_instance;
+
+  GtkLabel        *code_label;
+  GtkLabel        *name_label;
+  GtkLabel        *prob_label;
+  GtkLevelBar     *prob_bar;
+  GtkLabel        *state_label;
+  GtkLabel        *source_label;
+  GtkToggleButton *present_button;
+  GtkToggleButton *absent_button;
+  GtkToggleButton *not_codable_button;
+
+  int              au;
+  FacetLabelState  state;
+  float            probability;
+};
+
+G_DEFINE_FINAL_TYPE (FacetAuRow, facet_au_row, GTK_TYPE_LIST_BOX_ROW)
+
+enum {
+  SET_LABEL,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static const char *
+state_text (FacetLabelState state)
+{
+  switch (state)
+    {
+    case FACET_LABEL_PRESENT:
+      return _("Present");
+    case FACET_LABEL_ABSENT:
+      return _("Absent");
+    case FACET_LABEL_NOT_CODABLE:
+      return _("Not codable");
+    case FACET_LABEL_UNSET:
+    default:
+      return _("Unlabelled");
+    }
+}
+
+static const char *
+source_text (FacetLabelSource source)
+{
+  switch (source)
+    {
+    case FACET_LABEL_SOURCE_IMPORTED:
+      return _("imported");
+    case FACET_LABEL_SOURCE_ACCEPTED:
+      return _("accepted prediction");
+    case FACET_LABEL_SOURCE_HUMAN:
+    default:
+      return _("coded");
+    }
+}
+
+static void
+update_accessible (FacetAuRow *self)
+{
+  g_autofree char *code = facet_facs_code (self->au);
+  g_autofree char *name = facet_facs_name (self->au);
+  g_autofree char *prob = isnan (self->probability)
+    ? g_strdup (_("no prediction"))
+    : g_strdup_printf (_("probability %.2f"), self->probability);
+  /* TRANSLATORS: AU panel row for screen readers:
+   * "AU12 Lip corner puller, probability 0.83, Present" */
+  g_autofree char *text = g_strdup_printf (_("%s %s, %s, %s"), code, name, prob,
+                                           state_text (self->state));
+
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
+}
+
+static void
+on_state_clicked (GtkToggleButton *button,
+                  FacetAuRow      *self)
+{
+  FacetLabelState state;
+
+  if (button == self->present_button)
+    state = FACET_LABEL_PRESENT;
+  else if (button == self->absent_button)
+    state = FACET_LABEL_ABSENT;
+  else
+    state = FACET_LABEL_NOT_CODABLE;
+  /* Clicking the state the frame has clears it. */
+  if (!gtk_toggle_button_get_active (button))
+    state = FACET_LABEL_UNSET;
+  /* Until the store confirms, show what was there; the refresh sets it. */
+  facet_au_row_set_label (self, &(FacetLabel) { .state = self->state,
+                          .source = FACET_LABEL_SOURCE_HUMAN });
+  g_signal_emit (self, signals[SET_LABEL], 0, (int) state);
+}
+
+GtkWidget *
+facet_au_row_new (int au)
+{
+  FacetAuRow *self = g_object_new (FACET_TYPE_AU_ROW, NULL);
+  g_autofree char *code = facet_facs_code (au);
+  g_autofree char *name = facet_facs_name (au);
+
+  self->au = au;
+  gtk_label_set_text (self->code_label, code);
+  gtk_label_set_text (self->name_label, name);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->name_label), name);
+  facet_au_row_set_probability (self, NAN, 0.5f);
+  facet_au_row_set_label (self, NULL);
+  return GTK_WIDGET (self);
+}
+
+int
+facet_au_row_get_au (FacetAuRow *self)
+{
+  g_return_val_if_fail (FACET_IS_AU_ROW (self), 0);
+  return self->au;
+}
+
+FacetLabelState
+facet_au_row_get_state (FacetAuRow *self)
+{
+  g_return_val_if_fail (FACET_IS_AU_ROW (self), FACET_LABEL_UNSET);
+  return self->state;
+}
+
+void
+facet_au_row_set_probability (FacetAuRow *self,
+                              float       probability,
+                              float       threshold)
+{
+  g_return_if_fail (FACET_IS_AU_ROW (self));
+
+  self->probability = probability;
+  /* Below the threshold the bar takes the "low" colour: the model says
+   * absent; above it, present. */
+  gtk_level_bar_remove_offset_value (self->prob_bar, GTK_LEVEL_BAR_OFFSET_LOW);
+  gtk_level_bar_remove_offset_value (self->prob_bar, GTK_LEVEL_BAR_OFFSET_HIGH);
+  gtk_level_bar_remove_offset_value (self->prob_bar, GTK_LEVEL_BAR_OFFSET_FULL);
+  gtk_level_bar_add_offset_value (self->prob_bar, GTK_LEVEL_BAR_OFFSET_LOW, CLAMP (threshold, 0.0,
+                                                                                   1.0));
+  gtk_level_bar_add_offset_value (self->prob_bar, GTK_LEVEL_BAR_OFFSET_HIGH, 1.0);
+  if (isnan (probability))
+    {
+      gtk_level_bar_set_value (self->prob_bar, 0);
+      gtk_label_set_text (self->prob_label, "—");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->prob_label),
+                                   _("No prediction for this frame"));
+    }
+  else
+    {
+      g_autofree char *text = g_strdup_printf ("%.2f", probability);
+      g_autofree char *tip = g_strdup_printf (_("Probability %.3f, threshold %.2f"), probability,
+                                              threshold);
+      gtk_level_bar_set_value (self->prob_bar, CLAMP (probability, 0.0f, 1.0f));
+      gtk_label_set_text (self->prob_label, text);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->prob_label), tip);
+    }
+  update_accessible (self);
+}
+
+void
+facet_au_row_set_label (FacetAuRow       *self,
+                        const FacetLabel *label)
+{
+  static const char *classes[] = { "unset", "present", "absent", "not-codable" };
+  FacetLabelState state;
+
+  g_return_if_fail (FACET_IS_AU_ROW (self));
+
+  state = label ? label->state : FACET_LABEL_UNSET;
+  for (guint i = 0; i < G_N_ELEMENTS (classes); i++)
+    gtk_widget_remove_css_class (GTK_WIDGET (self->state_label), classes[i]);
+  gtk_widget_add_css_class (GTK_WIDGET (self->state_label), classes[CLAMP (state, 0, 3)]);
+  gtk_label_set_text (self->state_label, state_text (state));
+  self->state = state;
+
+  gtk_toggle_button_set_active (self->present_button, state == FACET_LABEL_PRESENT);
+  gtk_toggle_button_set_active (self->absent_button, state == FACET_LABEL_ABSENT);
+  gtk_toggle_button_set_active (self->not_codable_button, state == FACET_LABEL_NOT_CODABLE);
+
+  if (label != NULL && state != FACET_LABEL_UNSET && label->coder != NULL)
+    {
+      /* TRANSLATORS: how a label was set, and by whom:
+       * "coded · alice", "imported · Demo coder" */
+      g_autofree char *text = g_strdup_printf (_("%s · %s"), source_text (label->source),
+                                               label->coder);
+      gtk_label_set_text (self->source_label, text);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->source_label), text);
+    }
+  else
+    gtk_label_set_text (self->source_label, "");
+  update_accessible (self);
+}
+
+static void
+facet_au_row_class_init (FacetAuRowClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  /**
+   * FacetAuRow::set-label:
+   * @state: the FacetLabelState the coder chose (UNSET: clear)
+   */
+  signals[SET_LABEL] =
+    g_signal_new ("set-label", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_INT);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/facet/Facet/facet-au-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, absent_button);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, code_label);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, name_label);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, not_codable_button);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, present_button);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, prob_bar);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, prob_label);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, source_label);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, state_label);
+  gtk_widget_class_bind_template_callback (widget_class, on_state_clicked);
+}
+
+static void
+facet_au_row_init (FacetAuRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->probability = NAN;
+}

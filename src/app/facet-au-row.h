@@ -1,0 +1,29 @@
+/* facet-au-row.h — one action unit in the AU panel
+ *
+ * Copyright 2025 The Facet authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "store/facet-store.h"
+
+G_BEGIN_DECLS
+
+#define FACET_TYPE_AU_ROW (facet_au_row_get_type ())
+
+G_DECLARE_FINAL_TYPE (FacetAuRow, facet_au_row, FACET, AU_ROW, GtkListBoxRow)
+
+GtkWidget *facet_au_row_new             (int               au);
+int        facet_au_row_get_au          (FacetAuRow       *self);
+/* NAN @probability: not analysed or no face. */
+void       facet_au_row_set_probability (FacetAuRow       *self,
+                                         float             probability,
+                                         float             threshold);
+/* NULL or an UNSET label: not labelled. */
+void       facet_au_row_set_label       (FacetAuRow       *self,
+                                         const FacetLabel *label);
+FacetLabelState facet_au_row_get_state  (FacetAuRow       *self);
+
+G_END_DECLS

@@ -1,0 +1,56 @@
+/* facet-timeline.h — one lane per AU: the model's probability, the
+ * threshold, the coder's labels and where they disagree
+ *
+ * Copyright 2025 The Facet authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "facet-timeline-data.h"
+
+G_BEGIN_DECLS
+
+#define FACET_TYPE_TIMELINE (facet_timeline_get_type ())
+
+G_DECLARE_FINAL_TYPE (FacetTimeline, facet_timeline, FACET, TIMELINE, GtkWidget)
+
+GtkWidget         *facet_timeline_new             (void);
+/* Takes @data (NULL: empty); lane i shows AU @au_ids[i]. */
+void               facet_timeline_set_data        (FacetTimeline     *self,
+                                                   FacetTimelineData *data,
+                                                   const int         *au_ids,
+                                                   double             fps);
+FacetTimelineData *facet_timeline_get_data        (FacetTimeline     *self);
+/* Redraws after the data changed. */
+void               facet_timeline_data_changed    (FacetTimeline     *self);
+
+gint64             facet_timeline_get_position    (FacetTimeline     *self);
+/* Moves the playhead; the view pages along when it leaves it. */
+void               facet_timeline_set_position    (FacetTimeline     *self,
+                                                   gint64             frame);
+int                facet_timeline_get_selected_lane (FacetTimeline   *self);
+void               facet_timeline_set_selected_lane (FacetTimeline   *self,
+                                                   int                lane);
+
+/* The range the coder dragged (or set with in/out points) in a lane. */
+gboolean           facet_timeline_get_range       (FacetTimeline     *self,
+                                                   int               *lane,
+                                                   gint64            *first,
+                                                   gint64            *last);
+void               facet_timeline_set_range       (FacetTimeline     *self,
+                                                   int                lane,
+                                                   gint64             first,
+                                                   gint64             last);
+void               facet_timeline_clear_range     (FacetTimeline     *self);
+
+void               facet_timeline_zoom            (FacetTimeline     *self,
+                                                   double             factor);
+void               facet_timeline_zoom_fit        (FacetTimeline     *self);
+GtkAdjustment     *facet_timeline_get_hadjustment (FacetTimeline     *self);
+GtkAdjustment     *facet_timeline_get_vadjustment (FacetTimeline     *self);
+/* The geometry of the last layout (for tests and the benchmark). */
+const FacetTimelineLayout *facet_timeline_get_layout (FacetTimeline  *self);
+
+G_END_DECLS

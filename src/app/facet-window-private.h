@@ -1,0 +1,124 @@
+/* facet-window-private.h — shared by facet-window*.c
+ *
+ * Copyright 2025 The Facet authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "facet-analysis.h"
+#include "facet-explainer.h"
+#include "facet-sidebar.h"
+#include "facet-window.h"
+
+G_BEGIN_DECLS
+
+struct _FacetWindow
+{
+  AdwApplicationWindow  parent_instance;
+
+  /* Template */
+  AdwHeaderBar         *header_bar;
+  AdwWindowTitle       *window_title;
+  GtkToggleButton      *sidebar_button;
+  GtkButton            *add_button;
+  GtkMenuButton        *analysis_button;
+  GtkSpinner           *analysis_spinner;
+  GtkLabel             *analysis_percent;
+  GtkProgressBar       *analysis_progress;
+  GtkLabel             *analysis_label;
+  GtkButton            *analyse_button;
+  GtkWidget            *undo_box;
+  AdwToastOverlay      *toast_overlay;
+  GtkStack             *main_stack;
+  AdwStatusPage        *start_page;
+  GtkButton            *demo_button;
+  GtkWidget            *recent_group;
+  GtkListBox           *recent_list;
+  AdwStatusPage        *loading_page;
+  GtkProgressBar       *loading_progress;
+  GtkPaned             *outer_paned;
+  FacetSidebar         *sidebar;
+  GtkStack             *content_stack;
+  AdwStatusPage        *empty_page;
+  GtkPaned             *main_paned;
+  GtkPaned             *top_paned;
+  GtkWidget            *overlay_bar;
+  GtkToggleButton      *box_toggle;
+  GtkToggleButton      *landmarks_toggle;
+  GtkToggleButton      *heatmap_toggle;
+  GtkDropDown          *heatmap_source;
+  GtkScale             *opacity_scale;
+  GtkAdjustment        *opacity_adjustment;
+  GtkButton            *review_button;
+  FacetFrameView       *frame_view;
+  FacetTransport       *transport;
+  FacetAuPanel         *au_panel;
+  FacetTimeline        *timeline;
+  GtkLabel             *timeline_hint;
+  GtkScrollbar         *timeline_vscroll;
+  GtkScrollbar         *timeline_hscroll;
+
+  /* State */
+  GSettings            *settings;
+  FacetProject         *project;
+  GCancellable         *open_cancellable;  /* opening a project or building the demo */
+  gboolean              analyse_on_open;
+  FacetPlayer          *player;
+  FacetExplainer       *explainer;
+  FacetAnalysis        *analysis;
+  guint                 poll_source;
+
+  gint64                video_id;
+  FacetCropKind         video_crop;
+  gint64                pending_frame;     /* where to go once the video is open; -1: none */
+  gint64                model_id;          /* of the AU list shown */
+  int                  *au_ids;
+  int                   n_aus;
+  float                *thresholds;
+  char                 *model_path;
+
+  FacetFrameState      *frame_state;       /* of the current frame once loaded */
+  gboolean              frame_loading;
+  gboolean              frame_again;
+  guint                 generation;        /* raised when the video or model changes */
+
+  gboolean              probs_loading;
+  gboolean              probs_again;
+  gboolean              lanes_loading;
+  gboolean              lanes_again;
+  guint                 edits_in_flight;
+
+  gint64                explained_frame;   /* the frame the explainer was asked about */
+  gboolean              explaining;
+
+  gint64                in_point;          /* range start set with I, -1: none */
+  GHashTable           *review_seen;       /* "video:frame:au" shown by "next to check" */
+  gboolean              review_running;
+};
+
+/* facet-window.c */
+void     facet_window_reload_frame_state  (FacetWindow   *self);
+void     facet_window_reload_lanes        (FacetWindow   *self);
+void     facet_window_reload_predictions  (FacetWindow   *self);
+void     facet_window_update_actions      (FacetWindow   *self);
+void     facet_window_update_heatmap      (FacetWindow   *self);
+/* Analyses @video_id (0: every video) with @model_id in the background. */
+void     facet_window_start_analysis      (FacetWindow   *self,
+                                           gint64         model_id,
+                                           gint64         video_id);
+void     facet_window_add_recent          (FacetWindow   *self,
+                                           const char    *path);
+char    *facet_window_dup_backend         (FacetWindow   *self);
+
+/* facet-window-actions.c */
+void     facet_window_class_init_actions  (GtkWidgetClass *widget_class);
+void     facet_window_init_shortcuts      (FacetWindow    *self);
+/* Sets @state for the selected AU at the current frame, or in the range
+ * marked on the timeline. */
+void     facet_window_set_label           (FacetWindow    *self,
+                                           FacetLabelState state);
+
+/* facet-window-dnd.c */
+void     facet_window_init_dnd            (FacetWindow    *self);
+
+G_END_DECLS

@@ -1,0 +1,98 @@
+/* take-screenshots.c — the AppStream screenshots (data/screenshots), taken
+ * from the running application:
+ *
+ *   tests/ui/run-xvfb.sh BUILD/tests/ui/take-screenshots [PROJECT.facet] OUTDIR
+ *
+ * Without a project, the demo project is built (and analysed) in a
+ * temporary folder from data/demo/facet-demo.recipe first.
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "ui-harness.h"
+
+static void
+save (GtkWidget  *widget,
+      const char *folder,
+      const char *name)
+{
+  g_autoptr (GdkTexture) texture = ui_render (widget);
+  g_autofree char *path = g_build_filename (folder, name, NULL);
+
+  if (!gdk_texture_save_to_png (texture, path))
+    g_error ("%s: cannot write the screenshot", path);
+  g_print ("%s\n", path);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetApplication) app = NULL;
+  g_autoptr (GSettings) settings = NULL;
+  g_autofree char *project = NULL, *recipe_path = NULL, *recipe = NULL, *tmp = NULL;
+  const char *out;
+  FacetWindow *window;
+  FacetProject *p;
+
+  gtk_init ();
+  adw_init ();
+  if (argc < 2)
+    {
+      g_printerr ("usage: take-screenshots [PROJECT.facet] OUTDIR\n");
+      return 2;
+    }
+  out = argv[argc - 1];
+  g_mkdir_with_parents (out, 0755);
+  if (argc > 2)
+    project = g_strdup (argv[1]);
+  else
+    {
+      recipe_path = g_build_filename (FACET_SOURCE_DATADIR, "demo", "facet-demo.recipe", NULL);
+      if (!g_file_get_contents (recipe_path, &recipe, NULL, &error))
+        g_error ("%s", error->message);
+      tmp = g_dir_make_tmp ("facet-screenshots-XXXXXX", &error);
+      g_assert_no_error (error);
+      project = ui_build_project (tmp, recipe, TRUE, NULL);
+    }
+
+  app = ui_app_new ();
+  settings = g_settings_new ("io.github.facet.Facet");
+  {
+    const char *recent[] = { project, NULL };
+    g_settings_set_strv (settings, "recent-projects", recent);
+  }
+  window = ui_window_new (app, 1440, 900);
+  ui_idle (1.0);
+  save (GTK_WIDGET (window), out, "start.png");
+
+  facet_window_open_project (window, project, FALSE, FALSE);
+  if (!ui_wait_settled (window, 120))
+    g_error ("the project did not open");
+  /* The model the project was analysed with: the first. */
+  p = facet_window_get_project (window);
+  facet_project_set_model_id (p,
+                              ((FacetStoreModel *) g_ptr_array_index (facet_project_get_models (p),
+                                                                      0))->id);
+  facet_window_show_video (window, 2, 160);
+  g_settings_set_boolean (settings, "show-face-box", TRUE);
+  g_settings_set_boolean (settings, "show-landmarks", TRUE);
+  facet_au_panel_set_selected (facet_window_get_au_panel (window), 5);
+  ui_wait_settled (window, 120);
+  ui_idle (1.0);
+  save (GTK_WIDGET (window), out, "coding.png");
+
+  g_settings_set_boolean (settings, "show-face-box", FALSE);
+  g_settings_set_boolean (settings, "show-landmarks", FALSE);
+  g_settings_set_boolean (settings, "show-heatmap", TRUE);
+  g_settings_set_string (settings, "heatmap-source", "au");
+  ui_wait_settled (window, 120);
+  ui_idle (1.0);
+  save (GTK_WIDGET (window), out, "heatmap.png");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  ui_idle (0.2);
+  return 0;
+}

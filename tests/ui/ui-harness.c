@@ -1,0 +1,370 @@
+/* ui-harness.c — driving the real application under Xvfb */
+#include "config.h"
+
+#include <math.h>
+
+#include <gdk/x11/gdkx.h>
+#include <X11/Xlib.h>
+#include <X11/extensions/XTest.h>
+#include <X11/keysym.h>
+
+#include "engine/facet-engine.h"
+#include "pipeline/facet-pipeline.h"
+
+#include "facet-demo.h"
+#include "ui-harness.h"
+
+char *
+ui_build_project (const char *folder,
+                  const char *recipe_text,
+                  gboolean    analyse,
+                  double     *seconds)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetDemoRecipe) recipe = NULL;
+  g_autoptr (FacetStore) store = NULL;
+  g_autoptr (FacetModel) model = NULL;
+  g_autoptr (FacetEngine) engine = NULL;
+  char *project;
+  gint64 model_id = 0;
+  double start = g_get_monotonic_time () / 1e6;
+
+  recipe = facet_demo_recipe_load_from_data (recipe_text, strlen (recipe_text), "test.recipe",
+                                             &error);
+  g_assert_no_error (error);
+  project = facet_demo_build (recipe, folder, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  if (analyse)
+    {
+      store = facet_store_open (project, &error);
+      g_assert_no_error (error);
+      model = facet_pipeline_load_model (store, NULL, &model_id, &error);
+      g_assert_no_error (error);
+      engine = facet_engine_new (model, "cpu", &error);
+      g_assert_no_error (error);
+      facet_analysis_run (store, engine, model_id, NULL, NULL, NULL, NULL, NULL, &error);
+      g_assert_no_error (error);
+    }
+  if (seconds != NULL)
+    *seconds = g_get_monotonic_time () / 1e6 - start;
+  return project;
+}
+
+FacetApplication *
+ui_app_new (void)
+{
+  g_autoptr (GError) error = NULL;
+  FacetApplication *app;
+
+  g_assert_true (facet_application_check_schema (&error));
+  /* Not unique: tests never meet another instance over D-Bus. */
+  app = facet_application_new ("io.github.facet.Facet.UiTest", G_APPLICATION_NON_UNIQUE);
+  g_application_register (G_APPLICATION (app), NULL, &error);
+  g_assert_no_error (error);
+  return app;
+}
+
+FacetWindow *
+ui_window_new (FacetApplication *app,
+               int               width,
+               int               height)
+{
+  FacetWindow *window = facet_window_new (ADW_APPLICATION (app));
+
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  gtk_window_present (GTK_WINDOW (window));
+  ui_idle (0.3);
+  return window;
+}
+
+gboolean
+ui_wait (UiCondition cond,
+         gpointer    data,
+         double      timeout)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout * 1e6);
+
+  while (!cond (data))
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      /* Short sleeps: answers from worker threads come as idle sources. */
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (2000);
+    }
+  return TRUE;
+}
+
+static gboolean
+never (gpointer data)
+{
+  return FALSE;
+}
+
+void
+ui_idle (double seconds)
+{
+  ui_wait (never, NULL, seconds);
+}
+
+gboolean
+ui_window_settled (gpointer window)
+{
+  return facet_window_is_settled (FACET_WINDOW (window));
+}
+
+static void
+on_after_paint (GdkFrameClock *clock,
+                gboolean      *painted)
+{
+  *painted = TRUE;
+}
+
+static gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+gboolean
+ui_wait_settled (FacetWindow *window,
+                 double       timeout)
+{
+  GdkFrameClock *clock;
+  gboolean painted = FALSE;
+  gulong id;
+  gboolean ok;
+
+  if (!ui_wait (ui_window_settled, window, timeout))
+    return FALSE;
+  clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
+  if (clock == NULL)
+    return TRUE;
+  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
+  gtk_widget_queue_draw (GTK_WIDGET (window));
+  ok = ui_wait (is_true, &painted, 5.0);
+  g_signal_handler_disconnect (clock, id);
+  return ok && facet_window_is_settled (window);
+}
+
+/* ---- Input ------------------------------------------------------------------ */
+
+static Display *
+x_display (void)
+{
+  GdkDisplay *display = gdk_display_get_default ();
+
+  if (display == NULL || !GDK_IS_X11_DISPLAY (display))
+    return NULL;
+  return gdk_x11_display_get_xdisplay (display);
+}
+
+gboolean
+ui_input_available (void)
+{
+  Display *dpy = x_display ();
+  int event, error, major, minor;
+
+  return dpy != NULL && XTestQueryExtension (dpy, &event, &error, &major, &minor);
+}
+
+void
+ui_focus (GtkWindow *window)
+{
+  Display *dpy = x_display ();
+  GdkSurface *surface = gtk_native_get_surface (GTK_NATIVE (window));
+
+  g_assert_nonnull (dpy);
+  /* No window manager under Xvfb: give the window the focus ourselves. */
+  XSetInputFocus (dpy, gdk_x11_surface_get_xid (surface), RevertToParent, CurrentTime);
+  XSync (dpy, False);
+  ui_idle (0.1);
+}
+
+static void
+key_event (Display *dpy,
+           KeySym   keysym,
+           Bool     press)
+{
+  KeyCode code = XKeysymToKeycode (dpy, keysym);
+
+  g_assert_cmpint (code, !=, 0);
+  XTestFakeKeyEvent (dpy, code, press, CurrentTime);
+}
+
+void
+ui_key (guint    keysym,
+        gboolean shift,
+        gboolean control)
+{
+  Display *dpy = x_display ();
+
+  g_assert_nonnull (dpy);
+  if (control)
+    key_event (dpy, XK_Control_L, True);
+  if (shift)
+    key_event (dpy, XK_Shift_L, True);
+  key_event (dpy, keysym, True);
+  key_event (dpy, keysym, False);
+  if (shift)
+    key_event (dpy, XK_Shift_L, False);
+  if (control)
+    key_event (dpy, XK_Control_L, False);
+  XSync (dpy, False);
+  ui_idle (0.05);
+}
+
+/* Root coordinates of a point of @widget: without a window manager the
+ * toplevel sits at the surface's position, plus its decoration offset. */
+static void
+to_root (GtkWidget *widget,
+         double     x,
+         double     y,
+         int       *rx,
+         int       *ry)
+{
+  GtkNative *native = gtk_widget_get_native (widget);
+  GdkSurface *surface = gtk_native_get_surface (native);
+  Display *dpy = x_display ();
+  graphene_point_t p;
+  double sx, sy;
+  Window child;
+  int ox, oy;
+
+  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (native), &GRAPHENE_POINT_INIT (x, y),
+                                           &p));
+  gtk_native_get_surface_transform (native, &sx, &sy);
+  XTranslateCoordinates (dpy, gdk_x11_surface_get_xid (surface), DefaultRootWindow (dpy), 0, 0, &ox,
+                         &oy,
+                         &child);
+  *rx = ox + (int) lround (p.x + sx);
+  *ry = oy + (int) lround (p.y + sy);
+}
+
+void
+ui_drag (GtkWidget *widget,
+         double     x0,
+         double     y0,
+         double     x1,
+         double     y1)
+{
+  Display *dpy = x_display ();
+  int rx, ry;
+
+  g_assert_nonnull (dpy);
+  to_root (widget, x0, y0, &rx, &ry);
+  XTestFakeMotionEvent (dpy, -1, rx, ry, CurrentTime);
+  XSync (dpy, False);
+  ui_idle (0.05);
+  XTestFakeButtonEvent (dpy, 1, True, CurrentTime);
+  XSync (dpy, False);
+  ui_idle (0.05);
+  for (int i = 1; i <= 8; i++)
+    {
+      to_root (widget, x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8, &rx, &ry);
+      XTestFakeMotionEvent (dpy, -1, rx, ry, CurrentTime);
+      XSync (dpy, False);
+      ui_idle (0.03);
+    }
+  XTestFakeButtonEvent (dpy, 1, False, CurrentTime);
+  XSync (dpy, False);
+  ui_idle (0.1);
+}
+
+/* ---- Pictures --------------------------------------------------------------- */
+
+GdkTexture *
+ui_render (GtkWidget *widget)
+{
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  g_autoptr (GskRenderNode) node = NULL;
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+
+  g_assert_cmpint (w, >, 0);
+  g_assert_cmpint (h, >, 0);
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  return gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+}
+
+static guint8 *
+download (GdkTexture *t,
+          gsize      *stride)
+{
+  int w = gdk_texture_get_width (t), h = gdk_texture_get_height (t);
+  guint8 *data;
+
+  *stride = (gsize) w * 4;
+  data = g_malloc (*stride * h);
+  gdk_texture_download (t, data, *stride);
+  return data;
+}
+
+double
+ui_texture_variance (GdkTexture *texture)
+{
+  gsize stride;
+  g_autofree guint8 *px = download (texture, &stride);
+  int w = gdk_texture_get_width (texture), h = gdk_texture_get_height (texture);
+  double sum = 0, sum2 = 0, n = (double) w * h;
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        const guint8 *p = px + y * stride + 4 * x;
+        /* Cairo's ARGB32 in memory: B, G, R, A. */
+        double l = 0.0722 * p[0] + 0.7152 * p[1] + 0.2126 * p[2];
+        sum += l;
+        sum2 += l * l;
+      }
+  return sum2 / n - (sum / n) * (sum / n);
+}
+
+double
+ui_texture_diff (GdkTexture         *a,
+                 GdkTexture         *b,
+                 const GdkRectangle *area,
+                 int                 tolerance)
+{
+  gsize sa, sb;
+  g_autofree guint8 *pa = download (a, &sa);
+  g_autofree guint8 *pb = download (b, &sb);
+  int w = MIN (gdk_texture_get_width (a), gdk_texture_get_width (b));
+  int h = MIN (gdk_texture_get_height (a), gdk_texture_get_height (b));
+  int x0 = CLAMP (area->x, 0, w), y0 = CLAMP (area->y, 0, h);
+  int x1 = CLAMP (area->x + area->width, 0, w), y1 = CLAMP (area->y + area->height, 0, h);
+  double differ = 0, n = 0;
+
+  for (int y = y0; y < y1; y++)
+    for (int x = x0; x < x1; x++)
+      {
+        const guint8 *p = pa + y * sa + 4 * x, *q = pb + y * sb + 4 * x;
+        n++;
+        for (int c = 0; c < 3; c++)
+          if (abs (p[c] - q[c]) > tolerance)
+            {
+              differ++;
+              break;
+            }
+      }
+  return n > 0 ? differ / n : 0;
+}
+
+gboolean
+ui_widget_bounds (GtkWidget    *widget,
+                  GtkWidget    *ancestor,
+                  GdkRectangle *bounds)
+{
+  graphene_rect_t r;
+
+  if (!gtk_widget_compute_bounds (widget, ancestor, &r))
+    return FALSE;
+  bounds->x = (int) r.origin.x;
+  bounds->y = (int) r.origin.y;
+  bounds->width = (int) r.size.width;
+  bounds->height = (int) r.size.height;
+  return TRUE;
+}

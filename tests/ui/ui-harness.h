@@ -1,0 +1,71 @@
+/* ui-harness.h — driving the real application under Xvfb, for the UI
+ * tests and the UI benchmark
+ *
+ * Keys and the mouse go through the X server (XTest), so they take the
+ * same path as a coder's: X event, GDK, GTK's controllers, the window's
+ * shortcuts and actions, the project's worker thread, SQLite.
+ */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "facet-application.h"
+#include "facet-window.h"
+
+G_BEGIN_DECLS
+
+typedef gboolean (*UiCondition) (gpointer data);
+
+/* A small analysed demo project in @folder from @recipe_text; returns the
+ * project path. The model: the demo model when there is one, else the
+ * random stand-in (see facet-demo.c). */
+char             *ui_build_project   (const char   *folder,
+                                      const char   *recipe_text,
+                                      gboolean      analyse,
+                                      double       *seconds);
+
+FacetApplication *ui_app_new         (void);
+FacetWindow      *ui_window_new      (FacetApplication *app,
+                                      int               width,
+                                      int               height);
+/* Iterates the main loop until @cond holds or @timeout seconds passed. */
+gboolean          ui_wait            (UiCondition   cond,
+                                      gpointer      data,
+                                      double        timeout);
+/* Lets the main loop run for @seconds. */
+void              ui_idle            (double        seconds);
+gboolean          ui_window_settled  (gpointer      window);
+/* Waits until the window is settled and has been drawn since. */
+gboolean          ui_wait_settled    (FacetWindow  *window,
+                                      double        timeout);
+
+/* Real input through the X server. @keysym is an X keysym (XK_Right ...);
+ * @shift / @control hold those modifiers. */
+gboolean          ui_input_available (void);
+void              ui_focus           (GtkWindow    *window);
+void              ui_key             (guint         keysym,
+                                      gboolean      shift,
+                                      gboolean      control);
+/* A press at (x0, y0) of @widget, a move to (x1, y1) in steps, a release. */
+void              ui_drag            (GtkWidget    *widget,
+                                      double        x0,
+                                      double        y0,
+                                      double        x1,
+                                      double        y1);
+
+/* The widget as drawn now, as a texture of its size. */
+GdkTexture       *ui_render          (GtkWidget    *widget);
+/* Variance of the luminance over the whole texture (0: one flat colour). */
+double            ui_texture_variance (GdkTexture  *texture);
+/* Share of pixels in the rectangle that differ by more than @tolerance
+ * (0-255) in any channel between two textures of the same size. */
+double            ui_texture_diff    (GdkTexture   *a,
+                                      GdkTexture   *b,
+                                      const GdkRectangle *area,
+                                      int           tolerance);
+/* Where @widget lies in @ancestor's coordinates. */
+gboolean          ui_widget_bounds   (GtkWidget    *widget,
+                                      GtkWidget    *ancestor,
+                                      GdkRectangle *bounds);
+
+G_END_DECLS
