@@ -1,0 +1,32 @@
+#version 450
+/* sigmoid.comp — y = sigmoid (x), the logistic function, elementwise
+ *
+ * A grid-stride loop, so that any n fits the workgroup count limits.
+ */
+#include "common.glsl"
+
+#ifdef F16
+#define X_T float16_t
+#else
+#define X_T float
+#endif
+
+layout (local_size_x = 256) in;
+
+layout (binding = 0) readonly buffer XBuf { X_T x[]; };
+layout (binding = 1) writeonly buffer YBuf { X_T y[]; };
+
+layout (push_constant) uniform Params
+{
+  uint n;
+  uint x_off, y_off;
+} p;
+
+void
+main ()
+{
+  uint step = gl_NumWorkGroups.x * 256u;
+
+  for (uint i = gl_GlobalInvocationID.x; i < p.n; i += step)
+    y[p.y_off + i] = X_T (facet_sigmoid (float (x[p.x_off + i])));
+}
