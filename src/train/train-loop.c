@@ -81,13 +81,14 @@ facet_train_result_free (FacetTrainResult *r)
 {
   if (r == NULL)
     return;
-  for (guint i = 0; i < r->epochs->len; i++)
+  /* A run refused by its checks ends before the reports exist. */
+  for (guint i = 0; r->epochs != NULL && i < r->epochs->len; i++)
     {
       FacetEpochReport *e = &g_array_index (r->epochs, FacetEpochReport, i);
       g_free (e->f1);
       g_free (e->auc);
     }
-  g_array_unref (r->epochs);
+  g_clear_pointer (&r->epochs, g_array_unref);
   g_free (r->train_subjects);
   g_free (r->val_subjects);
   g_free (r->thresholds);

@@ -112,6 +112,16 @@ class Finetune(unittest.TestCase):
             self.assertEqual(p.returncode, 1, p.stderr)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
             self.assertIn(words, p.stderr)
+        # A held-out subject without labelled frames (e.g. one whose face the
+        # detector never finds): refused with its name, not a crash.
+        unlabelled = self.copy_project("unlabelled-subject.facet")
+        s7 = os.path.join(self.dir, "s7.mkv")
+        cli("synth", "--subject", 7, "--seconds", 1, "--fps", 10, "--size", 112, "--codec", "ffv1", "-q", s7)
+        cli("add", unlabelled, s7, "--subject", "S7", "--crop", "none")
+        p = cli("finetune", unlabelled, "--base", self.base, "--val-subjects", "S7,S6", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("S7 has no labelled frames", p.stderr)
+        self.assertFalse(os.path.exists(unlabelled + ".finetune.ckpt"))
         # A base model without the AUs the labels use.
         other = os.path.join(self.dir, "other.safetensors")
         cli("model", "new", other, "--dim", 48, "--depth", 2, "--heads", 2, "--image-size", 64,
@@ -141,7 +151,17 @@ class Finetune(unittest.TestCase):
         self.assertTrue(os.path.exists(DEMO), f"the demo model {DEMO} is missing")
         base = os.path.join(self.dir, "demo-new-head.safetensors")
         cli("model", "convert", DEMO, base, "--new-head")
-        project = self.copy_project("heads.facet")
+        # A project made the way the demo model was trained: 224 px frames,
+        # aligned crops (dlib's landmarks), subjects the demo never saw.
+        project = os.path.join(self.dir, "heads.facet")
+        cli("init", project)
+        for s in range(1, 9):
+            video = os.path.join(self.dir, f"h{s}.mkv")
+            cli("synth", "--subject", 500 + s, "--seed", 600 + s, "--seconds", 6, "--fps", 5, "--size", 224,
+                "--codec", "ffv1", video)
+            cli("add", project, video, "--subject", f"H{s}", "--crop", "aligned")
+            cli("labels", "import", project, video.replace(".mkv", ".labels.csv"), "--format", "csv",
+                "--video", s)
         out = cli("finetune", project, "--base", base, "--mode", "heads", "--epochs", 15,
                   "--batch", 16, "--lr", "5e-3", "--iat-lambda", 0.5, "--seed", 3, "--name", "heads",
                   "--quiet").stdout
