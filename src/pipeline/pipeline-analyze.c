@@ -644,11 +644,11 @@ plan (Pipeline                   *p,
       for (gint64 first = 0; first < v->n_frames; first += FACET_ANALYSIS_CHUNK_FRAMES)
         {
           Chunk c = { index, first, MIN (first + FACET_ANALYSIS_CHUNK_FRAMES, v->n_frames) };
-          gint64 todo = 0, selected = 0;
+          gint64 missing = 0, selected = 0;
           for (gint64 f = (first + p->stride - 1) / p->stride * p->stride; f < c.end; f += p->stride)
             {
               selected++;
-              todo += !bit_get (bits, f);
+              missing += !bit_get (bits, f);
             }
           if (selected == 0)
             continue;
@@ -656,10 +656,10 @@ plan (Pipeline                   *p,
            * or not, so every run of a shard sees the same chunks. */
           if (options->shard_count > 0 && global++ % options->shard_count != options->shard_index - 1)
             continue;
-          p->progress.frames_skipped += selected - todo;
-          if (todo == 0)
+          p->progress.frames_skipped += selected - missing;
+          if (missing == 0)
             continue;
-          p->progress.frames_total += todo;
+          p->progress.frames_total += missing;
           g_array_append_val (p->chunks, c);
         }
       g_ptr_array_add (p->videos, g_steal_pointer (&all->pdata[k]));

@@ -230,6 +230,44 @@ store_step (FacetStore   *store,
   return -1;
 }
 
+void
+store_set_not_found (FacetStore  *store,
+                     const char  *what,
+                     gint64       id,
+                     GError     **error)
+{
+  g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+               "%s: there is no %s %" G_GINT64_FORMAT " in the project", store->path, what, id);
+}
+
+gpointer
+store_get_by_id (FacetStore   *store,
+                 const char   *sql,
+                 gint64        id,
+                 const char   *what,
+                 gpointer    (*from_row) (sqlite3_stmt *stmt),
+                 GError      **error)
+{
+  gpointer item = NULL;
+  sqlite3_stmt *st;
+  int rc;
+
+  store_lock (store);
+  st = store_prepare (store, sql, error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, id);
+      rc = store_step (store, st, error);
+      if (rc == SQLITE_ROW)
+        item = from_row (st);
+      else if (rc == SQLITE_DONE)
+        store_set_not_found (store, what, id, error);
+      sqlite3_reset (st);
+    }
+  store_unlock_and_notify (store);
+  return item;
+}
+
 gboolean
 store_run (FacetStore   *store,
            sqlite3_stmt *stmt,
@@ -1148,8 +1186,7 @@ store_video_exists (FacetStore *store,
     *n_frames = sqlite3_column_int64 (st, 0);
   sqlite3_reset (st);
   if (rc == SQLITE_DONE)
-    g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                 "%s: there is no video %" G_GINT64_FORMAT " in the project", store->path, video_id);
+    store_set_not_found (store, "video", video_id, error);
   return rc == SQLITE_ROW;
 }
 

@@ -1090,9 +1090,7 @@ resolve_file (FacetStore                    *store,
           g_ptr_array_add (whole_owned, index->videos->pdata[i]);
       if (whole_owned->len == 0)
         {
-          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                       "%s: there is no video %" G_GINT64_FORMAT " in the project", store->path,
-                       options->video_id);
+          store_set_not_found (store, "video", options->video_id, error);
           return FALSE;
         }
       whole = whole_owned;
@@ -1323,9 +1321,7 @@ facet_store_export_labels (FacetStore *store,
           keep = i;
       if (keep == G_MAXUINT)
         {
-          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                       "%s: there is no video %" G_GINT64_FORMAT " in the project", store->path,
-                       video_id);
+          store_set_not_found (store, "video", video_id, error);
           return FALSE;
         }
       videos->pdata[0] = g_ptr_array_steal_index (videos, keep);

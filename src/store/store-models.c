@@ -283,27 +283,12 @@ facet_store_get_model (FacetStore *store,
                        gint64      model_id,
                        GError    **error)
 {
-  FacetStoreModel *m = NULL;
-  sqlite3_stmt *st;
-  int rc;
+  FacetStoreModel *m;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store, "SELECT " MODEL_COLUMNS " WHERE id = ?", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, model_id);
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW)
-        m = model_from_row (st);
-      else if (rc == SQLITE_DONE)
-        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                     "%s: there is no model %" G_GINT64_FORMAT " in the project", store->path,
-                     model_id);
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
+  m = store_get_by_id (store, "SELECT " MODEL_COLUMNS " WHERE id = ?", model_id, "model",
+                       (gpointer (*) (sqlite3_stmt *)) model_from_row, error);
   if (m != NULL && m->n_aus == 0)
     {
       g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
@@ -411,9 +396,7 @@ facet_store_set_model_metrics (FacetStore *store,
       ok = store_run (store, st, error);
       if (ok && sqlite3_changes (store->db) == 0)
         {
-          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                       "%s: there is no model %" G_GINT64_FORMAT " in the project", store->path,
-                       model_id);
+          store_set_not_found (store, "model", model_id, error);
           ok = FALSE;
         }
       ok = ok && store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error);

@@ -32,9 +32,7 @@ model_n_aus (FacetStore *store,
     n = 0;
   sqlite3_reset (st);
   if (rc == SQLITE_DONE)
-    g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                 "%s: there is no model %" G_GINT64_FORMAT " in the project", store->path,
-                 model_id);
+    store_set_not_found (store, "model", model_id, error);
   else if (rc == SQLITE_ROW && n == 0)
     g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
                  "%s: model %" G_GINT64_FORMAT " has a damaged AU list", store->path, model_id);

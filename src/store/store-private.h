@@ -53,6 +53,20 @@ gboolean      store_exec           (FacetStore   *store,
 int           store_step           (FacetStore   *store,
                                     sqlite3_stmt *stmt,
                                     GError      **error);
+/* "PROJECT: there is no WHAT ID in the project" (FACET_STORE_ERROR_NOT_FOUND). */
+void          store_set_not_found  (FacetStore   *store,
+                                    const char   *what,
+                                    gint64        id,
+                                    GError      **error);
+/* Runs @sql (a SELECT with one parameter, the id) under the store's lock
+ * and returns @from_row of its first row, or NULL with NOT_FOUND naming
+ * @what and @id. */
+gpointer      store_get_by_id      (FacetStore   *store,
+                                    const char   *sql,
+                                    gint64        id,
+                                    const char   *what,
+                                    gpointer    (*from_row) (sqlite3_stmt *stmt),
+                                    GError      **error);
 /* Steps a statement that returns no rows, then resets it. */
 gboolean      store_run            (FacetStore   *store,
                                     sqlite3_stmt *stmt,

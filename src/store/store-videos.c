@@ -307,28 +307,10 @@ facet_store_get_video (FacetStore *store,
                        gint64      video_id,
                        GError    **error)
 {
-  FacetStoreVideo *v = NULL;
-  sqlite3_stmt *st;
-  int rc;
-
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store, "SELECT " VIDEO_COLUMNS " WHERE v.id = ?", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW)
-        v = video_from_row (st);
-      else if (rc == SQLITE_DONE)
-        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                     "%s: there is no video %" G_GINT64_FORMAT " in the project", store->path,
-                     video_id);
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  return v;
+  return store_get_by_id (store, "SELECT " VIDEO_COLUMNS " WHERE v.id = ?", video_id, "video",
+                          (gpointer (*) (sqlite3_stmt *)) video_from_row, error);
 }
 
 GPtrArray *
