@@ -176,6 +176,8 @@ facet_metrics_auc (const float *probs,
   return (rank_sum - pos * (pos + 1) / 2.0) / ((double) pos * (m - pos));
 }
 
+#define PROBE_MIN_FRAMES 4
+
 double
 facet_metrics_identity_probe (const float *features,
                               gsize        n,
@@ -184,6 +186,7 @@ facet_metrics_identity_probe (const float *features,
                               guint64      seed)
 {
   g_autoptr (GHashTable) classes = g_hash_table_new (NULL, NULL);
+  g_autoptr (GHashTable) frames = g_hash_table_new (NULL, NULL);
   g_autofree int *cls = g_new (int, MAX (n, 1));
   g_autofree gboolean *is_test = g_new0 (gboolean, MAX (n, 1));
   g_autofree double *mu = g_new0 (double, dim), *sd = g_new0 (double, dim);
@@ -193,19 +196,28 @@ facet_metrics_identity_probe (const float *features,
   int k = 0, n_train = 0, n_test = 0, correct = 0;
   FacetRng rng;
 
-  /* Classes, and a 70/30 split within each subject. */
+  /* Classes: the subjects with at least PROBE_MIN_FRAMES frames (a subject
+   * whose face was rarely found cannot be split); then a 70/30 split
+   * within each subject. */
+  for (gsize i = 0; i < n; i++)
+    if (subjects[i] >= 0)
+      {
+        gpointer key = GINT_TO_POINTER (subjects[i]);
+        g_hash_table_insert (frames, key,
+                             GINT_TO_POINTER (GPOINTER_TO_INT (g_hash_table_lookup (frames, key)) + 1));
+      }
   for (gsize i = 0; i < n; i++)
     {
-      gpointer v;
-      if (subjects[i] < 0)
+      gpointer key = GINT_TO_POINTER (subjects[i]), v;
+      if (subjects[i] < 0 || GPOINTER_TO_INT (g_hash_table_lookup (frames, key)) < PROBE_MIN_FRAMES)
         {
           cls[i] = -1;
           continue;
         }
-      if (!g_hash_table_lookup_extended (classes, GINT_TO_POINTER (subjects[i]), NULL, &v))
+      if (!g_hash_table_lookup_extended (classes, key, NULL, &v))
         {
           v = GINT_TO_POINTER (k++);
-          g_hash_table_insert (classes, GINT_TO_POINTER (subjects[i]), v);
+          g_hash_table_insert (classes, key, v);
         }
       cls[i] = GPOINTER_TO_INT (v);
     }
@@ -218,8 +230,6 @@ facet_metrics_identity_probe (const float *features,
       for (gsize i = 0; i < n; i++)
         if (cls[i] == c)
           g_array_append_val (idx, (guint) { (guint) i });
-      if (idx->len < 4)
-        return -1.0;
       facet_rng_shuffle (&rng, (guint *) idx->data, idx->len);
       for (guint j = 0; j < idx->len; j++)
         is_test[g_array_index (idx, guint, j)] = j >= (guint) (0.7 * idx->len + 0.5);

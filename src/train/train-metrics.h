@@ -35,8 +35,9 @@ double facet_metrics_auc         (const float *probs,
                                   int          au);
 /* Identity linear probe: a softmax classifier on frozen features of the
  * given subjects, trained on 70 % of each subject's frames and tested on
- * the rest. Returns the test accuracy, or a negative value when fewer than
- * two subjects have enough frames. */
+ * the rest. Subjects with fewer than 4 frames are left out. Returns the
+ * test accuracy, or a negative value when fewer than two subjects have
+ * enough frames. */
 double facet_metrics_identity_probe (const float *features,
                                      gsize        n,
                                      int          dim,

@@ -364,6 +364,18 @@ test_metrics (void)
     for (int i = 0; i < n * dim; i++)
       f[i] = (float) facet_rng_normal (&rng);
     g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, 1), <, 0.6);
+
+    /* A subject seen in too few frames to split (a face the detector
+     * rarely found) is left out; the others are still measured. */
+    for (int i = 0; i < n; i++)
+      for (int d = 0; d < dim; d++)
+        f[i * dim + d] = (float) facet_rng_normal (&rng) * 0.3f + (d == subj[i] ? 2.0f : 0.0f);
+    subj[0] = subj[1] = 7;
+    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, 1), >, 0.9);
+    /* With one subject left there is nothing to tell apart. */
+    for (int i = 0; i < n; i++)
+      subj[i] = i < 3 ? 5 : 6;
+    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, 1), <, 0.0);
   }
 }
 
