@@ -309,6 +309,16 @@ facet_cli_finetune (int    argc,
   g_unlink (checkpoint);
   printf ("model %" G_GINT64_FORMAT " “%s”: %s\n", new_id, facet_model_get_config (trained)->name,
           out_path);
+  {
+    const FacetTrainData *d = facet_train_dataset_get_data (dataset);
+    g_autoptr (GString) held = g_string_new (NULL);
+
+    for (int i = 0; i < result->n_val_subjects; i++)
+      g_string_append_printf (held, "%s%s", i ? ", " : "", d->subject_names[result->val_subjects[i]]);
+    printf ("trained on %d subjects (%u frames); held out for validation: %d subjects (%u frames): %s\n",
+            result->n_train_subjects, result->n_train, result->n_val_subjects, result->n_val,
+            held->str);
+  }
   return 0;
 }
 

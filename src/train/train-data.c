@@ -332,7 +332,9 @@ facet_train_dataset_from_store (FacetStore                  *store,
 }
 
 char *
-facet_train_dataset_describe (FacetTrainDataset *ds)
+facet_train_dataset_describe (FacetTrainDataset *ds,
+                              const int         *val_subjects,
+                              int                n_val_subjects)
 {
   GString *s = g_string_new ("{\"videos\":[");
   g_autoptr (GHashTable) used = g_hash_table_new (NULL, NULL);
@@ -357,6 +359,14 @@ facet_train_dataset_describe (FacetTrainDataset *ds)
           first = FALSE;
         }
   }
+  g_string_append (s, "],\"validation_subjects\":[");
+  for (int i = 0; i < n_val_subjects; i++)
+    {
+      g_autoptr (JsonNode) n = json_node_init_string (json_node_alloc (),
+                                                      ds->names->pdata[val_subjects[i]]);
+      g_autofree char *js = json_to_string (n, FALSE);
+      g_string_append_printf (s, "%s%s", i ? "," : "", js);
+    }
   g_string_append (s, "]}");
   return g_string_free (s, FALSE);
 }

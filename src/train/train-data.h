@@ -29,8 +29,12 @@ FacetTrainDataset    *facet_train_dataset_from_store (FacetStore                
 void                  facet_train_dataset_free       (FacetTrainDataset           *dataset);
 const FacetTrainData *facet_train_dataset_get_data   (FacetTrainDataset           *dataset);
 guint                 facet_train_dataset_get_skipped (FacetTrainDataset          *dataset);
-/* {"videos": [...], "frames": n, "subjects": [...], "aus": [...], "skipped": n} */
-char                 *facet_train_dataset_describe   (FacetTrainDataset           *dataset);
+/* {"videos": [...], "frames": n, "skipped": n, "aus": [...], "subjects": [...],
+ *  "validation_subjects": [...]}: subjects by name; @val_subjects are
+ * subject indices (FacetTrainResult's held-out subjects). */
+char                 *facet_train_dataset_describe   (FacetTrainDataset           *dataset,
+                                                      const int                   *val_subjects,
+                                                      int                          n_val_subjects);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetTrainDataset, facet_train_dataset_free)
 

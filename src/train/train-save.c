@@ -106,7 +106,7 @@ facet_train_save_model (FacetStore                  *store,
       return 0;
   }
   metrics = facet_train_result_metrics_json (result, facet_model_get_config (trained));
-  data_json = facet_train_dataset_describe (dataset);
+  data_json = facet_train_dataset_describe (dataset, result->val_subjects, result->n_val_subjects);
   config_json = facet_model_config_to_string (facet_model_get_config (trained));
   {
     const FacetModelConfig *mc = facet_model_get_config (trained);

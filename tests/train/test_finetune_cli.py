@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import struct
 import subprocess
 import tempfile
@@ -181,6 +182,17 @@ class Finetune(unittest.TestCase):
         for key in ("f1_mean", "f1", "auc_mean", "id_probe_acc"):
             self.assertIn(key, new["metrics"])
         self.assertAlmostEqual(new["metrics"]["f1_mean"], last_f1, places=3)
+        # The split is reported and kept with the model: which subjects were held out.
+        held_line = [l for l in out.splitlines() if "held out for validation" in l]
+        self.assertEqual(len(held_line), 1, out)
+        held = held_line[0].rsplit(": ", 1)[1].split(", ")
+        self.assertEqual(len(held), 2, held_line)
+        with sqlite3.connect(project) as db:
+            data = json.loads(db.execute("SELECT data FROM models WHERE name = 'heads'").fetchone()[0])
+        self.assertEqual(data["validation_subjects"], held)
+        self.assertTrue(set(held) <= set(data["subjects"]))
+        n_train = int(held_line[0].split()[2])
+        self.assertEqual(n_train + len(held), len(data["subjects"]), held_line)
 
 
 if __name__ == "__main__":
