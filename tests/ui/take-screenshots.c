@@ -1,7 +1,8 @@
 /* take-screenshots.c — the AppStream screenshots (data/screenshots), taken
  * from the running application:
  *
- *   tests/ui/run-xvfb.sh BUILD/tests/ui/take-screenshots [PROJECT.facet] OUTDIR
+ *   GSETTINGS_SCHEMA_DIR=BUILD/data \
+ *     tests/ui/run-xvfb.sh BUILD/tests/ui/take-screenshots [PROJECT.facet] OUTDIR
  *
  * Without a project, the demo project is built (and analysed) in a
  * temporary folder from data/demo/facet-demo.recipe first.
