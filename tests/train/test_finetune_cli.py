@@ -29,6 +29,19 @@ def cli(*args, check=True, **kw):
     return p
 
 
+def synthetic_project(project, prefix, n, subject_base, seed_base, seconds, fps, size, crop, synth_args=()):
+    """A new project of n synthetic subjects PREFIX1..PREFIXn (videos prefix1.mkv ... next to it),
+    identity seed subject_base + i, event seed seed_base + i, every frame labelled."""
+    folder = os.path.dirname(project)
+    cli("init", project)
+    for s in range(1, n + 1):
+        video = os.path.join(folder, f"{prefix.lower()}{s}.mkv")
+        cli("synth", "--subject", subject_base + s, "--seed", seed_base + s, "--seconds", seconds, "--fps", fps,
+            "--size", size, "--codec", "ffv1", *synth_args, video)
+        cli("add", project, video, "--subject", f"{prefix}{s}", "--crop", crop)
+        cli("labels", "import", project, video.replace(".mkv", ".labels.csv"), "--format", "csv", "--video", s)
+
+
 def weights(path):
     """The tensor bytes of a safetensors file (the header holds names and times)."""
     with open(path, "rb") as f:
@@ -44,14 +57,7 @@ class Finetune(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="facet-finetune-")
         cls.project = os.path.join(cls.dir, "p.facet")
-        cli("init", cls.project)
-        for s in range(1, 7):
-            video = os.path.join(cls.dir, f"s{s}.mkv")
-            cli("synth", "--subject", s, "--seed", 100 + s, "--seconds", 4, "--fps", 10, "--size", 112,
-                "--codec", "ffv1", video)
-            cli("add", cls.project, video, "--subject", f"S{s}", "--crop", "none")
-            cli("labels", "import", cls.project, video.replace(".mkv", ".labels.csv"), "--format", "csv",
-                "--video", s)
+        synthetic_project(cls.project, "S", 6, 0, 100, seconds=4, fps=10, size=112, crop="none")
         cls.base = os.path.join(cls.dir, "base.safetensors")
         cli("model", "new", cls.base, "--dim", 48, "--depth", 2, "--heads", 2, "--image-size", 64,
             "--patch", 16, "--aus", "1,2,4,6,9,12,15,17,25,26,43", "--crop", "none", "--seed", 1)
@@ -155,14 +161,7 @@ class Finetune(unittest.TestCase):
         # A project made the way the demo model was trained: 224 px frames,
         # aligned crops (dlib's landmarks), subjects the demo never saw.
         project = os.path.join(self.dir, "heads.facet")
-        cli("init", project)
-        for s in range(1, 9):
-            video = os.path.join(self.dir, f"h{s}.mkv")
-            cli("synth", "--subject", 500 + s, "--seed", 600 + s, "--seconds", 6, "--fps", 5, "--size", 224,
-                "--codec", "ffv1", video)
-            cli("add", project, video, "--subject", f"H{s}", "--crop", "aligned")
-            cli("labels", "import", project, video.replace(".mkv", ".labels.csv"), "--format", "csv",
-                "--video", s)
+        synthetic_project(project, "H", 8, 500, 600, seconds=6, fps=5, size=224, crop="aligned")
         out = cli("finetune", project, "--base", base, "--mode", "heads", "--epochs", 15,
                   "--batch", 16, "--lr", "5e-3", "--iat-lambda", 0.5, "--seed", 3, "--name", "heads",
                   "--quiet").stdout

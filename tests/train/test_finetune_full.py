@@ -9,20 +9,12 @@ rise above the base model's, and the new model must carry its metrics.
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 
-CLI = os.environ.get("FACET_CLI", "facet-cli")
-DEMO = os.environ.get("FACET_DEMO_MODEL", "")
+from test_finetune_cli import DEMO, cli, synthetic_project
+
 AUS = "1,2,4,6,9,12,15,17,25,26,43"
-
-
-def cli(*args, check=True):
-    p = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise AssertionError(f"facet-cli {' '.join(map(str, args))}: {p.stderr}")
-    return p
 
 
 class FinetuneFull(unittest.TestCase):
@@ -37,15 +29,9 @@ class FinetuneFull(unittest.TestCase):
         base = os.path.join(self.dir, "demo-new-head.safetensors")
         cli("model", "convert", DEMO, base, "--new-head")
         project = os.path.join(self.dir, "full.facet")
-        cli("init", project)
-        for s in range(1, 13):
-            video = os.path.join(self.dir, f"f{s}.mkv")
-            # every AU in about 30 % of the frames, as in the demo model's data
-            cli("synth", "--subject", 700 + s, "--seed", 800 + s, "--seconds", 20, "--fps", 2, "--size", 256,
-                "--codec", "ffv1", "--bias-au", AUS, "--bias-rate", ",".join(["0.3"] * 11), video)
-            cli("add", project, video, "--subject", f"F{s}", "--crop", "aligned")
-            cli("labels", "import", project, video.replace(".mkv", ".labels.csv"), "--format", "csv",
-                "--video", s)
+        # every AU in about 30 % of the frames, as in the demo model's data
+        synthetic_project(project, "F", 12, 700, 800, seconds=20, fps=2, size=256, crop="aligned",
+                          synth_args=("--bias-au", AUS, "--bias-rate", ",".join(["0.3"] * 11)))
         out = cli("finetune", project, "--base", base, "--mode", "full", "--epochs", 6, "--batch", 16,
                   "--lr", "5e-4", "--iat-lambda", 0.5, "--seed", 2, "--name", "full", "--quiet").stdout
         print(out)
