@@ -17,6 +17,7 @@
 #include "core/facet-core.h"
 #include "engine/facet-engine.h"
 #include "engine/vulkan/vulkan-backend.h"
+#include "vulkan-test.h"
 
 static const int test_aus[] = { 1, 2, 4, 6, 7, 10, 12 };
 
@@ -507,22 +508,12 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autoptr (GError) error = NULL;
   FacetBackend *probe;
-  int ret;
 
   g_test_init (&argc, &argv, NULL);
-  probe = facet_vulkan_backend_new_full (NULL, &error);
+  probe = vulkan_test_open_device ();
   if (probe == NULL)
-    {
-      g_autoptr (GPtrArray) devices = facet_backend_list_devices (NULL);
-      if (devices != NULL && devices->len == 0)
-        {
-          g_printerr ("no Vulkan device: %s\n", error->message);
-          return 77;
-        }
-      g_error ("a Vulkan device exists but cannot be opened: %s", error->message);
-    }
+    return 77;
   facet_backend_free (probe);
 
   g_test_add_func ("/vulkan/forward/global-pool-fp32", test_forward_global_pool_fp32);
@@ -536,12 +527,5 @@ main (int    argc,
   g_test_add_func ("/vulkan/forward/engine", test_engine);
   g_test_add_func ("/vulkan/devices", test_devices);
   g_test_add_func ("/vulkan/pipeline-cache", test_pipeline_cache);
-  ret = g_test_run ();
-  /* The validation layers (when enabled) must have reported nothing. */
-  if (facet_vulkan_get_validation_errors () > 0)
-    {
-      g_printerr ("%u Vulkan validation errors\n", facet_vulkan_get_validation_errors ());
-      return 1;
-    }
-  return ret;
+  return vulkan_test_run ();
 }
