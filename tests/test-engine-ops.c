@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/facet-core.h"
+#include "engine/cpu/cpu-gemm-bf16.h"
 #include "engine/cpu/cpu-kernels.h"
 #include "engine/facet-engine.h"
 
@@ -99,6 +100,67 @@ test_linear (void)
             }
         assert_close (y, want, (gsize) m * n, 1e-5, 1e-5, "linear");
       }
+}
+
+/* The bf16 product against double loops over the same bf16-rounded inputs:
+ * products of bf16 numbers are exact in fp32, so only the fp32 sums differ. */
+static void
+test_linear_bf16 (void)
+{
+  static const int sizes[][3] = { { 1, 1, 1 }, { 7, 3, 5 }, { 13, 50, 31 }, { 25, 33, 64 },
+                                  { 197, 96, 768 }, { 3, 40, 3072 } };
+  FacetRng rng;
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  facet_rng_init (&rng, 3);
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    for (guint flags = 0; flags < 8; flags++)
+      {
+        int m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
+        g_autofree float *x = random_floats ((gsize) m * k, &rng, 1.0);
+        g_autofree float *w = random_floats ((gsize) n * k, &rng, 1.0 / sqrt (k));
+        g_autofree float *b = random_floats ((gsize) n, &rng, 0.5);
+        g_autofree float *y = random_floats ((gsize) m * n, &rng, 1.0);
+        g_autofree double *want = g_new (double, (gsize) m * n);
+        g_autoptr (FacetBf16Weight) packed = facet_bf16_weight_new (w, n, k);
+
+        for (int a = 0; a < m; a++)
+          for (int c = 0; c < n; c++)
+            {
+              double v = 0;
+              for (int j = 0; j < k; j++)
+                v += (double) facet_cpu_bf16_to_float (facet_cpu_float_to_bf16 (x[(gsize) a * k + j]))
+                     * facet_cpu_bf16_to_float (facet_cpu_float_to_bf16 (w[(gsize) c * k + j]));
+              if (flags & FACET_BF16_BIAS)
+                v += b[c];
+              if (flags & FACET_BF16_GELU)
+                v = gelu_ref (v);
+              if (flags & FACET_BF16_ACCUMULATE)
+                v += y[(gsize) a * n + c];
+              want[(gsize) a * n + c] = v;
+            }
+        g_assert_cmpint (facet_bf16_weight_get_n (packed), ==, n);
+        g_assert_cmpint (facet_bf16_weight_get_k (packed), ==, k);
+        facet_cpu_linear_bf16 (x, packed, b, y, m, flags);
+        assert_close (y, want, (gsize) m * n, 2e-5 * sqrt (k), 1e-5, "linear bf16");
+      }
+}
+
+static void
+test_bf16_rounding (void)
+{
+  /* nearest, ties to even; NaN stays NaN */
+  g_assert_cmphex (facet_cpu_float_to_bf16 (1.0f), ==, 0x3f80);
+  g_assert_cmphex (facet_cpu_float_to_bf16 (1.0f + 1.0f / 256), ==, 0x3f80); /* tie, even below */
+  g_assert_cmphex (facet_cpu_float_to_bf16 (1.0f + 3.0f / 256), ==, 0x3f82); /* tie, even above */
+  g_assert_cmphex (facet_cpu_float_to_bf16 (1.0f + 1.5f / 256), ==, 0x3f81);
+  g_assert_cmphex (facet_cpu_float_to_bf16 (-2.0f), ==, 0xc000);
+  g_assert_true (isnan (facet_cpu_bf16_to_float (facet_cpu_float_to_bf16 (NAN))));
+  g_assert_cmpfloat (facet_cpu_bf16_to_float (0x3f81), ==, 1.0f + 1.0f / 128);
 }
 
 static void
@@ -484,6 +546,8 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   cpu = facet_cpu_backend_new ();
   g_test_add_func ("/engine/ops/linear", test_linear);
+  g_test_add_func ("/engine/ops/linear-bf16", test_linear_bf16);
+  g_test_add_func ("/engine/ops/bf16-rounding", test_bf16_rounding);
   g_test_add_func ("/engine/ops/layer-norm", test_layer_norm);
   g_test_add_func ("/engine/ops/elementwise", test_elementwise);
   g_test_add_func ("/engine/ops/exp-erfc-accuracy", test_exp_erfc_accuracy);

@@ -124,7 +124,8 @@ facet_cli_analyze (int    argc,
   g_autoptr (GError) error = NULL;
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autofree char *model_spec = NULL, *video_text = NULL, *backend = NULL, *shard_text = NULL;
-  g_autofree char *shard_path = NULL;
+  g_autofree char *shard_path = NULL, *precision_name = NULL;
+  FacetPrecision precision = FACET_PRECISION_FP32;
   FacetAnalysisOptions opt = { 0 };
   FacetAnalysisProgress result = { 0 };
   Progress progress = { isatty (STDERR_FILENO), -1e9 };
@@ -141,6 +142,7 @@ facet_cli_analyze (int    argc,
     { "stride", 0, 0, G_OPTION_ARG_INT64, &stride, "Analyse every K-th frame (default 1)", "K" },
     { "backend", 0, 0, G_OPTION_ARG_STRING, &backend, "cpu, vulkan or auto (default cpu)", "B" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 16)", "B" },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &precision_name, "fp32, bf16 (CPU products, where the processor has AVX512-BF16), fp16 (Vulkan storage) or auto (bf16 where native) (default: fp32)", "P" },
     { "shard", 0, 0, G_OPTION_ARG_STRING, &shard_text,
       "Do shard i of N into PROJECT.shard-i-of-N.facet (merge them later)", "i/N" },
     { NULL }
@@ -158,6 +160,8 @@ facet_cli_analyze (int    argc,
   if (video_text != NULL && !g_str_equal (video_text, "all")
       && !g_ascii_string_to_signed (video_text, 10, 1, G_MAXINT64, &video, NULL))
     return facet_cli_failf ("--video %s is not a video number (or all)", video_text);
+  if (precision_name != NULL && !facet_precision_from_string (precision_name, &precision))
+    return facet_cli_failf ("unknown precision “%s” (fp32, bf16, fp16 or auto)", precision_name);
   if (shard_text != NULL && !parse_shard (shard_text, &opt.shard_index, &opt.shard_count))
     return facet_cli_failf ("--shard %s is not i/N with 1 <= i <= N", shard_text);
 
@@ -203,6 +207,7 @@ facet_cli_analyze (int    argc,
       opt.done_model_id = main_id;
     }
 
+  facet_backend_set_default_precision (precision);
   engine = facet_engine_new (model, backend, &error);
   if (engine == NULL)
     return facet_cli_fail (g_steal_pointer (&error));

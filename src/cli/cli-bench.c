@@ -17,6 +17,17 @@ compare_double (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
+/* Multiply-adds of one image's forward, counted twice (the usual GFLOP). */
+static double
+forward_flops (const FacetModelConfig *c)
+{
+  double t = facet_model_config_tokens (c), d = c->dim, hid = c->mlp_hidden;
+  double np = t - 1, k = 3.0 * c->patch_size * c->patch_size;
+  double block = 2.0 * t * d * (3 * d + d + 2 * hid) + 4.0 * t * t * d;
+
+  return 2.0 * np * d * k + c->depth * block + 2.0 * d * MAX (c->n_aus, 0);
+}
+
 int
 facet_cli_bench (int    argc,
                  char **argv)
@@ -27,7 +38,8 @@ facet_cli_bench (int    argc,
   g_autoptr (FacetForwardResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) times = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autofree char *model_path = NULL, *backend = NULL, *size = NULL;
+  g_autofree char *model_path = NULL, *backend = NULL, *size = NULL, *precision_name = NULL;
+  FacetPrecision precision = FACET_PRECISION_FP32;
   g_autofree float *input = NULL;
   gboolean json = FALSE, attention = FALSE, train = FALSE;
   int batch = 8, iterations = 5, threads = 0;
@@ -42,6 +54,7 @@ facet_cli_bench (int    argc,
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward (default 8)", "N" },
     { "iterations", 0, 0, G_OPTION_ARG_INT, &iterations, "Timed forwards (default 5)", "N" },
     { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "Or run for at least this long", "S" },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &precision_name, "fp32, bf16 (CPU, where the processor has AVX512-BF16), fp16 (Vulkan) or auto (default: fp32)", "P" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all cores)", "N" },
     { "attention", 0, 0, G_OPTION_ARG_NONE, &attention, "Include the attention rollout", NULL },
     { "train", 0, 0, G_OPTION_ARG_NONE, &train, "Time full training steps (forward, backward, AdamW)", NULL },
@@ -56,8 +69,11 @@ facet_cli_bench (int    argc,
     return facet_cli_failf ("bench needs --model FILE or --size SIZE");
   if (batch < 1 || iterations < 1)
     return facet_cli_failf ("--batch and --iterations must be at least 1");
+  if (precision_name != NULL && !facet_precision_from_string (precision_name, &precision))
+    return facet_cli_failf ("unknown precision “%s” (fp32, bf16, fp16 or auto)", precision_name);
   if (threads > 0)
     facet_parallel_set_threads ((guint) threads);
+  facet_backend_set_default_precision (precision);
 
   if (model_path != NULL)
     model = facet_model_load (model_path, NULL, &error);
@@ -156,6 +172,11 @@ report:
       {
         GString *out = g_string_new ("{\"backend\":");
         facet_cli_json_string (out, desc);
+        g_string_append (out, ",\"precision\":");
+        facet_cli_json_string (out, facet_precision_to_string (
+                                      facet_backend_get_precision (facet_engine_get_backend (engine))));
+        g_string_append (out, ",\"gflop_per_image\":");
+        facet_cli_json_float (out, forward_flops (c) / 1e9);
         g_string_append_printf (out, ",\"batch\":%d,\"iterations\":%u,\"images_per_s_best\":", batch,
                                 times->len);
         facet_cli_json_float (out, batch / best);

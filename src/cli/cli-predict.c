@@ -152,7 +152,7 @@ facet_cli_predict (int    argc,
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (.safetensors or .pth)", "FILE" },
     { "crop", 0, 0, G_OPTION_ARG_STRING, &crop_name, "Face crop: box, aligned or none (default: the model's)", "KIND" },
     { "backend", 0, 0, G_OPTION_ARG_STRING, &backend, "cpu, vulkan or auto (default: cpu)", "NAME" },
-    { "precision", 0, 0, G_OPTION_ARG_STRING, &precision_name, "Storage of weights and activations on the Vulkan backend: fp32 or fp16 (default: fp32)", "P" },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &precision_name, "fp32, bf16 (CPU products, where the processor has AVX512-BF16), fp16 (Vulkan storage) or auto (bf16 where native) (default: fp32)", "P" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 8)", "N" },
     { "attention", 0, 0, G_OPTION_ARG_NONE, &attention, "Add the attention rollout map", NULL },
     { "au-maps", 0, 0, G_OPTION_ARG_NONE, &maps, "Add per-AU patch maps (global-pool models)", NULL },
@@ -174,7 +174,7 @@ facet_cli_predict (int    argc,
   if (batch < 1 || batch > 4096)
     return facet_cli_failf ("--batch %d is out of range (1-4096)", batch);
   if (precision_name != NULL && !facet_precision_from_string (precision_name, &precision))
-    return facet_cli_failf ("unknown precision “%s” (fp32 or fp16)", precision_name);
+    return facet_cli_failf ("unknown precision “%s” (fp32, bf16, fp16 or auto)", precision_name);
 
   model = facet_cli_load_model (model_path, aus, dataset, heads, NULL, crop_name, FALSE, &error);
   if (model == NULL)

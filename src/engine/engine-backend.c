@@ -9,6 +9,7 @@
 #include "engine-backend.h"
 #include "engine-error.h"
 #ifdef FACET_HAVE_VULKAN
+#include "cpu/cpu-backend.h"
 #include "vulkan/vulkan-backend.h"
 #endif
 
@@ -204,23 +205,46 @@ facet_op_flops (const FacetOpDesc *op)
     }
 }
 
+static const char *const precision_names[] = { "fp32", "fp16", "bf16", "auto" };
+
 const char *
 facet_precision_to_string (FacetPrecision precision)
 {
-  return precision == FACET_PRECISION_FP16 ? "fp16" : "fp32";
+  if ((guint) precision >= G_N_ELEMENTS (precision_names))
+    return "fp32";
+  return precision_names[precision];
 }
 
 gboolean
 facet_precision_from_string (const char     *text,
                              FacetPrecision *precision)
 {
-  if (g_strcmp0 (text, "fp32") == 0)
-    *precision = FACET_PRECISION_FP32;
-  else if (g_strcmp0 (text, "fp16") == 0)
-    *precision = FACET_PRECISION_FP16;
-  else
-    return FALSE;
-  return TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (precision_names); i++)
+    if (g_strcmp0 (text, precision_names[i]) == 0)
+      {
+        *precision = (FacetPrecision) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/**
+ * facet_backend_get_precision:
+ *
+ * The precision @backend computes in (never auto): the CPU's fp32 or bf16,
+ * the Vulkan backend's fp32 or fp16 storage.
+ */
+FacetPrecision
+facet_backend_get_precision (FacetBackend *backend)
+{
+  g_return_val_if_fail (backend != NULL, FACET_PRECISION_FP32);
+  if (g_str_equal (backend->vtable->name, "cpu"))
+    return facet_cpu_backend_get_precision (backend);
+#ifdef FACET_HAVE_VULKAN
+  if (g_str_equal (backend->vtable->name, "vulkan"))
+    return facet_vulkan_backend_get_precision (backend);
+#endif
+  return FACET_PRECISION_FP32;
 }
 
 static gint default_precision = FACET_PRECISION_FP32;

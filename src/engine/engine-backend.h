@@ -219,14 +219,18 @@ gboolean      facet_backend_train_step   (FacetBackend      *backend,
                                           GError           **error);
 const char * const *facet_backend_list   (void);
 
-/* Storage precision of weights and activations. Backends created after
- * facet_backend_set_default_precision() use it where they can (the Vulkan
- * backend: fp16 storage where the device has 16-bit storage buffers, fp32
- * arithmetic always); the CPU backend is fp32 whatever is asked. */
+/* Precision of weights and products. Backends created after
+ * facet_backend_set_default_precision() use it where they can: the Vulkan
+ * backend fp16 storage where the device has 16-bit storage buffers (fp32
+ * arithmetic always), the CPU backend bf16 products (fp32 sums) where the
+ * processor has AVX512-BF16. AUTO: bf16 on such a processor, else fp32.
+ * Everything else is fp32 whatever is asked. */
 typedef enum
 {
   FACET_PRECISION_FP32,
   FACET_PRECISION_FP16,
+  FACET_PRECISION_BF16,
+  FACET_PRECISION_AUTO,
 } FacetPrecision;
 
 const char     *facet_precision_to_string           (FacetPrecision     precision);
@@ -234,6 +238,7 @@ gboolean        facet_precision_from_string         (const char        *text,
                                                      FacetPrecision    *precision);
 void            facet_backend_set_default_precision (FacetPrecision     precision);
 FacetPrecision  facet_backend_get_default_precision (void);
+FacetPrecision  facet_backend_get_precision         (FacetBackend      *backend);
 
 /* Compute devices a backend can use (for preferences and diagnostics). */
 typedef enum

@@ -75,6 +75,17 @@ facet_engine_new (FacetModel *model,
           return NULL;
         }
     }
+  if (facet_backend_get_default_precision () == FACET_PRECISION_BF16
+      && facet_backend_get_precision (be) != FACET_PRECISION_BF16)
+    {
+      const char *why = g_str_equal (facet_backend_get_name (be), "cpu")
+                          ? "this processor has no AVX512-BF16 (or FACET_CPU_FEATURES switches it off)"
+                          : "the backend has no bf16 products";
+      char *old = engine->notice;
+      engine->notice = g_strdup_printf ("%s%sbf16 was asked for but %s; using fp32",
+                                        old ? old : "", old ? "; " : "", why);
+      g_free (old);
+    }
   engine->backend = be;
   return engine;
 }

@@ -452,11 +452,63 @@ facet_cpu_ensure_scratch (CpuBackend *self,
   self->cap_probs = keep_probs;
 }
 
+/* Drops the bf16 copies of blocks [@first, depth) (and of the patch
+ * embedding with @embedding); the next forward makes them anew. */
+static void
+drop_bf16 (CpuBackend *self,
+           int         first,
+           gboolean    embedding)
+{
+  const FacetModelConfig *c;
+
+  if (self->parent.model == NULL || self->blocks == NULL)
+    return;
+  c = facet_model_get_config (self->parent.model);
+  for (int l = MAX (first, 0); l < c->depth; l++)
+    {
+      BlockWeights *bw = &self->blocks[l];
+      g_clear_pointer (&bw->qkv16, facet_bf16_weight_free);
+      g_clear_pointer (&bw->proj16, facet_bf16_weight_free);
+      g_clear_pointer (&bw->fc1_16, facet_bf16_weight_free);
+      g_clear_pointer (&bw->fc2_16, facet_bf16_weight_free);
+    }
+  if (embedding)
+    g_clear_pointer (&self->pe16, facet_bf16_weight_free);
+}
+
+/* The bf16 copies of block @l (or the patch embedding, @l < 0), made from
+ * the current fp32 weights where missing. */
+static void
+ensure_bf16 (CpuBackend *self,
+             int         l)
+{
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  int d = c->dim, hid = c->mlp_hidden, k = 3 * c->patch_size * c->patch_size;
+  BlockWeights *bw;
+
+  if (l < 0)
+    {
+      if (self->pe16 == NULL)
+        self->pe16 = facet_bf16_weight_new (self->pe_w, d, k);
+      return;
+    }
+  bw = &self->blocks[l];
+  if (bw->qkv16 == NULL)
+    bw->qkv16 = facet_bf16_weight_new (bw->qkvw, 3 * d, d);
+  if (bw->proj16 == NULL)
+    bw->proj16 = facet_bf16_weight_new (bw->projw, d, d);
+  if (bw->fc1_16 == NULL)
+    bw->fc1_16 = facet_bf16_weight_new (bw->fc1w, hid, d);
+  if (bw->fc2_16 == NULL)
+    bw->fc2_16 = facet_bf16_weight_new (bw->fc2w, d, hid);
+}
+
 static void
 cpu_free (FacetBackend *backend)
 {
   CpuBackend *self = (CpuBackend *) backend;
 
+  drop_bf16 (self, 0, TRUE);
   free_scratch (self);
   facet_cpu_train_state_free (self->train);
   g_free (self->blocks);
@@ -469,6 +521,12 @@ cpu_free (FacetBackend *backend)
 static char *
 cpu_describe (FacetBackend *backend)
 {
+  CpuBackend *self = (CpuBackend *) backend;
+
+  if (self->precision == FACET_PRECISION_BF16)
+    return g_strdup_printf ("CPU (bf16 products with AVX512-BF16, OpenBLAS %s kernels for the "
+                            "rest, %u threads)", openblas_get_corename (),
+                            facet_parallel_get_threads ());
   return g_strdup_printf ("CPU (OpenBLAS %s kernels, %u threads)", openblas_get_corename (),
                           facet_parallel_get_threads ());
 }
@@ -483,6 +541,7 @@ cpu_load_model (FacetBackend *backend,
   gboolean global = c->readout == FACET_READOUT_GLOBAL_POOL;
 
   free_scratch (self);
+  drop_bf16 (self, 0, TRUE);
   g_clear_pointer (&self->train, facet_cpu_train_state_free);
   g_clear_pointer (&self->blocks, g_free);
   g_clear_pointer (&self->head_wg, g_free);
@@ -543,6 +602,10 @@ cpu_load_model (FacetBackend *backend,
       return FALSE;
     }
 
+  /* bf16 weights once, at load */
+  if (self->precision == FACET_PRECISION_BF16)
+    for (int l = -1; l < c->depth; l++)
+      ensure_bf16 (self, l);
   return TRUE;
 }
 
@@ -613,6 +676,27 @@ facet_cpu_block_forward (CpuBackend *self,
   int t = facet_model_config_tokens (c), d = c->dim, hid = c->mlp_hidden;
   int m = (int) batch * t;
 
+  if (self->precision == FACET_PRECISION_BF16)
+    {
+      /* The four products in bf16 with their epilogues fused; LayerNorm,
+       * softmax and the attention products stay fp32. */
+      ensure_bf16 (self, l);
+      facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
+                                NULL, NULL);
+      facet_cpu_linear_bf16 (self->h, bw->qkv16, bw->qkvb, self->qkv, m, FACET_BF16_BIAS);
+      facet_cpu_attention (self->qkv, self->attn, self->probs, probs_mean, (int) batch, t,
+                           c->heads, d);
+      facet_cpu_linear_bf16 (self->attn, bw->proj16, bw->projb, x, m,
+                             FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
+      facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
+                                NULL, NULL);
+      facet_cpu_linear_bf16 (self->h, bw->fc1_16, bw->fc1b, self->mlp, m,
+                             FACET_BF16_BIAS | FACET_BF16_GELU);
+      facet_cpu_linear_bf16 (self->mlp, bw->fc2_16, bw->fc2b, x, m,
+                             FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
+      return;
+    }
+
   facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps, NULL,
                             NULL);
   facet_cpu_linear (self->h, bw->qkvw, bw->qkvb, self->qkv, m, 3 * d, d, FALSE);
@@ -664,7 +748,15 @@ cpu_forward (FacetBackend       *backend,
 
   /* Patch embedding as one product over all patches of the batch. */
   facet_cpu_patchify (images, self->patches, (int) batch, c->image_size, c->patch_size);
-  facet_cpu_linear (self->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
+  if (self->precision == FACET_PRECISION_BF16)
+    {
+      ensure_bf16 (self, -1);
+      facet_cpu_linear_bf16 (self->patches, self->pe16, self->pe_b, self->h, (int) batch * np,
+                             FACET_BF16_BIAS);
+    }
+  else
+    facet_cpu_linear (self->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k,
+                      FALSE);
   for (guint b = 0; b < batch; b++)
     {
       float *xb = self->x + (gsize) b * t * d;
@@ -817,6 +909,21 @@ cpu_synchronize (FacetBackend *backend)
 {
 }
 
+/* Training changes the weights of the blocks it trains: their bf16 copies
+ * are dropped first, and made anew by the next forward. */
+static gboolean
+cpu_train_step (FacetBackend         *backend,
+                const FacetTrainStep *step,
+                FacetGrads           *grads,
+                FacetTrainStepResult *result,
+                GError              **error)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+
+  drop_bf16 (self, step->first_trainable_block, step->train_embedding);
+  return facet_cpu_train_step (backend, step, grads, result, error);
+}
+
 static const FacetBackendVTable cpu_vtable = {
   .name = "cpu",
   .free = cpu_free,
@@ -826,15 +933,37 @@ static const FacetBackendVTable cpu_vtable = {
   .load_model = cpu_load_model,
   .forward = cpu_forward,
   .synchronize = cpu_synchronize,
-  .train_step = facet_cpu_train_step,
+  .train_step = cpu_train_step,
 };
 
+/**
+ * facet_cpu_backend_new:
+ *
+ * In the default precision: bf16 products where it asks for bf16 (or
+ * auto) and the processor has AVX512-BF16; fp32 otherwise (fp16 is a
+ * storage format of the Vulkan backend only).
+ */
 FacetBackend *
 facet_cpu_backend_new (void)
 {
   CpuBackend *self = g_new0 (CpuBackend, 1);
+  FacetPrecision asked = facet_backend_get_default_precision ();
 
   self->parent.vtable = &cpu_vtable;
+  self->precision = FACET_PRECISION_FP32;
+  if (asked == FACET_PRECISION_BF16 || asked == FACET_PRECISION_AUTO)
+    {
+      if (facet_cpu_bf16_available ())
+        self->precision = FACET_PRECISION_BF16;
+    }
   facet_cpu_blas_init ();
   return &self->parent;
 }
+
+/* The precision in use: bf16 only where it was asked for and is available. */
+FacetPrecision
+facet_cpu_backend_get_precision (FacetBackend *backend)
+{
+  return ((CpuBackend *) backend)->precision;
+}
+

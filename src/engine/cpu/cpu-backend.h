@@ -6,6 +6,7 @@
 G_BEGIN_DECLS
 
 void facet_cpu_blas_init (void);
+FacetPrecision facet_cpu_backend_get_precision (FacetBackend *backend);
 void facet_cpu_gemm      (gboolean     trans_a,
                           gboolean     trans_b,
                           int          m,

@@ -3,12 +3,16 @@
 #pragma once
 
 #include "cpu-backend.h"
+#include "cpu-gemm-bf16.h"
 
 G_BEGIN_DECLS
 
 typedef struct
 {
   const float *n1w, *n1b, *qkvw, *qkvb, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
+  /* bf16 copies of the four products' weights (bf16 precision only; made
+   * when first needed, dropped when training may change the weights) */
+  FacetBf16Weight *qkv16, *proj16, *fc1_16, *fc2_16;
 } BlockWeights;
 
 typedef struct
@@ -18,6 +22,8 @@ typedef struct
   /* weights, pointing into the model */
   const float  *cls, *pos, *pe_w, *pe_b, *norm_w, *norm_b, *head_w, *head_b, *id_w, *id_b;
   BlockWeights *blocks;
+  FacetBf16Weight *pe16;   /* patch embedding in bf16 */
+  FacetPrecision precision; /* in use: fp32, or bf16 where the processor has it */
   float        *head_wg;   /* head weight times the final norm's gamma, for AU maps */
   float        *head_wg_sum;
 

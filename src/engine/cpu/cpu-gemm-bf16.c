@@ -1,0 +1,424 @@
+/* cpu-gemm-bf16.c — y = act(x w^T + bias) (+ y) with bf16 products
+ *
+ * The instruction: vdpbf16ps multiplies 16 pairs of bf16 in each of two
+ * registers and adds both products of each pair to one fp32 lane. So the
+ * weight is packed as pairs along k: a panel of 32 output columns holds, for
+ * every pair (2q, 2q+1) of the inner dimension, the 32 columns' pairs side by
+ * side (two registers). The activation pair x[i, 2q..2q+1] is one 32-bit
+ * word, broadcast to all lanes straight from memory.
+ *
+ * Blocking for the ViT's shapes (k = 768 or 3072, n = 768..3072, m = 197 per
+ * image): a block of activation rows is rounded to bf16 into a buffer that
+ * stays in L2 (at most 256 KiB), then every weight panel of the block's
+ * column range is run against it in tiles of 12 rows x 32 columns. The 24
+ * accumulators, two weight registers and the broadcast fit the 32 vector
+ * registers. Blocks (and column ranges, when rows are few) are the items of
+ * the worker pool, taken dynamically so that a core busy with something else
+ * does not hold the product up.
+ *
+ * The epilogue runs on the tile while it is in registers: bias, GELU (the
+ * erf form of cpu-kernels.c, on the tile in L1) and the residual add.
+ */
+#define G_LOG_DOMAIN "facet-engine"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "core/core-pool.h"
+#include "cpu-gemm-bf16.h"
+#include "cpu-kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 10)
+#define HAVE_BF16_KERNEL 1
+#include <cpuid.h>
+#include <immintrin.h>
+#else
+#define HAVE_BF16_KERNEL 0
+#endif
+
+#define MR 12      /* rows of a tile */
+#define NR 32      /* columns of a tile, of a weight panel */
+#define A_BLOCK_BYTES (256 * 1024)
+
+struct _FacetBf16Weight
+{
+  int      n, k;
+  int      kp;      /* pairs along k: k rounded up to even, halved */
+  int      panels;  /* n rounded up to NR, over NR */
+  guint16 *data;    /* [panels][kp][NR][2] */
+};
+
+/* Round to nearest even, as vcvtneps2bf16 does; NaN stays NaN. */
+guint16
+facet_cpu_float_to_bf16 (float x)
+{
+  guint32 u;
+
+  memcpy (&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return (guint16) ((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1);
+  return (guint16) (u >> 16);
+}
+
+float
+facet_cpu_bf16_to_float (guint16 x)
+{
+  guint32 u = (guint32) x << 16;
+  float f;
+
+  memcpy (&f, &u, 4);
+  return f;
+}
+
+/* FACET_CPU_FEATURES: a comma-separated list where "-bf16" (or
+ * "-avx512bf16") switches the bf16 kernels off and "none" every optional
+ * instruction set this file knows; for tests of the fallback. */
+static gboolean
+bf16_masked (void)
+{
+  const char *env = g_getenv ("FACET_CPU_FEATURES");
+  g_auto (GStrv) parts = NULL;
+
+  if (env == NULL)
+    return FALSE;
+  parts = g_strsplit_set (env, ", ", -1);
+  for (int i = 0; parts[i] != NULL; i++)
+    {
+      const char *p = g_strstrip (parts[i]);
+      if (g_str_equal (p, "-bf16") || g_str_equal (p, "-avx512bf16")
+          || g_ascii_strcasecmp (p, "none") == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+bf16_detect (void)
+{
+#if HAVE_BF16_KERNEL
+  unsigned int a = 0, b = 0, c = 0, d = 0;
+
+  __builtin_cpu_init ();
+  /* __builtin_cpu_supports checks that the OS saves the ZMM state. */
+  if (!__builtin_cpu_supports ("avx512f") || !__builtin_cpu_supports ("avx512bw")
+      || !__builtin_cpu_supports ("avx512vl"))
+    return FALSE;
+  if (!__get_cpuid_count (7, 1, &a, &b, &c, &d))
+    return FALSE;
+  return (a & (1u << 5)) != 0; /* CPUID.(7,1):EAX.AVX512_BF16 */
+#else
+  return FALSE;
+#endif
+}
+
+/**
+ * facet_cpu_bf16_available:
+ *
+ * Whether the bf16 products can run here: built for x86-64, a processor
+ * with AVX512-BF16, and not switched off by FACET_CPU_FEATURES (read each
+ * call, so that tests can change it).
+ */
+static gboolean
+bf16_hardware (void)
+{
+  static gsize detected = 0;
+  static gboolean have = FALSE;
+
+  if (g_once_init_enter (&detected))
+    {
+      have = bf16_detect ();
+      g_once_init_leave (&detected, 1);
+    }
+  return have;
+}
+
+gboolean
+facet_cpu_bf16_available (void)
+{
+  return bf16_hardware () && !bf16_masked ();
+}
+
+/**
+ * facet_bf16_weight_new:
+ * @w: [n, k], fp32
+ *
+ * Rounds @w to bf16 and packs it for facet_cpu_linear_bf16(); padding
+ * columns and the odd k's last pair half are zero.
+ */
+FacetBf16Weight *
+facet_bf16_weight_new (const float *w,
+                       int          n,
+                       int          k)
+{
+  FacetBf16Weight *p = g_new0 (FacetBf16Weight, 1);
+  gsize size;
+
+  p->n = n;
+  p->k = k;
+  p->kp = (k + 1) / 2;
+  p->panels = (n + NR - 1) / NR;
+  size = (gsize) p->panels * p->kp * NR * 2;
+  p->data = g_aligned_alloc0 (MAX (size, 1), sizeof (guint16), 64);
+  for (int panel = 0; panel < p->panels; panel++)
+    for (int jj = 0; jj < NR && panel * NR + jj < n; jj++)
+      {
+        const float *row = w + (gsize) (panel * NR + jj) * k;
+        guint16 *dst = p->data + (gsize) panel * p->kp * NR * 2 + (gsize) jj * 2;
+        for (int kk = 0; kk < k; kk++)
+          dst[(gsize) (kk / 2) * NR * 2 + (kk & 1)] = facet_cpu_float_to_bf16 (row[kk]);
+      }
+  return p;
+}
+
+void
+facet_bf16_weight_free (FacetBf16Weight *weight)
+{
+  if (weight == NULL)
+    return;
+  g_aligned_free (weight->data);
+  g_free (weight);
+}
+
+int
+facet_bf16_weight_get_n (const FacetBf16Weight *weight)
+{
+  return weight->n;
+}
+
+int
+facet_bf16_weight_get_k (const FacetBf16Weight *weight)
+{
+  return weight->k;
+}
+
+#if HAVE_BF16_KERNEL
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")
+
+typedef struct
+{
+  const float *bias;  /* at the tile's first column, or NULL */
+  float       *c;     /* the tile's first element */
+  gsize        ldc;
+  __mmask16    m0, m1;
+  guint        flags;
+} Epilogue;
+
+static inline __attribute__ ((always_inline)) void
+micro_kernel (const int       mr,
+              const guint32  *a,
+              int             kp,
+              const guint16  *b,
+              const Epilogue *e)
+{
+  __m512 acc[MR][2];
+
+  for (int i = 0; i < mr; i++)
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps ();
+  for (int q = 0; q < kp; q++)
+    {
+      __m512bh b0 = (__m512bh) _mm512_load_si512 (b + (gsize) q * NR * 2);
+      __m512bh b1 = (__m512bh) _mm512_load_si512 (b + (gsize) q * NR * 2 + 32);
+      for (int i = 0; i < mr; i++)
+        {
+          __m512bh ai = (__m512bh) _mm512_set1_epi32 ((int) a[(gsize) i * kp + q]);
+          acc[i][0] = _mm512_dpbf16_ps (acc[i][0], ai, b0);
+          acc[i][1] = _mm512_dpbf16_ps (acc[i][1], ai, b1);
+        }
+    }
+
+  if (e->bias != NULL)
+    {
+      __m512 bias0 = _mm512_maskz_loadu_ps (e->m0, e->bias);
+      __m512 bias1 = _mm512_maskz_loadu_ps (e->m1, e->bias + 16);
+      for (int i = 0; i < mr; i++)
+        {
+          acc[i][0] = _mm512_add_ps (acc[i][0], bias0);
+          acc[i][1] = _mm512_add_ps (acc[i][1], bias1);
+        }
+    }
+  if (e->flags & FACET_BF16_GELU)
+    {
+      float tile[MR * NR] __attribute__ ((aligned (64)));
+      for (int i = 0; i < mr; i++)
+        {
+          _mm512_store_ps (tile + i * NR, acc[i][0]);
+          _mm512_store_ps (tile + i * NR + 16, acc[i][1]);
+        }
+      facet_cpu_gelu (tile, tile, (gsize) mr * NR);
+      for (int i = 0; i < mr; i++)
+        {
+          acc[i][0] = _mm512_load_ps (tile + i * NR);
+          acc[i][1] = _mm512_load_ps (tile + i * NR + 16);
+        }
+    }
+  for (int i = 0; i < mr; i++)
+    {
+      float *row = e->c + (gsize) i * e->ldc;
+      if (e->flags & FACET_BF16_ACCUMULATE)
+        {
+          acc[i][0] = _mm512_add_ps (acc[i][0], _mm512_maskz_loadu_ps (e->m0, row));
+          acc[i][1] = _mm512_add_ps (acc[i][1], _mm512_maskz_loadu_ps (e->m1, row + 16));
+        }
+      _mm512_mask_storeu_ps (row, e->m0, acc[i][0]);
+      _mm512_mask_storeu_ps (row + 16, e->m1, acc[i][1]);
+    }
+}
+
+/* One instance per tile height, so that the accumulators live in registers. */
+static void
+run_tile (int             mr,
+          const guint32  *a,
+          int             kp,
+          const guint16  *b,
+          const Epilogue *e)
+{
+  switch (mr)
+    {
+#define CASE(R) case R: micro_kernel (R, a, kp, b, e); break;
+      CASE (12) CASE (11) CASE (10) CASE (9) CASE (8) CASE (7)
+      CASE (6) CASE (5) CASE (4) CASE (3) CASE (2) CASE (1)
+#undef CASE
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* rows [r0, r1) of x [.., k] -> bf16 pairs, kp words a row, odd k padded with 0 */
+static void
+round_rows (const float *x,
+            int          k,
+            int          kp,
+            int          r0,
+            int          r1,
+            guint32     *dst)
+{
+  for (int r = r0; r < r1; r++)
+    {
+      const float *src = x + (gsize) r * k;
+      guint16 *out = (guint16 *) (dst + (gsize) (r - r0) * kp);
+      int j = 0;
+
+      for (; j + 32 <= k; j += 32)
+        {
+          __m512bh v = _mm512_cvtne2ps_pbh (_mm512_loadu_ps (src + j + 16),
+                                            _mm512_loadu_ps (src + j));
+          _mm512_storeu_si512 (out + j, (__m512i) v);
+        }
+      for (; j < 2 * kp; j += 16)
+        {
+          int have = MIN (16, k - j), room = MIN (16, 2 * kp - j);
+          __m512 v = _mm512_maskz_loadu_ps (have > 0 ? (__mmask16) ((1u << have) - 1) : 0,
+                                            src + j);
+          __m256bh h = _mm512_cvtneps_pbh (v);
+          _mm256_mask_storeu_epi16 (out + j, (__mmask16) ((1u << room) - 1), (__m256i) h);
+        }
+    }
+}
+
+typedef struct
+{
+  const float           *x;
+  const FacetBf16Weight *w;
+  const float           *bias;
+  float                 *y;
+  int                    m;
+  guint                  flags;
+  int                    rows_per_block;
+  int                    col_groups;
+} Bf16Job;
+
+static void
+bf16_part (guint    index,
+           gpointer data)
+{
+  const Bf16Job *job = data;
+  const FacetBf16Weight *w = job->w;
+  int rb = (int) index / job->col_groups, cg = (int) index % job->col_groups;
+  int r0 = rb * job->rows_per_block, r1 = MIN (job->m, r0 + job->rows_per_block);
+  int p0 = w->panels * cg / job->col_groups, p1 = w->panels * (cg + 1) / job->col_groups;
+  guint32 *a;
+
+  if (r1 <= r0 || p1 <= p0)
+    return;
+  a = g_aligned_alloc ((gsize) (r1 - r0) * w->kp, sizeof (guint32), 64);
+  round_rows (job->x, w->k, w->kp, r0, r1, a);
+  for (int p = p0; p < p1; p++)
+    {
+      const guint16 *b = w->data + (gsize) p * w->kp * NR * 2;
+      int j0 = p * NR, cols = MIN (NR, w->n - j0);
+      Epilogue e = {
+        .bias = job->bias != NULL ? job->bias + j0 : NULL,
+        .ldc = (gsize) w->n,
+        .m0 = (__mmask16) (cols >= 16 ? 0xffff : (1u << cols) - 1),
+        .m1 = (__mmask16) (cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0),
+        .flags = job->flags,
+      };
+      for (int i0 = r0; i0 < r1; i0 += MR)
+        {
+          e.c = job->y + (gsize) i0 * w->n + j0;
+          run_tile (MIN (MR, r1 - i0), a + (gsize) (i0 - r0) * w->kp, w->kp, b, &e);
+        }
+    }
+  g_aligned_free (a);
+}
+
+static void
+linear_bf16 (const float           *x,
+             const FacetBf16Weight *w,
+             const float           *bias,
+             float                 *y,
+             int                    m,
+             guint                  flags)
+{
+  guint threads = facet_parallel_get_threads ();
+  int max_rows = MAX (MR, (int) (A_BLOCK_BYTES / ((gsize) w->kp * 4)) / MR * MR);
+  int blocks = (m + max_rows - 1) / max_rows;
+  int rows = ((m + blocks - 1) / blocks + MR - 1) / MR * MR;
+  Bf16Job job = { x, w, bias, y, m, flags, rows, 1 };
+
+  blocks = (m + rows - 1) / rows;
+  /* Enough items for every thread to take several, so that the dynamic
+   * schedule evens out a core that is busy elsewhere. */
+  if (threads > 1)
+    job.col_groups = CLAMP ((int) (4 * threads + blocks - 1) / blocks, 1, w->panels);
+  facet_parallel_for ((guint) (blocks * job.col_groups), bf16_part, &job);
+}
+
+#pragma GCC pop_options
+
+#endif /* HAVE_BF16_KERNEL */
+
+/**
+ * facet_cpu_linear_bf16:
+ * @x: [m, k] fp32, rounded to bf16 on the fly
+ * @w: the packed weight [n, k]
+ * @bias: (nullable): [n], with %FACET_BF16_BIAS in @flags
+ * @y: [m, n]
+ *
+ * y = act(x w^T + bias), or y += that with %FACET_BF16_ACCUMULATE; products
+ * of bf16 numbers, sums in fp32. Only where facet_cpu_bf16_available().
+ */
+void
+facet_cpu_linear_bf16 (const float           *x,
+                       const FacetBf16Weight *w,
+                       const float           *bias,
+                       float                 *y,
+                       int                    m,
+                       guint                  flags)
+{
+  g_return_if_fail (w != NULL);
+  if (!(flags & FACET_BF16_BIAS))
+    bias = NULL;
+  if (m <= 0 || w->n == 0)
+    return;
+#if HAVE_BF16_KERNEL
+  g_return_if_fail (bf16_hardware ());
+  linear_bf16 (x, w, bias, y, m, flags);
+#else
+  g_return_if_reached ();
+#endif
+}
