@@ -9,7 +9,7 @@
  *
  * Blocking for the ViT's shapes (k = 768 or 3072, n = 768..3072, m = 197 per
  * image): a block of activation rows is rounded to bf16 into a buffer that
- * stays in L2 (at most 256 KiB), then every weight panel of the block's
+ * stays in L2 (at most 256 KiB), interleaved by tiles, then every weight panel of the block's
  * column range is run against it in tiles of 12 rows x 32 columns. The 24
  * accumulators, two weight registers and the broadcast fit the 32 vector
  * registers. Blocks (and column ranges, when rows are few) are the items of
@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "core/core-pool.h"
 #include "cpu-gemm-bf16.h"
@@ -37,7 +38,7 @@
 #define HAVE_BF16_KERNEL 0
 #endif
 
-#define MR 12      /* rows of a tile */
+#define MR 14      /* rows of a tile */
 #define NR 32      /* columns of a tile, of a weight panel */
 #define A_BLOCK_BYTES (256 * 1024)
 
@@ -218,13 +219,14 @@ micro_kernel (const int       mr,
 
   for (int i = 0; i < mr; i++)
     acc[i][0] = acc[i][1] = _mm512_setzero_ps ();
+#pragma GCC unroll 2
   for (int q = 0; q < kp; q++)
     {
       __m512bh b0 = (__m512bh) _mm512_load_si512 (b + (gsize) q * NR * 2);
       __m512bh b1 = (__m512bh) _mm512_load_si512 (b + (gsize) q * NR * 2 + 32);
       for (int i = 0; i < mr; i++)
         {
-          __m512bh ai = (__m512bh) _mm512_set1_epi32 ((int) a[(gsize) i * kp + q]);
+          __m512bh ai = (__m512bh) _mm512_set1_epi32 ((int) a[(gsize) q * MR + i]);
           acc[i][0] = _mm512_dpbf16_ps (acc[i][0], ai, b0);
           acc[i][1] = _mm512_dpbf16_ps (acc[i][1], ai, b1);
         }
@@ -279,7 +281,7 @@ run_tile (int             mr,
   switch (mr)
     {
 #define CASE(R) case R: micro_kernel (R, a, kp, b, e); break;
-      CASE (12) CASE (11) CASE (10) CASE (9) CASE (8) CASE (7)
+      CASE (14) CASE (13) CASE (12) CASE (11) CASE (10) CASE (9) CASE (8) CASE (7)
       CASE (6) CASE (5) CASE (4) CASE (3) CASE (2) CASE (1)
 #undef CASE
     default:
@@ -287,19 +289,24 @@ run_tile (int             mr,
     }
 }
 
-/* rows [r0, r1) of x [.., k] -> bf16 pairs, kp words a row, odd k padded with 0 */
+/* Rows [r0, r1) of x [.., k] -> bf16 pairs, interleaved by tiles: word
+ * (t, q, i) = the pair q of row r0 + t MR + i, at (t kp + q) MR + i, so that
+ * the kernel's broadcasts of one pair step through a single pointer. Odd k
+ * is padded with 0. @row: scratch of kp words. */
 static void
 round_rows (const float *x,
             int          k,
             int          kp,
             int          r0,
             int          r1,
-            guint32     *dst)
+            guint32     *dst,
+            guint32     *row)
 {
   for (int r = r0; r < r1; r++)
     {
       const float *src = x + (gsize) r * k;
-      guint16 *out = (guint16 *) (dst + (gsize) (r - r0) * kp);
+      guint16 *out = (guint16 *) row;
+      guint32 *tile = dst + (gsize) ((r - r0) / MR) * kp * MR + (r - r0) % MR;
       int j = 0;
 
       for (; j + 32 <= k; j += 32)
@@ -316,6 +323,8 @@ round_rows (const float *x,
           __m256bh h = _mm512_cvtneps_pbh (v);
           _mm256_mask_storeu_epi16 (out + j, (__mmask16) ((1u << room) - 1), (__m256i) h);
         }
+      for (int q = 0; q < kp; q++)
+        tile[(gsize) q * MR] = row[q];
     }
 }
 
@@ -340,12 +349,14 @@ bf16_part (guint    index,
   int rb = (int) index / job->col_groups, cg = (int) index % job->col_groups;
   int r0 = rb * job->rows_per_block, r1 = MIN (job->m, r0 + job->rows_per_block);
   int p0 = w->panels * cg / job->col_groups, p1 = w->panels * (cg + 1) / job->col_groups;
-  guint32 *a;
+  int tiles = (r1 - r0 + MR - 1) / MR;
+  guint32 *a, *row;
 
   if (r1 <= r0 || p1 <= p0)
     return;
-  a = g_aligned_alloc ((gsize) (r1 - r0) * w->kp, sizeof (guint32), 64);
-  round_rows (job->x, w->k, w->kp, r0, r1, a);
+  a = g_aligned_alloc ((gsize) tiles * MR * w->kp + w->kp, sizeof (guint32), 64);
+  row = a + (gsize) tiles * MR * w->kp;
+  round_rows (job->x, w->k, w->kp, r0, r1, a, row);
   for (int p = p0; p < p1; p++)
     {
       const guint16 *b = w->data + (gsize) p * w->kp * NR * 2;
@@ -388,9 +399,90 @@ linear_bf16 (const float           *x,
   facet_parallel_for ((guint) (blocks * job.col_groups), bf16_part, &job);
 }
 
+/* 24 independent chains of vdpbf16ps on registers: the instruction's
+ * throughput, with nothing to wait for. Returns the thread's CPU seconds
+ * (time on the core: other work on a shared machine does not count). */
+static double
+peak_loop (long iterations)
+{
+  __m512 acc[24];
+  __m512bh a = (__m512bh) _mm512_set1_epi32 (0x3f803f80), b = a;
+  float sink = 0.0f;
+  struct timespec t0, t1;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t0);
+
+  for (int i = 0; i < 24; i++)
+    acc[i] = _mm512_setzero_ps ();
+  for (long it = 0; it < iterations; it++)
+    {
+#pragma GCC unroll 24
+      for (int i = 0; i < 24; i++)
+        acc[i] = _mm512_dpbf16_ps (acc[i], a, b);
+      __asm__ volatile ("" : "+v" (a));
+    }
+  for (int i = 0; i < 24; i++)
+    {
+      float lanes[16];
+      _mm512_storeu_ps (lanes, acc[i]);
+      sink += lanes[0];
+    }
+  __asm__ volatile ("" : : "x" (sink));
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t1);
+  return (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+}
+
+typedef struct
+{
+  long   iterations;
+  double seconds[64];
+} PeakJob;
+
+static void
+peak_part (guint    index,
+           gpointer data)
+{
+  PeakJob *job = data;
+  job->seconds[index % 64] = peak_loop (job->iterations);
+}
+
 #pragma GCC pop_options
 
 #endif /* HAVE_BF16_KERNEL */
+
+/**
+ * facet_cpu_bf16_peak_gflops:
+ *
+ * The bf16 dot-product peak of @threads cores of this machine, measured
+ * (not from a data sheet): every thread of the pool runs independent
+ * vdpbf16ps on registers, five times about 0.1 s, the best kept; timed in
+ * CPU seconds of each thread, so that it is the cores' peak even on a
+ * machine that is busy with other work. 0 without AVX512-BF16.
+ */
+double
+facet_cpu_bf16_peak_gflops (guint threads)
+{
+#if HAVE_BF16_KERNEL
+  PeakJob job = { 8000000 };
+  double best = 0.0;
+
+  if (!bf16_hardware () || threads == 0)
+    return 0.0;
+  threads = MIN (threads, 64);
+  for (int round = 0; round < 5; round++)
+    {
+      double worst = 0.0;
+      facet_parallel_for (threads, peak_part, &job);
+      for (guint i = 0; i < threads; i++)
+        worst = MAX (worst, job.seconds[i]);
+      /* 24 instructions of 16 lanes x 2 multiply-adds */
+      best = MAX (best, threads * (double) job.iterations * 24 * 16 * 4 / worst / 1e9);
+    }
+  return best;
+#else
+  return 0.0;
+#endif
+}
 
 /**
  * facet_cpu_linear_bf16:

@@ -21,6 +21,7 @@ enum
 };
 
 gboolean         facet_cpu_bf16_available  (void);
+double           facet_cpu_bf16_peak_gflops (guint                 threads);
 guint16          facet_cpu_float_to_bf16   (float                  x);
 float            facet_cpu_bf16_to_float   (guint16                x);
 
