@@ -115,6 +115,84 @@ class VitParity(Workdir):
         self.check_model("base", 768, 12, 12)
 
 
+class Bf16Parity(Workdir):
+    """`--precision bf16` on the CPU (AVX512-BF16) against PyTorch running the
+    same checkpoints in bf16, and against Facet's own fp32.
+
+    The tolerance comes from PyTorch itself: its bf16 logits differ from its
+    fp32 ones by some spread s. Facet's bf16 keeps more in fp32 (sums,
+    LayerNorm, softmax, attention), so it lies within s of fp32, and so
+    within 2 s of PyTorch's bf16."""
+
+    def check_model(self, name, dim, heads):
+        sd = ref.make_state_dict(dim, 12, heads, 12, n_subjects=41, seed=dim)
+        ckpt = self.path(f"{name}.pth")
+        ref.save_checkpoint(ckpt, sd, ref.fmae_args(model=f"vit_{name}_patch16"))
+        images = self.images(count=2)
+        p = run_cli("predict", "--model", ckpt, "--crop", "none", "--json", "--precision", "bf16",
+                    *images)
+        if "bf16 was asked for" in p.stderr:
+            self.skipTest("no AVX512-BF16 on this processor: " + p.stderr.strip())
+        got = [json.loads(line) for line in p.stdout.splitlines()]
+        fp32 = predict(ckpt, images)
+
+        x = torch.stack([ref.load_png_tensor(p, 224) for p in images])
+        want32 = ref.reference_forward(sd, x, heads)["logits"]
+        want16 = ref.reference_forward_bf16(sd, x, heads)
+        spread = (want16 - want32).abs().max().item()
+        self.assertGreater(spread, 0.0)
+        err16 = self.assertClose([g["logit"] for g in got], want16, tol=2 * spread,
+                                 what="bf16 logits against PyTorch bf16")
+        err32 = self.assertClose([g["logit"] for g in got], want32, tol=spread,
+                                 what="bf16 logits against PyTorch fp32")
+        dprob = np.abs(np.array([g["prob"] for g in got]) - np.array([g["prob"] for g in fp32])).max()
+        self.assertLess(dprob, 0.02, "bf16 probabilities against Facet's fp32")
+        print(f"{name}: PyTorch bf16 vs fp32 {spread:.2e}; Facet bf16 vs PyTorch bf16 {err16:.2e}, "
+              f"vs PyTorch fp32 {err32:.2e}; probabilities vs Facet fp32 {dprob:.2e}")
+
+        # A batch of one gives the same numbers as the batch (row blocks differ).
+        single = run_cli("predict", "--model", ckpt, "--crop", "none", "--json", "--precision",
+                         "bf16", "--batch", "1", images[0])
+        np.testing.assert_allclose(json.loads(single.stdout.splitlines()[0])["logit"],
+                                   got[0]["logit"], atol=1e-5)
+
+    def test_vit_small(self):
+        self.check_model("small", 384, 6)
+
+    def test_vit_base(self):
+        self.check_model("base", 768, 12)
+
+    def test_fallback_without_bf16(self):
+        """bf16 asked for where the processor lacks it (simulated): a notice, fp32 results."""
+        sd = ref.make_state_dict(192, 4, 3, 12, seed=5)
+        ckpt = self.path("tiny.pth")
+        ref.save_checkpoint(ckpt, sd, ref.fmae_args(model="vit_tiny_patch16"))
+        images = self.images(count=2)
+        env = dict(os.environ, FACET_CPU_FEATURES="-bf16")
+        args = [CLI, "predict", "--model", ckpt, "--crop", "none", "--json", *images]
+        p = subprocess.run(args + ["--precision", "bf16"], capture_output=True, text=True, env=env,
+                           check=True)
+        self.assertIn("bf16 was asked for but this processor has no AVX512-BF16", p.stderr)
+        self.assertIn("using fp32", p.stderr)
+        fp32 = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
+        self.assertEqual(fp32.stderr, "")
+        self.assertEqual([json.loads(line)["logit"] for line in p.stdout.splitlines()],
+                         [json.loads(line)["logit"] for line in fp32.stdout.splitlines()])
+        # auto quietly takes fp32 there
+        auto = subprocess.run(args + ["--precision", "auto"], capture_output=True, text=True,
+                              env=env, check=True)
+        self.assertEqual(auto.stderr, "")
+        self.assertEqual(auto.stdout, fp32.stdout)
+        bench = subprocess.run([CLI, "bench", "--model", ckpt, "--batch", "1", "--iterations", "1",
+                                "--precision", "bf16", "--json"], capture_output=True, text=True,
+                               env=env, check=True)
+        self.assertEqual(json.loads(bench.stdout)["precision"], "fp32")
+        self.assertIn("using fp32", bench.stderr)
+        bad = run_cli("predict", "--model", ckpt, "--precision", "bf17", images[0], check=False)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("unknown precision", bad.stderr)
+
+
 class FormatParity(Workdir):
     """The many shapes a checkpoint file can take."""
 
