@@ -1,15 +1,24 @@
 #!/usr/bin/python3
 """bench/engine-cpu: ViT-B/16 inference, Facet's CPU backend against PyTorch,
-same weights, same machine, same run.
+same weights, same machine, same run, in fp32 and in bf16.
 
 PyTorch runs the reference model of tests/parity (torchvision's encoder
 blocks + the FMAE-IAT readout) with torch.set_num_threads(2) and
-OMP_WAIT_POLICY=PASSIVE; Facet runs `facet-cli bench` on a checkpoint with the
-same weights. The two are interleaved several times and the best of each is
-kept, so background load hits both alike. Prints images/s and the ratio.
+OMP_WAIT_POLICY=PASSIVE; in bf16 the model and input are cast to
+torch.bfloat16 (what a lab does to speed it up). Facet runs `facet-cli bench
+--precision P` on a checkpoint with the same weights. The two are interleaved
+ROUNDS times; each round's figure is a median over several seconds of
+forwards, and the median of the rounds is printed, so background load on a
+shared machine hits both alike. Prints images/s, the ratio, and in bf16 the
+GFLOP/s Facet reaches next to the processor's measured bf16 peak.
+
+BENCH_PRECISIONS (fp32,bf16), BENCH_BATCHES (1,8), BENCH_ROUNDS (5),
+BENCH_SECONDS (5) and BENCH_SIZE (base) change what runs. bf16 rows are
+skipped where the processor lacks AVX512-BF16.
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +38,9 @@ CLI = os.environ.get("FACET_CLI", "facet-cli")
 SIZE = os.environ.get("BENCH_SIZE", "base")
 DIMS = {"small": (384, 12, 6), "base": (768, 12, 12), "large": (1024, 24, 16)}
 BATCHES = [int(b) for b in os.environ.get("BENCH_BATCHES", "1,8").split(",")]
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+PRECISIONS = os.environ.get("BENCH_PRECISIONS", "fp32,bf16").split(",")
 
 
 class TorchFmae(torch.nn.Module):
@@ -61,25 +72,24 @@ class TorchFmae(torch.nn.Module):
         return torch.sigmoid(self.head(self.fc_norm(x[:, 1:].mean(dim=1))))
 
 
-def torch_rate(model, batch, seconds=6.0):
-    x = torch.randn(batch, 3, 224, 224)
+def torch_rate(model, batch, dtype, seconds=SECONDS):
+    x = torch.randn(batch, 3, 224, 224).to(dtype)
     with torch.inference_mode():
         model(x)
-        best = float("inf")
+        times = []
         start = time.perf_counter()
-        n = 0
-        while n < 2 or time.perf_counter() - start < seconds:
+        while len(times) < 3 or time.perf_counter() - start < seconds:
             t = time.perf_counter()
             model(x)
-            best = min(best, time.perf_counter() - t)
-            n += 1
-    return batch / best
+            times.append(time.perf_counter() - t)
+    return batch / statistics.median(times)
 
 
-def facet_rate(path, batch, seconds=6.0):
-    out = subprocess.run([CLI, "bench", "--model", path, "--batch", str(batch), "--iterations", "2",
-                          "--seconds", str(seconds), "--json"], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)["images_per_s_best"]
+def facet_run(path, batch, precision, seconds=SECONDS):
+    out = subprocess.run([CLI, "bench", "--model", path, "--batch", str(batch), "--iterations", "3",
+                          "--seconds", str(seconds), "--precision", precision, "--json"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def main():
@@ -89,15 +99,37 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "vit.pth")
         ref.save_checkpoint(path, sd, ref.fmae_args(model=f"vit_{SIZE}_patch16"))
-        model = TorchFmae(sd, heads).eval()
-        print(f"ViT-{SIZE[0].upper()}/16 inference, fp32, 2 threads; best of {ROUNDS} interleaved rounds")
-        print(f"{'batch':>5} {'Facet img/s':>12} {'PyTorch img/s':>14} {'ratio':>7}")
-        for batch in BATCHES:
-            f = t = 0.0
-            for _ in range(ROUNDS):
-                f = max(f, facet_rate(path, batch))
-                t = max(t, torch_rate(model, batch))
-            print(f"{batch:>5} {f:>12.2f} {t:>14.2f} {f / t:>6.2f}x")
+        models = {"fp32": (TorchFmae(sd, heads).eval(), torch.float32)}
+        if "bf16" in PRECISIONS:
+            sd16 = {k: v.to(torch.bfloat16) for k, v in sd.items()}
+            models["bf16"] = (TorchFmae(sd16, heads).to(torch.bfloat16).eval(), torch.bfloat16)
+        print(f"ViT-{SIZE[0].upper()}/16 inference, 2 threads; median of {ROUNDS} interleaved rounds "
+              f"(each a median over {SECONDS:g} s)")
+        print("GFLOP/s: Facet's, wall clock; GF/CPU-s: per CPU-second of its threads (what a core did "
+              "while it ran Facet), next to a core's bf16 peak (measured: vdpbf16ps on registers)")
+        print(f"{'prec':>4} {'batch':>5} {'Facet img/s':>12} {'PyTorch img/s':>14} {'ratio':>7}"
+              f" {'GFLOP/s':>8} {'GF/CPU-s':>9} {'core peak':>10}")
+        for precision in PRECISIONS:
+            model, dtype = models[precision]
+            for batch in BATCHES:
+                f, t, peak, per_cpu, gflop = [], [], [], [], 0.0
+                for _ in range(ROUNDS):
+                    r = facet_run(path, batch, precision)
+                    if r["precision"] != precision:
+                        print(f"{precision:>4} {batch:>5}  skipped: Facet runs {r['precision']} here")
+                        break
+                    f.append(r["images_per_s_median"])
+                    peak.append(r.get("bf16_peak_gflops", 0.0))
+                    per_cpu.append(r.get("gflops_per_cpu_s", 0.0))
+                    gflop = r["gflop_per_image"]
+                    t.append(torch_rate(model, batch, dtype))
+                if not f:
+                    continue
+                fm, tm = statistics.median(f), statistics.median(t)
+                peak_text = f"{statistics.median(peak) / 2:>10.0f}" if precision == "bf16" else f"{'':>10}"
+                print(f"{precision:>4} {batch:>5} {fm:>12.2f} {tm:>14.2f} {fm / tm:>6.2f}x"
+                      f" {fm * gflop:>8.0f} {statistics.median(per_cpu):>9.0f} {peak_text}",
+                      flush=True)
 
 
 if __name__ == "__main__":

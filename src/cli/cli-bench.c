@@ -5,8 +5,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "engine/cpu/cpu-gemm-bf16.h"
 #include "train/facet-train.h"
 
 static int
@@ -15,6 +17,16 @@ compare_double (gconstpointer a,
 {
   double x = *(const double *) a, y = *(const double *) b;
   return x < y ? -1 : x > y;
+}
+
+/* CPU seconds of the process, all threads. */
+static double
+cpu_seconds (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Multiply-adds of one image's forward, counted twice (the usual GFLOP). */
@@ -43,7 +55,7 @@ facet_cli_bench (int    argc,
   g_autofree float *input = NULL;
   gboolean json = FALSE, attention = FALSE, train = FALSE;
   int batch = 8, iterations = 5, threads = 0;
-  double seconds = 0.0, total = 0.0;
+  double seconds = 0.0, total = 0.0, cpu_start = 0.0, cpu_total = 0.0;
   const FacetModelConfig *c;
   FacetRng rng;
   gsize n;
@@ -153,6 +165,7 @@ facet_cli_bench (int    argc,
   /* One untimed forward allocates scratch and warms caches. */
   if (!facet_engine_forward (engine, input, (guint) batch, result->flags, result, &error))
     return facet_cli_fail (g_steal_pointer (&error));
+  cpu_start = cpu_seconds ();
   for (int i = 0; i < iterations || total < seconds; i++)
     {
       double t0 = facet_now (), dt;
@@ -162,6 +175,7 @@ facet_cli_bench (int    argc,
       g_array_append_val (times, dt);
       total += dt;
     }
+  cpu_total = cpu_seconds () - cpu_start;
 report:
   g_array_sort (times, compare_double);
   {
@@ -177,6 +191,19 @@ report:
                                       facet_backend_get_precision (facet_engine_get_backend (engine))));
         g_string_append (out, ",\"gflop_per_image\":");
         facet_cli_json_float (out, forward_flops (c) / 1e9);
+        if (cpu_total > 0.0)
+          {
+            /* on a machine shared with other work: what the threads did
+             * while they ran (pool workers sleep when idle) */
+            g_string_append (out, ",\"gflops_per_cpu_s\":");
+            facet_cli_json_float (out, forward_flops (c) * batch * times->len / cpu_total / 1e9);
+          }
+        if (facet_backend_get_precision (facet_engine_get_backend (engine)) == FACET_PRECISION_BF16)
+          {
+            /* measured on the threads used, next to what the run reached */
+            g_string_append (out, ",\"bf16_peak_gflops\":");
+            facet_cli_json_float (out, facet_cpu_bf16_peak_gflops (facet_parallel_get_threads ()));
+          }
         g_string_append_printf (out, ",\"batch\":%d,\"iterations\":%u,\"images_per_s_best\":", batch,
                                 times->len);
         facet_cli_json_float (out, batch / best);
