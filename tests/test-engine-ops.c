@@ -150,6 +150,70 @@ test_linear_bf16 (void)
       }
 }
 
+static double
+bf16_round (float x)
+{
+  return facet_cpu_bf16_to_float (facet_cpu_float_to_bf16 (x));
+}
+
+/* One head with both products in bf16, against double loops over the
+ * rounded q, k, v (and rounded probabilities): odd token counts and widths. */
+static void
+test_attention_head_bf16 (void)
+{
+  static const int sizes[][2] = { { 1, 1 }, { 5, 3 }, { 33, 17 }, { 197, 64 } };
+  FacetRng rng;
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  facet_rng_init (&rng, 4);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      int t = sizes[i][0], dh = sizes[i][1];
+      gsize ld = (gsize) 3 * dh + 5, ldo = (gsize) dh + 3;
+      g_autofree float *qkv = random_floats (ld * t, &rng, 1.0);
+      g_autofree float *s = g_new (float, (gsize) t * t);
+      g_autofree float *o = g_new0 (float, ldo * t);
+      g_autofree double *p = g_new (double, (gsize) t * t);
+      g_autofree double *want = g_new (double, (gsize) t * dh);
+      g_autofree float *got = g_new (float, (gsize) t * dh);
+      double scale = 1.0 / sqrt (dh);
+
+      facet_cpu_attention_head_bf16 (qkv, qkv + dh, qkv + 2 * dh, ld, t, dh, (float) scale, s, o,
+                                     ldo);
+      for (int a = 0; a < t; a++)
+        {
+          double mx = -INFINITY, sum = 0.0;
+          for (int b = 0; b < t; b++)
+            {
+              double v = 0.0;
+              for (int j = 0; j < dh; j++)
+                v += bf16_round (qkv[a * ld + j]) * bf16_round (qkv[b * ld + dh + j]);
+              p[a * t + b] = v * scale;
+              mx = MAX (mx, v * scale);
+            }
+          for (int b = 0; b < t; b++)
+            sum += (p[a * t + b] = exp (p[a * t + b] - mx));
+          for (int b = 0; b < t; b++)
+            p[a * t + b] /= sum;
+        }
+      assert_close (s, p, (gsize) t * t, 1e-5, 1e-4, "attention probabilities bf16");
+      for (int a = 0; a < t; a++)
+        for (int j = 0; j < dh; j++)
+          {
+            double v = 0.0;
+            for (int b = 0; b < t; b++)
+              v += bf16_round (s[a * t + b]) * bf16_round (qkv[b * ld + 2 * dh + j]);
+            want[a * dh + j] = v;
+            got[a * dh + j] = o[a * ldo + j];
+          }
+      assert_close (got, want, (gsize) t * dh, 1e-5, 1e-4, "attention output bf16");
+    }
+}
+
 static void
 test_bf16_rounding (void)
 {
@@ -548,6 +612,7 @@ main (int    argc,
   g_test_add_func ("/engine/ops/linear", test_linear);
   g_test_add_func ("/engine/ops/linear-bf16", test_linear_bf16);
   g_test_add_func ("/engine/ops/bf16-rounding", test_bf16_rounding);
+  g_test_add_func ("/engine/ops/attention-head-bf16", test_attention_head_bf16);
   g_test_add_func ("/engine/ops/layer-norm", test_layer_norm);
   g_test_add_func ("/engine/ops/elementwise", test_elementwise);
   g_test_add_func ("/engine/ops/exp-erfc-accuracy", test_exp_erfc_accuracy);

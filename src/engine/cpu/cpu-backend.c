@@ -255,6 +255,7 @@ typedef struct
   float       *out;
   float       *probs;
   int          tokens, heads, dim;
+  gboolean     bf16;
 } AttnJob;
 
 static void
@@ -270,6 +271,12 @@ attention_item (guint    index,
   float *s = job->probs + (gsize) index * t * t;
   float *o = job->out + (gsize) b * t * d + (gsize) h * dh;
 
+  if (job->bf16)
+    {
+      facet_cpu_attention_head_bf16 (q, k, v, (gsize) 3 * d, t, dh, 1.0f / sqrtf ((float) dh), s,
+                                     o, (gsize) d);
+      return;
+    }
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, 1.0f, q, 3 * d, k, 3 * d, 0.0f,
                s, t);
   facet_cpu_softmax_rows (s, (gsize) t, (gsize) t, (gsize) t, 1.0f / sqrtf ((float) dh));
@@ -308,6 +315,29 @@ head_mean_item (guint    b,
  *   probabilities afterwards (the backward pass needs them)
  * @probs_mean: (nullable): [batch, tokens, tokens], probabilities averaged over heads
  */
+static void
+attention (const float *qkv,
+           float       *out,
+           float       *probs,
+           float       *probs_mean,
+           int          batch,
+           int          tokens,
+           int          heads,
+           int          dim,
+           gboolean     bf16)
+{
+  AttnJob job = { qkv, out, probs, tokens, heads, dim, bf16 };
+
+  facet_cpu_blas_init ();
+  facet_parallel_for ((guint) (batch * heads), attention_item, &job);
+
+  if (probs_mean != NULL)
+    {
+      MeanJob mj = { probs, probs_mean, tokens, heads };
+      facet_parallel_for ((guint) batch, head_mean_item, &mj);
+    }
+}
+
 void
 facet_cpu_attention (const float *qkv,
                      float       *out,
@@ -318,16 +348,21 @@ facet_cpu_attention (const float *qkv,
                      int          heads,
                      int          dim)
 {
-  AttnJob job = { qkv, out, probs, tokens, heads, dim };
+  attention (qkv, out, probs, probs_mean, batch, tokens, heads, dim, FALSE);
+}
 
-  facet_cpu_blas_init ();
-  facet_parallel_for ((guint) (batch * heads), attention_item, &job);
-
-  if (probs_mean != NULL)
-    {
-      MeanJob mj = { probs, probs_mean, tokens, heads };
-      facet_parallel_for ((guint) batch, head_mean_item, &mj);
-    }
+/* The same with both products of each head in bf16 (softmax in fp32). */
+void
+facet_cpu_attention_bf16 (const float *qkv,
+                          float       *out,
+                          float       *probs,
+                          float       *probs_mean,
+                          int          batch,
+                          int          tokens,
+                          int          heads,
+                          int          dim)
+{
+  attention (qkv, out, probs, probs_mean, batch, tokens, heads, dim, TRUE);
 }
 
 /* images [batch, 3, image, image] -> patches [batch * grid^2, 3 * patch^2], in
@@ -678,14 +713,14 @@ facet_cpu_block_forward (CpuBackend *self,
 
   if (self->precision == FACET_PRECISION_BF16)
     {
-      /* The four products in bf16 with their epilogues fused; LayerNorm,
-       * softmax and the attention products stay fp32. */
+      /* The four products and the two of attention in bf16 (fp32 sums),
+       * epilogues fused; LayerNorm and softmax stay fp32. */
       ensure_bf16 (self, l);
       facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
                                 NULL, NULL);
       facet_cpu_linear_bf16 (self->h, bw->qkv16, bw->qkvb, self->qkv, m, FACET_BF16_BIAS);
-      facet_cpu_attention (self->qkv, self->attn, self->probs, probs_mean, (int) batch, t,
-                           c->heads, d);
+      facet_cpu_attention_bf16 (self->qkv, self->attn, self->probs, probs_mean, (int) batch, t,
+                                c->heads, d);
       facet_cpu_linear_bf16 (self->attn, bw->proj16, bw->projb, x, m,
                              FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
       facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,

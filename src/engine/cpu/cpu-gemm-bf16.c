@@ -295,6 +295,7 @@ run_tile (int             mr,
  * is padded with 0. @row: scratch of kp words. */
 static void
 round_rows (const float *x,
+            gsize        lda,
             int          k,
             int          kp,
             int          r0,
@@ -304,7 +305,7 @@ round_rows (const float *x,
 {
   for (int r = r0; r < r1; r++)
     {
-      const float *src = x + (gsize) r * k;
+      const float *src = x + (gsize) r * lda;
       guint16 *out = (guint16 *) row;
       guint32 *tile = dst + (gsize) ((r - r0) / MR) * kp * MR + (r - r0) % MR;
       int j = 0;
@@ -340,6 +341,51 @@ typedef struct
   int                    col_groups;
 } Bf16Job;
 
+/* y[r0..r1, panels p0..p1] of x w^T, x rows @lda apart, y rows @ldc apart;
+ * @a: scratch of a_words() words */
+static gsize
+a_words (int rows,
+         int kp)
+{
+  return (gsize) ((rows + MR - 1) / MR) * MR * kp + kp;
+}
+
+static void
+block_product (const float           *x,
+               gsize                  lda,
+               const FacetBf16Weight *w,
+               const float           *bias,
+               float                 *y,
+               gsize                  ldc,
+               int                    r0,
+               int                    r1,
+               int                    p0,
+               int                    p1,
+               guint                  flags,
+               guint32               *a)
+{
+  int tiles = (r1 - r0 + MR - 1) / MR;
+
+  round_rows (x, lda, w->k, w->kp, r0, r1, a, a + (gsize) tiles * MR * w->kp);
+  for (int p = p0; p < p1; p++)
+    {
+      const guint16 *b = w->data + (gsize) p * w->kp * NR * 2;
+      int j0 = p * NR, cols = MIN (NR, w->n - j0);
+      Epilogue e = {
+        .bias = bias != NULL ? bias + j0 : NULL,
+        .ldc = ldc,
+        .m0 = (__mmask16) (cols >= 16 ? 0xffff : (1u << cols) - 1),
+        .m1 = (__mmask16) (cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0),
+        .flags = flags,
+      };
+      for (int i0 = r0; i0 < r1; i0 += MR)
+        {
+          e.c = y + (gsize) i0 * ldc + j0;
+          run_tile (MIN (MR, r1 - i0), a + (gsize) (i0 - r0) * w->kp, w->kp, b, &e);
+        }
+    }
+}
+
 static void
 bf16_part (guint    index,
            gpointer data)
@@ -349,32 +395,76 @@ bf16_part (guint    index,
   int rb = (int) index / job->col_groups, cg = (int) index % job->col_groups;
   int r0 = rb * job->rows_per_block, r1 = MIN (job->m, r0 + job->rows_per_block);
   int p0 = w->panels * cg / job->col_groups, p1 = w->panels * (cg + 1) / job->col_groups;
-  int tiles = (r1 - r0 + MR - 1) / MR;
-  guint32 *a, *row;
+  guint32 *a;
 
   if (r1 <= r0 || p1 <= p0)
     return;
-  a = g_aligned_alloc ((gsize) tiles * MR * w->kp + w->kp, sizeof (guint32), 64);
-  row = a + (gsize) tiles * MR * w->kp;
-  round_rows (job->x, w->k, w->kp, r0, r1, a, row);
-  for (int p = p0; p < p1; p++)
-    {
-      const guint16 *b = w->data + (gsize) p * w->kp * NR * 2;
-      int j0 = p * NR, cols = MIN (NR, w->n - j0);
-      Epilogue e = {
-        .bias = job->bias != NULL ? job->bias + j0 : NULL,
-        .ldc = (gsize) w->n,
-        .m0 = (__mmask16) (cols >= 16 ? 0xffff : (1u << cols) - 1),
-        .m1 = (__mmask16) (cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0),
-        .flags = job->flags,
-      };
-      for (int i0 = r0; i0 < r1; i0 += MR)
-        {
-          e.c = job->y + (gsize) i0 * w->n + j0;
-          run_tile (MIN (MR, r1 - i0), a + (gsize) (i0 - r0) * w->kp, w->kp, b, &e);
-        }
-    }
+  a = g_aligned_alloc (a_words (r1 - r0, w->kp), sizeof (guint32), 64);
+  block_product (job->x, (gsize) w->k, w, job->bias, job->y, (gsize) w->n, r0, r1, p0, p1,
+                 job->flags, a);
   g_aligned_free (a);
+}
+
+/* One head of attention: s = softmax(scale q k^T), o = s v, with q, k, v
+ * [t, dh] rows @ld apart, s [t, t], o rows @ldo apart. k and v are packed
+ * here (as weights are at load): k's rows are the columns of q k^T, v's
+ * columns those of s v, so v is packed transposed, pairs along the tokens. */
+static void
+attention_head (const float *q,
+                const float *k,
+                const float *v,
+                gsize        ld,
+                int          t,
+                int          dh,
+                float        scale,
+                float       *s,
+                float       *o,
+                gsize        ldo)
+{
+  FacetBf16Weight kw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, NULL };
+  FacetBf16Weight vw = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, NULL };
+  gsize ksize = (gsize) kw.panels * kw.kp * NR * 2, vsize = (gsize) vw.panels * vw.kp * NR * 2;
+  gsize tmp_words = (gsize) t * kw.kp + (gsize) (t + 1) * dh;
+  gsize awords = MAX (a_words (t, kw.kp), a_words (t, vw.kp));
+  guint16 *buf = g_aligned_alloc0 (ksize + vsize + 2 * (tmp_words + awords), sizeof (guint16), 64);
+  guint32 *tmp = (guint32 *) (buf + ksize + vsize), *a = tmp + tmp_words;
+  guint16 *v16 = (guint16 *) tmp;
+
+  kw.data = buf;
+  vw.data = buf + ksize;
+
+  /* k: each row rounded (pairs along dh), then its words spread over the
+   * panel layout */
+  round_rows (k, ld, dh, kw.kp, 0, t, a, tmp);
+  for (int j = 0; j < t; j++)
+    {
+      guint32 *dst = (guint32 *) kw.data + (gsize) (j / NR) * kw.kp * NR + j % NR;
+      const guint32 *src = a + (gsize) (j / MR) * kw.kp * MR + j % MR;
+      for (int p = 0; p < kw.kp; p++)
+        dst[(gsize) p * NR] = src[(gsize) p * MR];
+    }
+  block_product (q, ld, &kw, NULL, s, (gsize) t, 0, t, 0, kw.panels, 0, a);
+  facet_cpu_softmax_rows (s, (gsize) t, (gsize) t, (gsize) t, scale);
+
+  /* v: rows rounded, then pairs of tokens (2p, 2p + 1) joined per column */
+  for (int r = 0; r < t; r++)
+    for (int c = 0; c < dh; c += 16)
+      {
+        int have = MIN (16, dh - c);
+        __mmask16 m = (__mmask16) ((1u << have) - 1);
+        __m256bh h = _mm512_cvtneps_pbh (_mm512_maskz_loadu_ps (m, v + (gsize) r * ld + c));
+        _mm256_mask_storeu_epi16 (v16 + (gsize) r * dh + c, m, (__m256i) h);
+      }
+  memset (v16 + (gsize) t * dh, 0, sizeof (guint16) * dh); /* odd t: the pad token */
+  for (int c = 0; c < dh; c++)
+    {
+      guint32 *dst = (guint32 *) vw.data + (gsize) (c / NR) * vw.kp * NR + c % NR;
+      for (int p = 0; p < vw.kp; p++)
+        dst[(gsize) p * NR] = (guint32) v16[(gsize) 2 * p * dh + c]
+                              | (guint32) v16[(gsize) (2 * p + 1) * dh + c] << 16;
+    }
+  block_product (s, (gsize) t, &vw, NULL, o, ldo, 0, t, 0, vw.panels, 0, a);
+  g_aligned_free (buf);
 }
 
 static void
@@ -449,6 +539,37 @@ peak_part (guint    index,
 #pragma GCC pop_options
 
 #endif /* HAVE_BF16_KERNEL */
+
+/**
+ * facet_cpu_attention_head_bf16:
+ * @q: [tokens, dh], rows @ld floats apart; @k, @v likewise
+ * @s: [tokens, tokens]: the softmax probabilities afterwards (fp32)
+ * @o: [tokens, dh], rows @ldo apart
+ *
+ * One attention head with both products in bf16 (fp32 sums); the softmax
+ * of scale q k^T in fp32. Single-threaded: the caller spreads heads over
+ * the pool. Only where facet_cpu_bf16_available().
+ */
+void
+facet_cpu_attention_head_bf16 (const float *q,
+                               const float *k,
+                               const float *v,
+                               gsize        ld,
+                               int          tokens,
+                               int          dh,
+                               float        scale,
+                               float       *s,
+                               float       *o,
+                               gsize        ldo)
+{
+#if HAVE_BF16_KERNEL
+  g_return_if_fail (bf16_hardware ());
+  if (tokens > 0 && dh > 0)
+    attention_head (q, k, v, ld, tokens, dh, scale, s, o, ldo);
+#else
+  g_return_if_reached ();
+#endif
+}
 
 /**
  * facet_cpu_bf16_peak_gflops:

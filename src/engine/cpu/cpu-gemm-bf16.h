@@ -39,6 +39,17 @@ void             facet_cpu_linear_bf16     (const float           *x,
                                             int                    m,
                                             guint                  flags);
 
+void             facet_cpu_attention_head_bf16 (const float *q,
+                                                const float *k,
+                                                const float *v,
+                                                gsize        ld,
+                                                int          tokens,
+                                                int          dh,
+                                                float        scale,
+                                                float       *s,
+                                                float       *o,
+                                                gsize        ldo);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetBf16Weight, facet_bf16_weight_free)
 
 G_END_DECLS
