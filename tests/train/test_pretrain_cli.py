@@ -145,6 +145,23 @@ class Pretrain(unittest.TestCase):
         ref_losses = [json.loads(line)["loss"] for line in ref_out[:-1]]
         self.assertAlmostEqual(epochs[-1]["loss"], ref_losses[-1], places=12)
 
+    def test_from_scratch(self):
+        # ViT-Ti/16 at 224 with the release's decoder, from scratch: one step on 3 faces.
+        project = self.copy_project("scratch.facet")
+        out = cli("pretrain", project, "--size", "tiny", "--stride", 20, "--epochs", 1, "--batch", 4,
+                  "--json", "--quiet", "--name", "ti").stdout.strip().splitlines()
+        self.assertEqual(json.loads(out[0])["epoch"], 1)
+        path, row = self.model_file(project, json.loads(out[-1])["model"])
+        self.assertEqual(row["name"], "ti")
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(n))
+        config = json.loads(header["__metadata__"]["facet.config"])
+        self.assertEqual((config["dim"], config["depth"], config["heads"]), (192, 12, 3))
+        self.assertEqual((config["decoder_dim"], config["decoder_depth"], config["decoder_heads"]),
+                         (512, 8, 16))
+        self.assertEqual(config["image_size"], 224)
+
     def test_refusals(self):
         project = self.copy_project("refuse.facet")
         cases = [
