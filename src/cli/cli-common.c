@@ -127,3 +127,36 @@ facet_cli_load_model (const char *path,
   opt.seed = 0;
   return facet_model_load (path, &opt, error);
 }
+
+char *
+facet_cli_resolve_model (FacetStore *store,
+                         const char *arg,
+                         gint64     *model_id,
+                         GError    **error)
+{
+  guint64 id;
+
+  *model_id = 0;
+  if (g_ascii_string_to_unsigned (arg, 10, 1, G_MAXINT64, &id, NULL)
+      && !g_file_test (arg, G_FILE_TEST_EXISTS))
+    {
+      g_autoptr (FacetStoreModel) m = facet_store_get_model (store, (gint64) id, error);
+      if (m == NULL)
+        return NULL;
+      *model_id = m->id;
+      return facet_store_model_path (store, m);
+    }
+  if (!g_file_test (arg, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                   "%s: no such model file, and not the id of a model in the project", arg);
+      return NULL;
+    }
+  {
+    g_autofree char *sha = facet_file_sha256 (arg, error);
+    if (sha == NULL)
+      return NULL;
+    *model_id = facet_store_find_model (store, sha, NULL);
+  }
+  return g_strdup (arg);
+}

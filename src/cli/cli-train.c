@@ -17,41 +17,6 @@
 #include "train/facet-train.h"
 #include "train/train-save.h"
 
-/* A model argument: the id of a model in the project, or a file. Returns
- * the file's path and sets *model_id (0 when the file is not in the project). */
-static char *
-resolve_model (FacetStore *store,
-               const char *arg,
-               gint64     *model_id,
-               GError    **error)
-{
-  guint64 id;
-
-  *model_id = 0;
-  if (g_ascii_string_to_unsigned (arg, 10, 1, G_MAXINT64, &id, NULL)
-      && !g_file_test (arg, G_FILE_TEST_EXISTS))
-    {
-      g_autoptr (FacetStoreModel) m = facet_store_get_model (store, (gint64) id, error);
-      if (m == NULL)
-        return NULL;
-      *model_id = m->id;
-      return facet_store_model_path (store, m);
-    }
-  if (!g_file_test (arg, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   "%s: no such model file, and not the id of a model in the project", arg);
-      return NULL;
-    }
-  {
-    g_autofree char *sha = facet_file_sha256 (arg, error);
-    if (sha == NULL)
-      return NULL;
-    *model_id = facet_store_find_model (store, sha, NULL);
-  }
-  return g_strdup (arg);
-}
-
 typedef struct
 {
   gboolean quiet;
@@ -222,10 +187,10 @@ facet_cli_finetune (int    argc,
   store = facet_store_open (argv[1], &error);
   if (store == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
-  base_path = resolve_model (store, base_arg, &base_id, &error);
+  base_path = facet_cli_resolve_model (store, base_arg, &base_id, &error);
   if (base_path == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
-  base = facet_model_load (base_path, NULL, &error);
+  base = facet_train_load_base (store, base_path, (guint64) seed, &error);
   if (base == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
 
@@ -386,6 +351,7 @@ facet_cli_models (int    argc,
             g_string_append_printf (out, ",\"parent\":%" G_GINT64_FORMAT, m->parent_id);
           else
             g_string_append (out, ",\"parent\":null");
+          g_string_append_printf (out, ",\"kind\":\"%s\"", facet_store_model_kind (m));
           g_string_append (out, ",\"created\":");
           facet_cli_json_string (out, when);
           g_string_append (out, ",\"metrics\":{\"f1_mean\":");

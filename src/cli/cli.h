@@ -6,6 +6,7 @@
 #include "core/facet-core.h"
 #include "engine/facet-engine.h"
 #include "face/facet-face.h"
+#include "store/facet-store.h"
 
 G_BEGIN_DECLS
 
@@ -24,6 +25,7 @@ int  facet_cli_model   (int argc, char **argv);
 int  facet_cli_predict (int argc, char **argv);
 int  facet_cli_bench   (int argc, char **argv);
 int  facet_cli_finetune (int argc, char **argv);
+int  facet_cli_pretrain (int argc, char **argv);
 int  facet_cli_models  (int argc, char **argv);
 int  facet_cli_probe   (int argc, char **argv);
 int  facet_cli_frame   (int argc, char **argv);
@@ -60,5 +62,12 @@ FacetModel *facet_cli_load_model (const char *path,
                                   const char *crop,
                                   gboolean    create_head,
                                   GError    **error);
+
+/* A model argument: the id of a model in the project, or a file. Returns
+ * the file's path and sets *model_id (0 when the file is not in the project). */
+char *facet_cli_resolve_model (FacetStore *store,
+                               const char *arg,
+                               gint64     *model_id,
+                               GError    **error);
 
 G_END_DECLS

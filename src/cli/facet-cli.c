@@ -16,6 +16,7 @@ static const FacetCliCommand commands[] = {
   { "predict", facet_cli_predict, "AU probabilities for images" },
   { "bench", facet_cli_bench, "time batched inference of a model" },
   { "finetune", facet_cli_finetune, "fine-tune a model on a project's labels (IAT)" },
+  { "pretrain", facet_cli_pretrain, "pre-train a model on a project's faces (masked autoencoder)" },
   { "models", facet_cli_models, "the models of a project and their metrics" },
   { "probe", facet_cli_probe, "describe a video or an image folder" },
   { "frame", facet_cli_frame, "write one frame of a video as a PNG" },

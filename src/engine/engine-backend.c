@@ -445,6 +445,32 @@ facet_backend_train_step (FacetBackend         *backend,
   return backend->vtable->train_step (backend, step, grads, result, error);
 }
 
+gboolean
+facet_backend_mae_step (FacetBackend       *backend,
+                        const FacetMaeStep *step,
+                        FacetGrads         *grads,
+                        FacetMaeStepResult *result,
+                        GError            **error)
+{
+  g_return_val_if_fail (backend != NULL && step != NULL && grads != NULL, FALSE);
+
+  if (backend->vtable->mae_step == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_BACKEND,
+                   "the %s backend cannot pre-train; use the CPU backend", backend->vtable->name);
+      return FALSE;
+    }
+  return backend->vtable->mae_step (backend, step, grads, result, error);
+}
+
+/* As the release: len_keep = int(L * (1 - mask_ratio)). */
+int
+facet_mae_keep_count (int   patches,
+                      float mask_ratio)
+{
+  return (int) ((double) patches * (1.0 - (double) mask_ratio));
+}
+
 /* Gradients ----------------------------------------------------------------- */
 
 struct _FacetGrads

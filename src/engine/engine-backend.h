@@ -155,6 +155,30 @@ typedef struct
   float *logits;   /* [batch, n_aus], owned by the caller, may be NULL */
 } FacetTrainStepResult;
 
+/* One masked-autoencoder pre-training step (REFERENCE.md, "MAE pre-training"):
+ * per-image masking by argsort of @noise, the encoder on the kept patches
+ * and the class token, the decoder on all positions, MSE on the removed
+ * patches against their per-patch normalised pixels. */
+typedef struct
+{
+  guint        batch;
+  const float *images;     /* [batch, 3, size, size], normalised */
+  const float *noise;      /* [batch, patches]: the lowest (1 - mask_ratio) share is kept */
+  float        mask_ratio; /* in (0, 1) */
+  gboolean     norm_pix;   /* normalise each target patch (the release's norm_pix_loss) */
+} FacetMaeStep;
+
+typedef struct
+{
+  double loss;  /* mean over removed patches of the mean squared error */
+  float *pred;  /* [batch, patches, p*p*3] (channel last), owned by the caller, may be NULL */
+  float *mask;  /* [batch, patches]: 1 removed, 0 kept; owned by the caller, may be NULL */
+} FacetMaeStepResult;
+
+/* The number of patches an MAE step keeps. */
+int facet_mae_keep_count (int patches,
+                          float mask_ratio);
+
 struct _FacetBackendVTable
 {
   const char *name;
@@ -182,6 +206,12 @@ struct _FacetBackendVTable
                             const FacetTrainStep     *step,
                             FacetGrads               *grads,
                             FacetTrainStepResult     *result,
+                            GError                  **error);
+  /* Optional: MAE pre-training (needs a model with a decoder). Adds into @grads. */
+  gboolean  (*mae_step)    (FacetBackend             *self,
+                            const FacetMaeStep       *step,
+                            FacetGrads               *grads,
+                            FacetMaeStepResult       *result,
                             GError                  **error);
 };
 
@@ -216,6 +246,11 @@ gboolean      facet_backend_train_step   (FacetBackend      *backend,
                                           const FacetTrainStep *step,
                                           FacetGrads        *grads,
                                           FacetTrainStepResult *result,
+                                          GError           **error);
+gboolean      facet_backend_mae_step     (FacetBackend      *backend,
+                                          const FacetMaeStep *step,
+                                          FacetGrads        *grads,
+                                          FacetMaeStepResult *result,
                                           GError           **error);
 const char * const *facet_backend_list   (void);
 

@@ -285,6 +285,13 @@ facet_model_config_validate (const FacetModelConfig *c,
       CONFIG_FAIL ("normalisation of channel %d is invalid (std must be > 0)", i);
   if (!(c->crop_margin >= 0.0f && c->crop_margin <= 2.0f))
     CONFIG_FAIL ("crop margin %g is out of range (0-2)", (double) c->crop_margin);
+  if (c->decoder_dim != 0
+      && (c->decoder_dim < 1 || c->decoder_dim > 8192 || c->decoder_depth < 0
+          || c->decoder_depth > 128 || c->decoder_heads < 1 || c->decoder_dim % c->decoder_heads))
+    CONFIG_FAIL ("MAE decoder of width %d, depth %d and %d heads is out of range",
+                 c->decoder_dim, c->decoder_depth, c->decoder_heads);
+  if (c->decoder_dim > 0 && c->readout != FACET_READOUT_CLS_TOKEN)
+    CONFIG_FAIL ("a model with an MAE decoder ends in the encoder's norm (cls-token readout)");
   return TRUE;
 }
 
@@ -334,6 +341,12 @@ facet_model_config_to_json (const FacetModelConfig *c)
   INT_MEMBER ("heads", c->heads);
   INT_MEMBER ("mlp_hidden", c->mlp_hidden);
   INT_MEMBER ("n_subjects", c->n_subjects);
+  if (c->decoder_dim > 0)
+    {
+      INT_MEMBER ("decoder_dim", c->decoder_dim);
+      INT_MEMBER ("decoder_depth", c->decoder_depth);
+      INT_MEMBER ("decoder_heads", c->decoder_heads);
+    }
 #undef INT_MEMBER
   json_builder_set_member_name (b, "ln_eps");
   json_builder_add_double_value (b, c->ln_eps);
@@ -503,6 +516,9 @@ facet_model_config_from_json (JsonNode *node,
       || !read_int (o, "heads", &c->heads, error)
       || !read_int (o, "mlp_hidden", &c->mlp_hidden, error)
       || !read_int (o, "n_subjects", &c->n_subjects, error)
+      || !read_int (o, "decoder_dim", &c->decoder_dim, error)
+      || !read_int (o, "decoder_depth", &c->decoder_depth, error)
+      || !read_int (o, "decoder_heads", &c->decoder_heads, error)
       || !read_number (o, "ln_eps", &c->ln_eps, error)
       || !read_number (o, "crop_margin", &c->crop_margin, error)
       || !read_numbers (o, "mean", c->mean, 3, error)

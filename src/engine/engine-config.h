@@ -46,6 +46,11 @@ struct _FacetModelConfig
   FacetCropKind crop;
   float         crop_margin; /* fraction of the box added on each side (box crops) */
   float         align_template[10]; /* eye centres, nose tip, mouth corners in [0,1] */
+  /* The MAE decoder of a pre-training model (decoder_dim 0: none). Its
+   * blocks are the encoder's kind, with MLP width 4 x decoder_dim. */
+  int           decoder_dim;
+  int           decoder_depth;
+  int           decoder_heads;
 };
 
 FacetModelConfig *facet_model_config_new        (void);

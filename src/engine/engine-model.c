@@ -61,6 +61,37 @@ expect (GPtrArray  *list,
   g_ptr_array_add (list, e);
 }
 
+/* The tensors of one transformer block (the encoder's and the MAE decoder's). */
+static void
+expect_block (GPtrArray  *list,
+              const char *prefix,
+              int         i,
+              int         d,
+              int         hidden)
+{
+  g_autofree char *p = g_strdup_printf ("%s.%d.", prefix, i);
+#define B(suffix, ...)                                                    \
+  G_STMT_START                                                            \
+  {                                                                       \
+    g_autofree char *n = g_strconcat (p, suffix, NULL);                   \
+    expect (list, n, __VA_ARGS__);                                        \
+  }                                                                       \
+  G_STMT_END
+  B ("norm1.weight", 1, d, 0, 0, 0);
+  B ("norm1.bias", 1, d, 0, 0, 0);
+  B ("attn.qkv.weight", 2, 3 * d, d, 0, 0);
+  B ("attn.qkv.bias", 1, 3 * d, 0, 0, 0);
+  B ("attn.proj.weight", 2, d, d, 0, 0);
+  B ("attn.proj.bias", 1, d, 0, 0, 0);
+  B ("norm2.weight", 1, d, 0, 0, 0);
+  B ("norm2.bias", 1, d, 0, 0, 0);
+  B ("mlp.fc1.weight", 2, hidden, d, 0, 0);
+  B ("mlp.fc1.bias", 1, hidden, 0, 0, 0);
+  B ("mlp.fc2.weight", 2, d, hidden, 0, 0);
+  B ("mlp.fc2.bias", 1, d, 0, 0, 0);
+#undef B
+}
+
 /* Every tensor a model with @c has, in canonical order, with its shape. */
 static GPtrArray *
 expected_tensors (const FacetModelConfig *c)
@@ -73,29 +104,7 @@ expected_tensors (const FacetModelConfig *c)
   expect (list, "patch_embed.proj.weight", 4, d, c->in_chans, c->patch_size, c->patch_size);
   expect (list, "patch_embed.proj.bias", 1, d, 0, 0, 0);
   for (int i = 0; i < c->depth; i++)
-    {
-      g_autofree char *p = g_strdup_printf ("blocks.%d.", i);
-#define B(suffix, ...)                                                    \
-  G_STMT_START                                                            \
-  {                                                                       \
-    g_autofree char *n = g_strconcat (p, suffix, NULL);                   \
-    expect (list, n, __VA_ARGS__);                                        \
-  }                                                                       \
-  G_STMT_END
-      B ("norm1.weight", 1, d, 0, 0, 0);
-      B ("norm1.bias", 1, d, 0, 0, 0);
-      B ("attn.qkv.weight", 2, 3 * d, d, 0, 0);
-      B ("attn.qkv.bias", 1, 3 * d, 0, 0, 0);
-      B ("attn.proj.weight", 2, d, d, 0, 0);
-      B ("attn.proj.bias", 1, d, 0, 0, 0);
-      B ("norm2.weight", 1, d, 0, 0, 0);
-      B ("norm2.bias", 1, d, 0, 0, 0);
-      B ("mlp.fc1.weight", 2, c->mlp_hidden, d, 0, 0);
-      B ("mlp.fc1.bias", 1, c->mlp_hidden, 0, 0, 0);
-      B ("mlp.fc2.weight", 2, d, c->mlp_hidden, 0, 0);
-      B ("mlp.fc2.bias", 1, d, 0, 0, 0);
-#undef B
-    }
+    expect_block (list, "blocks", i, d, c->mlp_hidden);
   if (c->readout == FACET_READOUT_GLOBAL_POOL)
     {
       expect (list, "fc_norm.weight", 1, d, 0, 0, 0);
@@ -115,6 +124,20 @@ expected_tensors (const FacetModelConfig *c)
     {
       expect (list, "ID_head.weight", 2, c->n_subjects, d, 0, 0);
       expect (list, "ID_head.bias", 1, c->n_subjects, 0, 0, 0);
+    }
+  if (c->decoder_dim > 0)
+    {
+      int dd = c->decoder_dim, k = c->in_chans * c->patch_size * c->patch_size;
+      expect (list, "mask_token", 3, 1, 1, dd, 0);
+      expect (list, "decoder_embed.weight", 2, dd, d, 0, 0);
+      expect (list, "decoder_embed.bias", 1, dd, 0, 0, 0);
+      expect (list, "decoder_pos_embed", 3, 1, t, dd, 0);
+      for (int i = 0; i < c->decoder_depth; i++)
+        expect_block (list, "decoder_blocks", i, dd, 4 * dd);
+      expect (list, "decoder_norm.weight", 1, dd, 0, 0, 0);
+      expect (list, "decoder_norm.bias", 1, dd, 0, 0, 0);
+      expect (list, "decoder_pred.weight", 2, k, dd, 0, 0);
+      expect (list, "decoder_pred.bias", 1, k, 0, 0, 0);
     }
   return list;
 }
@@ -555,6 +578,65 @@ is_decoder_key (const char *name)
   return g_str_has_prefix (name, "decoder_") || g_str_equal (name, "mask_token");
 }
 
+/* The MAE decoder of a pre-training checkpoint (decoder_embed, decoder_blocks.N):
+ * its width and depth from the tensors; its head count from the options, or
+ * MAE's 16 for width 512, or one head per 32 channels. No decoder_embed:
+ * none (decoder_dim stays 0). */
+static gboolean
+infer_decoder (FacetModelConfig            *c,
+               GHashTable                  *by_name,
+               const FacetModelLoadOptions *opt,
+               const char                  *path,
+               GPtrArray                   *notes,
+               GError                     **error)
+{
+  FacetTensor *embed = g_hash_table_lookup (by_name, "decoder_embed.weight");
+  GHashTableIter iter;
+  gpointer key;
+  int depth = 0;
+
+  if (embed == NULL)
+    return TRUE;
+  if (embed->ndim != 2 || embed->shape[1] != c->dim || embed->shape[0] < 1
+      || embed->shape[0] > 8192)
+    {
+      g_autofree char *have = facet_tensor_shape_string (embed);
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_SHAPE,
+                   "%s: tensor decoder_embed.weight has shape %s, but the encoder width is %d",
+                   path, have, c->dim);
+      return FALSE;
+    }
+  g_hash_table_iter_init (&iter, by_name);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      const char *name = key;
+      guint64 i;
+      if (g_str_has_prefix (name, "decoder_blocks."))
+        {
+          const char *num = name + strlen ("decoder_blocks.");
+          const char *dot = strchr (num, '.');
+          g_autofree char *digits = dot ? g_strndup (num, (gsize) (dot - num)) : NULL;
+          if (digits && g_ascii_string_to_unsigned (digits, 10, 0, 127, &i, NULL))
+            depth = MAX (depth, (int) i + 1);
+        }
+    }
+  c->decoder_dim = (int) embed->shape[0];
+  c->decoder_depth = depth;
+  if (opt->decoder_heads > 0)
+    c->decoder_heads = opt->decoder_heads;
+  else
+    {
+      c->decoder_heads = c->decoder_dim == 512 ? 16
+                         : c->decoder_dim % 32 == 0 ? c->decoder_dim / 32 : 1;
+      g_ptr_array_add (notes, g_strdup_printf ("assumed %d attention heads for the decoder of "
+                                               "width %d (the file does not say)",
+                                               c->decoder_heads, c->decoder_dim));
+    }
+  /* MAE's encoder ends in norm; a pre-training model reads out its class token. */
+  c->readout = FACET_READOUT_CLS_TOKEN;
+  return TRUE;
+}
+
 /* Builds the configuration of a checkpoint that does not carry one. */
 static FacetModelConfig *
 infer_config (GHashTable                  *by_name,
@@ -673,6 +755,8 @@ infer_config (GHashTable                  *by_name,
   if (id_head != NULL && id_head->ndim == 2)
     c->n_subjects = (int) id_head->shape[0];
 
+  if (opt && opt->keep_decoder && !infer_decoder (c, by_name, opt, path, notes, error))
+    return NULL;
   return g_steal_pointer (&c);
 }
 
@@ -796,6 +880,8 @@ facet_model_load (const char                  *path,
         }
     }
   g_free (hints.dataset);
+  if (options == NULL || !options->keep_decoder)
+    config->decoder_dim = config->decoder_depth = config->decoder_heads = 0;
 
   if (!apply_options (config, options, error) || !facet_model_config_validate (config, error))
     {
@@ -954,7 +1040,9 @@ facet_model_new_random (const FacetModelConfig *config,
 
       if (g_str_equal (e->name, "pos_embed"))
         sincos_pos_embed (data, facet_model_config_grid (config), config->dim);
-      else if (g_str_equal (e->name, "cls_token"))
+      else if (g_str_equal (e->name, "decoder_pos_embed"))
+        sincos_pos_embed (data, facet_model_config_grid (config), config->decoder_dim);
+      else if (g_str_equal (e->name, "cls_token") || g_str_equal (e->name, "mask_token"))
         for (gint64 j = 0; j < n; j++)
           data[j] = (float) (facet_rng_normal (&rng) * 0.02);
       else if (g_str_has_prefix (e->name, "head.") || g_str_has_prefix (e->name, "ID_head."))
@@ -974,7 +1062,8 @@ facet_model_new_random (const FacetModelConfig *config,
             data[j] = (float) facet_rng_range (&rng, -a, a);
         }
       else if (g_str_has_suffix (e->name, "norm1.weight") || g_str_has_suffix (e->name, "norm2.weight")
-               || g_str_equal (e->name, "fc_norm.weight") || g_str_equal (e->name, "norm.weight"))
+               || g_str_equal (e->name, "fc_norm.weight") || g_str_equal (e->name, "norm.weight")
+               || g_str_equal (e->name, "decoder_norm.weight"))
         for (gint64 j = 0; j < n; j++)
           data[j] = 1.0f;
       add_tensor (model, t);

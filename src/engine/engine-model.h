@@ -25,6 +25,8 @@ typedef struct
   const char *crop;        /* "box", "aligned", "none" */
   gboolean    create_head; /* add a fresh AU head when the file has none */
   guint64     seed;        /* for created heads */
+  gboolean    keep_decoder;  /* keep an MAE decoder (pre-training); else it is ignored */
+  int         decoder_heads; /* the decoder's head count (not in the file) */
 } FacetModelLoadOptions;
 
 typedef enum

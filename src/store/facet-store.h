@@ -263,6 +263,8 @@ gboolean         facet_store_set_model_metrics (FacetStore *store,
                                                 gint64      model_id,
                                                 const char *metrics_json,
                                                 GError    **error);
+/* "pre-trained", "fine-tuned" or "imported". */
+const char      *facet_store_model_kind     (const FacetStoreModel *model);
 /* Index of @au in the model's outputs, or -1. */
 int              facet_store_model_find_au  (const FacetStoreModel *model,
                                              int                    au);

@@ -49,6 +49,33 @@ facet_store_model_find_au (const FacetStoreModel *model,
   return -1;
 }
 
+/* Settings that record MAE pre-training ("kind": "pre-trained"). */
+static gboolean
+settings_pretrained (const char *settings_json)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *o;
+
+  if (settings_json == NULL || !json_parser_load_from_data (parser, settings_json, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return FALSE;
+  o = json_node_get_object (json_parser_get_root (parser));
+  return g_strcmp0 (json_object_get_string_member_with_default (o, "kind", NULL),
+                    "pre-trained") == 0;
+}
+
+/* What made the model: the "kind" its settings record ("pre-trained" for MAE
+ * pre-training), else "fine-tuned" when it has a parent, else "imported". */
+const char *
+facet_store_model_kind (const FacetStoreModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  if (settings_pretrained (model->settings_json))
+    return "pre-trained";
+  return model->parent_id > 0 ? "fine-tuned" : "imported";
+}
+
 /* JSON text for a column: "{}" for NULL, refused when not JSON. */
 static gboolean
 check_json (const char  *what,
@@ -126,7 +153,8 @@ facet_store_add_model (FacetStore                *store,
 
   g_return_val_if_fail (store != NULL && info != NULL && info->file != NULL, 0);
 
-  if (info->n_aus < 1 || info->au_ids == NULL)
+  /* A pre-trained encoder has no head yet: it is a base for fine-tuning. */
+  if ((info->n_aus < 1 || info->au_ids == NULL) && !settings_pretrained (info->settings_json))
     {
       g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
                    "%s: a model in a project needs an AU head", info->file);
@@ -289,7 +317,7 @@ facet_store_get_model (FacetStore *store,
 
   m = store_get_by_id (store, "SELECT " MODEL_COLUMNS " WHERE id = ?", model_id, "model",
                        (gpointer (*) (sqlite3_stmt *)) model_from_row, error);
-  if (m != NULL && m->n_aus == 0)
+  if (m != NULL && m->n_aus == 0 && !settings_pretrained (m->settings_json))
     {
       g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
                    "%s: model %" G_GINT64_FORMAT " has a damaged AU list", store->path, model_id);

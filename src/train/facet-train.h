@@ -6,3 +6,4 @@
 #include "train-loop.h"
 #include "train-metrics.h"
 #include "train-optim.h"
+#include "train-pretrain.h"

@@ -370,3 +370,16 @@ facet_train_dataset_describe (FacetTrainDataset *ds,
   g_string_append (s, "]}");
   return g_string_free (s, FALSE);
 }
+
+FacetImage *
+facet_train_crop_frame (FacetStore             *store,
+                        gint64                  video_id,
+                        gint64                  frame,
+                        FacetCropKind           crop,
+                        FacetImage             *image,
+                        const FacetModelConfig *model,
+                        FacetFaceDetector     **detector,
+                        GError                **error)
+{
+  return crop_frame (store, video_id, frame, crop, image, model, detector, error);
+}

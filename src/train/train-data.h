@@ -1,6 +1,7 @@
 /* train-data.h — labelled face crops from a project, for fine-tuning */
 #pragma once
 
+#include "face/facet-face.h"
 #include "store/facet-store.h"
 #include "train-loop.h"
 
@@ -35,6 +36,19 @@ guint                 facet_train_dataset_get_skipped (FacetTrainDataset        
 char                 *facet_train_dataset_describe   (FacetTrainDataset           *dataset,
                                                       const int                   *val_subjects,
                                                       int                          n_val_subjects);
+
+/* A face crop of @image (frame @frame of the video) at @model's input size in
+ * the crop convention @crop: the stored face when analysis found one, else
+ * the detector's (created in *detector on first use). A 1x1 image means
+ * "no face". */
+FacetImage           *facet_train_crop_frame         (FacetStore                  *store,
+                                                      gint64                       video_id,
+                                                      gint64                       frame,
+                                                      FacetCropKind                crop,
+                                                      FacetImage                  *image,
+                                                      const FacetModelConfig      *model,
+                                                      FacetFaceDetector          **detector,
+                                                      GError                     **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetTrainDataset, facet_train_dataset_free)
 

@@ -624,6 +624,7 @@ cpu_free (FacetBackend *backend)
   drop_bf16 (self, 0, TRUE);
   free_scratch (self);
   facet_cpu_train_state_free (self->train);
+  facet_cpu_mae_state_free (self->mae);
   g_free (self->blocks);
   g_free (self->head_wg);
   g_free (self->head_wg_sum);
@@ -656,6 +657,7 @@ cpu_load_model (FacetBackend *backend,
   free_scratch (self);
   drop_bf16 (self, 0, TRUE);
   g_clear_pointer (&self->train, facet_cpu_train_state_free);
+  g_clear_pointer (&self->mae, facet_cpu_mae_state_free);
   g_clear_pointer (&self->blocks, g_free);
   g_clear_pointer (&self->head_wg, g_free);
   g_clear_pointer (&self->head_wg_sum, g_free);
@@ -1049,6 +1051,7 @@ static const FacetBackendVTable cpu_vtable = {
   .forward = cpu_forward,
   .synchronize = cpu_synchronize,
   .train_step = cpu_train_step,
+  .mae_step = facet_cpu_mae_step,
 };
 
 /**

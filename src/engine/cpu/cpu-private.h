@@ -34,6 +34,7 @@ typedef struct
   float        *row_mean, *row_rstd;
 
   struct _CpuTrainState *train; /* activations kept for the backward pass */
+  struct _CpuMaeState   *mae;   /* the same for MAE pre-training (cpu-mae.c) */
 } CpuBackend;
 
 void     facet_cpu_ensure_scratch   (CpuBackend             *self,
@@ -49,6 +50,12 @@ gboolean facet_cpu_train_step       (FacetBackend           *backend,
                                      const FacetTrainStep   *step,
                                      FacetGrads             *grads,
                                      FacetTrainStepResult   *result,
+                                     GError                **error);
+void     facet_cpu_mae_state_free   (struct _CpuMaeState    *state);
+gboolean facet_cpu_mae_step         (FacetBackend           *backend,
+                                     const FacetMaeStep     *step,
+                                     FacetGrads             *grads,
+                                     FacetMaeStepResult     *result,
                                      GError                **error);
 
 G_END_DECLS

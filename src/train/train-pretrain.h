@@ -1,0 +1,112 @@
+/* train-pretrain.h — masked-autoencoder pre-training on a project's faces
+ *
+ * FMAE's first stage (REFERENCE.md, "MAE pre-training") on unlabelled face
+ * crops: every frame of the project's videos where a face is found, labelled
+ * or not. The release's recipe: AdamW with betas (0.9, 0.95) and weight
+ * decay 0.05, peak lr 1.5e-4 x batch / 256, linear warm-up then a cosine per
+ * step, random resized crop (area 0.2-1) and flip. Every draw (order,
+ * augmentation, masking noise) is a function of the seed, the epoch and the
+ * step, so a run resumed from the checkpoint of epoch e continues exactly as
+ * if it had not stopped.
+ */
+#pragma once
+
+#include "face/facet-face.h"
+#include "store/facet-store.h"
+#include "train-loop.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  int           epoch;        /* 1-based */
+  guint         step, n_steps;
+  double        loss;         /* running mean of the epoch so far */
+  double        images_per_s;
+} FacetPretrainProgress;
+
+typedef struct
+{
+  int    epoch;
+  double loss;          /* mean reconstruction loss of the epoch's steps */
+  double lr;            /* at the epoch's end */
+  double images_per_s;
+  double seconds;
+} FacetPretrainEpoch;
+
+typedef struct
+{
+  int           epochs;
+  guint         batch;
+  double        mask_ratio;
+  double        blr;           /* base lr; the peak is blr x batch / 256 */
+  double        weight_decay;
+  double        warmup_epochs; /* < 0: min(40, epochs / 10) as a share of the run */
+  double        min_lr;
+  gboolean      augment;       /* random resized crop + flip */
+  gboolean      norm_pix;
+  guint64       seed;
+  const char   *checkpoint;    /* written after every epoch (NULL: none) */
+  gboolean      resume;        /* continue from @checkpoint */
+  GCancellable *cancellable;
+  void        (*on_step)  (const FacetPretrainProgress *progress, gpointer user_data);
+  void        (*on_epoch) (const FacetPretrainEpoch    *epoch,    gpointer user_data);
+  gpointer      user_data;
+} FacetPretrainConfig;
+
+void        facet_pretrain_config_init  (FacetPretrainConfig       *config);
+
+/* The face crops of every frame of the project's videos (every @stride-th)
+ * where a face is found, at @model's input size, in each video's crop
+ * convention. Frames the analysis found no face in are skipped without
+ * running the detector again; *skipped counts frames left out. */
+GPtrArray  *facet_pretrain_collect      (FacetStore                *store,
+                                         const FacetModelConfig    *model,
+                                         guint                      stride,
+                                         GCancellable              *cancellable,
+                                         FacetProgressFunc          progress,
+                                         gpointer                   progress_data,
+                                         guint                     *skipped,
+                                         GError                   **error);
+
+/* A model to pre-train: @base with its decoder when it has one (an MAE
+ * checkpoint or a Facet pre-trained model), else its encoder with a fresh
+ * decoder of the release's shape (512 wide, 8 blocks, 16 heads) — or,
+ * @base NULL, a fresh ViT of @size ("tiny", "small", "base"). */
+FacetModel *facet_pretrain_model_new    (const char                *base_path,
+                                         const char                *size,
+                                         int                        heads,
+                                         guint64                    seed,
+                                         GError                   **error);
+
+/* The base model of fine-tuning: @path as it is when it has an AU head;
+ * a pre-trained encoder (a Facet pre-trained model, a release MAE .pth)
+ * gets global pooling and a fresh head for the AUs the project labels. */
+FacetModel *facet_train_load_base       (FacetStore                *store,
+                                         const char                *path,
+                                         guint64                    seed,
+                                         GError                   **error);
+
+/* Pre-trains @model (with a decoder) on @crops in place. Returns the epoch
+ * reports (FacetPretrainEpoch, all epochs including resumed ones), NULL on
+ * error or cancellation (G_IO_ERROR_CANCELLED; the last finished epoch is
+ * in the checkpoint). */
+GArray     *facet_pretrain_run          (FacetModel                *model,
+                                         FacetImage * const        *crops,
+                                         guint                      n,
+                                         const FacetPretrainConfig *config,
+                                         GError                   **error);
+
+/* The peak learning rate and the warm-up of @config for a run. */
+double      facet_pretrain_peak_lr      (const FacetPretrainConfig *config);
+
+/* Original, masked and reconstructed image side by side (RGB, 3 x size
+ * wide) for each crop, with masking drawn from @seed. */
+GPtrArray  *facet_pretrain_show         (FacetModel                *model,
+                                         FacetImage * const        *crops,
+                                         guint                      n,
+                                         double                     mask_ratio,
+                                         guint64                    seed,
+                                         GError                   **error);
+
+G_END_DECLS
