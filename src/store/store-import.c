@@ -685,7 +685,8 @@ parse_csv (Reader         *r,
   if (r->line == 1 && len >= 3 && memcmp (line, "\xef\xbb\xbf", 3) == 0)
     line += 3, len -= 3; /* a byte order mark */
   split_fields (line, len, fields);
-  if (!csv_read_columns (r, fields, &layout, error) || !csv_check_columns (r, fields, &layout, error))
+  if (!csv_read_columns (r, fields, &layout, error)
+      || !csv_check_columns (r, fields, &layout, error))
     return FALSE;
   file->key_kind = layout.file_col >= 0 ? FACET_LABEL_KEY_FILE
                    : layout.video_col >= 0 ? FACET_LABEL_KEY_NUMBER : FACET_LABEL_KEY_NONE;
@@ -854,7 +855,10 @@ fmae_object (Reader         *r,
       if (au == FMAE_ABSENT)
         *fillers = TRUE;
       else
-        g_array_append_val (g_array_index (lines, FmaeLine, lines->len - 1).aus, (int) { (int) au });
+        {
+          int value = (int) au;
+          g_array_append_val (g_array_index (lines, FmaeLine, lines->len - 1).aus, value);
+        }
     }
   if (!first_time (seen, l.key, l.frame, line, &first_line))
     {
@@ -1682,7 +1686,8 @@ collect_labels (FacetStore                    *store,
                 const FacetLabelImportOptions *options,
                 GError                       **error)
 {
-  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_label_file_free);
+  g_autoptr (GPtrArray) files =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) facet_label_file_free);
   g_autoptr (GPtrArray) paths = list_label_files (path, options, error);
   g_autoptr (GArray) labels = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
   VideoIndex index = { 0 };
@@ -1913,8 +1918,11 @@ facet_store_export_labels (FacetStore *store,
           store_set_not_found (store, "video", video_id, error);
           return FALSE;
         }
-      videos->pdata[0] = g_ptr_array_steal_index (videos, keep);
-      g_ptr_array_set_size (videos, 1);
+      {
+        FacetStoreVideo *only = g_ptr_array_steal_index (videos, keep);
+        g_ptr_array_set_size (videos, 0);
+        g_ptr_array_add (videos, only);
+      }
     }
   counts = facet_store_count_labels (store, video_id, error);
   if (counts == NULL)
