@@ -927,10 +927,13 @@ fmae_array (Reader         *r,
   g_autoptr (GError) local = NULL;
   g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (guint));
   ArrayLines where = { 0, 0, starts };
-  const char *end;
+  const char *end, *data = r->data;
+  gsize len = r->len;
   JsonArray *items;
 
-  if (memchr (r->data, '\0', r->len) != NULL || !g_utf8_validate (r->data, (gssize) r->len, &end))
+  if (len >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    data += 3, len -= 3; /* a byte order mark */
+  if (memchr (data, '\0', len) != NULL || !g_utf8_validate (data, (gssize) len, &end))
     {
       parse_error (error, r->name, 1, 1, "not a text file (NUL bytes or invalid UTF-8)");
       return FALSE;
@@ -940,7 +943,7 @@ fmae_array (Reader         *r,
   g_signal_connect (parser, "array-end", G_CALLBACK (on_container_end), &where);
   g_signal_connect (parser, "object-end", G_CALLBACK (on_container_end), &where);
   g_signal_connect (parser, "array-element", G_CALLBACK (on_array_element), &where);
-  if (!json_parser_load_from_data (parser, r->data, (gssize) r->len, &local))
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &local))
     {
       guint line = 1, column = 1;
       json_error_position (local, &line, &column);
