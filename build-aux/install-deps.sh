@@ -19,6 +19,7 @@ PACKAGES="
   xvfb xauth dbus dbus-x11 imagemagick libx11-dev libxtst-dev
   desktop-file-utils appstream gettext
   valgrind
+  locales-all r-base-core
 "
 
 missing=""

@@ -407,10 +407,11 @@ labels_import (int    argc,
   g_autoptr (GArray) au_ids = NULL;
   FacetLabelImportOptions opt = { 0 };
   int min_intensity = 0;
-  gint64 n;
+  gint64 n, changed = 0;
   GOptionEntry entries[] = {
     { "format", 0, 0, G_OPTION_ARG_STRING, &format, "csv, fmae-json, bp4d or disfa", "F" },
-    { "video", 0, 0, G_OPTION_ARG_STRING, &video_text, "All labels go to this video", "V" },
+    { "video", 0, 0, G_OPTION_ARG_STRING, &video_text,
+      "All labels go to this video (default: the file's file/sha256 columns or its name)", "V" },
     { "aus", 0, 0, G_OPTION_ARG_STRING, &aus,
       "The AUs the file codes (fmae-json, bp4d; default: the data set's)", "1,2,..." },
     { "min-intensity", 0, 0, G_OPTION_ARG_INT, &min_intensity,
@@ -443,10 +444,16 @@ labels_import (int    argc,
     return facet_cli_fail (g_steal_pointer (&error));
   if (coder != NULL)
     facet_store_set_coder (store, coder);
-  n = facet_store_import_labels (store, argv[2], &opt, &error);
+  n = facet_store_import_labels_full (store, argv[2], &opt, &changed, &error);
   if (n < 0)
     return facet_cli_fail (g_steal_pointer (&error));
-  printf ("imported %" G_GINT64_FORMAT " labels from %s\n", n, argv[2]);
+  /* Say what changed: importing a file twice changes nothing. */
+  if (changed == 0)
+    printf ("nothing changed: the project already has the %" G_GINT64_FORMAT " labels of %s\n", n,
+            argv[2]);
+  else
+    printf ("imported %" G_GINT64_FORMAT " labels from %s (%" G_GINT64_FORMAT " new or changed)\n",
+            n, argv[2], changed);
   return 0;
 }
 
@@ -506,15 +513,17 @@ int
 facet_cli_export (int    argc,
                   char **argv)
 {
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT OUT — AU time series, events, "
-                                                         "ELAN documents, summaries");
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT OUT — AU time series (OpenFace "
+                                                         "2.2 or Facet's own), events, ELAN "
+                                                         "documents, summaries");
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *format = NULL, *model = NULL, *video_text = NULL;
   FacetExportOptions opt = { .threshold = NAN };
   double threshold = NAN;
   GOptionEntry entries[] = {
-    { "format", 0, 0, G_OPTION_ARG_STRING, &format, "openface, events, eaf or summary", "F" },
+    { "format", 0, 0, G_OPTION_ARG_STRING, &format,
+      "openface, timeseries, events, eaf or summary", "F" },
     { "model", 'm', 0, G_OPTION_ARG_STRING, &model, "Model number or file (default: the latest)", "M" },
     { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold,
       "Presence threshold for every AU (default: the model's per AU)", "T" },
@@ -528,7 +537,7 @@ facet_cli_export (int    argc,
   if (argc != 3)
     return facet_cli_failf ("export takes a project and an output path (see --help)");
   if (format == NULL || !facet_export_format_from_string (format, &opt.format))
-    return facet_cli_failf ("export needs --format openface, events, eaf or summary");
+    return facet_cli_failf ("export needs --format openface, timeseries, events, eaf or summary");
   if (!isnan (threshold) && !(threshold > 0.0 && threshold < 1.0))
     return facet_cli_failf ("--threshold %g is outside (0, 1)", threshold);
   opt.threshold = (float) threshold;

@@ -634,23 +634,36 @@ typedef struct
   int              min_intensity; /* DISFA: intensity at which an AU is present (0: 2) */
 } FacetLabelImportOptions;
 
+/* What a parsed label's video_key is. */
+typedef enum
+{
+  FACET_LABEL_KEY_NONE,   /* no key: the file is for one video */
+  FACET_LABEL_KEY_NUMBER, /* a video number (the video column of an older Facet's csv) */
+  FACET_LABEL_KEY_FILE,   /* a video's file name (csv file column), with video_sha256 when
+                           * the file has the content hash */
+  FACET_LABEL_KEY_NAME,   /* a folder or subject name (fmae-json, disfa) */
+} FacetLabelKeyKind;
+
 /* One parsed label before it is matched to the project. */
 typedef struct
 {
   const char      *video_key; /* video number or name from the file (owned by the file); NULL:
                                * the whole file's video */
   guint            line;      /* where it came from, for messages */
-  gint64           frame;
+  gint64           frame;     /* from 0 */
   int              au;
   FacetLabelState  state;
   float            intensity;
+  const char      *video_sha256; /* csv: the video's content hash, or NULL */
 } FacetParsedLabel;
 
 typedef struct
 {
-  char         *name;   /* for messages */
-  GArray       *labels; /* FacetParsedLabel */
-  GStringChunk *keys;   /* the video keys */
+  char             *name;       /* for messages */
+  GArray           *labels;     /* FacetParsedLabel */
+  GStringChunk     *keys;       /* the video keys */
+  FacetLabelKeyKind key_kind;
+  int               frame_base; /* the file counts frames from 0 or 1 (for messages) */
 } FacetLabelFile;
 
 void            facet_label_file_free  (FacetLabelFile *file);
@@ -663,13 +676,21 @@ FacetLabelFile *facet_label_file_parse (const char                    *data,
                                         GError                       **error);
 /* Reads, parses and matches a label file to the project's videos and
  * writes everything as one change set, or nothing. Returns the number of
- * labels written, -1 on error. */
+ * labels in the file, -1 on error; @n_changed (may be NULL) is set to the
+ * number of labels that differed from the project's (0: nothing changed,
+ * no change set). */
+gint64    facet_store_import_labels_full (FacetStore                    *store,
+                                          const char                    *path,
+                                          const FacetLabelImportOptions *options,
+                                          gint64                        *n_changed,
+                                          GError                       **error);
 gint64    facet_store_import_labels   (FacetStore                    *store,
                                        const char                    *path,
                                        const FacetLabelImportOptions *options,
                                        GError                       **error);
-/* Writes the labels of one video (or all, with a video column) in the csv
- * layout; importing the file again gives the same labels. */
+/* Writes the labels of one video (or all) in the csv layout, each row
+ * naming its video by file name and content hash; importing the file again
+ * gives the same labels. */
 gboolean  facet_store_export_labels   (FacetStore  *store,
                                        const char  *path,
                                        gint64       video_id,
@@ -677,10 +698,11 @@ gboolean  facet_store_export_labels   (FacetStore  *store,
 
 typedef enum
 {
-  FACET_EXPORT_OPENFACE, /* per frame, OpenFace-style columns */
-  FACET_EXPORT_EVENTS,   /* one row per AU event */
-  FACET_EXPORT_EAF,      /* ELAN 3.0, one tier per AU */
-  FACET_EXPORT_SUMMARY,  /* per video and AU */
+  FACET_EXPORT_OPENFACE,   /* per frame, OpenFace 2.2's CSV layout */
+  FACET_EXPORT_EVENTS,     /* one row per AU event */
+  FACET_EXPORT_EAF,        /* ELAN 3.0, one tier per AU */
+  FACET_EXPORT_SUMMARY,    /* per video and AU */
+  FACET_EXPORT_TIMESERIES, /* per frame, Facet's own columns (probabilities, sources) */
 } FacetExportFormat;
 
 gboolean  facet_export_format_from_string (const char        *text,
@@ -694,8 +716,8 @@ typedef struct
   float             threshold; /* NAN: the model's per-AU thresholds */
 } FacetExportOptions;
 
-/* openface and eaf are one file per video: with several videos @path is a
- * folder (made when missing) holding <number>-<name>.csv|.eaf. */
+/* openface, timeseries and eaf are one file per video: with several videos
+ * @path is a folder (made when missing) holding <number>-<name>.csv|.eaf. */
 gboolean  facet_store_export          (FacetStore               *store,
                                        const FacetExportOptions *options,
                                        const char               *path,

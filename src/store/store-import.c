@@ -98,6 +98,7 @@ typedef struct
   const char *text;
   gsize       len;
   guint       column; /* 1-based byte column */
+  gboolean    quoted; /* was in quotes: "" inside stands for " */
 } Field;
 
 /* A field as it may appear in a message: valid UTF-8, short. */
@@ -182,28 +183,35 @@ blank (const char *line,
   return TRUE;
 }
 
+/* Fields between commas; a comma inside double quotes belongs to the field
+ * (RFC 4180, as pandas and R write names with commas). */
 static void
 split_fields (const char *line,
               gsize       len,
               GArray     *fields)
 {
+  gboolean in_quotes = FALSE;
   gsize start = 0;
 
   g_array_set_size (fields, 0);
   for (gsize i = 0; i <= len; i++)
-    if (i == len || line[i] == ',')
-      {
-        Field f = { line + start, i - start, (guint) start + 1 };
-        /* Surrounding spaces are allowed; quotes around a header name too. */
-        while (f.len > 0 && g_ascii_isspace (*f.text))
-          f.text++, f.len--, f.column++;
-        while (f.len > 0 && g_ascii_isspace (f.text[f.len - 1]))
-          f.len--;
-        if (f.len >= 2 && f.text[0] == '"' && f.text[f.len - 1] == '"')
-          f.text++, f.len -= 2;
-        g_array_append_val (fields, f);
-        start = i + 1;
-      }
+    {
+      if (i < len && line[i] == '"')
+        in_quotes = !in_quotes;
+      if (i == len || (line[i] == ',' && !in_quotes))
+        {
+          Field f = { line + start, i - start, (guint) start + 1, FALSE };
+          /* Surrounding spaces are allowed; quotes around a field too. */
+          while (f.len > 0 && g_ascii_isspace (*f.text))
+            f.text++, f.len--, f.column++;
+          while (f.len > 0 && g_ascii_isspace (f.text[f.len - 1]))
+            f.len--;
+          if (f.len >= 2 && f.text[0] == '"' && f.text[f.len - 1] == '"')
+            f.text++, f.len -= 2, f.quoted = TRUE;
+          g_array_append_val (fields, f);
+          start = i + 1;
+        }
+    }
 }
 
 static gboolean
@@ -315,15 +323,337 @@ first_time (GHashTable *seen,
 }
 
 /* ---- Facet csv ---------------------------------------------------------------------- *
- * [video,]frame,AU01[,AU01_i],AU02[,AU02_i],...   (frame from 0)
+ * [file,sha256,]frame,AU01[,AU01_i],AU02[,AU02_i],...   (frame from 0)
+ * file: the video's file name, sha256: its content hash (or empty);
+ * an older Facet wrote a video column of video numbers instead.
  * AUxx: 1 present, 0 absent, 9 not codable, empty: no label
  * AUxx_i: intensity 0..1 or empty */
 
+typedef enum
+{
+  CSV_AU,
+  CSV_INTENSITY,
+  CSV_FRAME,
+  CSV_VIDEO,
+  CSV_FILE,
+  CSV_SHA256,
+} CsvKind;
+
 typedef struct
 {
-  int  au;
-  int  intensity_of; /* -1, or the AU this intensity column belongs to */
+  CsvKind kind;
+  int     au; /* CSV_AU, CSV_INTENSITY: the AU */
 } CsvColumn;
+
+typedef struct
+{
+  GArray *columns; /* CsvColumn */
+  int     frame_col, video_col, file_col, sha_col;
+} CsvLayout;
+
+/* Longest file name the file column takes (the longest a file system
+ * allows, with room for multi-byte characters). */
+#define MAX_FILE_NAME_BYTES 1024
+
+/* The header's column kinds; FALSE with an error for an unknown or doubled
+ * column. */
+static gboolean
+csv_read_columns (Reader    *r,
+                  GArray    *fields,
+                  CsvLayout *layout,
+                  GError   **error)
+{
+  guint n_cols = fields->len;
+  int *special[] = { &layout->frame_col, &layout->video_col, &layout->file_col, &layout->sha_col };
+  static const char *names[] = { "frame", "video", "file", "sha256" };
+
+  g_array_set_size (layout->columns, n_cols);
+  for (guint c = 0; c < n_cols; c++)
+    {
+      Field *f = &g_array_index (fields, Field, c);
+      CsvColumn *col = &g_array_index (layout->columns, CsvColumn, c);
+      int au, named = -1;
+
+      for (guint k = 0; k < G_N_ELEMENTS (names); k++)
+        if (field_is (f, names[k]))
+          named = (int) k;
+      if (named >= 0)
+        {
+          col->kind = (CsvKind) (CSV_FRAME + named);
+          if (*special[named] >= 0)
+            {
+              parse_error (error, r->name, r->line, f->column, "column “%s” appears twice",
+                           names[named]);
+              return FALSE;
+            }
+          *special[named] = (int) c;
+          continue;
+        }
+      if ((au = au_column (f, "_i")) != 0)
+        *col = (CsvColumn) { CSV_INTENSITY, au };
+      else if ((au = au_column (f, "")) != 0)
+        *col = (CsvColumn) { CSV_AU, au };
+      else
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column,
+                       "unknown column “%s” (expected file, sha256, frame, AUxx or AUxx_i)", q);
+          return FALSE;
+        }
+      for (guint d = 0; d < c; d++)
+        {
+          CsvColumn *o = &g_array_index (layout->columns, CsvColumn, d);
+          if (o->kind == col->kind && o->au == col->au)
+            {
+              g_autofree char *q = quote (f->text, f->len);
+              parse_error (error, r->name, r->line, f->column, "column “%s” appears twice", q);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+/* What the header must hold together: a frame, AUs, intensities with
+ * their AU, one way of naming videos. */
+static gboolean
+csv_check_columns (Reader          *r,
+                   GArray          *fields,
+                   const CsvLayout *layout,
+                   GError         **error)
+{
+  guint n_cols = layout->columns->len, n_au = 0;
+
+  for (guint c = 0; c < n_cols; c++)
+    n_au += g_array_index (layout->columns, CsvColumn, c).kind == CSV_AU;
+  if (layout->frame_col < 0)
+    {
+      parse_error (error, r->name, r->line, 1, "the header has no “frame” column");
+      return FALSE;
+    }
+  if (n_au == 0)
+    {
+      parse_error (error, r->name, r->line, 1, "the header has no AU columns (AU01, AU02, ...)");
+      return FALSE;
+    }
+  if (layout->video_col >= 0 && layout->file_col >= 0)
+    {
+      parse_error (error, r->name, r->line,
+                   g_array_index (fields, Field, layout->video_col).column,
+                   "both a “video” and a “file” column: rows name their video one way");
+      return FALSE;
+    }
+  if (layout->sha_col >= 0 && layout->file_col < 0)
+    {
+      parse_error (error, r->name, r->line, g_array_index (fields, Field, layout->sha_col).column,
+                   "a “sha256” column needs the “file” column it belongs to");
+      return FALSE;
+    }
+  for (guint c = 0; c < n_cols; c++)
+    {
+      const CsvColumn *col = &g_array_index (layout->columns, CsvColumn, c);
+      gboolean has_au = FALSE;
+      if (col->kind != CSV_INTENSITY)
+        continue;
+      for (guint d = 0; d < n_cols; d++)
+        {
+          const CsvColumn *o = &g_array_index (layout->columns, CsvColumn, d);
+          has_au |= o->kind == CSV_AU && o->au == col->au;
+        }
+      if (!has_au)
+        {
+          parse_error (error, r->name, r->line, g_array_index (fields, Field, c).column,
+                       "column AU%02d_i has no AU%02d column", col->au, col->au);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* A quoted field's text with "" turned back into ". */
+static char *
+field_unquote (const Field *f)
+{
+  GString *s = g_string_sized_new (f->len);
+
+  for (gsize i = 0; i < f->len; i++)
+    {
+      g_string_append_c (s, f->text[i]);
+      if (f->quoted && f->text[i] == '"' && i + 1 < f->len && f->text[i + 1] == '"')
+        i++;
+    }
+  return g_string_free (s, FALSE);
+}
+
+/* The row's video: a number (video column), or a file name and hash.
+ * Sets *key and *sha (interned in the file), or fails with the column. */
+static gboolean
+csv_row_video (Reader          *r,
+               FacetLabelFile  *file,
+               const CsvLayout *layout,
+               GArray          *fields,
+               const char     **key,
+               const char     **sha,
+               GError         **error)
+{
+  gint64 v;
+
+  *key = *sha = NULL;
+  if (layout->video_col >= 0)
+    {
+      Field *f = &g_array_index (fields, Field, layout->video_col);
+      char buf[32];
+      if (!field_int (f, 1, G_MAXINT32, &v))
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column, "video “%s” is not a video number", q);
+          return FALSE;
+        }
+      g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, v);
+      *key = g_string_chunk_insert_const (file->keys, buf);
+    }
+  if (layout->file_col >= 0)
+    {
+      Field *f = &g_array_index (fields, Field, layout->file_col);
+      g_autofree char *name = NULL;
+      if (f->len == 0 || f->len > MAX_FILE_NAME_BYTES)
+        {
+          parse_error (error, r->name, r->line, f->column, f->len == 0
+                       ? "the file column is empty (the video's file name)"
+                       : "the file name is longer than %d bytes", MAX_FILE_NAME_BYTES);
+          return FALSE;
+        }
+      name = field_unquote (f);
+      *key = g_string_chunk_insert_const (file->keys, name);
+    }
+  if (layout->sha_col >= 0)
+    {
+      Field *f = &g_array_index (fields, Field, layout->sha_col);
+      gboolean hex = f->len == 64;
+      for (gsize i = 0; hex && i < f->len; i++)
+        hex = g_ascii_isxdigit (f->text[i]);
+      if (f->len > 0 && !hex)
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column,
+                       "sha256 “%s” is not a SHA-256 (64 hex digits) or empty", q);
+          return FALSE;
+        }
+      if (f->len > 0)
+        {
+          g_autofree char *lower = g_ascii_strdown (f->text, (gssize) f->len);
+          *sha = g_string_chunk_insert_const (file->keys, lower);
+        }
+    }
+  return TRUE;
+}
+
+/* One AU or intensity cell into state[au] / intensity[au]. */
+static gboolean
+csv_cell (Reader          *r,
+          const CsvColumn *col,
+          const Field     *f,
+          int             *state,
+          float           *intensity,
+          GError         **error)
+{
+  gint64 v;
+
+  if (col->kind == CSV_AU)
+    {
+      if (f->len == 0)
+        state[col->au] = FACET_LABEL_UNSET;
+      else if (field_whole (f, 0, 9, &v) && (v == 0 || v == 1 || v == 9))
+        state[col->au] = v == 1 ? FACET_LABEL_PRESENT
+                         : v == 0 ? FACET_LABEL_ABSENT : FACET_LABEL_NOT_CODABLE;
+      else
+        {
+          g_autofree char *q = quote (f->text, f->len);
+          parse_error (error, r->name, r->line, f->column,
+                       "AU%02d is “%s”: expected 1 (present), 0 (absent), 9 (not codable) "
+                       "or nothing", col->au, q);
+          return FALSE;
+        }
+    }
+  else if (col->kind == CSV_INTENSITY && f->len > 0
+           && !field_float (f, 0.0, 1.0, &intensity[col->au]))
+    {
+      g_autofree char *q = quote (f->text, f->len);
+      parse_error (error, r->name, r->line, f->column,
+                   "AU%02d_i is “%s”: expected an intensity from 0 to 1 or nothing", col->au, q);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* One data row: its video, frame and every AU cell. */
+static gboolean
+csv_row (Reader          *r,
+         FacetLabelFile  *file,
+         const CsvLayout *layout,
+         GArray          *fields,
+         GHashTable      *seen,
+         int             *state,
+         float           *intensity,
+         GError         **error)
+{
+  guint n_cols = layout->columns->len, first_line;
+  g_autofree char *seen_key = NULL;
+  const char *key, *sha;
+  gint64 frame;
+  Field *f;
+
+  if (fields->len != n_cols)
+    {
+      parse_error (error, r->name, r->line, 1, "%u fields where the header has %u", fields->len,
+                   n_cols);
+      return FALSE;
+    }
+  if (!csv_row_video (r, file, layout, fields, &key, &sha, error))
+    return FALSE;
+  f = &g_array_index (fields, Field, layout->frame_col);
+  if (!field_int (f, 0, G_MAXINT32, &frame))
+    {
+      g_autofree char *q = quote (f->text, f->len);
+      parse_error (error, r->name, r->line, f->column,
+                   "frame “%s” is not a frame number (0, 1, 2, ...)", q);
+      return FALSE;
+    }
+  seen_key = g_strconcat (key ? key : "", "\n", sha ? sha : "", NULL);
+  if (!first_time (seen, seen_key, frame, r->line, &first_line))
+    {
+      parse_error (error, r->name, r->line, f->column,
+                   "frame %" G_GINT64_FORMAT " appears twice (also on line %u)", frame, first_line);
+      return FALSE;
+    }
+  for (int a = 0; a < 100; a++)
+    state[a] = -1, intensity[a] = NAN;
+  for (guint c = 0; c < n_cols; c++)
+    if (!csv_cell (r, &g_array_index (layout->columns, CsvColumn, c),
+                   &g_array_index (fields, Field, c), state, intensity, error))
+      return FALSE;
+  for (guint c = 0; c < n_cols; c++)
+    {
+      const CsvColumn *col = &g_array_index (layout->columns, CsvColumn, c);
+      if (col->kind == CSV_INTENSITY && !isnan (intensity[col->au])
+          && state[col->au] == FACET_LABEL_UNSET)
+        {
+          parse_error (error, r->name, r->line, g_array_index (fields, Field, c).column,
+                       "AU%02d_i has an intensity but AU%02d has no label", col->au, col->au);
+          return FALSE;
+        }
+    }
+  for (guint c = 0; c < n_cols; c++)
+    {
+      const CsvColumn *col = &g_array_index (layout->columns, CsvColumn, c);
+      if (col->kind == CSV_AU && state[col->au] > FACET_LABEL_UNSET)
+        {
+          add_label (file, key, r->line, frame, col->au, state[col->au], intensity[col->au]);
+          g_array_index (file->labels, FacetParsedLabel, file->labels->len - 1).video_sha256 = sha;
+        }
+    }
+  return TRUE;
+}
 
 static gboolean
 parse_csv (Reader         *r,
@@ -331,14 +661,13 @@ parse_csv (Reader         *r,
            GError        **error)
 {
   g_autoptr (GArray) fields = g_array_new (FALSE, FALSE, sizeof (Field));
-  g_autoptr (GArray) columns = g_array_new (FALSE, TRUE, sizeof (CsvColumn));
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autofree float *intensity = NULL;
-  g_autofree int *state = NULL;
+  g_autofree float *intensity = g_new (float, 100);
+  g_autofree int *state = g_new (int, 100);
+  CsvLayout layout = { NULL, -1, -1, -1, -1 };
+  g_autoptr (GArray) columns = layout.columns = g_array_new (FALSE, TRUE, sizeof (CsvColumn));
   const char *line;
   gsize len;
-  int video_col = -1, frame_col = -1, n_au = 0;
-  guint n_cols;
 
   /* The header. */
   for (;;)
@@ -356,175 +685,21 @@ parse_csv (Reader         *r,
   if (r->line == 1 && len >= 3 && memcmp (line, "\xef\xbb\xbf", 3) == 0)
     line += 3, len -= 3; /* a byte order mark */
   split_fields (line, len, fields);
-  n_cols = fields->len;
-  g_array_set_size (columns, n_cols);
-  for (guint c = 0; c < n_cols; c++)
-    {
-      Field *f = &g_array_index (fields, Field, c);
-      CsvColumn *col = &g_array_index (columns, CsvColumn, c);
-      int au;
+  if (!csv_read_columns (r, fields, &layout, error)
+      || !csv_check_columns (r, fields, &layout, error))
+    return FALSE;
+  file->key_kind = layout.file_col >= 0 ? FACET_LABEL_KEY_FILE
+                   : layout.video_col >= 0 ? FACET_LABEL_KEY_NUMBER : FACET_LABEL_KEY_NONE;
 
-      col->intensity_of = -1;
-      if (field_is (f, "video") && video_col < 0 && c == 0)
-        video_col = (int) c;
-      else if (field_is (f, "frame") && frame_col < 0)
-        frame_col = (int) c;
-      else if ((au = au_column (f, "_i")) != 0)
-        col->intensity_of = au;
-      else if ((au = au_column (f, "")) != 0)
-        {
-          col->au = au;
-          n_au++;
-        }
-      else
-        {
-          g_autofree char *q = quote (f->text, f->len);
-          parse_error (error, r->name, r->line, f->column,
-                       "unknown column “%s” (expected video, frame, AUxx or AUxx_i)", q);
-          return FALSE;
-        }
-      for (guint d = 0; d < c; d++)
-        {
-          CsvColumn *o = &g_array_index (columns, CsvColumn, d);
-          if ((col->au != 0 && o->au == col->au)
-              || (col->intensity_of > 0 && o->intensity_of == col->intensity_of))
-            {
-              g_autofree char *q = quote (f->text, f->len);
-              parse_error (error, r->name, r->line, f->column, "column “%s” appears twice", q);
-              return FALSE;
-            }
-        }
-    }
-  if (frame_col < 0)
-    {
-      parse_error (error, r->name, r->line, 1, "the header has no “frame” column");
-      return FALSE;
-    }
-  if (n_au == 0)
-    {
-      parse_error (error, r->name, r->line, 1, "the header has no AU columns (AU01, AU02, ...)");
-      return FALSE;
-    }
-  for (guint c = 0; c < n_cols; c++)
-    {
-      CsvColumn *col = &g_array_index (columns, CsvColumn, c);
-      gboolean has_au = FALSE;
-      if (col->intensity_of < 0)
-        continue;
-      for (guint d = 0; d < n_cols; d++)
-        has_au |= g_array_index (columns, CsvColumn, d).au == col->intensity_of;
-      if (!has_au)
-        {
-          parse_error (error, r->name, r->line, g_array_index (fields, Field, c).column,
-                       "column AU%02d_i has no AU%02d column", col->intensity_of,
-                       col->intensity_of);
-          return FALSE;
-        }
-    }
-
-  state = g_new (int, 100);
-  intensity = g_new (float, 100);
   while (next_line (r, &line, &len, error))
     {
-      const char *key = NULL;
-      gint64 frame, v;
-      guint first_line;
-
       if (line == NULL)
         return FALSE;
       if (blank (line, len))
         continue;
       split_fields (line, len, fields);
-      if (fields->len != n_cols)
-        {
-          parse_error (error, r->name, r->line, 1, "%u fields where the header has %u", fields->len,
-                       n_cols);
-          return FALSE;
-        }
-      if (video_col >= 0)
-        {
-          Field *f = &g_array_index (fields, Field, video_col);
-          if (!field_int (f, 1, G_MAXINT32, &v))
-            {
-              g_autofree char *q = quote (f->text, f->len);
-              parse_error (error, r->name, r->line, f->column, "video “%s” is not a video number", q);
-              return FALSE;
-            }
-          {
-            char buf[32];
-            g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, v);
-            key = g_string_chunk_insert_const (file->keys, buf);
-          }
-        }
-      {
-        Field *f = &g_array_index (fields, Field, frame_col);
-        if (!field_int (f, 0, G_MAXINT32, &frame))
-          {
-            g_autofree char *q = quote (f->text, f->len);
-            parse_error (error, r->name, r->line, f->column,
-                         "frame “%s” is not a frame number (0, 1, 2, ...)", q);
-            return FALSE;
-          }
-        if (!first_time (seen, key, frame, r->line, &first_line))
-          {
-            parse_error (error, r->name, r->line, f->column,
-                         "frame %" G_GINT64_FORMAT " appears twice (also on line %u)", frame,
-                         first_line);
-            return FALSE;
-          }
-      }
-      for (int a = 0; a < 100; a++)
-        state[a] = -1, intensity[a] = NAN;
-      for (guint c = 0; c < n_cols; c++)
-        {
-          CsvColumn *col = &g_array_index (columns, CsvColumn, c);
-          Field *f = &g_array_index (fields, Field, c);
-          if (col->au != 0)
-            {
-              if (f->len == 0)
-                state[col->au] = FACET_LABEL_UNSET;
-              else if (field_whole (f, 0, 9, &v) && (v == 0 || v == 1 || v == 9))
-                state[col->au] = v == 1 ? FACET_LABEL_PRESENT
-                                 : v == 0 ? FACET_LABEL_ABSENT : FACET_LABEL_NOT_CODABLE;
-              else
-                {
-                  g_autofree char *q = quote (f->text, f->len);
-                  parse_error (error, r->name, r->line, f->column,
-                               "AU%02d is “%s”: expected 1 (present), 0 (absent), 9 (not codable) "
-                               "or nothing", col->au, q);
-                  return FALSE;
-                }
-            }
-          else if (col->intensity_of > 0 && f->len > 0)
-            {
-              if (!field_float (f, 0.0, 1.0, &intensity[col->intensity_of]))
-                {
-                  g_autofree char *q = quote (f->text, f->len);
-                  parse_error (error, r->name, r->line, f->column,
-                               "AU%02d_i is “%s”: expected an intensity from 0 to 1 or nothing",
-                               col->intensity_of, q);
-                  return FALSE;
-                }
-            }
-        }
-      for (guint c = 0; c < n_cols; c++)
-        {
-          CsvColumn *col = &g_array_index (columns, CsvColumn, c);
-          if (col->intensity_of > 0 && !isnan (intensity[col->intensity_of])
-              && state[col->intensity_of] == FACET_LABEL_UNSET)
-            {
-              parse_error (error, r->name, r->line, g_array_index (fields, Field, c).column,
-                           "AU%02d_i has an intensity but AU%02d has no label", col->intensity_of,
-                           col->intensity_of);
-              return FALSE;
-            }
-        }
-      for (guint c = 0; c < n_cols; c++)
-        {
-          CsvColumn *col = &g_array_index (columns, CsvColumn, c);
-          if (col->au != 0 && state[col->au] > FACET_LABEL_UNSET)
-            add_label (file, key, r->line, frame, col->au, state[col->au], intensity[col->au]);
-        }
+      if (!csv_row (r, file, &layout, fields, seen, state, intensity, error))
+        return FALSE;
     }
   return error == NULL || *error == NULL;
 }
@@ -532,7 +707,8 @@ parse_csv (Reader         *r,
 /* ---- FMAE-IAT JSON lines ------------------------------------------------------------ *
  * {"img_path": "2F01_T1/frame_123.jpg", "AUs": [1, 999, 4, ...]} per line:
  * the folder names the video, frame_N counts from 1 (frame N - 1 here),
- * listed AUs are present, the other AUs of the set absent; 999 fills. */
+ * listed AUs are present, the other AUs of the set absent; 999 fills.
+ * The same objects as one JSON array (pretty-printed or not) are read too. */
 
 typedef struct
 {
@@ -550,29 +726,30 @@ fmae_line_clear (gpointer data)
   g_clear_pointer (&l->aus, g_array_unref);
 }
 
-/* json-glib says "<data>:LINE:COL: message"; keep the column. */
-static guint
-json_error_column (const GError *e)
+/* json-glib says "<data>:LINE:COL: message"; keep the line and column. */
+static void
+json_error_position (const GError *e,
+                     guint        *line,
+                     guint        *column)
 {
   const char *p = strstr (e->message, ">:");
-  guint line, col;
+  guint l, c;
 
-  if (p != NULL && sscanf (p + 2, "%u:%u", &line, &col) == 2)
-    return col;
-  return 1;
+  if (p != NULL && sscanf (p + 2, "%u:%u", &l, &c) == 2)
+    *line = l, *column = c;
 }
 
 static gboolean
-parse_img_path (const char  *path,
+parse_img_path (const char  *text,
                 char       **folder,
                 gint64      *frame)
 {
-  g_autofree char *base = NULL, *dir = NULL;
+  g_autofree char *path = g_strdup (text), *base = NULL, *dir = NULL;
   const char *digits, *dot;
   Field f;
 
-  if (strchr (path, '\\') != NULL)
-    return FALSE;
+  /* Written on Windows: "F001\\frame_1.jpg". */
+  g_strdelimit (path, "\\", '/');
   base = g_path_get_basename (path);
   dir = g_path_get_dirname (path);
   if (!g_str_has_prefix (base, "frame_"))
@@ -584,7 +761,7 @@ parse_img_path (const char  *path,
   for (const char *p = digits; p < dot; p++)
     if (!g_ascii_isdigit (*p))
       return FALSE;
-  f = (Field) { digits, (gsize) (dot - digits), 1 };
+  f = (Field) { digits, (gsize) (dot - digits), 1, FALSE };
   if (!field_int (&f, 1, G_MAXINT32, frame))
     return FALSE;
   *frame -= 1;
@@ -595,6 +772,233 @@ parse_img_path (const char  *path,
   return TRUE;
 }
 
+/* Where a member's name is in a line (for columns); 1 when unknown. */
+static guint
+member_column (const char *line,
+               gsize       len,
+               const char *member)
+{
+  const char *at = line ? g_strstr_len (line, (gssize) len, member) : NULL;
+
+  return at ? (guint) (at - line) + 1 : 1;
+}
+
+/* One object {"img_path": ..., "AUs": [...]} from @line (of @text, NULL
+ * for a multi-line array item) into @lines. */
+static gboolean
+fmae_object (Reader         *r,
+             FacetLabelFile *file,
+             JsonNode       *root,
+             guint           line,
+             const char     *text,
+             gsize           len,
+             GArray         *lines,
+             GHashTable     *seen,
+             gboolean       *fillers,
+             GError        **error)
+{
+  g_autofree char *folder = NULL;
+  FmaeLine l = { 0 };
+  JsonObject *obj;
+  JsonNode *node;
+  JsonArray *aus;
+  guint first_line;
+
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      parse_error (error, r->name, line, 1, "expected an object {\"img_path\": ..., \"AUs\": [...]}");
+      return FALSE;
+    }
+  obj = json_node_get_object (root);
+  node = json_object_get_member (obj, "img_path");
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      parse_error (error, r->name, line, 1, "no \"img_path\" string");
+      return FALSE;
+    }
+  if (!parse_img_path (json_node_get_string (node), &folder, &l.frame))
+    {
+      const char *path = json_node_get_string (node);
+      g_autofree char *q = quote (path, strlen (path));
+      parse_error (error, r->name, line, member_column (text, len, "\"img_path\""),
+                   "img_path “%s” is not FOLDER/frame_N.jpg (N from 1)", q);
+      return FALSE;
+    }
+  l.aus_column = member_column (text, len, "\"AUs\"");
+  node = json_object_get_member (obj, "AUs");
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    {
+      parse_error (error, r->name, line, l.aus_column, "no \"AUs\" list");
+      return FALSE;
+    }
+  aus = json_node_get_array (node);
+  if (json_array_get_length (aus) > 1000)
+    {
+      parse_error (error, r->name, line, l.aus_column, "the AU list is too long");
+      return FALSE;
+    }
+  l.aus = g_array_new (FALSE, FALSE, sizeof (int));
+  l.line = line;
+  l.key = folder ? g_string_chunk_insert_const (file->keys, folder) : NULL;
+  g_array_append_val (lines, l);
+  for (guint i = 0; i < json_array_get_length (aus); i++)
+    {
+      JsonNode *e = json_array_get_element (aus, i);
+      gint64 au;
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
+          || (au = json_node_get_int (e), au != FMAE_ABSENT && !store_au_valid ((int) au)))
+        {
+          parse_error (error, r->name, line, l.aus_column,
+                       "AUs item %u is not an AU number (1-99, or 999 for absent)", i + 1);
+          return FALSE;
+        }
+      if (au == FMAE_ABSENT)
+        *fillers = TRUE;
+      else
+        {
+          int value = (int) au;
+          g_array_append_val (g_array_index (lines, FmaeLine, lines->len - 1).aus, value);
+        }
+    }
+  if (!first_time (seen, l.key, l.frame, line, &first_line))
+    {
+      parse_error (error, r->name, line, 1,
+                   "frame_%" G_GINT64_FORMAT " of “%s” appears twice (also on line %u)",
+                   l.frame + 1, l.key ? l.key : "", first_line);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Where each item of the top-level array starts: json-glib tells the line
+ * only while it parses, so its signals note them. */
+typedef struct
+{
+  int     depth;
+  guint   pending;
+  GArray *starts; /* guint line per item */
+} ArrayLines;
+
+static void
+on_container_start (JsonParser *parser,
+                    gpointer    data)
+{
+  ArrayLines *a = data;
+
+  if (a->depth == 1 && a->pending == 0)
+    a->pending = json_parser_get_current_line (parser);
+  a->depth++;
+}
+
+static void
+on_container_end (JsonParser *parser,
+                  gpointer    node,
+                  gpointer    data)
+{
+  ((ArrayLines *) data)->depth--;
+}
+
+static void
+on_array_element (JsonParser *parser,
+                  JsonArray  *array,
+                  int         index,
+                  gpointer    data)
+{
+  ArrayLines *a = data;
+  guint line;
+
+  if (a->depth != 1)
+    return;
+  line = a->pending ? a->pending : json_parser_get_current_line (parser);
+  g_array_append_val (a->starts, line);
+  a->pending = 0;
+}
+
+/* The whole file as one JSON array of objects. */
+static gboolean
+fmae_array (Reader         *r,
+            FacetLabelFile *file,
+            GArray         *lines,
+            GHashTable     *seen,
+            gboolean       *fillers,
+            GError        **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (guint));
+  ArrayLines where = { 0, 0, starts };
+  const char *end, *data = r->data;
+  gsize len = r->len;
+  JsonArray *items;
+
+  if (len >= 3 && memcmp (data, "\xef\xbb\xbf", 3) == 0)
+    data += 3, len -= 3; /* a byte order mark */
+  if (memchr (data, '\0', len) != NULL || !g_utf8_validate (data, (gssize) len, &end))
+    {
+      parse_error (error, r->name, 1, 1, "not a text file (NUL bytes or invalid UTF-8)");
+      return FALSE;
+    }
+  g_signal_connect (parser, "array-start", G_CALLBACK (on_container_start), &where);
+  g_signal_connect (parser, "object-start", G_CALLBACK (on_container_start), &where);
+  g_signal_connect (parser, "array-end", G_CALLBACK (on_container_end), &where);
+  g_signal_connect (parser, "object-end", G_CALLBACK (on_container_end), &where);
+  g_signal_connect (parser, "array-element", G_CALLBACK (on_array_element), &where);
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &local))
+    {
+      guint line = 1, column = 1;
+      json_error_position (local, &line, &column);
+      parse_error (error, r->name, line, column, "not JSON: %s", local->message);
+      return FALSE;
+    }
+  r->line = 1;
+  for (gsize i = 0; i < r->len; i++)
+    r->line += r->data[i] == '\n';
+  items = json_node_get_array (json_parser_get_root (parser));
+  for (guint i = 0; i < json_array_get_length (items); i++)
+    {
+      guint line = i < starts->len ? g_array_index (starts, guint, i) : 1;
+      if (!fmae_object (r, file, json_array_get_element (items, i), line, NULL, 0, lines, seen,
+                        fillers, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* One object per line. */
+static gboolean
+fmae_lines (Reader         *r,
+            FacetLabelFile *file,
+            GArray         *lines,
+            GHashTable     *seen,
+            gboolean       *fillers,
+            GError        **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const char *line;
+  gsize len;
+
+  while (next_line (r, &line, &len, error))
+    {
+      g_autoptr (GError) local = NULL;
+
+      if (line == NULL)
+        return FALSE;
+      if (blank (line, len))
+        continue;
+      if (!json_parser_load_from_data (parser, line, (gssize) len, &local))
+        {
+          guint l = 1, column = 1;
+          json_error_position (local, &l, &column);
+          parse_error (error, r->name, r->line, column, "not JSON: %s", local->message);
+          return FALSE;
+        }
+      if (!fmae_object (r, file, json_parser_get_root (parser), r->line, line, len, lines, seen,
+                        fillers, error))
+        return FALSE;
+    }
+  return error == NULL || *error == NULL;
+}
+
 static gboolean
 parse_fmae_json (Reader                        *r,
                  FacetLabelFile                *file,
@@ -603,100 +1007,20 @@ parse_fmae_json (Reader                        *r,
 {
   g_autoptr (GArray) lines = g_array_new (FALSE, TRUE, sizeof (FmaeLine));
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
   const int *set = options->au_ids;
   int n_set = options->n_aus;
-  gboolean fillers = FALSE;
-  const char *line;
-  gsize len;
+  gboolean fillers = FALSE, array;
+  gsize first = 0;
 
   g_array_set_clear_func (lines, fmae_line_clear);
-  while (next_line (r, &line, &len, error))
-    {
-      g_autoptr (GError) local = NULL;
-      g_autofree char *folder = NULL;
-      const char *aus_at;
-      FmaeLine l = { 0 };
-      JsonObject *obj;
-      JsonNode *root, *node;
-      JsonArray *aus;
-      guint first_line;
-
-      if (line == NULL)
-        return FALSE;
-      if (blank (line, len))
-        continue;
-      if (!json_parser_load_from_data (parser, line, (gssize) len, &local))
-        {
-          parse_error (error, r->name, r->line, json_error_column (local), "not JSON: %s",
-                       local->message);
-          return FALSE;
-        }
-      root = json_parser_get_root (parser);
-      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-        {
-          parse_error (error, r->name, r->line, 1, "expected an object {\"img_path\": ..., \"AUs\": [...]}");
-          return FALSE;
-        }
-      obj = json_node_get_object (root);
-      node = json_object_get_member (obj, "img_path");
-      if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
-        {
-          parse_error (error, r->name, r->line, 1, "no \"img_path\" string");
-          return FALSE;
-        }
-      if (!parse_img_path (json_node_get_string (node), &folder, &l.frame))
-        {
-          g_autofree char *q = quote (json_node_get_string (node), strlen (json_node_get_string (node)));
-          const char *at = g_strstr_len (line, (gssize) len, "\"img_path\"");
-          parse_error (error, r->name, r->line, at ? (guint) (at - line) + 1 : 1,
-                       "img_path “%s” is not FOLDER/frame_N.jpg (N from 1)", q);
-          return FALSE;
-        }
-      aus_at = g_strstr_len (line, (gssize) len, "\"AUs\"");
-      l.aus_column = aus_at ? (guint) (aus_at - line) + 1 : 1;
-      node = json_object_get_member (obj, "AUs");
-      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
-        {
-          parse_error (error, r->name, r->line, l.aus_column, "no \"AUs\" list");
-          return FALSE;
-        }
-      aus = json_node_get_array (node);
-      if (json_array_get_length (aus) > 1000)
-        {
-          parse_error (error, r->name, r->line, l.aus_column, "the AU list is too long");
-          return FALSE;
-        }
-      l.aus = g_array_new (FALSE, FALSE, sizeof (int));
-      l.line = r->line;
-      l.key = folder ? g_string_chunk_insert_const (file->keys, folder) : NULL;
-      g_array_append_val (lines, l);
-      for (guint i = 0; i < json_array_get_length (aus); i++)
-        {
-          JsonNode *e = json_array_get_element (aus, i);
-          gint64 au;
-          if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
-              || (au = json_node_get_int (e), au != FMAE_ABSENT && !store_au_valid ((int) au)))
-            {
-              parse_error (error, r->name, r->line, l.aus_column,
-                           "AUs item %u is not an AU number (1-99, or 999 for absent)", i + 1);
-              return FALSE;
-            }
-          if (au == FMAE_ABSENT)
-            fillers = TRUE;
-          else
-            g_array_append_val (g_array_index (lines, FmaeLine, lines->len - 1).aus,
-                                (int) { (int) au });
-        }
-      if (!first_time (seen, l.key, l.frame, r->line, &first_line))
-        {
-          parse_error (error, r->name, r->line, 1,
-                       "frame_%" G_GINT64_FORMAT " of “%s” appears twice (also on line %u)",
-                       l.frame + 1, l.key ? l.key : "", first_line);
-          return FALSE;
-        }
-    }
-  if (error != NULL && *error != NULL)
+  file->key_kind = FACET_LABEL_KEY_NAME;
+  file->frame_base = 1;
+  if (r->len >= 3 && memcmp (r->data, "\xef\xbb\xbf", 3) == 0)
+    first = 3;
+  while (first < r->len && g_ascii_isspace (r->data[first]))
+    first++;
+  array = first < r->len && r->data[first] == '[';
+  if (!(array ? fmae_array : fmae_lines) (r, file, lines, seen, &fillers, error))
     return FALSE;
 
   /* The AUs the file codes: given, or the data set the writer used (BP4D
@@ -752,6 +1076,7 @@ parse_bp4d (Reader                        *r,
   gsize len;
   guint n_cols;
 
+  file->frame_base = 1;
   if (set == NULL)
     set = facet_dataset_aus ("BP4D", &n_set);
   for (;;)
@@ -885,6 +1210,7 @@ parse_disfa (Reader                        *r,
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *subject = NULL;
   int au, min = options->min_intensity > 0 ? options->min_intensity : 2;
+  gint64 expected = 1;
   const char *key, *line;
   gsize len;
 
@@ -895,6 +1221,8 @@ parse_disfa (Reader                        *r,
       return FALSE;
     }
   key = g_string_chunk_insert_const (file->keys, subject);
+  file->key_kind = FACET_LABEL_KEY_NAME;
+  file->frame_base = 1;
   while (next_line (r, &line, &len, error))
     {
       gint64 frame, v;
@@ -927,6 +1255,17 @@ parse_disfa (Reader                        *r,
                        first_line);
           return FALSE;
         }
+      /* DISFA writes every frame, in order: a gap is a lost line. */
+      if (frame != expected)
+        {
+          parse_error (error, r->name, r->line, f->column, frame > expected
+                       ? "frame %" G_GINT64_FORMAT " where frame %" G_GINT64_FORMAT " was expected "
+                         "(a line is missing)"
+                       : "frame %" G_GINT64_FORMAT " where frame %" G_GINT64_FORMAT " was expected "
+                         "(out of order)", frame, expected);
+          return FALSE;
+        }
+      expected++;
       f = &g_array_index (fields, Field, 1);
       if (!field_whole (f, 0, 5, &v))
         {
@@ -1026,27 +1365,17 @@ video_index_clear (VideoIndex *index)
   g_clear_pointer (&index->videos, g_ptr_array_unref);
 }
 
-/* Videos a key names: a number, a file stem ("2F01_T1", also DISFA's
+/* Videos a name key names: a file stem ("2F01_T1", also DISFA's
  * "LeftVideoSN001_comp" for "LeftVideoSN001"), or for DISFA every video
  * whose name holds the subject. */
 static GPtrArray *
-match_key (VideoIndex      *index,
-           const char      *key,
-           gboolean         is_number,
-           FacetLabelFormat format)
+match_name (VideoIndex      *index,
+            const char      *key,
+            FacetLabelFormat format)
 {
   GPtrArray *out = g_ptr_array_new ();
   FacetStoreVideo *v;
-  gint64 number;
 
-  if (is_number)
-    {
-      if (g_ascii_string_to_signed (key, 10, 1, G_MAXINT64, &number, NULL))
-        for (guint i = 0; i < index->videos->len; i++)
-          if (((FacetStoreVideo *) index->videos->pdata[i])->id == number)
-            g_ptr_array_add (out, index->videos->pdata[i]);
-      return out;
-    }
   if ((v = g_hash_table_lookup (index->by_stem, key)) != NULL)
     g_ptr_array_add (out, v);
   else
@@ -1066,6 +1395,135 @@ match_key (VideoIndex      *index,
   return out;
 }
 
+/* The video a csv row names by file name and content hash: the hash
+ * decides (a renamed file is still the same video); without one the name
+ * must be unique in the project. */
+static GPtrArray *
+match_file (VideoIndex           *index,
+            const FacetLabelFile *file,
+            const FacetParsedLabel *p,
+            GError              **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new ();
+  g_autofree char *q = quote (p->video_key, strlen (p->video_key));
+
+  for (guint i = 0; i < index->videos->len; i++)
+    {
+      FacetStoreVideo *v = index->videos->pdata[i];
+      g_autofree char *base = g_path_get_basename (v->path);
+      if (p->video_sha256 != NULL ? g_strcmp0 (v->sha256, p->video_sha256) == 0
+                                  : g_str_equal (base, p->video_key))
+        g_ptr_array_add (out, v);
+    }
+  if (out->len == 0 && p->video_sha256 != NULL)
+    g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                 "%s:%u: the project has no video with the content of “%s” (sha256 %.12s…); "
+                 "add that video first, or pass --video to put the labels on another",
+                 file->name, p->line, q, p->video_sha256);
+  else if (out->len == 0)
+    g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                 "%s:%u: the project has no video called “%s”; add it first, or pass --video",
+                 file->name, p->line, q);
+  else if (out->len > 1)
+    g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                 "%s:%u: videos %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT " are both called "
+                 "“%s” and the file has no sha256 to tell them apart; pass --video",
+                 file->name, p->line, ((FacetStoreVideo *) out->pdata[0])->id,
+                 ((FacetStoreVideo *) out->pdata[1])->id, q);
+  return out->len == 1 ? g_steal_pointer (&out) : NULL;
+}
+
+/* A file that keys rows by video (file names or numbers) must name one
+ * video when --video forces one, and an older Facet's video numbers are
+ * only trusted for one video: they follow the order videos were added. */
+static gboolean
+check_keys (const FacetLabelFile          *file,
+            const FacetLabelImportOptions *options,
+            GError                       **error)
+{
+  const FacetParsedLabel *first = NULL;
+
+  if (file->key_kind != FACET_LABEL_KEY_FILE && file->key_kind != FACET_LABEL_KEY_NUMBER)
+    return TRUE;
+  for (guint i = 0; i < file->labels->len; i++)
+    {
+      const FacetParsedLabel *p = &g_array_index (file->labels, FacetParsedLabel, i);
+      if (first == NULL)
+        first = p;
+      else if (p->video_key != first->video_key || p->video_sha256 != first->video_sha256)
+        {
+          if (options->video_id != 0)
+            g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                         "%s:%u: the file holds labels of several videos; --video puts one "
+                         "video's labels on another (import without --video)", file->name,
+                         p->line);
+          else if (file->key_kind == FACET_LABEL_KEY_NUMBER)
+            g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                         "%s:%u: the file names its videos only by number (an older Facet's "
+                         "export); numbers follow the order videos were added, so they may "
+                         "mean other videos here: export the labels again with this Facet",
+                         file->name, p->line);
+          else
+            continue;
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* The videos a label goes to (cached per key), or NULL with an error. */
+static GPtrArray *
+label_targets (FacetStore                    *store,
+               VideoIndex                    *index,
+               const FacetLabelFile          *file,
+               const FacetParsedLabel        *p,
+               const char                    *path,
+               const FacetLabelImportOptions *options,
+               GHashTable                    *cache,
+               GError                       **error)
+{
+  g_autofree char *stem = p->video_key ? NULL : file_stem (path);
+  g_autofree char *key = g_strconcat (p->video_key ? p->video_key : stem, "\n",
+                                      p->video_sha256 ? p->video_sha256 : "", NULL);
+  GPtrArray *targets = g_hash_table_lookup (cache, key);
+
+  if (targets != NULL)
+    return targets;
+  if (file->key_kind == FACET_LABEL_KEY_FILE && p->video_key != NULL)
+    targets = match_file (index, file, p, error);
+  else if (file->key_kind == FACET_LABEL_KEY_NUMBER && p->video_key != NULL)
+    {
+      gint64 number = g_ascii_strtoll (p->video_key, NULL, 10);
+      targets = g_ptr_array_new ();
+      for (guint i = 0; i < index->videos->len; i++)
+        if (((FacetStoreVideo *) index->videos->pdata[i])->id == number)
+          g_ptr_array_add (targets, index->videos->pdata[i]);
+      if (targets->len == 0)
+        store_set_not_found (store, "video", number, error);
+    }
+  else
+    {
+      /* A name from the file, else the label file's own name, else the
+       * project's only video. */
+      const char *name = p->video_key ? p->video_key : stem;
+      targets = match_name (index, name, options->format);
+      if (targets->len == 0 && p->video_key == NULL && index->videos->len == 1)
+        g_ptr_array_add (targets, index->videos->pdata[0]);
+      if (targets->len == 0)
+        {
+          g_autofree char *q = quote (name, strlen (name));
+          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                       "%s:%u: no video of the project matches “%s”; pass --video", file->name,
+                       p->line, q);
+        }
+    }
+  if (targets != NULL && targets->len == 0)
+    g_clear_pointer (&targets, g_ptr_array_unref);
+  if (targets != NULL)
+    g_hash_table_insert (cache, g_steal_pointer (&key), targets);
+  return targets;
+}
+
 /* Turns parsed labels into project labels: every key to its videos, every
  * frame checked against the video, all before anything is written. */
 static gboolean
@@ -1079,55 +1537,32 @@ resolve_file (FacetStore                    *store,
 {
   g_autoptr (GHashTable) cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                         (GDestroyNotify) g_ptr_array_unref);
-  GPtrArray *whole = NULL;
-  g_autoptr (GPtrArray) whole_owned = NULL;
+  g_autoptr (GPtrArray) whole = NULL;
 
+  if (!check_keys (file, options, error))
+    return FALSE;
   if (options->video_id != 0)
     {
-      whole_owned = g_ptr_array_new ();
+      whole = g_ptr_array_new ();
       for (guint i = 0; i < index->videos->len; i++)
         if (((FacetStoreVideo *) index->videos->pdata[i])->id == options->video_id)
-          g_ptr_array_add (whole_owned, index->videos->pdata[i]);
-      if (whole_owned->len == 0)
+          g_ptr_array_add (whole, index->videos->pdata[i]);
+      if (whole->len == 0)
         {
           store_set_not_found (store, "video", options->video_id, error);
           return FALSE;
         }
-      whole = whole_owned;
     }
 
   for (guint i = 0; i < file->labels->len; i++)
     {
       const FacetParsedLabel *p = &g_array_index (file->labels, FacetParsedLabel, i);
-      GPtrArray *targets;
+      GPtrArray *targets = whole;
 
-      if (whole != NULL && (p->video_key == NULL || options->format != FACET_LABEL_FORMAT_CSV))
-        targets = whole;
-      else
-        {
-          /* No key in the file: its name, else the project's only video. */
-          g_autofree char *stem = p->video_key ? NULL : file_stem (path);
-          const char *key = p->video_key ? p->video_key : stem;
-          targets = g_hash_table_lookup (cache, key);
-          if (targets == NULL)
-            {
-              /* Only the csv video column holds numbers; file names are names. */
-              targets = match_key (index, key,
-                                   p->video_key != NULL && options->format == FACET_LABEL_FORMAT_CSV,
-                                   options->format);
-              if (targets->len == 0 && p->video_key == NULL && index->videos->len == 1)
-                g_ptr_array_add (targets, index->videos->pdata[0]);
-              g_hash_table_insert (cache, g_strdup (key), targets);
-            }
-          if (targets->len == 0)
-            {
-              g_autofree char *q = quote (key, strlen (key));
-              g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                           "%s:%u: no video of the project matches “%s”; pass --video", file->name,
-                           p->line, q);
-              return FALSE;
-            }
-        }
+      if (targets == NULL)
+        targets = label_targets (store, index, file, p, path, options, cache, error);
+      if (targets == NULL)
+        return FALSE;
       for (guint t = 0; t < targets->len; t++)
         {
           FacetStoreVideo *v = targets->pdata[t];
@@ -1135,10 +1570,13 @@ resolve_file (FacetStore                    *store,
                            .intensity = p->intensity, .source = FACET_LABEL_SOURCE_IMPORTED };
           if (p->frame >= v->n_frames)
             {
+              /* In the file's own counting, so the number is the one on the line. */
               g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
                            "%s:%u: frame %" G_GINT64_FORMAT " is outside video %" G_GINT64_FORMAT
-                           " (frames 0-%" G_GINT64_FORMAT ")", file->name, p->line, p->frame,
-                           v->id, v->n_frames - 1);
+                           " (frames %d-%" G_GINT64_FORMAT "%s)", file->name, p->line,
+                           p->frame + file->frame_base, v->id, file->frame_base,
+                           v->n_frames - 1 + file->frame_base,
+                           file->frame_base == 1 ? ", counted from 1 as in the file" : "");
               return FALSE;
             }
           g_array_append_val (out, l);
@@ -1174,65 +1612,105 @@ read_and_parse (const char                    *path,
                                  display, options, error);
 }
 
-gint64
-facet_store_import_labels (FacetStore                    *store,
-                           const char                    *path,
-                           const FacetLabelImportOptions *options,
-                           GError                       **error)
+/* The label files to read: DISFA comes as a folder of per-AU files, the
+ * others as one file. */
+static GPtrArray *
+list_label_files (const char                    *path,
+                  const FacetLabelImportOptions *options,
+                  GError                       **error)
 {
-  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_label_file_free);
   g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GArray) labels = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
-  g_autofree char *description = NULL, *display = g_filename_display_name (path);
-  VideoIndex index = { 0 };
-  gint64 id = -1;
+  g_autofree char *display = g_filename_display_name (path);
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
 
-  g_return_val_if_fail (store != NULL && path != NULL && options != NULL, -1);
-
-  /* DISFA comes as a folder of per-AU files; the others as one file. */
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
     {
-      g_autoptr (GDir) dir = NULL;
-      const char *name;
-      if (options->format != FACET_LABEL_FORMAT_DISFA)
-        {
-          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
-                       "%s is a folder; only the disfa format reads folders (of SNxxx_auN.txt)",
-                       display);
-          return -1;
-        }
-      dir = g_dir_open (path, 0, NULL);
-      if (dir == NULL)
-        {
-          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_IO, "%s: cannot read the folder",
-                       display);
-          return -1;
-        }
-      while ((name = g_dir_read_name (dir)) != NULL)
-        if (g_str_has_suffix (name, ".txt"))
-          g_ptr_array_add (paths, g_build_filename (path, name, NULL));
-      g_ptr_array_sort (paths, (GCompareFunc) g_strcmp0);
-      if (paths->len == 0)
-        {
-          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                       "%s: no SNxxx_auN.txt files in the folder", display);
-          return -1;
-        }
+      g_ptr_array_add (paths, g_strdup (path));
+      return g_steal_pointer (&paths);
     }
-  else
-    g_ptr_array_add (paths, g_strdup (path));
+  if (options->format != FACET_LABEL_FORMAT_DISFA)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "%s is a folder; only the disfa format reads folders (of SNxxx_auN.txt)",
+                   display);
+      return NULL;
+    }
+  dir = g_dir_open (path, 0, NULL);
+  if (dir == NULL)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_IO, "%s: cannot read the folder",
+                   display);
+      return NULL;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".txt"))
+      g_ptr_array_add (paths, g_build_filename (path, name, NULL));
+  g_ptr_array_sort (paths, (GCompareFunc) g_strcmp0);
+  if (paths->len == 0)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                   "%s: no SNxxx_auN.txt files in the folder", display);
+      return NULL;
+    }
+  return g_steal_pointer (&paths);
+}
 
+/* DISFA's AU files of one subject cover the same frames: one that stops
+ * early was cut short. (Gaps inside a file are found by the parser.) */
+static gboolean
+check_disfa_lengths (GPtrArray *files,
+                     GError   **error)
+{
+  for (guint i = 0; i < files->len; i++)
+    for (guint j = 0; j < files->len; j++)
+      {
+        const FacetLabelFile *a = files->pdata[i], *b = files->pdata[j];
+        const FacetParsedLabel *la, *lb;
+        if (a->labels->len == 0 || b->labels->len == 0)
+          continue;
+        la = &g_array_index (a->labels, FacetParsedLabel, a->labels->len - 1);
+        lb = &g_array_index (b->labels, FacetParsedLabel, b->labels->len - 1);
+        if (g_strcmp0 (la->video_key, lb->video_key) != 0 || la->frame >= lb->frame)
+          continue;
+        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_PARSE,
+                     "%s:%u: ends at frame %" G_GINT64_FORMAT " but %s goes on to frame %"
+                     G_GINT64_FORMAT ": the file was cut short", a->name, la->line, la->frame + 1,
+                     b->name, lb->frame + 1);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Every file parsed and matched to the project's videos, or nothing. */
+static GArray *
+collect_labels (FacetStore                    *store,
+                const char                    *path,
+                const FacetLabelImportOptions *options,
+                GError                       **error)
+{
+  g_autoptr (GPtrArray) files =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) facet_label_file_free);
+  g_autoptr (GPtrArray) paths = list_label_files (path, options, error);
+  g_autoptr (GArray) labels = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
+  VideoIndex index = { 0 };
+  gboolean ok = TRUE;
+
+  if (paths == NULL)
+    return NULL;
   for (guint i = 0; i < paths->len; i++)
     {
       FacetLabelFile *f = read_and_parse (paths->pdata[i], options, error);
       if (f == NULL)
-        return -1;
+        return NULL;
       g_ptr_array_add (files, f);
     }
+  if (options->format == FACET_LABEL_FORMAT_DISFA && !check_disfa_lengths (files, error))
+    return NULL;
 
   index.videos = facet_store_list_videos (store, error);
   if (index.videos == NULL)
-    return -1;
+    return NULL;
   index.by_stem = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < index.videos->len; i++)
     {
@@ -1243,30 +1721,117 @@ facet_store_import_labels (FacetStore                    *store,
       else
         g_hash_table_insert (index.by_stem, stem, v);
     }
-  for (guint i = 0; i < files->len; i++)
-    if (!resolve_file (store, &index, files->pdata[i], paths->pdata[i], options, labels, error))
-      {
-        video_index_clear (&index);
-        return -1;
-      }
+  for (guint i = 0; ok && i < files->len; i++)
+    ok = resolve_file (store, &index, files->pdata[i], paths->pdata[i], options, labels, error);
   video_index_clear (&index);
+  return ok ? g_steal_pointer (&labels) : NULL;
+}
 
+gint64
+facet_store_import_labels_full (FacetStore                    *store,
+                                const char                    *path,
+                                const FacetLabelImportOptions *options,
+                                gint64                        *n_changed,
+                                GError                       **error)
+{
+  g_autoptr (GArray) labels = NULL;
+  g_autofree char *description = NULL, *display = NULL;
+  gint64 id = -1, changed = 0;
+
+  g_return_val_if_fail (store != NULL && path != NULL && options != NULL, -1);
+
+  labels = collect_labels (store, path, options, error);
+  if (labels == NULL)
+    return -1;
+  display = g_filename_display_name (path);
   description = g_strdup_printf ("import of %s", display);
   store_lock (store);
   if (store_begin (store, error))
     {
       id = store_write_labels_locked (store, (FacetLabel *) labels->data, labels->len,
                                       FACET_CHANGESET_IMPORT, description, error);
+      if (id > 0)
+        {
+          /* What the change set holds: the labels that differed. */
+          sqlite3_stmt *st = store_prepare (store, "SELECT n_changes FROM changesets WHERE id = ?",
+                                            error);
+          if (st == NULL)
+            id = -1;
+          else
+            {
+              sqlite3_bind_int64 (st, 1, id);
+              if (store_step (store, st, error) == SQLITE_ROW)
+                changed = sqlite3_column_int64 (st, 0);
+              else
+                id = -1;
+              sqlite3_reset (st);
+            }
+        }
       if (id < 0)
         store_rollback (store);
       else if (!store_commit (store, error))
         id = -1;
     }
   store_unlock_and_notify (store);
+  if (n_changed != NULL)
+    *n_changed = id < 0 ? 0 : changed;
   return id < 0 ? -1 : (gint64) labels->len;
 }
 
+gint64
+facet_store_import_labels (FacetStore                    *store,
+                           const char                    *path,
+                           const FacetLabelImportOptions *options,
+                           GError                       **error)
+{
+  return facet_store_import_labels_full (store, path, options, NULL, error);
+}
+
 /* ---- Export in the csv layout ------------------------------------------------------------------ */
+
+/* The shortest decimal that reads back as the same float (0.4, not
+ * 0.400000006). */
+static void
+append_float (GString *out,
+              float    v)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  for (int digits = 6; digits <= 9; digits++)
+    {
+      char format[8];
+      g_snprintf (format, sizeof format, "%%.%dg", digits);
+      g_ascii_formatd (buf, sizeof buf, format, (double) v);
+      if ((float) g_ascii_strtod (buf, NULL) == v)
+        break;
+    }
+  g_string_append (out, buf);
+}
+
+/* A field as CSV: quoted when it holds a comma, quote or surrounding space
+ * (line breaks cannot be read back by line; they become spaces). */
+static void
+append_csv_field (GString    *out,
+                  const char *text)
+{
+  gsize len = strlen (text);
+  gboolean plain = len > 0 && !g_ascii_isspace (text[0]) && !g_ascii_isspace (text[len - 1])
+                   && strpbrk (text, ",\"\r\n") == NULL;
+
+  if (plain)
+    {
+      g_string_append (out, text);
+      return;
+    }
+  g_string_append_c (out, '"');
+  for (const char *p = text; *p; p++)
+    {
+      if (*p == '"')
+        g_string_append_c (out, '"');
+      g_string_append_c (out, *p == '\r' || *p == '\n' ? ' ' : *p);
+    }
+  g_string_append_c (out, '"');
+}
 
 static void
 append_label_cells (GString          *out,
@@ -1275,7 +1840,6 @@ append_label_cells (GString          *out,
                     const int        *aus,
                     guint             n_aus)
 {
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
   guint k = 0;
 
   for (guint a = 0; a < n_aus; a++)
@@ -1291,8 +1855,42 @@ append_label_cells (GString          *out,
                               : l->state == FACET_LABEL_ABSENT ? "0" : "9");
       g_string_append_c (out, ',');
       if (l != NULL && !isnan (l->intensity))
-        g_string_append (out, g_ascii_formatd (buf, sizeof buf, "%.9g", l->intensity));
+        append_float (out, l->intensity);
     }
+}
+
+/* Every labelled frame of one video, naming it by file name and hash. */
+static gboolean
+append_video_labels (FacetStore            *store,
+                     GString               *out,
+                     const FacetStoreVideo *v,
+                     const int             *aus,
+                     guint                  n_aus,
+                     GError               **error)
+{
+  g_autoptr (GArray) labels = facet_store_get_labels (store, v->id, 0, 0, -1, error);
+  g_autoptr (GString) prefix = g_string_new (NULL);
+  g_autofree char *base = g_path_get_basename (v->path);
+  guint start = 0;
+
+  if (labels == NULL)
+    return FALSE;
+  append_csv_field (prefix, base);
+  g_string_append_printf (prefix, ",%s,", v->sha256 ? v->sha256 : "");
+  while (start < labels->len)
+    {
+      const FacetLabel *row = &g_array_index (labels, FacetLabel, start);
+      guint n = 1;
+      while (start + n < labels->len
+             && g_array_index (labels, FacetLabel, start + n).frame == row->frame)
+        n++;
+      g_string_append_len (out, prefix->str, (gssize) prefix->len);
+      g_string_append_printf (out, "%" G_GINT64_FORMAT, row->frame);
+      append_label_cells (out, row, n, aus, n_aus);
+      g_string_append_c (out, '\n');
+      start += n;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -1305,7 +1903,6 @@ facet_store_export_labels (FacetStore *store,
   g_autoptr (GArray) counts = NULL;
   g_autoptr (GString) out = g_string_new (NULL);
   g_autofree int *aus = NULL;
-  gboolean with_video;
   guint n_aus;
 
   g_return_val_if_fail (store != NULL && path != NULL, FALSE);
@@ -1324,10 +1921,12 @@ facet_store_export_labels (FacetStore *store,
           store_set_not_found (store, "video", video_id, error);
           return FALSE;
         }
-      videos->pdata[0] = g_ptr_array_steal_index (videos, keep);
-      g_ptr_array_set_size (videos, 1);
+      {
+        FacetStoreVideo *only = g_ptr_array_steal_index (videos, keep);
+        g_ptr_array_set_size (videos, 0);
+        g_ptr_array_add (videos, only);
+      }
     }
-  with_video = video_id == 0 && videos->len > 1;
   counts = facet_store_count_labels (store, video_id, error);
   if (counts == NULL)
     return FALSE;
@@ -1342,33 +1941,12 @@ facet_store_export_labels (FacetStore *store,
       return FALSE;
     }
 
-  g_string_append (out, with_video ? "video,frame" : "frame");
+  g_string_append (out, "file,sha256,frame");
   for (guint a = 0; a < n_aus; a++)
     g_string_append_printf (out, ",AU%02d,AU%02d_i", aus[a], aus[a]);
   g_string_append_c (out, '\n');
   for (guint i = 0; i < videos->len; i++)
-    {
-      FacetStoreVideo *v = videos->pdata[i];
-      g_autoptr (GArray) labels = facet_store_get_labels (store, v->id, 0, 0, -1, error);
-      guint start = 0;
-      if (labels == NULL)
-        return FALSE;
-      while (start < labels->len)
-        {
-          const FacetLabel *row = &g_array_index (labels, FacetLabel, start);
-          guint n = 1;
-          while (start + n < labels->len
-                 && g_array_index (labels, FacetLabel, start + n).frame == row->frame)
-            n++;
-          if (with_video)
-            g_string_append_printf (out, "%" G_GINT64_FORMAT ",", v->id);
-          g_string_append_printf (out, "%" G_GINT64_FORMAT, row->frame);
-          append_label_cells (out, row, n, aus, n_aus);
-          g_string_append_c (out, '\n');
-          start += n;
-        }
-    }
-  if (!facet_write_file_atomic (path, out->str, out->len, error))
-    return FALSE;
-  return TRUE;
+    if (!append_video_labels (store, out, videos->pdata[i], aus, n_aus, error))
+      return FALSE;
+  return facet_write_file_atomic (path, out->str, out->len, error);
 }

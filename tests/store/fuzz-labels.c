@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "store/facet-store.h"
 
@@ -32,6 +33,9 @@ LLVMFuzzerTestOneInput (const guint8 *data,
       g_assert (l->frame >= 0 && l->au >= 1 && l->au <= 99);
       g_assert (l->state >= FACET_LABEL_PRESENT && l->state <= FACET_LABEL_NOT_CODABLE);
       g_assert (isnan (l->intensity) || (l->intensity >= 0.0f && l->intensity <= 1.0f));
+      /* A content hash is 64 lower-case hex digits, and only with a file name. */
+      g_assert (l->video_sha256 == NULL || (strlen (l->video_sha256) == 64 && l->video_key != NULL
+                                            && file->key_kind == FACET_LABEL_KEY_FILE));
     }
   return 0;
 }

@@ -1050,7 +1050,7 @@ test_import_export_roundtrip (void)
   g_assert_true (g_file_get_contents (out, &a, NULL, NULL));
   g_assert_true (g_file_get_contents (out2, &b, NULL, NULL));
   g_assert_cmpstr (a, ==, b);
-  g_assert_true (g_str_has_prefix (a, "video,frame,AU01,AU01_i,AU02,AU02_i,AU26,AU26_i\n"));
+  g_assert_true (g_str_has_prefix (a, "file,sha256,frame,AU01,AU01_i,AU02,AU02_i,AU26,AU26_i\n"));
   for (gint64 video = 1; video <= 2; video++)
     for (gint64 frame = 0; frame < 50; frame++)
       for (int au = 1; au <= 26; au++)
@@ -1133,7 +1133,7 @@ test_exports (void)
   const int aus[] = { 1, 12 };
   FacetFrameResult results[10] = { 0 };
   float probs[20];
-  FacetExportOptions opt = { FACET_EXPORT_OPENFACE, 0, 0, NAN };
+  FacetExportOptions opt = { FACET_EXPORT_TIMESERIES, 0, 0, NAN };
   gint64 video, model;
 
   video = add_video (store, "export.mkv", "S1", 10, 91);

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -119,9 +120,9 @@ class Exports(Workdir):
         run_cli("labels", "set", project, "--video", 1, "--frames", "10-19", "--au", 12, "--present")
         run_cli("labels", "set", project, "--video", 1, "--frames", "30-31", "--au", 4, "--absent")
 
-        # openface: the columns and dtypes pandas sees.
-        out = self.path("openface.csv")
-        run_cli("export", project, "--format", "openface", "--threshold", "0.5", out)
+        # timeseries (Facet's own per-frame table): the columns and dtypes pandas sees.
+        out = self.path("timeseries.csv")
+        run_cli("export", project, "--format", "timeseries", "--threshold", "0.5", out)
         df = pd.read_csv(out)
         expected = (["frame", "face_id", "timestamp", "confidence", "success"]
                     + [f"AU{a:02d}_c" for a in BP4D_AUS] + [f"AU{a:02d}_p" for a in BP4D_AUS]
@@ -214,7 +215,9 @@ class Exports(Workdir):
         values = [int(s.get("TIME_VALUE")) for s in root.find("TIME_ORDER")]
         self.assertEqual(values, sorted(values))
         tiers = root.findall("TIER")
-        self.assertEqual([t.get("TIER_ID") for t in tiers], [f"AU{a:02d}" for a in BP4D_AUS])
+        # A tier per AU with events in this video (ELAN shows no empty rows).
+        self.assertEqual([t.get("TIER_ID") for t in tiers],
+                         [f"AU{a:02d}" for a in BP4D_AUS if (ev["au"] == f"AU{a:02d}").any()])
         types = {t.get("LINGUISTIC_TYPE_ID") for t in root.findall("LINGUISTIC_TYPE")}
         ids = set()
         for t in tiers:
@@ -259,9 +262,9 @@ class Exports(Workdir):
         q = "SELECT video_id, frame, au, state, intensity FROM labels ORDER BY 1, 2, 3"
         self.assertEqual(db1.execute(q).fetchall(), db2.execute(q).fetchall())
         self.assertEqual(len(db1.execute(q).fetchall()), 60 + 12 + 60 + 6)
-        # The exported file is the synth layout pandas can read.
+        # The exported file is the synth layout, naming its video, that pandas can read.
         df = pd.read_csv(first)
-        self.assertEqual(list(df.columns), ["frame", "AU01", "AU01_i", "AU06", "AU06_i", "AU12", "AU12_i",
+        self.assertEqual(list(df.columns), ["file", "sha256", "frame", "AU01", "AU01_i", "AU06", "AU06_i", "AU12", "AU12_i",
                                             "AU26", "AU26_i"])
 
 
@@ -574,6 +577,232 @@ class Hostile(Workdir):
         self.assertEqual(status["videos"][0]["media"], "missing")
         model = self.tiny_model()
         self.expect_failure("analyze", project, "--model", model, contains=("missing",))
+
+
+# py-feat's OpenFace reader, its steps and column constants written out
+# (feat.utils: openface_* lists; feat.utils.io.read_openface; Fex.aus
+# selects au_columns): the "openface" export must read with them.
+OPENFACE_AU_LIST = [1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 45]
+OPENFACE_AU_INTENSITY = [f"AU{i:02d}_r" for i in OPENFACE_AU_LIST]
+OPENFACE_AU_PRESENCE = sorted(f"AU{i:02d}_c" for i in OPENFACE_AU_LIST + [28])
+OPENFACE_AU_COLUMNS = OPENFACE_AU_INTENSITY + OPENFACE_AU_PRESENCE
+OPENFACE_2D_LANDMARKS = [f"x_{i}" for i in range(68)] + [f"y_{i}" for i in range(68)]
+OPENFACE_3D_LANDMARKS = ([f"X_{i}" for i in range(68)] + [f"Y_{i}" for i in range(68)]
+                         + [f"Z_{i}" for i in range(68)])
+OPENFACE_TIME = ["frame", "timestamp"]
+OPENFACE_GAZE = ["gaze_0_x", "gaze_0_y", "gaze_0_z", "gaze_1_x", "gaze_1_y", "gaze_1_z"]
+OPENFACE_POSE = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
+OPENFACE_ORIG = (OPENFACE_TIME + ["confidence", "success"] + OPENFACE_GAZE + OPENFACE_POSE
+                 + OPENFACE_2D_LANDMARKS + OPENFACE_3D_LANDMARKS
+                 + ["p_scale", "p_rx", "p_ry", "p_rz", "p_tx", "p_ty"] + [f"p_{i}" for i in range(34)]
+                 + OPENFACE_AU_COLUMNS)
+
+
+def pyfeat_read_openface(path):
+    """read_openface's steps: read, strip the names (OpenFace writes ", "),
+    keep the original columns when all are there, then the Fex column groups."""
+    d = pd.read_csv(path, sep=",")
+    d.columns = d.columns.str.strip(" ")
+    try:
+        d = d[OPENFACE_ORIG]
+    except KeyError:
+        pass
+    groups = {"aus": OPENFACE_AU_COLUMNS, "landmarks": OPENFACE_2D_LANDMARKS, "pose": OPENFACE_POSE,
+              "gaze": OPENFACE_GAZE, "time": OPENFACE_TIME}
+    return d, {name: d[cols] for name, cols in groups.items()}  # KeyError when one is missing
+
+
+R_RESERVED = {"if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE", "FALSE",
+              "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_", "in"}
+
+
+def r_syntactic(name):
+    """R's make.names leaves a name alone when it is syntactic."""
+    import re
+    return (re.fullmatch(r"(?:[A-Za-z]|\.(?![0-9]))[A-Za-z0-9._]*|\.", name) is not None
+            and name not in R_RESERVED)
+
+
+def r_read_csv_names(path):
+    """The names R's read.csv gives the columns (check.names = TRUE), from R
+    itself when Rscript is there, else None."""
+    if shutil.which("Rscript") is None:
+        return None
+    p = subprocess.run(["Rscript", "-e", "d <- read.csv(commandArgs(TRUE)[1]); "
+                        "cat(names(d), sep = '\\n'); cat(nrow(d), '\\n', sep = '')", path],
+                       capture_output=True, text=True, check=True)
+    lines = p.stdout.split("\n")
+    return lines[:-2], int(lines[-2])
+
+
+class Interop(Workdir):
+    """What other tools read: OpenFace 2.2's layout, labels that know their
+    video, stricter imports (issue 15)."""
+
+    def test_openface_readers(self):
+        synth = self.path("face.mkv")
+        run_cli("synth", "--subject", 3, "--seed", 5, "--seconds", 2, "--fps", 25, "--size", 128,
+                "--quiet", synth)
+        model = self.tiny_model(crop="aligned")
+        project = self.project_with_video("study.facet", synth, crop="aligned")
+        run_cli("analyze", project, "--model", model)
+        labels = self.path("hand.csv")
+        with open(labels, "w") as f:
+            f.write("frame,AU12,AU12_i\n" + "".join(f"{i},1,0.4\n" for i in range(10, 20)))
+        run_cli("labels", "import", project, labels, "--format", "csv", "--video", 1)
+        out = self.path("openface.csv")
+        run_cli("export", project, "--format", "openface", "--threshold", "0.5", out)
+
+        d, groups = pyfeat_read_openface(out)
+        self.assertEqual(list(groups["aus"].columns), OPENFACE_AU_COLUMNS)
+        self.assertEqual(len(d), 50)
+        self.assertEqual(list(d["frame"]), list(range(1, 51)))  # OpenFace counts from 1
+        with open(out) as f:
+            header = f.readline().rstrip("\n").split(",")
+        self.assertEqual(header[:5], ["frame", "face_id", "timestamp", "confidence", "success"])
+        self.assertEqual(header[-35:], OPENFACE_AU_COLUMNS)
+        self.assertEqual([h for h in header if h in OPENFACE_ORIG], [h for h in OPENFACE_ORIG if h in header])
+        # The usual filter keeps every frame with a face and every coded frame.
+        db = sqlite3.connect(project)
+        found = {f + 1: lm for f, lm in db.execute("SELECT frame, landmarks FROM faces WHERE status = 0")}
+        db.close()
+        self.assertGreater(len(found), 25)
+        kept = d[(d["success"] == 1) & (d["confidence"] >= 0.8)]
+        self.assertEqual(set(kept["frame"]), set(found) | set(range(11, 21)))
+        # Landmarks are dlib's, x then y, in image pixels.
+        some = sorted(found)[0]
+        xy = struct.unpack("<136f", found[some])
+        row = d[d["frame"] == some].iloc[0]
+        for i in (0, 30, 67):
+            self.assertAlmostEqual(row[f"x_{i}"], xy[2 * i], places=1)
+            self.assertAlmostEqual(row[f"y_{i}"], xy[2 * i + 1], places=1)
+        # The coder's AU12 with intensity 0.4 = OpenFace's 2 of 5.
+        coded = d[(d["frame"] >= 11) & (d["frame"] <= 20)]
+        self.assertTrue((coded["AU12_c"] == 1).all())
+        self.assertTrue((coded["AU12_r"] == 2.0).all())
+        self.assertTrue(groups["pose"].isna().all().all())
+        # R: read.csv keeps every name (all syntactic) and every row.
+        self.assertTrue(all(r_syntactic(h) for h in header), [h for h in header if not r_syntactic(h)])
+        r = r_read_csv_names(out)
+        if r is not None:
+            self.assertEqual(r, (header, 50))
+
+    def test_labels_follow_files(self):
+        a, b = self.path("a.mp4"), self.path("b.mp4")
+        make_video(a, 20)
+        make_video(b, 20, size=48)
+        first = self.project_with_video("first.facet", a)
+        run_cli("add", first, b, "--subject", "S2", "--crop", "none")
+        run_cli("labels", "set", first, "--video", 2, "--frames", "3-5", "--au", 12, "--present")
+        exported = self.path("labels.csv")
+        run_cli("labels", "export", first, exported)
+        df = pd.read_csv(exported)
+        self.assertEqual(list(df.columns[:3]), ["file", "sha256", "frame"])
+        self.assertEqual(set(df["file"]), {"b.mp4"})
+        self.assertEqual(set(df["sha256"]), {sha256(b)})
+        r = r_read_csv_names(exported)
+        if r is not None:
+            self.assertEqual(r[0], list(df.columns))
+        # Added the other way round: the labels stay with b.mp4.
+        second = self.project_with_video("second.facet", b)
+        run_cli("add", second, a, "--subject", "S1", "--crop", "none")
+        p = run_cli("labels", "import", second, exported, "--format", "csv")
+        self.assertIn("imported 3 labels", p.stdout)
+        db = sqlite3.connect(second)
+        rows = db.execute("SELECT video_id, frame, au FROM labels ORDER BY 1, 2").fetchall()
+        db.close()
+        self.assertEqual(rows, [(1, 3, 12), (1, 4, 12), (1, 5, 12)])
+        p = run_cli("labels", "import", second, exported, "--format", "csv")
+        self.assertNotIn("imported", p.stdout)
+        self.assertIn("nothing changed", p.stdout)
+        # A project without b.mp4 refuses the file.
+        third = self.project_with_video("third.facet", a)
+        self.expect_failure("labels", "import", third, exported, "--format", "csv",
+                            contains=("b.mp4",))
+
+    def test_stride_events(self):
+        video = self.path("clip.mp4")
+        make_video(video, 60)
+        model = self.tiny_model()
+        project = self.project_with_video("study.facet", video)
+        run_cli("analyze", project, "--model", model, "--stride", 3)
+        ev_path, sm_path = self.path("events.csv"), self.path("summary.csv")
+        # A threshold in the middle of the probabilities gives events.
+        db = sqlite3.connect(project)
+        probs = [struct.unpack(f"<{len(p) // 2}H", p)[0] / 65535 for (p,) in
+                 db.execute("SELECT probs FROM predictions ORDER BY frame")]
+        db.close()
+        threshold = sorted(probs)[len(probs) // 2]
+        run_cli("export", project, "--format", "events", "--threshold", threshold, ev_path)
+        run_cli("export", project, "--format", "summary", "--threshold", threshold, sm_path)
+        ev, sm = pd.read_csv(ev_path), pd.read_csv(sm_path)
+        self.assertGreater(len(ev), 0)
+        for _, e in ev.iterrows():
+            frames = e["offset_frame"] - e["onset_frame"] + 1
+            self.assertEqual(frames % 3, 0)  # whole rows of 3 frames (60 is a multiple of 3)
+            self.assertAlmostEqual(e["duration"], frames / 25, places=5)
+        for _, s in sm.iterrows():
+            mine = ev[ev["au"] == s["au"]]
+            coded_s = len(mine) / s["events_per_minute"] * 60 if len(mine) else None
+            if coded_s is not None:
+                self.assertAlmostEqual(mine["duration"].sum(), s["presence_pct"] / 100 * coded_s, places=3)
+                self.assertAlmostEqual(s["mean_event_duration"], mine["duration"].mean(), places=3)
+
+    def test_disfa_checks(self):
+        video = self.path("LeftVideoSN001_comp.mp4")
+        make_video(video, 100)
+        project = self.project_with_video("study.facet", video)
+        folder = self.path("SN001")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "SN001_au1.txt"), "w") as f:
+            f.write("".join(f"{i},0\n" for i in range(1, 101)))
+        with open(os.path.join(folder, "SN001_au2.txt"), "w") as f:
+            f.write("".join(f"{i},3\n" for i in range(1, 33)))
+        self.expect_failure("labels", "import", project, folder, "--format", "disfa",
+                            contains=("SN001_au2.txt:32:", "cut short"))
+        with open(os.path.join(folder, "SN001_au2.txt"), "w") as f:
+            f.write("".join(f"{i},3\n" for i in range(1, 101) if i != 51))
+        self.expect_failure("labels", "import", project, folder, "--format", "disfa",
+                            contains=("SN001_au2.txt:51:", "missing"))
+        db = sqlite3.connect(project)
+        self.assertEqual(db.execute("SELECT count(*) FROM labels").fetchone()[0], 0)
+        db.close()
+        # Frames past the video are quoted as the file counts them (from 1).
+        with open(os.path.join(folder, "SN001_au2.txt"), "w") as f:
+            f.write("".join(f"{i},3\n" for i in range(1, 102)))
+        with open(os.path.join(folder, "SN001_au1.txt"), "w") as f:
+            f.write("".join(f"{i},0\n" for i in range(1, 102)))
+        self.expect_failure("labels", "import", project, folder, "--format", "disfa",
+                            contains=(":101: frame 101 is outside video 1 (frames 1-100",))
+
+    def test_eaf_for_elan(self):
+        video = self.path("my clip #1.mp4")
+        make_video(video, 50)
+        model = self.tiny_model()
+        project = self.project_with_video("study.facet", video)
+        run_cli("analyze", project, "--model", model)
+        run_cli("labels", "set", project, "--video", 1, "--frames", "10-19", "--au", 12, "--present",
+                "--coder", "ana")
+        eaf = self.path("out.eaf")
+        env = dict(os.environ, LC_ALL="de_DE.UTF-8")
+        p = subprocess.run([CLI, "export", project, "--format", "eaf", "--threshold", "0.5", eaf],
+                           capture_output=True, text=True, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        root = ET.parse(eaf).getroot()
+        md = root.find("HEADER/MEDIA_DESCRIPTOR")
+        self.assertEqual(md.get("RELATIVE_MEDIA_URL"), "./my%20clip%20%231.mp4")
+        values = [v.text for v in root.iter("ANNOTATION_VALUE")]
+        self.assertTrue(any("peak 0." in v for v in values), values)
+        self.assertFalse(any("peak 0," in v for v in values), values)
+        for t in root.findall("TIER"):
+            self.assertGreater(len(t.findall("ANNOTATION")), 0, t.get("TIER_ID"))
+        # The coder of the human events first, "Facet" for the model's.
+        for t in root.findall("TIER"):
+            names = t.get("ANNOTATOR").split(", ")
+            if t.get("TIER_ID") == "AU12":
+                self.assertEqual(names[0], "ana")
+            else:
+                self.assertEqual(names, ["Facet"])
 
 
 if __name__ == "__main__":
