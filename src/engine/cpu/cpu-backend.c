@@ -1041,6 +1041,18 @@ cpu_train_step (FacetBackend         *backend,
   return facet_cpu_train_step (backend, step, grads, result, error);
 }
 
+/* Pre-training changes every block and the embedding: all bf16 copies go. */
+static gboolean
+cpu_mae_step (FacetBackend       *backend,
+              const FacetMaeStep *step,
+              FacetGrads         *grads,
+              FacetMaeStepResult *result,
+              GError            **error)
+{
+  drop_bf16 ((CpuBackend *) backend, 0, TRUE);
+  return facet_cpu_mae_step (backend, step, grads, result, error);
+}
+
 static const FacetBackendVTable cpu_vtable = {
   .name = "cpu",
   .free = cpu_free,
@@ -1051,7 +1063,7 @@ static const FacetBackendVTable cpu_vtable = {
   .forward = cpu_forward,
   .synchronize = cpu_synchronize,
   .train_step = cpu_train_step,
-  .mae_step = facet_cpu_mae_step,
+  .mae_step = cpu_mae_step,
 };
 
 /**
