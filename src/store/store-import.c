@@ -1406,13 +1406,15 @@ match_file (VideoIndex           *index,
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new ();
   g_autofree char *q = quote (p->video_key, strlen (p->video_key));
+  /* A name written with its folder ("P01/clip.mp4") counts by its last part. */
+  g_autofree char *want = g_path_get_basename (p->video_key);
 
   for (guint i = 0; i < index->videos->len; i++)
     {
       FacetStoreVideo *v = index->videos->pdata[i];
       g_autofree char *base = g_path_get_basename (v->path);
       if (p->video_sha256 != NULL ? g_strcmp0 (v->sha256, p->video_sha256) == 0
-                                  : g_str_equal (base, p->video_key))
+                                  : g_str_equal (base, want))
         g_ptr_array_add (out, v);
     }
   if (out->len == 0 && p->video_sha256 != NULL)

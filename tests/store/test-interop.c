@@ -210,6 +210,12 @@ test_labels_by_file (void)
   g_assert_no_error (error);
   g_assert_cmpint (label_state (e, e_b, 3, 1), ==, FACET_LABEL_PRESENT);
   g_assert_cmpint (label_state (e, e_a, 3, 1), ==, FACET_LABEL_UNSET);
+  /* A name with its folder counts by its last part. */
+  g_assert_true (g_file_set_contents (dup, "file,frame,AU01\nsessions/clip.bin,4,1\n", -1,
+                                      NULL));
+  g_assert_cmpint (import (b, dup, FACET_LABEL_FORMAT_CSV, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpint (label_state (b, b_clip, 4, 1), ==, FACET_LABEL_PRESENT);
 
   /* An older Facet's file: video numbers are trusted for one video only. */
   g_assert_true (g_file_set_contents (old, "video,frame,AU01\n1,0,1\n2,0,1\n", -1, NULL));
