@@ -181,22 +181,22 @@ def reference_forward(sd, images, heads, readout="global-pool"):
 
 
 @torch.no_grad()
-def reference_forward_bf16(sd, images, heads):
-    """The global-pool model run by PyTorch in bf16 throughout (weights,
-    activations, LayerNorm and attention), as a lab gets it by casting the
-    model to torch.bfloat16. Returns the logits as float32."""
+def reference_logits(sd, images, heads, dtype=torch.bfloat16):
+    """The global-pool model's logits (as float32), run by PyTorch in @dtype
+    throughout: in bf16 weights, activations, LayerNorm and attention, as a
+    lab gets it by casting the model to torch.bfloat16."""
     dim = sd["cls_token"].shape[-1]
     patch = sd["patch_embed.proj.weight"].shape[-1]
     depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
     hidden = sd["blocks.0.mlp.fc1.weight"].shape[0]
-    b = {k: v.to(torch.bfloat16) for k, v in sd.items()}
+    b = {k: v.to(dtype) for k, v in sd.items()}
 
-    x = F.conv2d(images.to(torch.bfloat16), b["patch_embed.proj.weight"], b["patch_embed.proj.bias"],
+    x = F.conv2d(images.to(dtype), b["patch_embed.proj.weight"], b["patch_embed.proj.bias"],
                  stride=patch)
     x = x.flatten(2).transpose(1, 2)
     x = torch.cat([b["cls_token"].expand(x.shape[0], -1, -1), x], dim=1) + b["pos_embed"]
     for i in range(depth):
-        x = _encoder_block(sd, i, dim, heads, hidden).to(torch.bfloat16)(x)
+        x = _encoder_block(sd, i, dim, heads, hidden).to(dtype)(x)
     pooled = F.layer_norm(x[:, 1:].mean(dim=1), (dim,), b["fc_norm.weight"], b["fc_norm.bias"], 1e-6)
     return (pooled @ b["head.weight"].T + b["head.bias"]).float()
 
