@@ -285,6 +285,20 @@ typedef struct
   gint64      serials[4];
 } OpenData;
 
+/* The model a project opens with: the newest that predicts AUs (a
+ * pre-trained encoder has none), 0 when there is none. */
+static gint64
+latest_predicting_model (GPtrArray *models)
+{
+  for (guint i = models->len; i > 0; i--)
+    {
+      FacetStoreModel *m = g_ptr_array_index (models, i - 1);
+      if (m->n_aus > 0)
+        return m->id;
+    }
+  return 0;
+}
+
 static void
 open_data_free (gpointer data)
 {
@@ -366,9 +380,7 @@ facet_project_open_finish (GAsyncResult  *result,
   self->videos = g_steal_pointer (&d->videos);
   self->models = g_steal_pointer (&d->models);
   memcpy (self->serials, d->serials, sizeof self->serials);
-  if (self->models->len > 0)
-    self->model_id = ((FacetStoreModel *) g_ptr_array_index (self->models,
-                                                             self->models->len - 1))->id;
+  self->model_id = latest_predicting_model (self->models);
 
   self->watch_target = g_rc_box_new0 (WatchTarget);
   g_weak_ref_init (&self->watch_target->project, self);
@@ -721,9 +733,7 @@ reload_done (GObject      *object,
   model_gone = facet_project_get_model (self) == NULL;
   if (model_gone || self->model_id == 0)
     {
-      self->model_id = self->models->len > 0
-        ? ((FacetStoreModel *) g_ptr_array_index (self->models, self->models->len - 1))->id
-        : 0;
+      self->model_id = latest_predicting_model (self->models);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_ID]);
     }
   g_signal_emit (self, signals[VIDEOS_CHANGED], 0);

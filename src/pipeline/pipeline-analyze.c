@@ -944,6 +944,15 @@ facet_pipeline_load_model (FacetStore *store,
       row = facet_store_get_model (store, id, error);
       if (row == NULL)
         return NULL;
+      if (row->n_aus == 0)
+        {
+          /* A pre-trained encoder (facet-cli pretrain) has no AU head yet. */
+          g_set_error (error, FACET_PIPELINE_ERROR, FACET_PIPELINE_ERROR_NO_MODEL,
+                       "model %" G_GINT64_FORMAT " of the project is a pre-trained encoder without "
+                       "AU outputs: fine-tune it first (facet-cli finetune --base %" G_GINT64_FORMAT
+                       ")", id, id);
+          return NULL;
+        }
       path = facet_store_model_path (store, row);
       model = facet_model_load (path, NULL, error);
       if (model == NULL)

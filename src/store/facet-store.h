@@ -250,7 +250,8 @@ FacetStoreModel *facet_store_get_model      (FacetStore  *store,
 /* Array of FacetStoreModel, oldest first. */
 GPtrArray       *facet_store_list_models    (FacetStore  *store,
                                              GError     **error);
-/* The id of the most recently created model, 0 when there is none. */
+/* The id of the most recently created model that predicts AUs (not a
+ * pre-trained encoder), 0 when there is none. */
 gint64           facet_store_latest_model   (FacetStore  *store,
                                              GError     **error);
 /* The model whose file has this content hash, 0 when none. */

@@ -377,8 +377,9 @@ facet_store_latest_model (FacetStore *store,
                           GError    **error)
 {
   g_return_val_if_fail (store != NULL, -1);
-  return single_id (store, "SELECT id FROM models ORDER BY created DESC, id DESC LIMIT 1", NULL,
-                    error);
+  /* Pre-trained encoders (no AU list) cannot analyse: never the default. */
+  return single_id (store, "SELECT id FROM models WHERE aus != '' ORDER BY created DESC, id DESC "
+                    "LIMIT 1", NULL, error);
 }
 
 gint64

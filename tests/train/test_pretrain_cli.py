@@ -5,7 +5,7 @@
   project's faces; --json gives one object per epoch and the loss goes down;
 - Ctrl+C (SIGINT) after the first epoch leaves a checkpoint, and --resume
   ends with the same weights as an uninterrupted run;
-- the result is a "pre-trained" model of the project; finetune --base ID
+- the result is a "pre-trained" model of the project, which analysis refuses (by id and as the default); finetune --base ID
   keeps its encoder (heads mode: bit for bit) under a fresh head for the
   project's AUs, and a release .pth works as --base directly;
 - --show writes original / masked / reconstruction side by side;
@@ -83,6 +83,14 @@ class Pretrain(unittest.TestCase):
         pre = weights(path)
         self.assertIn("decoder_pred.weight", pre)
         self.assertNotIn("head.weight", pre)
+
+        # Without AU outputs it is no model to analyse with, by id or by default.
+        r = cli("analyze", project, "--model", done["model"], check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("fine-tune it first", r.stderr)
+        r = cli("analyze", project, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no model yet", r.stderr)
 
         # Heads-mode fine-tuning keeps the encoder exactly and adds the project's AUs.
         res = cli("finetune", project, "--base", done["model"], "--mode", "heads", "--epochs", 1,
