@@ -19,6 +19,7 @@ PACKAGES="
   xvfb xauth dbus dbus-x11 imagemagick libx11-dev libxtst-dev
   desktop-file-utils appstream gettext
   valgrind
+  slurmd slurmctld slurm-client munge
 "
 
 missing=""
