@@ -192,7 +192,7 @@ class Cluster:
         for path in (os.path.join(self.dir, name + ".out"), os.path.join(self.dir, name + ".log")):
             if os.path.exists(path):
                 with open(path, errors="replace") as f:
-                    tail += f.read()[-3000:]
+                    tail += f.read()[-1500:]
         return tail
 
     def cmd(self, *args, cwd=None):
@@ -227,21 +227,29 @@ class Cluster:
     def wait_gone(self, job, what):
         wait_for(lambda: not self.queue("-j", str(job)), what)
 
-    def _our_processes(self):
-        """Job processes and slurmstepd: every process started with our SLURM_CONF."""
+    def _our_processes(self, *more):
+        """Job processes and slurmstepd: every process started with our
+        SLURM_CONF (and the other NAME=VALUE given) in its environment."""
         mine = {p.pid for _, p in self.daemons} | {os.getpid()}
-        marker = f"SLURM_CONF={self.conf}".encode() + b"\0"
+        markers = [f"{m}".encode() + b"\0" for m in (f"SLURM_CONF={self.conf}",) + more]
         found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) in mine:
                 continue
             try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        continue    # dead already, not yet reaped
                 with open(f"/proc/{entry}/environ", "rb") as f:
-                    if marker in f.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
+                    env = b"\0" + f.read()
+            except (OSError, IndexError):
+                continue
+            if all(b"\0" + m in env for m in markers):
+                found.append(int(entry))
         return found
+
+    def task_processes(self, array, task):
+        return self._our_processes(f"SLURM_ARRAY_JOB_ID={array}", f"SLURM_ARRAY_TASK_ID={task}")
 
     def stop(self):
         if any(p.poll() is None for name, p in self.daemons if name == "slurmctld"):
@@ -258,14 +266,21 @@ class Cluster:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for name, p in reversed(self.daemons):
+        # After it has run jobs, slurmctld (22.05, on this machine) hangs on
+        # TERM once it has saved its state ("_write_msg: read/write op
+        # failed"): it gets a few seconds, then KILL; its state is thrown
+        # away with the folder anyway.
+        order = {"slurmctld": 0, "slurmd": 1, "munged": 2}
+        for name, p in sorted(self.daemons, key=lambda d: order[d[0]]):
             if p.poll() is None:
+                t0 = time.monotonic()
                 p.terminate()
                 try:
-                    p.wait(timeout=15)
+                    p.wait(timeout=3 if name == "slurmctld" else 15)
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+                print(f"{name} stopped in {time.monotonic() - t0:.1f} s ({p.returncode})")
         left = self._our_processes()
         check(not left, f"processes of the test cluster still running: {left}")
 
@@ -371,13 +386,23 @@ def round_kill(cluster, folder, videos, model, reference, frames, script, submit
     shard = os.path.join(folder, f"study.shard-{task}-of-{SHARDS}.facet")
     lock = pin_after_first_chunk(shard)
     try:
+        check(cluster.task_processes(array, task), f"no processes of task {task} found")
         cluster.cmd("scancel", f"{array}_{task}")
-        wait_for(lambda: not cluster.queue("-j", f"{array}_{task}"), f"task {task} to end after scancel")
+        # Slurm sends TERM, and KILL KillWait seconds later: facet-cli stops
+        # decoding at once but waits for the lock to write what it has.
+        try:
+            wait_for(lambda: not cluster.task_processes(array, task), f"task {task} to end after scancel",
+                     timeout=60)
+        except Failure:
+            left = cluster.task_processes(array, task)
+            raise Failure(f"task {task} still running after scancel: " + "; ".join(
+                open(f"/proc/{p}/cmdline").read().replace("\0", " ") + open(f"/proc/{p}/stat").read()[:80]
+                for p in left))
     finally:
         lock.execute("ROLLBACK")
         lock.close()
-    state = cluster.job_states(array)[task]
-    check(state[0] == "CANCELLED", f"task {task} after scancel: {state}")
+    wait_for(lambda: cluster.job_states(array)[task][0] == "CANCELLED",
+             f"task {task} to be CANCELLED, not {cluster.job_states(array)[task]}")
     n_killed = len(predictions(shard))
     check(n_killed == CHUNK, f"the killed task kept {n_killed} predictions, want its first chunk ({CHUNK})")
 
@@ -422,6 +447,7 @@ def main():
     cluster = Cluster(os.path.join(top, "slurm"), conf_in)
     ok = False
     try:
+        t0 = time.monotonic()
         # 16 + task chunks of 256 frames: every shard has one, task's shard two.
         media = os.path.join(top, "media")
         os.makedirs(media)
@@ -431,12 +457,13 @@ def main():
             make_video(video, n)
         frames = sum(lengths)
         model = os.path.join(top, "tiny.safetensors")
-        run([CLI, "model", "new", "--size", "tiny", "--depth", "2", "--image-size", "64", "--crop", "none",
+        run([CLI, "model", "new", "--size", "tiny", "--depth", "1", "--image-size", "32", "--crop", "none",
              "--seed", "1", model])
         reference = os.path.join(top, "whole.facet")
         run([CLI, "init", reference])
         for i, video in enumerate(videos):
             run([CLI, "add", reference, video, "--subject", f"S{i + 1}", "--crop", "none"])
+        print(f"videos, model and reference project made in {time.monotonic() - t0:.1f} s")
         t0 = time.monotonic()
         run([CLI, "analyze", reference, "--model", model, "--batch", "32"])
         print(f"single-process analyze: {frames} frames in {time.monotonic() - t0:.1f} s")
@@ -459,7 +486,13 @@ def main():
         for name in ("slurmctld", "slurmd"):
             print(f"--- {name} log (tail) ---\n{cluster.log(name)}")
     finally:
-        cluster.stop()
+        t0 = time.monotonic()
+        try:
+            cluster.stop()
+        except Failure as e:
+            print(f"FAIL: {e}")
+            ok = False
+        print(f"cluster stopped in {time.monotonic() - t0:.1f} s")
         if ok:
             shutil.rmtree(top, ignore_errors=True)
         else:
