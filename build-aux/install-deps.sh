@@ -20,6 +20,7 @@ PACKAGES="
   desktop-file-utils appstream gettext
   valgrind
   slurmd slurmctld slurm-client munge
+  flatpak-builder
 "
 
 missing=""
