@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,8 @@ def main():
             return 77
     with open(manifest) as f:
         modules = {m["name"]: m for m in json.load(f)["modules"]}
+    # A TERM from meson's timeout still removes the scratch folder (finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     top = tempfile.mkdtemp(prefix="facet-flatpak-modules-")
     try:
         apt = os.path.join(top, "apt")
