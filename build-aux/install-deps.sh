@@ -20,6 +20,8 @@ PACKAGES="
   desktop-file-utils appstream gettext
   valgrind
   locales-all r-base-core
+  slurmd slurmctld slurm-client munge
+  flatpak-builder
 "
 
 missing=""

@@ -231,7 +231,7 @@ facet_application_init (FacetApplication *self)
     { "demo", 0, 0, G_OPTION_ARG_NONE, NULL,
       N_("Open the demo project, making it first when it is missing"), NULL },
     { "demo-folder", 0, 0, G_OPTION_ARG_FILENAME, NULL,
-      N_("Where the demo project is (default: the user data folder)"), N_("FOLDER") },
+      N_("Where the demo project is (default: the user cache folder)"), N_("FOLDER") },
     { "analyse", 0, 0, G_OPTION_ARG_NONE, NULL,
       N_("Analyse what the model has not seen yet once the project is open"), NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, N_("[PROJECT.facet]") },

@@ -231,19 +231,80 @@ facet_demo_recipe_get_n_frames (const FacetDemoRecipe *recipe)
   return n;
 }
 
+/**
+ * facet_relocated_data_path:
+ * @relative: a path below the data folder, such as "facet/demo"
+ *
+ * PREFIX/share/@relative when it exists, with PREFIX the folder above the
+ * running program's bin/: an installation staged or moved away from the
+ * prefix it was configured for (`meson install --destdir`, a relocated
+ * tree). NULL otherwise (the build folder, or no such file).
+ */
+char *
+facet_relocated_data_path (const char *relative)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *bin = NULL, *bin_name = NULL, *prefix = NULL, *path = NULL;
+
+  g_return_val_if_fail (relative != NULL, NULL);
+
+  if (exe == NULL)
+    return NULL;
+  bin = g_path_get_dirname (exe);
+  bin_name = g_path_get_basename (bin);
+  prefix = g_path_get_dirname (bin);
+  path = g_build_filename (prefix, "share", relative, NULL);
+  if (!g_str_equal (bin_name, "bin") || !g_file_test (path, G_FILE_TEST_EXISTS))
+    return NULL;
+  return g_steal_pointer (&path);
+}
+
+/**
+ * facet_installed_data_path:
+ * @relative: a path below the data folder
+ *
+ * Where an installed data file is: next to the running program
+ * (facet_relocated_data_path()), else below the configured prefix; NULL
+ * when neither exists.
+ */
+char *
+facet_installed_data_path (const char *relative)
+{
+  char *moved = facet_relocated_data_path (relative);
+  g_autofree char *configured = NULL;
+
+  if (moved != NULL)
+    return moved;
+  configured = g_build_filename (FACET_PREFIX_DATADIR, relative, NULL);
+  if (g_file_test (configured, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&configured);
+  return NULL;
+}
+
+/**
+ * facet_demo_default_folder:
+ *
+ * Where `facet --demo` makes the demo project: the user's cache folder, as
+ * everything in it (videos, project) is made again when missing.
+ */
+char *
+facet_demo_default_folder (void)
+{
+  return g_build_filename (g_get_user_cache_dir (), "facet", "demo", NULL);
+}
+
 char *
 facet_demo_find_model (void)
 {
   const char *env = g_getenv ("FACET_DEMO_MODEL");
-  g_autofree char *installed = g_build_filename (FACET_DATADIR, "demo", "facet-demo.safetensors",
-                                                 NULL);
+  g_autofree char *installed = facet_installed_data_path ("facet/demo/facet-demo.safetensors");
   g_autofree char *source = g_build_filename (FACET_SOURCE_DATADIR, "demo",
                                               "facet-demo.safetensors",
                                               NULL);
 
   if (env != NULL && *env != '\0')
     return g_strdup (env);
-  if (g_file_test (installed, G_FILE_TEST_IS_REGULAR))
+  if (installed != NULL)
     return g_steal_pointer (&installed);
   if (g_file_test (source, G_FILE_TEST_IS_REGULAR))
     return g_steal_pointer (&source);

@@ -29,6 +29,9 @@ gint64           facet_demo_recipe_get_n_frames   (const FacetDemoRecipe *recipe
  * the installed data folder, then the source tree's data/demo. NULL when
  * there is none (the demo then makes a random model, see facet_demo_build). */
 char            *facet_demo_find_model            (void);
+char            *facet_demo_default_folder        (void);
+char            *facet_relocated_data_path        (const char *relative);
+char            *facet_installed_data_path        (const char *relative);
 
 /* The project file of the demo in @folder. */
 char            *facet_demo_project_path          (const char       *folder);

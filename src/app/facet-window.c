@@ -1147,8 +1147,7 @@ facet_window_open_demo (FacetWindow *self,
   d = g_new0 (DemoBuild, 1);
   g_weak_ref_init (&d->self, self);
   d->context = g_main_context_ref_thread_default ();
-  d->folder = folder ? g_strdup (folder) : g_build_filename (g_get_user_data_dir (), "facet",
-                                                             "demo", NULL);
+  d->folder = folder ? g_strdup (folder) : facet_demo_default_folder ();
   project = facet_demo_project_path (d->folder);
   if (g_file_test (project, G_FILE_TEST_IS_REGULAR))
     {

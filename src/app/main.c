@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "facet-application.h"
+#include "facet-demo.h"
 
 int
 main (int    argc,
@@ -18,9 +19,21 @@ main (int    argc,
 {
   g_autoptr (FacetApplication) app = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *locale_dir = facet_relocated_data_path ("locale");
+  g_autofree char *schemas = facet_relocated_data_path ("glib-2.0/schemas/gschemas.compiled");
 
+  /* Installed away from the configured prefix (a staging folder, a moved
+   * tree): the translations and the settings schema next to the program.
+   * GSettings reads GSETTINGS_SCHEMA_DIR once, at its first use, below. */
+  if (schemas != NULL)
+    {
+      g_autofree char *dir = g_path_get_dirname (schemas);
+      const char *set = g_getenv ("GSETTINGS_SCHEMA_DIR");
+      g_autofree char *value = set && *set ? g_strjoin (":", set, dir, NULL) : g_strdup (dir);
+      g_setenv ("GSETTINGS_SCHEMA_DIR", value, TRUE);
+    }
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, locale_dir ? locale_dir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
