@@ -319,6 +319,13 @@ facet_synth_subject_get_seed (const FacetSynthSubject *subject)
   return subject->seed;
 }
 
+double
+facet_synth_subject_get_skin_tone (const FacetSynthSubject *subject)
+{
+  g_return_val_if_fail (subject != NULL, 0.0);
+  return subject->skin_tone;
+}
+
 char *
 facet_synth_subject_describe (const FacetSynthSubject *subject)
 {

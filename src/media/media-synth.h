@@ -71,6 +71,9 @@ guint64            facet_synth_subject_get_seed (const FacetSynthSubject *subjec
 /* A short description of the identity, e.g. "light skin, long brown hair,
  * glasses" (for logs and documentation). */
 char              *facet_synth_subject_describe (const FacetSynthSubject *subject);
+/* The skin tone the identity was drawn with: 0 the lightest .. 1 the
+ * darkest the generator makes (for measuring detection by skin tone). */
+double             facet_synth_subject_get_skin_tone (const FacetSynthSubject *subject);
 
 /* AU base rates: the fraction of frames in which the AU is expected to be
  * present. Changing them per subject builds the identity shortcuts that
