@@ -203,6 +203,8 @@ main (int    argc,
   g_autofree double *tones = NULL;
   int found_all[N_CONFIGS] = { 0 };
 
+  /* line by line: the table is worth seeing while the next config runs */
+  setvbuf (stdout, NULL, _IOLBF, 0);
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || n_identities < 1 || n_frames < 1
       || size < 64)
