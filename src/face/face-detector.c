@@ -305,6 +305,42 @@ compare_area (gconstpointer a,
 }
 
 /**
+ * facet_face_detector_detect_faint:
+ *
+ * Faces scoring at least @min_score at the image's own size, without the
+ * second look, largest first: for callers that check the faces another
+ * way (the tracker: the place of the person's face in the frame before).
+ */
+GArray *
+facet_face_detector_detect_faint (FacetFaceDetector *detector,
+                                  const FacetImage  *image,
+                                  double             min_score,
+                                  GError           **error)
+{
+  g_autoptr (GArray) faces = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (detector != NULL, NULL);
+
+  if (image == NULL || image->width <= 0 || image->height <= 0 || image->data == NULL)
+    {
+      g_set_error (error, FACET_FACE_ERROR, FACET_FACE_ERROR_INVALID,
+                   "face detection needs a non-empty image");
+      return NULL;
+    }
+  faces = g_array_new (FALSE, TRUE, sizeof (FacetFace));
+  g_mutex_lock (&detector->lock);
+  ok = facet_face_dlib_detect (detector->dlib, image->data, image->width, image->height,
+                               image->stride, MAX (detector->upsample, 0), min_score, faces,
+                               error);
+  g_mutex_unlock (&detector->lock);
+  if (!ok)
+    return NULL;
+  g_array_sort (faces, compare_area);
+  return g_steal_pointer (&faces);
+}
+
+/**
  * facet_face_detector_detect:
  *
  * Returns an array of FacetFace (box, detector score, 68 landmarks in image

@@ -264,6 +264,57 @@ test_detect_dark_skin (void)
   g_assert_cmpint (found, >=, 16);
 }
 
+/* The tracker keeps a faint face where the person was a frame before: 2 s
+ * of the dark-skinned subject at 15 fps, then the person steps out of the
+ * frame, which must end the following at once. */
+static void
+test_tracker_faint_face (void)
+{
+  g_autoptr (FacetSynthSubject) subject = facet_synth_subject_new (11);
+  g_autoptr (FacetSynthTimeline) timeline = facet_synth_timeline_new (subject, 12, 300, 30.0);
+  g_autoptr (FacetModelConfig) config = facet_model_config_new ();
+  g_autoptr (FacetFaceTracker) tracker = NULL;
+  g_autoptr (FacetImage) gone = NULL;
+  g_autoptr (FacetImage) crop = NULL;
+  FacetFaceResult result;
+  FacetSynthPose pose;
+  int by_detector = 0, by_tracker = 0;
+
+  config->crop = FACET_CROP_NONE;
+  tracker = facet_face_tracker_new (detector, config);
+  for (gint64 f = 0; f < 60; f += 2)
+    {
+      float au[FACET_SYNTH_N_AUS];
+      g_autoptr (FacetImage) frame = NULL;
+      g_autoptr (FacetImage) tracked = NULL;
+      g_autoptr (GArray) faces = NULL;
+      g_autoptr (GError) error = NULL;
+
+      facet_synth_timeline_get (timeline, f, au, &pose);
+      frame = facet_synth_render (subject, au, &pose, 224);
+      faces = detect (frame);
+      by_detector += faces->len > 0;
+      tracked = facet_face_tracker_process (tracker, frame, &result, &error);
+      g_assert_no_error (error);
+      if (result.status == FACET_FACE_STATUS_FOUND)
+        {
+          by_tracker++;
+          assert_face_anatomy (&result.face);
+        }
+    }
+  g_test_message ("dark skin, 30 frames: the tracker found %d, the detector alone %d",
+                  by_tracker, by_detector);
+  g_assert_cmpint (by_tracker, >=, by_detector);
+  g_assert_cmpint (by_tracker, >=, 28);
+
+  /* the person steps out: no face, although one was followed */
+  pose.dx = 0.95f;
+  gone = facet_synth_render (subject, NULL, &pose, 224);
+  crop = facet_face_tracker_process (tracker, gone, &result, NULL);
+  g_assert_null (crop);
+  g_assert_cmpint (result.status, ==, FACET_FACE_STATUS_NONE);
+}
+
 static void
 test_bad_model (void)
 {
@@ -765,6 +816,7 @@ main (int    argc,
   g_test_add_func ("/face/tracker/two-people", test_tracker_two_people);
   g_test_add_func ("/face/tracker/no-face", test_tracker_no_face);
   g_test_add_func ("/face/tracker/follows-move", test_tracker_follows_move);
+  g_test_add_func ("/face/tracker/faint-face", test_tracker_faint_face);
   g_test_add_func ("/face/smoother", test_smoother);
 
   status = g_test_run ();
