@@ -305,7 +305,7 @@ facet_cli_faces (int    argc,
   g_autoptr (FacetModelConfig) config = facet_model_config_new ();
   g_autofree char *crop_name = NULL, *select = NULL, *out_path = NULL, *landmarks = NULL;
   gint64 frame = 0;
-  gboolean json = FALSE;
+  gboolean json = FALSE, no_second_look = FALSE;
   int size = 224, upsample = -1;
   double margin = 0.05, min_size = 40.0, fps = 30.0, threshold = 0.2;
   GOptionEntry entries[]
@@ -322,6 +322,9 @@ facet_cli_faces (int    argc,
           "S" },
         { "upsample", 0, 0, G_OPTION_ARG_INT, &upsample,
           "Detector upsampling 0-2 (default: when needed)", "N" },
+        { "no-second-look", 0, 0, G_OPTION_ARG_NONE, &no_second_look,
+          "dlib's detector alone: no second look at faint faces in a contrast-normalised copy",
+          NULL },
         { "select", 0, 0, G_OPTION_ARG_STRING, &select,
           "Follow the person at this point of the first frame", "X,Y" },
         { "fps", 0, 0, G_OPTION_ARG_DOUBLE, &fps, "Frame rate of an image folder (default 30)",
@@ -357,6 +360,7 @@ facet_cli_faces (int    argc,
     return facet_cli_fail (g_steal_pointer (&error));
   facet_face_detector_set_upsample (detector, upsample);
   facet_face_detector_set_threshold (detector, threshold);
+  facet_face_detector_set_normalise (detector, !no_second_look);
 
   if (is_image_file (argv[1]))
     return faces_in_image (argv[1], detector, config, (float) min_size, out_path, json);

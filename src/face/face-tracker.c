@@ -27,6 +27,15 @@
  * pixels in all): several times faster than the whole frame. */
 #define ROI_MARGIN       1.0
 #define ROI_MIN_SIDE     240
+/* A face too faint for the detector on its own (dlib scores darker skin
+ * lower) still counts near the person's last box: from this score, when
+ * it overlaps that box by at least FAINT_MIN_IOU. The frame before is the
+ * check that a threshold alone cannot make (docs/faces.md). */
+#define FAINT_MIN_SCORE  -0.5
+#define FAINT_MIN_IOU    0.5
+/* ... for at most this many frames in a row: a texture that happens to
+ * score at the place where a person left must not be followed for long. */
+#define MAX_FAINT_FRAMES 60
 
 struct _FacetFaceTracker
 {
@@ -38,6 +47,7 @@ struct _FacetFaceTracker
   gboolean           tracking;
   FacetFace          last;     /* the person's last detection (unsmoothed) */
   int                lost;     /* frames since the person was last seen */
+  int                faint;    /* frames in a row followed on faint faces only */
 
   gboolean           select_pending;
   float              select_x, select_y;
@@ -100,6 +110,7 @@ facet_face_tracker_reset (FacetFaceTracker *tracker)
   g_return_if_fail (tracker != NULL);
   tracker->tracking = FALSE;
   tracker->lost = 0;
+  tracker->faint = 0;
   tracker->select_pending = FALSE;
   facet_face_smoother_reset (tracker->smoother);
 }
@@ -234,6 +245,37 @@ detect_near_last (FacetFaceTracker  *tracker,
   return g_steal_pointer (&faces);
 }
 
+/* The person's face when it is too faint for the detector on its own:
+ * faint faces overlapping the last box enough, best overlap first; NULL
+ * with @error set only when detection failed. */
+static GArray *
+detect_faint_person (FacetFaceTracker  *tracker,
+                     const FacetImage  *frame,
+                     GError           **error)
+{
+  g_autoptr (GArray) faces
+    = facet_face_detector_detect_faint (tracker->detector, frame, FAINT_MIN_SCORE, error);
+  GArray *kept;
+  double best = FAINT_MIN_IOU;
+
+  if (faces == NULL)
+    return NULL;
+  kept = g_array_new (FALSE, TRUE, sizeof (FacetFace));
+  for (guint i = 0; i < faces->len; i++)
+    {
+      const FacetFace *f = &g_array_index (faces, FacetFace, i);
+      double iou = box_iou (f, &tracker->last);
+
+      if (iou >= best)
+        {
+          g_array_set_size (kept, 0);
+          g_array_append_val (kept, *f);
+          best = iou;
+        }
+    }
+  return kept;
+}
+
 static float
 face_quality (const FacetFace *raw,
               const FacetFace *smoothed,
@@ -281,6 +323,7 @@ facet_face_tracker_process (FacetFaceTracker  *tracker,
 {
   g_autoptr (GArray) faces = NULL;
   FacetFace raw, smoothed;
+  gboolean faint = FALSE;
   int chosen = -1;
 
   g_return_val_if_fail (tracker != NULL && result != NULL, NULL);
@@ -317,6 +360,20 @@ facet_face_tracker_process (FacetFaceTracker  *tracker,
   else if (tracker->tracking)
     {
       chosen = find_same_person (faces, &tracker->last);
+      if (chosen < 0 && tracker->lost == 0 && tracker->faint < MAX_FAINT_FRAMES)
+        {
+          g_autoptr (GArray) faint_faces = detect_faint_person (tracker, frame, error);
+
+          if (faint_faces == NULL)
+            return NULL;
+          if (faint_faces->len > 0)
+            {
+              g_array_unref (faces);
+              faces = g_steal_pointer (&faint_faces);
+              chosen = 0;
+              faint = TRUE;
+            }
+        }
       if (chosen < 0)
         {
           /* The person is not in this frame. Keep their place for a while;
@@ -341,6 +398,7 @@ facet_face_tracker_process (FacetFaceTracker  *tracker,
   tracker->tracking = TRUE;
   tracker->last = raw;
   tracker->lost = 0;
+  tracker->faint = faint ? tracker->faint + 1 : 0;
 
   if (raw.width < tracker->min_size)
     {

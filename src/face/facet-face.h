@@ -105,6 +105,24 @@ void               facet_face_detector_set_upsample (FacetFaceDetector *detector
 void               facet_face_detector_set_threshold (FacetFaceDetector *detector,
                                                       double             threshold);
 
+/* When no face reaches the threshold, take a second look: faces scoring
+ * from -0.2 are kept when a contrast-normalised grey copy of the image
+ * (gamma by the centre's luminance, then local histogram equalisation)
+ * shows a face at the same place scoring at least 0. dlib's HOG scores
+ * darker skin lower than light skin; this finds most of those faces
+ * without letting in the textures that a lower threshold alone would.
+ * Default TRUE; FALSE gives dlib's detector alone. */
+void               facet_face_detector_set_normalise (FacetFaceDetector *detector,
+                                                      gboolean           normalise);
+
+/* Faces scoring at least @min_score, at the image's own size and without
+ * the second look: for callers that check them another way (the tracker
+ * accepts a faint face only where the person's face was a frame before). */
+GArray            *facet_face_detector_detect_faint (FacetFaceDetector *detector,
+                                                     const FacetImage  *image,
+                                                     double             min_score,
+                                                     GError           **error);
+
 /* The five alignment points of a face, in template order: image-left eye
  * centre (mean of points 36-41), image-right eye centre (42-47), nose tip
  * (30), mouth corners (48, 54); @points gets x0, y0, ..., x4, y4. */

@@ -28,7 +28,7 @@ facet_synth_write_video (const FacetSynthSubject  *subject,
                          GError                  **error)
 {
   g_autoptr (FacetMediaWriter) writer = NULL;
-  g_autofree char *labels = NULL;
+  g_autofree char *labels = NULL, *regions = NULL;
   gint64 n_frames;
   double fps;
   int every;
@@ -76,6 +76,13 @@ facet_synth_write_video (const FacetSynthSubject  *subject,
     {
       /* a video without its labels would be mistaken for a complete one */
       g_unlink (path);
+      return FALSE;
+    }
+  regions = facet_synth_regions_path (path);
+  if (!facet_synth_write_regions (subject, timeline, regions, error))
+    {
+      g_unlink (path);
+      g_unlink (labels);
       return FALSE;
     }
   return TRUE;

@@ -319,6 +319,13 @@ facet_synth_subject_get_seed (const FacetSynthSubject *subject)
   return subject->seed;
 }
 
+double
+facet_synth_subject_get_skin_tone (const FacetSynthSubject *subject)
+{
+  g_return_val_if_fail (subject != NULL, 0.0);
+  return subject->skin_tone;
+}
+
 char *
 facet_synth_subject_describe (const FacetSynthSubject *subject)
 {
@@ -1496,20 +1503,76 @@ mask_rect (Draw  *d,
   cairo_fill (d->cr);
 }
 
+/* The rectangles (x0, y0, x1, y1 in face coordinates, before the pose) of
+ * the parts of @regions, in FacetSynthRegion bit order, left before right;
+ * @region gets each one's FacetSynthRegion. Returns how many (at most
+ * FACET_SYNTH_N_REGION_BOXES). */
+static int
+region_rects (const FacetSynthSubject *s,
+              guint                    regions,
+              double                   rects[][4],
+              guint                   *region)
+{
+  double yb = s->eye_y - s->brow_gap;
+  int n = 0;
+
+#define ADD_RECT(flag, a, b, c, d)                                                             \
+  do                                                                                           \
+    {                                                                                          \
+      rects[n][0] = (a);                                                                       \
+      rects[n][1] = (b);                                                                       \
+      rects[n][2] = (c);                                                                       \
+      rects[n][3] = (d);                                                                       \
+      region[n++] = (flag);                                                                    \
+    }                                                                                          \
+  while (0)
+
+  if (regions & FACET_SYNTH_REGION_BROWS)
+    ADD_RECT (FACET_SYNTH_REGION_BROWS, 0.5 - s->eye_dx - s->eye_rx * s->brow_len - 0.07, yb - 0.11,
+              0.5 + s->eye_dx + s->eye_rx * s->brow_len + 0.07, yb + s->brow_th / 2 + 0.03);
+  if (regions & FACET_SYNTH_REGION_EYES)
+    for (int side = 0; side < 2; side++)
+      {
+        double sg = side == 0 ? -1.0 : 1.0, ex = 0.5 + sg * s->eye_dx;
+        double inner = ex - sg * (s->eye_rx + 0.02), outer = ex + sg * (s->eye_rx + 0.05);
+        ADD_RECT (FACET_SYNTH_REGION_EYES, MIN (inner, outer), s->eye_y - s->eye_ry * 2.2 - 0.012,
+                  MAX (inner, outer), s->eye_y + s->eye_ry * 0.75 + 0.035);
+      }
+  if (regions & FACET_SYNTH_REGION_CHEEKS)
+    for (int side = 0; side < 2; side++)
+      {
+        double sg = side == 0 ? -1.0 : 1.0;
+        double inner = 0.5 + sg * (s->nose_hw + 0.005), outer = 0.5 + sg * (s->face_hw + 0.01);
+        ADD_RECT (FACET_SYNTH_REGION_CHEEKS, MIN (inner, outer), s->eye_y + 0.02, MAX (inner, outer),
+                  s->mouth_y + 0.035);
+      }
+  if (regions & FACET_SYNTH_REGION_NOSE)
+    ADD_RECT (FACET_SYNTH_REGION_NOSE, 0.5 - s->nose_hw - 0.03, s->eye_y - 0.012,
+              0.5 + s->nose_hw + 0.03, s->nose_y + 0.015);
+  if (regions & FACET_SYNTH_REGION_MOUTH)
+    ADD_RECT (FACET_SYNTH_REGION_MOUTH, 0.5 - s->mouth_hw - 0.06, s->nose_y + 0.01,
+              0.5 + s->mouth_hw + 0.06, s->mouth_y + s->lip_lo + 0.07);
+  if (regions & FACET_SYNTH_REGION_CHIN)
+    ADD_RECT (FACET_SYNTH_REGION_CHIN, 0.5 - s->face_hw * s->jaw - 0.03,
+              s->mouth_y + s->lip_lo + 0.005, 0.5 + s->face_hw * s->jaw + 0.03, 1.1);
+#undef ADD_RECT
+  return n;
+}
+
 FacetImage *
 facet_synth_region_mask (const FacetSynthSubject *subject,
                          guint                    regions,
                          int                      size)
 {
   static const float neutral[FACET_SYNTH_N_AUS] = { 0 };
-  const FacetSynthSubject *s = subject;
   FacetSynthPose pose;
   cairo_surface_t *surface;
   cairo_t *cr;
   FacetImage *image;
   Draw d;
-  Geometry g;
-  double yb;
+  double rects[FACET_SYNTH_N_REGION_BOXES][4];
+  guint kinds[FACET_SYNTH_N_REGION_BOXES];
+  int n;
 
   g_return_val_if_fail (subject != NULL, NULL);
   g_return_val_if_fail (size >= 16 && size <= 4096, NULL);
@@ -1520,38 +1583,10 @@ facet_synth_region_mask (const FacetSynthSubject *subject,
   cairo_set_source_rgb (cr, 0, 0, 0);
   cairo_paint (cr);
   begin_draw (&d, cr, subject, neutral, &pose, size);
-  compute_geometry (subject, neutral, &g);
   cairo_set_source_rgb (cr, 1, 1, 1);
-  yb = s->eye_y - s->brow_gap;
-
-  if (regions & FACET_SYNTH_REGION_BROWS)
-    mask_rect (&d, 0.5 - s->eye_dx - s->eye_rx * s->brow_len - 0.07, yb - 0.11,
-               0.5 + s->eye_dx + s->eye_rx * s->brow_len + 0.07,
-               yb + s->brow_th / 2 + 0.03);
-  if (regions & FACET_SYNTH_REGION_EYES)
-    for (int side = 0; side < 2; side++)
-      {
-        double sg = side == 0 ? -1.0 : 1.0, ex = 0.5 + sg * s->eye_dx;
-        double inner = ex - sg * (s->eye_rx + 0.02), outer = ex + sg * (s->eye_rx + 0.05);
-        mask_rect (&d, MIN (inner, outer), s->eye_y - s->eye_ry * 2.2 - 0.012, MAX (inner, outer),
-                   s->eye_y + s->eye_ry * 0.75 + 0.035);
-      }
-  if (regions & FACET_SYNTH_REGION_CHEEKS)
-    for (int side = 0; side < 2; side++)
-      {
-        double sg = side == 0 ? -1.0 : 1.0;
-        double inner = 0.5 + sg * (s->nose_hw + 0.005), outer = 0.5 + sg * (s->face_hw + 0.01);
-        mask_rect (&d, MIN (inner, outer), s->eye_y + 0.02, MAX (inner, outer), s->mouth_y + 0.035);
-      }
-  if (regions & FACET_SYNTH_REGION_NOSE)
-    mask_rect (&d, 0.5 - s->nose_hw - 0.03, s->eye_y - 0.012, 0.5 + s->nose_hw + 0.03,
-               s->nose_y + 0.015);
-  if (regions & FACET_SYNTH_REGION_MOUTH)
-    mask_rect (&d, 0.5 - s->mouth_hw - 0.06, s->nose_y + 0.01, 0.5 + s->mouth_hw + 0.06,
-               s->mouth_y + s->lip_lo + 0.07);
-  if (regions & FACET_SYNTH_REGION_CHIN)
-    mask_rect (&d, 0.5 - s->face_hw * s->jaw - 0.03, s->mouth_y + s->lip_lo + 0.005,
-               0.5 + s->face_hw * s->jaw + 0.03, 1.1);
+  n = region_rects (subject, regions, rects, kinds);
+  for (int i = 0; i < n; i++)
+    mask_rect (&d, rects[i][0], rects[i][1], rects[i][2], rects[i][3]);
 
   cairo_destroy (cr);
   cairo_surface_flush (surface);
@@ -1562,4 +1597,72 @@ facet_synth_region_mask (const FacetSynthSubject *subject,
   }
   cairo_surface_destroy (surface);
   return image;
+}
+
+/* Where a point of the face (x, y, on its surface) lands in the frame
+ * under @pose: project () and begin_draw ()'s transform, in frame
+ * fractions. */
+static void
+pose_point (const FacetSynthSubject *s,
+            const FacetSynthPose    *pose,
+            double                   x,
+            double                   y,
+            double                  *ox,
+            double                  *oy)
+{
+  Draw d = { .s = s, .sin_yaw = sin (pose->yaw), .cos_yaw = cos (pose->yaw),
+             .sin_pitch = sin (pose->pitch), .cos_pitch = cos (pose->pitch) };
+  double px, py, u, v;
+
+  project (&d, x, y, 0.0, &px, &py);
+  u = (px - 0.5) * pose->scale;
+  v = (py - 0.55) * pose->scale;
+  *ox = 0.5 + pose->dx + u * cos (pose->roll) - v * sin (pose->roll);
+  *oy = 0.55 + pose->dy + u * sin (pose->roll) + v * cos (pose->roll);
+}
+
+int
+facet_synth_region_boxes (const FacetSynthSubject *subject,
+                          const FacetSynthPose    *pose,
+                          guint                    regions,
+                          float                    boxes[][4],
+                          guint                   *kinds)
+{
+  double rects[FACET_SYNTH_N_REGION_BOXES][4];
+  guint local[FACET_SYNTH_N_REGION_BOXES];
+  FacetSynthPose neutral;
+  int n;
+
+  g_return_val_if_fail (subject != NULL && boxes != NULL, 0);
+
+  if (pose == NULL)
+    {
+      facet_synth_pose_init (&neutral);
+      pose = &neutral;
+    }
+  n = region_rects (subject, regions, rects, local);
+  for (int i = 0; i < n; i++)
+    {
+      double x0 = G_MAXDOUBLE, y0 = G_MAXDOUBLE, x1 = -G_MAXDOUBLE, y1 = -G_MAXDOUBLE;
+
+      /* the corners and edge midpoints: the surface bulges between them */
+      for (int k = 0; k < 9; k++)
+        {
+          double fx = (k % 3) / 2.0, fy = (k / 3) / 2.0, x, y;
+
+          pose_point (subject, pose, rects[i][0] + fx * (rects[i][2] - rects[i][0]),
+                      rects[i][1] + fy * (rects[i][3] - rects[i][1]), &x, &y);
+          x0 = MIN (x0, x);
+          y0 = MIN (y0, y);
+          x1 = MAX (x1, x);
+          y1 = MAX (y1, y);
+        }
+      boxes[i][0] = (float) CLAMP (x0, 0.0, 1.0);
+      boxes[i][1] = (float) CLAMP (y0, 0.0, 1.0);
+      boxes[i][2] = (float) CLAMP (x1, 0.0, 1.0);
+      boxes[i][3] = (float) CLAMP (y1, 0.0, 1.0);
+      if (kinds != NULL)
+        kinds[i] = local[i];
+    }
+  return n;
 }

@@ -71,6 +71,9 @@ guint64            facet_synth_subject_get_seed (const FacetSynthSubject *subjec
 /* A short description of the identity, e.g. "light skin, long brown hair,
  * glasses" (for logs and documentation). */
 char              *facet_synth_subject_describe (const FacetSynthSubject *subject);
+/* The skin tone the identity was drawn with: 0 the lightest .. 1 the
+ * darkest the generator makes (for measuring detection by skin tone). */
+double             facet_synth_subject_get_skin_tone (const FacetSynthSubject *subject);
 
 /* AU base rates: the fraction of frames in which the AU is expected to be
  * present. Changing them per subject builds the identity shortcuts that
@@ -98,6 +101,19 @@ FacetImage        *facet_synth_render        (const FacetSynthSubject *subject,
 FacetImage        *facet_synth_region_mask   (const FacetSynthSubject *subject,
                                               guint                    regions,
                                               int                      size);
+
+/* The regions as boxes in a frame drawn with @pose (NULL: neutral):
+ * brows, left eye, right eye, left cheek, right cheek, nose, mouth, chin,
+ * those of @regions in this order. Each box is x0, y0, x1, y1 in fractions
+ * of the frame side, the bounding box of the region's rectangle after head
+ * turn, nod, roll, scale and shift. @kinds (may be NULL) gets each box's
+ * FacetSynthRegion. Returns the number of boxes. */
+#define FACET_SYNTH_N_REGION_BOXES 8
+int                facet_synth_region_boxes  (const FacetSynthSubject *subject,
+                                              const FacetSynthPose    *pose,
+                                              guint                    regions,
+                                              float                    boxes[][4],
+                                              guint                   *kinds);
 
 /* AU events over time (onset, apex, offset with smooth ramps; co-occurring
  * patterns such as 6+12, 1+2+25+26, 4+9, 1+4+15), blinks, head motion with
@@ -127,9 +143,22 @@ gboolean            facet_synth_timeline_write_labels (const FacetSynthTimeline 
 /* "OUT.mkv" -> "OUT.labels.csv" (the extension replaced). */
 char               *facet_synth_labels_path      (const char              *video_path);
 
+/* "OUT.mkv" -> "OUT.regions.csv": where each AU acts, per frame. */
+char               *facet_synth_regions_path     (const char              *video_path);
+/* The regions file: "# AU01: brows" lines naming each AU's boxes, the
+ * header "frame,brows_x0,brows_y0,brows_x1,brows_y1,eye_left_x0,...", then
+ * one row per frame with the boxes of facet_synth_region_boxes () under
+ * that frame's pose. See docs/synth.md. */
+char               *facet_synth_timeline_regions (const FacetSynthSubject  *subject,
+                                                  const FacetSynthTimeline *timeline);
+gboolean            facet_synth_write_regions    (const FacetSynthSubject  *subject,
+                                                  const FacetSynthTimeline *timeline,
+                                                  const char               *path,
+                                                  GError                  **error);
+
 /* Renders every frame of @timeline at @size and encodes it to @path with
- * @codec ("ffv1", "h264", "mjpeg"; NULL: h264), then writes the labels next
- * to it (facet_synth_labels_path). @progress (may be NULL) is called about
+ * @codec ("ffv1", "h264", "mjpeg"; NULL: h264), then writes the labels and
+ * the AU regions next to it (facet_synth_labels_path, _regions_path). @progress (may be NULL) is called about
  * once a second of video; @cancellable stops between frames. */
 gboolean            facet_synth_write_video      (const FacetSynthSubject  *subject,
                                                   const FacetSynthTimeline *timeline,

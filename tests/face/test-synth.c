@@ -325,6 +325,145 @@ test_regions (void)
                   worst_au);
 }
 
+/* Under head motion the boxes follow the face: what an AU changes in a
+ * turned, tilted, shifted and scaled frame lies inside that frame's boxes
+ * of the AU's regions. */
+static void
+test_regions_posed (void)
+{
+  const int *aus;
+  int n_aus;
+  double worst = 1.0;
+  int worst_au = 0;
+
+  aus = facet_synth_aus (&n_aus);
+  for (guint64 seed = 1; seed <= 4; seed++)
+    {
+      g_autoptr (FacetSynthSubject) subject = facet_synth_subject_new (seed);
+      g_autoptr (FacetImage) neutral = NULL;
+      FacetSynthPose pose;
+
+      facet_synth_pose_init (&pose);
+      pose.yaw = seed % 2 ? 0.2f : -0.15f;
+      pose.pitch = seed < 3 ? 0.1f : -0.1f;
+      pose.roll = 0.12f * (seed % 2 ? 1 : -1);
+      pose.dx = 0.05f;
+      pose.dy = -0.04f;
+      pose.scale = 0.85f;
+      neutral = facet_synth_render (subject, NULL, &pose, 224);
+      for (int k = 0; k < n_aus; k++)
+        {
+          float au[FACET_SYNTH_N_AUS] = { 0 }, boxes[FACET_SYNTH_N_REGION_BOXES][4];
+          g_autoptr (FacetImage) moved = NULL;
+          g_autoptr (FacetImage) mask = facet_image_new (224, 224);
+          double inside, all;
+          int n;
+
+          au[k] = 1.0f;
+          moved = facet_synth_render (subject, au, &pose, 224);
+          n = facet_synth_region_boxes (subject, &pose, facet_synth_au_regions (aus[k]), boxes,
+                                        NULL);
+          g_assert_cmpint (n, >=, 1);
+          memset (mask->data, 0, (gsize) mask->stride * mask->height);
+          for (int y = 0; y < 224; y++)
+            for (int x = 0; x < 224; x++)
+              for (int b = 0; b < n; b++)
+                if ((x + 0.5) / 224 >= boxes[b][0] && (x + 0.5) / 224 <= boxes[b][2]
+                    && (y + 0.5) / 224 >= boxes[b][1] && (y + 0.5) / 224 <= boxes[b][3])
+                  memset (mask->data + (gsize) y * mask->stride + 3 * x, 255, 3);
+          all = sum_abs_diff (moved, neutral, mask, &inside);
+          g_assert_cmpfloat (all, >, 0.0);
+          g_assert_cmpfloat (inside / all, >, 0.7);
+          if (inside / all < worst)
+            {
+              worst = inside / all;
+              worst_au = aus[k];
+            }
+        }
+    }
+  g_test_message ("posed: smallest share of change inside the AU's boxes: %.3f (AU%02d)", worst,
+                  worst_au);
+}
+
+/* The regions file: one comment per AU naming its boxes, the header, and a
+ * row per frame holding that frame's boxes; written beside the video. */
+static void
+test_regions_file (void)
+{
+  g_autoptr (FacetSynthSubject) subject = facet_synth_subject_new (5);
+  g_autoptr (FacetSynthTimeline) timeline = facet_synth_timeline_new (subject, 3, 40, 10.0);
+  g_autofree char *text = facet_synth_timeline_regions (subject, timeline);
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autofree char *video = tmp_path ("regions.mkv");
+  g_autofree char *path = facet_synth_regions_path (video);
+  g_autofree char *written = NULL;
+  g_autoptr (GError) error = NULL;
+  int n_aus, row = 0;
+  const int *aus = facet_synth_aus (&n_aus);
+  float still[FACET_SYNTH_N_REGION_BOXES][4], shifted[FACET_SYNTH_N_REGION_BOXES][4];
+  FacetSynthPose pose;
+
+  /* a shift of the head shifts every box by as much */
+  facet_synth_pose_init (&pose);
+  facet_synth_region_boxes (subject, &pose, ~0u, still, NULL);
+  pose.dx = 0.1f;
+  pose.dy = -0.05f;
+  facet_synth_region_boxes (subject, &pose, ~0u, shifted, NULL);
+  for (int b = 0; b < 6; b++) /* the chin box reaches the frame's bottom edge */
+    {
+      g_assert_cmpfloat (fabs (shifted[b][0] - still[b][0] - 0.1), <, 1e-5);
+      g_assert_cmpfloat (fabs (shifted[b][1] - still[b][1] + 0.05), <, 1e-5);
+    }
+
+  g_assert_true (g_str_has_suffix (path, "regions.regions.csv"));
+  for (int k = 0; k < n_aus; k++)
+    {
+      g_autofree char *start = g_strdup_printf ("# AU%02d:", aus[k]);
+      g_assert_true (g_str_has_prefix (lines[k], start));
+    }
+  g_assert_true (strstr (lines[0], "brows") != NULL);                     /* AU01 */
+  g_assert_true (strstr (lines[n_aus - 1], "eye_left eye_right") != NULL); /* AU43 */
+  g_assert_true (g_str_has_prefix (lines[n_aus], "frame,brows_x0,brows_y0,brows_x1,brows_y1,"));
+  for (int i = n_aus + 1; lines[i] != NULL && lines[i][0] != '\0'; i++, row++)
+    {
+      g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
+      float au[FACET_SYNTH_N_AUS], boxes[FACET_SYNTH_N_REGION_BOXES][4];
+      FacetSynthPose frame_pose;
+      int n;
+
+      g_assert_cmpuint (g_strv_length (cells), ==, 1 + 4 * FACET_SYNTH_N_REGION_BOXES);
+      g_assert_cmpint (atoi (cells[0]), ==, row);
+      facet_synth_timeline_get (timeline, row, au, &frame_pose);
+      n = facet_synth_region_boxes (subject, &frame_pose, ~0u, boxes, NULL);
+      g_assert_cmpint (n, ==, FACET_SYNTH_N_REGION_BOXES);
+      for (int b = 0; b < n; b++)
+        {
+          /* brows above eyes above nose tip above mouth above chin */
+          g_assert_cmpfloat (boxes[b][0], <, boxes[b][2]);
+          g_assert_cmpfloat (boxes[b][1], <, boxes[b][3]);
+          for (int c = 0; c < 4; c++)
+            g_assert_cmpfloat (fabs (g_ascii_strtod (cells[1 + 4 * b + c], NULL) - boxes[b][c]), <,
+                               1e-4);
+        }
+      g_assert_cmpfloat (boxes[0][1], <, boxes[1][1]);
+      g_assert_cmpfloat (boxes[5][3], <, boxes[6][3]);
+      g_assert_cmpfloat (boxes[6][1], <, boxes[7][1]);
+    }
+  g_assert_cmpint (row, ==, 40);
+
+  g_assert_true (facet_synth_write_video (subject, timeline, video, 64, "ffv1", NULL, NULL, NULL,
+                                          &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (path, &written, NULL, &error));
+  g_assert_cmpstr (written, ==, text);
+  g_unlink (path);
+  g_unlink (video);
+  {
+    g_autofree char *labels = facet_synth_labels_path (video);
+    g_unlink (labels);
+  }
+}
+
 /* Subjects are clearly different people: neutral faces differ by much more
  * than an expression changes one face. */
 static void
@@ -508,6 +647,8 @@ main (int    argc,
   g_test_add_func ("/synth/labels", test_labels);
   g_test_add_func ("/synth/intensity", test_intensity);
   g_test_add_func ("/synth/regions", test_regions);
+  g_test_add_func ("/synth/regions-posed", test_regions_posed);
+  g_test_add_func ("/synth/regions-file", test_regions_file);
   g_test_add_func ("/synth/subjects-differ", test_subjects_differ);
   g_test_add_func ("/synth/base-rates", test_base_rates);
   g_test_add_func ("/synth/paths-and-errors", test_paths_and_errors);

@@ -96,6 +96,33 @@ class FacesCli(unittest.TestCase):
         with open(video, "rb") as a, open(again, "rb") as b:
             self.assertEqual(a.read(), b.read())
 
+    def test_dark_skin_and_regions(self):
+        # The case: a dark-skinned subject, encoded as a user would.
+        video = os.path.join(self.dir, "dark.mkv")
+        run("synth", "-q", "--subject", "11", "--seed", "12", "--seconds", "1", "--fps", "8",
+            video)
+        found = plain = 0
+        for frame in range(0, 8, 2):
+            out = json.loads(run("faces", video, "--frame", str(frame), "--json").stdout)
+            found += out["status"] == "found"
+            out = json.loads(run("faces", video, "--frame", str(frame), "--json",
+                                 "--no-second-look").stdout)
+            plain += out["status"] == "found"
+        self.assertGreaterEqual(found, 3)
+        self.assertLessEqual(plain, found)
+
+        with open(os.path.join(self.dir, "dark.regions.csv")) as fh:
+            lines = fh.read().splitlines()
+        self.assertEqual(lines[0], "# AU01: brows")
+        header = lines[11].split(",")
+        self.assertEqual(header[:5], ["frame", "brows_x0", "brows_y0", "brows_x1", "brows_y1"])
+        self.assertEqual(len(header), 1 + 8 * 4)
+        rows = [line.split(",") for line in lines[12:]]
+        self.assertEqual([int(r[0]) for r in rows], list(range(8)))
+        for r in rows:
+            box = [float(v) for v in r[1:5]]
+            self.assertTrue(0.0 <= box[0] < box[2] <= 1.0 and 0.0 <= box[1] < box[3] <= 1.0)
+
     def test_bad_arguments(self):
         for args, words in [
             (("faces", os.path.join(self.dir, "missing.mkv")), "missing.mkv"),
