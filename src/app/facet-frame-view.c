@@ -430,6 +430,28 @@ facet_frame_view_measure (GtkWidget      *widget,
   *natural = 480;
 }
 
+/* The view itself takes the focus: GtkWidget's own grab_focus hands it to
+ * a child, and the view has none. */
+static gboolean
+facet_frame_view_grab_focus (GtkWidget *widget)
+{
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  if (root == NULL || !gtk_widget_get_focusable (widget))
+    return FALSE;
+  gtk_root_set_focus (root, widget);
+  return TRUE;
+}
+
+static gboolean
+facet_frame_view_focus (GtkWidget        *widget,
+                        GtkDirectionType  direction)
+{
+  if (gtk_widget_is_focus (widget))
+    return FALSE;
+  return gtk_widget_grab_focus (widget);
+}
+
 static void
 facet_frame_view_dispose (GObject *object)
 {
@@ -508,6 +530,8 @@ facet_frame_view_class_init (FacetFrameViewClass *klass)
   object_class->set_property = facet_frame_view_set_property;
   widget_class->snapshot = facet_frame_view_snapshot;
   widget_class->measure = facet_frame_view_measure;
+  widget_class->grab_focus = facet_frame_view_grab_focus;
+  widget_class->focus = facet_frame_view_focus;
 
   properties[PROP_SHOW_BOX] =
     g_param_spec_boolean ("show-box", NULL, NULL, TRUE,
@@ -530,6 +554,7 @@ facet_frame_view_class_init (FacetFrameViewClass *klass)
 static void
 facet_frame_view_init (FacetFrameView *self)
 {
+
   self->frame = -1;
   self->face_frame = -1;
   self->heatmap_frame = -1;
@@ -538,5 +563,6 @@ facet_frame_view_init (FacetFrameView *self)
   gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
   gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);
   gtk_widget_set_overflow (GTK_WIDGET (self), GTK_OVERFLOW_HIDDEN);
+  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   facet_frame_view_set_description (self, NULL);
 }

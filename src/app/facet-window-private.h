@@ -12,6 +12,15 @@
 
 G_BEGIN_DECLS
 
+/* The run of frames "next to check" landed in. */
+typedef struct
+{
+  FacetReviewItem item;   /* at the apex; video_id 0: none */
+  gint64          first;
+  gint64          last;
+  gint64          apex;
+} FacetReviewEvent;
+
 struct _FacetWindow
 {
   AdwApplicationWindow  parent_instance;
@@ -66,6 +75,7 @@ struct _FacetWindow
   FacetPlayer          *player;
   FacetExplainer       *explainer;
   FacetAnalysis        *analysis;
+  gboolean              analysis_unasked;  /* started on opening, not by the coder */
   guint                 poll_source;
 
   gint64                video_id;
@@ -94,6 +104,8 @@ struct _FacetWindow
   gint64                in_point;          /* range start set with I, -1: none */
   GHashTable           *review_seen;       /* "video:frame:au" shown by "next to check" */
   gboolean              review_running;
+  FacetReviewEvent      review_event;
+  char                 *last_toast;
 };
 
 /* facet-window.c */

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <glib/gi18n.h>
 
@@ -43,6 +44,15 @@ facet_window_toast (FacetWindow *self,
   toast = adw_toast_new (text);
   adw_toast_set_timeout (toast, 4);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
+  g_free (self->last_toast);
+  self->last_toast = g_strdup (text);
+}
+
+const char *
+facet_window_get_last_toast (FacetWindow *self)
+{
+  g_return_val_if_fail (FACET_IS_WINDOW (self), NULL);
+  return self->last_toast;
 }
 
 void
@@ -274,6 +284,9 @@ update_notice (FacetWindow *self)
 
   if (self->model_id == 0)
     notice = _("No model yet: add one to the project to see predictions");
+  else if (s != NULL && s->frame == frame && !s->analysed
+           && facet_analysis_get_running (self->analysis))
+    notice = _("Not analysed yet: the analysis running now will reach this frame");
   else if (s != NULL && s->frame == frame && !s->analysed)
     notice = _("Not analysed yet: press Analyse to run the model");
   else if (s != NULL && s->frame == frame && s->analysed && !s->has_face)
@@ -904,6 +917,7 @@ set_project (FacetWindow  *self,
   g_clear_pointer (&self->frame_state, facet_frame_state_free);
   g_clear_pointer (&self->review_seen, g_hash_table_unref);
   self->review_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  memset (&self->review_event, 0, sizeof self->review_event);
   self->video_id = 0;
   self->explained_frame = -1;
   g_set_object (&self->project, project);
@@ -978,7 +992,11 @@ project_opened (GObject      *object,
     {
       self->analyse_on_open = FALSE;
       if (facet_project_get_model_id (project) > 0)
-        facet_window_start_analysis (self, facet_project_get_model_id (project), 0);
+        {
+          facet_window_start_analysis (self, facet_project_get_model_id (project), 0);
+          /* Started for the coder, not by them: no word when nothing was left. */
+          self->analysis_unasked = TRUE;
+        }
     }
 }
 
@@ -1194,6 +1212,8 @@ facet_window_start_analysis (FacetWindow *self,
       facet_window_toast (self, _("An analysis is running already"));
       return;
     }
+  self->analysis_unasked = FALSE;
+  update_notice (self);
   if (model_id != facet_project_get_model_id (self->project))
     facet_project_set_model_id (self->project, model_id);
 }
@@ -1218,13 +1238,19 @@ on_analysis_finished (FacetAnalysis               *analysis,
                       const FacetAnalysisProgress *counts,
                       FacetWindow                 *self)
 {
+  gboolean unasked = self->analysis_unasked;
+
+  self->analysis_unasked = FALSE;
   update_analysis_header (self);
+  update_notice (self);
   facet_sidebar_refresh (self->sidebar);
   facet_window_reload_predictions (self);
   facet_window_reload_frame_state (self);
   if (error == NULL)
     {
       g_autofree char *text = NULL;
+      if (counts != NULL && counts->frames_done == 0 && unasked)
+        return;
       if (counts != NULL && counts->frames_done == 0)
         text = g_strdup (_("Every frame was analysed already"));
       else
@@ -1397,6 +1423,7 @@ facet_window_dispose (GObject *object)
   g_clear_pointer (&self->au_ids, g_free);
   g_clear_pointer (&self->thresholds, g_free);
   g_clear_pointer (&self->model_path, g_free);
+  g_clear_pointer (&self->last_toast, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), FACET_TYPE_WINDOW);
   G_OBJECT_CLASS (facet_window_parent_class)->dispose (object);
 }

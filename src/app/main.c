@@ -20,7 +20,10 @@ main (int    argc,
   g_autoptr (GError) error = NULL;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* FACET_LOCALEDIR: the catalogues of an uninstalled build (BUILD/po),
+   * as build-aux/run-demo.sh sets it. */
+  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("FACET_LOCALEDIR") ? g_getenv ("FACET_LOCALEDIR")
+                                                                : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
