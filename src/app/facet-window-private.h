@@ -45,7 +45,7 @@ struct _FacetWindow
   GtkListBox           *recent_list;
   AdwStatusPage        *loading_page;
   GtkProgressBar       *loading_progress;
-  GtkPaned             *outer_paned;
+  AdwFlap              *flap;
   FacetSidebar         *sidebar;
   GtkStack             *content_stack;
   AdwStatusPage        *empty_page;

@@ -836,6 +836,9 @@ static void
 on_video_selected (FacetWindow *self,
                    gint64       video_id)
 {
+  /* Folded over the work, the list makes way once a video is picked. */
+  if (adw_flap_get_folded (self->flap))
+    adw_flap_set_reveal_flap (self->flap, FALSE);
   facet_window_show_video (self, video_id, 0);
 }
 
@@ -930,6 +933,7 @@ set_project (FacetWindow  *self,
       update_recent (self);
       gtk_widget_set_visible (GTK_WIDGET (self->sidebar_button), FALSE);
       gtk_widget_set_visible (GTK_WIDGET (self->add_button), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->review_button), FALSE);
       gtk_widget_set_visible (self->undo_box, FALSE);
       on_model_changed (self);
       update_title (self);
@@ -948,6 +952,7 @@ set_project (FacetWindow  *self,
   gtk_stack_set_visible_child_name (self->main_stack, "project");
   gtk_widget_set_visible (GTK_WIDGET (self->sidebar_button), TRUE);
   gtk_widget_set_visible (GTK_WIDGET (self->add_button), TRUE);
+  gtk_widget_set_visible (GTK_WIDGET (self->review_button), TRUE);
   gtk_widget_set_visible (self->undo_box, TRUE);
   on_model_changed (self);
   on_videos_changed (self);
@@ -1469,7 +1474,7 @@ facet_window_class_init (FacetWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, opacity_adjustment);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, opacity_scale);
-  gtk_widget_class_bind_template_child (widget_class, FacetWindow, outer_paned);
+  gtk_widget_class_bind_template_child (widget_class, FacetWindow, flap);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, overlay_bar);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, recent_group);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, recent_list);
@@ -1539,8 +1544,10 @@ facet_window_init (FacetWindow *self)
                           G_BINDING_SYNC_CREATE);
   g_object_bind_property (self->opacity_adjustment, "value", self->frame_view, "heatmap-opacity",
                           G_BINDING_SYNC_CREATE);
-  g_object_bind_property (self->sidebar_button, "active", self->sidebar, "visible",
-                          G_BINDING_SYNC_CREATE);
+  /* The button shows and hides the videos; a narrow window folds them
+   * over the work and hides them (AdwFlap does both). */
+  g_object_bind_property (self->sidebar_button, "active", self->flap, "reveal-flap",
+                          G_BINDING_SYNC_CREATE | G_BINDING_BIDIRECTIONAL);
   g_signal_connect_swapped (self->settings, "changed::show-heatmap",
                             G_CALLBACK (on_heatmap_setting), self);
   g_signal_connect_swapped (self->settings, "changed::heatmap-source",
