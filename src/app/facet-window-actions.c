@@ -10,7 +10,7 @@
  *   (on the marked range when there is one); A accept the prediction,
  *   Shift+A accept all; I/O mark a range; Esc drop it; N next to check,
  *   E mark the event it landed in;
- *   B/L/H overlays, M heat map of the model or the AU.
+ *   B/L/H overlays, M heat map of the model or the AU, Z zoom on the face.
  * Plain keys go through a capture-phase controller that steps aside while
  * the focus is in a text field, a list or a popover, so typing a subject
  * name or moving through a list is never taken for coding.
@@ -656,6 +656,19 @@ ACTION (act_toggle_heatmap_source)
   gtk_drop_down_set_selected (self->heatmap_source,
                               gtk_drop_down_get_selected (self->heatmap_source) ? 0 : 1);
 }
+/* Z: whole frame, 2x and 4x around the face, and round again. */
+ACTION (act_zoom_face)
+{
+  double zoom = facet_frame_view_get_zoom (self->frame_view);
+  double next = zoom < 1.5 ? 2.0 : zoom < 3.0 ? 4.0 : 1.0;
+  g_autofree char *text = NULL;
+
+  facet_frame_view_set_zoom (self->frame_view, next);
+  if (next > 1.0)
+    /* TRANSLATORS: after Z: the magnification around the face */
+    text = g_strdup_printf (_("Zoom %.0f× on the face (Z: more, then the whole frame)"), next);
+  facet_window_toast (self, text ? text : _("The whole frame"));
+}
 ACTION (act_zoom_in) { facet_timeline_zoom (self->timeline, 2.0); }
 ACTION (act_zoom_out) { facet_timeline_zoom (self->timeline, 0.5); }
 ACTION (act_zoom_fit) { facet_timeline_zoom_fit (self->timeline); }
@@ -685,7 +698,7 @@ facet_window_update_actions (FacetWindow *self)
   static const char *video_actions[] = {
     "win.play", "win.step", "win.skip", "win.first", "win.last", "win.goto", "win.faster",
     "win.slower", "win.label", "win.label-range", "win.in-point", "win.out-point",
-    "win.clear-range", "win.zoom-in",
+    "win.clear-range", "win.zoom-in", "win.zoom-face",
     "win.zoom-out", "win.zoom-fit", "win.au-prev", "win.au-next",
   };
 
@@ -756,6 +769,7 @@ static const Key coding_keys[] = {
   { GDK_KEY_l, 0, "win.toggle-landmarks", NULL, FALSE },
   { GDK_KEY_h, 0, "win.toggle-heatmap", NULL, FALSE },
   { GDK_KEY_m, 0, "win.toggle-heatmap-source", NULL, FALSE },
+  { GDK_KEY_z, 0, "win.zoom-face", NULL, FALSE },
 };
 
 /* Whether the focus wants plain keys for itself. */
@@ -888,6 +902,7 @@ facet_window_class_init_actions (GtkWidgetClass *widget_class)
     { "win.toggle-landmarks", NULL, act_toggle_landmarks },
     { "win.toggle-heatmap", NULL, act_toggle_heatmap },
     { "win.toggle-heatmap-source", NULL, act_toggle_heatmap_source },
+    { "win.zoom-face", NULL, act_zoom_face },
     { "win.zoom-in", NULL, act_zoom_in },
     { "win.zoom-out", NULL, act_zoom_out },
     { "win.zoom-fit", NULL, act_zoom_fit },

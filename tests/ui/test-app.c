@@ -447,16 +447,63 @@ test_add_media (void)
   settle ();
 }
 
+/* Z magnifies the frame around the face: the face box is drawn twice,
+ * then four times as large; a third Z shows the whole frame again. */
+static void
+test_zoom_face (void)
+{
+  FacetFrameView *view = facet_window_get_frame_view (fx.window);
+  graphene_rect_t whole, zoomed;
+  double centre;
+
+  facet_window_show_video (fx.window, 2, 7);
+  settle ();
+  ui_focus (GTK_WINDOW (fx.window));
+  g_assert_true (facet_frame_view_get_face_bounds (view, &whole));
+  ui_key (XK_z, FALSE, FALSE);
+  settle ();
+  g_assert_cmpfloat (facet_frame_view_get_zoom (view), ==, 2.0);
+  g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
+  g_assert_cmpfloat_with_epsilon (zoomed.size.width / whole.size.width, 2.0, 0.02);
+  /* The face stays in view. */
+  centre = zoomed.origin.x + zoomed.size.width / 2;
+  g_assert_cmpfloat (centre, >, 0);
+  g_assert_cmpfloat (centre, <, gtk_widget_get_width (GTK_WIDGET (view)));
+  ui_key (XK_z, FALSE, FALSE);
+  settle ();
+  g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
+  g_assert_cmpfloat_with_epsilon (zoomed.size.width / whole.size.width, 4.0, 0.04);
+  ui_key (XK_z, FALSE, FALSE);
+  settle ();
+  g_assert_cmpfloat (facet_frame_view_get_zoom (view), ==, 1.0);
+  g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
+  g_assert_cmpfloat_with_epsilon (zoomed.size.width, whole.size.width, 0.5);
+}
+
 /* ---- Defects a new coder met (issue 19) ------------------------------------- */
 
+static GtkWidget *
+goto_entry (void)
+{
+  return ui_find (GTK_WIDGET (fx.window), GTK_TYPE_ENTRY, NULL);
+}
+
+/* The go-to popover is up, its entry has the keyboard and its number is
+ * selected. */
 static gboolean
 popover_mapped (gpointer data)
 {
-  GtkWidget *p = ui_find (GTK_WIDGET (fx.window), GTK_TYPE_POPOVER, NULL);
-  GtkWidget *entry = ui_find (GTK_WIDGET (fx.window), GTK_TYPE_ENTRY, NULL);
+  GtkWidget *entry = goto_entry ();
 
-  return p != NULL && entry != NULL && gtk_widget_get_mapped (entry)
-         && gtk_widget_has_focus (GTK_WIDGET (gtk_editable_get_delegate (GTK_EDITABLE (entry))));
+  return entry != NULL && gtk_widget_get_mapped (entry)
+         && gtk_widget_has_focus (GTK_WIDGET (gtk_editable_get_delegate (GTK_EDITABLE (entry))))
+         && gtk_editable_get_selection_bounds (GTK_EDITABLE (entry), NULL, NULL);
+}
+
+static gboolean
+entry_reads (gpointer text)
+{
+  return g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (goto_entry ())), text) == 0;
 }
 
 /* Ctrl+G, a frame number, Enter: the number typed replaces the one shown
@@ -475,7 +522,10 @@ test_goto (void)
   /* The hint under the entry is read whole (it was cut after two lines). */
   cut = ui_dup_cut_labels (ui_find (GTK_WIDGET (fx.window), GTK_TYPE_POPOVER, NULL));
   g_assert_null (cut);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (goto_entry ())), ==, "3");
   ui_type ("15");
+  if (!ui_wait (entry_reads, (gpointer) "15", 5.0))
+    g_error ("typing 15 over 3 gave '%s'", gtk_editable_get_text (GTK_EDITABLE (goto_entry ())));
   ui_key (XK_Return, FALSE, FALSE);
   settle ();
   g_assert_cmpint (frame (), ==, 15);
@@ -804,6 +854,7 @@ main (int    argc,
   g_test_add_func ("/ui/app/review-events", test_review_events);
   g_test_add_func ("/ui/app/wording", test_wording);
   g_test_add_func ("/ui/app/shortcuts", test_shortcuts);
+  g_test_add_func ("/ui/app/zoom-face", test_zoom_face);
   g_test_add_func ("/ui/app/add-media", test_add_media);
   status = g_test_run ();
 

@@ -89,6 +89,25 @@ test_no_cut_text (void)
     g_error ("%s: cut text: %s", fx.lang, cut);
 }
 
+/* The shortcuts window in this language, without GTK's size warnings
+ * (fatal here). */
+static void
+test_shortcuts (void)
+{
+  GtkWindow *help;
+  g_autofree char *cut = NULL;
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.show-help-overlay", NULL);
+  ui_idle (1.0);
+  help = ui_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  g_assert_nonnull (help);
+  cut = ui_dup_cut_labels (GTK_WIDGET (help));
+  if (cut != NULL)
+    g_error ("%s: cut text in the shortcuts: %s", fx.lang, cut);
+  gtk_window_destroy (help);
+  ui_idle (0.2);
+}
+
 static void
 test_screenshot (void)
 {
@@ -148,6 +167,7 @@ main (int    argc,
   g_test_add_func ("/ui/layout/size", test_size);
   g_test_add_func ("/ui/layout/no-cut-text", test_no_cut_text);
   g_test_add_func ("/ui/layout/screenshot", test_screenshot);
+  g_test_add_func ("/ui/layout/shortcuts", test_shortcuts);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (fx.window));
