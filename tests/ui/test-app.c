@@ -18,6 +18,7 @@
 
 #include "facet-add-media-dialog.h"
 #include "facet-export-dialog.h"
+#include "facet-preferences-window.h"
 #include "facet-sidebar.h"
 #include "ui-harness.h"
 
@@ -785,6 +786,24 @@ test_wording (void)
   g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (progress)), "fully coded"));
 }
 
+/* The preferences show the backend's whole name. */
+static void
+test_preferences (void)
+{
+  GtkWindow *prefs;
+  g_autofree char *cut = NULL;
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "app.preferences", NULL);
+  ui_idle (1.0);
+  prefs = ui_find_toplevel (FACET_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (prefs);
+  cut = ui_dup_cut_labels (GTK_WIDGET (prefs));
+  if (cut != NULL)
+    g_error ("cut text in the preferences: %s", cut);
+  gtk_window_destroy (prefs);
+  ui_idle (0.2);
+}
+
 /* The shortcuts window opens without GTK's warnings about label sizes. */
 static void
 test_shortcuts (void)
@@ -854,6 +873,7 @@ main (int    argc,
   g_test_add_func ("/ui/app/review-events", test_review_events);
   g_test_add_func ("/ui/app/wording", test_wording);
   g_test_add_func ("/ui/app/shortcuts", test_shortcuts);
+  g_test_add_func ("/ui/app/preferences", test_preferences);
   g_test_add_func ("/ui/app/zoom-face", test_zoom_face);
   g_test_add_func ("/ui/app/add-media", test_add_media);
   status = g_test_run ();

@@ -382,7 +382,8 @@ check_label (GtkLabel *label,
     g_string_append_printf (cut, "'%s' needs %d px height, has %d; ", text, logical.height,
                             height);
   else if (pango_layout_is_ellipsized (layout)
-           && gtk_widget_get_ancestor (w, GTK_TYPE_DROP_DOWN) != NULL
+           && (gtk_widget_get_ancestor (w, GTK_TYPE_DROP_DOWN) != NULL
+               || gtk_widget_get_ancestor (w, ADW_TYPE_COMBO_ROW) != NULL)
            && gtk_widget_get_ancestor (w, GTK_TYPE_POPOVER) == NULL)
     g_string_append_printf (cut, "'%s' (a choice) is ellipsized; ", text);
 }
