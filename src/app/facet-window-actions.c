@@ -9,7 +9,7 @@
  *   Up/Down AU; 1 present, 2 absent, 3 not codable, 0 or Delete clear
  *   (on the marked range when there is one); A accept the prediction,
  *   Shift+A accept all; I/O mark a range; Esc drop it; N next to check,
- *   E mark the event it landed in;
+ *   E mark the event it landed in; U, an AU's number, Enter: select it;
  *   B/L/H overlays, M heat map of the model or the AU, Z zoom on the face.
  * Plain keys go through a capture-phase controller that steps aside while
  * the focus is in a text field, a list or a popover, so typing a subject
@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include <glib/gi18n.h>
 
@@ -818,6 +819,90 @@ escape_cb (GtkWidget *widget,
   return gtk_widget_activate_action (widget, "win.clear-range", NULL);
 }
 
+/* ---- Typing an AU's number ------------------------------------------------------------------ */
+
+/* U, the AU's FACS number, Enter: selects that AU (AU25, AU43, ... lie
+ * beyond what Up/Down reach quickly); the number keys then label it.
+ * Esc or any other key drops what was typed. */
+
+static void
+au_entry_show (FacetWindow *self)
+{
+  /* TRANSLATORS: while typing an AU number after U; %s: the digits so far */
+  g_autofree char *text = g_strdup_printf (_("Go to AU %s… (Enter: select, Esc: cancel)"),
+                                           self->au_typed->str);
+
+  facet_window_toast (self, text);
+}
+
+static void
+au_entry_commit (FacetWindow *self)
+{
+  int au = atoi (self->au_typed->str);
+  g_autofree char *code = facet_facs_code (au);
+  g_autofree char *text = NULL;
+
+  g_string_truncate (self->au_typed, 0);
+  self->typing_au = FALSE;
+  for (int a = 0; a < self->n_aus; a++)
+    if (self->au_ids[a] == au)
+      {
+        facet_au_panel_set_selected (self->au_panel, a);
+        /* TRANSLATORS: after U, number, Enter; %s: the AU's code */
+        text = g_strdup_printf (_("%s selected: 1 present, 2 absent, 3 not codable"), code);
+        facet_window_toast (self, text);
+        return;
+      }
+  /* TRANSLATORS: after U, number, Enter for an AU the project does not code */
+  text = g_strdup_printf (_("%s is not among the action units of this model"), code);
+  facet_window_toast (self, text);
+}
+
+static gboolean
+on_au_key (GtkEventControllerKey *controller,
+           guint                  keyval,
+           guint                  keycode,
+           GdkModifierType        state,
+           FacetWindow           *self)
+{
+  guint digit = gdk_keyval_to_unicode (keyval);
+
+  if (!self->typing_au)
+    {
+      if (keyval != GDK_KEY_u || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0
+          || focus_takes_keys (self, FALSE) || self->n_aus == 0)
+        return GDK_EVENT_PROPAGATE;
+      self->typing_au = TRUE;
+      g_string_truncate (self->au_typed, 0);
+      au_entry_show (self);
+      return GDK_EVENT_STOP;
+    }
+  if (digit >= '0' && digit <= '9' && self->au_typed->len < 3)
+    {
+      g_string_append_c (self->au_typed, (char) digit);
+      au_entry_show (self);
+      return GDK_EVENT_STOP;
+    }
+  if ((keyval == GDK_KEY_Return || keyval == GDK_KEY_KP_Enter) && self->au_typed->len > 0)
+    {
+      au_entry_commit (self);
+      return GDK_EVENT_STOP;
+    }
+  if (keyval == GDK_KEY_BackSpace && self->au_typed->len > 0)
+    {
+      g_string_truncate (self->au_typed, self->au_typed->len - 1);
+      au_entry_show (self);
+      return GDK_EVENT_STOP;
+    }
+  /* Modifiers alone (Shift for a digit on some layouts) keep the entry. */
+  if (keyval == GDK_KEY_Shift_L || keyval == GDK_KEY_Shift_R)
+    return GDK_EVENT_STOP;
+  self->typing_au = FALSE;
+  g_string_truncate (self->au_typed, 0);
+  facet_window_toast (self, _("No AU selected"));
+  return GDK_EVENT_STOP;
+}
+
 /* A press on the picture takes the focus from a list or a field, so that
  * the coding keys (Home/End, Up/Down) are the window's again. Watched
  * from the window, before any widget below can claim the press. */
@@ -839,7 +924,9 @@ void
 facet_window_init_shortcuts (FacetWindow *self)
 {
   GtkEventController *controller = gtk_shortcut_controller_new ();
+  GtkEventController *au_keys = gtk_event_controller_key_new ();
   GtkGesture *click = gtk_gesture_click_new ();
+
 
   gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (click), GTK_PHASE_CAPTURE);
   g_signal_connect (click, "pressed", G_CALLBACK (on_window_pressed), self);
@@ -867,6 +954,12 @@ facet_window_init_shortcuts (FacetWindow *self)
                                                           gtk_callback_action_new (escape_cb, NULL,
                                                                                    NULL)));
   gtk_widget_add_controller (GTK_WIDGET (self), controller);
+  /* Added after the coding keys so that it runs before them (GTK runs a
+   * widget's controllers newest first): while an AU number is typed, its
+   * digits are not labels. */
+  gtk_event_controller_set_propagation_phase (au_keys, GTK_PHASE_CAPTURE);
+  g_signal_connect (au_keys, "key-pressed", G_CALLBACK (on_au_key), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), au_keys);
   facet_window_update_actions (self);
 }
 

@@ -106,6 +106,8 @@ struct _FacetWindow
   gboolean              review_running;
   FacetReviewEvent      review_event;
   char                 *last_toast;
+  gboolean              typing_au;         /* U was pressed: digits name an AU */
+  GString              *au_typed;
 };
 
 /* facet-window.c */

@@ -1429,6 +1429,8 @@ facet_window_dispose (GObject *object)
   g_clear_pointer (&self->thresholds, g_free);
   g_clear_pointer (&self->model_path, g_free);
   g_clear_pointer (&self->last_toast, g_free);
+  if (self->au_typed != NULL)
+    g_string_free (g_steal_pointer (&self->au_typed), TRUE);
   gtk_widget_dispose_template (GTK_WIDGET (self), FACET_TYPE_WINDOW);
   G_OBJECT_CLASS (facet_window_parent_class)->dispose (object);
 }
@@ -1510,6 +1512,7 @@ facet_window_init (FacetWindow *self)
   self->explained_frame = -1;
   self->in_point = -1;
   self->review_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->au_typed = g_string_new (NULL);
 
   self->settings = g_settings_new ("io.github.facet.Facet");
   gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (self->settings,

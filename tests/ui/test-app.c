@@ -481,6 +481,51 @@ test_zoom_face (void)
   g_assert_cmpfloat_with_epsilon (zoomed.size.width, whole.size.width, 0.5);
 }
 
+/* U, 1, 2, Enter selects AU12 without labelling anything on the way; 1
+ * then labels it. An AU the model lacks is said so. */
+static void
+test_type_au (void)
+{
+  FacetAuPanel *panel = facet_window_get_au_panel (fx.window);
+  int lane12 = -1, first = facet_au_panel_get_au (panel, 0);
+
+  for (int i = 0; i < facet_au_panel_get_n_aus (panel); i++)
+    if (facet_au_panel_get_au (panel, i) == 12)
+      lane12 = i;
+  g_assert_cmpint (lane12, >, 0);
+  facet_window_show_video (fx.window, 1, 26);
+  settle ();
+  ui_focus (GTK_WINDOW (fx.window));
+  facet_au_panel_set_selected (panel, 0);
+  g_assert_cmpint (read_label (1, 26, first).state, ==, FACET_LABEL_UNSET);
+  ui_key (XK_u, FALSE, FALSE);
+  ui_type ("12");
+  ui_key (XK_Return, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane12);
+  /* The digits typed were not labels. */
+  g_assert_cmpint (read_label (1, 26, first).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_UNSET);
+  ui_key (XK_1, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_PRESENT);
+
+  ui_key (XK_u, FALSE, FALSE);
+  ui_type ("99");
+  ui_key (XK_Return, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane12);
+  g_assert_cmpstr (facet_window_get_last_toast (fx.window), ==,
+                   "AU99 is not among the action units of this model");
+  /* Esc drops what was typed; the next 2 is a label again. */
+  ui_key (XK_u, FALSE, FALSE);
+  ui_type ("4");
+  ui_key (XK_Escape, FALSE, FALSE);
+  ui_key (XK_2, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_ABSENT);
+}
+
 /* ---- Defects a new coder met (issue 19) ------------------------------------- */
 
 static GtkWidget *
@@ -875,6 +920,7 @@ main (int    argc,
   g_test_add_func ("/ui/app/shortcuts", test_shortcuts);
   g_test_add_func ("/ui/app/preferences", test_preferences);
   g_test_add_func ("/ui/app/zoom-face", test_zoom_face);
+  g_test_add_func ("/ui/app/type-au", test_type_au);
   g_test_add_func ("/ui/app/add-media", test_add_media);
   status = g_test_run ();
 
