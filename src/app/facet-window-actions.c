@@ -34,10 +34,10 @@ static const double speeds[] = { 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 4.0 };
 
 /* ---- Labels ---------------------------------------------------------------------------------- */
 
-static void
-edit_done (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
+void
+facet_window_edit_done (GObject      *object,
+                        GAsyncResult *result,
+                        gpointer      user_data)
 {
   g_autoptr (FacetWindow) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -68,7 +68,8 @@ facet_window_set_label (FacetWindow    *self,
       self->edits_in_flight++;
       facet_project_set_labels_async (self->project, self->video_id, first, last,
                                       self->au_ids[lane], state,
-                                      FACET_LABEL_SOURCE_HUMAN, edit_done, g_object_ref (self));
+                                      FACET_LABEL_SOURCE_HUMAN, facet_window_edit_done,
+                                      g_object_ref (self));
       facet_timeline_clear_range (self->timeline);
       self->in_point = -1;
       /* TRANSLATORS: after marking a range: AU code, number of frames */
@@ -85,7 +86,8 @@ facet_window_set_label (FacetWindow    *self,
   facet_project_set_labels_async (self->project, self->video_id,
                                   facet_player_get_frame (self->player),
                                   facet_player_get_frame (self->player), self->au_ids[sel], state,
-                                  FACET_LABEL_SOURCE_HUMAN, edit_done, g_object_ref (self));
+                                  FACET_LABEL_SOURCE_HUMAN, facet_window_edit_done,
+                                  g_object_ref (self));
 }
 
 /* Takes the model's word for it: present when p >= threshold. */
@@ -135,7 +137,8 @@ accept_predictions (FacetWindow *self,
   self->edits_in_flight++;
   facet_project_write_labels_async (self->project, (const FacetLabel *) (gpointer) labels->data,
                                     labels->len,
-                                    all ? "accept predictions" : "accept prediction", edit_done,
+                                    all ? "accept predictions" : "accept prediction",
+                                    facet_window_edit_done,
                                     g_object_ref (self));
 }
 

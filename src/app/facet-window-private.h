@@ -132,6 +132,12 @@ void     facet_window_init_shortcuts      (FacetWindow    *self);
 void     facet_window_set_label           (FacetWindow    *self,
                                            FacetLabelState state);
 
+/* The answer to every label edit (keys, panel, ranges, accepting): one
+ * edit less in flight, and a dialog when it was not written. */
+void     facet_window_edit_done           (GObject        *object,
+                                           GAsyncResult   *result,
+                                           gpointer        user_data);
+
 /* facet-window-dnd.c */
 void     facet_window_init_dnd            (FacetWindow    *self);
 

@@ -1324,21 +1324,6 @@ on_panel_selected (FacetWindow *self)
 }
 
 static void
-label_written (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr (FacetWindow) self = user_data;
-  g_autoptr (GError) error = NULL;
-
-  self->edits_in_flight--;
-  if (facet_project_edit_finish (FACET_PROJECT (object), result, &error) < 0)
-    facet_window_error (self, _("The Label Was Not Saved"),
-                        _("The project file could not be written. Check the disk and try "
-                          "again."), error);
-}
-
-static void
 on_panel_set_label (FacetWindow *self,
                     int          au,
                     int          state)
@@ -1349,7 +1334,8 @@ on_panel_set_label (FacetWindow *self,
   facet_project_set_labels_async (self->project, self->video_id,
                                   facet_player_get_frame (self->player),
                                   facet_player_get_frame (self->player), au, state,
-                                  FACET_LABEL_SOURCE_HUMAN, label_written, g_object_ref (self));
+                                  FACET_LABEL_SOURCE_HUMAN, facet_window_edit_done,
+                                  g_object_ref (self));
 }
 
 /* ---- Settings -------------------------------------------------------------------------------- */
