@@ -17,7 +17,7 @@ PACKAGES="
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   python3 python3-torch python3-torchvision python3-numpy python3-pandas python3-pil
   xvfb xauth dbus dbus-x11 imagemagick libx11-dev libxtst-dev
-  desktop-file-utils appstream gettext
+  desktop-file-utils appstream gettext locales-all
   valgrind
   locales-all r-base-core
   slurmd slurmctld slurm-client munge

@@ -16,4 +16,7 @@ fi
 # Uninstalled: the settings schema compiled into the build folder.
 GSETTINGS_SCHEMA_DIR="$builddir/data${GSETTINGS_SCHEMA_DIR:+:$GSETTINGS_SCHEMA_DIR}"
 export GSETTINGS_SCHEMA_DIR
+# Uninstalled: the translations compiled into the build folder.
+FACET_LOCALEDIR="$builddir/po"
+export FACET_LOCALEDIR
 exec "$app" --demo-folder "$builddir/demo"

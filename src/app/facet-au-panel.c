@@ -22,10 +22,12 @@ struct _FacetAuPanel
   GtkWidget  *box;
   GtkLabel   *caption_label;
   GtkStack   *stack;
+  GtkScrolledWindow *scroller;
   GtkListBox *list;
 
   GPtrArray  *rows; /* FacetAuRow, borrowed from the list */
   int         selected;
+  guint       reveal_source;
 };
 
 G_DEFINE_FINAL_TYPE (FacetAuPanel, facet_au_panel, GTK_TYPE_WIDGET)
@@ -53,6 +55,27 @@ on_row_set_label (FacetAuRow   *row,
   g_signal_emit (self, signals[SET_LABEL], 0, facet_au_row_get_au (row), state);
 }
 
+/* Scrolls the list so that the selected row is in view: the selection
+ * moves with Up/Down and timeline clicks while the focus is elsewhere, so
+ * the list's own scroll-to-focus does not apply. */
+static gboolean
+reveal_selected (gpointer data)
+{
+  FacetAuPanel *self = data;
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+  GtkWidget *row;
+  graphene_rect_t r;
+
+  self->reveal_source = 0;
+  if (self->selected < 0 || self->selected >= (int) self->rows->len)
+    return G_SOURCE_REMOVE;
+  row = g_ptr_array_index (self->rows, self->selected);
+  if (!gtk_widget_compute_bounds (row, GTK_WIDGET (self->list), &r) || r.size.height <= 0)
+    return G_SOURCE_REMOVE;
+  gtk_adjustment_clamp_page (adj, r.origin.y, r.origin.y + r.size.height);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_row_selected (GtkListBox    *list,
                  GtkListBoxRow *row,
@@ -63,7 +86,30 @@ on_row_selected (GtkListBox    *list,
   if (index == self->selected)
     return;
   self->selected = index;
+  /* After the next layout: a row just added has no position yet. */
+  if (self->reveal_source == 0 && self->rows != NULL)
+    self->reveal_source = g_idle_add_full (GTK_PRIORITY_RESIZE + 10, reveal_selected, self, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED]);
+}
+
+gboolean
+facet_au_panel_selected_in_view (FacetAuPanel *self)
+{
+  GtkAdjustment *adj;
+  graphene_rect_t r;
+  double top;
+
+  g_return_val_if_fail (FACET_IS_AU_PANEL (self), FALSE);
+
+  if (self->selected < 0 || self->selected >= (int) self->rows->len)
+    return FALSE;
+  adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+  if (!gtk_widget_compute_bounds (g_ptr_array_index (self->rows, self->selected),
+                                  GTK_WIDGET (self->list), &r))
+    return FALSE;
+  top = gtk_adjustment_get_value (adj);
+  return r.origin.y >= top - 0.5
+         && r.origin.y + r.size.height <= top + gtk_adjustment_get_page_size (adj) + 0.5;
 }
 
 GtkWidget *
@@ -182,6 +228,8 @@ facet_au_panel_dispose (GObject *object)
 
   g_clear_pointer (&self->rows, g_ptr_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), FACET_TYPE_AU_PANEL);
+  /* Removing the rows above may have asked for one more. */
+  g_clear_handle_id (&self->reveal_source, g_source_remove);
   G_OBJECT_CLASS (facet_au_panel_parent_class)->dispose (object);
 }
 
@@ -252,6 +300,7 @@ facet_au_panel_class_init (FacetAuPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FacetAuPanel, box);
   gtk_widget_class_bind_template_child (widget_class, FacetAuPanel, caption_label);
   gtk_widget_class_bind_template_child (widget_class, FacetAuPanel, list);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuPanel, scroller);
   gtk_widget_class_bind_template_child (widget_class, FacetAuPanel, stack);
   gtk_widget_class_bind_template_callback (widget_class, on_row_selected);
 }

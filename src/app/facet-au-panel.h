@@ -33,6 +33,8 @@ int              facet_au_panel_get_au        (FacetAuPanel          *self,
                                                int                    index);
 FacetLabelState  facet_au_panel_get_label_state (FacetAuPanel        *self,
                                                int                    index);
+/* Whether the selected row lies wholly in the visible part of the list. */
+gboolean         facet_au_panel_selected_in_view (FacetAuPanel       *self);
 void             facet_au_panel_set_caption   (FacetAuPanel          *self,
                                                const char            *caption);
 

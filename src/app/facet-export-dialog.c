@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 
 #include "facet-export-dialog.h"
+#include "facet-window.h"
 
 /* The rows of the format list, in order; LABELS is the coders' work. */
 enum {
@@ -127,14 +128,12 @@ export_done (GObject      *object,
       gtk_window_present (GTK_WINDOW (dialog));
       return;
     }
-  if (parent != NULL)
+  if (FACET_IS_WINDOW (parent))
     {
       /* The toast lives in the main window, which outlives this dialog. */
       g_autofree char *base = g_path_get_basename (path);
       g_autofree char *text = g_strdup_printf (_("Exported to %s"), base);
-      AdwToastOverlay *overlay = g_object_get_data (G_OBJECT (parent), "facet-toast-overlay");
-      if (overlay != NULL)
-        adw_toast_overlay_add_toast (overlay, adw_toast_new (text));
+      facet_window_toast (FACET_WINDOW (parent), text);
     }
   gtk_window_destroy (GTK_WINDOW (self));
 }
@@ -145,8 +144,7 @@ on_chooser_response (GtkNativeDialog   *chooser,
                      FacetExportDialog *self)
 {
   g_autoptr (GFile) file = NULL;
-  ExportJob *j;
-  guint video_row, model_row;
+  g_autofree char *path = NULL;
 
   if (response != GTK_RESPONSE_ACCEPT)
     {
@@ -155,13 +153,25 @@ on_chooser_response (GtkNativeDialog   *chooser,
     }
   file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
   g_object_unref (chooser);
+  path = g_file_get_path (file);
+  if (path != NULL)
+    facet_export_dialog_export_to (self, path);
+}
+
+void
+facet_export_dialog_export_to (FacetExportDialog *self,
+                               const char        *path)
+{
+  ExportJob *j;
+  guint video_row, model_row;
+
+  g_return_if_fail (FACET_IS_EXPORT_DIALOG (self));
+  g_return_if_fail (path != NULL);
+
+  if (self->busy)
+    return;
   j = g_new0 (ExportJob, 1);
-  j->path = g_file_get_path (file);
-  if (j->path == NULL)
-    {
-      export_job_free (j);
-      return;
-    }
+  j->path = g_strdup (path);
   j->format = adw_combo_row_get_selected (self->format_row);
   video_row = adw_combo_row_get_selected (self->video_row);
   model_row = adw_combo_row_get_selected (self->model_row);

@@ -19,5 +19,9 @@ GtkWidget *facet_export_dialog_new (GtkWindow    *parent,
                                     FacetProject *project,
                                     gint64        video_id,
                                     double        threshold);
+/* Exports what the dialog shows to @path (what the file chooser hands
+ * over); the window is told in a toast, and the dialog closes. */
+void       facet_export_dialog_export_to (FacetExportDialog *self,
+                                          const char        *path);
 
 G_END_DECLS

@@ -36,6 +36,10 @@ struct _FacetFrameView
   gboolean          show_heatmap;
   double            heatmap_opacity;
   char             *notice;
+
+  double            zoom;          /* 1: the whole frame; 2, 4: around the face */
+  double            zoom_centre[2];/* image point shown in the middle, last face seen */
+  gboolean          has_centre;
 };
 
 G_DEFINE_FINAL_TYPE (FacetFrameView, facet_frame_view, GTK_TYPE_WIDGET)
@@ -46,6 +50,7 @@ enum {
   PROP_SHOW_LANDMARKS,
   PROP_SHOW_HEATMAP,
   PROP_HEATMAP_OPACITY,
+  PROP_ZOOM,
   N_PROPS
 };
 
@@ -159,6 +164,14 @@ facet_frame_view_set_face (FacetFrameView         *self,
   self->has_face = face != NULL;
   if (face != NULL)
     self->face = *face;
+  /* The zoom follows the face, and stays where it was on a frame without
+   * one (a blink of the detector does not throw the view about). */
+  if (face != NULL && face->status == FACET_STORE_FACE_FOUND)
+    {
+      self->zoom_centre[0] = face->box[0] + face->box[2] / 2.0;
+      self->zoom_centre[1] = face->box[1] + face->box[3] / 2.0;
+      self->has_centre = TRUE;
+    }
   self->face.probs = NULL;
   self->face_frame = frame;
   gtk_widget_queue_draw (GTK_WIDGET (self));
@@ -367,6 +380,78 @@ draw_notice (FacetFrameView *self,
   gtk_snapshot_restore (snapshot);
 }
 
+/* Where the frame lies in the view: fitted, or zoomed around the face
+ * (the image's own centre before any face was seen), never leaving an
+ * empty band where the zoomed image could fill the view. */
+static void
+frame_geometry (FacetFrameView *self,
+                int             width,
+                int             height,
+                int             tw,
+                int             th,
+                double         *scale,
+                double         *x0,
+                double         *y0)
+{
+  double cx = self->has_centre ? self->zoom_centre[0] : tw / 2.0;
+  double cy = self->has_centre ? self->zoom_centre[1] : th / 2.0;
+  double s = MIN ((double) width / tw, (double) height / th) * MAX (self->zoom, 1.0);
+  double x = width / 2.0 - cx * s, y = height / 2.0 - cy * s;
+
+  if (tw * s <= width)
+    x = (width - tw * s) / 2;
+  else
+    x = CLAMP (x, width - tw * s, 0);
+  if (th * s <= height)
+    y = (height - th * s) / 2;
+  else
+    y = CLAMP (y, height - th * s, 0);
+  *scale = s;
+  *x0 = floor (x);
+  *y0 = floor (y);
+}
+
+gboolean
+facet_frame_view_get_face_bounds (FacetFrameView  *self,
+                                  graphene_rect_t *bounds)
+{
+  double scale, x0, y0;
+
+  g_return_val_if_fail (FACET_IS_FRAME_VIEW (self), FALSE);
+
+  if (self->texture == NULL || !self->has_face || self->face_frame != self->frame
+      || self->face.status != FACET_STORE_FACE_FOUND)
+    return FALSE;
+  frame_geometry (self, gtk_widget_get_width (GTK_WIDGET (self)),
+                  gtk_widget_get_height (GTK_WIDGET (self)),
+                  gdk_texture_get_width (self->texture), gdk_texture_get_height (self->texture),
+                  &scale, &x0, &y0);
+  graphene_rect_init (bounds, x0 + self->face.box[0] * scale, y0 + self->face.box[1] * scale,
+                      self->face.box[2] * scale, self->face.box[3] * scale);
+  return TRUE;
+}
+
+double
+facet_frame_view_get_zoom (FacetFrameView *self)
+{
+  g_return_val_if_fail (FACET_IS_FRAME_VIEW (self), 1.0);
+  return self->zoom;
+}
+
+void
+facet_frame_view_set_zoom (FacetFrameView *self,
+                           double          zoom)
+{
+  g_return_if_fail (FACET_IS_FRAME_VIEW (self));
+
+  zoom = CLAMP (zoom, 1.0, 8.0);
+  if (zoom == self->zoom)
+    return;
+  self->zoom = zoom;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+}
+
 static void
 facet_frame_view_snapshot (GtkWidget   *widget,
                            GtkSnapshot *snapshot)
@@ -385,9 +470,7 @@ facet_frame_view_snapshot (GtkWidget   *widget,
     {
       tw = gdk_texture_get_width (self->texture);
       th = gdk_texture_get_height (self->texture);
-      scale = MIN ((double) width / tw, (double) height / th);
-      x0 = floor ((width - tw * scale) / 2);
-      y0 = floor ((height - th * scale) / 2);
+      frame_geometry (self, width, height, tw, th, &scale, &x0, &y0);
 
       gtk_snapshot_save (snapshot);
       gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (x0, y0));
@@ -430,6 +513,28 @@ facet_frame_view_measure (GtkWidget      *widget,
   *natural = 480;
 }
 
+/* The view itself takes the focus: GtkWidget's own grab_focus hands it to
+ * a child, and the view has none. */
+static gboolean
+facet_frame_view_grab_focus (GtkWidget *widget)
+{
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  if (root == NULL || !gtk_widget_get_focusable (widget))
+    return FALSE;
+  gtk_root_set_focus (root, widget);
+  return TRUE;
+}
+
+static gboolean
+facet_frame_view_focus (GtkWidget        *widget,
+                        GtkDirectionType  direction)
+{
+  if (gtk_widget_is_focus (widget))
+    return FALSE;
+  return gtk_widget_grab_focus (widget);
+}
+
 static void
 facet_frame_view_dispose (GObject *object)
 {
@@ -463,6 +568,9 @@ facet_frame_view_get_property (GObject    *object,
     case PROP_HEATMAP_OPACITY:
       g_value_set_double (value, self->heatmap_opacity);
       break;
+    case PROP_ZOOM:
+      g_value_set_double (value, self->zoom);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -490,6 +598,9 @@ facet_frame_view_set_property (GObject      *object,
     case PROP_HEATMAP_OPACITY:
       self->heatmap_opacity = g_value_get_double (value);
       break;
+    case PROP_ZOOM:
+      facet_frame_view_set_zoom (self, g_value_get_double (value));
+      return;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       return;
@@ -508,6 +619,8 @@ facet_frame_view_class_init (FacetFrameViewClass *klass)
   object_class->set_property = facet_frame_view_set_property;
   widget_class->snapshot = facet_frame_view_snapshot;
   widget_class->measure = facet_frame_view_measure;
+  widget_class->grab_focus = facet_frame_view_grab_focus;
+  widget_class->focus = facet_frame_view_focus;
 
   properties[PROP_SHOW_BOX] =
     g_param_spec_boolean ("show-box", NULL, NULL, TRUE,
@@ -521,6 +634,9 @@ facet_frame_view_class_init (FacetFrameViewClass *klass)
   properties[PROP_HEATMAP_OPACITY] =
     g_param_spec_double ("heatmap-opacity", NULL, NULL, 0.0, 1.0, 0.6,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ZOOM] =
+    g_param_spec_double ("zoom", NULL, NULL, 1.0, 8.0, 1.0,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_css_name (widget_class, "frameview");
@@ -530,13 +646,16 @@ facet_frame_view_class_init (FacetFrameViewClass *klass)
 static void
 facet_frame_view_init (FacetFrameView *self)
 {
+
   self->frame = -1;
   self->face_frame = -1;
   self->heatmap_frame = -1;
   self->show_box = TRUE;
   self->heatmap_opacity = 0.6;
+  self->zoom = 1.0;
   gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
   gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);
   gtk_widget_set_overflow (GTK_WIDGET (self), GTK_OVERFLOW_HIDDEN);
+  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   facet_frame_view_set_description (self, NULL);
 }

@@ -49,5 +49,14 @@ void       facet_frame_view_set_description (FacetFrameView        *self,
 /* A line over the picture when there is nothing to show ("No face found"). */
 void       facet_frame_view_set_notice     (FacetFrameView         *self,
                                             const char             *notice);
+/* 1 shows the whole frame; 2 or 4 magnify it around the face (the last
+ * one found), clamped to the frame's edges. */
+void       facet_frame_view_set_zoom       (FacetFrameView         *self,
+                                            double                  zoom);
+double     facet_frame_view_get_zoom       (FacetFrameView         *self);
+/* Where the face box of the frame shown lies in the view's coordinates;
+ * FALSE when the frame has no face. */
+gboolean   facet_frame_view_get_face_bounds (FacetFrameView        *self,
+                                            graphene_rect_t        *bounds);
 
 G_END_DECLS

@@ -983,12 +983,22 @@ undo_job (FacetStore   *store,
           GError      **error)
 {
   Edit *e = data;
+  g_autoptr (GError) peek_error = NULL;
+  /* What is about to be undone, so that the coder can be told. */
+  FacetChangeset *target = e->redo ? facet_store_peek_redo (store, &peek_error)
+                                   : facet_store_peek_undo (store, &peek_error);
   gint64 id = e->redo ? facet_store_redo (store, NULL, error) : facet_store_undo (store, NULL,
                                                                                   error);
 
   if (id <= 0)
-    return NULL;
-  return g_memdup2 (&id, sizeof id);
+    {
+      g_clear_pointer (&target, facet_changeset_free);
+      return NULL;
+    }
+  if (target == NULL)
+    target = g_new0 (FacetChangeset, 1);
+  target->id = id;
+  return target;
 }
 
 void
@@ -1003,8 +1013,16 @@ facet_project_undo_async (FacetProject        *self,
 
   e = g_new0 (Edit, 1);
   e->redo = redo;
-  facet_project_run (self, FACET_PROJECT_QUEUE_EDIT, undo_job, e, edit_free, g_free, NULL,
-                     callback, user_data);
+  facet_project_run (self, FACET_PROJECT_QUEUE_EDIT, undo_job, e, edit_free,
+                     (GDestroyNotify) facet_changeset_free, NULL, callback, user_data);
+}
+
+FacetChangeset *
+facet_project_undo_finish (FacetProject  *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  return facet_project_run_finish (self, result, error);
 }
 
 gint64

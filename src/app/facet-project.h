@@ -137,11 +137,16 @@ void             facet_project_write_labels_async (FacetProject     *self,
 gint64           facet_project_edit_finish     (FacetProject        *self,
                                                 GAsyncResult        *result,
                                                 GError             **error);
-/* Undo (@redo FALSE) or redo of the coder's last change set; the result is
- * its id, 0 with FACET_STORE_ERROR_NOTHING when there is nothing to do. */
+/* Undo (@redo FALSE) or redo of the coder's last change set. */
 void             facet_project_undo_async      (FacetProject        *self,
                                                 gboolean             redo,
                                                 GAsyncReadyCallback  callback,
                                                 gpointer             user_data);
+/* The change set undone or redone (its n_changes and description; id: the
+ * new undo/redo step), NULL with FACET_STORE_ERROR_NOTHING when there was
+ * nothing to do. */
+FacetChangeset  *facet_project_undo_finish     (FacetProject        *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
 
 G_END_DECLS

@@ -57,6 +57,8 @@ typedef struct
 typedef struct
 {
   gint64  model_id;
+  int     n_aus;    /* of the model: a frame is coded when each has a label */
+  int    *au_ids;
   GArray *videos; /* VideoStats, in: id and n_frames; out: counts */
 } StatsJob;
 
@@ -66,7 +68,46 @@ stats_job_free (gpointer data)
   StatsJob *j = data;
 
   g_clear_pointer (&j->videos, g_array_unref);
+  g_free (j->au_ids);
   g_free (j);
+}
+
+/* Frames with a label for every AU of the model (any label without a
+ * model): a frame with one AU coded of twelve is not coded. */
+static gboolean
+count_coded (FacetStore *store,
+             StatsJob   *j,
+             VideoStats *s,
+             GError    **error)
+{
+  g_autofree guint16 *count = NULL;
+
+  if (j->n_aus == 0)
+    {
+      g_autoptr (GArray) frames = facet_store_get_labelled_frames (store, s->video_id, 0, error);
+      if (frames == NULL)
+        return FALSE;
+      s->labelled = frames->len;
+      return TRUE;
+    }
+  count = g_new0 (guint16, MAX (s->n_frames, 1));
+  for (int a = 0; a < j->n_aus; a++)
+    {
+      g_autoptr (GArray) frames = facet_store_get_labelled_frames (store, s->video_id,
+                                                                   j->au_ids[a], error);
+      if (frames == NULL)
+        return FALSE;
+      for (guint i = 0; i < frames->len; i++)
+        {
+          gint64 f = g_array_index (frames, gint64, i);
+          if (f >= 0 && f < s->n_frames)
+            count[f]++;
+        }
+    }
+  s->labelled = 0;
+  for (gint64 f = 0; f < s->n_frames; f++)
+    s->labelled += count[f] >= j->n_aus;
+  return TRUE;
 }
 
 static gpointer
@@ -81,18 +122,14 @@ stats_job (FacetStore   *store,
   for (guint i = 0; i < out->len; i++)
     {
       VideoStats *s = &g_array_index (out, VideoStats, i);
-      g_autoptr (GArray) frames = NULL;
-
       if (j->model_id > 0)
         {
           s->analysed = facet_store_count_analysed (store, j->model_id, s->video_id, error);
           if (s->analysed < 0)
             goto failed;
         }
-      frames = facet_store_get_labelled_frames (store, s->video_id, 0, error);
-      if (frames == NULL)
+      if (!count_coded (store, j, s, error))
         goto failed;
-      s->labelled = frames->len;
     }
   return out;
 
@@ -133,8 +170,10 @@ stats_done (GObject      *object,
       bar = g_object_get_data (G_OBJECT (row), "bar");
       progress = g_object_get_data (G_OBJECT (row), "progress");
       gtk_progress_bar_set_fraction (bar, CLAMP (analysed, 0, 1));
-      /* TRANSLATORS: sidebar progress of a video: share analysed by the model, share with labels */
-      text = g_strdup_printf (_("Analysed %.0f %% · coded %.0f %%"), 100 * analysed, 100 * coded);
+      /* TRANSLATORS: sidebar progress of a video: share analysed by the model, share of frames
+       * with a label for every AU */
+      text = g_strdup_printf (_("Analysed %.0f %% · fully coded %.0f %%"), 100 * analysed,
+                              100 * coded);
       gtk_label_set_text (progress, text);
       gtk_accessible_update_property (GTK_ACCESSIBLE (bar), GTK_ACCESSIBLE_PROPERTY_VALUE_TEXT,
                                       text, -1);
@@ -151,6 +190,7 @@ refresh_now (FacetSidebar *self)
 {
   StatsJob *j;
   GPtrArray *videos;
+  FacetStoreModel *m;
 
   if (self->project == NULL)
     return;
@@ -162,6 +202,11 @@ refresh_now (FacetSidebar *self)
   videos = facet_project_get_videos (self->project);
   j = g_new0 (StatsJob, 1);
   j->model_id = facet_project_get_model_id (self->project);
+  if ((m = facet_project_get_model (self->project)) != NULL)
+    {
+      j->n_aus = m->n_aus;
+      j->au_ids = g_memdup2 (m->au_ids, sizeof (int) * m->n_aus);
+    }
   j->videos = g_array_new (FALSE, TRUE, sizeof (VideoStats));
   for (guint i = 0; i < videos->len; i++)
     {
@@ -355,28 +400,24 @@ describe_metrics (const FacetStoreModel *m)
   return g_strdup_printf (_("Validation: F1 %.2f · AUC %.2f"), f1, auc);
 }
 
+/* The dropdown's selection and the metrics of the project's model. The
+ * list itself is left alone: replacing it from inside its own
+ * notify::selected (the coder picked a model) freed the selection model
+ * GtkDropDown was still notifying on. */
 static void
-update_models (FacetSidebar *self)
+update_model_selection (FacetSidebar *self)
 {
-  g_autoptr (GtkStringList) names = gtk_string_list_new (NULL);
   GPtrArray *models = self->project ? facet_project_get_models (self->project) : NULL;
   gint64 current = self->project ? facet_project_get_model_id (self->project) : 0;
   guint selected = GTK_INVALID_LIST_POSITION;
   FacetStoreModel *m = self->project ? facet_project_get_model (self->project) : NULL;
 
-  self->updating_models = TRUE;
   for (guint i = 0; models != NULL && i < models->len; i++)
-    {
-      FacetStoreModel *model = g_ptr_array_index (models, i);
-      g_autofree char *name = g_strdup_printf ("%" G_GINT64_FORMAT " · %s", model->id,
-                                               model->name ? model->name : model->file);
-      gtk_string_list_append (names, name);
-      if (model->id == current)
-        selected = i;
-    }
-  gtk_drop_down_set_model (self->model_dropdown, G_LIST_MODEL (names));
-  gtk_drop_down_set_selected (self->model_dropdown, selected);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->model_dropdown), models != NULL && models->len > 0);
+    if (((FacetStoreModel *) g_ptr_array_index (models, i))->id == current)
+      selected = i;
+  self->updating_models = TRUE;
+  if (gtk_drop_down_get_selected (self->model_dropdown) != selected)
+    gtk_drop_down_set_selected (self->model_dropdown, selected);
   self->updating_models = FALSE;
   if (m != NULL)
     {
@@ -385,6 +426,26 @@ update_models (FacetSidebar *self)
     }
   else
     gtk_label_set_text (self->model_metrics, _("No model in this project yet"));
+}
+
+static void
+update_models (FacetSidebar *self)
+{
+  g_autoptr (GtkStringList) names = gtk_string_list_new (NULL);
+  GPtrArray *models = self->project ? facet_project_get_models (self->project) : NULL;
+
+  for (guint i = 0; models != NULL && i < models->len; i++)
+    {
+      FacetStoreModel *model = g_ptr_array_index (models, i);
+      g_autofree char *name = g_strdup_printf ("%" G_GINT64_FORMAT " · %s", model->id,
+                                               model->name ? model->name : model->file);
+      gtk_string_list_append (names, name);
+    }
+  self->updating_models = TRUE;
+  gtk_drop_down_set_model (self->model_dropdown, G_LIST_MODEL (names));
+  self->updating_models = FALSE;
+  gtk_widget_set_sensitive (GTK_WIDGET (self->model_dropdown), models != NULL && models->len > 0);
+  update_model_selection (self);
 }
 
 static void
@@ -407,7 +468,7 @@ on_model_selected (GtkDropDown  *dropdown,
 static void
 on_model_changed (FacetSidebar *self)
 {
-  update_models (self);
+  update_model_selection (self);
   refresh_now (self);
 }
 

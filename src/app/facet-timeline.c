@@ -742,154 +742,153 @@ draw_empty (FacetTimeline *self,
   gtk_snapshot_restore (snapshot);
 }
 
+/* Stripes, the selected lane and the rules between lanes. */
 static void
-facet_timeline_snapshot (GtkWidget   *widget,
-                         GtkSnapshot *snapshot)
+draw_lane_backgrounds (FacetTimeline *self,
+                       GtkSnapshot   *snapshot,
+                       int            lane0,
+                       int            lane1,
+                       int            width)
 {
-  FacetTimeline *self = FACET_TIMELINE (widget);
   const FacetTimelineLayout *l = &self->layout;
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-  GdkRGBA stripe = foreground (widget, 0.035f), fg = foreground (widget, 0.9f);
-  GdkRGBA dim = foreground (widget, 0.6f), rule = foreground (widget, 0.12f);
+  GdkRGBA stripe = foreground (GTK_WIDGET (self), 0.035f);
+  GdkRGBA rule = foreground (GTK_WIDGET (self), 0.12f);
   GdkRGBA selected = accent;
-  int lane0, lane1;
 
-  if (width <= 0 || height <= 0)
-    return;
-  if (self->data == NULL || self->n_lanes == 0)
-    {
-      draw_empty (self, snapshot, width, height);
-      return;
-    }
-  if (l->width != width || l->height != height)
-    relayout (self);
-
-  lane0 = (int) floor (l->scroll_y / l->lane_height);
-  lane1 = MIN ((int) floor ((l->scroll_y + height - l->ruler_height) / l->lane_height),
-               self->n_lanes - 1);
-  lane0 = MAX (lane0, 0);
-
-  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, l->ruler_height, width,
-                                                         height - l->ruler_height));
+  selected.alpha = 0.13f;
   for (int lane = lane0; lane <= lane1; lane++)
     {
       double y = facet_timeline_layout_lane_y (l, lane);
 
       if (lane == self->selected_lane)
-        {
-          selected.alpha = 0.13f;
-          gtk_snapshot_append_color (snapshot, &selected, &GRAPHENE_RECT_INIT (0, y, width,
-                                                                               l->lane_height));
-        }
+        gtk_snapshot_append_color (snapshot, &selected, &GRAPHENE_RECT_INIT (0, y, width,
+                                                                             l->lane_height));
       else if (lane % 2)
         gtk_snapshot_append_color (snapshot, &stripe, &GRAPHENE_RECT_INIT (0, y, width,
                                                                            l->lane_height));
       gtk_snapshot_append_color (snapshot, &rule, &GRAPHENE_RECT_INIT (0, y + l->lane_height - 1,
                                                                        width, 1));
     }
+}
 
-  /* Curves and label runs change only with the data, the zoom, the
-   * scroll position and the size: kept as a texture, so that moving the
-   * playhead (every frame while playing) redraws almost nothing. */
-  if (self->lanes_texture == NULL || self->cache_serial != self->serial
-      || self->cache_first != l->first
-      || self->cache_fpp != l->frames_per_px || self->cache_scroll != l->scroll_y
-      || self->cache_width != width || self->cache_height != height)
+/* Curves and label runs change only with the data, the zoom, the scroll
+ * position and the size: kept as a texture, so that moving the playhead
+ * (every frame while playing) redraws almost nothing. */
+static void
+update_lanes_texture (FacetTimeline *self,
+                      int            lane0,
+                      int            lane1,
+                      int            width,
+                      int            height)
+{
+  const FacetTimelineLayout *l = &self->layout;
+  int scale = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  int pw = (int) ceil (facet_timeline_layout_plot_width (l));
+  int ph = (int) ceil (height - l->ruler_height);
+
+  if (self->lanes_texture != NULL && self->cache_serial == self->serial
+      && self->cache_first == l->first && self->cache_fpp == l->frames_per_px
+      && self->cache_scroll == l->scroll_y && self->cache_width == width
+      && self->cache_height == height)
+    return;
+  g_clear_object (&self->lanes_texture);
+  if (pw > 0 && ph > 0)
     {
-      int scale = gtk_widget_get_scale_factor (widget);
-      int pw = (int) ceil (facet_timeline_layout_plot_width (l));
-      int ph = (int) ceil (height - l->ruler_height);
+      /* Into an image of our own, once: the renderer then only copies it
+       * while the playhead moves. */
+      Canvas canvas = { NULL, pw * scale, ph * scale, pw * scale, scale, l->label_width,
+                        l->ruler_height };
+      gsize size = (gsize) canvas.stride * canvas.height * 4;
+      g_autoptr (GBytes) bytes = NULL;
 
-      g_clear_object (&self->lanes_texture);
-      if (pw > 0 && ph > 0)
+      canvas.px = g_malloc0 (size);
+      draw_curves (self, &canvas, lane0, lane1);
+      for (int lane = lane0; lane <= lane1; lane++)
         {
-          /* Into an image of our own, once: the renderer then only copies
-           * it while the playhead moves. */
-          Canvas canvas = { NULL, pw * scale, ph * scale, pw * scale, scale, l->label_width,
-                            l->ruler_height };
-          gsize size = (gsize) canvas.stride * canvas.height * 4;
-          g_autoptr (GBytes) bytes = NULL;
+          double y = facet_timeline_layout_lane_y (l, lane);
+          const FacetLabelSegment *segs;
+          guint n;
 
-          canvas.px = g_malloc0 (size);
-          draw_curves (self, &canvas, lane0, lane1);
-          for (int lane = lane0; lane <= lane1; lane++)
-            {
-              double y = facet_timeline_layout_lane_y (l, lane);
-              const FacetLabelSegment *segs;
-              guint n;
-
-              /* The coder's labels at the foot of the lane, where the model
-               * disagrees a red strip right above them. */
-              segs = facet_timeline_data_get_segments (self->data, lane, &n);
-              draw_runs (self, &canvas, segs, n, y + l->lane_height - LABELS_H - 2, LABELS_H,
-                         FALSE);
-              segs = facet_timeline_data_get_disagreements (self->data, lane, &n);
-              draw_runs (self, &canvas, segs, n, y + l->lane_height - LABELS_H - DISAGREE_H - 3,
-                         DISAGREE_H,
-                         TRUE);
-            }
-          bytes = g_bytes_new_take (canvas.px, size);
-          self->lanes_texture = gdk_memory_texture_new (canvas.width, canvas.height,
-                                                        GDK_MEMORY_DEFAULT, bytes,
-                                                        (gsize) canvas.stride * 4);
+          /* The coder's labels at the foot of the lane, where the model
+           * disagrees a red strip right above them. */
+          segs = facet_timeline_data_get_segments (self->data, lane, &n);
+          draw_runs (self, &canvas, segs, n, y + l->lane_height - LABELS_H - 2, LABELS_H, FALSE);
+          segs = facet_timeline_data_get_disagreements (self->data, lane, &n);
+          draw_runs (self, &canvas, segs, n, y + l->lane_height - LABELS_H - DISAGREE_H - 3,
+                     DISAGREE_H, TRUE);
         }
-      self->cache_serial = self->serial;
-      self->cache_first = l->first;
-      self->cache_fpp = l->frames_per_px;
-      self->cache_scroll = l->scroll_y;
-      self->cache_width = width;
-      self->cache_height = height;
+      bytes = g_bytes_new_take (canvas.px, size);
+      self->lanes_texture = gdk_memory_texture_new (canvas.width, canvas.height,
+                                                    GDK_MEMORY_DEFAULT, bytes,
+                                                    (gsize) canvas.stride * 4);
     }
-  if (self->lanes_texture != NULL)
-    gtk_snapshot_append_texture (snapshot, self->lanes_texture,
-                                 &GRAPHENE_RECT_INIT (l->label_width, l->ruler_height,
-                                                      ceil (facet_timeline_layout_plot_width (l)),
-                                                      ceil (height - l->ruler_height)));
+  self->cache_serial = self->serial;
+  self->cache_first = l->first;
+  self->cache_fpp = l->frames_per_px;
+  self->cache_scroll = l->scroll_y;
+  self->cache_width = width;
+  self->cache_height = height;
+}
 
+/* The range being marked. */
+static void
+draw_range (FacetTimeline *self,
+            GtkSnapshot   *snapshot,
+            int            lane0,
+            int            lane1,
+            int            height)
+{
+  const FacetTimelineLayout *l = &self->layout;
+  double x0, x1, y;
+  GdkRGBA fill = accent, edge = accent;
+
+  if (!self->has_range || self->range_lane < lane0 || self->range_lane > lane1)
+    return;
+  x0 = facet_timeline_layout_frame_to_x (l, self->range_first);
+  x1 = facet_timeline_layout_frame_to_x (l, self->range_last + 1);
+  y = facet_timeline_layout_lane_y (l, self->range_lane);
+  fill.alpha = 0.25f;
   gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (l->label_width, l->ruler_height,
                                                          facet_timeline_layout_plot_width (l),
                                                          height - l->ruler_height));
-  /* The range being marked. */
-  if (self->has_range && self->range_lane >= lane0 && self->range_lane <= lane1)
-    {
-      double x0 = facet_timeline_layout_frame_to_x (l, self->range_first);
-      double x1 = facet_timeline_layout_frame_to_x (l, self->range_last + 1);
-      double y = facet_timeline_layout_lane_y (l, self->range_lane);
-      GdkRGBA fill = accent, edge = accent;
-
-      fill.alpha = 0.25f;
-      gtk_snapshot_append_color (snapshot, &fill,
-                                 &GRAPHENE_RECT_INIT (x0, y, MAX (x1 - x0, 1), l->lane_height));
-      gtk_snapshot_append_color (snapshot, &edge, &GRAPHENE_RECT_INIT (x0, y, 1, l->lane_height));
-      gtk_snapshot_append_color (snapshot, &edge, &GRAPHENE_RECT_INIT (MAX (x1 - 1, x0), y, 1,
-                                                                       l->lane_height));
-    }
+  gtk_snapshot_append_color (snapshot, &fill,
+                             &GRAPHENE_RECT_INIT (x0, y, MAX (x1 - x0, 1), l->lane_height));
+  gtk_snapshot_append_color (snapshot, &edge, &GRAPHENE_RECT_INIT (x0, y, 1, l->lane_height));
+  gtk_snapshot_append_color (snapshot, &edge, &GRAPHENE_RECT_INIT (MAX (x1 - 1, x0), y, 1,
+                                                                   l->lane_height));
   gtk_snapshot_pop (snapshot);
+}
 
-  /* The names, over an opaque column so scrolled curves never show through. */
+/* The names, over an opaque column so scrolled curves never show through. */
+static void
+draw_lane_names (FacetTimeline *self,
+                 GtkSnapshot   *snapshot,
+                 int            lane0,
+                 int            lane1,
+                 int            height)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+  const FacetTimelineLayout *l = &self->layout;
+  GdkRGBA fg = foreground (widget, 0.9f), dim = foreground (widget, 0.6f);
+  GdkRGBA rule = foreground (widget, 0.12f), selected = accent, bg;
+
   ensure_lane_layouts (self);
-  {
-    GdkRGBA bg;
-    G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-    if (!gtk_style_context_lookup_color (gtk_widget_get_style_context (widget), "view_bg_color",
-                                         &bg))
-      bg = (GdkRGBA) { 1, 1, 1, 1 };
-    G_GNUC_END_IGNORE_DEPRECATIONS
-    gtk_snapshot_append_color (snapshot, &bg, &GRAPHENE_RECT_INIT (0, l->ruler_height,
-                                                                   l->label_width,
-                                                                  height - l->ruler_height));
-  }
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  if (!gtk_style_context_lookup_color (gtk_widget_get_style_context (widget), "view_bg_color",
+                                       &bg))
+    bg = (GdkRGBA) { 1, 1, 1, 1 };
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  gtk_snapshot_append_color (snapshot, &bg, &GRAPHENE_RECT_INIT (0, l->ruler_height,
+                                                                 l->label_width,
+                                                                 height - l->ruler_height));
+  selected.alpha = 0.13f;
   for (int lane = lane0; lane <= lane1; lane++)
     {
       double y = facet_timeline_layout_lane_y (l, lane);
 
       if (lane == self->selected_lane)
-        {
-          selected.alpha = 0.13f;
-          gtk_snapshot_append_color (snapshot, &selected,
-                                     &GRAPHENE_RECT_INIT (0, y, l->label_width, l->lane_height));
-        }
+        gtk_snapshot_append_color (snapshot, &selected,
+                                   &GRAPHENE_RECT_INIT (0, y, l->label_width, l->lane_height));
       gtk_snapshot_save (snapshot);
       gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (8, y + 2));
       gtk_snapshot_append_layout (snapshot, g_ptr_array_index (self->lane_layouts, 2 * lane), &fg);
@@ -903,31 +902,72 @@ facet_timeline_snapshot (GtkWidget   *widget,
     }
   gtk_snapshot_append_color (snapshot, &rule,
                              &GRAPHENE_RECT_INIT (l->label_width - 1, l->ruler_height, 1, height));
+}
+
+/* Playhead over everything: a line at the frame's start, and the frame's
+ * own width as a light band once frames are wider than a line. */
+static void
+draw_playhead (FacetTimeline *self,
+               GtkSnapshot   *snapshot,
+               int            width,
+               int            height)
+{
+  const FacetTimelineLayout *l = &self->layout;
+  double x = facet_timeline_layout_frame_to_x (l, self->position);
+  double w = 1.0 / l->frames_per_px;
+  GdkRGBA band = accent;
+
+  if (x + MAX (w, 2) < l->label_width || x > width)
+    return;
+  band.alpha = 0.18f;
+  gtk_snapshot_push_clip (snapshot,
+                          &GRAPHENE_RECT_INIT (l->label_width, 0,
+                                               facet_timeline_layout_plot_width (l), height));
+  if (w > 3)
+    gtk_snapshot_append_color (snapshot, &band, &GRAPHENE_RECT_INIT (x, 0, w, height));
+  gtk_snapshot_append_color (snapshot, &accent, &GRAPHENE_RECT_INIT (floor (x), 0, 2, height));
+  gtk_snapshot_pop (snapshot);
+}
+
+static void
+facet_timeline_snapshot (GtkWidget   *widget,
+                         GtkSnapshot *snapshot)
+{
+  FacetTimeline *self = FACET_TIMELINE (widget);
+  const FacetTimelineLayout *l = &self->layout;
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+  int lane0, lane1;
+
+  if (width <= 0 || height <= 0)
+    return;
+  if (self->data == NULL || self->n_lanes == 0)
+    {
+      draw_empty (self, snapshot, width, height);
+      return;
+    }
+  if (l->width != width || l->height != height)
+    relayout (self);
+
+  lane0 = MAX ((int) floor (l->scroll_y / l->lane_height), 0);
+  lane1 = MIN ((int) floor ((l->scroll_y + height - l->ruler_height) / l->lane_height),
+               self->n_lanes - 1);
+
+  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, l->ruler_height, width,
+                                                         height - l->ruler_height));
+  draw_lane_backgrounds (self, snapshot, lane0, lane1, width);
+  update_lanes_texture (self, lane0, lane1, width, height);
+  if (self->lanes_texture != NULL)
+    gtk_snapshot_append_texture (snapshot, self->lanes_texture,
+                                 &GRAPHENE_RECT_INIT (l->label_width, l->ruler_height,
+                                                      ceil (facet_timeline_layout_plot_width (l)),
+                                                      ceil (height - l->ruler_height)));
+  draw_range (self, snapshot, lane0, lane1, height);
+  draw_lane_names (self, snapshot, lane0, lane1, height);
   gtk_snapshot_pop (snapshot);
 
   draw_ruler (self, snapshot);
-
-  /* Playhead over everything: a line at the frame's start, and the
-   * frame's own width as a light band once frames are wider than a line. */
-  {
-    double x = facet_timeline_layout_frame_to_x (l, self->position);
-    double w = 1.0 / l->frames_per_px;
-
-    if (x + MAX (w, 2) >= l->label_width && x <= width)
-      {
-        GdkRGBA band = accent;
-
-        band.alpha = 0.18f;
-        gtk_snapshot_push_clip (snapshot,
-                                &GRAPHENE_RECT_INIT (l->label_width, 0,
-                                                     facet_timeline_layout_plot_width (l), height));
-        if (w > 3)
-          gtk_snapshot_append_color (snapshot, &band, &GRAPHENE_RECT_INIT (x, 0, w, height));
-        gtk_snapshot_append_color (snapshot, &accent, &GRAPHENE_RECT_INIT (floor (x), 0, 2,
-                                                                           height));
-        gtk_snapshot_pop (snapshot);
-      }
-  }
+  draw_playhead (self, snapshot, width, height);
 }
 
 static void

@@ -37,6 +37,8 @@ struct _FacetTransport
 
   FacetPlayer    *player;
   gboolean        updating;
+  guint           select_source;
+  char           *goto_filled;     /* what the go-to entry was filled with */
 };
 
 G_DEFINE_FINAL_TYPE (FacetTransport, facet_transport, GTK_TYPE_WIDGET)
@@ -122,8 +124,36 @@ on_goto_shown (GtkPopover     *popover,
   if (self->player != NULL)
     text = g_strdup_printf ("%" G_GINT64_FORMAT, facet_player_get_frame (self->player));
   gtk_editable_set_text (GTK_EDITABLE (self->goto_entry), text ? text : "");
-  gtk_widget_grab_focus (GTK_WIDGET (self->goto_entry));
-  gtk_editable_select_region (GTK_EDITABLE (self->goto_entry), 0, -1);
+  g_free (self->goto_filled);
+  self->goto_filled = g_strdup (text ? text : "");
+}
+
+/* The pre-filled number is selected, so that typing replaces it ("200",
+ * not "20060"). The popover moves the focus itself once it is mapped,
+ * which may drop a selection made earlier: select once it has settled. */
+static gboolean
+select_goto_text (gpointer data)
+{
+  FacetTransport *self = data;
+
+  self->select_source = 0;
+  /* Only while the number shown is still the one filled in: a key the
+   * coder typed in between stays. */
+  if (gtk_widget_get_mapped (GTK_WIDGET (self->goto_popover))
+      && g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->goto_entry)), self->goto_filled) == 0)
+    {
+      gtk_widget_grab_focus (GTK_WIDGET (self->goto_entry));
+      gtk_editable_select_region (GTK_EDITABLE (self->goto_entry), 0, -1);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_goto_mapped (FacetTransport *self)
+{
+  select_goto_text (self);
+  g_clear_handle_id (&self->select_source, g_source_remove);
+  self->select_source = g_idle_add (select_goto_text, self);
 }
 
 static void
@@ -224,6 +254,8 @@ facet_transport_dispose (GObject *object)
   if (self->player != NULL)
     g_signal_handlers_disconnect_by_data (self->player, self);
   g_clear_object (&self->player);
+  g_clear_handle_id (&self->select_source, g_source_remove);
+  g_clear_pointer (&self->goto_filled, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), FACET_TYPE_TRANSPORT);
   G_OBJECT_CLASS (facet_transport_parent_class)->dispose (object);
 }
@@ -262,5 +294,6 @@ facet_transport_init (FacetTransport *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   g_signal_connect (self->adjustment, "value-changed", G_CALLBACK (on_adjustment_changed), self);
   g_signal_connect (self->speed_dropdown, "notify::selected", G_CALLBACK (on_speed_selected), self);
+  g_signal_connect_swapped (self->goto_popover, "map", G_CALLBACK (on_goto_mapped), self);
   gtk_drop_down_set_selected (self->speed_dropdown, 3);
 }

@@ -12,6 +12,15 @@
 
 G_BEGIN_DECLS
 
+/* The run of frames "next to check" landed in. */
+typedef struct
+{
+  FacetReviewItem item;   /* at the apex; video_id 0: none */
+  gint64          first;
+  gint64          last;
+  gint64          apex;
+} FacetReviewEvent;
+
 struct _FacetWindow
 {
   AdwApplicationWindow  parent_instance;
@@ -36,7 +45,7 @@ struct _FacetWindow
   GtkListBox           *recent_list;
   AdwStatusPage        *loading_page;
   GtkProgressBar       *loading_progress;
-  GtkPaned             *outer_paned;
+  AdwFlap              *flap;
   FacetSidebar         *sidebar;
   GtkStack             *content_stack;
   AdwStatusPage        *empty_page;
@@ -66,6 +75,7 @@ struct _FacetWindow
   FacetPlayer          *player;
   FacetExplainer       *explainer;
   FacetAnalysis        *analysis;
+  gboolean              analysis_unasked;  /* started on opening, not by the coder */
   guint                 poll_source;
 
   gint64                video_id;
@@ -94,6 +104,10 @@ struct _FacetWindow
   gint64                in_point;          /* range start set with I, -1: none */
   GHashTable           *review_seen;       /* "video:frame:au" shown by "next to check" */
   gboolean              review_running;
+  FacetReviewEvent      review_event;
+  char                 *last_toast;
+  gboolean              typing_au;         /* U was pressed: digits name an AU */
+  GString              *au_typed;
 };
 
 /* facet-window.c */
@@ -117,6 +131,12 @@ void     facet_window_init_shortcuts      (FacetWindow    *self);
  * marked on the timeline. */
 void     facet_window_set_label           (FacetWindow    *self,
                                            FacetLabelState state);
+
+/* The answer to every label edit (keys, panel, ranges, accepting): one
+ * edit less in flight, and a dialog when it was not written. */
+void     facet_window_edit_done           (GObject        *object,
+                                           GAsyncResult   *result,
+                                           gpointer        user_data);
 
 /* facet-window-dnd.c */
 void     facet_window_init_dnd            (FacetWindow    *self);

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <glib/gi18n.h>
 
@@ -43,6 +44,15 @@ facet_window_toast (FacetWindow *self,
   toast = adw_toast_new (text);
   adw_toast_set_timeout (toast, 4);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
+  g_free (self->last_toast);
+  self->last_toast = g_strdup (text);
+}
+
+const char *
+facet_window_get_last_toast (FacetWindow *self)
+{
+  g_return_val_if_fail (FACET_IS_WINDOW (self), NULL);
+  return self->last_toast;
 }
 
 void
@@ -274,6 +284,9 @@ update_notice (FacetWindow *self)
 
   if (self->model_id == 0)
     notice = _("No model yet: add one to the project to see predictions");
+  else if (s != NULL && s->frame == frame && !s->analysed
+           && facet_analysis_get_running (self->analysis))
+    notice = _("Not analysed yet: the analysis running now will reach this frame");
   else if (s != NULL && s->frame == frame && !s->analysed)
     notice = _("Not analysed yet: press Analyse to run the model");
   else if (s != NULL && s->frame == frame && s->analysed && !s->has_face)
@@ -823,6 +836,9 @@ static void
 on_video_selected (FacetWindow *self,
                    gint64       video_id)
 {
+  /* Folded over the work, the list makes way once a video is picked. */
+  if (adw_flap_get_folded (self->flap))
+    adw_flap_set_reveal_flap (self->flap, FALSE);
   facet_window_show_video (self, video_id, 0);
 }
 
@@ -904,6 +920,7 @@ set_project (FacetWindow  *self,
   g_clear_pointer (&self->frame_state, facet_frame_state_free);
   g_clear_pointer (&self->review_seen, g_hash_table_unref);
   self->review_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  memset (&self->review_event, 0, sizeof self->review_event);
   self->video_id = 0;
   self->explained_frame = -1;
   g_set_object (&self->project, project);
@@ -916,6 +933,7 @@ set_project (FacetWindow  *self,
       update_recent (self);
       gtk_widget_set_visible (GTK_WIDGET (self->sidebar_button), FALSE);
       gtk_widget_set_visible (GTK_WIDGET (self->add_button), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->review_button), FALSE);
       gtk_widget_set_visible (self->undo_box, FALSE);
       on_model_changed (self);
       update_title (self);
@@ -934,6 +952,7 @@ set_project (FacetWindow  *self,
   gtk_stack_set_visible_child_name (self->main_stack, "project");
   gtk_widget_set_visible (GTK_WIDGET (self->sidebar_button), TRUE);
   gtk_widget_set_visible (GTK_WIDGET (self->add_button), TRUE);
+  gtk_widget_set_visible (GTK_WIDGET (self->review_button), TRUE);
   gtk_widget_set_visible (self->undo_box, TRUE);
   on_model_changed (self);
   on_videos_changed (self);
@@ -978,7 +997,11 @@ project_opened (GObject      *object,
     {
       self->analyse_on_open = FALSE;
       if (facet_project_get_model_id (project) > 0)
-        facet_window_start_analysis (self, facet_project_get_model_id (project), 0);
+        {
+          facet_window_start_analysis (self, facet_project_get_model_id (project), 0);
+          /* Started for the coder, not by them: no word when nothing was left. */
+          self->analysis_unasked = TRUE;
+        }
     }
 }
 
@@ -1193,6 +1216,8 @@ facet_window_start_analysis (FacetWindow *self,
       facet_window_toast (self, _("An analysis is running already"));
       return;
     }
+  self->analysis_unasked = FALSE;
+  update_notice (self);
   if (model_id != facet_project_get_model_id (self->project))
     facet_project_set_model_id (self->project, model_id);
 }
@@ -1217,13 +1242,19 @@ on_analysis_finished (FacetAnalysis               *analysis,
                       const FacetAnalysisProgress *counts,
                       FacetWindow                 *self)
 {
+  gboolean unasked = self->analysis_unasked;
+
+  self->analysis_unasked = FALSE;
   update_analysis_header (self);
+  update_notice (self);
   facet_sidebar_refresh (self->sidebar);
   facet_window_reload_predictions (self);
   facet_window_reload_frame_state (self);
   if (error == NULL)
     {
       g_autofree char *text = NULL;
+      if (counts != NULL && counts->frames_done == 0 && unasked)
+        return;
       if (counts != NULL && counts->frames_done == 0)
         text = g_strdup (_("Every frame was analysed already"));
       else
@@ -1292,21 +1323,6 @@ on_panel_selected (FacetWindow *self)
 }
 
 static void
-label_written (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr (FacetWindow) self = user_data;
-  g_autoptr (GError) error = NULL;
-
-  self->edits_in_flight--;
-  if (facet_project_edit_finish (FACET_PROJECT (object), result, &error) < 0)
-    facet_window_error (self, _("The Label Was Not Saved"),
-                        _("The project file could not be written. Check the disk and try "
-                          "again."), error);
-}
-
-static void
 on_panel_set_label (FacetWindow *self,
                     int          au,
                     int          state)
@@ -1317,7 +1333,8 @@ on_panel_set_label (FacetWindow *self,
   facet_project_set_labels_async (self->project, self->video_id,
                                   facet_player_get_frame (self->player),
                                   facet_player_get_frame (self->player), au, state,
-                                  FACET_LABEL_SOURCE_HUMAN, label_written, g_object_ref (self));
+                                  FACET_LABEL_SOURCE_HUMAN, facet_window_edit_done,
+                                  g_object_ref (self));
 }
 
 /* ---- Settings -------------------------------------------------------------------------------- */
@@ -1396,6 +1413,9 @@ facet_window_dispose (GObject *object)
   g_clear_pointer (&self->au_ids, g_free);
   g_clear_pointer (&self->thresholds, g_free);
   g_clear_pointer (&self->model_path, g_free);
+  g_clear_pointer (&self->last_toast, g_free);
+  if (self->au_typed != NULL)
+    g_string_free (g_steal_pointer (&self->au_typed), TRUE);
   gtk_widget_dispose_template (GTK_WIDGET (self), FACET_TYPE_WINDOW);
   G_OBJECT_CLASS (facet_window_parent_class)->dispose (object);
 }
@@ -1441,7 +1461,7 @@ facet_window_class_init (FacetWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, opacity_adjustment);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, opacity_scale);
-  gtk_widget_class_bind_template_child (widget_class, FacetWindow, outer_paned);
+  gtk_widget_class_bind_template_child (widget_class, FacetWindow, flap);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, overlay_bar);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, recent_group);
   gtk_widget_class_bind_template_child (widget_class, FacetWindow, recent_list);
@@ -1477,6 +1497,7 @@ facet_window_init (FacetWindow *self)
   self->explained_frame = -1;
   self->in_point = -1;
   self->review_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->au_typed = g_string_new (NULL);
 
   self->settings = g_settings_new ("io.github.facet.Facet");
   gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (self->settings,
@@ -1511,8 +1532,10 @@ facet_window_init (FacetWindow *self)
                           G_BINDING_SYNC_CREATE);
   g_object_bind_property (self->opacity_adjustment, "value", self->frame_view, "heatmap-opacity",
                           G_BINDING_SYNC_CREATE);
-  g_object_bind_property (self->sidebar_button, "active", self->sidebar, "visible",
-                          G_BINDING_SYNC_CREATE);
+  /* The button shows and hides the videos; a narrow window folds them
+   * over the work and hides them (AdwFlap does both). */
+  g_object_bind_property (self->sidebar_button, "active", self->flap, "reveal-flap",
+                          G_BINDING_SYNC_CREATE | G_BINDING_BIDIRECTIONAL);
   g_signal_connect_swapped (self->settings, "changed::show-heatmap",
                             G_CALLBACK (on_heatmap_setting), self);
   g_signal_connect_swapped (self->settings, "changed::heatmap-source",

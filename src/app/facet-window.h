@@ -45,6 +45,16 @@ void            facet_window_add_files       (FacetWindow    *self,
 void            facet_window_toast           (FacetWindow    *self,
                                               const char     *text);
 /* A dialog that says what went wrong and what to do. */
+/* The text of the last toast shown (for tests); NULL before the first. */
+const char     *facet_window_get_last_toast  (FacetWindow    *self);
+/* The event "next to check" last landed in (for tests): its video, AU,
+ * first and last frame and the frame shown; FALSE when none. */
+gboolean        facet_window_get_review_event (FacetWindow   *self,
+                                               gint64        *video_id,
+                                               int           *au,
+                                               gint64        *first,
+                                               gint64        *last,
+                                               gint64        *apex);
 void            facet_window_error           (FacetWindow    *self,
                                               const char     *heading,
                                               const char     *advice,

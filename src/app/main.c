@@ -33,7 +33,13 @@ main (int    argc,
       g_setenv ("GSETTINGS_SCHEMA_DIR", value, TRUE);
     }
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, locale_dir ? locale_dir : LOCALEDIR);
+  /* FACET_LOCALEDIR: the catalogues of an uninstalled build (BUILD/po), as
+   * build-aux/run-demo.sh sets it; else those next to the program, else the
+   * configured prefix's. */
+  if (g_getenv ("FACET_LOCALEDIR") != NULL)
+    bindtextdomain (GETTEXT_PACKAGE, g_getenv ("FACET_LOCALEDIR"));
+  else
+    bindtextdomain (GETTEXT_PACKAGE, locale_dir ? locale_dir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

@@ -5,13 +5,22 @@
  *     tests/ui/run-xvfb.sh BUILD/tests/ui/take-screenshots [PROJECT.facet] OUTDIR
  *
  * Without a project, the demo project is built (and analysed) in a
- * temporary folder from data/demo/facet-demo.recipe first.
+ * temporary folder from data/demo/facet-demo.recipe first. The window is
+ * shot at 1600x1000 (start.png, coding.png, heatmap.png) and at a
+ * laptop's 1024x700 (coding-1024x700.png), in the language of the
+ * environment; with LANGUAGE=de the names end in -de (the catalogues come
+ * from the build folder).
  */
 #include "config.h"
 
+#include <locale.h>
+
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include "ui-harness.h"
+
+static const char *suffix = "";
 
 static void
 save (GtkWidget  *widget,
@@ -19,7 +28,8 @@ save (GtkWidget  *widget,
       const char *name)
 {
   g_autoptr (GdkTexture) texture = ui_render (widget);
-  g_autofree char *path = g_build_filename (folder, name, NULL);
+  g_autofree char *file = g_strdup_printf ("%s%s.png", name, suffix);
+  g_autofree char *path = g_build_filename (folder, file, NULL);
 
   if (!gdk_texture_save_to_png (texture, path))
     g_error ("%s: cannot write the screenshot", path);
@@ -40,6 +50,11 @@ main (int    argc,
 
   gtk_init ();
   adw_init ();
+  bindtextdomain (GETTEXT_PACKAGE, FACET_BUILD_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  if (g_str_has_prefix (setlocale (LC_MESSAGES, NULL), "de"))
+    suffix = "-de";
   if (argc < 2)
     {
       g_printerr ("usage: take-screenshots [PROJECT.facet] OUTDIR\n");
@@ -65,9 +80,9 @@ main (int    argc,
     const char *recent[] = { project, NULL };
     g_settings_set_strv (settings, "recent-projects", recent);
   }
-  window = ui_window_new (app, 1440, 900);
+  window = ui_window_new (app, 1600, 1000);
   ui_idle (1.0);
-  save (GTK_WIDGET (window), out, "start.png");
+  save (GTK_WIDGET (window), out, "start");
 
   facet_window_open_project (window, project, FALSE, FALSE);
   if (!ui_wait_settled (window, 120))
@@ -83,7 +98,7 @@ main (int    argc,
   facet_au_panel_set_selected (facet_window_get_au_panel (window), 5);
   ui_wait_settled (window, 120);
   ui_idle (1.0);
-  save (GTK_WIDGET (window), out, "coding.png");
+  save (GTK_WIDGET (window), out, "coding");
 
   g_settings_set_boolean (settings, "show-face-box", FALSE);
   g_settings_set_boolean (settings, "show-landmarks", FALSE);
@@ -91,7 +106,16 @@ main (int    argc,
   g_settings_set_string (settings, "heatmap-source", "au");
   ui_wait_settled (window, 120);
   ui_idle (1.0);
-  save (GTK_WIDGET (window), out, "heatmap.png");
+  save (GTK_WIDGET (window), out, "heatmap");
+
+  /* A laptop's screen: the videos fold away, the rest stays usable. */
+  g_settings_set_boolean (settings, "show-heatmap", FALSE);
+  g_settings_set_boolean (settings, "show-face-box", TRUE);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1024, 700);
+  ui_idle (1.0);
+  ui_wait_settled (window, 120);
+  ui_idle (1.0);
+  save (GTK_WIDGET (window), out, "coding-1024x700");
 
   gtk_window_destroy (GTK_WINDOW (window));
   ui_idle (0.2);

@@ -17,6 +17,9 @@
 #include "media/media-synth.h"
 
 #include "facet-add-media-dialog.h"
+#include "facet-export-dialog.h"
+#include "facet-preferences-window.h"
+#include "facet-sidebar.h"
 #include "ui-harness.h"
 
 #define TIMEOUT 60.0
@@ -50,6 +53,31 @@ read_label (gint64 video,
   facet_store_get_label (store, video, frame, au, &label, &error);
   g_assert_no_error (error);
   return label;
+}
+
+/* A second model row for the same file (as a copy of it would be), so
+ * that the sidebar has a model to switch to. */
+static void
+add_second_model (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
+  g_autoptr (FacetStoreModel) m = NULL;
+  g_autofree char *path = NULL;
+  FacetStoreModelInfo info = { 0 };
+
+  g_assert_no_error (error);
+  m = facet_store_get_model (store, 1, &error);
+  g_assert_no_error (error);
+  path = facet_store_model_path (store, m);
+  info.file = path;
+  info.name = "second";
+  info.sha256 = "0000000000000000000000000000000000000000000000000000000000000002";
+  info.n_aus = m->n_aus;
+  info.au_ids = m->au_ids;
+  info.config_json = m->config_json;
+  g_assert_cmpint (facet_store_add_model (store, &info, &error), ==, 2);
+  g_assert_no_error (error);
 }
 
 static void
@@ -420,22 +448,419 @@ test_add_media (void)
   settle ();
 }
 
+/* Z magnifies the frame around the face: the face box is drawn twice,
+ * then four times as large; a third Z shows the whole frame again. */
 static void
-remove_tree (GFile *file)
+test_zoom_face (void)
 {
-  g_autoptr (GFileEnumerator) children =
-    g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                               G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                               NULL, NULL);
-  GFileInfo *info;
+  FacetFrameView *view = facet_window_get_frame_view (fx.window);
+  graphene_rect_t whole, zoomed;
+  double centre;
 
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+  facet_window_show_video (fx.window, 2, 7);
+  settle ();
+  ui_focus (GTK_WINDOW (fx.window));
+  g_assert_true (facet_frame_view_get_face_bounds (view, &whole));
+  ui_key (XK_z, FALSE, FALSE);
+  settle ();
+  g_assert_cmpfloat (facet_frame_view_get_zoom (view), ==, 2.0);
+  g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
+  g_assert_cmpfloat_with_epsilon (zoomed.size.width / whole.size.width, 2.0, 0.02);
+  /* The face stays in view. */
+  centre = zoomed.origin.x + zoomed.size.width / 2;
+  g_assert_cmpfloat (centre, >, 0);
+  g_assert_cmpfloat (centre, <, gtk_widget_get_width (GTK_WIDGET (view)));
+  ui_key (XK_z, FALSE, FALSE);
+  settle ();
+  g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
+  g_assert_cmpfloat_with_epsilon (zoomed.size.width / whole.size.width, 4.0, 0.04);
+  ui_key (XK_z, FALSE, FALSE);
+  settle ();
+  g_assert_cmpfloat (facet_frame_view_get_zoom (view), ==, 1.0);
+  g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
+  g_assert_cmpfloat_with_epsilon (zoomed.size.width, whole.size.width, 0.5);
+}
+
+/* U, 1, 2, Enter selects AU12 without labelling anything on the way; 1
+ * then labels it. An AU the model lacks is said so. */
+static void
+test_type_au (void)
+{
+  FacetAuPanel *panel = facet_window_get_au_panel (fx.window);
+  int lane12 = -1, first = facet_au_panel_get_au (panel, 0);
+
+  for (int i = 0; i < facet_au_panel_get_n_aus (panel); i++)
+    if (facet_au_panel_get_au (panel, i) == 12)
+      lane12 = i;
+  g_assert_cmpint (lane12, >, 0);
+  facet_window_show_video (fx.window, 1, 26);
+  settle ();
+  ui_focus (GTK_WINDOW (fx.window));
+  facet_au_panel_set_selected (panel, 0);
+  g_assert_cmpint (read_label (1, 26, first).state, ==, FACET_LABEL_UNSET);
+  ui_key (XK_u, FALSE, FALSE);
+  ui_type ("12");
+  ui_key (XK_Return, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane12);
+  /* The digits typed were not labels. */
+  g_assert_cmpint (read_label (1, 26, first).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_UNSET);
+  ui_key (XK_1, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_PRESENT);
+
+  ui_key (XK_u, FALSE, FALSE);
+  ui_type ("99");
+  ui_key (XK_Return, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane12);
+  g_assert_cmpstr (facet_window_get_last_toast (fx.window), ==,
+                   "AU99 is not among the action units of this model");
+  /* Esc drops what was typed; the next 2 is a label again. */
+  ui_key (XK_u, FALSE, FALSE);
+  ui_type ("4");
+  ui_key (XK_Escape, FALSE, FALSE);
+  ui_key (XK_2, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_ABSENT);
+}
+
+/* ---- Defects a new coder met (issue 19) ------------------------------------- */
+
+static GtkWidget *
+goto_entry (void)
+{
+  return ui_find (GTK_WIDGET (fx.window), GTK_TYPE_ENTRY, NULL);
+}
+
+/* The go-to popover is up, its entry has the keyboard and its number is
+ * selected. */
+static gboolean
+popover_mapped (gpointer data)
+{
+  GtkWidget *entry = goto_entry ();
+
+  return entry != NULL && gtk_widget_get_mapped (entry)
+         && gtk_widget_has_focus (GTK_WIDGET (gtk_editable_get_delegate (GTK_EDITABLE (entry))))
+         && gtk_editable_get_selection_bounds (GTK_EDITABLE (entry), NULL, NULL);
+}
+
+static gboolean
+entry_reads (gpointer text)
+{
+  return g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (goto_entry ())), text) == 0;
+}
+
+/* Ctrl+G, a frame number, Enter: the number typed replaces the one shown
+ * (3 here: typing 15 must not give 315 or 153) and Enter goes there. */
+static void
+test_goto (void)
+{
+  g_autofree char *cut = NULL;
+
+  facet_window_show_video (fx.window, 1, 3);
+  settle ();
+  ui_focus (GTK_WINDOW (fx.window));
+  ui_key (XK_g, FALSE, TRUE);
+  g_assert_true (ui_wait (popover_mapped, NULL, 5.0));
+  ui_idle (0.2);
+  /* The hint under the entry is read whole (it was cut after two lines). */
+  cut = ui_dup_cut_labels (ui_find (GTK_WIDGET (fx.window), GTK_TYPE_POPOVER, NULL));
+  g_assert_null (cut);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (goto_entry ())), ==, "3");
+  ui_type ("15");
+  if (!ui_wait (entry_reads, (gpointer) "15", 5.0))
+    g_error ("typing 15 over 3 gave '%s'", gtk_editable_get_text (GTK_EDITABLE (goto_entry ())));
+  ui_key (XK_Return, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (frame (), ==, 15);
+  g_assert_false (popover_mapped (NULL));
+}
+
+/* A frame of video 1 past the imported half where the model saw a face. */
+static gint64
+unlabelled_face_frame (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
+
+  g_assert_no_error (error);
+  for (gint64 f = 29; f >= 22; f--)
     {
-      g_autoptr (GFile) child = g_file_get_child (file, g_file_info_get_name (info));
-      remove_tree (child);
-      g_object_unref (info);
+      g_autoptr (GArray) labels = facet_store_get_frame_labels (store, 1, f, &error);
+      FacetFrameResult face = { 0 };
+      gboolean found = FALSE;
+
+      g_assert_no_error (error);
+      g_assert_true (facet_store_get_face (store, 1, f, &face, &found, &error));
+      if (found && face.status == FACET_STORE_FACE_FOUND && labels->len == 0)
+        return f;
     }
-  g_file_delete (file, NULL, NULL);
+  g_error ("no unlabelled frame with a face in video 1");
+  return -1;
+}
+
+/* Shift+A fills the AUs nobody labelled; the coder's own label stays. */
+static void
+test_accept_all (void)
+{
+  FacetAuPanel *panel = facet_window_get_au_panel (fx.window);
+  int own = facet_au_panel_get_au (panel, 0), other = facet_au_panel_get_au (panel, 1);
+  gint64 f = unlabelled_face_frame ();
+  FacetLabel l;
+
+  facet_window_show_video (fx.window, 1, f);
+  settle ();
+  ui_focus (GTK_WINDOW (fx.window));
+  facet_au_panel_set_selected (panel, 0);
+  g_assert_cmpint (read_label (1, f, other).state, ==, FACET_LABEL_UNSET);
+  /* Absent or present, whichever the model does not say: accepting
+   * would change it. */
+  ui_key (XK_1, FALSE, FALSE);
+  settle ();
+  ui_key (XK_a, TRUE, FALSE);
+  settle ();
+  l = read_label (1, f, own);
+  g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (l.source, ==, FACET_LABEL_SOURCE_HUMAN);
+  l = read_label (1, f, other);
+  g_test_message ("after Shift+A: %s", facet_window_get_last_toast (fx.window));
+  g_assert_cmpint (l.state, !=, FACET_LABEL_UNSET);
+  g_assert_cmpint (l.source, ==, FACET_LABEL_SOURCE_ACCEPTED);
+  /* Once every AU is labelled there is nothing left, and it says so. */
+  ui_key (XK_a, TRUE, FALSE);
+  settle ();
+  g_assert_cmpstr (facet_window_get_last_toast (fx.window), ==,
+                   "Every action unit of this frame is labelled already");
+  /* Undo says what it took back: the accepted ones, not the coder's. */
+  ui_key (XK_z, FALSE, TRUE);
+  settle ();
+  g_assert_nonnull (strstr (facet_window_get_last_toast (fx.window), "Undone: "));
+  g_assert_cmpint (read_label (1, f, other).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (read_label (1, f, own).state, ==, FACET_LABEL_PRESENT);
+}
+
+/* Home/End move in the video wherever the focus is; a click on the
+ * picture takes the focus back from the AU list. */
+static void
+test_home_end (void)
+{
+  FacetAuPanel *panel = facet_window_get_au_panel (fx.window);
+  GtkWidget *row = ui_find (GTK_WIDGET (panel), GTK_TYPE_LIST_BOX_ROW, NULL);
+  GtkWidget *view = GTK_WIDGET (facet_window_get_frame_view (fx.window));
+  int selected;
+
+  facet_window_show_video (fx.window, 1, 5);
+  settle ();
+  ui_focus (GTK_WINDOW (fx.window));
+  g_assert_nonnull (row);
+  gtk_widget_grab_focus (row);
+  selected = facet_au_panel_get_selected (panel);
+  ui_key (XK_End, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (frame (), ==, 29);
+  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, selected);
+  ui_key (XK_Home, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (frame (), ==, 0);
+  ui_click (view, 10, 10);
+  g_assert_true (gtk_root_get_focus (GTK_ROOT (fx.window)) == view);
+}
+
+/* Up/Down and clicks in the timeline scroll the AU list to the AU. */
+static void
+test_panel_scroll (void)
+{
+  FacetAuPanel *panel = facet_window_get_au_panel (fx.window);
+  int n = facet_au_panel_get_n_aus (panel);
+
+  GtkWidget *list = ui_find (GTK_WIDGET (panel), GTK_TYPE_LIST_BOX, NULL);
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (
+    GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (list, GTK_TYPE_SCROLLED_WINDOW)));
+
+  ui_focus (GTK_WINDOW (fx.window));
+  facet_au_panel_set_selected (panel, 0);
+  settle ();
+  /* The list is longer than the panel: there is something to scroll. */
+  g_test_message ("AU list: %.0f px in %.0f", gtk_adjustment_get_upper (adj),
+                  gtk_adjustment_get_page_size (adj));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (adj), >, gtk_adjustment_get_page_size (adj) + 40);
+  for (int i = 1; i < n; i++)
+    ui_key (XK_Down, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, n - 1);
+  g_assert_true (facet_au_panel_selected_in_view (panel));
+  facet_timeline_set_selected_lane (facet_window_get_timeline (fx.window), 0);
+  settle ();
+  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, 0);
+  g_assert_true (facet_au_panel_selected_in_view (panel));
+}
+
+static gboolean
+toast_starts (gpointer prefix)
+{
+  const char *t = facet_window_get_last_toast (fx.window);
+
+  return t != NULL && g_str_has_prefix (t, prefix);
+}
+
+/* The export says where it went. */
+static void
+test_export (void)
+{
+  g_autofree char *path = g_build_filename (fx.folder, "labels.csv", NULL);
+  GtkWindow *dialog;
+  g_autofree char *cut = NULL;
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.export", NULL);
+  ui_idle (0.5);
+  dialog = ui_find_toplevel (FACET_TYPE_EXPORT_DIALOG);
+  g_assert_nonnull (dialog);
+  /* The format dropdown shows the whole name of the format. */
+  cut = ui_dup_cut_labels (GTK_WIDGET (dialog));
+  if (cut != NULL)
+    g_error ("cut text in the export dialog: %s", cut);
+  facet_export_dialog_export_to (FACET_EXPORT_DIALOG (dialog), path);
+  g_assert_true (ui_wait (toast_starts, (gpointer) "Exported to labels.csv", TIMEOUT));
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_assert_null (ui_find_toplevel (FACET_TYPE_EXPORT_DIALOG));
+}
+
+static gboolean
+model_is (gpointer id)
+{
+  return facet_project_get_model_id (facet_window_get_project (fx.window)) == GPOINTER_TO_INT (id);
+}
+
+static void
+pick_model (GtkWidget  *dropdown,
+            const char *prefix)
+{
+  GtkWidget *popover, *label = NULL;
+
+  ui_click_centre (dropdown);
+  ui_idle (0.5);
+  popover = ui_find (dropdown, GTK_TYPE_POPOVER, NULL);
+  g_assert_nonnull (popover);
+  /* The list's row, not the button's own label. */
+  label = ui_find (popover, GTK_TYPE_LABEL, prefix);
+  g_assert_nonnull (label);
+  ui_click_centre (label);
+  ui_idle (0.3);
+}
+
+/* Picking another model in the sidebar switches to it, without a
+ * CRITICAL (the test runs with them fatal). */
+static void
+test_switch_model (void)
+{
+  FacetSidebar *sidebar = NULL;
+  GtkWidget *dropdown;
+
+  sidebar = FACET_SIDEBAR (ui_find (GTK_WIDGET (fx.window), FACET_TYPE_SIDEBAR, NULL));
+  g_assert_nonnull (sidebar);
+  dropdown = ui_find (GTK_WIDGET (sidebar), GTK_TYPE_DROP_DOWN, NULL);
+  g_assert_nonnull (dropdown);
+  g_assert_true (model_is (GINT_TO_POINTER (1)));
+  pick_model (dropdown, "2 · ");
+  g_assert_true (ui_wait (model_is, GINT_TO_POINTER (2), 5.0));
+  g_assert_cmpuint (gtk_drop_down_get_selected (GTK_DROP_DOWN (dropdown)), ==, 1);
+  settle ();
+  pick_model (dropdown, "1 · ");
+  g_assert_true (ui_wait (model_is, GINT_TO_POINTER (1), 5.0));
+  settle ();
+}
+
+/* "Next to check" steps by event: never into a run shown before; E marks
+ * the run it landed in. */
+static void
+test_review_events (void)
+{
+  FacetTimeline *timeline = facet_window_get_timeline (fx.window);
+  gint64 seen_video[8], seen_first[8], seen_last[8];
+  int seen_au[8], n = 0;
+
+  ui_focus (GTK_WINDOW (fx.window));
+  for (int i = 0; i < 4; i++)
+    {
+      gint64 video, first, last, apex, f0, f1;
+      int au, lane;
+
+      ui_key (XK_n, FALSE, FALSE);
+      settle ();
+      if (!facet_window_get_review_event (fx.window, &video, &au, &first, &last, &apex))
+        break;
+      g_assert_cmpint (facet_window_get_video_id (fx.window), ==, video);
+      g_assert_cmpint (frame (), ==, apex);
+      g_assert_cmpint (first, <=, apex);
+      g_assert_cmpint (apex, <=, last);
+      for (int k = 0; k < n; k++)
+        if (seen_video[k] == video && seen_au[k] == au)
+          g_assert_true (apex < seen_first[k] - 1 || apex > seen_last[k] + 1);
+      g_test_message ("event %d: video %" G_GINT64_FORMAT " AU%d frames %" G_GINT64_FORMAT
+                      "-%" G_GINT64_FORMAT ", apex %" G_GINT64_FORMAT,
+                      i, video, au, first, last, apex);
+      seen_video[n] = video, seen_au[n] = au, seen_first[n] = first, seen_last[n] = last;
+      n++;
+
+      ui_key (XK_e, FALSE, FALSE);
+      g_assert_true (facet_timeline_get_range (timeline, &lane, &f0, &f1));
+      g_assert_cmpint (facet_au_panel_get_au (facet_window_get_au_panel (fx.window), lane), ==, au);
+      g_assert_cmpint (f0, ==, first);
+      g_assert_cmpint (f1, ==, last);
+      ui_key (XK_Escape, FALSE, FALSE);
+      g_assert_false (facet_timeline_get_range (timeline, NULL, NULL, NULL));
+    }
+  g_assert_cmpint (n, >, 0);
+}
+
+/* The sidebar counts a frame coded when every AU has a label. */
+static void
+test_wording (void)
+{
+  FacetSidebar *sidebar = FACET_SIDEBAR (ui_find (GTK_WIDGET (fx.window), FACET_TYPE_SIDEBAR,
+                                                  NULL));
+  GtkWidget *progress;
+
+  facet_sidebar_refresh (sidebar);
+  ui_idle (1.0);
+  progress = ui_find (GTK_WIDGET (sidebar), GTK_TYPE_LABEL, "Analysed ");
+  g_assert_nonnull (progress);
+  g_test_message ("sidebar: %s", gtk_label_get_text (GTK_LABEL (progress)));
+  g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (progress)), "fully coded"));
+}
+
+/* The preferences show the backend's whole name. */
+static void
+test_preferences (void)
+{
+  GtkWindow *prefs;
+  g_autofree char *cut = NULL;
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "app.preferences", NULL);
+  ui_idle (1.0);
+  prefs = ui_find_toplevel (FACET_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (prefs);
+  cut = ui_dup_cut_labels (GTK_WIDGET (prefs));
+  if (cut != NULL)
+    g_error ("cut text in the preferences: %s", cut);
+  gtk_window_destroy (prefs);
+  ui_idle (0.2);
+}
+
+/* The shortcuts window opens without GTK's warnings about label sizes. */
+static void
+test_shortcuts (void)
+{
+  GtkWindow *help;
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.show-help-overlay", NULL);
+  ui_idle (1.0);
+  help = ui_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  g_assert_nonnull (help);
+  gtk_window_destroy (help);
+  ui_idle (0.2);
 }
 
 int
@@ -463,6 +888,7 @@ main (int    argc,
   g_mkdir_with_parents (fx.artefacts, 0755);
   fx.project = ui_build_project (fx.folder, recipe, TRUE, &seconds);
   g_test_message ("demo project built and analysed in %.1f s", seconds);
+  add_second_model ();
 
   fx.app = ui_app_new ();
   settings = g_settings_new ("io.github.facet.Facet");
@@ -472,6 +898,10 @@ main (int    argc,
   facet_window_open_project (fx.window, fx.project, FALSE, FALSE);
   if (!ui_wait_settled (fx.window, TIMEOUT))
     g_error ("the demo project did not open within %.0f s", TIMEOUT);
+  /* The newest model is the one shown first: the analysed one is 1. */
+  facet_project_set_model_id (facet_window_get_project (fx.window), 1);
+  if (!ui_wait_settled (fx.window, TIMEOUT))
+    g_error ("the first model did not load within %.0f s", TIMEOUT);
 
   g_test_add_func ("/ui/app/open", test_open);
   g_test_add_func ("/ui/app/step", test_step);
@@ -479,6 +909,18 @@ main (int    argc,
   g_test_add_func ("/ui/app/range", test_range);
   g_test_add_func ("/ui/app/screenshots", test_screenshots);
   g_test_add_func ("/ui/app/review", test_review);
+  g_test_add_func ("/ui/app/goto", test_goto);
+  g_test_add_func ("/ui/app/accept-all", test_accept_all);
+  g_test_add_func ("/ui/app/home-end", test_home_end);
+  g_test_add_func ("/ui/app/panel-scroll", test_panel_scroll);
+  g_test_add_func ("/ui/app/export", test_export);
+  g_test_add_func ("/ui/app/switch-model", test_switch_model);
+  g_test_add_func ("/ui/app/review-events", test_review_events);
+  g_test_add_func ("/ui/app/wording", test_wording);
+  g_test_add_func ("/ui/app/shortcuts", test_shortcuts);
+  g_test_add_func ("/ui/app/preferences", test_preferences);
+  g_test_add_func ("/ui/app/zoom-face", test_zoom_face);
+  g_test_add_func ("/ui/app/type-au", test_type_au);
   g_test_add_func ("/ui/app/add-media", test_add_media);
   status = g_test_run ();
 
@@ -486,10 +928,7 @@ main (int    argc,
   ui_idle (0.2);
   g_clear_object (&fx.app);
   if (status == 0 && g_getenv ("FACET_UI_KEEP") == NULL)
-    {
-      g_autoptr (GFile) folder = g_file_new_for_path (fx.folder);
-      remove_tree (folder);
-    }
+    ui_remove_tree (fx.folder);
   g_free (fx.folder);
   g_free (fx.project);
   g_free (fx.artefacts);

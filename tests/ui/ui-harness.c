@@ -130,21 +130,35 @@ gboolean
 ui_wait_settled (FacetWindow *window,
                  double       timeout)
 {
-  GdkFrameClock *clock;
-  gboolean painted = FALSE;
-  gulong id;
-  gboolean ok;
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout * 1e6);
 
-  if (!ui_wait (ui_window_settled, window, timeout))
-    return FALSE;
-  clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
-  if (clock == NULL)
-    return TRUE;
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-  gtk_widget_queue_draw (GTK_WIDGET (window));
-  ok = ui_wait (is_true, &painted, 5.0);
-  g_signal_handler_disconnect (clock, id);
-  return ok && facet_window_is_settled (window);
+  /* Settled, then drawn, and still settled after the drawing: a reload
+   * may start in between (the project is polled for other writers), and
+   * then the wait goes on. */
+  for (;;)
+    {
+      double left = (end - g_get_monotonic_time ()) / 1e6;
+      GdkFrameClock *clock;
+      gboolean painted = FALSE;
+      gulong id;
+
+      if (left <= 0 || !ui_wait (ui_window_settled, window, left))
+        return FALSE;
+      clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
+      if (clock == NULL)
+        return TRUE;
+      id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
+      gtk_widget_queue_draw (GTK_WIDGET (window));
+      left = (end - g_get_monotonic_time ()) / 1e6;
+      /* The machine may be loaded (tests run in parallel): the same
+       * patience as for the data. */
+      ui_wait (is_true, &painted, MAX (left, 0.1));
+      g_signal_handler_disconnect (clock, id);
+      if (!painted)
+        return FALSE;
+      if (facet_window_is_settled (window))
+        return TRUE;
+    }
 }
 
 /* ---- Input ------------------------------------------------------------------ */
@@ -269,6 +283,162 @@ ui_drag (GtkWidget *widget,
   XTestFakeButtonEvent (dpy, 1, False, CurrentTime);
   XSync (dpy, False);
   ui_idle (0.1);
+}
+
+void
+ui_click (GtkWidget *widget,
+          double     x,
+          double     y)
+{
+  Display *dpy = x_display ();
+  int rx, ry;
+
+  g_assert_nonnull (dpy);
+  to_root (widget, x, y, &rx, &ry);
+  XTestFakeMotionEvent (dpy, -1, rx, ry, CurrentTime);
+  XSync (dpy, False);
+  ui_idle (0.05);
+  XTestFakeButtonEvent (dpy, 1, True, CurrentTime);
+  XSync (dpy, False);
+  ui_idle (0.03);
+  XTestFakeButtonEvent (dpy, 1, False, CurrentTime);
+  XSync (dpy, False);
+  ui_idle (0.1);
+}
+
+void
+ui_click_centre (GtkWidget *widget)
+{
+  ui_click (widget, gtk_widget_get_width (widget) / 2.0, gtk_widget_get_height (widget) / 2.0);
+}
+
+void
+ui_type (const char *text)
+{
+  for (const char *c = text; *c != '\0'; c++)
+    ui_key (gdk_unicode_to_keyval ((guint) *c), FALSE, FALSE);
+}
+
+GtkWidget *
+ui_find (GtkWidget  *root,
+         GType       type,
+         const char *text)
+{
+  gboolean matches = G_TYPE_CHECK_INSTANCE_TYPE (root, type);
+
+  if (matches && text != NULL)
+    {
+      const char *has = GTK_IS_BUTTON (root) ? gtk_button_get_label (GTK_BUTTON (root))
+                        : GTK_IS_LABEL (root) ? gtk_label_get_text (GTK_LABEL (root)) : NULL;
+      matches = has != NULL && g_str_has_prefix (has, text);
+    }
+  if (matches)
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = ui_find (c, type, text);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+GtkWindow *
+ui_find_toplevel (GType type)
+{
+  GList *toplevels = gtk_window_list_toplevels ();
+  GtkWindow *found = NULL;
+
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
+      found = l->data;
+  g_list_free (toplevels);
+  return found;
+}
+
+/* A label whose text does not fit where it is drawn: wider than its
+ * allocation without ellipsizing, taller than it when wrapped, or
+ * ellipsized although the text is what the coder needs to read. */
+static void
+check_label (GtkLabel *label,
+             GString  *cut)
+{
+  GtkWidget *w = GTK_WIDGET (label);
+  int width = gtk_widget_get_width (w), height = gtk_widget_get_height (w);
+  const char *text = gtk_label_get_text (label);
+  PangoLayout *layout;
+  PangoRectangle ink, logical;
+
+  if (!gtk_widget_get_mapped (w) || text == NULL || *text == '\0' || width <= 0)
+    return;
+  /* The text as laid out for the label's allocation (its content box). */
+  layout = gtk_label_get_layout (label);
+  pango_layout_get_pixel_extents (layout, &ink, &logical);
+  if (gtk_label_get_ellipsize (label) == PANGO_ELLIPSIZE_NONE && !gtk_label_get_wrap (label)
+      && logical.width > width + 1)
+    g_string_append_printf (cut, "'%s' needs %d px, has %d; ", text, logical.width, width);
+  else if (gtk_label_get_wrap (label) && logical.height > height + 1)
+    g_string_append_printf (cut, "'%s' needs %d px height, has %d; ", text, logical.height,
+                            height);
+  else if (pango_layout_is_ellipsized (layout)
+           && (gtk_widget_get_ancestor (w, GTK_TYPE_DROP_DOWN) != NULL
+               || gtk_widget_get_ancestor (w, ADW_TYPE_COMBO_ROW) != NULL)
+           && gtk_widget_get_ancestor (w, GTK_TYPE_POPOVER) == NULL)
+    g_string_append_printf (cut, "'%s' (a choice) is ellipsized; ", text);
+}
+
+static void
+collect_cut (GtkWidget *root,
+             GString   *cut)
+{
+  if (!gtk_widget_get_mapped (root))
+    return;
+  if (GTK_IS_LABEL (root))
+    check_label (GTK_LABEL (root), cut);
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    collect_cut (c, cut);
+}
+
+char *
+ui_dup_cut_labels (GtkWidget *root)
+{
+  GString *cut = g_string_new (NULL);
+
+  collect_cut (root, cut);
+  if (cut->len == 0)
+    {
+      g_string_free (cut, TRUE);
+      return NULL;
+    }
+  return g_string_free (cut, FALSE);
+}
+
+static void
+remove_file_tree (GFile *file)
+{
+  g_autoptr (GFileEnumerator) children =
+    g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                               G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                               NULL, NULL);
+  GFileInfo *info;
+
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autoptr (GFile) child = g_file_get_child (file, g_file_info_get_name (info));
+      remove_file_tree (child);
+      g_object_unref (info);
+    }
+  g_file_delete (file, NULL, NULL);
+}
+
+void
+ui_remove_tree (const char *path)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+
+  remove_file_tree (file);
 }
 
 /* ---- Pictures --------------------------------------------------------------- */

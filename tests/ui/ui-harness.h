@@ -52,6 +52,25 @@ void              ui_drag            (GtkWidget    *widget,
                                       double        y0,
                                       double        x1,
                                       double        y1);
+/* A click of the first button at (x, y) of @widget, or at its centre. */
+void              ui_click           (GtkWidget    *widget,
+                                      double        x,
+                                      double        y);
+void              ui_click_centre    (GtkWidget    *widget);
+/* Types ASCII @text key by key. */
+void              ui_type            (const char   *text);
+/* The first widget of @type under @root (itself included) whose label or
+ * button label starts with @text (NULL: any). */
+GtkWidget        *ui_find            (GtkWidget    *root,
+                                      GType         type,
+                                      const char   *text);
+/* A visible toplevel of @type, NULL when none. */
+GtkWindow        *ui_find_toplevel   (GType         type);
+/* The mapped labels under @root whose text is cut off (too narrow, too
+ * low, or an ellipsized choice of a dropdown), described; NULL when none. */
+char             *ui_dup_cut_labels  (GtkWidget    *root);
+/* Deletes @path and everything under it (a test's temporary folder). */
+void              ui_remove_tree     (const char   *path);
 
 /* The widget as drawn now, as a texture of its size. */
 GdkTexture       *ui_render          (GtkWidget    *widget);
