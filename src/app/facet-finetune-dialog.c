@@ -310,7 +310,7 @@ measure_base (Run                  *run,
         }
     }
   run->metrics[0][1] = n_auc > 0 ? auc_sum / n_auc : NAN;
-  run->metrics[0][2] = facet_metrics_identity_probe (features, picked->len, dim, subjects, 1);
+  run->metrics[0][2] = facet_metrics_identity_probe (features, picked->len, dim, subjects, NULL);
   return TRUE;
 }
 
@@ -340,11 +340,16 @@ train_thread (GTask        *task,
     goto failed;
 
   facet_train_config_init (&cfg);
-  if (!facet_train_mode_parse (run->mode_text, &cfg.mode, &cfg.last_k, &error))
-    goto failed;
+  {
+    FacetTrainMode mode;
+    int last_k = 2;
+    if (!facet_train_mode_parse (run->mode_text, &mode, &last_k, &error))
+      goto failed;
+    /* The mode's own defaults (heads mode: a linear probe's rate, no IAT). */
+    facet_train_config_set_mode (&cfg, mode, last_k);
+  }
   cfg.iat_lambda = run->lambda;
   cfg.epochs = run->epochs;
-  cfg.optim.base_lr = 5e-4 * cfg.batch / 256.0;
   cfg.cancellable = cancellable;
   cfg.on_step = on_step;
   cfg.on_epoch = on_epoch;

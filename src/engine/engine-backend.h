@@ -155,6 +155,17 @@ typedef struct
   float *logits;   /* [batch, n_aus], owned by the caller, may be NULL */
 } FacetTrainStepResult;
 
+/* A step of the heads alone on features the frozen backbone computed
+ * once (heads-mode fine-tuning): final norm, AU head, ID head. */
+typedef struct
+{
+  guint        batch;
+  const float *pooled_raw;     /* [batch, dim]: the pooled feature before the final norm */
+  const float *au_targets;     /* as in FacetTrainStep */
+  const int   *subjects;       /* as in FacetTrainStep; may be NULL */
+  float        iat_lambda;
+} FacetHeadsStep;
+
 struct _FacetBackendVTable
 {
   const char *name;
@@ -180,6 +191,12 @@ struct _FacetBackendVTable
   /* Optional: backends without training leave it NULL. Adds into @grads. */
   gboolean  (*train_step)  (FacetBackend             *self,
                             const FacetTrainStep     *step,
+                            FacetGrads               *grads,
+                            FacetTrainStepResult     *result,
+                            GError                  **error);
+  /* Optional, as train_step. */
+  gboolean  (*heads_step)  (FacetBackend             *self,
+                            const FacetHeadsStep     *step,
                             FacetGrads               *grads,
                             FacetTrainStepResult     *result,
                             GError                  **error);
@@ -214,6 +231,11 @@ gboolean      facet_backend_forward      (FacetBackend      *backend,
                                           GError           **error);
 gboolean      facet_backend_train_step   (FacetBackend      *backend,
                                           const FacetTrainStep *step,
+                                          FacetGrads        *grads,
+                                          FacetTrainStepResult *result,
+                                          GError           **error);
+gboolean      facet_backend_heads_step   (FacetBackend      *backend,
+                                          const FacetHeadsStep *step,
                                           FacetGrads        *grads,
                                           FacetTrainStepResult *result,
                                           GError           **error);

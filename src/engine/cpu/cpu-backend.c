@@ -827,6 +827,7 @@ static const FacetBackendVTable cpu_vtable = {
   .forward = cpu_forward,
   .synchronize = cpu_synchronize,
   .train_step = facet_cpu_train_step,
+  .heads_step = facet_cpu_heads_train_step,
 };
 
 FacetBackend *

@@ -44,5 +44,10 @@ gboolean facet_cpu_train_step       (FacetBackend           *backend,
                                      FacetGrads             *grads,
                                      FacetTrainStepResult   *result,
                                      GError                **error);
+gboolean facet_cpu_heads_train_step (FacetBackend           *backend,
+                                     const FacetHeadsStep   *step,
+                                     FacetGrads             *grads,
+                                     FacetTrainStepResult   *result,
+                                     GError                **error);
 
 G_END_DECLS

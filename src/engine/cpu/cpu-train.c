@@ -502,6 +502,27 @@ facet_cpu_heads_step (const FacetModelConfig *c,
   return TRUE;
 }
 
+/* The heads_step slot: the readout alone, on the loaded model's weights. */
+gboolean
+facet_cpu_heads_train_step (FacetBackend         *backend,
+                            const FacetHeadsStep *step,
+                            FacetGrads           *grads,
+                            FacetTrainStepResult *result,
+                            GError              **error)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+
+  if (backend->model == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID, "no model loaded");
+      return FALSE;
+    }
+  return facet_cpu_heads_step (facet_model_get_config (backend->model), self->norm_w, self->norm_b,
+                               self->head_w, self->head_b, self->id_w, self->id_b, step->pooled_raw,
+                               step->batch, step->au_targets, step->subjects, step->iat_lambda, grads,
+                               NULL, result, error);
+}
+
 /**
  * facet_cpu_train_step:
  *
