@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -238,6 +239,10 @@ finetune_parse (int             *argc,
   cfg->seed = (guint64) o->seed;
   cfg->augment = !o->no_augment;
   cfg->resume = o->resume;
+  if (g_getenv ("FACET_BALANCE"))
+    cfg->balance = atoi (g_getenv ("FACET_BALANCE"));
+  if (g_getenv ("FACET_ANCHOR"))
+    cfg->anchor = g_ascii_strtod (g_getenv ("FACET_ANCHOR"), NULL);
   return TRUE;
 }
 

@@ -164,6 +164,7 @@ typedef struct
   const float *au_targets;     /* as in FacetTrainStep */
   const int   *subjects;       /* as in FacetTrainStep; may be NULL */
   float        iat_lambda;
+  const float *pos_weight;     /* [n_aus]: weight of a present label in the BCE; NULL: 1 */
 } FacetHeadsStep;
 
 struct _FacetBackendVTable

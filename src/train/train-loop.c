@@ -262,10 +262,13 @@ static gboolean
 trainable_for_mode (const char *name,
                     gpointer    data)
 {
-  const int *first = data; /* first[0]: first trainable block, first[1]: embedding */
+  const int *first = data; /* first[0]: first trainable block, first[1]: embedding,
+                            * first[2]: heads mode (a linear probe: the heads alone) */
 
   if (g_str_has_prefix (name, "blocks."))
     return g_ascii_strtoll (name + 7, NULL, 10) >= first[0];
+  if (first[2] && (g_str_has_prefix (name, "norm.") || g_str_has_prefix (name, "fc_norm.")))
+    return FALSE;
   if (g_str_equal (name, "cls_token") || g_str_equal (name, "pos_embed")
       || g_str_has_prefix (name, "patch_embed"))
     return first[1] != 0;
@@ -298,7 +301,9 @@ typedef struct
   int                     first_block;
   gboolean                embedding;
   float                  *raw_train;  /* heads mode: cached features */
-  int                     trainable[2]; /* first trainable block, embedding (trainable_for_mode) */
+  int                     trainable[3]; /* for trainable_for_mode */
+  float                  *anchor;     /* heads mode: the base model's AU head (weight, bias) */
+  float                  *pos_weight; /* heads mode with balance: per model AU, or NULL */
   char                   *print;      /* checkpoint fingerprint */
   gint64                  steps_per_epoch;
   guint                  *order;      /* an epoch's sample order */
@@ -656,6 +661,8 @@ run_clear (Run *run)
   g_clear_pointer (&run->val_idx, g_array_unref);
   g_clear_pointer (&run->raw_train, g_free);
   g_clear_pointer (&run->print, g_free);
+  g_clear_pointer (&run->anchor, g_free);
+  g_clear_pointer (&run->pos_weight, g_free);
   g_clear_pointer (&run->order, g_free);
   g_clear_pointer (&run->input, g_free);
   g_clear_pointer (&run->targets, g_free);
@@ -759,6 +766,31 @@ split_subjects (Run              *run,
   result->n_val = run->val_idx->len;
 }
 
+/* Class-balanced BCE: each AU's present labels weigh (absent / present)
+ * of the training frames, at most 20 (an AU coded present in a handful of
+ * frames would otherwise dominate). */
+static float *
+balanced_pos_weight (Run *run)
+{
+  const FacetModelConfig *mc = run->mc;
+  g_autofree double *pos = g_new0 (double, mc->n_aus), *neg = g_new0 (double, mc->n_aus);
+  g_autofree float *t = g_new (float, mc->n_aus);
+  float *w = g_new (float, mc->n_aus);
+
+  for (guint j = 0; j < run->train_idx->len; j++)
+    {
+      fill_targets (run, g_array_index (run->train_idx, guint, j), t);
+      for (int a = 0; a < mc->n_aus; a++)
+        {
+          pos[a] += t[a] >= 0.5f;
+          neg[a] += t[a] >= 0.0f && t[a] < 0.5f;
+        }
+    }
+  for (int a = 0; a < mc->n_aus; a++)
+    w[a] = pos[a] > 0 ? (float) CLAMP (neg[a] / pos[a], 1.0, 20.0) : 1.0f;
+  return w;
+}
+
 /* The model copy, its backend, gradients and optimiser for the mode. */
 static gboolean
 prepare_run (Run              *run,
@@ -780,12 +812,43 @@ prepare_run (Run              *run,
   run->embedding = cfg->mode == FACET_TRAIN_FULL;
   run->trainable[0] = run->first_block;
   run->trainable[1] = run->embedding;
+  run->trainable[2] = cfg->mode == FACET_TRAIN_HEADS;
   run->cpu = facet_cpu_backend_new ();
   if (!facet_backend_load_model (run->cpu, run->model, error))
     return FALSE;
+  if (cfg->mode == FACET_TRAIN_HEADS && cfg->balance)
+    run->pos_weight = balanced_pos_weight (run);
   run->grads = facet_grads_new (run->model, trainable_for_mode, run->trainable);
   run->opt = facet_optimizer_new (run->model, run->grads, &cfg->optim);
   return TRUE;
+}
+
+/* Heads mode pulls the AU head towards the base model's (L2-SP): a few
+ * minutes of a lab's video hold a handful of subjects, and a free linear
+ * head fits their identities rather than their AUs. */
+static void
+anchor_head (Run *run)
+{
+  const FacetModelConfig *mc = run->mc;
+  gsize nw = (gsize) mc->n_aus * mc->dim;
+  float *gw = facet_grads_get (run->grads, "head.weight");
+  float *gb = facet_grads_get (run->grads, "head.bias");
+  const float *w = facet_model_get_weights (run->model, "head.weight");
+  const float *b = facet_model_get_weights (run->model, "head.bias");
+  float k = (float) run->cfg->anchor;
+
+  if (k <= 0.0f || gw == NULL || gb == NULL)
+    return;
+  if (run->anchor == NULL)
+    {
+      run->anchor = g_new (float, nw + mc->n_aus);
+      memcpy (run->anchor, w, sizeof (float) * nw);
+      memcpy (run->anchor + nw, b, sizeof (float) * mc->n_aus);
+    }
+  for (gsize i = 0; i < nw; i++)
+    gw[i] += k * (w[i] - run->anchor[i]);
+  for (int a = 0; a < mc->n_aus; a++)
+    gb[a] += k * (b[a] - run->anchor[nw + a]);
 }
 
 /* One optimisation step on the samples order[start .. start + nb). */
@@ -821,9 +884,13 @@ train_step (Run                  *run,
       step.batch = nb;
       step.pooled_raw = run->input;
       step.au_targets = run->targets;
-      step.subjects = run->classes;
-      step.iat_lambda = (float) cfg->iat_lambda;
-      return facet_backend_heads_step (run->cpu, &step, run->grads, sr, error);
+      step.subjects = NULL; /* no IAT on a frozen backbone: the ID head would learn for nothing */
+      step.iat_lambda = 0.0f;
+      step.pos_weight = run->pos_weight;
+      if (!facet_backend_heads_step (run->cpu, &step, run->grads, sr, error))
+        return FALSE;
+      anchor_head (run);
+      return TRUE;
     }
   else
     {

@@ -81,6 +81,8 @@ typedef struct
   FacetOptimConfig   optim;        /* base_lr 0: blr 5e-4 * batch / 256; see _set_mode () */
   double             drop_path;
   double             clip_grad;    /* 0: off */
+  double             anchor;       /* heads mode: L2 pull of the AU head to the base's (0: off) */
+  gboolean           balance;      /* heads mode: class-balanced BCE (positives weighted) */
   gboolean           augment;
   FacetAugmentConfig augment_config;
   guint64            seed;
