@@ -320,6 +320,7 @@ train_thread (GTask        *task,
   if (trained == NULL)
     goto failed;
 
+  facet_train_config_resolve (&cfg, base); /* the settings the run used, for the record */
   sopt.mode_text = run->mode_text;
   sopt.base = base;
   sopt.base_path = run->base_path;

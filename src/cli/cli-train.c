@@ -180,7 +180,7 @@ finetune_parse (int             *argc,
     { "iat-lambda", 0, 0, G_OPTION_ARG_DOUBLE, &o->lambda, "Identity adversarial strength (last:K and full: default 0.5; heads: 0, the only value it takes)", "L" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &o->epochs, "Epochs (default 30 in heads mode, else 10)", "E" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &o->batch, "Batch size (default 32)", "B" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, "Peak learning rate (default 1e-2 in heads mode, else blr x batch / 256)", "LR" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, "Peak learning rate (heads mode: 1e-2 for a new head, 3e-4 for a trained one; else blr x batch / 256)", "LR" },
     { "blr", 0, 0, G_OPTION_ARG_DOUBLE, &o->blr, "Base learning rate of last:K and full (default 5e-4)", "BLR" },
     { "layer-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o->layer_decay, "Layer-wise lr decay (default 0.65; heads: 1)", "D" },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o->weight_decay, "AdamW weight decay (default 0.05; heads: 0)", "W" },
@@ -385,6 +385,7 @@ facet_cli_finetune (int    argc,
 
   /* The new model: a file in the project's models folder and a row (the
    * same code saves what the app fine-tunes). */
+  facet_train_config_resolve (&cfg, base); /* the settings the run used, for the record */
   save.name = o.name;
   save.mode_text = o.mode_text;
   save.base = base;

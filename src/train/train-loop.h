@@ -109,15 +109,18 @@ typedef struct
   int       first_epoch;       /* 1 unless resumed */
 } FacetTrainResult;
 
-/* Heads mode's defaults (see facet_train_config_set_mode). */
-#define FACET_TRAIN_HEADS_LR     1e-2
+/* Heads mode's defaults (see facet_train_config_set_mode): the learning
+ * rate for a head that was trained already, and for a new one. */
+#define FACET_TRAIN_HEADS_LR     3e-4
+#define FACET_TRAIN_HEADS_LR_NEW 1e-2
 #define FACET_TRAIN_HEADS_EPOCHS 30
 
 void              facet_train_config_init (FacetTrainConfig       *config);
 void              facet_train_config_set_mode (FacetTrainConfig   *config,
                                            FacetTrainMode          mode,
                                            int                     last_k);
-void              facet_train_config_resolve (FacetTrainConfig    *config);
+void              facet_train_config_resolve (FacetTrainConfig    *config,
+                                           FacetModel             *base);
 gboolean          facet_train_mode_parse  (const char             *text,
                                            FacetTrainMode         *mode,
                                            int                    *last_k,
