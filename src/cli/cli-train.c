@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -147,9 +146,9 @@ cancel_on_signal (gpointer data)
 typedef struct
 {
   char    *base_arg, *mode_text, *name, *val_names;
-  gboolean resume, no_augment, include_accepted, quiet;
+  gboolean resume, no_augment, include_accepted, quiet, balance;
   /* NAN or -1: the mode's default (facet_train_config_set_mode) */
-  double   lambda, lr, blr, layer_decay, weight_decay, warmup, drop_path, clip, val;
+  double   lambda, lr, blr, layer_decay, weight_decay, warmup, drop_path, clip, val, anchor;
   int      epochs, batch, max_per_video;
   gint64   seed;
 } FinetuneOptions;
@@ -190,6 +189,8 @@ finetune_parse (int             *argc,
     { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &o->val, "Share of subjects held out for validation (default 0.25)", "F" },
     { "val-subjects", 0, 0, G_OPTION_ARG_STRING, &o->val_names, "Or hold out exactly these subjects", "S1,S2,..." },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed, "Random seed (split, order, augmentation)", "S" },
+    { "balance", 0, 0, G_OPTION_ARG_NONE, &o->balance, "Heads mode: class-balanced BCE (present labels weigh absent/present)", NULL },
+    { "anchor", 0, 0, G_OPTION_ARG_DOUBLE, &o->anchor, "Heads mode: L2 pull of the AU head towards the base model's (default 0: off)", "K" },
     { "no-augment", 0, 0, G_OPTION_ARG_NONE, &o->no_augment, "Train without augmentation", NULL },
     { "include-accepted", 0, 0, G_OPTION_ARG_NONE, &o->include_accepted, "Use accepted predictions as labels too", NULL },
     { "max-per-video", 0, 0, G_OPTION_ARG_INT, &o->max_per_video, "Use at most N labelled frames of each video", "N" },
@@ -239,10 +240,8 @@ finetune_parse (int             *argc,
   cfg->seed = (guint64) o->seed;
   cfg->augment = !o->no_augment;
   cfg->resume = o->resume;
-  if (g_getenv ("FACET_BALANCE"))
-    cfg->balance = atoi (g_getenv ("FACET_BALANCE"));
-  if (g_getenv ("FACET_ANCHOR"))
-    cfg->anchor = g_ascii_strtod (g_getenv ("FACET_ANCHOR"), NULL);
+  cfg->balance = o->balance;
+  cfg->anchor = o->anchor;
   return TRUE;
 }
 
