@@ -565,10 +565,10 @@ fingerprint (const FacetTrainData   *data,
 {
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autofree char *settings = g_strdup_printf (
-    "%d/%d/%.17g/%d/%.17g/%.17g/%.17g/%.17g/%.17g/%d/%" G_GUINT64_FORMAT "/%.17g/%d/%d/%d",
+    "%d/%d/%.17g/%d/%.17g/%.17g/%.17g/%.17g/%.17g/%d/%" G_GUINT64_FORMAT "/%.17g/%d/%d/%d/%d/%.17g",
     cfg->mode, cfg->last_k, cfg->iat_lambda, cfg->batch, cfg->optim.base_lr, cfg->optim.weight_decay,
     cfg->optim.layer_decay, cfg->drop_path, cfg->clip_grad, cfg->augment, cfg->seed,
-    cfg->val_fraction, base->dim, base->depth, base->n_aus);
+    cfg->val_fraction, base->dim, base->depth, base->n_aus, cfg->balance, cfg->anchor);
 
   g_checksum_update (sum, (const guchar *) settings, -1);
   g_checksum_update (sum, (const guchar *) &data->n, sizeof data->n);
