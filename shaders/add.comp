@@ -14,11 +14,8 @@ layout (binding = 0) readonly buffer ABuf { X_T a[]; };
 layout (binding = 1) readonly buffer BBuf { X_T b[]; };
 layout (binding = 2) writeonly buffer YBuf { X_T y[]; };
 
-layout (push_constant) uniform Params
-{
-  uint n;
-  uint a_off, b_off, y_off;
-} p;
+#define FACET_PUSH_ADD
+#include "push-constants.h"
 
 void
 main ()

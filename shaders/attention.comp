@@ -5,7 +5,7 @@
  * contiguous in each. One invocation owns one query row: q and the output
  * accumulator stay in registers, keys and values pass through shared memory
  * in tiles of BKEYS rows, and the softmax is computed online (running
- * maximum and sum), so the tokens x tokens score matrix never exists. With FLAG_LSE the log-sum-exp of each row is written
+ * maximum and sum), so the tokens x tokens score matrix never exists. With FACET_ATTENTION_LSE the log-sum-exp of each row is written
  * too: attn-probs.comp recomputes the probabilities from it when the
  * attention maps are asked for.
  */
@@ -18,7 +18,6 @@
 #endif
 
 #define BQ 32u
-#define FLAG_LSE 1u
 
 layout (local_size_x = 32) in;
 
@@ -29,13 +28,8 @@ layout (binding = 0) readonly buffer QkvBuf { X_T qkv[]; };
 layout (binding = 1) writeonly buffer OBuf { X_T o[]; };
 layout (binding = 2) writeonly buffer LseBuf { float lse[]; };
 
-layout (push_constant) uniform Params
-{
-  uint batch, tokens, heads, dim;
-  uint qkv_off, o_off, lse_off;
-  uint flags;
-  float alpha;
-} p;
+#define FACET_PUSH_ATTENTION
+#include "push-constants.h"
 
 shared float ks[BKEYS * DH];
 shared float vs[BKEYS * DH];
@@ -100,6 +94,6 @@ main ()
     return;
   for (uint c = 0; c < DH; c++)
     o[p.o_off + (b * p.tokens + i) * p.dim + h * DH + c] = X_T (acc[c] / l);
-  if ((p.flags & FLAG_LSE) != 0u)
+  if ((p.flags & FACET_ATTENTION_LSE) != 0u)
     lse[p.lse_off + (b * p.heads + h) * p.tokens + i] = mx + log (l);
 }

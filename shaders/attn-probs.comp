@@ -23,12 +23,8 @@ layout (binding = 0) readonly buffer QkvBuf { X_T qkv[]; };
 layout (binding = 1) readonly buffer LseBuf { float lse[]; };
 layout (binding = 2) writeonly buffer PBuf { float probs[]; };
 
-layout (push_constant) uniform Params
-{
-  uint batch, tokens, heads, dim;
-  uint qkv_off, lse_off, p_off;
-  float alpha;
-} p;
+#define FACET_PUSH_PROBS
+#include "push-constants.h"
 
 shared float qs[16][17];
 shared float ks[16][17];

@@ -16,11 +16,8 @@ layout (binding = 1) readonly buffer StatBuf { float stats[]; };
 layout (binding = 2) readonly buffer SBuf { float wsum[]; };
 layout (binding = 3) writeonly buffer OBuf { float o[]; };
 
-layout (push_constant) uniform Params
-{
-  uint batch, patches, n_aus;
-  uint u_off, s_off, w_off, o_off;
-} p;
+#define FACET_PUSH_MAPS
+#include "push-constants.h"
 
 void
 main ()

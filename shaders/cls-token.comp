@@ -16,11 +16,8 @@ layout (binding = 0) readonly buffer ClsBuf { X_T cls[]; };
 layout (binding = 1) readonly buffer PosBuf { X_T pos[]; };
 layout (binding = 2) writeonly buffer XBuf { X_T x[]; };
 
-layout (push_constant) uniform Params
-{
-  uint batch, tokens, dim;
-  uint cls_off, pos_off, x_off;
-} p;
+#define FACET_PUSH_CLS
+#include "push-constants.h"
 
 void
 main ()

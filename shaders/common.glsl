@@ -12,10 +12,6 @@
 #extension GL_EXT_shader_16bit_storage : require
 #endif
 
-#define FLAG_BIAS     1u
-#define FLAG_GELU     2u
-#define FLAG_RESIDUAL 4u
-
 /* erfc(x) by the Chebyshev-fitted form t * exp(-z^2 + P(t)), t = 1/(1 + z/2),
  * fractional error below 1.2e-7: the same form as the CPU kernels use. */
 float

@@ -16,11 +16,8 @@ layout (local_size_x = 256) in;
 layout (binding = 0) readonly buffer XBuf { X_T x[]; };
 layout (binding = 1) writeonly buffer YBuf { X_T y[]; };
 
-layout (push_constant) uniform Params
-{
-  uint n;
-  uint x_off, y_off;
-} p;
+#define FACET_PUSH_UNARY
+#include "push-constants.h"
 
 void
 main ()

@@ -3,7 +3,7 @@
  *
  * One workgroup per row: a mean pass, then the centred variance (two passes,
  * as the CPU reference, for accuracy), biased as PyTorch's LayerNorm. With
- * FLAG_STATS the row's mean and rstd also go to `stats` (the per-AU maps
+ * FACET_NORM_STATS the row's mean and rstd also go to `stats` (the per-AU maps
  * need those of the pooled feature).
  */
 #include "common.glsl"
@@ -15,7 +15,6 @@
 #endif
 
 #define WG 64u
-#define FLAG_STATS 1u
 
 layout (local_size_x = 64) in;
 
@@ -25,13 +24,8 @@ layout (binding = 2) readonly buffer BBuf { X_T beta[]; };
 layout (binding = 3) writeonly buffer YBuf { X_T y[]; };
 layout (binding = 4) writeonly buffer SBuf { float stats[]; };
 
-layout (push_constant) uniform Params
-{
-  uint m, n;
-  uint x_off, g_off, b_off, y_off, s_off;
-  uint flags;
-  float eps;
-} p;
+#define FACET_PUSH_NORM
+#include "push-constants.h"
 
 shared float red[WG];
 
@@ -78,7 +72,7 @@ main ()
     y[p.y_off + row * p.n + j]
       = X_T ((float (x[base + j]) - mean) * rstd * float (gamma[p.g_off + j])
              + float (beta[p.b_off + j]));
-  if ((p.flags & FLAG_STATS) != 0u && lid == 0u)
+  if ((p.flags & FACET_NORM_STATS) != 0u && lid == 0u)
     {
       stats[p.s_off + 2u * row] = mean;
       stats[p.s_off + 2u * row + 1u] = rstd;

@@ -3,7 +3,7 @@
  *
  *   D[z][m, n] = act (A[z][m, k] W[n, k]^T + bias[n]) + R[z][m, n]
  *
- * (or + D itself, FLAG_ACCUMULATE: a residual connection in place; R and D
+ * (or + D itself, FACET_MATMUL_ACCUMULATE: a residual connection in place; R and D
  * are never bound to the same memory, which the synchronisation validation
  * would rightly call a hazard)
  *
@@ -18,7 +18,7 @@
  *  - DIRECT (CPU drivers such as lavapipe, where shared memory and barriers
  *    are slow and every load costs a loop over the SIMD lanes): no shared
  *    memory; each invocation keeps DM x DN outputs in registers and reads
- *    A and W as vec4 along k (FLAG_VEC4, when k and the offsets allow),
+ *    A and W as vec4 along k (FACET_MATMUL_VEC4, when k and the offsets allow),
  *    so that each load feeds as many multiply-adds as possible.
  *
  * IM2COL (the patch embedding): A is the fp32 image batch [b, 3, S, S] read as
@@ -36,8 +36,6 @@
 #define BK 16
 #define DM 8
 #define DN 4
-#define FLAG_VEC4 8u
-#define FLAG_ACCUMULATE 16u
 
 #ifdef A16
 #define A_T float16_t
@@ -81,16 +79,8 @@ layout (binding = 0) readonly buffer A4Buf { A4_T a4[]; };
 layout (binding = 1) readonly buffer B4Buf { B4_T w4[]; };
 #endif
 
-layout (push_constant) uniform Params
-{
-  uint m, n, k;
-  uint a_off, b_off, bias_off, r_off, d_off;
-  uint lda, ldr, ldd;
-  uint a_zstride, r_zstride, d_zstride;
-  uint flags;
-  /* IM2COL only */
-  uint image, psize, grid, out_tokens;
-} p;
+#define FACET_PUSH_MATMUL
+#include "push-constants.h"
 
 #ifndef DIRECT
 shared float as[BK][BM];
@@ -133,18 +123,18 @@ store (uint  z,
       rrow = row % np + 1u;
     }
 #endif
-  if ((p.flags & FLAG_BIAS) != 0u)
+  if ((p.flags & FACET_MATMUL_BIAS) != 0u)
     v += float (bias[p.bias_off + col]);
-  if ((p.flags & FLAG_GELU) != 0u)
+  if ((p.flags & FACET_MATMUL_GELU) != 0u)
     v = facet_gelu (v);
-  if ((p.flags & FLAG_RESIDUAL) != 0u)
+  if ((p.flags & FACET_MATMUL_RESIDUAL) != 0u)
 #ifdef IM2COL
     v += float (res[p.r_off + rrow * p.ldr + col]);
 #else
     v += float (res[p.r_off + z * p.r_zstride + rrow * p.ldr + col]);
 #endif
   /* the residual connection in place: D += ... */
-  if ((p.flags & FLAG_ACCUMULATE) != 0u)
+  if ((p.flags & FACET_MATMUL_ACCUMULATE) != 0u)
     v += float (d[p.d_off + z * p.d_zstride + drow * p.ldd + col]);
   d[p.d_off + z * p.d_zstride + drow * p.ldd + col] = D_T (v);
 }
@@ -171,7 +161,7 @@ main ()
     }
 
 #ifndef IM2COL
-  if ((p.flags & FLAG_VEC4) != 0u)
+  if ((p.flags & FACET_MATMUL_VEC4) != 0u)
     {
       uint abase = (p.a_off + z * p.a_zstride) / 4u, lda4 = p.lda / 4u;
       for (uint k4 = 0; k4 < p.k / 4u; k4++)

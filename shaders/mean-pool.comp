@@ -1,6 +1,6 @@
 #version 450
 /* mean-pool.comp — the readout's input: mean of the patch tokens (tokens
- * 1.., the class token excluded) or, with FLAG_CLS, the class token itself.
+ * 1.., the class token excluded) or, with FACET_POOL_CLS, the class token itself.
  * Always writes fp32: the readout tail is fp32 in every precision.
  */
 #include "common.glsl"
@@ -11,19 +11,14 @@
 #define X_T float
 #endif
 
-#define FLAG_CLS 1u
 
 layout (local_size_x = 64) in;
 
 layout (binding = 0) readonly buffer XBuf { X_T x[]; };
 layout (binding = 1) writeonly buffer YBuf { float y[]; };
 
-layout (push_constant) uniform Params
-{
-  uint batch, tokens, dim;
-  uint x_off, y_off;
-  uint flags;
-} p;
+#define FACET_PUSH_POOL
+#include "push-constants.h"
 
 void
 main ()
@@ -35,7 +30,7 @@ main ()
   if (j >= p.dim)
     return;
   base = p.x_off + b * p.tokens * p.dim + j;
-  if ((p.flags & FLAG_CLS) != 0u)
+  if ((p.flags & FACET_POOL_CLS) != 0u)
     s = float (x[base]);
   else
     {

@@ -19,12 +19,8 @@ layout (local_size_x = 64) in;
 layout (binding = 0) readonly buffer XBuf { X_T x[]; };
 layout (binding = 1) writeonly buffer YBuf { X_T y[]; };
 
-layout (push_constant) uniform Params
-{
-  uint m, n;
-  uint x_off, y_off;
-  float alpha;
-} p;
+#define FACET_PUSH_SOFTMAX
+#include "push-constants.h"
 
 shared float red[WG];
 

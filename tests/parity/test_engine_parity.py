@@ -343,5 +343,39 @@ class BadInput(Workdir):
         self.expect_error(self.path("nope.pth"), "No such file")
 
 
+class BatchInvariance(Workdir):
+    """An image's prediction does not depend on its batch neighbours, on the
+    batch size or on the number of threads (resumed, sharded and re-run
+    analyses store the same bytes). OpenBLAS's Haswell kernels round a row
+    differently depending on its place in a product, so they are forced here
+    whatever the processor picks by itself."""
+
+    def test_same_logits_whatever_the_batch(self):
+        model = self.path("m.safetensors")
+        run_cli("model", "new", model, "--size", "tiny", "--depth", "2", "--image-size", "64",
+                "--patch", "16", "--crop", "none", "--subjects", "3", "--seed", "3")
+        rng = np.random.default_rng(7)
+        images = []
+        for i in range(6):
+            img = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+            name = self.path(f"im{i}.png")
+            from PIL import Image
+            Image.fromarray(img).save(name)
+            images.append(name)
+        results = {}
+        for threads in ("1", "2"):
+            for batch in ("1", "4", "8"):
+                env = dict(os.environ, OPENBLAS_CORETYPE="Haswell", FACET_THREADS=threads)
+                p = subprocess.run([CLI, "predict", "--model", model, "--crop", "none", "--json",
+                                    "--features", "--batch", batch, *images],
+                                   capture_output=True, text=True, env=env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                results[(threads, batch)] = p.stdout
+        first = results[("1", "1")]
+        self.assertEqual(len(first.splitlines()), len(images))
+        for key, out in results.items():
+            self.assertEqual(out, first, f"threads {key[0]}, batch {key[1]} differ from one image at a time")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

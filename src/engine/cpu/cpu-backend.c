@@ -249,6 +249,84 @@ facet_cpu_linear (const float *x,
     facet_cpu_par_add_bias (y, bias, (gsize) m, (gsize) n);
 }
 
+/* Batch-invariant products.
+ *
+ * OpenBLAS's kernels do not compute every row of C the same way: on some
+ * processors (the Haswell kernels, for one) a row's rounding depends on its
+ * place in the call and on how many rows the call has. A product over a whole
+ * batch would then give an image slightly different results depending on its
+ * neighbours, and an analysis resumed, sharded or run with another --batch
+ * would not store the same predictions. Here each image's rows go through
+ * calls of their own, split at fixed places (a group of 64 rows or more into
+ * two halves, for the threads), so the arithmetic of a row depends only on
+ * the image's own row count. */
+typedef struct
+{
+  const float *x, *w;
+  float       *y;
+  int          n, k;
+  float        beta;
+  int          group, block, per_group, units;
+  guint        parts;
+} GroupedJob;
+
+static void
+grouped_part (guint    index,
+              gpointer data)
+{
+  GroupedJob *j = data;
+  int lo = (int) ((gint64) j->units * index / j->parts);
+  int hi = (int) ((gint64) j->units * (index + 1) / j->parts);
+
+  for (int u = lo; u < hi; u++)
+    {
+      int g = u / j->per_group, b = u % j->per_group;
+      gsize r0 = (gsize) g * j->group + (gsize) b * j->block;
+      int rows = MIN (j->block, j->group - b * j->block);
+
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, j->n, j->k, 1.0f,
+                   j->x + r0 * j->k, j->k, j->w, j->k, j->beta, j->y + r0 * j->n, j->n);
+    }
+}
+
+void
+facet_cpu_linear_grouped (const float *x,
+                          const float *w,
+                          const float *bias,
+                          float       *y,
+                          int          m,
+                          int          n,
+                          int          k,
+                          gboolean     accumulate,
+                          int          group)
+{
+  GroupedJob job = { x, w, y, n, k, accumulate ? 1.0f : 0.0f, group, group, 1, 0, 1 };
+  guint threads = facet_parallel_get_threads ();
+
+  g_assert (group > 0 && m % group == 0);
+  if (m == 0 || n == 0 || k == 0)
+    {
+      facet_cpu_linear (x, w, bias, y, m, n, k, accumulate);
+      return;
+    }
+  facet_cpu_blas_init ();
+  if (group >= 64)
+    {
+      /* Two halves, the first a multiple of 16 rows. */
+      job.block = ((group + 1) / 2 + 15) / 16 * 16;
+      job.per_group = (group + job.block - 1) / job.block;
+    }
+  job.units = m / group * job.per_group;
+  if (threads > 1 && 2.0 * m * n * k >= PARALLEL_MIN_FLOPS)
+    job.parts = MIN (threads, (guint) job.units);
+  if (job.parts > 1)
+    facet_parallel_for (job.parts, grouped_part, &job);
+  else
+    grouped_part (0, &job);
+  if (bias != NULL)
+    facet_cpu_par_add_bias (y, bias, (gsize) m, (gsize) n);
+}
+
 typedef struct
 {
   const float *qkv;
@@ -615,15 +693,15 @@ facet_cpu_block_forward (CpuBackend *self,
 
   facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps, NULL,
                             NULL);
-  facet_cpu_linear (self->h, bw->qkvw, bw->qkvb, self->qkv, m, 3 * d, d, FALSE);
+  facet_cpu_linear_grouped (self->h, bw->qkvw, bw->qkvb, self->qkv, m, 3 * d, d, FALSE, t);
   facet_cpu_attention (self->qkv, self->attn, self->probs, probs_mean, (int) batch, t, c->heads, d);
-  facet_cpu_linear (self->attn, bw->projw, bw->projb, x, m, d, d, TRUE);
+  facet_cpu_linear_grouped (self->attn, bw->projw, bw->projb, x, m, d, d, TRUE, t);
 
   facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps, NULL,
                             NULL);
-  facet_cpu_linear (self->h, bw->fc1w, NULL, self->mlp, m, hid, d, FALSE);
+  facet_cpu_linear_grouped (self->h, bw->fc1w, NULL, self->mlp, m, hid, d, FALSE, t);
   facet_cpu_par_bias_gelu (self->mlp, bw->fc1b, (gsize) m, (gsize) hid);
-  facet_cpu_linear (self->mlp, bw->fc2w, bw->fc2b, x, m, d, hid, TRUE);
+  facet_cpu_linear_grouped (self->mlp, bw->fc2w, bw->fc2b, x, m, d, hid, TRUE, t);
 }
 
 static gboolean
@@ -664,7 +742,8 @@ cpu_forward (FacetBackend       *backend,
 
   /* Patch embedding as one product over all patches of the batch. */
   facet_cpu_patchify (images, self->patches, (int) batch, c->image_size, c->patch_size);
-  facet_cpu_linear (self->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
+  facet_cpu_linear_grouped (self->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d,
+                            k, FALSE, np);
   for (guint b = 0; b < batch; b++)
     {
       float *xb = self->x + (gsize) b * t * d;
@@ -700,13 +779,13 @@ cpu_forward (FacetBackend       *backend,
 
   if (c->n_aus > 0)
     {
-      facet_cpu_linear (r->pooled, self->head_w, self->head_b, r->logits, (int) batch, c->n_aus, d,
-                        FALSE);
+      facet_cpu_linear_grouped (r->pooled, self->head_w, self->head_b, r->logits, (int) batch,
+                                c->n_aus, d, FALSE, 1);
       facet_cpu_sigmoid (r->logits, r->probs, (gsize) batch * c->n_aus);
     }
   if (c->n_subjects > 0 && r->id_logits != NULL)
-    facet_cpu_linear (r->pooled, self->id_w, self->id_b, r->id_logits, (int) batch, c->n_subjects,
-                      d, FALSE);
+    facet_cpu_linear_grouped (r->pooled, self->id_w, self->id_b, r->id_logits, (int) batch,
+                              c->n_subjects, d, FALSE, 1);
 
   if (rollout && r->attention != NULL)
     facet_cpu_rollout (self->probs_mean, r->attention, (int) batch, t, c->depth,

@@ -53,6 +53,19 @@ void facet_cpu_linear    (const float *x,
                           int          n,
                           int          k,
                           gboolean     accumulate);
+/* The same product, with the rows taken in groups of @group (the rows of one
+ * image): each group is multiplied by calls that depend only on @group, so an
+ * image's result does not depend on the other images of the batch or on the
+ * number of threads. */
+void facet_cpu_linear_grouped (const float *x,
+                               const float *w,
+                               const float *bias,
+                               float       *y,
+                               int          m,
+                               int          n,
+                               int          k,
+                               gboolean     accumulate,
+                               int          group);
 void facet_cpu_patchify  (const float *images,
                           float       *patches,
                           int          batch,

@@ -26,85 +26,26 @@
 
 #include "engine/engine-error.h"
 #include "vulkan-private.h"
+#include "shaders/push-constants.h"
 
-#define FLAG_BIAS     1u
-#define FLAG_GELU     2u
-#define FLAG_RESIDUAL 4u
-#define FLAG_VEC4     8u
-#define FLAG_ACCUMULATE 16u
-#define FLAG_LSE      1u
-#define FLAG_STATS    1u
-#define FLAG_CLS      1u
-#define ROLL_INIT     1u
-#define ROLL_FINAL    2u
-#define ROLL_CLS      4u
 #define MAX_HEAD_DIM  128
 #define UPLOAD_BATCH  ((VkDeviceSize) 64 << 20)
 
-/* Push-constant blocks, field for field as the shaders declare them. */
-typedef struct
-{
-  guint32 m, n, k;
-  guint32 a_off, b_off, bias_off, r_off, d_off;
-  guint32 lda, ldr, ldd;
-  guint32 a_zstride, r_zstride, d_zstride;
-  guint32 flags;
-  guint32 image, psize, grid, out_tokens;
-} MatmulPush;
-
-typedef struct
-{
-  guint32 m, n, x_off, g_off, b_off, y_off, s_off, flags;
-  float   eps;
-} NormPush;
-
-typedef struct
-{
-  guint32 batch, tokens, heads, dim, qkv_off, o_off, lse_off, flags;
-  float   alpha;
-} AttnPush;
-
-typedef struct
-{
-  guint32 batch, tokens, heads, dim, qkv_off, lse_off, p_off;
-  float   alpha;
-} ProbsPush;
-
-typedef struct
-{
-  guint32 m, n, x_off, y_off;
-  float   alpha;
-} SoftmaxPush;
-
-typedef struct
-{
-  guint32 n, x_off, y_off;
-} UnaryPush;
-
-typedef struct
-{
-  guint32 n, a_off, b_off, y_off;
-} AddPush;
-
-typedef struct
-{
-  guint32 batch, tokens, dim, x_off, y_off, flags;
-} PoolPush;
-
-typedef struct
-{
-  guint32 batch, tokens, dim, cls_off, pos_off, x_off;
-} ClsPush;
-
-typedef struct
-{
-  guint32 batch, tokens, a_off, v_off, w_off, flags;
-} RolloutPush;
-
-typedef struct
-{
-  guint32 batch, patches, n_aus, u_off, s_off, w_off, o_off;
-} MapsPush;
+/* Push-constant blocks: shaders/push-constants.h, shared with the shaders.
+ * Only 32-bit fields, no padding, within the 128 bytes every device has. */
+#define CHECK_PUSH(T) \
+  G_STATIC_ASSERT (sizeof (T) % 4 == 0 && sizeof (T) <= 128 && G_ALIGNOF (T) == 4)
+CHECK_PUSH (MatmulPush);
+CHECK_PUSH (NormPush);
+CHECK_PUSH (AttnPush);
+CHECK_PUSH (ProbsPush);
+CHECK_PUSH (SoftmaxPush);
+CHECK_PUSH (UnaryPush);
+CHECK_PUSH (AddPush);
+CHECK_PUSH (PoolPush);
+CHECK_PUSH (ClsPush);
+CHECK_PUSH (RolloutPush);
+CHECK_PUSH (MapsPush);
 
 /* A tensor and an element offset into it. */
 typedef struct
@@ -240,7 +181,7 @@ record_matmul (VulkanBackend    *self,
       gy = ceil_div (args->m, 8);
       if (args->k % 4 == 0 && push.a_off % 4 == 0 && push.b_off % 4 == 0 && args->lda % 4 == 0
           && args->a_zstride % 4 == 0)
-        flags |= FLAG_VEC4;
+        flags |= FACET_MATMUL_VEC4;
     }
   else
     {
@@ -296,7 +237,7 @@ record_layer_norm (VulkanBackend *self,
   FacetVkPipeline *p = facet_vk_pipeline_get (self->ctx, variant, 5, sizeof (NormPush), NULL, 0,
                                               error);
   NormPush push = { rows, n, voff (x), voff (gamma), voff (beta), voff (y), voff (stats),
-                    stats.t != NULL ? FLAG_STATS : 0, eps };
+                    stats.t != NULL ? FACET_NORM_STATS : 0, eps };
   FacetVkBinding buffers[5];
   guint32 gx, gy;
 
@@ -337,7 +278,7 @@ record_attention (VulkanBackend *self,
   FacetVkPipeline *p = facet_vk_pipeline_get (self->ctx, variant, 3, sizeof (AttnPush), spec, 2,
                                               error);
   AttnPush push = { batch, tokens, heads, dim, voff (qkv), voff (out), voff (lse),
-                    lse.t != NULL ? FLAG_LSE : 0, 1.0f / sqrtf ((float) dh) };
+                    lse.t != NULL ? FACET_ATTENTION_LSE : 0, 1.0f / sqrtf ((float) dh) };
   FacetVkBinding buffers[3];
 
   if (p == NULL)
@@ -418,7 +359,7 @@ record_mean_pool (VulkanBackend *self,
   g_autofree char *variant = g_strconcat ("mean-pool-", act_suffix (self), NULL);
   FacetVkPipeline *p = facet_vk_pipeline_get (self->ctx, variant, 2, sizeof (PoolPush), NULL, 0,
                                               error);
-  PoolPush push = { batch, tokens, dim, voff (x), voff (y), cls ? FLAG_CLS : 0 };
+  PoolPush push = { batch, tokens, dim, voff (x), voff (y), cls ? FACET_POOL_CLS : 0 };
   FacetVkBinding buffers[2];
 
   if (p == NULL)
@@ -457,8 +398,8 @@ record_rollout (VulkanBackend       *self,
       View a = layers != NULL ? VIEW (&layers[l]) : (View) { probs.t, probs.off + (guint32) l * layer_stride };
       View w = l == 0 ? out : VIEW (next);
       RolloutPush push = { batch, tokens, voff (a), voff (VIEW (cur)), voff (w),
-                           (l == (int) depth - 1 ? ROLL_INIT : 0) | (l == 0 ? ROLL_FINAL : 0)
-                             | (cls ? ROLL_CLS : 0) };
+                           (l == (int) depth - 1 ? FACET_ROLLOUT_INIT : 0) | (l == 0 ? FACET_ROLLOUT_FINAL : 0)
+                             | (cls ? FACET_ROLLOUT_CLS : 0) };
       FacetVkBinding buffers[3] = { vbuf (a), vbuf (VIEW (cur)), vbuf (w) };
       const FacetVkTensor *tmp;
 
@@ -1007,7 +948,7 @@ record_forward (VulkanBackend *self,
       .a = VIEW (images), .w = VIEW (&self->pe_w), .bias = VIEW (&self->pe_b),
       .res = VIEW (&self->pos), .d = VIEW (&self->x),
       .m = n * np, .n = d, .k = 3 * (guint32) (c->patch_size * c->patch_size),
-      .ldr = d, .ldd = d, .flags = FLAG_BIAS | FLAG_RESIDUAL,
+      .ldr = d, .ldd = d, .flags = FACET_MATMUL_BIAS | FACET_MATMUL_RESIDUAL,
       .image = (guint32) c->image_size, .psize = (guint32) c->patch_size, .grid = g,
       .out_tokens = t,
     };
@@ -1033,17 +974,17 @@ record_forward (VulkanBackend *self,
       const BlockWeights *bw = &self->blocks[l];
       MatmulArgs qkv = { .a = VIEW (&self->h), .w = VIEW (&bw->qkvw), .bias = VIEW (&bw->qkvb),
                          .d = VIEW (&self->qkv), .m = m, .n = 3 * d, .k = d, .lda = d,
-                         .ldd = 3 * d, .flags = FLAG_BIAS };
+                         .ldd = 3 * d, .flags = FACET_MATMUL_BIAS };
       MatmulArgs proj = { .a = VIEW (&self->attn), .w = VIEW (&bw->projw),
                           .bias = VIEW (&bw->projb), .d = VIEW (&self->x),
                           .m = m, .n = d, .k = d, .lda = d, .ldd = d,
-                          .flags = FLAG_BIAS | FLAG_ACCUMULATE };
+                          .flags = FACET_MATMUL_BIAS | FACET_MATMUL_ACCUMULATE };
       MatmulArgs fc1 = { .a = VIEW (&self->h), .w = VIEW (&bw->fc1w), .bias = VIEW (&bw->fc1b),
                          .d = VIEW (&self->mlp), .m = m, .n = hid, .k = d, .lda = d, .ldd = hid,
-                         .flags = FLAG_BIAS | FLAG_GELU };
+                         .flags = FACET_MATMUL_BIAS | FACET_MATMUL_GELU };
       MatmulArgs fc2 = { .a = VIEW (&self->mlp), .w = VIEW (&bw->fc2w), .bias = VIEW (&bw->fc2b),
                          .d = VIEW (&self->x), .m = m, .n = d, .k = hid, .lda = hid, .ldd = d,
-                         .flags = FLAG_BIAS | FLAG_ACCUMULATE };
+                         .flags = FACET_MATMUL_BIAS | FACET_MATMUL_ACCUMULATE };
 
       matmul_main (self, &qkv);
       matmul_main (self, &proj);
@@ -1097,7 +1038,7 @@ record_forward (VulkanBackend *self,
       MatmulArgs head = { .variant = "matmul-f32", .tile = small_tile (self), .kind = FACET_OP_LINEAR,
                           .a = VIEW (&io->pooled), .w = VIEW (&self->head_w),
                           .bias = VIEW (&self->head_b), .d = VIEW (&io->logits),
-                          .m = n, .n = a, .k = d, .lda = d, .ldd = a, .flags = FLAG_BIAS };
+                          .m = n, .n = a, .k = d, .lda = d, .ldd = a, .flags = FACET_MATMUL_BIAS };
       if (!record_matmul (self, frame, &head, error))
         return FALSE;
     }
@@ -1107,7 +1048,7 @@ record_forward (VulkanBackend *self,
                         .a = VIEW (&io->pooled), .w = VIEW (&self->id_w),
                         .bias = VIEW (&self->id_b), .d = VIEW (&io->id_logits),
                         .m = n, .n = (guint32) c->n_subjects, .k = d, .lda = d,
-                        .ldd = (guint32) c->n_subjects, .flags = FLAG_BIAS };
+                        .ldd = (guint32) c->n_subjects, .flags = FACET_MATMUL_BIAS };
       if (!record_matmul (self, frame, &id, error))
         return FALSE;
     }
@@ -1365,15 +1306,15 @@ record_op (VulkanBackend       *self,
         if (op->flags & FACET_OP_BIAS)
           {
             args.bias = VIEW (&in[i++]);
-            args.flags |= FLAG_BIAS;
+            args.flags |= FACET_MATMUL_BIAS;
           }
         if (op->flags & FACET_OP_RESIDUAL)
           {
             args.res = VIEW (&in[i++]);
-            args.flags |= FLAG_RESIDUAL;
+            args.flags |= FACET_MATMUL_RESIDUAL;
           }
         if (op->flags & FACET_OP_ACT_GELU)
-          args.flags |= FLAG_GELU;
+          args.flags |= FACET_MATMUL_GELU;
         return record_matmul (self, frame, &args, error);
       }
     case FACET_OP_LAYER_NORM:
@@ -1436,7 +1377,7 @@ record_op (VulkanBackend       *self,
           .a = VIEW (&in[0]), .w = VIEW (&in[1]), .bias = VIEW (&in[2]), .d = VIEW (out),
           .m = (guint32) op->batch * g * g, .n = (guint32) op->dim,
           .k = 3 * (guint32) (op->patch * op->patch), .ldd = (guint32) op->dim,
-          .flags = FLAG_BIAS, .image = (guint32) op->image, .psize = (guint32) op->patch,
+          .flags = FACET_MATMUL_BIAS, .image = (guint32) op->image, .psize = (guint32) op->patch,
           .grid = g,
         };
         return record_matmul (self, frame, &args, error);
