@@ -49,6 +49,7 @@ struct _FacetFinetuneDialog
   GCancellable   *cancellable;
   gboolean        running;
   gint64          new_model_id;
+  double          lambda;       /* IAT strength set for last:2 and full */
 };
 
 G_DEFINE_FINAL_TYPE (FacetFinetuneDialog, facet_finetune_dialog, ADW_TYPE_WINDOW)
@@ -72,14 +73,18 @@ typedef struct
   char         *mode_text;
   double        lambda;
   int           epochs;
+  gboolean      heads;
 
   /* Results */
   gint64        new_id;
   char         *new_name;
   int           n_aus;
   int          *au_ids;
-  double        metrics[2][3];  /* base, new: F1 at 0.5, AUC, identity probe */
+  double        metrics[2][4];  /* base, new: F1 at 0.5, AUC, identity probe (held-out,
+                                 * training subjects) */
+  double        chance[2];      /* the probe's chance level: held-out, training subjects */
   double       *f1[2];          /* per AU of the model */
+  double       *auc[2];
   guint         n_train;
   guint         n_val;
 } Run;
@@ -98,6 +103,8 @@ run_free (gpointer data)
   g_free (r->au_ids);
   g_free (r->f1[0]);
   g_free (r->f1[1]);
+  g_free (r->auc[0]);
+  g_free (r->auc[1]);
   g_free (r);
 }
 
@@ -209,9 +216,15 @@ on_step (const FacetTrainProgress *p,
   r->n_steps = p->n_steps;
   r->n_epochs = p->n_epochs;
   r->value = p->loss;
-  /* TRANSLATORS: training progress: epoch of epochs, loss, speed */
-  r->text = g_strdup_printf (_("Epoch %d of %d · loss %.4f · %.0f images/s"), p->epoch,
-                             p->n_epochs, p->loss, p->images_per_second);
+  /* Heads mode steps on cached features: a rate of "images" would count
+   * none (hundreds of thousands a second); nor does a step too short to time. */
+  if (p->images_per_second > 0 && !((Run *) user_data)->heads)
+    /* TRANSLATORS: training progress: epoch of epochs, loss, speed */
+    r->text = g_strdup_printf (_("Epoch %d of %d · loss %.4f · %.0f images/s"), p->epoch,
+                               p->n_epochs, p->loss, p->images_per_second);
+  else
+    /* TRANSLATORS: training progress: epoch of epochs, loss */
+    r->text = g_strdup_printf (_("Epoch %d of %d · loss %.4f"), p->epoch, p->n_epochs, p->loss);
   post (user_data, r);
 }
 
@@ -230,88 +243,20 @@ on_epoch (const FacetEpochReport *e,
   post (user_data, r);
 }
 
-/* The base model on the validation subjects of the run, with every
- * threshold at 0.5 as the run's own F1 is. */
-static gboolean
-measure_base (Run                  *run,
-              FacetModel           *base,
-              const FacetTrainData *data,
-              const FacetTrainResult *result,
-              GError              **error)
+/* A report's numbers into column @k of the comparison (0: base, 1: new). */
+static void
+keep_report (Run                    *run,
+             int                     k,
+             const FacetEpochReport *e)
 {
-  const FacetModelConfig *c = facet_model_get_config (base);
-  g_autoptr (FacetEngine) engine = facet_engine_new (base, "cpu", error);
-  g_autoptr (GArray) picked = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_autofree float *probs = NULL, *targets = NULL, *features = NULL;
-  g_autofree double *thresholds = NULL;
-  g_autofree int *subjects = NULL;
-  int dim = 0, n_auc = 0;
-  double auc_sum = 0;
-
-  if (engine == NULL)
-    return FALSE;
-  for (guint i = 0; i < data->n; i++)
-    for (int v = 0; v < result->n_val_subjects; v++)
-      if (data->subjects[i] == result->val_subjects[v])
-        g_array_append_val (picked, i);
-  if (picked->len == 0)
-    return TRUE;
-
-  probs = g_new (float, (gsize) picked->len * c->n_aus);
-  targets = g_new (float, (gsize) picked->len * c->n_aus);
-  subjects = g_new (int, picked->len);
-  for (guint k = 0; k < picked->len; k += 32)
-    {
-      guint n = MIN (32, picked->len - k);
-      g_autofree FacetImage **crops = g_new (FacetImage *, n);
-      g_autoptr (FacetForwardResult) out = NULL;
-
-      for (guint j = 0; j < n; j++)
-        crops[j] = data->crops[g_array_index (picked, guint, k + j)];
-      out = facet_engine_predict_images (engine, crops, n, FACET_FORWARD_NONE, error);
-      if (out == NULL)
-        return FALSE;
-      if (features == NULL)
-        {
-          dim = out->dim;
-          features = g_new (float, (gsize) picked->len * dim);
-        }
-      memcpy (probs + (gsize) k * c->n_aus, out->probs, sizeof (float) * n * c->n_aus);
-      memcpy (features + (gsize) k * dim, out->pooled, sizeof (float) * n * dim);
-    }
-  /* The labels in the model's AU order; AUs without labels stay < 0. */
-  for (guint k = 0; k < picked->len; k++)
-    {
-      guint i = g_array_index (picked, guint, k);
-
-      subjects[k] = data->subjects[i];
-      for (int a = 0; a < c->n_aus; a++)
-        targets[(gsize) k * c->n_aus + a] = -1.0f;
-      for (int col = 0; col < data->n_aus; col++)
-        {
-          int a = facet_model_config_find_au (c, data->au_ids[col]);
-          if (a >= 0)
-            targets[(gsize) k * c->n_aus + a] = data->targets[(gsize) i * data->n_aus + col];
-        }
-    }
-  thresholds = g_new (double, c->n_aus);
-  for (int a = 0; a < c->n_aus; a++)
-    thresholds[a] = 0.5;
-  run->f1[0] = g_new (double, c->n_aus);
-  run->metrics[0][0] = facet_metrics_mean_f1 (probs, targets, picked->len, c->n_aus, thresholds,
-                                              run->f1[0]);
-  for (int a = 0; a < c->n_aus; a++)
-    {
-      double auc = facet_metrics_auc (probs, targets, picked->len, c->n_aus, a);
-      if (isfinite (auc))
-        {
-          auc_sum += auc;
-          n_auc++;
-        }
-    }
-  run->metrics[0][1] = n_auc > 0 ? auc_sum / n_auc : NAN;
-  run->metrics[0][2] = facet_metrics_identity_probe (features, picked->len, dim, subjects, 1);
-  return TRUE;
+  run->metrics[k][0] = e->f1_05;
+  run->metrics[k][1] = e->auc_mean;
+  run->metrics[k][2] = e->id_probe_acc;
+  run->metrics[k][3] = e->id_probe_train_acc;
+  run->chance[0] = e->id_probe_chance;
+  run->chance[1] = e->id_probe_train_chance;
+  run->f1[k] = g_memdup2 (e->f1, sizeof (double) * run->n_aus);
+  run->auc[k] = g_memdup2 (e->auc, sizeof (double) * run->n_aus);
 }
 
 static void
@@ -340,11 +285,16 @@ train_thread (GTask        *task,
     goto failed;
 
   facet_train_config_init (&cfg);
-  if (!facet_train_mode_parse (run->mode_text, &cfg.mode, &cfg.last_k, &error))
-    goto failed;
+  {
+    FacetTrainMode mode;
+    int last_k = 2;
+    if (!facet_train_mode_parse (run->mode_text, &mode, &last_k, &error))
+      goto failed;
+    /* The mode's own defaults (heads mode: a linear probe's rate, no IAT). */
+    facet_train_config_set_mode (&cfg, mode, last_k);
+  }
   cfg.iat_lambda = run->lambda;
   cfg.epochs = run->epochs;
-  cfg.optim.base_lr = 5e-4 * cfg.batch / 256.0;
   cfg.cancellable = cancellable;
   cfg.on_step = on_step;
   cfg.on_epoch = on_epoch;
@@ -370,10 +320,7 @@ train_thread (GTask        *task,
   if (trained == NULL)
     goto failed;
 
-  post_status (run, 1.0, _("Measuring the base model on the same subjects…"));
-  if (!measure_base (run, base, facet_train_dataset_get_data (dataset), result, &error))
-    goto failed;
-
+  facet_train_config_resolve (&cfg, base); /* the settings the run used, for the record */
   sopt.mode_text = run->mode_text;
   sopt.base = base;
   sopt.base_path = run->base_path;
@@ -385,11 +332,10 @@ train_thread (GTask        *task,
   run->new_name = g_strdup (facet_model_get_config (trained)->name);
   run->n_aus = facet_model_get_config (trained)->n_aus;
   run->au_ids = g_memdup2 (facet_model_get_config (trained)->au_ids, sizeof (int) * run->n_aus);
+  /* Epoch 0 is the base model on the same held-out frames as the new one. */
   last = &g_array_index (result->epochs, FacetEpochReport, result->epochs->len - 1);
-  run->metrics[1][0] = last->f1_05;
-  run->metrics[1][1] = last->auc_mean;
-  run->metrics[1][2] = last->id_probe_acc;
-  run->f1[1] = g_memdup2 (last->f1, sizeof (double) * run->n_aus);
+  keep_report (run, 0, &g_array_index (result->epochs, FacetEpochReport, 0));
+  keep_report (run, 1, last);
   run->n_train = result->n_train;
   run->n_val = result->n_val;
   g_task_return_boolean (task, TRUE);
@@ -422,13 +368,75 @@ metric_text (double v)
   return isfinite (v) && v >= 0 ? g_strdup_printf ("%.3f", v) : g_strdup ("—");
 }
 
+/* The words under the table: what "—" means, AUs that could not be
+ * measured, why the base model's numbers differ from the sidebar's. */
+static char *
+results_notes (const Run *run)
+{
+  g_autoptr (GString) notes = g_string_new (NULL);
+  g_autoptr (GString) unmeasured = g_string_new (NULL);
+
+  for (int a = 0; a < run->n_aus; a++)
+    if (!isfinite (run->f1[1][a]) && !isfinite (run->f1[0][a]))
+      {
+        g_autofree char *code = facet_facs_code (run->au_ids[a]);
+        g_string_append_printf (unmeasured, "%s%s", unmeasured->len ? ", " : "", code);
+      }
+  if (unmeasured->len > 0)
+    {
+      /* TRANSLATORS: %s is a list of AU codes */
+      g_string_append_printf (notes, _("No held-out frame shows %s, so F1 cannot be measured for "
+                                       "them (—)."), unmeasured->str);
+      g_string_append_c (notes, '\n');
+    }
+  if (!(run->metrics[1][2] >= 0))
+    {
+      g_string_append (notes, _("Identity probe on the held-out subjects: — means fewer than two "
+                                "held-out subjects with enough frames to tell apart."));
+      g_string_append_c (notes, '\n');
+    }
+  if (run->chance[0] >= 0 || run->chance[1] >= 0)
+    {
+      g_autofree char *c0 = run->chance[0] >= 0 ? g_strdup_printf ("%.3f", run->chance[0]) : g_strdup ("—");
+      g_autofree char *c1 = run->chance[1] >= 0 ? g_strdup_printf ("%.3f", run->chance[1]) : g_strdup ("—");
+      /* TRANSLATORS: the identity probe's chance levels: held-out, training subjects */
+      g_string_append_printf (notes, _("The identity probe guesses who is shown from the model's "
+                                       "features, fitted on the first 70 %% of each person's frames "
+                                       "and tested on the last 30 %%; lower means the model relies less "
+                                       "on who the person is. Chance: %s held-out, %s training "
+                                       "subjects."), c0, c1);
+      g_string_append_c (notes, '\n');
+    }
+  g_string_append (notes, _("Both columns are measured here on the same held-out frames of this "
+                            "project; the sidebar shows what the base model reached on the frames it "
+                            "was checked on when it was made, so its numbers differ."));
+  return g_string_free (g_steal_pointer (&notes), FALSE);
+}
+
+static void
+add_row (FacetFinetuneDialog *self,
+         int                  row,
+         const char          *label,
+         double               a,
+         double               b)
+{
+  g_autofree char *x = metric_text (a);
+  g_autofree char *y = metric_text (b);
+
+  add_cell (self, label, 0, row, FALSE);
+  add_cell (self, x, 1, row, FALSE);
+  add_cell (self, y, 2, row, FALSE);
+}
+
 static void
 show_results (FacetFinetuneDialog *self,
               const Run           *run)
 {
-  static const char *names[] = { N_("Mean F1 at 0.5"), N_("Mean ROC AUC"), N_("Identity probe "
-                                                                              "accuracy") };
-  GtkWidget *child;
+  static const char *names[] = { N_("Mean F1 at 0.5"), N_("Mean ROC AUC"),
+                                 N_("Identity probe, held-out subjects"),
+                                 N_("Identity probe, training subjects") };
+  g_autofree char *notes = results_notes (run);
+  GtkWidget *child, *label;
   int row = 1;
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->results_grid))) != NULL)
@@ -437,29 +445,21 @@ show_results (FacetFinetuneDialog *self,
   add_cell (self, _("Base model"), 1, 0, TRUE);
   add_cell (self, run->new_name, 2, 0, TRUE);
   for (guint m = 0; m < G_N_ELEMENTS (names); m++, row++)
-    {
-      g_autofree char *a = metric_text (run->metrics[0][m]);
-      g_autofree char *b = metric_text (run->metrics[1][m]);
-      add_cell (self, _(names[m]), 0, row, FALSE);
-      add_cell (self, a, 1, row, FALSE);
-      add_cell (self, b, 2, row, FALSE);
-    }
-  for (int a = 0; a < run->n_aus; a++, row++)
+    add_row (self, row, _(names[m]), run->metrics[0][m], run->metrics[1][m]);
+  /* Every AU of the model, measured or not (the notes say why not). */
+  for (int a = 0; a < run->n_aus; a++)
     {
       g_autofree char *code = facet_facs_code (run->au_ids[a]);
-      g_autofree char *label = g_strdup_printf (_("F1 %s"), code);
-      g_autofree char *x = metric_text (run->f1[0] ? run->f1[0][a] : NAN);
-      g_autofree char *y = metric_text (run->f1[1] ? run->f1[1][a] : NAN);
-
-      if (!(run->f1[1] && isfinite (run->f1[1][a])) && !(run->f1[0] && isfinite (run->f1[0][a])))
-        {
-          row--;
-          continue;
-        }
-      add_cell (self, label, 0, row, FALSE);
-      add_cell (self, x, 1, row, FALSE);
-      add_cell (self, y, 2, row, FALSE);
+      g_autofree char *f1 = g_strdup_printf (_("F1 %s"), code);
+      g_autofree char *auc = g_strdup_printf (_("AUC %s"), code);
+      add_row (self, row++, f1, run->f1[0][a], run->f1[1][a]);
+      add_row (self, row++, auc, run->auc[0][a], run->auc[1][a]);
     }
+  label = gtk_label_new (notes);
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0f);
+  gtk_widget_add_css_class (label, "dim-label");
+  gtk_grid_attach (self->results_grid, label, 0, row, 3, 1);
   gtk_widget_set_visible (GTK_WIDGET (self->results_grid), TRUE);
 }
 
@@ -481,7 +481,8 @@ set_running (FacetFinetuneDialog *self,
     }
   gtk_widget_set_sensitive (GTK_WIDGET (self->base_row), !running);
   gtk_widget_set_sensitive (GTK_WIDGET (self->mode_row), !running);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->lambda_spin), !running);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->lambda_spin),
+                            !running && adw_combo_row_get_selected (self->mode_row) != 0);
   gtk_widget_set_sensitive (GTK_WIDGET (self->epochs_spin), !running);
 }
 
@@ -521,6 +522,19 @@ train_done (GObject      *object,
   }
   show_results (self, run);
   gtk_widget_set_visible (GTK_WIDGET (self->reanalyse_button), TRUE);
+  if (run->metrics[1][0] < run->metrics[0][0])
+    {
+      /* TRANSLATORS: fine-tuning made things worse: new and base mean F1 */
+      g_autofree char *text = g_strdup_printf (_("The new model is worse than the base model on the "
+                                                 "held-out subjects (mean F1 %.3f against %.3f): keep "
+                                                 "analysing with the base model, or code more frames "
+                                                 "and people and train again."),
+                                               run->metrics[1][0], run->metrics[0][0]);
+      gtk_label_set_text (self->status_label, text);
+      gtk_widget_remove_css_class (GTK_WIDGET (self->reanalyse_button), "suggested-action");
+    }
+  else
+    gtk_widget_add_css_class (GTK_WIDGET (self->reanalyse_button), "suggested-action");
   facet_project_reload (self->project);
 }
 
@@ -556,6 +570,7 @@ on_start_clicked (FacetFinetuneDialog *self)
   run->base_id = m->id;
   run->mode_text = g_strdup (modes[MIN (mode, G_N_ELEMENTS (modes) - 1)]);
   run->lambda = gtk_spin_button_get_value (self->lambda_spin);
+  run->heads = mode == 0;
   run->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
   run->metrics[0][0] = run->metrics[0][1] = run->metrics[0][2] = NAN;
 
@@ -730,9 +745,29 @@ facet_finetune_dialog_class_init (FacetFinetuneDialogClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
 
+/* Heads mode freezes the backbone, where IAT acts: its strength is 0 there
+ * and cannot be set; the other modes get back what was set for them. */
+static void
+on_mode_changed (FacetFinetuneDialog *self)
+{
+  gboolean heads = adw_combo_row_get_selected (self->mode_row) == 0;
+
+  if (heads && gtk_widget_get_sensitive (GTK_WIDGET (self->lambda_spin)))
+    self->lambda = gtk_spin_button_get_value (self->lambda_spin);
+  gtk_spin_button_set_value (self->lambda_spin, heads ? 0.0 : self->lambda);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->lambda_spin), !heads && !self->running);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->lambda_spin),
+                               heads ? _("Needs a trainable backbone: choose the last two blocks "
+                                         "or every layer")
+                                     : NULL);
+}
+
 static void
 facet_finetune_dialog_init (FacetFinetuneDialog *self)
 {
   self->model_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->lambda = gtk_spin_button_get_value (self->lambda_spin);
+  g_signal_connect_swapped (self->mode_row, "notify::selected", G_CALLBACK (on_mode_changed), self);
+  on_mode_changed (self);
 }

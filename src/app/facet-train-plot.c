@@ -149,6 +149,20 @@ text_at (GtkWidget   *widget,
   gtk_snapshot_restore (snapshot);
 }
 
+/* A round step (1, 2, 2.5 or 5 times a power of ten) of at least @raw, so
+ * that axis labels read 0.25, 0.50, ... rather than 0.83, 0.62, ... */
+static double
+nice_step (double raw)
+{
+  static const double mult[] = { 1.0, 2.0, 2.5, 5.0, 10.0 };
+  double p = pow (10.0, floor (log10 (MAX (raw, 1e-12))));
+
+  for (guint i = 0; i < G_N_ELEMENTS (mult); i++)
+    if (mult[i] * p >= raw * (1.0 - 1e-9))
+      return mult[i] * p;
+  return 10.0 * p;
+}
+
 static void
 facet_train_plot_snapshot (GtkWidget   *widget,
                            GtkSnapshot *snapshot)
@@ -157,7 +171,9 @@ facet_train_plot_snapshot (GtkWidget   *widget,
   int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
   double pw = width - MARGIN_LEFT - MARGIN_RIGHT, ph = height - MARGIN_TOP - MARGIN_BOTTOM;
   double total = (double) self->n_steps;
-  double ymax = self->loss_max > 0 ? self->loss_max * 1.1 : 1.0;
+  /* Four grid steps of a round size above the largest loss. */
+  double ymax = 4.0 * nice_step ((self->loss_max > 0 ? self->loss_max * 1.05 : 1.0) / 4.0);
+  int epoch_step = (int) nice_step (MAX (1.0, self->n_epochs / 8.0));
   GdkRGBA fg, grid;
   cairo_t *cr;
 
@@ -178,12 +194,12 @@ facet_train_plot_snapshot (GtkWidget   *widget,
            f1_colour);
   for (int i = 0; i <= 4; i++)
     {
-      g_autofree char *l = g_strdup_printf ("%.2f", ymax * (4 - i) / 4.0);
+      g_autofree char *l = g_strdup_printf (ymax >= 4.0 ? "%.0f" : "%.2f", ymax * (4 - i) / 4.0);
       g_autofree char *r = g_strdup_printf ("%.2f", (4 - i) / 4.0);
       text_at (widget, snapshot, l, MARGIN_LEFT - 4, MARGIN_TOP + ph * i / 4.0, 1.0, fg);
       text_at (widget, snapshot, r, width - MARGIN_RIGHT + 4, MARGIN_TOP + ph * i / 4.0, 0.0, fg);
     }
-  for (int e = 0; e <= self->n_epochs; e += MAX (1, self->n_epochs / 10))
+  for (int e = 0; e <= self->n_epochs; e += MAX (1, epoch_step))
     {
       g_autofree char *t = g_strdup_printf ("%d", e);
       text_at (widget, snapshot, t, MARGIN_LEFT + pw * e / self->n_epochs,

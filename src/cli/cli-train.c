@@ -81,7 +81,8 @@ on_epoch (const FacetEpochReport *e,
   if (!r->quiet && r->tty)
     fprintf (stderr, "\n");
   if (!r->header_done)
-    printf ("epoch   loss  AU loss  ID loss   F1@.5  F1@best (t)   AUC  ID probe  seconds\n");
+    printf ("epoch   loss  AU loss  ID loss   F1@.5  F1@best (t)   AUC  ID probe  seconds  "
+            "ID probe (training subjects)\n");
   r->header_done = TRUE;
   if (e->epoch == 0)
     printf ("base       -        -        -    ");
@@ -94,7 +95,9 @@ on_epoch (const FacetEpochReport *e,
   print_number (e->auc_mean);
   printf ("   ");
   print_number (e->id_probe_acc);
-  printf ("  %7.1f\n", e->seconds);
+  printf ("  %7.1f  ", e->seconds);
+  print_number (e->id_probe_train_acc);
+  printf ("\n");
   fflush (stdout);
 }
 
@@ -105,123 +108,217 @@ cancel_on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+typedef struct
+{
+  char    *base_arg, *mode_text, *name, *val_names;
+  gboolean resume, no_augment, include_accepted, quiet, balance;
+  /* NAN or -1: the mode's default (facet_train_config_set_mode) */
+  double   lambda, lr, blr, layer_decay, weight_decay, warmup, drop_path, clip, val, anchor;
+  int      epochs, batch, max_per_video;
+  gint64   seed;
+} FinetuneOptions;
+
+static void
+finetune_options_clear (FinetuneOptions *o)
+{
+  g_free (o->base_arg);
+  g_free (o->mode_text);
+  g_free (o->name);
+  g_free (o->val_names);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (FinetuneOptions, finetune_options_clear)
+
+/* The command line into @cfg; FALSE (with the message printed) on error. */
+static gboolean
+finetune_parse (int             *argc,
+                char          ***argv,
+                FinetuneOptions *o,
+                FacetTrainConfig *cfg)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT — fine-tune a model on the project's labels");
+  g_autoptr (GError) error = NULL;
+  GOptionEntry entries[] = {
+    { "base", 0, 0, G_OPTION_ARG_STRING, &o->base_arg, "Model to start from: a file or a model id of the project", "M" },
+    { "mode", 0, 0, G_OPTION_ARG_STRING, &o->mode_text, "heads, last:K or full (default heads)", "MODE" },
+    { "iat-lambda", 0, 0, G_OPTION_ARG_DOUBLE, &o->lambda, "Identity adversarial strength (last:K and full: default 0.5; heads: 0, the only value it takes)", "L" },
+    { "epochs", 0, 0, G_OPTION_ARG_INT, &o->epochs, "Epochs (default 30 in heads mode, else 10)", "E" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &o->batch, "Batch size (default 32)", "B" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, "Peak learning rate (heads mode: 1e-2 for a new head, 3e-4 for a trained one; else blr x batch / 256)", "LR" },
+    { "blr", 0, 0, G_OPTION_ARG_DOUBLE, &o->blr, "Base learning rate of last:K and full (default 5e-4)", "BLR" },
+    { "layer-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o->layer_decay, "Layer-wise lr decay (default 0.65; heads: 1)", "D" },
+    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o->weight_decay, "AdamW weight decay (default 0.05; heads: 0)", "W" },
+    { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &o->warmup, "Warm-up epochs (default: min(2, epochs/5))", "E" },
+    { "drop-path", 0, 0, G_OPTION_ARG_DOUBLE, &o->drop_path, "Stochastic depth of the last block (default 0.1)", "P" },
+    { "clip-grad", 0, 0, G_OPTION_ARG_DOUBLE, &o->clip, "Clip the gradient norm (default off)", "N" },
+    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &o->val, "Share of subjects held out for validation (default 0.25)", "F" },
+    { "val-subjects", 0, 0, G_OPTION_ARG_STRING, &o->val_names, "Or hold out exactly these subjects", "S1,S2,..." },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed, "Random seed (split, order, augmentation)", "S" },
+    { "balance", 0, 0, G_OPTION_ARG_NONE, &o->balance, "Heads mode: class-balanced BCE (present labels weigh absent/present)", NULL },
+    { "anchor", 0, 0, G_OPTION_ARG_DOUBLE, &o->anchor, "Heads mode: L2 pull of the AU head towards the base model's (default 0: off)", "K" },
+    { "no-augment", 0, 0, G_OPTION_ARG_NONE, &o->no_augment, "Train without augmentation", NULL },
+    { "include-accepted", 0, 0, G_OPTION_ARG_NONE, &o->include_accepted, "Use accepted predictions as labels too", NULL },
+    { "max-per-video", 0, 0, G_OPTION_ARG_INT, &o->max_per_video, "Use at most N labelled frames of each video", "N" },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &o->name, "Name of the new model", "NAME" },
+    { "resume", 0, 0, G_OPTION_ARG_NONE, &o->resume, "Continue an interrupted run from its checkpoint", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "No progress line", NULL },
+    { NULL }
+  };
+  FacetTrainMode mode = FACET_TRAIN_HEADS;
+  int last_k = 2;
+
+  o->lambda = o->lr = o->blr = o->layer_decay = o->weight_decay = NAN;
+  o->warmup = -1.0;
+  o->drop_path = 0.1;
+  o->val = 0.25;
+  o->epochs = -1;
+  o->batch = 32;
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!facet_cli_parse (ctx, argc, argv))
+    return FALSE;
+  if (*argc != 2)
+    return facet_cli_failf ("finetune takes one project file (see --help)") == 0;
+  if (o->base_arg == NULL)
+    return facet_cli_failf ("finetune needs --base: a model file or the id of a model in the project") == 0;
+  if (o->mode_text != NULL && !facet_train_mode_parse (o->mode_text, &mode, &last_k, &error))
+    return facet_cli_fail (g_steal_pointer (&error)) == 0;
+
+  facet_train_config_init (cfg);
+  facet_train_config_set_mode (cfg, mode, last_k);
+  cfg->batch = o->batch;
+  if (!isnan (o->lambda))
+    cfg->iat_lambda = o->lambda;
+  if (o->epochs != -1)
+    cfg->epochs = o->epochs;
+  if (!isnan (o->lr) && o->lr > 0)
+    cfg->optim.base_lr = o->lr;
+  else if (!isnan (o->blr) && o->blr > 0)
+    cfg->optim.base_lr = o->blr * o->batch / 256.0;
+  if (!isnan (o->layer_decay))
+    cfg->optim.layer_decay = o->layer_decay;
+  if (!isnan (o->weight_decay))
+    cfg->optim.weight_decay = o->weight_decay;
+  cfg->optim.warmup_epochs = o->warmup;
+  cfg->drop_path = o->drop_path;
+  cfg->clip_grad = o->clip;
+  cfg->val_fraction = o->val;
+  cfg->seed = (guint64) o->seed;
+  cfg->augment = !o->no_augment;
+  cfg->resume = o->resume;
+  cfg->balance = o->balance;
+  cfg->anchor = o->anchor;
+  return TRUE;
+}
+
+/* --val-subjects by name into subject indices of the labels. */
+static gboolean
+finetune_val_subjects (const char        *project,
+                       const char        *names_text,
+                       const FacetTrainData *d,
+                       GArray            *ids)
+{
+  g_auto (GStrv) names = g_strsplit (names_text, ",", -1);
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      int found = -1;
+      for (int s = 0; s < d->n_subjects; s++)
+        if (g_strcmp0 (d->subject_names[s], g_strstrip (names[i])) == 0)
+          found = s;
+      if (found < 0)
+        return facet_cli_failf ("%s: no subject “%s” in the project", project, names[i]) == 0;
+      g_array_append_val (ids, found);
+    }
+  return TRUE;
+}
+
+/* The last lines: the split, and the new model beside its base on the same
+ * held-out frames. */
+static void
+finetune_summary (const FacetTrainResult *result,
+                  const FacetTrainData   *d)
+{
+  g_autoptr (GString) held = g_string_new (NULL);
+  const FacetEpochReport *base = &g_array_index (result->epochs, FacetEpochReport, 0);
+  const FacetEpochReport *last = &g_array_index (result->epochs, FacetEpochReport,
+                                                 result->epochs->len - 1);
+
+  for (int i = 0; i < result->n_val_subjects; i++)
+    g_string_append_printf (held, "%s%s", i ? ", " : "", d->subject_names[result->val_subjects[i]]);
+  printf ("trained on %d subjects (%u frames); held out for validation: %d subjects (%u frames): %s\n",
+          result->n_train_subjects, result->n_train, result->n_val_subjects, result->n_val,
+          held->str);
+  if (base->epoch != 0)
+    return;
+  printf ("held-out mean F1 (at 0.5): base %.3f, new %.3f (%+.3f); mean AUC: base %.3f, new %.3f (%+.3f)\n",
+          base->f1_05, last->f1_05, last->f1_05 - base->f1_05, base->auc_mean, last->auc_mean,
+          last->auc_mean - base->auc_mean);
+  if (last->id_probe_acc >= 0 || last->id_probe_train_acc >= 0)
+    printf ("identity probe (split in time; chance in brackets): held-out subjects base %.3f, new %.3f "
+            "(%.3f); training subjects base %.3f, new %.3f (%.3f)\n",
+            base->id_probe_acc, last->id_probe_acc, last->id_probe_chance, base->id_probe_train_acc,
+            last->id_probe_train_acc, last->id_probe_train_chance);
+  if (last->f1_05 < base->f1_05)
+    printf ("note: the new model is worse than its base on the held-out subjects; keep using the base\n");
+}
+
 int
 facet_cli_finetune (int    argc,
                     char **argv)
 {
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT — fine-tune a model on the project's labels");
   g_autoptr (GError) error = NULL;
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (FacetModel) base = NULL, trained = NULL;
   g_autoptr (FacetTrainDataset) labels = NULL, dataset = NULL;
   g_autoptr (FacetTrainResult) result = NULL;
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
-  g_autofree char *base_arg = NULL, *mode_text = NULL, *name = NULL, *base_path = NULL;
-  g_autofree char *checkpoint = NULL, *out_path = NULL, *val_names = NULL;
+  g_autofree char *base_path = NULL, *checkpoint = NULL, *out_path = NULL;
   g_autoptr (GArray) val_ids = g_array_new (FALSE, FALSE, sizeof (int));
+  g_auto (FinetuneOptions) o = { 0 };
   FacetTrainConfig cfg;
   FacetTrainDataOptions dopt = { 0 };
+  FacetTrainSaveOptions save = { 0 };
   Reporter reporter = { 0 };
-  gboolean resume = FALSE, no_augment = FALSE, include_accepted = FALSE, quiet = FALSE;
-  double lambda = 0.5, lr = 0.0, blr = 0.0, drop_path = 0.1, clip = 0.0, val = 0.25;
-  double layer_decay = 0.65, weight_decay = 0.05, warmup = -1.0;
-  int epochs = 10, batch = 32, max_per_video = 0;
-  gint64 seed = 0, base_id = 0, new_id;
+  gint64 base_id = 0, new_id;
   guint sigint_id, sigterm_id;
-  GOptionEntry entries[] = {
-    { "base", 0, 0, G_OPTION_ARG_STRING, &base_arg, "Model to start from: a file or a model id of the project", "M" },
-    { "mode", 0, 0, G_OPTION_ARG_STRING, &mode_text, "heads, last:K or full (default heads)", "MODE" },
-    { "iat-lambda", 0, 0, G_OPTION_ARG_DOUBLE, &lambda, "Identity adversarial strength (0: plain fine-tuning; default 0.5)", "L" },
-    { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "Epochs (default 10)", "E" },
-    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Batch size (default 32)", "B" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Peak learning rate (default: blr x batch / 256)", "LR" },
-    { "blr", 0, 0, G_OPTION_ARG_DOUBLE, &blr, "Base learning rate (default 5e-4)", "BLR" },
-    { "layer-decay", 0, 0, G_OPTION_ARG_DOUBLE, &layer_decay, "Layer-wise lr decay (default 0.65)", "D" },
-    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &weight_decay, "AdamW weight decay (default 0.05)", "W" },
-    { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &warmup, "Warm-up epochs (default: min(2, epochs/5))", "E" },
-    { "drop-path", 0, 0, G_OPTION_ARG_DOUBLE, &drop_path, "Stochastic depth of the last block (default 0.1)", "P" },
-    { "clip-grad", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Clip the gradient norm (default off)", "N" },
-    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &val, "Share of subjects held out for validation (default 0.25)", "F" },
-    { "val-subjects", 0, 0, G_OPTION_ARG_STRING, &val_names, "Or hold out exactly these subjects", "S1,S2,..." },
-    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed (split, order, augmentation)", "S" },
-    { "no-augment", 0, 0, G_OPTION_ARG_NONE, &no_augment, "Train without augmentation", NULL },
-    { "include-accepted", 0, 0, G_OPTION_ARG_NONE, &include_accepted, "Use accepted predictions as labels too", NULL },
-    { "max-per-video", 0, 0, G_OPTION_ARG_INT, &max_per_video, "Use at most N labelled frames of each video", "N" },
-    { "name", 0, 0, G_OPTION_ARG_STRING, &name, "Name of the new model", "NAME" },
-    { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue an interrupted run from its checkpoint", NULL },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress line", NULL },
-    { NULL }
-  };
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!facet_cli_parse (ctx, &argc, &argv))
+  if (!finetune_parse (&argc, &argv, &o, &cfg))
     return 1;
-  if (argc != 2)
-    return facet_cli_failf ("finetune takes one project file (see --help)");
-  if (base_arg == NULL)
-    return facet_cli_failf ("finetune needs --base: a model file or the id of a model in the project");
-
-  facet_train_config_init (&cfg);
-  if (mode_text != NULL && !facet_train_mode_parse (mode_text, &cfg.mode, &cfg.last_k, &error))
-    return facet_cli_fail (g_steal_pointer (&error));
-  cfg.iat_lambda = lambda;
-  cfg.epochs = epochs;
-  cfg.batch = batch;
-  cfg.optim.base_lr = lr > 0 ? lr : (blr > 0 ? blr : 5e-4) * batch / 256.0;
-  cfg.optim.layer_decay = layer_decay;
-  cfg.optim.weight_decay = weight_decay;
-  cfg.optim.warmup_epochs = warmup;
-  cfg.drop_path = drop_path;
-  cfg.clip_grad = clip;
-  cfg.val_fraction = val;
-  cfg.seed = (guint64) seed;
-  cfg.augment = !no_augment;
-  cfg.resume = resume;
   cfg.cancellable = cancel;
   cfg.on_step = on_step;
   cfg.on_epoch = on_epoch;
-  reporter.quiet = quiet;
+  reporter.quiet = o.quiet;
   reporter.tty = isatty (fileno (stderr));
   cfg.user_data = &reporter;
 
   store = facet_store_open (argv[1], &error);
   if (store == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
-  base_path = facet_cli_resolve_model (store, base_arg, &base_id, &error);
+  base_path = facet_cli_resolve_model (store, o.base_arg, &base_id, &error);
   if (base_path == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
-  base = facet_train_load_base (store, base_path, (guint64) seed, &error);
+  base = facet_train_load_base (store, base_path, (guint64) o.seed, &error);
   if (base == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
 
   checkpoint = g_strconcat (argv[1], ".finetune.ckpt", NULL);
   cfg.checkpoint = checkpoint;
-  if (resume && !g_file_test (checkpoint, G_FILE_TEST_IS_REGULAR))
+  if (o.resume && !g_file_test (checkpoint, G_FILE_TEST_IS_REGULAR))
     return facet_cli_failf ("%s: no checkpoint to resume from (start without --resume)", checkpoint);
 
   /* Everything that can be refused is refused before frames are decoded. */
   if (!facet_train_check_settings (base, &cfg, &error))
     return facet_cli_fail (g_steal_pointer (&error));
-  dopt.include_accepted = include_accepted;
-  dopt.max_per_video = max_per_video > 0 ? (guint) max_per_video : 0;
+  dopt.include_accepted = o.include_accepted;
+  dopt.max_per_video = o.max_per_video > 0 ? (guint) o.max_per_video : 0;
   dopt.labels_only = TRUE;
   labels = facet_train_dataset_from_store (store, facet_model_get_config (base), &dopt, &error);
   if (labels == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
-  if (val_names != NULL)
+  if (o.val_names != NULL)
     {
-      const FacetTrainData *d = facet_train_dataset_get_data (labels);
-      g_auto (GStrv) names = g_strsplit (val_names, ",", -1);
-      for (guint i = 0; names[i] != NULL; i++)
-        {
-          int found = -1;
-          for (int s = 0; s < d->n_subjects; s++)
-            if (g_strcmp0 (d->subject_names[s], g_strstrip (names[i])) == 0)
-              found = s;
-          if (found < 0)
-            return facet_cli_failf ("%s: no subject “%s” in the project", argv[1], names[i]);
-          g_array_append_val (val_ids, found);
-        }
+      if (!finetune_val_subjects (argv[1], o.val_names, facet_train_dataset_get_data (labels), val_ids))
+        return 1;
       cfg.val_subjects = (const int *) val_ids->data;
       cfg.n_val_subjects = (int) val_ids->len;
     }
@@ -234,7 +331,7 @@ facet_cli_finetune (int    argc,
   dopt.labels_only = FALSE;
   dopt.cancellable = cancel;
   dopt.progress = on_data_progress;
-  if (!quiet)
+  if (!o.quiet)
     fprintf (stderr, "reading %u labelled frames…\n", facet_train_dataset_get_data (labels)->n);
   dataset = facet_train_dataset_from_store (store, facet_model_get_config (base), &dopt, &error);
   if (dataset == NULL)
@@ -246,44 +343,30 @@ facet_cli_finetune (int    argc,
   trained = facet_train_run (base, facet_train_dataset_get_data (dataset), &cfg, &result, &error);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
-  if (trained == NULL)
+  if (trained == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          fprintf (stderr, "\nfacet-cli: stopped; the last finished epoch is in %s — continue with "
-                           "--resume\n", checkpoint);
-          return 1;
-        }
-      return facet_cli_fail (g_steal_pointer (&error));
+      fprintf (stderr, "\nfacet-cli: stopped; the last finished epoch is in %s — continue with "
+                       "--resume\n", checkpoint);
+      return 1;
     }
+  if (trained == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
 
   /* The new model: a file in the project's models folder and a row (the
    * same code saves what the app fine-tunes). */
-  {
-    FacetTrainSaveOptions save = { 0 };
-
-    save.name = name;
-    save.mode_text = mode_text;
-    save.base = base;
-    save.base_path = base_path;
-    save.base_id = base_id;
-    new_id = facet_train_save_model (store, trained, &cfg, result, dataset, &save, &out_path, &error);
-    if (new_id <= 0)
-      return facet_cli_fail (g_steal_pointer (&error));
-  }
+  facet_train_config_resolve (&cfg, base); /* the settings the run used, for the record */
+  save.name = o.name;
+  save.mode_text = o.mode_text;
+  save.base = base;
+  save.base_path = base_path;
+  save.base_id = base_id;
+  new_id = facet_train_save_model (store, trained, &cfg, result, dataset, &save, &out_path, &error);
+  if (new_id <= 0)
+    return facet_cli_fail (g_steal_pointer (&error));
   g_unlink (checkpoint);
   printf ("model %" G_GINT64_FORMAT " “%s”: %s\n", new_id, facet_model_get_config (trained)->name,
           out_path);
-  {
-    const FacetTrainData *d = facet_train_dataset_get_data (dataset);
-    g_autoptr (GString) held = g_string_new (NULL);
-
-    for (int i = 0; i < result->n_val_subjects; i++)
-      g_string_append_printf (held, "%s%s", i ? ", " : "", d->subject_names[result->val_subjects[i]]);
-    printf ("trained on %d subjects (%u frames); held out for validation: %d subjects (%u frames): %s\n",
-            result->n_train_subjects, result->n_train, result->n_val_subjects, result->n_val,
-            held->str);
-  }
+  finetune_summary (result, facet_train_dataset_get_data (dataset));
   return 0;
 }
 
@@ -302,6 +385,15 @@ json_metric (GString    *out,
       g_string_append (out, s);
     }
 }
+
+/* What `models --json` shows of a model's metrics (null where a model has
+ * none: a base model, or one fine-tuned before the key existed). */
+static const char * const model_metric_keys[] = {
+  "f1_mean", "auc_mean", "f1", "auc",
+  "base_f1_mean", "base_auc_mean", "base_f1", "base_auc",
+  "id_probe_acc", "id_probe_chance", "id_probe_train_acc", "id_probe_train_chance",
+  "base_id_probe_acc", "base_id_probe_train_acc", "thresholds", "n_train", "n_val",
+};
 
 int
 facet_cli_models (int    argc,
@@ -354,14 +446,12 @@ facet_cli_models (int    argc,
           g_string_append_printf (out, ",\"kind\":\"%s\"", facet_store_model_kind (m));
           g_string_append (out, ",\"created\":");
           facet_cli_json_string (out, when);
-          g_string_append (out, ",\"metrics\":{\"f1_mean\":");
-          json_metric (out, metrics, "f1_mean");
-          g_string_append (out, ",\"f1\":");
-          json_metric (out, metrics, "f1");
-          g_string_append (out, ",\"auc_mean\":");
-          json_metric (out, metrics, "auc_mean");
-          g_string_append (out, ",\"id_probe_acc\":");
-          json_metric (out, metrics, "id_probe_acc");
+          g_string_append (out, ",\"metrics\":{");
+          for (guint k = 0; k < G_N_ELEMENTS (model_metric_keys); k++)
+            {
+              g_string_append_printf (out, "%s\"%s\":", k ? "," : "", model_metric_keys[k]);
+              json_metric (out, metrics, model_metric_keys[k]);
+            }
           g_string_append (out, "}}");
         }
       else

@@ -471,6 +471,24 @@ facet_mae_keep_count (int   patches,
   return (int) ((double) patches * (1.0 - (double) mask_ratio));
 }
 
+gboolean
+facet_backend_heads_step (FacetBackend         *backend,
+                          const FacetHeadsStep *step,
+                          FacetGrads           *grads,
+                          FacetTrainStepResult *result,
+                          GError              **error)
+{
+  g_return_val_if_fail (backend != NULL && step != NULL && grads != NULL, FALSE);
+
+  if (backend->vtable->heads_step == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_BACKEND,
+                   "the %s backend cannot train; use the CPU backend", backend->vtable->name);
+      return FALSE;
+    }
+  return backend->vtable->heads_step (backend, step, grads, result, error);
+}
+
 /* Gradients ----------------------------------------------------------------- */
 
 struct _FacetGrads

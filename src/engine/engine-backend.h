@@ -179,6 +179,18 @@ typedef struct
 int facet_mae_keep_count (int patches,
                           float mask_ratio);
 
+/* A step of the heads alone on features the frozen backbone computed
+ * once (heads-mode fine-tuning): final norm, AU head, ID head. */
+typedef struct
+{
+  guint        batch;
+  const float *pooled_raw;     /* [batch, dim]: the pooled feature before the final norm */
+  const float *au_targets;     /* as in FacetTrainStep */
+  const int   *subjects;       /* as in FacetTrainStep; may be NULL */
+  float        iat_lambda;
+  const float *pos_weight;     /* [n_aus]: weight of a present label in the BCE; NULL: 1 */
+} FacetHeadsStep;
+
 struct _FacetBackendVTable
 {
   const char *name;
@@ -212,6 +224,12 @@ struct _FacetBackendVTable
                             const FacetMaeStep       *step,
                             FacetGrads               *grads,
                             FacetMaeStepResult       *result,
+                            GError                  **error);
+  /* Optional, as train_step. */
+  gboolean  (*heads_step)  (FacetBackend             *self,
+                            const FacetHeadsStep     *step,
+                            FacetGrads               *grads,
+                            FacetTrainStepResult     *result,
                             GError                  **error);
 };
 
@@ -251,6 +269,11 @@ gboolean      facet_backend_mae_step     (FacetBackend      *backend,
                                           const FacetMaeStep *step,
                                           FacetGrads        *grads,
                                           FacetMaeStepResult *result,
+                                          GError           **error);
+gboolean      facet_backend_heads_step   (FacetBackend      *backend,
+                                          const FacetHeadsStep *step,
+                                          FacetGrads        *grads,
+                                          FacetTrainStepResult *result,
                                           GError           **error);
 const char * const *facet_backend_list   (void);
 

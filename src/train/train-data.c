@@ -118,56 +118,26 @@ crop_frame (FacetStore             *store,
   return facet_face_crop (image, &face, &cfg, transform);
 }
 
-FacetTrainDataset *
-facet_train_dataset_from_store (FacetStore                  *store,
-                                const FacetModelConfig      *model,
-                                const FacetTrainDataOptions *opt,
-                                GError                     **error)
+/* Every video's labels (in frame order), and the sorted AUs coded present
+ * or absent anywhere. */
+static gboolean
+read_labels (FacetStore                  *store,
+             GPtrArray                   *videos,
+             const FacetTrainDataOptions *opt,
+             GPtrArray                   *per_video,
+             GArray                      *au_ids,
+             GError                     **error)
 {
-  g_autoptr (FacetTrainDataset) ds = g_new0 (FacetTrainDataset, 1);
-  g_autoptr (GPtrArray) videos = NULL;
-  g_autoptr (GPtrArray) subjects = NULL;
-  g_autoptr (GHashTable) subject_index = g_hash_table_new (NULL, NULL);
   g_autoptr (GHashTable) au_seen = g_hash_table_new (NULL, NULL);
-  g_autoptr (FacetFaceDetector) detector = NULL;
-  g_autoptr (GPtrArray) per_video = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  FacetTrainDataOptions defaults = { 0 };
-  gsize total = 0, done = 0;
+  GHashTableIter it;
+  gpointer key;
 
-  g_return_val_if_fail (store != NULL && model != NULL, NULL);
-  if (opt == NULL)
-    opt = &defaults;
-
-  ds->au_ids = g_array_new (FALSE, FALSE, sizeof (int));
-  ds->targets = g_array_new (FALSE, FALSE, sizeof (float));
-  ds->subjects = g_array_new (FALSE, FALSE, sizeof (int));
-  ds->crops = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_image_unref);
-  ds->names = g_ptr_array_new_with_free_func (g_free);
-  ds->video_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  ds->frames = g_array_new (FALSE, FALSE, sizeof (gint64));
-  ds->sample_videos = g_array_new (FALSE, FALSE, sizeof (gint64));
-
-  videos = facet_store_list_videos (store, error);
-  if (videos == NULL)
-    return NULL;
-  subjects = facet_store_list_subjects (store, error);
-  if (subjects == NULL)
-    return NULL;
-  for (guint i = 0; i < subjects->len; i++)
-    {
-      FacetStoreSubject *s = g_ptr_array_index (subjects, i);
-      g_hash_table_insert (subject_index, GINT_TO_POINTER ((int) s->id), GINT_TO_POINTER ((int) i));
-      g_ptr_array_add (ds->names, g_strdup (s->name));
-    }
-  g_ptr_array_add (ds->names, NULL);
-
-  /* First the labels of every video (which AUs are coded at all). */
   for (guint v = 0; v < videos->len; v++)
     {
       FacetStoreVideo *video = g_ptr_array_index (videos, v);
       GArray *labels = facet_store_get_labels (store, video->id, 0, 0, -1, error);
       if (labels == NULL)
-        return NULL;
+        return FALSE;
       for (guint i = 0; i < labels->len; i++)
         {
           FacetLabel *l = &g_array_index (labels, FacetLabel, i);
@@ -178,147 +148,237 @@ facet_train_dataset_from_store (FacetStore                  *store,
         }
       g_ptr_array_add (per_video, labels);
     }
-  {
-    GHashTableIter it;
-    gpointer key;
-    g_hash_table_iter_init (&it, au_seen);
-    while (g_hash_table_iter_next (&it, &key, NULL))
-      g_array_append_val (ds->au_ids, (int) { GPOINTER_TO_INT (key) });
-    g_array_sort (ds->au_ids, compare_int);
-  }
+  g_hash_table_iter_init (&it, au_seen);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    g_array_append_val (au_ids, (int) { GPOINTER_TO_INT (key) });
+  g_array_sort (au_ids, compare_int);
+  return TRUE;
+}
 
+/* One target row per labelled frame of a video (labels come ordered by
+ * frame): @frames and @rows ([frames, n_aus], -1 where not labelled). */
+static void
+target_rows (GArray                      *labels,
+             GArray                      *au_ids,
+             const FacetTrainDataOptions *opt,
+             GArray                      *frames,
+             GArray                      *rows)
+{
+  int n_aus = (int) au_ids->len;
+
+  for (guint i = 0; i < labels->len; i++)
+    {
+      FacetLabel *l = &g_array_index (labels, FacetLabel, i);
+      int col = 0;
+      float *row;
+      if (l->source == FACET_LABEL_SOURCE_ACCEPTED && !opt->include_accepted)
+        continue;
+      if (l->state != FACET_LABEL_PRESENT && l->state != FACET_LABEL_ABSENT)
+        continue;
+      if (frames->len == 0 || g_array_index (frames, gint64, frames->len - 1) != l->frame)
+        {
+          g_array_append_val (frames, l->frame);
+          g_array_set_size (rows, rows->len + (guint) n_aus);
+          for (int a = 0; a < n_aus; a++)
+            g_array_index (rows, float, rows->len - (guint) n_aus + a) = -1.0f;
+        }
+      while (g_array_index (au_ids, int, col) != l->au)
+        col++;
+      row = &g_array_index (rows, float, rows->len - (guint) n_aus);
+      row[col] = l->state == FACET_LABEL_PRESENT ? 1.0f : 0.0f;
+    }
+}
+
+static void
+add_sample (FacetTrainDataset *ds,
+            FacetImage        *crop,
+            const float       *row,
+            int                subject,
+            gint64             frame,
+            gint64             video)
+{
+  g_ptr_array_add (ds->crops, crop);
+  g_array_append_vals (ds->targets, row, ds->au_ids->len);
+  g_array_append_val (ds->subjects, subject);
+  g_array_append_val (ds->frames, frame);
+  g_array_append_val (ds->sample_videos, video);
+}
+
+typedef struct
+{
+  FacetStore                  *store;
+  const FacetModelConfig      *model;
+  const FacetTrainDataOptions *opt;
+  FacetFaceDetector           *detector;
+  gsize                        total, done;
+} Reading;
+
+/* The next frame @want of a video: read in sequence from @reader (dense
+ * labels) or sought in @source. NULL without @error: damaged or missing. */
+static FacetImage *
+read_frame (FacetMediaSource *source,
+            FacetMediaReader *reader,
+            gint64           *at,
+            gint64            want,
+            GError          **error)
+{
+  g_autoptr (FacetImage) image = NULL;
+  g_autoptr (GError) frame_error = NULL;
+
+  if (reader == NULL)
+    return facet_media_source_get_frame (source, want, NULL);
+  while (*at < want)
+    {
+      g_clear_pointer (&image, facet_image_unref);
+      g_clear_error (&frame_error);
+      image = facet_media_reader_next (reader, at, &frame_error);
+      if (image == NULL && frame_error == NULL)
+        break; /* the end */
+      if (image == NULL && !g_error_matches (frame_error, FACET_MEDIA_ERROR, FACET_MEDIA_ERROR_FRAME))
+        {
+          g_propagate_error (error, g_steal_pointer (&frame_error));
+          return NULL;
+        }
+    }
+  return *at == want ? g_steal_pointer (&image) : NULL;
+}
+
+/* The face crops of a video's labelled frames (every @stride-th). */
+static gboolean
+read_video_crops (FacetTrainDataset *ds,
+                  Reading           *rd,
+                  FacetStoreVideo   *video,
+                  int                subject,
+                  GArray            *frames,
+                  GArray            *rows,
+                  guint              stride,
+                  GError           **error)
+{
+  g_autoptr (FacetMediaSource) source = NULL;
+  g_autoptr (FacetMediaReader) reader = NULL;
+  g_autofree char *path = facet_store_resolve_video (rd->store, video->id, error);
+  gint64 first, last, at = -1;
+
+  if (path == NULL || (source = facet_media_source_open (path, video->fps, error)) == NULL)
+    return FALSE;
+  first = g_array_index (frames, gint64, 0);
+  last = g_array_index (frames, gint64, frames->len - 1);
+  /* Dense labels: one sequential pass; sparse ones: seek to each. */
+  if ((gint64) frames->len * 4 >= (last - first + 1)
+      && (reader = facet_media_reader_new (source, first, 1, error)) == NULL)
+    return FALSE;
+  for (guint j = 0; j < frames->len; j += stride)
+    {
+      gint64 want = g_array_index (frames, gint64, j);
+      g_autoptr (FacetImage) image = NULL;
+      g_autoptr (GError) read_error = NULL;
+      FacetImage *crop;
+
+      if (g_cancellable_set_error_if_cancelled (rd->opt->cancellable, error))
+        return FALSE;
+      image = read_frame (source, reader, &at, want, &read_error);
+      if (read_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&read_error));
+          return FALSE;
+        }
+      if (image == NULL)
+        {
+          ds->skipped++; /* a damaged or missing frame */
+          continue;
+        }
+      crop = crop_frame (rd->store, video->id, want, video->crop, image, rd->model, &rd->detector, error);
+      if (crop == NULL)
+        return FALSE;
+      if (crop->width == 1)
+        {
+          facet_image_unref (crop);
+          ds->skipped++; /* no face in this frame */
+          continue;
+        }
+      add_sample (ds, crop, &g_array_index (rows, float, (gsize) j * ds->au_ids->len), subject, want,
+                  video->id);
+      rd->done += stride;
+      if (rd->opt->progress && rd->done % 64 < stride)
+        rd->opt->progress ((double) rd->done / MAX (rd->total, 1), "Reading labelled frames",
+                           rd->opt->progress_data);
+    }
+  return TRUE;
+}
+
+FacetTrainDataset *
+facet_train_dataset_from_store (FacetStore                  *store,
+                                const FacetModelConfig      *model,
+                                const FacetTrainDataOptions *opt,
+                                GError                     **error)
+{
+  g_autoptr (FacetTrainDataset) ds = g_new0 (FacetTrainDataset, 1);
+  g_autoptr (GPtrArray) videos = NULL;
+  g_autoptr (GPtrArray) subjects = NULL;
+  g_autoptr (GHashTable) subject_index = g_hash_table_new (NULL, NULL);
+  g_autoptr (GPtrArray) per_video = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  FacetTrainDataOptions defaults = { 0 };
+  Reading rd = { 0 };
+
+  g_return_val_if_fail (store != NULL && model != NULL, NULL);
+  if (opt == NULL)
+    opt = &defaults;
+  rd.store = store;
+  rd.model = model;
+  rd.opt = opt;
+
+  ds->au_ids = g_array_new (FALSE, FALSE, sizeof (int));
+  ds->targets = g_array_new (FALSE, FALSE, sizeof (float));
+  ds->subjects = g_array_new (FALSE, FALSE, sizeof (int));
+  ds->crops = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_image_unref);
+  ds->names = g_ptr_array_new_with_free_func (g_free);
+  ds->video_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  ds->frames = g_array_new (FALSE, FALSE, sizeof (gint64));
+  ds->sample_videos = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  if ((videos = facet_store_list_videos (store, error)) == NULL
+      || (subjects = facet_store_list_subjects (store, error)) == NULL)
+    return NULL;
+  for (guint i = 0; i < subjects->len; i++)
+    {
+      FacetStoreSubject *s = g_ptr_array_index (subjects, i);
+      g_hash_table_insert (subject_index, GINT_TO_POINTER ((int) s->id), GINT_TO_POINTER ((int) i));
+      g_ptr_array_add (ds->names, g_strdup (s->name));
+    }
+  g_ptr_array_add (ds->names, NULL);
+
+  /* First the labels of every video (which AUs are coded at all). */
+  if (!read_labels (store, videos, opt, per_video, ds->au_ids, error))
+    return NULL;
   for (guint v = 0; v < videos->len; v++)
-    total += ((GArray *) g_ptr_array_index (per_video, v))->len;
+    rd.total += ((GArray *) g_ptr_array_index (per_video, v))->len;
 
   for (guint v = 0; v < videos->len && ds->au_ids->len > 0; v++)
     {
       FacetStoreVideo *video = g_ptr_array_index (videos, v);
-      GArray *labels = g_ptr_array_index (per_video, v);
       g_autoptr (GArray) frames = g_array_new (FALSE, FALSE, sizeof (gint64));
       g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (float));
-      g_autoptr (FacetMediaSource) source = NULL;
-      g_autofree char *path = NULL;
-      int n_aus = (int) ds->au_ids->len;
       int subject = GPOINTER_TO_INT (g_hash_table_lookup (subject_index,
                                                           GINT_TO_POINTER ((int) video->subject_id)));
       guint stride = 1;
-      gint64 first, last;
 
-      /* One target row per labelled frame (labels come ordered by frame). */
-      for (guint i = 0; i < labels->len; i++)
-        {
-          FacetLabel *l = &g_array_index (labels, FacetLabel, i);
-          int col;
-          float *row;
-          if (l->source == FACET_LABEL_SOURCE_ACCEPTED && !opt->include_accepted)
-            continue;
-          if (l->state != FACET_LABEL_PRESENT && l->state != FACET_LABEL_ABSENT)
-            continue;
-          if (frames->len == 0 || g_array_index (frames, gint64, frames->len - 1) != l->frame)
-            {
-              g_array_append_val (frames, l->frame);
-              g_array_set_size (rows, rows->len + (guint) n_aus);
-              for (int a = 0; a < n_aus; a++)
-                g_array_index (rows, float, rows->len - (guint) n_aus + a) = -1.0f;
-            }
-          col = 0;
-          while (g_array_index (ds->au_ids, int, col) != l->au)
-            col++;
-          row = &g_array_index (rows, float, rows->len - (guint) n_aus);
-          row[col] = l->state == FACET_LABEL_PRESENT ? 1.0f : 0.0f;
-        }
+      target_rows (g_ptr_array_index (per_video, v), ds->au_ids, opt, frames, rows);
       if (frames->len == 0)
         continue;
       if (opt->max_per_video > 0 && frames->len > opt->max_per_video)
         stride = (frames->len + opt->max_per_video - 1) / opt->max_per_video;
-
       if (opt->labels_only)
-        {
-          for (guint j = 0; j < frames->len; j += stride)
-            {
-              g_ptr_array_add (ds->crops, NULL);
-              g_array_append_vals (ds->targets, &g_array_index (rows, float, (gsize) j * n_aus),
-                                   (guint) n_aus);
-              g_array_append_val (ds->subjects, subject);
-              g_array_append_val (ds->frames, g_array_index (frames, gint64, j));
-              g_array_append_val (ds->sample_videos, video->id);
-            }
-          g_array_append_val (ds->video_ids, video->id);
-          continue;
-        }
-      path = facet_store_resolve_video (store, video->id, error);
-      if (path == NULL)
-        return NULL;
-      source = facet_media_source_open (path, video->fps, error);
-      if (source == NULL)
-        return NULL;
-      first = g_array_index (frames, gint64, 0);
-      last = g_array_index (frames, gint64, frames->len - 1);
-
-      {
-        /* Dense labels: one sequential pass; sparse ones: seek to each. */
-        gboolean sequential = (gint64) frames->len * 4 >= (last - first + 1);
-        g_autoptr (FacetMediaReader) reader = NULL;
-        gint64 at = -1;
-
-        if (sequential && (reader = facet_media_reader_new (source, first, 1, error)) == NULL)
-          return NULL;
         for (guint j = 0; j < frames->len; j += stride)
-          {
-            gint64 want = g_array_index (frames, gint64, j);
-            g_autoptr (FacetImage) image = NULL;
-            g_autoptr (GError) frame_error = NULL;
-            FacetImage *crop;
-
-            if (g_cancellable_set_error_if_cancelled (opt->cancellable, error))
-              return NULL;
-            if (sequential)
-              {
-                while (at < want)
-                  {
-                    g_clear_pointer (&image, facet_image_unref);
-                    g_clear_error (&frame_error);
-                    image = facet_media_reader_next (reader, &at, &frame_error);
-                    if (image == NULL && frame_error == NULL)
-                      break; /* the end */
-                    if (image == NULL && !g_error_matches (frame_error, FACET_MEDIA_ERROR,
-                                                           FACET_MEDIA_ERROR_FRAME))
-                      {
-                        g_propagate_error (error, g_steal_pointer (&frame_error));
-                        return NULL;
-                      }
-                  }
-                if (at != want)
-                  g_clear_pointer (&image, facet_image_unref);
-              }
-            else
-              image = facet_media_source_get_frame (source, want, &frame_error);
-            if (image == NULL)
-              {
-                ds->skipped++; /* a damaged or missing frame */
-                continue;
-              }
-            crop = crop_frame (store, video->id, want, video->crop, image, model, &detector, error);
-            if (crop == NULL)
-              return NULL;
-            if (crop->width == 1)
-              {
-                facet_image_unref (crop);
-                ds->skipped++; /* no face in this frame */
-                continue;
-              }
-            g_ptr_array_add (ds->crops, crop);
-            g_array_append_vals (ds->targets, &g_array_index (rows, float, (gsize) j * n_aus), (guint) n_aus);
-            g_array_append_val (ds->subjects, subject);
-            g_array_append_val (ds->frames, want);
-            g_array_append_val (ds->sample_videos, video->id);
-            done += stride;
-            if (opt->progress && done % 64 < stride)
-              opt->progress ((double) done / MAX (total, 1), "Reading labelled frames", opt->progress_data);
-          }
-      }
+          add_sample (ds, NULL, &g_array_index (rows, float, (gsize) j * ds->au_ids->len), subject,
+                      g_array_index (frames, gint64, j), video->id);
+      else if (!read_video_crops (ds, &rd, video, subject, frames, rows, stride, error))
+        {
+          g_clear_pointer (&rd.detector, facet_face_detector_free);
+          return NULL;
+        }
       g_array_append_val (ds->video_ids, video->id);
     }
+  g_clear_pointer (&rd.detector, facet_face_detector_free);
 
   ds->data.n = ds->crops->len;
   ds->data.n_aus = (int) ds->au_ids->len;

@@ -15,25 +15,21 @@
 #include <string.h>
 
 #include "engine/cpu/cpu-backend.h"
+#include "core/core-rng.h"
 #include "engine/engine-checkpoint.h"
 #include "train-loop.h"
 #include "train-metrics.h"
 
 G_DEFINE_QUARK (facet-train-error-quark, facet_train_error)
 
-#define CHECKPOINT_FORMAT "facet-train-checkpoint/1"
+#define CHECKPOINT_FORMAT "facet-train-checkpoint/2"
 
 void
 facet_train_config_init (FacetTrainConfig *c)
 {
   memset (c, 0, sizeof *c);
-  c->mode = FACET_TRAIN_HEADS;
-  c->last_k = 2;
-  c->iat_lambda = 0.5;
-  c->epochs = 10;
   c->batch = 32;
   facet_optim_config_init (&c->optim);
-  c->optim.base_lr = 0.0;
   c->optim.epochs = 0.0;
   c->optim.warmup_epochs = -1.0;
   c->drop_path = 0.1;
@@ -42,6 +38,68 @@ facet_train_config_init (FacetTrainConfig *c)
   facet_augment_config_init (&c->augment_config);
   c->seed = 0;
   c->val_fraction = 0.25;
+  facet_train_config_set_mode (c, FACET_TRAIN_HEADS, 2);
+}
+
+/**
+ * facet_train_config_set_mode:
+ *
+ * The mode and its own defaults. Heads mode is a linear probe on frozen
+ * features: its own learning rate, chosen when the run starts from the
+ * base model's head: a new head (the recipe's initialisation, never trained)
+ * is learnt at a linear probe's 1e-2; a trained one is adjusted at 3e-4
+ * (measured on synthetic projects: 1e-3 and 1e-2 fit the few training
+ * subjects and lose held-out F1), no
+ * layer decay (there are no layers to decay), no weight decay, and more
+ * epochs (an epoch costs next to nothing once the features are cached); no
+ * IAT, which needs a trainable backbone. last:K and full keep the FMAE-IAT
+ * recipe: blr 5e-4 (base_lr 0 here: scaled by the batch when the run
+ * starts), layer decay 0.65, weight decay 0.05, IAT lambda 0.5.
+ */
+void
+facet_train_config_set_mode (FacetTrainConfig *c,
+                             FacetTrainMode    mode,
+                             int               last_k)
+{
+  gboolean heads = mode == FACET_TRAIN_HEADS;
+
+  c->mode = mode;
+  c->last_k = last_k;
+  c->iat_lambda = heads ? 0.0 : 0.5;
+  c->epochs = heads ? FACET_TRAIN_HEADS_EPOCHS : 10;
+  c->optim.base_lr = 0.0; /* from the batch, or the head (heads mode), at the start */
+  c->optim.layer_decay = heads ? 1.0 : 0.65;
+  c->optim.weight_decay = heads ? 0.0 : 0.05;
+}
+
+/* A head that still holds the recipe's initialisation (truncated normal,
+ * std 2e-5): RMS far below any trained head's. */
+static gboolean
+head_is_new (FacetModel *model)
+{
+  const FacetTensor *t = facet_model_get_tensor (model, "head.weight");
+  gsize n = t ? facet_tensor_nbytes (t) / sizeof (float) : 0;
+  const float *w = t ? (const float *) t->data : NULL;
+  double sum = 0;
+
+  for (gsize i = 0; i < n; i++)
+    sum += (double) w[i] * w[i];
+  return n > 0 && sqrt (sum / n) < 1e-3;
+}
+
+/* What is left to the run: the peak rate from the batch (or, in heads
+ * mode, from @base's head), the schedule's length and warm-up. */
+void
+facet_train_config_resolve (FacetTrainConfig *c,
+                            FacetModel       *base)
+{
+  if (c->optim.base_lr <= 0.0 && c->mode == FACET_TRAIN_HEADS && base != NULL)
+    c->optim.base_lr = head_is_new (base) ? FACET_TRAIN_HEADS_LR_NEW : FACET_TRAIN_HEADS_LR;
+  if (c->optim.base_lr <= 0.0)
+    c->optim.base_lr = 5e-4 * c->batch / 256.0;
+  c->optim.epochs = c->epochs;
+  if (c->optim.warmup_epochs < 0)
+    c->optim.warmup_epochs = MIN (2.0, c->epochs / 5.0);
 }
 
 /**
@@ -144,6 +202,10 @@ facet_train_check_settings (FacetModel             *base,
   if (cfg->iat_lambda < 0.0 || !isfinite (cfg->iat_lambda))
     SETTINGS_FAIL ("the IAT lambda must be 0 or more (it is %g): the gradient reversal already "
                    "supplies the minus sign", cfg->iat_lambda);
+  if (cfg->mode == FACET_TRAIN_HEADS && cfg->iat_lambda != 0.0)
+    SETTINGS_FAIL ("identity adversarial training (IAT lambda %g) needs a trainable backbone, which "
+                   "heads mode freezes: choose the mode last:K or full, or set the IAT lambda to 0",
+                   cfg->iat_lambda);
   if (cfg->epochs < 1 || cfg->epochs > 10000)
     SETTINGS_FAIL ("epochs must be between 1 and 10000 (not %d)", cfg->epochs);
   if (cfg->batch < 1 || cfg->batch > 4096)
@@ -221,10 +283,13 @@ static gboolean
 trainable_for_mode (const char *name,
                     gpointer    data)
 {
-  const int *first = data; /* first[0]: first trainable block, first[1]: embedding */
+  const int *first = data; /* first[0]: first trainable block, first[1]: embedding,
+                            * first[2]: heads mode (a linear probe: the heads alone) */
 
   if (g_str_has_prefix (name, "blocks."))
     return g_ascii_strtoll (name + 7, NULL, 10) >= first[0];
+  if (first[2] && (g_str_has_prefix (name, "norm.") || g_str_has_prefix (name, "fc_norm.")))
+    return FALSE;
   if (g_str_equal (name, "cls_token") || g_str_equal (name, "pos_embed")
       || g_str_has_prefix (name, "patch_embed"))
     return first[1] != 0;
@@ -257,7 +322,15 @@ typedef struct
   int                     first_block;
   gboolean                embedding;
   float                  *raw_train;  /* heads mode: cached features */
-  float                  *raw_val;
+  int                     trainable[3]; /* for trainable_for_mode */
+  float                  *anchor;     /* heads mode: the base model's AU head (weight, bias) */
+  float                  *pos_weight; /* heads mode with balance: per model AU, or NULL */
+  char                   *print;      /* checkpoint fingerprint */
+  gint64                  steps_per_epoch;
+  guint                  *order;      /* an epoch's sample order */
+  float                  *input;      /* a batch: images, or cached features in heads mode */
+  float                  *targets;
+  int                    *classes;
 } Run;
 
 /* Model-ordered targets for sample @i (unlabelled model AUs: -1). */
@@ -313,9 +386,41 @@ predict_samples (Run      *run,
   return TRUE;
 }
 
+/* The identity probe on the normalised features of samples @idx (at most
+ * PROBE_MAX_FRAMES, an even subsample that keeps time order). */
+#define PROBE_MAX_FRAMES 3000
+
+static gboolean
+probe_samples (Run     *run,
+               GArray  *idx,
+               double  *acc,
+               double  *chance,
+               GError **error)
+{
+  guint step = (idx->len + PROBE_MAX_FRAMES - 1) / PROBE_MAX_FRAMES;
+  g_autoptr (GArray) picked = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autofree float *feats = NULL;
+  g_autofree int *subjects = NULL;
+
+  for (guint j = 0; j < idx->len; j += MAX (step, 1))
+    g_array_append_val (picked, g_array_index (idx, guint, j));
+  feats = g_new (float, (gsize) MAX (picked->len, 1) * run->mc->dim);
+  subjects = g_new (int, MAX (picked->len, 1));
+  if (!predict_samples (run, picked, NULL, feats, NULL, error))
+    return FALSE;
+  for (guint j = 0; j < picked->len; j++)
+    subjects[j] = run->data->subjects[g_array_index (picked, guint, j)];
+  *acc = facet_metrics_identity_probe (feats, picked->len, run->mc->dim, subjects, chance);
+  return TRUE;
+}
+
+/* The model now on the held-out subjects: F1, AUC, the identity probe;
+ * with @probe_train, the probe on the training subjects too (an inference
+ * pass over them: done for the base model and the last epoch only). */
 static gboolean
 evaluate (Run              *run,
           FacetEpochReport *rep,
+          gboolean          probe_train,
           double          **thresholds_out,
           GError          **error)
 {
@@ -328,6 +433,7 @@ evaluate (Run              *run,
   double auc_sum = 0;
   int auc_n = 0;
 
+  rep->id_probe_train_acc = rep->id_probe_train_chance = -1.0;
   if (!predict_samples (run, run->val_idx, probs, feats, NULL, error))
     return FALSE;
   for (guint j = 0; j < n; j++)
@@ -352,7 +458,10 @@ evaluate (Run              *run,
     }
   rep->auc_mean = auc_n ? auc_sum / auc_n : NAN;
   rep->id_probe_acc = facet_metrics_identity_probe (feats, n, mc->dim, subjects,
-                                                    mix (run->cfg->seed, 77));
+                                                    &rep->id_probe_chance);
+  if (probe_train && !probe_samples (run, run->train_idx, &rep->id_probe_train_acc,
+                                     &rep->id_probe_train_chance, error))
+    return FALSE;
   if (thresholds_out)
     {
       *thresholds_out = g_new (double, mc->n_aus);
@@ -373,8 +482,8 @@ reports_to_json (GArray *epochs,
   for (guint i = 0; i < epochs->len; i++)
     {
       FacetEpochReport *e = &g_array_index (epochs, FacetEpochReport, i);
-      char b[8][G_ASCII_DTOSTR_BUF_SIZE];
-      g_string_append_printf (s, "%s[%d,%s,%s,%s,%s,%s,%s,%s,%s", i ? "," : "", e->epoch,
+      char b[11][G_ASCII_DTOSTR_BUF_SIZE];
+      g_string_append_printf (s, "%s[%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", i ? "," : "", e->epoch,
                               g_ascii_dtostr (b[0], sizeof b[0], isnan (e->train_loss) ? -1 : e->train_loss),
                               g_ascii_dtostr (b[1], sizeof b[1], isnan (e->train_au_loss) ? -1 : e->train_au_loss),
                               g_ascii_dtostr (b[2], sizeof b[2], isnan (e->train_id_loss) ? -1 : e->train_id_loss),
@@ -382,7 +491,10 @@ reports_to_json (GArray *epochs,
                               g_ascii_dtostr (b[4], sizeof b[4], isnan (e->f1_best) ? -1 : e->f1_best),
                               g_ascii_dtostr (b[5], sizeof b[5], e->best_threshold),
                               g_ascii_dtostr (b[6], sizeof b[6], isnan (e->auc_mean) ? -1 : e->auc_mean),
-                              g_ascii_dtostr (b[7], sizeof b[7], e->id_probe_acc));
+                              g_ascii_dtostr (b[7], sizeof b[7], e->id_probe_acc),
+                              g_ascii_dtostr (b[8], sizeof b[8], e->id_probe_chance),
+                              g_ascii_dtostr (b[9], sizeof b[9], e->id_probe_train_acc),
+                              g_ascii_dtostr (b[10], sizeof b[10], e->id_probe_train_chance));
       for (int a = 0; a < n_aus; a++)
         {
           char x[G_ASCII_DTOSTR_BUF_SIZE], y[G_ASCII_DTOSTR_BUF_SIZE];
@@ -394,6 +506,8 @@ reports_to_json (GArray *epochs,
   g_string_append_c (s, ']');
   return g_string_free (s, FALSE);
 }
+
+#define REPORT_FIELDS 12 /* the numbers of a report before its per-AU pairs */
 
 static gboolean
 reports_from_json (const char *text,
@@ -411,10 +525,10 @@ reports_from_json (const char *text,
     {
       JsonArray *r = json_array_get_array_element (rows, i);
       FacetEpochReport e = { 0 };
-      double v[9];
-      if (r == NULL || json_array_get_length (r) != 9 + 2 * (guint) n_aus)
+      double v[REPORT_FIELDS];
+      if (r == NULL || json_array_get_length (r) != REPORT_FIELDS + 2 * (guint) n_aus)
         return FALSE;
-      for (int k = 0; k < 9; k++)
+      for (int k = 0; k < REPORT_FIELDS; k++)
         v[k] = json_array_get_double_element (r, (guint) k);
       e.epoch = (int) v[0];
       e.train_loss = v[1] < 0 ? NAN : v[1];
@@ -425,12 +539,15 @@ reports_from_json (const char *text,
       e.best_threshold = v[6];
       e.auc_mean = v[7] < 0 ? NAN : v[7];
       e.id_probe_acc = v[8];
+      e.id_probe_chance = v[9];
+      e.id_probe_train_acc = v[10];
+      e.id_probe_train_chance = v[11];
       e.f1 = g_new (double, n_aus);
       e.auc = g_new (double, n_aus);
       for (int a = 0; a < n_aus; a++)
         {
-          double f = json_array_get_double_element (r, 9 + 2 * (guint) a);
-          double u = json_array_get_double_element (r, 10 + 2 * (guint) a);
+          double f = json_array_get_double_element (r, REPORT_FIELDS + 2 * (guint) a);
+          double u = json_array_get_double_element (r, REPORT_FIELDS + 1 + 2 * (guint) a);
           e.f1[a] = f < 0 ? NAN : f;
           e.auc[a] = u < 0 ? NAN : u;
         }
@@ -448,10 +565,10 @@ fingerprint (const FacetTrainData   *data,
 {
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autofree char *settings = g_strdup_printf (
-    "%d/%d/%.17g/%d/%.17g/%.17g/%.17g/%.17g/%.17g/%d/%" G_GUINT64_FORMAT "/%.17g/%d/%d/%d",
+    "%d/%d/%.17g/%d/%.17g/%.17g/%.17g/%.17g/%.17g/%d/%" G_GUINT64_FORMAT "/%.17g/%d/%d/%d/%d/%.17g",
     cfg->mode, cfg->last_k, cfg->iat_lambda, cfg->batch, cfg->optim.base_lr, cfg->optim.weight_decay,
     cfg->optim.layer_decay, cfg->drop_path, cfg->clip_grad, cfg->augment, cfg->seed,
-    cfg->val_fraction, base->dim, base->depth, base->n_aus);
+    cfg->val_fraction, base->dim, base->depth, base->n_aus, cfg->balance, cfg->anchor);
 
   g_checksum_update (sum, (const guchar *) settings, -1);
   g_checksum_update (sum, (const guchar *) &data->n, sizeof data->n);
@@ -564,7 +681,13 @@ run_clear (Run *run)
   g_clear_pointer (&run->train_idx, g_array_unref);
   g_clear_pointer (&run->val_idx, g_array_unref);
   g_clear_pointer (&run->raw_train, g_free);
-  g_clear_pointer (&run->raw_val, g_free);
+  g_clear_pointer (&run->print, g_free);
+  g_clear_pointer (&run->anchor, g_free);
+  g_clear_pointer (&run->pos_weight, g_free);
+  g_clear_pointer (&run->order, g_free);
+  g_clear_pointer (&run->input, g_free);
+  g_clear_pointer (&run->targets, g_free);
+  g_clear_pointer (&run->classes, g_free);
 }
 
 /* The training subjects become identity classes 0 .. k-1 of a fresh ID_head
@@ -592,9 +715,360 @@ prepare_id_head (Run     *run,
   mc->n_subjects = k;
 }
 
+static int
+compare_int (gconstpointer a,
+             gconstpointer b)
+{
+  int x = *(const int *) a, y = *(const int *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* The subject-exclusive split, from the seed alone: the held-out subjects
+ * into @result, identity classes (training subjects, in sorted id order) into
+ * run->id_class, samples into run->train_idx and run->val_idx. */
+static void
+split_subjects (Run              *run,
+                FacetTrainResult *result)
+{
+  const FacetTrainData *data = run->data;
+  const FacetTrainConfig *cfg = run->cfg;
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autofree int *order = NULL;
+  int present, n_val, k = 0;
+  FacetRng rng;
+
+  for (guint i = 0; i < data->n; i++)
+    if (g_hash_table_add (seen, GINT_TO_POINTER (data->subjects[i] + 1)))
+      g_array_append_val (ids, data->subjects[i]);
+  /* Sorted, so that the split does not depend on sample order. */
+  g_array_sort (ids, compare_int);
+  present = (int) ids->len;
+  order = g_new (int, MAX (present, 1));
+  memcpy (order, ids->data, sizeof (int) * present);
+  facet_rng_init (&rng, mix (cfg->seed, 1));
+  facet_rng_shuffle (&rng, (guint *) order, (guint) present);
+
+  n_val = validation_count (present, cfg->val_fraction);
+  if (cfg->n_val_subjects > 0)
+    {
+      /* Held-out subjects named by the caller go first in the order. */
+      n_val = 0;
+      for (int i = 0; i < cfg->n_val_subjects; i++)
+        for (int j = n_val; j < present; j++)
+          if (order[j] == cfg->val_subjects[i])
+            {
+              int t = order[n_val];
+              order[n_val++] = order[j];
+              order[j] = t;
+              break;
+            }
+    }
+  result->n_val_subjects = n_val;
+  result->val_subjects = g_memdup2 (order, sizeof (int) * MAX (n_val, 1));
+  result->n_train_subjects = present - n_val;
+  result->train_subjects = g_memdup2 (order + n_val, sizeof (int) * MAX (present - n_val, 1));
+
+  run->id_class = g_new (int, MAX (data->n_subjects, 1));
+  for (int s = 0; s < data->n_subjects; s++)
+    run->id_class[s] = -1;
+  for (int i = n_val; i < present; i++)
+    run->id_class[order[i]] = 0;
+  /* Classes follow sorted subject order, so they too are independent of the shuffle. */
+  for (int i = 0; i < present; i++)
+    if (run->id_class[g_array_index (ids, int, i)] >= 0)
+      run->id_class[g_array_index (ids, int, i)] = k++;
+
+  run->train_idx = g_array_new (FALSE, FALSE, sizeof (guint));
+  run->val_idx = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < data->n; i++)
+    g_array_append_val (run->id_class[data->subjects[i]] >= 0 ? run->train_idx : run->val_idx, i);
+  result->n_train = run->train_idx->len;
+  result->n_val = run->val_idx->len;
+}
+
+/* Class-balanced BCE: each AU's present labels weigh (absent / present)
+ * of the training frames, at most 20 (an AU coded present in a handful of
+ * frames would otherwise dominate). */
+static float *
+balanced_pos_weight (Run *run)
+{
+  const FacetModelConfig *mc = run->mc;
+  g_autofree double *pos = g_new0 (double, mc->n_aus), *neg = g_new0 (double, mc->n_aus);
+  g_autofree float *t = g_new (float, mc->n_aus);
+  float *w = g_new (float, mc->n_aus);
+
+  for (guint j = 0; j < run->train_idx->len; j++)
+    {
+      fill_targets (run, g_array_index (run->train_idx, guint, j), t);
+      for (int a = 0; a < mc->n_aus; a++)
+        {
+          pos[a] += t[a] >= 0.5f;
+          neg[a] += t[a] >= 0.0f && t[a] < 0.5f;
+        }
+    }
+  for (int a = 0; a < mc->n_aus; a++)
+    w[a] = pos[a] > 0 ? (float) CLAMP (neg[a] / pos[a], 1.0, 20.0) : 1.0f;
+  return w;
+}
+
+/* The model copy, its backend, gradients and optimiser for the mode. */
+static gboolean
+prepare_run (Run              *run,
+             FacetTrainResult *result,
+             GError          **error)
+{
+  const FacetTrainData *data = run->data;
+  const FacetTrainConfig *cfg = run->cfg;
+
+  prepare_id_head (run, result->n_train_subjects, mix (cfg->seed, 2));
+  run->mc = facet_model_get_config (run->model);
+  run->au_map = g_new (int, MAX (data->n_aus, 1));
+  for (int a = 0; a < data->n_aus; a++)
+    run->au_map[a] = facet_model_config_find_au (run->mc, data->au_ids[a]);
+
+  run->first_block = cfg->mode == FACET_TRAIN_FULL ? 0
+                     : cfg->mode == FACET_TRAIN_LAST ? run->mc->depth - cfg->last_k
+                                                     : run->mc->depth;
+  run->embedding = cfg->mode == FACET_TRAIN_FULL;
+  run->trainable[0] = run->first_block;
+  run->trainable[1] = run->embedding;
+  run->trainable[2] = cfg->mode == FACET_TRAIN_HEADS;
+  run->cpu = facet_cpu_backend_new ();
+  if (!facet_backend_load_model (run->cpu, run->model, error))
+    return FALSE;
+  if (cfg->mode == FACET_TRAIN_HEADS && cfg->balance)
+    run->pos_weight = balanced_pos_weight (run);
+  run->grads = facet_grads_new (run->model, trainable_for_mode, run->trainable);
+  run->opt = facet_optimizer_new (run->model, run->grads, &cfg->optim);
+  return TRUE;
+}
+
+/* Heads mode pulls the AU head towards the base model's (L2-SP): a few
+ * minutes of a lab's video hold a handful of subjects, and a free linear
+ * head fits their identities rather than their AUs. */
+static void
+anchor_head (Run *run)
+{
+  const FacetModelConfig *mc = run->mc;
+  gsize nw = (gsize) mc->n_aus * mc->dim;
+  float *gw = facet_grads_get (run->grads, "head.weight");
+  float *gb = facet_grads_get (run->grads, "head.bias");
+  const float *w = facet_model_get_weights (run->model, "head.weight");
+  const float *b = facet_model_get_weights (run->model, "head.bias");
+  float k = (float) run->cfg->anchor;
+
+  if (k <= 0.0f || gw == NULL || gb == NULL)
+    return;
+  if (run->anchor == NULL)
+    {
+      run->anchor = g_new (float, nw + mc->n_aus);
+      memcpy (run->anchor, w, sizeof (float) * nw);
+      memcpy (run->anchor + nw, b, sizeof (float) * mc->n_aus);
+    }
+  for (gsize i = 0; i < nw; i++)
+    gw[i] += k * (w[i] - run->anchor[i]);
+  for (int a = 0; a < mc->n_aus; a++)
+    gb[a] += k * (b[a] - run->anchor[nw + a]);
+}
+
+/* One optimisation step on the samples order[start .. start + nb). */
+static gboolean
+train_step (Run                  *run,
+            const guint          *order,
+            guint                 start,
+            guint                 nb,
+            int                   epoch,
+            gint64                global_step,
+            FacetTrainStepResult *sr,
+            GError              **error)
+{
+  const FacetTrainConfig *cfg = run->cfg;
+  const FacetModelConfig *mc = run->mc;
+  gboolean heads = cfg->mode == FACET_TRAIN_HEADS;
+
+  for (guint j = 0; j < nb; j++)
+    {
+      /* Heads mode walks the cached features (positions in train_idx);
+       * the other modes walk sample indices. */
+      guint i = heads ? g_array_index (run->train_idx, guint, order[start + j]) : order[start + j];
+      fill_targets (run, i, run->targets + (gsize) j * mc->n_aus);
+      run->classes[j] = run->id_class[run->data->subjects[i]];
+    }
+  facet_grads_zero (run->grads);
+  if (heads)
+    {
+      FacetHeadsStep step = { 0 };
+      for (guint j = 0; j < nb; j++)
+        memcpy (run->input + (gsize) j * mc->dim, run->raw_train + (gsize) order[start + j] * mc->dim,
+                sizeof (float) * mc->dim);
+      step.batch = nb;
+      step.pooled_raw = run->input;
+      step.au_targets = run->targets;
+      step.subjects = NULL; /* no IAT on a frozen backbone: the ID head would learn for nothing */
+      step.iat_lambda = 0.0f;
+      step.pos_weight = run->pos_weight;
+      if (!facet_backend_heads_step (run->cpu, &step, run->grads, sr, error))
+        return FALSE;
+      anchor_head (run);
+      return TRUE;
+    }
+  else
+    {
+      FacetTrainStep step = { 0 };
+      gsize per = 3 * (gsize) mc->image_size * mc->image_size;
+      FacetAugmentConfig none;
+
+      facet_augment_config_none (&none);
+      for (guint j = 0; j < nb; j++)
+        {
+          guint i = order[start + j];
+          facet_augment_image (run->data->crops[i], mc, cfg->augment ? &cfg->augment_config : &none,
+                               mix (cfg->seed, mix ((guint64) epoch, i)), run->input + per * j);
+        }
+      step.batch = nb;
+      step.images = run->input;
+      step.au_targets = run->targets;
+      step.subjects = run->classes;
+      step.iat_lambda = (float) cfg->iat_lambda;
+      step.drop_path = (float) cfg->drop_path;
+      step.seed = mix (cfg->seed, 5000000 + (guint64) global_step);
+      step.first_trainable_block = run->first_block;
+      step.train_embedding = run->embedding;
+      return facet_backend_train_step (run->cpu, &step, run->grads, sr, error);
+    }
+}
+
+/* One epoch: steps, then the evaluation on the held-out subjects (with the
+ * per-AU thresholds and the probe on the training subjects at the last). */
+static gboolean
+run_epoch (Run              *run,
+           int               epoch,
+           FacetTrainResult *result,
+           GError          **error)
+{
+  const FacetTrainConfig *cfg = run->cfg;
+  FacetEpochReport rep = { 0 };
+  FacetRng rng;
+  double loss_sum = 0, au_sum = 0, id_sum = 0, t0 = facet_now ();
+  gint64 n_steps = 0, global_step = (gint64) (epoch - 1) * run->steps_per_epoch;
+  guint n_train = run->train_idx->len;
+  gboolean last = epoch == cfg->epochs;
+
+  rep.epoch = epoch;
+  for (guint i = 0; i < n_train; i++)
+    run->order[i] = cfg->mode == FACET_TRAIN_HEADS ? i : g_array_index (run->train_idx, guint, i);
+  facet_rng_init (&rng, mix (cfg->seed, 1000 + (guint64) epoch));
+  facet_rng_shuffle (&rng, run->order, n_train);
+
+  for (gint64 s = 0; s < run->steps_per_epoch; s++, global_step++)
+    {
+      guint start = (guint) (s * cfg->batch);
+      guint nb = MIN ((guint) cfg->batch, n_train - start);
+      FacetTrainStepResult sr = { 0 };
+      double lr;
+
+      if (g_cancellable_set_error_if_cancelled (cfg->cancellable, error)
+          || !train_step (run, run->order, start, nb, epoch, global_step, &sr, error))
+        return FALSE;
+      if (!isfinite (sr.loss))
+        {
+          g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_DIVERGED,
+                       "the loss became %g at epoch %d, step %" G_GINT64_FORMAT
+                       ": lower the learning rate", sr.loss, epoch, s + 1);
+          return FALSE;
+        }
+      if (cfg->clip_grad > 0)
+        facet_clip_grad_norm (run->grads, cfg->clip_grad);
+      lr = facet_optim_lr_at (&cfg->optim, (epoch - 1) + (double) s / run->steps_per_epoch);
+      facet_optimizer_step (run->opt, lr);
+      loss_sum += sr.loss;
+      au_sum += sr.au_loss;
+      id_sum += sr.id_loss;
+      n_steps++;
+      if (cfg->on_step)
+        {
+          double elapsed = facet_now () - t0;
+          FacetTrainProgress p = { epoch, cfg->epochs, global_step + 1,
+                                   (gint64) cfg->epochs * run->steps_per_epoch, sr.loss, sr.au_loss,
+                                   sr.id_loss, lr,
+                                   /* too short a time to measure a rate over says nothing */
+                                   elapsed >= 0.05 ? (double) nb * n_steps / elapsed : 0.0 };
+          cfg->on_step (&p, cfg->user_data);
+        }
+    }
+
+  rep.train_loss = loss_sum / MAX (n_steps, 1);
+  rep.train_au_loss = au_sum / MAX (n_steps, 1);
+  rep.train_id_loss = id_sum / MAX (n_steps, 1);
+  if (!evaluate (run, &rep, last, last ? &result->thresholds : NULL, error))
+    {
+      g_free (rep.f1);
+      g_free (rep.auc);
+      return FALSE;
+    }
+  rep.seconds = facet_now () - t0;
+  g_array_append_val (result->epochs, rep);
+  if (cfg->checkpoint != NULL && !write_checkpoint (run, epoch, result->epochs, run->print, error))
+    return FALSE;
+  if (cfg->on_epoch)
+    cfg->on_epoch (&g_array_index (result->epochs, FacetEpochReport, result->epochs->len - 1),
+                   cfg->user_data);
+  return TRUE;
+}
+
+/* Epoch 0: the base model on the held-out subjects, the reference the
+ * fine-tuned model is compared with (the same frames, the same measures). */
+static gboolean
+evaluate_base (Run              *run,
+               FacetTrainResult *result,
+               GError          **error)
+{
+  FacetEpochReport rep = { 0 };
+  double t0 = facet_now ();
+
+  rep.train_loss = rep.train_au_loss = rep.train_id_loss = NAN;
+  if (!evaluate (run, &rep, TRUE, NULL, error))
+    {
+      g_free (rep.f1);
+      g_free (rep.auc);
+      return FALSE;
+    }
+  rep.seconds = facet_now () - t0;
+  g_array_append_val (result->epochs, rep);
+  if (run->cfg->on_epoch)
+    run->cfg->on_epoch (&g_array_index (result->epochs, FacetEpochReport, 0), run->cfg->user_data);
+  return TRUE;
+}
+
+/* Resumes from the checkpoint when asked; returns the first epoch to run,
+ * 0 on error. */
+static int
+resume_point (Run              *run,
+              FacetTrainResult *result,
+              GError          **error)
+{
+  int done;
+
+  if (!run->cfg->resume)
+    return 1;
+  done = read_checkpoint (run, result->epochs, run->print, error);
+  if (done < 0)
+    return 0;
+  if (done >= run->cfg->epochs)
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_CHECKPOINT,
+                   "%s already holds all %d epochs; nothing to resume",
+                   run->cfg->checkpoint, run->cfg->epochs);
+      return 0;
+    }
+  return done + 1;
+}
+
 /**
  * facet_train_run:
- * @result: (out) (optional): per-epoch reports, the split, tuned thresholds
+ * @result: (out) (optional): per-epoch reports (epoch 0: the base model on
+ *   the same held-out frames), the split, tuned thresholds
  *
  * Fine-tunes a copy of @base and returns it, with per-AU thresholds tuned
  * on the validation subjects stored in its configuration.
@@ -608,154 +1082,36 @@ facet_train_run (FacetModel             *base,
 {
   g_autoptr (FacetTrainResult) result = g_new0 (FacetTrainResult, 1);
   g_autoptr (FacetModel) model = NULL;
-  g_autofree char *print = NULL;
-  g_autofree guint *order = NULL;
-  g_autofree int *subj_perm = NULL;
-  g_autofree float *input = NULL, *targets = NULL;
-  g_autofree int *classes = NULL;
   FacetTrainConfig cfg = *cfg_in;
   Run run = { 0 };
-  int present, n_val, first_epoch = 1, first_block[2];
-  int present_ids[4096];
-  gint64 steps_per_epoch, global_step;
+  FacetModelConfig *mc;
+  int first_epoch;
   gsize per;
 
   g_return_val_if_fail (base != NULL && data != NULL && cfg_in != NULL, NULL);
 
   if (!facet_train_check (base, data, &cfg, error))
     return NULL;
-  if (cfg.optim.base_lr <= 0.0)
-    cfg.optim.base_lr = 5e-4 * cfg.batch / 256.0;
-  cfg.optim.epochs = cfg.epochs;
-  if (cfg.optim.warmup_epochs < 0)
-    cfg.optim.warmup_epochs = MIN (2.0, cfg.epochs / 5.0);
+  facet_train_config_resolve (&cfg, base);
 
   result->epochs = g_array_new (FALSE, TRUE, sizeof (FacetEpochReport));
   model = facet_model_copy (base);
   run.data = data;
   run.cfg = &cfg;
   run.model = model;
-  print = fingerprint (data, &cfg, facet_model_get_config (base));
-
-  /* Subject-exclusive split, from the seed alone. */
-  present = 0;
-  {
-    g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
-    for (guint i = 0; i < data->n; i++)
-      if (!g_hash_table_contains (seen, GINT_TO_POINTER (data->subjects[i] + 1)) && present < 4096)
-        {
-          g_hash_table_add (seen, GINT_TO_POINTER (data->subjects[i] + 1));
-          present_ids[present++] = data->subjects[i];
-        }
-  }
-  /* Sort the subject ids so that the split does not depend on sample order. */
-  for (int i = 1; i < present; i++)
-    for (int j = i; j > 0 && present_ids[j - 1] > present_ids[j]; j--)
-      {
-        int t = present_ids[j];
-        present_ids[j] = present_ids[j - 1];
-        present_ids[j - 1] = t;
-      }
-  subj_perm = g_new (int, present);
-  {
-    FacetRng rng;
-    g_autofree guint *perm = g_new (guint, present);
-    for (int i = 0; i < present; i++)
-      perm[i] = (guint) i;
-    facet_rng_init (&rng, mix (cfg.seed, 1));
-    facet_rng_shuffle (&rng, perm, (guint) present);
-    for (int i = 0; i < present; i++)
-      subj_perm[i] = present_ids[perm[i]];
-  }
-  n_val = validation_count (present, cfg.val_fraction);
-  if (cfg.n_val_subjects > 0)
-    {
-      /* Held-out subjects named by the caller go first in the order. */
-      int k = 0;
-      for (int i = 0; i < cfg.n_val_subjects; i++)
-        for (int j = k; j < present; j++)
-          if (subj_perm[j] == cfg.val_subjects[i])
-            {
-              int t = subj_perm[k];
-              subj_perm[k++] = subj_perm[j];
-              subj_perm[j] = t;
-              break;
-            }
-      n_val = k;
-    }
-  result->n_val_subjects = n_val;
-  result->val_subjects = g_new (int, n_val);
-  result->n_train_subjects = present - n_val;
-  result->train_subjects = g_new (int, present - n_val);
-  run.id_class = g_new (int, data->n_subjects);
-  for (int s = 0; s < data->n_subjects; s++)
-    run.id_class[s] = -1;
-  for (int i = 0; i < present; i++)
-    {
-      if (i < n_val)
-        result->val_subjects[i] = subj_perm[i];
-      else
-        {
-          result->train_subjects[i - n_val] = subj_perm[i];
-          run.id_class[subj_perm[i]] = i - n_val;
-        }
-    }
-  /* Classes follow sorted subject order, so they too are independent of the shuffle. */
-  {
-    int k = 0;
-    for (int i = 0; i < present; i++)
-      if (run.id_class[present_ids[i]] >= 0)
-        run.id_class[present_ids[i]] = k++;
-  }
-  run.train_idx = g_array_new (FALSE, FALSE, sizeof (guint));
-  run.val_idx = g_array_new (FALSE, FALSE, sizeof (guint));
-  for (guint i = 0; i < data->n; i++)
-    g_array_append_val (run.id_class[data->subjects[i]] >= 0 ? run.train_idx : run.val_idx, i);
-  result->n_train = run.train_idx->len;
-  result->n_val = run.val_idx->len;
-
-  prepare_id_head (&run, result->n_train_subjects, mix (cfg.seed, 2));
-  run.mc = facet_model_get_config (model);
-  run.au_map = g_new (int, MAX (data->n_aus, 1));
-  for (int a = 0; a < data->n_aus; a++)
-    run.au_map[a] = facet_model_config_find_au (run.mc, data->au_ids[a]);
-
-  run.first_block = cfg.mode == FACET_TRAIN_FULL ? 0
-                    : cfg.mode == FACET_TRAIN_LAST ? run.mc->depth - cfg.last_k
-                                                   : run.mc->depth;
-  run.embedding = cfg.mode == FACET_TRAIN_FULL;
-  first_block[0] = run.first_block;
-  first_block[1] = run.embedding;
-  run.cpu = facet_cpu_backend_new ();
-  if (!facet_backend_load_model (run.cpu, model, error))
+  run.print = fingerprint (data, &cfg, facet_model_get_config (base));
+  split_subjects (&run, result);
+  if (!prepare_run (&run, result, error) || (first_epoch = resume_point (&run, result, error)) == 0)
     goto fail;
-  run.grads = facet_grads_new (model, trainable_for_mode, first_block);
-  run.opt = facet_optimizer_new (model, run.grads, &cfg.optim);
-
-  if (cfg.resume)
-    {
-      int done = read_checkpoint (&run, result->epochs, print, error);
-      if (done < 0)
-        goto fail;
-      if (done >= cfg.epochs)
-        {
-          g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_CHECKPOINT,
-                       "%s already holds all %d epochs; nothing to resume",
-                       cfg.checkpoint, cfg.epochs);
-          goto fail;
-        }
-      first_epoch = done + 1;
-    }
   result->first_epoch = first_epoch;
 
-  per = 3 * (gsize) run.mc->image_size * run.mc->image_size;
-  steps_per_epoch = MAX (1, (gint64) run.train_idx->len / cfg.batch);
-  global_step = (gint64) (first_epoch - 1) * steps_per_epoch;
-  order = g_new (guint, MAX (run.train_idx->len, 1));
-  input = g_new (float, per * (gsize) cfg.batch);
-  targets = g_new (float, (gsize) cfg.batch * run.mc->n_aus);
-  classes = g_new (int, cfg.batch);
-
+  per = cfg.mode == FACET_TRAIN_HEADS ? (gsize) run.mc->dim
+                                      : 3 * (gsize) run.mc->image_size * run.mc->image_size;
+  run.steps_per_epoch = MAX (1, (gint64) run.train_idx->len / cfg.batch);
+  run.order = g_new (guint, MAX (run.train_idx->len, 1));
+  run.input = g_new (float, per * (gsize) cfg.batch);
+  run.targets = g_new (float, (gsize) cfg.batch * run.mc->n_aus);
+  run.classes = g_new (int, cfg.batch);
   if (cfg.mode == FACET_TRAIN_HEADS)
     {
       /* The frozen backbone's features, once: the same every epoch. */
@@ -763,155 +1119,16 @@ facet_train_run (FacetModel             *base,
       if (!predict_samples (&run, run.train_idx, NULL, NULL, run.raw_train, error))
         goto fail;
     }
-
-  /* Epoch 0: the base model on the validation subjects, the reference the
-   * fine-tuned model is compared with. */
-  if (first_epoch == 1)
-    {
-      FacetEpochReport rep = { 0 };
-      double t0 = facet_now ();
-      rep.train_loss = rep.train_au_loss = rep.train_id_loss = NAN;
-      if (!evaluate (&run, &rep, NULL, error))
-        {
-          g_free (rep.f1);
-          g_free (rep.auc);
-          goto fail;
-        }
-      rep.seconds = facet_now () - t0;
-      g_array_append_val (result->epochs, rep);
-      if (cfg.on_epoch)
-        cfg.on_epoch (&g_array_index (result->epochs, FacetEpochReport, 0), cfg.user_data);
-    }
-
+  if (first_epoch == 1 && !evaluate_base (&run, result, error))
+    goto fail;
   for (int epoch = first_epoch; epoch <= cfg.epochs; epoch++)
-    {
-      FacetEpochReport rep = { 0 };
-      FacetRng rng;
-      double loss_sum = 0, au_sum = 0, id_sum = 0, t0 = facet_now ();
-      gint64 n_steps = 0;
-
-      rep.epoch = epoch;
-      /* Heads mode walks the cached features (positions in train_idx);
-       * the other modes walk sample indices. */
-      for (guint i = 0; i < run.train_idx->len; i++)
-        order[i] = cfg.mode == FACET_TRAIN_HEADS ? i : g_array_index (run.train_idx, guint, i);
-      facet_rng_init (&rng, mix (cfg.seed, 1000 + (guint64) epoch));
-      facet_rng_shuffle (&rng, order, run.train_idx->len);
-
-      for (gint64 s = 0; s < steps_per_epoch; s++, global_step++)
-        {
-          guint start = (guint) (s * cfg.batch);
-          guint nb = MIN ((guint) cfg.batch, run.train_idx->len - start);
-          FacetTrainStepResult sr = { 0 };
-          double lr;
-
-          if (g_cancellable_set_error_if_cancelled (cfg.cancellable, error))
-            goto fail;
-          for (guint j = 0; j < nb; j++)
-            {
-              guint i = cfg.mode == FACET_TRAIN_HEADS
-                          ? g_array_index (run.train_idx, guint, order[start + j])
-                          : order[start + j];
-              fill_targets (&run, i, targets + (gsize) j * run.mc->n_aus);
-              classes[j] = run.id_class[data->subjects[i]];
-            }
-          facet_grads_zero (run.grads);
-          if (cfg.mode == FACET_TRAIN_HEADS)
-            {
-              g_autofree float *raw = g_new (float, (gsize) nb * run.mc->dim);
-              gboolean global = run.mc->readout == FACET_READOUT_GLOBAL_POOL;
-              for (guint j = 0; j < nb; j++)
-                memcpy (raw + (gsize) j * run.mc->dim,
-                        run.raw_train + (gsize) order[start + j] * run.mc->dim,
-                        sizeof (float) * run.mc->dim);
-              if (!facet_cpu_heads_step (run.mc,
-                                         facet_model_get_weights (model, global ? "fc_norm.weight" : "norm.weight"),
-                                         facet_model_get_weights (model, global ? "fc_norm.bias" : "norm.bias"),
-                                         facet_model_get_weights (model, "head.weight"),
-                                         facet_model_get_weights (model, "head.bias"),
-                                         facet_model_get_weights (model, "ID_head.weight"),
-                                         facet_model_get_weights (model, "ID_head.bias"), raw, nb,
-                                         targets, classes, (float) cfg.iat_lambda, run.grads, NULL,
-                                         &sr, error))
-                goto fail;
-            }
-          else
-            {
-              FacetTrainStep step = { 0 };
-              for (guint j = 0; j < nb; j++)
-                {
-                  guint i = order[start + j];
-                  FacetAugmentConfig none;
-                  facet_augment_config_none (&none);
-                  facet_augment_image (data->crops[i], run.mc,
-                                       cfg.augment ? &cfg.augment_config : &none,
-                                       mix (cfg.seed, mix ((guint64) epoch, i)), input + per * j);
-                }
-              step.batch = nb;
-              step.images = input;
-              step.au_targets = targets;
-              step.subjects = classes;
-              step.iat_lambda = (float) cfg.iat_lambda;
-              step.drop_path = (float) cfg.drop_path;
-              step.seed = mix (cfg.seed, 5000000 + (guint64) global_step);
-              step.first_trainable_block = run.first_block;
-              step.train_embedding = run.embedding;
-              if (!facet_backend_train_step (run.cpu, &step, run.grads, &sr, error))
-                goto fail;
-            }
-          if (!isfinite (sr.loss))
-            {
-              g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_DIVERGED,
-                           "the loss became %g at epoch %d, step %" G_GINT64_FORMAT
-                           ": lower the learning rate", sr.loss, epoch, s + 1);
-              goto fail;
-            }
-          if (cfg.clip_grad > 0)
-            facet_clip_grad_norm (run.grads, cfg.clip_grad);
-          lr = facet_optim_lr_at (&cfg.optim, (epoch - 1) + (double) s / steps_per_epoch);
-          facet_optimizer_step (run.opt, lr);
-          loss_sum += sr.loss;
-          au_sum += sr.au_loss;
-          id_sum += sr.id_loss;
-          n_steps++;
-          if (cfg.on_step)
-            {
-              FacetTrainProgress p = { epoch, cfg.epochs, global_step + 1,
-                                       (gint64) cfg.epochs * steps_per_epoch, sr.loss, sr.au_loss,
-                                       sr.id_loss, lr, (double) nb * n_steps / MAX (facet_now () - t0, 1e-9) };
-              cfg.on_step (&p, cfg.user_data);
-            }
-        }
-
-      rep.train_loss = loss_sum / MAX (n_steps, 1);
-      rep.train_au_loss = au_sum / MAX (n_steps, 1);
-      rep.train_id_loss = id_sum / MAX (n_steps, 1);
-      if (!evaluate (&run, &rep, NULL, error))
-        {
-          g_free (rep.f1);
-          g_free (rep.auc);
-          goto fail;
-        }
-      rep.seconds = facet_now () - t0;
-      g_array_append_val (result->epochs, rep);
-      if (cfg.checkpoint != NULL && !write_checkpoint (&run, epoch, result->epochs, print, error))
-        goto fail;
-      if (cfg.on_epoch)
-        cfg.on_epoch (&g_array_index (result->epochs, FacetEpochReport, result->epochs->len - 1),
-                      cfg.user_data);
-    }
+    if (!run_epoch (&run, epoch, result, error))
+      goto fail;
 
   /* Per-AU thresholds tuned on the validation subjects travel with the model. */
-  {
-    FacetEpochReport last = { 0 };
-    FacetModelConfig *mc = facet_model_get_config_mut (model);
-    if (!evaluate (&run, &last, &result->thresholds, error))
-      goto fail;
-    g_free (last.f1);
-    g_free (last.auc);
-    for (int a = 0; a < mc->n_aus; a++)
-      mc->thresholds[a] = (float) result->thresholds[a];
-  }
+  mc = facet_model_get_config_mut (model);
+  for (int a = 0; a < mc->n_aus; a++)
+    mc->thresholds[a] = (float) result->thresholds[a];
 
   run_clear (&run);
   if (result_out)
@@ -923,54 +1140,90 @@ fail:
   return NULL;
 }
 
+static const char *
+json_number (char   *buf,
+             double  v)
+{
+  return isnan (v) || v < -0.5 ? "null" : g_ascii_dtostr (buf, G_ASCII_DTOSTR_BUF_SIZE, v);
+}
+
+/* "KEY":{"AU01":v,...} */
+static void
+append_per_au (GString                *s,
+               const char             *key,
+               const FacetModelConfig *mc,
+               const double           *values)
+{
+  char b[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_string_append_printf (s, ",\"%s\":{", key);
+  for (int a = 0; a < mc->n_aus; a++)
+    g_string_append_printf (s, "%s\"AU%02d\":%s", a ? "," : "", mc->au_ids[a],
+                            json_number (b, values[a]));
+  g_string_append_c (s, '}');
+}
+
 /**
  * facet_train_result_metrics_json:
  *
- * The metrics of the last epoch as the models table stores them:
- * {"f1_mean", "f1": {"AU01": ...}, "auc_mean", "id_probe_acc", "f1_best_threshold",
- *  "best_threshold", "thresholds": {...}, "epochs": [...]}.
+ * The metrics of the last epoch as the models table stores them, beside the
+ * base model's on the same held-out frames (epoch 0):
+ * {"f1_mean", "auc_mean", "f1": {"AU01": ...}, "auc": {...}, "base_f1_mean",
+ *  "base_auc_mean", "base_f1": {...}, "base_auc": {...}, "id_probe_acc",
+ *  "id_probe_chance", "id_probe_train_acc", "id_probe_train_chance",
+ *  "base_id_probe_acc", "base_id_probe_train_acc", "f1_best_threshold",
+ *  "best_threshold", "thresholds": {...}, "n_train", "n_val", "epochs": [...]}.
+ * F1 is at 0.5 for both models: the tuned thresholds were chosen on these
+ * same frames.
  */
 char *
 facet_train_result_metrics_json (const FacetTrainResult *r,
                                  const FacetModelConfig *mc)
 {
   GString *s = g_string_new ("{");
-  FacetEpochReport *last;
+  const FacetEpochReport *last, *base;
   char b[G_ASCII_DTOSTR_BUF_SIZE];
 
-#define NUM(v) (isnan (v) || (v) < -0.5 ? "null" : g_ascii_dtostr (b, sizeof b, (v)))
   if (r->epochs->len == 0)
     {
       g_string_append (s, "}");
       return g_string_free (s, FALSE);
     }
   last = &g_array_index (r->epochs, FacetEpochReport, r->epochs->len - 1);
-  g_string_append_printf (s, "\"f1_mean\":%s", NUM (last->f1_05));
-  g_string_append (s, ",\"f1\":{");
-  for (int a = 0; a < mc->n_aus; a++)
-    g_string_append_printf (s, "%s\"AU%02d\":%s", a ? "," : "", mc->au_ids[a], NUM (last->f1[a]));
-  g_string_append_printf (s, "},\"auc_mean\":%s", NUM (last->auc_mean));
-  g_string_append_printf (s, ",\"id_probe_acc\":%s", NUM (last->id_probe_acc));
-  g_string_append_printf (s, ",\"f1_best_threshold\":%s", NUM (last->f1_best));
-  g_string_append_printf (s, ",\"best_threshold\":%s", NUM (last->best_threshold));
-  if (r->thresholds)
+  base = &g_array_index (r->epochs, FacetEpochReport, 0);
+  g_string_append_printf (s, "\"f1_mean\":%s", json_number (b, last->f1_05));
+  g_string_append_printf (s, ",\"auc_mean\":%s", json_number (b, last->auc_mean));
+  append_per_au (s, "f1", mc, last->f1);
+  append_per_au (s, "auc", mc, last->auc);
+  if (base->epoch == 0)
     {
-      g_string_append (s, ",\"thresholds\":{");
-      for (int a = 0; a < mc->n_aus; a++)
-        g_string_append_printf (s, "%s\"AU%02d\":%s", a ? "," : "", mc->au_ids[a],
-                                NUM (r->thresholds[a]));
-      g_string_append (s, "}");
+      g_string_append_printf (s, ",\"base_f1_mean\":%s", json_number (b, base->f1_05));
+      g_string_append_printf (s, ",\"base_auc_mean\":%s", json_number (b, base->auc_mean));
+      append_per_au (s, "base_f1", mc, base->f1);
+      append_per_au (s, "base_auc", mc, base->auc);
+      g_string_append_printf (s, ",\"base_id_probe_acc\":%s", json_number (b, base->id_probe_acc));
+      g_string_append_printf (s, ",\"base_id_probe_train_acc\":%s",
+                              json_number (b, base->id_probe_train_acc));
     }
+  g_string_append_printf (s, ",\"id_probe_acc\":%s", json_number (b, last->id_probe_acc));
+  g_string_append_printf (s, ",\"id_probe_chance\":%s", json_number (b, last->id_probe_chance));
+  g_string_append_printf (s, ",\"id_probe_train_acc\":%s", json_number (b, last->id_probe_train_acc));
+  g_string_append_printf (s, ",\"id_probe_train_chance\":%s",
+                          json_number (b, last->id_probe_train_chance));
+  g_string_append_printf (s, ",\"f1_best_threshold\":%s", json_number (b, last->f1_best));
+  g_string_append_printf (s, ",\"best_threshold\":%s", json_number (b, last->best_threshold));
+  if (r->thresholds)
+    append_per_au (s, "thresholds", mc, r->thresholds);
   g_string_append_printf (s, ",\"n_train\":%u,\"n_val\":%u,\"epochs\":[", r->n_train, r->n_val);
   for (guint i = 0; i < r->epochs->len; i++)
     {
-      FacetEpochReport *e = &g_array_index (r->epochs, FacetEpochReport, i);
-      g_string_append_printf (s, "%s{\"epoch\":%d,\"loss\":%s", i ? "," : "", e->epoch, NUM (e->train_loss));
-      g_string_append_printf (s, ",\"f1_mean\":%s", NUM (e->f1_05));
-      g_string_append_printf (s, ",\"auc_mean\":%s", NUM (e->auc_mean));
-      g_string_append_printf (s, ",\"id_probe_acc\":%s}", NUM (e->id_probe_acc));
+      const FacetEpochReport *e = &g_array_index (r->epochs, FacetEpochReport, i);
+      g_string_append_printf (s, "%s{\"epoch\":%d,\"loss\":%s", i ? "," : "", e->epoch,
+                              json_number (b, e->train_loss));
+      g_string_append_printf (s, ",\"f1_mean\":%s", json_number (b, e->f1_05));
+      g_string_append_printf (s, ",\"auc_mean\":%s", json_number (b, e->auc_mean));
+      g_string_append_printf (s, ",\"id_probe_acc\":%s}", json_number (b, e->id_probe_acc));
     }
   g_string_append (s, "]}");
-#undef NUM
   return g_string_free (s, FALSE);
 }

@@ -53,7 +53,11 @@ typedef struct
   double f1_best;      /* at the best common threshold */
   double best_threshold;
   double auc_mean;
-  double id_probe_acc; /* < 0: not measurable (fewer than two validation subjects) */
+  double id_probe_acc; /* on the held-out subjects, split in time; < 0: not measurable
+                        * (fewer than two held-out subjects) */
+  double id_probe_chance;       /* its chance level (the most frequent subject's share) */
+  double id_probe_train_acc;    /* on the training subjects (base model and last epoch; else < 0) */
+  double id_probe_train_chance;
   double seconds;
   double *f1;          /* per AU of the model, at 0.5 (NAN: no labels) */
   double *auc;
@@ -74,9 +78,11 @@ typedef struct
   double             iat_lambda;
   int                epochs;
   int                batch;
-  FacetOptimConfig   optim;        /* base_lr 0: blr 5e-4 * batch / 256 */
+  FacetOptimConfig   optim;        /* base_lr 0: blr 5e-4 * batch / 256; see _set_mode () */
   double             drop_path;
   double             clip_grad;    /* 0: off */
+  double             anchor;       /* heads mode: L2 pull of the AU head to the base's (0: off) */
+  gboolean           balance;      /* heads mode: class-balanced BCE (positives weighted) */
   gboolean           augment;
   FacetAugmentConfig augment_config;
   guint64            seed;
@@ -103,7 +109,18 @@ typedef struct
   int       first_epoch;       /* 1 unless resumed */
 } FacetTrainResult;
 
+/* Heads mode's defaults (see facet_train_config_set_mode): the learning
+ * rate for a head that was trained already, and for a new one. */
+#define FACET_TRAIN_HEADS_LR     3e-4
+#define FACET_TRAIN_HEADS_LR_NEW 1e-2
+#define FACET_TRAIN_HEADS_EPOCHS 30
+
 void              facet_train_config_init (FacetTrainConfig       *config);
+void              facet_train_config_set_mode (FacetTrainConfig   *config,
+                                           FacetTrainMode          mode,
+                                           int                     last_k);
+void              facet_train_config_resolve (FacetTrainConfig    *config,
+                                           FacetModel             *base);
 gboolean          facet_train_mode_parse  (const char             *text,
                                            FacetTrainMode         *mode,
                                            int                    *last_k,

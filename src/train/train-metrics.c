@@ -177,13 +177,15 @@ facet_metrics_auc (const float *probs,
 }
 
 #define PROBE_MIN_FRAMES 4
+#define PROBE_FIT_SHARE  0.7
+#define PROBE_GAP_SHARE  0.05
 
 double
 facet_metrics_identity_probe (const float *features,
                               gsize        n,
                               int          dim,
                               const int   *subjects,
-                              guint64      seed)
+                              double      *chance)
 {
   g_autoptr (GHashTable) classes = g_hash_table_new (NULL, NULL);
   g_autoptr (GHashTable) frames = g_hash_table_new (NULL, NULL);
@@ -194,11 +196,11 @@ facet_metrics_identity_probe (const float *features,
   float *vw;
   g_autofree float *logits = NULL;
   int k = 0, n_train = 0, n_test = 0, correct = 0;
-  FacetRng rng;
 
+  if (chance)
+    *chance = -1.0;
   /* Classes: the subjects with at least PROBE_MIN_FRAMES frames (a subject
-   * whose face was rarely found cannot be split); then a 70/30 split
-   * within each subject. */
+   * whose face was rarely found cannot be split). */
   for (gsize i = 0; i < n; i++)
     if (subjects[i] >= 0)
       {
@@ -223,17 +225,42 @@ facet_metrics_identity_probe (const float *features,
     }
   if (k < 2)
     return -1.0;
-  facet_rng_init (&rng, seed);
+  /* In time, not at random: neighbouring frames are near copies, and a
+   * random split puts copies on both sides, so the probe would read near
+   * 1.0 for any model. The first 70 % of a subject's frames fit the probe,
+   * the last 30 % test it, with a gap between. */
   for (int c = 0; c < k; c++)
     {
       g_autoptr (GArray) idx = g_array_new (FALSE, FALSE, sizeof (guint));
+      guint fit, gap;
       for (gsize i = 0; i < n; i++)
         if (cls[i] == c)
           g_array_append_val (idx, (guint) { (guint) i });
-      facet_rng_shuffle (&rng, (guint *) idx->data, idx->len);
+      fit = (guint) (PROBE_FIT_SHARE * idx->len);
+      gap = MAX (1, (guint) (PROBE_GAP_SHARE * idx->len));
       for (guint j = 0; j < idx->len; j++)
-        is_test[g_array_index (idx, guint, j)] = j >= (guint) (0.7 * idx->len + 0.5);
+        {
+          guint i = g_array_index (idx, guint, j);
+          is_test[i] = j >= fit + gap;
+          if (j >= fit && j < fit + gap)
+            cls[i] = -1; /* the gap: in neither part */
+        }
     }
+  /* Chance: the share of the test frames' most frequent subject, what a
+   * probe that always guesses it reaches. */
+  {
+    g_autofree int *count = g_new0 (int, k);
+    int most = 0, total = 0;
+    for (gsize i = 0; i < n; i++)
+      if (cls[i] >= 0 && is_test[i])
+        {
+          count[cls[i]]++;
+          most = MAX (most, count[cls[i]]);
+          total++;
+        }
+    if (chance)
+      *chance = total ? (double) most / total : -1.0;
+  }
 
   /* Standardise with the training frames' statistics. */
   for (gsize i = 0; i < n; i++)

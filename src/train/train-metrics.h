@@ -34,14 +34,17 @@ double facet_metrics_auc         (const float *probs,
                                   int          n_aus,
                                   int          au);
 /* Identity linear probe: a softmax classifier on frozen features of the
- * given subjects, trained on 70 % of each subject's frames and tested on
- * the rest. Subjects with fewer than 4 frames are left out. Returns the
- * test accuracy, or a negative value when fewer than two subjects have
- * enough frames. */
+ * given subjects, split in time: fitted on the first 70 % of each subject's
+ * frames (in the order given, which must be time order), tested on the last
+ * 30 % less a gap of 5 % (at least one frame) between the two. Subjects
+ * with fewer than 4 frames are left out. Returns the test accuracy, or a
+ * negative value when fewer than two subjects have enough frames; @chance
+ * (may be NULL) receives the accuracy of always guessing the test frames'
+ * most frequent subject. */
 double facet_metrics_identity_probe (const float *features,
                                      gsize        n,
                                      int          dim,
                                      const int   *subjects,
-                                     guint64      seed);
+                                     double      *chance);
 
 G_END_DECLS

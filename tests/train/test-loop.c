@@ -104,7 +104,7 @@ test_learns (void)
 
   synthetic_init (&s);
   facet_train_config_init (&cfg);
-  cfg.mode = FACET_TRAIN_FULL;
+  facet_train_config_set_mode (&cfg, FACET_TRAIN_FULL, 0);
   cfg.epochs = 6;
   cfg.batch = 16;
   cfg.optim.base_lr = 2e-3;
@@ -152,7 +152,7 @@ test_heads_mode (void)
    * fresh head of the recipe's tiny init): what is left for heads mode is
    * to learn the head from frozen features. */
   facet_train_config_init (&cfg);
-  cfg.mode = FACET_TRAIN_FULL;
+  facet_train_config_set_mode (&cfg, FACET_TRAIN_FULL, 0);
   cfg.epochs = 4;
   cfg.batch = 16;
   cfg.optim.base_lr = 2e-3;
@@ -170,10 +170,14 @@ test_heads_mode (void)
     facet_model_set_tensor (base, t);
   }
 
-  cfg.mode = FACET_TRAIN_HEADS;
-  cfg.epochs = 20;
-  cfg.optim.base_lr = 3e-2;
+  /* Heads mode with its own defaults; IAT is refused (the backbone is frozen). */
+  facet_train_config_set_mode (&cfg, FACET_TRAIN_HEADS, 0);
   cfg.iat_lambda = 0.5;
+  g_assert_null (facet_train_run (base, &s.data, &cfg, NULL, &error));
+  g_assert_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS);
+  g_assert_nonnull (strstr (error->message, "last:K or full"));
+  g_clear_error (&error);
+  cfg.iat_lambda = 0.0;
   cfg.seed = 5;
   trained = facet_train_run (base, &s.data, &cfg, &result, &error);
   g_assert_no_error (error);
@@ -224,8 +228,7 @@ test_resume_is_exact (void)
 
   synthetic_init (&s);
   facet_train_config_init (&cfg);
-  cfg.mode = FACET_TRAIN_LAST;
-  cfg.last_k = 1;
+  facet_train_config_set_mode (&cfg, FACET_TRAIN_LAST, 1);
   cfg.epochs = 4;
   cfg.batch = 16;
   cfg.drop_path = 0.2;  /* random draws must replay too */
@@ -281,6 +284,7 @@ test_bad_settings (void)
 
   synthetic_init (&s);
   facet_train_config_init (&cfg);
+  facet_train_config_set_mode (&cfg, FACET_TRAIN_FULL, 0);
 
   {
     g_autoptr (GError) error = NULL;
@@ -360,10 +364,10 @@ test_metrics (void)
         for (int d = 0; d < dim; d++)
           f[i * dim + d] = (float) facet_rng_normal (&rng) * 0.3f + (d == subj[i] ? 2.0f : 0.0f);
       }
-    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, 1), >, 0.9);
+    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, NULL), >, 0.9);
     for (int i = 0; i < n * dim; i++)
       f[i] = (float) facet_rng_normal (&rng);
-    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, 1), <, 0.6);
+    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, NULL), <, 0.6);
 
     /* A subject seen in too few frames to split (a face the detector
      * rarely found) is left out; the others are still measured. */
@@ -371,12 +375,87 @@ test_metrics (void)
       for (int d = 0; d < dim; d++)
         f[i * dim + d] = (float) facet_rng_normal (&rng) * 0.3f + (d == subj[i] ? 2.0f : 0.0f);
     subj[0] = subj[1] = 7;
-    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, 1), >, 0.9);
+    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, NULL), >, 0.9);
     /* With one subject left there is nothing to tell apart. */
     for (int i = 0; i < n; i++)
       subj[i] = i < 3 ? 5 : 6;
-    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, 1), <, 0.0);
+    g_assert_cmpfloat (facet_metrics_identity_probe (f, n, dim, subj, NULL), <, 0.0);
   }
+  {
+    /* Features that drift in time (each frame 0.8 like the one before,
+     * the same stationary law for every subject) and carry no identity: a
+     * random split finds each test frame's near copy among the fitted ones;
+     * the split in time must read near chance (three subjects of 100 frames). */
+    FacetRng rng;
+    int n = 300, dim = 24;
+    double chance, acc;
+    g_autofree float *f = g_new (float, n * dim);
+    g_autofree int *s3 = g_new (int, n);
+    facet_rng_init (&rng, 5);
+    for (int sj = 0; sj < 3; sj++)
+      {
+        float walk[24] = { 0 };
+        for (int t = 0; t < 100; t++)
+          {
+            int i = sj * 100 + t;
+            s3[i] = sj;
+            for (int d = 0; d < dim; d++)
+              {
+                walk[d] = 0.8f * walk[d] + (float) facet_rng_normal (&rng) * 0.6f;
+                f[i * dim + d] = walk[d];
+              }
+          }
+      }
+    acc = facet_metrics_identity_probe (f, n, dim, s3, &chance);
+    g_test_message ("time-split probe on drifting features without identity: %.2f (chance %.2f)",
+                    acc, chance);
+    g_assert_cmpfloat_with_epsilon (chance, 1.0 / 3.0, 1e-9);
+    g_assert_cmpfloat (acc, <, 0.55);
+  }
+}
+
+/* More subjects than any fixed table held (4096 once): each subject one
+ * frame of the same small crop; the split must count every one. */
+static void
+test_many_subjects (void)
+{
+  const guint n = 5000;
+  g_autoptr (FacetModel) base = tiny_model ();
+  g_autoptr (FacetModel) trained = NULL;
+  g_autoptr (FacetTrainResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree float *targets = g_new (float, 2 * n);
+  g_autofree int *subjects = g_new (int, n);
+  g_autofree FacetImage **crops = g_new (FacetImage *, n);
+  FacetImage *im = facet_image_new (SIZE, SIZE);
+  int aus[2] = { 1, 2 };
+  FacetTrainData d = { 0 };
+  FacetTrainConfig cfg;
+
+  memset (im->data, 90, (gsize) im->stride * SIZE);
+  for (guint i = 0; i < n; i++)
+    {
+      targets[2 * i] = i % 2;
+      targets[2 * i + 1] = (i / 2) % 2;
+      subjects[i] = (int) (n - 1 - i); /* not in sample order */
+      crops[i] = im;
+    }
+  d.n = n;
+  d.n_aus = 2;
+  d.au_ids = aus;
+  d.targets = targets;
+  d.subjects = subjects;
+  d.n_subjects = (int) n;
+  d.crops = crops;
+  facet_train_config_init (&cfg);
+  cfg.epochs = 1;
+  cfg.batch = 256;
+  trained = facet_train_run (base, &d, &cfg, &result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (result->n_val_subjects, ==, 1250);
+  g_assert_cmpint (result->n_train_subjects, ==, 3750);
+  g_assert_cmpuint (result->n_train + result->n_val, ==, n);
+  facet_image_unref (im);
 }
 
 int
@@ -389,5 +468,6 @@ main (int    argc,
   g_test_add_func ("/train/loop/learns", test_learns);
   g_test_add_func ("/train/loop/heads-mode", test_heads_mode);
   g_test_add_func ("/train/loop/resume-is-exact", test_resume_is_exact);
+  g_test_add_func ("/train/loop/many-subjects", test_many_subjects);
   return g_test_run ();
 }

@@ -4,8 +4,10 @@
 - a run killed with SIGKILL after an epoch and resumed ends with the same
   weights as an uninterrupted run with the same seed;
 - bad settings are refused with one line before any frame is decoded;
-- heads-mode fine-tuning improves validation F1 over the base model;
-- `models --json` lists the new model with its parent and metrics.
+- heads-mode fine-tuning with its defaults improves validation F1 over the base
+  model, and IAT is refused in heads mode;
+- `models --json` lists the new model with its parent, its metrics and its
+  parent's on the same held-out frames.
 """
 import json
 import os
@@ -162,8 +164,13 @@ class Finetune(unittest.TestCase):
         # aligned crops (dlib's landmarks), subjects the demo never saw.
         project = os.path.join(self.dir, "heads.facet")
         synthetic_project(project, "H", 8, 500, 600, seconds=6, fps=5, size=224, crop="aligned")
-        out = cli("finetune", project, "--base", base, "--mode", "heads", "--epochs", 15,
-                  "--batch", 16, "--lr", "5e-3", "--iat-lambda", 0.5, "--seed", 3, "--name", "heads",
+        # IAT is refused in heads mode (the backbone is frozen), before any work.
+        p = cli("finetune", project, "--base", base, "--mode", "heads", "--iat-lambda", 0.5, check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("last:K or full", p.stderr)
+        # Heads mode with every default (its own learning rate and schedule).
+        out = cli("finetune", project, "--base", base, "--mode", "heads", "--seed", 3, "--name", "heads",
                   "--quiet").stdout
         rows = [l.split() for l in out.splitlines() if l.strip() and l.split()[0].isdigit()]
         base_row = [l.split() for l in out.splitlines() if l.startswith("base")][0]
@@ -172,15 +179,30 @@ class Finetune(unittest.TestCase):
         base_f1 = 0.0 if base_f1 == "-" else float(base_f1)
         print(f"validation mean F1: base model {base_f1:.3f}, after heads fine-tuning {last_f1:.3f}")
         self.assertGreater(last_f1, base_f1, out)
+        # No ID loss is trained in heads mode.
+        self.assertEqual(float(rows[-1][3]), 0.0, out)
+        # The last lines put the new model beside its base, on the same frames.
+        summary = [l for l in out.splitlines() if l.startswith("held-out mean F1")]
+        self.assertEqual(len(summary), 1, out)
+        self.assertIn(f"base {base_f1:.3f}, new {last_f1:.3f}", summary[0])
+        self.assertIn("chance", out)
         models = json.loads(cli("models", project, "--json").stdout)
         self.assertEqual([m["name"] for m in models][-1], "heads")
         new = models[-1]
         self.assertIsNotNone(new["parent"])
         parent = [m for m in models if m["id"] == new["parent"]][0]
         self.assertIsNone(parent["parent"])
-        for key in ("f1_mean", "f1", "auc_mean", "id_probe_acc"):
+        for key in ("f1_mean", "f1", "auc_mean", "auc", "base_f1_mean", "base_auc_mean", "base_f1",
+                    "base_auc", "id_probe_acc", "id_probe_chance", "id_probe_train_acc", "thresholds"):
             self.assertIn(key, new["metrics"])
-        self.assertAlmostEqual(new["metrics"]["f1_mean"], last_f1, places=3)
+        m = new["metrics"]
+        self.assertAlmostEqual(m["f1_mean"], last_f1, places=3)
+        self.assertAlmostEqual(m["base_f1_mean"] or 0.0, base_f1, places=3)
+        self.assertAlmostEqual(m["base_auc_mean"], float(base_row[7]), places=3)
+        self.assertAlmostEqual(m["auc_mean"], float(rows[-1][7]), places=3)
+        self.assertEqual(sorted(m["f1"]), sorted(m["base_f1"]))
+        # Per-AU thresholds chosen on the validation subjects travel with the model.
+        self.assertTrue(all(0.0 < t < 1.0 for t in m["thresholds"].values()), m["thresholds"])
         # The split is reported and kept with the model: which subjects were held out.
         held_line = [l for l in out.splitlines() if "held out for validation" in l]
         self.assertEqual(len(held_line), 1, out)

@@ -20,6 +20,7 @@
 #include "facet-export-dialog.h"
 #include "facet-preferences-window.h"
 #include "facet-sidebar.h"
+#include "facet-finetune-dialog.h"
 #include "ui-harness.h"
 
 #define TIMEOUT 60.0
@@ -446,6 +447,83 @@ test_add_media (void)
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (add)), ==, "_Close");
   gtk_window_destroy (found);
   settle ();
+}
+
+/* A child of a template by its id in the .ui file. */
+static GtkWidget *
+find_by_id (GtkWidget  *root,
+            const char *id)
+{
+  if (g_strcmp0 (gtk_buildable_get_buildable_id (GTK_BUILDABLE (root)), id) == 0)
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_by_id (c, id);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+visible_cond (gpointer widget)
+{
+  return gtk_widget_get_visible (widget);
+}
+
+/* Fine-tuning from the app: IAT's strength is off in heads mode; a heads
+ * run ends with the base and the new model side by side on the same
+ * held-out frames, every AU listed, the notes under the table, and the
+ * re-analyse button offered as the next step only when the new model is
+ * not worse. */
+static void
+test_finetune (void)
+{
+  GtkWidget *dialog = facet_finetune_dialog_new (GTK_WINDOW (fx.window),
+                                                 facet_window_get_project (fx.window));
+  GtkWidget *mode, *lambda, *epochs, *start, *grid, *reanalyse, *status;
+  g_autoptr (GString) cells = g_string_new (NULL);
+  const char *status_text;
+
+  gtk_window_present (GTK_WINDOW (dialog));
+  mode = find_by_id (dialog, "mode_row");
+  lambda = find_by_id (dialog, "lambda_spin");
+  epochs = find_by_id (dialog, "epochs_spin");
+  start = find_by_id (dialog, "start_button");
+  grid = find_by_id (dialog, "results_grid");
+  reanalyse = find_by_id (dialog, "reanalyse_button");
+  status = find_by_id (dialog, "status_label");
+  g_assert_true (mode && lambda && epochs && start && grid && reanalyse && status);
+
+  adw_combo_row_set_selected (ADW_COMBO_ROW (mode), 1);
+  g_assert_true (gtk_widget_get_sensitive (lambda));
+  g_assert_cmpfloat (gtk_spin_button_get_value (GTK_SPIN_BUTTON (lambda)), ==, 0.5);
+  adw_combo_row_set_selected (ADW_COMBO_ROW (mode), 0);
+  g_assert_false (gtk_widget_get_sensitive (lambda));
+  g_assert_cmpfloat (gtk_spin_button_get_value (GTK_SPIN_BUTTON (lambda)), ==, 0.0);
+
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (epochs), 3);
+  ui_wait (visible_cond, start, TIMEOUT);
+  g_assert_true (gtk_widget_get_sensitive (start));
+  gtk_widget_activate (start);
+  if (!ui_wait (visible_cond, grid, 300.0))
+    g_error ("fine-tuning did not finish: %s", gtk_label_get_text (GTK_LABEL (status)));
+  for (GtkWidget *c = gtk_widget_get_first_child (grid); c != NULL; c = gtk_widget_get_next_sibling (c))
+    if (GTK_IS_LABEL (c))
+      g_string_append_printf (cells, "%s\n", gtk_label_get_text (GTK_LABEL (c)));
+  g_test_message ("%s", cells->str);
+  g_assert_nonnull (strstr (cells->str, "Base model"));
+  g_assert_nonnull (strstr (cells->str, "F1 AU01"));
+  g_assert_nonnull (strstr (cells->str, "AUC AU43"));
+  g_assert_nonnull (strstr (cells->str, "Identity probe, training subjects"));
+  g_assert_nonnull (strstr (cells->str, "sidebar"));
+  g_assert_true (gtk_widget_get_visible (reanalyse));
+  status_text = gtk_label_get_text (GTK_LABEL (status));
+  g_test_message ("%s", status_text);
+  g_assert_cmpint (strstr (status_text, "worse") != NULL, ==,
+                   !gtk_widget_has_css_class (reanalyse, "suggested-action"));
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  ui_idle (0.2);
 }
 
 /* Z magnifies the frame around the face: the face box is drawn twice,
@@ -922,6 +1000,7 @@ main (int    argc,
   g_test_add_func ("/ui/app/zoom-face", test_zoom_face);
   g_test_add_func ("/ui/app/type-au", test_type_au);
   g_test_add_func ("/ui/app/add-media", test_add_media);
+  g_test_add_func ("/ui/app/finetune", test_finetune);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (fx.window));

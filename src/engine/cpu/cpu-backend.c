@@ -1064,6 +1064,7 @@ static const FacetBackendVTable cpu_vtable = {
   .synchronize = cpu_synchronize,
   .train_step = cpu_train_step,
   .mae_step = cpu_mae_step,
+  .heads_step = facet_cpu_heads_train_step,
 };
 
 /**

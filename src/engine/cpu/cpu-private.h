@@ -57,5 +57,10 @@ gboolean facet_cpu_mae_step         (FacetBackend           *backend,
                                      FacetGrads             *grads,
                                      FacetMaeStepResult     *result,
                                      GError                **error);
+gboolean facet_cpu_heads_train_step (FacetBackend           *backend,
+                                     const FacetHeadsStep   *step,
+                                     FacetGrads             *grads,
+                                     FacetTrainStepResult   *result,
+                                     GError                **error);
 
 G_END_DECLS

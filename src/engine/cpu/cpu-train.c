@@ -403,6 +403,7 @@ facet_cpu_heads_step (const FacetModelConfig *c,
                       const float            *au_targets,
                       const int              *subjects,
                       float                   iat_lambda,
+                      const float            *pos_weight,
                       FacetGrads             *grads,
                       float                  *dpooled,
                       FacetTrainStepResult   *result,
@@ -432,6 +433,14 @@ facet_cpu_heads_step (const FacetModelConfig *c,
       if (y < 0.0f)
         {
           dlogits[i] = 0.0f;
+          continue;
+        }
+      if (pos_weight != NULL)
+        {
+          /* -(w y log s + (1 - y) log (1 - s)): positives count w times */
+          float w = pos_weight[i % a];
+          au_loss += (w * y + 1.0f - y) * softplus (z) - (double) w * y * z;
+          dlogits[i] = ((w * y + 1.0f - y) * sigmoidf (z) - w * y) / (float) n_labelled;
           continue;
         }
       au_loss += softplus (z) - (double) y * z;
@@ -500,6 +509,27 @@ facet_cpu_heads_step (const FacetModelConfig *c,
                                  GRAD (global ? "fc_norm.weight" : "norm.weight"),
                                  GRAD (global ? "fc_norm.bias" : "norm.bias"));
   return TRUE;
+}
+
+/* The heads_step slot: the readout alone, on the loaded model's weights. */
+gboolean
+facet_cpu_heads_train_step (FacetBackend         *backend,
+                            const FacetHeadsStep *step,
+                            FacetGrads           *grads,
+                            FacetTrainStepResult *result,
+                            GError              **error)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+
+  if (backend->model == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID, "no model loaded");
+      return FALSE;
+    }
+  return facet_cpu_heads_step (facet_model_get_config (backend->model), self->norm_w, self->norm_b,
+                               self->head_w, self->head_b, self->id_w, self->id_b, step->pooled_raw,
+                               step->batch, step->au_targets, step->subjects, step->iat_lambda,
+                               step->pos_weight, grads, NULL, result, error);
 }
 
 /**
@@ -637,7 +667,7 @@ facet_cpu_train_step (FacetBackend         *backend,
     }
   if (!facet_cpu_heads_step (c, self->norm_w, self->norm_b, self->head_w, self->head_b, self->id_w,
                              self->id_b, st->pooled_raw, batch, step->au_targets, step->subjects,
-                             step->iat_lambda, grads, st->dpooled, result, error))
+                             step->iat_lambda, NULL, grads, st->dpooled, result, error))
     return FALSE;
 
   if (n_train == 0 && !step->train_embedding)
