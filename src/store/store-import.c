@@ -214,6 +214,36 @@ split_fields (const char *line,
     }
 }
 
+/* The first line that is not blank, split into @fields (a byte order mark
+ * dropped); @expected says what a header looks like for the error. */
+static gboolean
+read_header (Reader     *r,
+             const char *expected,
+             GArray     *fields,
+             GError    **error)
+{
+  const char *line;
+  gsize len;
+
+  for (;;)
+    {
+      if (!next_line (r, &line, &len, error))
+        {
+          parse_error (error, r->name, 1, 1, "the file is empty (a header %s was expected)",
+                       expected);
+          return FALSE;
+        }
+      if (line == NULL)
+        return FALSE;
+      if (!blank (line, len))
+        break;
+    }
+  if (r->line == 1 && len >= 3 && memcmp (line, "\xef\xbb\xbf", 3) == 0)
+    line += 3, len -= 3; /* a byte order mark */
+  split_fields (line, len, fields);
+  return TRUE;
+}
+
 static gboolean
 field_int (const Field *f,
            gint64       min,
@@ -669,22 +699,8 @@ parse_csv (Reader         *r,
   const char *line;
   gsize len;
 
-  /* The header. */
-  for (;;)
-    {
-      if (!next_line (r, &line, &len, error))
-        {
-          parse_error (error, r->name, 1, 1, "the file is empty (a header frame,AU01,... was expected)");
-          return FALSE;
-        }
-      if (line == NULL)
-        return FALSE;
-      if (!blank (line, len))
-        break;
-    }
-  if (r->line == 1 && len >= 3 && memcmp (line, "\xef\xbb\xbf", 3) == 0)
-    line += 3, len -= 3; /* a byte order mark */
-  split_fields (line, len, fields);
+  if (!read_header (r, "frame,AU01,...", fields, error))
+    return FALSE;
   if (!csv_read_columns (r, fields, &layout, error)
       || !csv_check_columns (r, fields, &layout, error))
     return FALSE;
@@ -1079,21 +1095,8 @@ parse_bp4d (Reader                        *r,
   file->frame_base = 1;
   if (set == NULL)
     set = facet_dataset_aus ("BP4D", &n_set);
-  for (;;)
-    {
-      if (!next_line (r, &line, &len, error))
-        {
-          parse_error (error, r->name, 1, 1, "the file is empty (a header 0,1,2,... was expected)");
-          return FALSE;
-        }
-      if (line == NULL)
-        return FALSE;
-      if (!blank (line, len))
-        break;
-    }
-  if (r->line == 1 && len >= 3 && memcmp (line, "\xef\xbb\xbf", 3) == 0)
-    line += 3, len -= 3;
-  split_fields (line, len, fields);
+  if (!read_header (r, "0,1,2,...", fields, error))
+    return FALSE;
   n_cols = fields->len;
   for (guint c = 1; c < n_cols; c++)
     {
