@@ -1293,19 +1293,20 @@ facet_pickle_describe (FacetPickleValue *value,
   return g_string_free (s, FALSE);
 }
 
-/**
- * facet_pickle_to_json:
- *
- * Appends plain values (numbers, strings, lists, dicts with string keys,
- * opaque objects as their attribute dict) as JSON. Returns FALSE and
- * appends null for anything deeper than @depth.
- */
-gboolean
-facet_pickle_to_json (FacetPickleValue *v,
-                      GString          *out,
-                      int               depth)
+/* At most this much JSON from one value: a pickle may refer to the same
+ * list or dict again and again (memo references), and written out in full
+ * such a file of a few hundred bytes grows exponentially with the depth. */
+#define JSON_MAX_BYTES (1 << 20)
+
+static gboolean
+to_json (FacetPickleValue *v,
+         GString          *out,
+         int               depth,
+         gsize             limit)
 {
-  if (depth <= 0)
+  gboolean complete = TRUE;
+
+  if (depth <= 0 || out->len > limit)
     {
       g_string_append (out, "null");
       return FALSE;
@@ -1338,19 +1339,20 @@ facet_pickle_to_json (FacetPickleValue *v,
     case FACET_PICKLE_LIST:
     case FACET_PICKLE_SET:
       g_string_append_c (out, '[');
-      for (guint i = 0; i < v->items->len; i++)
+      for (guint i = 0; i < v->items->len && complete; i++)
         {
           if (i)
             g_string_append_c (out, ',');
-          facet_pickle_to_json (g_ptr_array_index (v->items, i), out, depth - 1);
+          complete = to_json (g_ptr_array_index (v->items, i), out, depth - 1, limit)
+                     || out->len <= limit;
         }
       g_string_append_c (out, ']');
-      return TRUE;
+      return complete;
     case FACET_PICKLE_DICT:
       {
         gboolean first = TRUE;
         g_string_append_c (out, '{');
-        for (guint i = 0; i + 1 < v->items->len; i += 2)
+        for (guint i = 0; i + 1 < v->items->len && complete; i += 2)
           {
             FacetPickleValue *k = g_ptr_array_index (v->items, i);
             if (k->kind != FACET_PICKLE_STRING)
@@ -1358,20 +1360,37 @@ facet_pickle_to_json (FacetPickleValue *v,
             if (!first)
               g_string_append_c (out, ',');
             first = FALSE;
-            facet_pickle_to_json (k, out, depth - 1);
+            to_json (k, out, depth - 1, limit);
             g_string_append_c (out, ':');
-            facet_pickle_to_json (g_ptr_array_index (v->items, i + 1), out, depth - 1);
+            complete = to_json (g_ptr_array_index (v->items, i + 1), out, depth - 1, limit)
+                       || out->len <= limit;
           }
         g_string_append_c (out, '}');
-        return TRUE;
+        return complete;
       }
     case FACET_PICKLE_OBJECT:
       if (v->obj.state != NULL && v->obj.state->kind == FACET_PICKLE_DICT)
-        return facet_pickle_to_json (v->obj.state, out, depth);
+        return to_json (v->obj.state, out, depth, limit);
       g_string_append (out, "null");
       return TRUE;
     default:
       g_string_append (out, "null");
       return TRUE;
     }
+}
+
+/**
+ * facet_pickle_to_json:
+ *
+ * Appends plain values (numbers, strings, lists, dicts with string keys,
+ * opaque objects as their attribute dict) as JSON. Returns FALSE and
+ * appends null for anything deeper than @depth; stops (still valid JSON)
+ * once about a mebibyte has been written for the value.
+ */
+gboolean
+facet_pickle_to_json (FacetPickleValue *v,
+                      GString          *out,
+                      int               depth)
+{
+  return to_json (v, out, depth, out->len + JSON_MAX_BYTES);
 }
