@@ -133,13 +133,66 @@ on_progress (const FacetAnalysisProgress *progress,
   g_main_context_invoke_full (j->context, G_PRIORITY_DEFAULT, deliver_progress, r, report_free);
 }
 
+/* The cancellables of the analysis threads still running, process-wide. */
+static GMutex     live_lock;
+static GPtrArray *live;
+
+static void
+live_add (GCancellable *cancellable)
+{
+  g_mutex_lock (&live_lock);
+  if (live == NULL)
+    live = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (live, g_object_ref (cancellable));
+  g_mutex_unlock (&live_lock);
+}
+
+static void
+live_remove (GCancellable *cancellable)
+{
+  g_mutex_lock (&live_lock);
+  g_ptr_array_remove (live, cancellable);
+  g_mutex_unlock (&live_lock);
+}
+
+gboolean
+facet_analysis_stop_all (guint timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean left = FALSE;
+
+  for (;;)
+    {
+      g_mutex_lock (&live_lock);
+      left = live != NULL && live->len > 0;
+      for (guint i = 0; left && i < live->len; i++)
+        g_cancellable_cancel (g_ptr_array_index (live, i));
+      g_mutex_unlock (&live_lock);
+      if (!left || g_get_monotonic_time () >= end)
+        break;
+      g_usleep (10000);
+    }
+  return !left;
+}
+
+static void analysis_run (GTask *task, Job *j, GCancellable *cancellable);
+
 static void
 analysis_thread (GTask        *task,
                  gpointer      source_object,
                  gpointer      task_data,
                  GCancellable *cancellable)
 {
-  Job *j = task_data;
+  live_add (cancellable);
+  analysis_run (task, task_data, cancellable);
+  live_remove (cancellable);
+}
+
+static void
+analysis_run (GTask        *task,
+              Job          *j,
+              GCancellable *cancellable)
+{
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (FacetModel) model = NULL;
   g_autoptr (FacetEngine) engine = NULL;

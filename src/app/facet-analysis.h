@@ -33,4 +33,10 @@ double         facet_analysis_get_fraction (FacetAnalysis *self);
 const char    *facet_analysis_get_text     (FacetAnalysis *self);
 gint64         facet_analysis_get_model_id (FacetAnalysis *self);
 
+/* Cancels every analysis of the process and waits (at most @timeout_ms)
+ * until their threads have ended: called when the application's main loop
+ * has returned, so that no worker still uses the engine while the process
+ * exits. TRUE when none is left. */
+gboolean       facet_analysis_stop_all     (guint          timeout_ms);
+
 G_END_DECLS

@@ -10,6 +10,7 @@
 
 #include <glib/gi18n.h>
 
+#include "facet-analysis.h"
 #include "facet-application.h"
 #include "facet-demo.h"
 
@@ -19,6 +20,7 @@ main (int    argc,
 {
   g_autoptr (FacetApplication) app = NULL;
   g_autoptr (GError) error = NULL;
+  int status;
   g_autofree char *locale_dir = facet_relocated_data_path ("locale");
   g_autofree char *schemas = facet_relocated_data_path ("glib-2.0/schemas/gschemas.compiled");
 
@@ -50,5 +52,10 @@ main (int    argc,
       return 1;
     }
   app = facet_application_new (APPLICATION_ID, G_APPLICATION_DEFAULT_FLAGS);
-  return g_application_run (G_APPLICATION (app), argc, argv);
+  status = g_application_run (G_APPLICATION (app), argc, argv);
+  /* Closing the last window ends the main loop, not the analysis threads:
+   * stop them before the process exits under them. */
+  if (!facet_analysis_stop_all (60000))
+    g_warning ("an analysis did not stop within a minute of quitting");
+  return status;
 }
