@@ -255,6 +255,24 @@ to_root (GtkWidget *widget,
   *ry = oy + (int) lround (p.y + sy);
 }
 
+/* The pointer to (@x, @y) of @widget, then the first button down. */
+static void
+move_and_press (Display   *dpy,
+                GtkWidget *widget,
+                double     x,
+                double     y)
+{
+  int rx, ry;
+
+  g_assert_nonnull (dpy);
+  to_root (widget, x, y, &rx, &ry);
+  XTestFakeMotionEvent (dpy, -1, rx, ry, CurrentTime);
+  XSync (dpy, False);
+  ui_idle (0.05);
+  XTestFakeButtonEvent (dpy, 1, True, CurrentTime);
+  XSync (dpy, False);
+}
+
 void
 ui_drag (GtkWidget *widget,
          double     x0,
@@ -265,13 +283,7 @@ ui_drag (GtkWidget *widget,
   Display *dpy = x_display ();
   int rx, ry;
 
-  g_assert_nonnull (dpy);
-  to_root (widget, x0, y0, &rx, &ry);
-  XTestFakeMotionEvent (dpy, -1, rx, ry, CurrentTime);
-  XSync (dpy, False);
-  ui_idle (0.05);
-  XTestFakeButtonEvent (dpy, 1, True, CurrentTime);
-  XSync (dpy, False);
+  move_and_press (dpy, widget, x0, y0);
   ui_idle (0.05);
   for (int i = 1; i <= 8; i++)
     {
@@ -291,15 +303,8 @@ ui_click (GtkWidget *widget,
           double     y)
 {
   Display *dpy = x_display ();
-  int rx, ry;
 
-  g_assert_nonnull (dpy);
-  to_root (widget, x, y, &rx, &ry);
-  XTestFakeMotionEvent (dpy, -1, rx, ry, CurrentTime);
-  XSync (dpy, False);
-  ui_idle (0.05);
-  XTestFakeButtonEvent (dpy, 1, True, CurrentTime);
-  XSync (dpy, False);
+  move_and_press (dpy, widget, x, y);
   ui_idle (0.03);
   XTestFakeButtonEvent (dpy, 1, False, CurrentTime);
   XSync (dpy, False);
