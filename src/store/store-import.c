@@ -1753,8 +1753,12 @@ facet_store_import_labels_full (FacetStore                    *store,
   store_lock (store);
   if (store_begin (store, error))
     {
-      id = store_write_labels_locked (store, (FacetLabel *) labels->data, labels->len,
-                                      FACET_CHANGESET_IMPORT, description, error);
+      gint64 layer = 0;
+      if (!store_current_layer (store, TRUE, &layer, error))
+        id = -1;
+      else
+        id = store_write_labels_locked (store, layer, (FacetLabel *) labels->data, labels->len,
+                                        FACET_CHANGESET_IMPORT, description, NULL, error);
       if (id > 0)
         {
           /* What the change set holds: the labels that differed. */
