@@ -124,6 +124,20 @@ stat_text (char   *buf,
   return g_ascii_formatd (buf, size, format, v);
 }
 
+/* "72.4 %" for a share, "n/a" when undefined. */
+static const char *
+pct_text (char   *buf,
+          gsize   size,
+          double  share)
+{
+  char num[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isfinite (share))
+    return "n/a";
+  g_snprintf (buf, size, "%s %%", g_ascii_formatd (num, sizeof num, "%.1f", 100 * share));
+  return buf;
+}
+
 /* A paragraph per AU to paste into a methods section. */
 static GString *
 agreement_report (GArray     *results,
@@ -149,19 +163,19 @@ agreement_report (GArray     *results,
       const FacetAgreement *x = &g_array_index (results, FacetAgreement, i);
       const char *name = facet_au_name (x->au);
 
-      g_string_append_printf (out, "AU%d%s%s%s: kappa = %s, agreement = %s %%, n = %" G_GINT64_FORMAT
-                              " frames (prevalence %s %%).",
+      g_string_append_printf (out, "AU%d%s%s%s: kappa = %s, agreement = %s, n = %" G_GINT64_FORMAT
+                              " frames (prevalence %s).",
                               x->au, name ? " (" : "", name ? name : "", name ? ")" : "",
                               stat_text (k, sizeof k, x->kappa, "%.2f"),
-                              stat_text (p, sizeof p, 100 * x->agreement, "%.1f"), x->frames,
-                              stat_text (f, sizeof f, 100 * x->prevalence, "%.1f"));
+                              pct_text (p, sizeof p, x->agreement), x->frames,
+                              pct_text (f, sizeof f, x->prevalence));
       g_string_append_printf (out, " Events: agreement ratio = %s (%" G_GINT64_FORMAT " and %"
                               G_GINT64_FORMAT " events, %" G_GINT64_FORMAT " matched within +-%d "
-                              "frames; onsets agree in %s %%, offsets in %s %%).",
+                              "frames; onsets agree in %s, offsets in %s).",
                               stat_text (r, sizeof r, x->agreement_ratio, "%.2f"), x->events_a,
                               x->events_b, x->matched, x->window,
-                              stat_text (o, sizeof o, 100 * x->onset_agreement, "%.1f"),
-                              stat_text (f, sizeof f, 100 * x->offset_agreement, "%.1f"));
+                              pct_text (o, sizeof o, x->onset_agreement),
+                              pct_text (f, sizeof f, x->offset_agreement));
       if (x->intensity_frames > 0)
         g_string_append_printf (out, " Intensity: weighted kappa = %s, ICC(3,1) = %s, n = %"
                                 G_GINT64_FORMAT " frames.",
