@@ -423,6 +423,122 @@ class ModelCoder(Workdir):
         self.assertEqual([r["frames"] for r in latest["aus"]], [r["frames"] for r in got["aus"]])
 
 
+class Intensity(Workdir):
+    """FACS A-E through import and export: the labels csv (0..1 or letters),
+    events' peak intensity, the time series' intensity columns, ELAN
+    annotation values ("AU12 C"), DISFA's 0-5."""
+
+    def test_intensity_round_trip(self):
+        video = self.path("clip.mp4")
+        make_video(video, 80)
+        project = self.path("a.facet")
+        run_cli("init", project)
+        run_cli("add", project, video, "--subject", "S1", "--crop", "none")
+        # ana: AU12 B over 10-19 with a D peak at 14-15, AU6 present without intensity at 30-34.
+        run_cli("labels", "set", project, "--video", 1, "--frames", "10-19", "--au", 12, "--present",
+                "--intensity", "B", "--layer", "ana", "--coder", "ana")
+        run_cli("labels", "set", project, "--video", 1, "--frames", "14-15", "--au", 12, "--present",
+                "--intensity", "d", "--layer", "ana", "--coder", "ana")
+        run_cli("labels", "set", project, "--video", 1, "--frames", "30-34", "--au", 6, "--present",
+                "--layer", "ana")
+        run_cli("labels", "set", project, "--video", 1, "--frames", "0-79", "--au", 1, "--absent",
+                "--layer", "ana")
+        # The final layer has something else: exports without --coder show that.
+        run_cli("labels", "set", project, "--video", 1, "--frames", "50-59", "--au", 12, "--present",
+                "--intensity", "E")
+        p = run_cli("labels", "set", project, "--video", 1, "--frames", "1", "--au", 12, "--absent",
+                    "--intensity", "C", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--intensity goes with --present", p.stderr)
+
+        # The labels csv of ana's layer, read back by pandas: intensity on the 0..1 scale.
+        first = self.path("ana.csv")
+        run_cli("labels", "export", project, first, "--coder", "ana")
+        df = pd.read_csv(first)
+        au12 = df.set_index("frame")["AU12_i"]
+        self.assertAlmostEqual(au12[10], 0.4, places=6)
+        self.assertAlmostEqual(au12[14], 0.8, places=6)
+        self.assertTrue(math.isnan(df.set_index("frame")["AU06_i"][30]))
+        self.assertTrue(math.isnan(df.set_index("frame")["AU12"][55]))  # the final layer's, not ana's
+        # ... imported into another project's layer of ana gives the same file.
+        other = self.path("b.facet")
+        run_cli("init", other)
+        run_cli("add", other, video, "--subject", "S1", "--crop", "none")
+        run_cli("labels", "import", other, first, "--format", "csv", "--coder", "ana")
+        second = self.path("ana2.csv")
+        run_cli("labels", "export", other, second, "--coder", "ana")
+        with open(first) as a, open(second) as b:
+            self.assertEqual(a.read(), b.read())
+        p = run_cli("labels", "export", other, second, "--coder", "nobody", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("has no layer", p.stderr)
+
+        # Events: the highest coded intensity of each event as a letter.
+        ev_path = self.path("events.csv")
+        run_cli("export", project, "--format", "events", "--coder", "ana", ev_path)
+        ev = pd.read_csv(ev_path, keep_default_na=False)
+        rows = {r["au"]: r for _, r in ev.iterrows()}
+        self.assertEqual((rows["AU12"]["onset_frame"], rows["AU12"]["offset_frame"]), (10, 19))
+        self.assertEqual(rows["AU12"]["peak_intensity"], "D")
+        self.assertEqual(rows["AU06"]["peak_intensity"], "")
+        run_cli("export", project, "--format", "events", ev_path)
+        final = pd.read_csv(ev_path)
+        self.assertEqual(list(final[final["au"] == "AU12"]["peak_intensity"]), ["E"])
+
+        # The time series: AUxx_int is the level 1-5 on present frames.
+        ts_path = self.path("ts.csv")
+        run_cli("export", project, "--format", "timeseries", "--coder", "ana", ts_path)
+        ts = pd.read_csv(ts_path).set_index("frame")
+        want = {f: 2 for f in range(10, 20)} | {14: 4, 15: 4}
+        for f in range(80):
+            v = ts["AU12_int"][f]
+            if f in want:
+                self.assertEqual(v, want[f], f)
+            else:
+                self.assertTrue(math.isnan(v), f)
+        self.assertTrue(ts["AU06_int"].isna().all())
+
+        # ELAN: "AU12 D ..." (well-formed, the tier per AU as before).
+        eaf = self.path("ana.eaf")
+        run_cli("export", project, "--format", "eaf", "--coder", "ana", eaf)
+        subprocess.run(["xmllint", "--noout", eaf], check=True)
+        root = ET.parse(eaf).getroot()
+        values = {t.get("TIER_ID"): [v.text for v in t.iter("ANNOTATION_VALUE")]
+                  for t in root.findall("TIER")}
+        self.assertEqual(len(values["AU12"]), 1)
+        self.assertTrue(values["AU12"][0].startswith("AU12 D "), values)
+        self.assertTrue(values["AU06"][0].startswith("AU06 cheek raiser"), values)
+
+    def test_disfa_levels(self):
+        video = self.path("SN001.mp4")
+        make_video(video, 12)
+        project = self.path("d.facet")
+        run_cli("init", project)
+        run_cli("add", project, video, "--subject", "SN001", "--crop", "none")
+        folder = self.path("disfa")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "SN001_au12.txt"), "w") as f:
+            for frame in range(12):
+                f.write(f"{frame + 1},{frame % 6}\n")
+        run_cli("labels", "import", project, folder, "--format", "disfa", "--video", 1,
+                "--min-intensity", 1)
+        out = self.path("d.csv")
+        run_cli("labels", "export", project, out)
+        df = pd.read_csv(out).set_index("frame")
+        ts = self.path("d-ts.csv")
+        run_cli("export", project, "--format", "timeseries", ts)
+        levels = pd.read_csv(ts).set_index("frame")["AU12_int"]
+        for frame in range(12):
+            disfa = frame % 6
+            # DISFA 1-5 are A-E (intensity / 5); 0 is absent.
+            self.assertEqual(df["AU12"][frame], 1 if disfa >= 1 else 0)
+            if disfa:
+                self.assertAlmostEqual(df["AU12_i"][frame], disfa / 5, places=6)
+                self.assertEqual(levels[frame], disfa)
+            else:
+                self.assertTrue(math.isnan(levels[frame]))
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
         suite = unittest.defaultTestLoader.loadTestsFromName(sys.argv[1], sys.modules[__name__])
