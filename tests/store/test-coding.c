@@ -189,7 +189,6 @@ test_layers_independent (void)
   g_autoptr (GPtrArray) sets = NULL;
   g_auto (GStrv) layers = NULL;
   gint64 video, skipped = -1;
-  FacetLabel l;
 
   g_assert_no_error (error);
   video = add_video (store, "layers.bin", "S1", 200, 30.0, 1);
@@ -352,6 +351,71 @@ test_resolve (void)
   g_assert_cmpint (state_at (store, video, 4, 6), ==, FACET_LABEL_UNSET);
 }
 
+/* ---- Agreement (a hand-worked case; test_agreement.py checks against numpy) ------------------- */
+
+static void
+test_agreement_small (void)
+{
+  g_autofree char *path = new_project_path ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_create (path, &error);
+  g_autoptr (GArray) r1 = NULL, r2 = NULL, none = NULL;
+  FacetAgreementOptions opt = { .window = 1, .threshold = NAN };
+  const FacetAgreement *a;
+  gint64 video;
+
+  g_assert_no_error (error);
+  video = add_video (store, "agree.bin", "S1", 20, 25.0, 6);
+  /* ana: AU12 present 2-6, absent elsewhere, not codable at 10.
+   * ben: present 4-8, absent elsewhere. */
+  facet_store_set_layer (store, "ana");
+  facet_store_set_label_range (store, video, 0, 19, 12, FACET_LABEL_ABSENT, FACET_LABEL_SOURCE_HUMAN, &error);
+  facet_store_set_label_range (store, video, 2, 6, 12, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_HUMAN, &error);
+  facet_store_set_label (store, video, 10, 12, FACET_LABEL_NOT_CODABLE, &error);
+  facet_store_set_layer (store, "ben");
+  facet_store_set_label_range (store, video, 0, 19, 12, FACET_LABEL_ABSENT, FACET_LABEL_SOURCE_HUMAN, &error);
+  facet_store_set_label_range (store, video, 4, 8, 12, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_HUMAN, &error);
+  g_assert_no_error (error);
+
+  r1 = facet_store_agreement (store, "ana", "ben", 0, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r1->len, ==, 1);
+  a = &g_array_index (r1, FacetAgreement, 0);
+  /* n = 19 (frame 10 left out): n11 = 3 (4-6), n10 = 2, n01 = 2, n00 = 12.
+   * p_o = 15/19, p_e = (5/19)^2 + (14/19)^2 = 221/361, kappa = 64/140. */
+  g_assert_cmpint (a->au, ==, 12);
+  g_assert_cmpint (a->frames, ==, 19);
+  g_assert_cmpint (a->both_present, ==, 3);
+  g_assert_cmpint (a->a_only, ==, 2);
+  g_assert_cmpint (a->b_only, ==, 2);
+  g_assert_cmpfloat_with_epsilon (a->agreement, 15.0 / 19.0, 1e-12);
+  g_assert_cmpfloat_with_epsilon (a->kappa, 64.0 / 140.0, 1e-12);
+  g_assert_cmpfloat_with_epsilon (a->prevalence, 10.0 / 38.0, 1e-12);
+  /* One event each, overlapping: matched; onsets 2/4 and offsets 6/8 are 2 apart. */
+  g_assert_cmpint (a->events_a, ==, 1);
+  g_assert_cmpint (a->matched, ==, 1);
+  g_assert_cmpfloat (a->agreement_ratio, ==, 1.0);
+  g_assert_cmpint (a->onset_agree, ==, 0);
+  g_assert_cmpint (a->offset_agree, ==, 0);
+  g_assert_cmpint (a->intensity_frames, ==, 0);
+  g_assert_true (isnan (a->icc));
+  opt.window = 2;
+  r2 = facet_store_agreement (store, "ben", "ana", video, &opt, &error);
+  a = &g_array_index (r2, FacetAgreement, 0);
+  g_assert_cmpfloat (a->onset_agreement, ==, 1.0);
+  g_assert_cmpfloat (a->offset_agreement, ==, 1.0);
+  g_assert_cmpfloat_with_epsilon (a->kappa, 64.0 / 140.0, 1e-12);
+
+  /* The final layer is empty: no frames in common, nothing defined. */
+  none = facet_store_agreement (store, "ana", "final", 0, NULL, &error);
+  g_assert_no_error (error);
+  a = &g_array_index (none, FacetAgreement, 0);
+  g_assert_cmpint (a->frames, ==, 0);
+  g_assert_true (isnan (a->kappa) && isnan (a->agreement));
+  g_assert_null (facet_store_agreement (store, "ana", "nobody", 0, NULL, &error));
+  g_assert_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND);
+}
+
 /* ---- Reliability sample ----------------------------------------------------------------------- */
 
 static gint64
@@ -466,6 +530,7 @@ main (int    argc,
   g_test_add_func ("/store/coding/migrate-v2", test_migrate_v2);
   g_test_add_func ("/store/coding/layers", test_layers_independent);
   g_test_add_func ("/store/coding/resolve", test_resolve);
+  g_test_add_func ("/store/coding/agreement", test_agreement_small);
   g_test_add_func ("/store/coding/sample", test_sample);
 
   rc = g_test_run ();
