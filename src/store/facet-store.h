@@ -489,13 +489,14 @@ GArray   *facet_store_get_labelled_frames (FacetStore *store,
                                            int         au,
                                            GError    **error);
 
-/* Runs of equal state for the timeline lanes. */
+/* Runs of equal state, source and intensity level for the timeline lanes. */
 typedef struct
 {
   gint64           first;
   gint64           last;
   FacetLabelState  state;
   FacetLabelSource source;
+  int              level;  /* FACS intensity 1-5 (A-E) of a present run, 0 when none */
 } FacetLabelSegment;
 
 GArray   *facet_store_get_label_segments (FacetStore *store,
@@ -637,6 +638,15 @@ GArray     *facet_store_get_layer_labels (FacetStore  *store,
                                           gint64       first,
                                           gint64       last,
                                           GError     **error);
+
+/* The same for the timeline lanes of a named layer (side by side). */
+GArray     *facet_store_get_layer_segments (FacetStore  *store,
+                                            const char  *layer,
+                                            gint64       video_id,
+                                            int          au,
+                                            gint64       first,
+                                            gint64       last,
+                                            GError     **error);
 
 /* Writes @chosen (its state, intensity and source; FACET_LABEL_UNSET clears)
  * into the final layer at (@video_id, @frame, @au) as one change set of kind

@@ -839,6 +839,56 @@ facet_store_get_labelled_frames (FacetStore *store,
   return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
 }
 
+/* Under the lock: runs of equal state, source and intensity level in one layer. */
+static GArray *
+segments_in (FacetStore *store,
+             gint64      layer,
+             gint64      video_id,
+             int         au,
+             gint64      first,
+             gint64      last,
+             GError    **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  if (last < 0)
+    last = G_MAXINT64;
+  st = store_prepare (store,
+                      "SELECT frame, state, source, intensity FROM labels WHERE video_id = ? "
+                      "AND au = ? AND frame BETWEEN ? AND ? AND layer = ? ORDER BY frame", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, video_id);
+      sqlite3_bind_int (st, 2, au);
+      sqlite3_bind_int64 (st, 3, first);
+      sqlite3_bind_int64 (st, 4, last);
+      sqlite3_bind_int64 (st, 5, layer);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          gint64 f = sqlite3_column_int64 (st, 0);
+          FacetLabelState state = sqlite3_column_int (st, 1);
+          FacetLabelSource source = sqlite3_column_int (st, 2);
+          int level = state == FACET_LABEL_PRESENT && sqlite3_column_type (st, 3) != SQLITE_NULL
+                      ? facet_intensity_to_level ((float) sqlite3_column_double (st, 3)) : 0;
+          FacetLabelSegment *prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1)
+                                             : NULL;
+          if (prev != NULL && prev->last + 1 == f && prev->state == state && prev->source == source
+              && prev->level == level)
+            prev->last = f;
+          else
+            {
+              FacetLabelSegment seg = { .first = f, .last = f, .state = state, .source = source,
+                                        .level = level };
+              g_array_append_val (out, seg);
+            }
+        }
+      sqlite3_reset (st);
+    }
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
 GArray *
 facet_store_get_label_segments (FacetStore *store,
                                 gint64      video_id,
@@ -847,48 +897,37 @@ facet_store_get_label_segments (FacetStore *store,
                                 gint64      last,
                                 GError    **error)
 {
-  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
-  sqlite3_stmt *st;
-  int rc = -1;
+  GArray *out = NULL;
   gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  if (last < 0)
-    last = G_MAXINT64;
+  store_lock (store);
+  if (store_current_layer (store, FALSE, &layer, error))
+    out = segments_in (store, layer, video_id, au, first, last, error);
+  store_unlock_and_notify (store);
+  return out;
+}
+
+GArray *
+facet_store_get_layer_segments (FacetStore *store,
+                                const char *layer_name,
+                                gint64      video_id,
+                                int         au,
+                                gint64      first,
+                                gint64      last,
+                                GError    **error)
+{
+  GArray *out = NULL;
+  gint64 layer = 0;
+
+  g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  st = store_current_layer (store, FALSE, &layer, error)
-       ? store_prepare (store,
-                        "SELECT frame, state, source FROM labels WHERE video_id = ? AND au = ? "
-                        "AND frame BETWEEN ? AND ? AND layer = ? ORDER BY frame", error)
-       : NULL;
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 5, layer);
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int (st, 2, au);
-      sqlite3_bind_int64 (st, 3, first);
-      sqlite3_bind_int64 (st, 4, last);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          gint64 f = sqlite3_column_int64 (st, 0);
-          FacetLabelState state = sqlite3_column_int (st, 1);
-          FacetLabelSource source = sqlite3_column_int (st, 2);
-          FacetLabelSegment *prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1)
-                                             : NULL;
-          if (prev != NULL && prev->last + 1 == f && prev->state == state && prev->source == source)
-            prev->last = f;
-          else
-            {
-              FacetLabelSegment seg = { f, f, state, source };
-              g_array_append_val (out, seg);
-            }
-        }
-      sqlite3_reset (st);
-    }
+  if (store_layer_id (store, layer_name, FALSE, &layer, error))
+    out = segments_in (store, layer, video_id, au, first, last, error);
   store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  return out;
 }
 
 static int

@@ -218,6 +218,27 @@ test_layers_independent (void)
   g_assert_cmpint (state_at (store, video, 35, 12), ==, FACET_LABEL_UNSET);
   g_assert_cmpint (state_at (other, video, 20, 12), ==, FACET_LABEL_ABSENT);
   g_assert_cmpint (state_at (other, video, 15, 12), ==, FACET_LABEL_UNSET);
+  {
+    /* ben's lane beside the current one, with intensity levels splitting runs. */
+    g_autoptr (GArray) lane = facet_store_get_layer_segments (store, "ben", video, 12, 0, -1, &error);
+    g_autoptr (GArray) mine = NULL;
+    FacetLabel c[2] = { { .video_id = video, .frame = 12, .au = 12, .state = FACET_LABEL_PRESENT,
+                          .intensity = 0.6f },
+                        { .video_id = video, .frame = 13, .au = 12, .state = FACET_LABEL_PRESENT,
+                          .intensity = 0.6f } };
+    g_assert_no_error (error);
+    g_assert_cmpuint (lane->len, ==, 3); /* absent 20-24, present 25, absent 26-39 */
+    g_assert_cmpint (g_array_index (lane, FacetLabelSegment, 1).first, ==, 25);
+    g_assert_cmpint (g_array_index (lane, FacetLabelSegment, 1).state, ==, FACET_LABEL_PRESENT);
+    g_assert_cmpint (g_array_index (lane, FacetLabelSegment, 1).level, ==, 0);
+    g_assert_cmpint (facet_store_write_labels (store, c, 2, "C at 12-13", &error), >, 0);
+    mine = facet_store_get_label_segments (store, video, 12, 0, -1, &error);
+    g_assert_cmpuint (mine->len, ==, 3); /* 10-11, 12-13 at C, 14-29 */
+    g_assert_cmpint (g_array_index (mine, FacetLabelSegment, 1).first, ==, 12);
+    g_assert_cmpint (g_array_index (mine, FacetLabelSegment, 1).last, ==, 13);
+    g_assert_cmpint (g_array_index (mine, FacetLabelSegment, 1).level, ==, 3);
+    g_assert_cmpint (facet_store_undo (store, NULL, &error), >, 0);
+  }
   ana_labels = facet_store_get_layer_labels (other, "ana", video, 12, 0, -1, &error);
   g_assert_cmpuint (ana_labels->len, ==, 20);
   g_assert_cmpstr (g_array_index (ana_labels, FacetLabel, 0).coder, ==, "ana");
