@@ -171,12 +171,21 @@ status_json (FacetStore *store,
   g_autoptr (GPtrArray) videos = facet_store_list_videos (store, error);
   g_autoptr (GPtrArray) models = facet_store_list_models (store, error);
   g_autoptr (GString) out = g_string_new ("{\"project\":");
+  g_auto (GStrv) layers = facet_store_list_layers (store, error);
 
-  if (videos == NULL || models == NULL)
+  if (videos == NULL || models == NULL || layers == NULL)
     return -1;
   facet_cli_json_string (out, facet_store_get_path (store));
-  g_string_append_printf (out, ",\"project_id\":\"%s\",\"format\":%d,\"videos\":[",
+  g_string_append_printf (out, ",\"project_id\":\"%s\",\"format\":%d,\"layers\":[",
                           facet_store_get_project_id (store), facet_store_get_schema_version (store));
+  /* The coders with a layer of their own; "labelled" below is the final layer. */
+  for (guint i = 0; layers[i] != NULL; i++)
+    {
+      if (i)
+        g_string_append_c (out, ',');
+      facet_cli_json_string (out, layers[i]);
+    }
+  g_string_append (out, "],\"videos\":[");
   for (guint i = 0; i < videos->len; i++)
     {
       FacetStoreVideo *v = videos->pdata[i];

@@ -290,6 +290,7 @@ class Agreement(Workdir):
         db.close()
         self.assertEqual(set(layers), {"ana", "ben"})
         self.assertIn("ana", run_cli("labels", "layers", project).stdout)
+        self.assertEqual(json.loads(run_cli("status", project, "--json").stdout)["layers"], ["ana", "ben"])
 
         window = lambda v: math.floor(FPS / 2 + 0.5)
         p = run_cli("agreement", project, "--coders", "ana,ben", "--json",
