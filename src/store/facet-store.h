@@ -731,11 +731,13 @@ GArray     *facet_store_list_disagreements (FacetStore  *store,
  * thresholded; "model" alone: the latest model). Statistics are NAN where
  * undefined (no frames, or an expected agreement of 1 for kappa). */
 
+/* Pass NULL for the defaults (half-second window, the model's thresholds, all frames). */
 typedef struct
 {
   int   window;    /* events: onset/offset tolerance in frames; < 0: half a second at each
-                    * video's frame rate (rounded) */
-  float threshold; /* model "coders": presence threshold, NAN: the model's per-AU ones */
+                    * video's frame rate (rounded half up); 0: onsets must be equal */
+  float threshold; /* model "coders": presence threshold in (0, 1); anything else (NAN, 0):
+                    * the model's per-AU thresholds */
   gboolean sample_only; /* only frames inside the reliability segments */
 } FacetAgreementOptions;
 
