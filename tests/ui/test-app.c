@@ -594,7 +594,7 @@ test_type_au (void)
   settle ();
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane12);
   g_assert_cmpstr (facet_window_get_last_toast (fx.window), ==,
-                   "AU99 is not among the action units of this model");
+                   "AU99 is not in the coding scheme: add it in the menu's Coding Scheme");
   /* Esc drops what was typed; the next 2 is a label again. */
   ui_key (XK_u, FALSE, FALSE);
   ui_type ("4");
