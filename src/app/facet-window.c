@@ -710,7 +710,8 @@ update_thresholds (FacetWindow *self)
       int k = facet_window_coding_model_index (self, i);
       /* AUs coded by hand have no threshold: 0.5 keeps the drawing simple. */
       self->thresholds[i] = k >= 0 ? facet_project_get_threshold (self->project, k) : 0.5f;
-      if (data != NULL)
+      /* Before the new timeline exists (a rebuilt list) the old one may be shorter. */
+      if (data != NULL && i < facet_timeline_data_get_n_lanes (data))
         facet_timeline_data_set_threshold (data, i, self->thresholds[i]);
     }
   facet_timeline_data_changed (self->timeline);
