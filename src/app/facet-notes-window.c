@@ -84,9 +84,9 @@ describe (FacetNotesWindow     *self,
   g_autofree char *base = v ? g_path_get_basename (v->path) : g_strdup ("?");
   g_autofree char *where = n->first == n->last
     /* TRANSLATORS: where a note is: one frame */
-    ? g_strdup_printf (_("frame %" G_GINT64_FORMAT), n->first)
+    ? g_strdup_printf (_("frame %d"), (int) n->first)
     /* TRANSLATORS: where a note is: a range of frames */
-    : g_strdup_printf (_("frames %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT), n->first, n->last);
+    : g_strdup_printf (_("frames %d–%d"), (int) n->first, (int) n->last);
   g_autofree char *code = n->au > 0 ? facet_facs_code (n->au) : NULL;
 
   /* TRANSLATORS: a note's place: video, frames, (AU and whether an event,) coder */

@@ -46,7 +46,7 @@ signature (FacetWindow           *self,
   const int *scheme;
   int n_scheme = 0;
 
-  g_string_append_printf (s, "%" G_GINT64_FORMAT ":", m ? m->id : 0);
+  g_string_append_printf (s, "%" G_GINT64_FORMAT ":", m ? m->id : (gint64) 0);
   for (int i = 0; m != NULL && i < m->n_aus; i++)
     g_string_append_printf (s, "%d=%.6g,", m->au_ids[i], (double) m->thresholds[i]);
   scheme = self->project ? facet_project_get_scheme (self->project, &n_scheme) : NULL;
@@ -392,8 +392,8 @@ act_event_onset (GtkWidget  *widget,
   self->event_apex = -1;
   code = facet_facs_code (au);
   /* TRANSLATORS: after S; %s: the AU, then the frame number */
-  text = g_strdup_printf (_("%s event from frame %" G_GINT64_FORMAT ": P marks the apex, F the "
-                            "offset"), code, self->event_onset);
+  text = g_strdup_printf (_("%s event from frame %d: P marks the apex, F the "
+                            "offset"), code, (int) self->event_onset);
   facet_window_toast (self, text);
   show_marks (self);
 }
@@ -414,7 +414,7 @@ act_event_apex (GtkWidget  *widget,
     }
   self->event_apex = frame;
   /* TRANSLATORS: after P; the frame number */
-  text = g_strdup_printf (_("Apex at frame %" G_GINT64_FORMAT ": F marks the offset"), frame);
+  text = g_strdup_printf (_("Apex at frame %d: F marks the offset"), (int) frame);
   facet_window_toast (self, text);
   show_marks (self);
 }
@@ -443,11 +443,11 @@ act_event_offset (GtkWidget  *widget,
   code = facet_facs_code (e->au);
   if (e->apex >= 0)
     /* TRANSLATORS: an event was marked: AU, onset, apex, offset frames */
-    text = g_strdup_printf (_("%s event marked: frames %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT
-                              ", apex %" G_GINT64_FORMAT), code, e->onset, e->offset, e->apex);
+    text = g_strdup_printf (_("%s event marked: frames %d–%d, apex %d"), code, (int) e->onset,
+                            (int) e->offset, (int) e->apex);
   else
-    text = g_strdup_printf (_("%s event marked: frames %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT),
-                            code, e->onset, e->offset);
+    text = g_strdup_printf (_("%s event marked: frames %d–%d"),
+                            code, (int) e->onset, (int) e->offset);
   self->event_onset = -1;
   self->event_apex = -1;
   write_mark (self, add_event_job, e, g_free);
@@ -498,8 +498,8 @@ act_event_delete (GtkWidget  *widget,
     }
   code = facet_facs_code (e->au);
   /* TRANSLATORS: X deleted a marked event: AU, onset and offset frames */
-  text = g_strdup_printf (_("%s event %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT " deleted"), code,
-                          e->onset, e->offset);
+  text = g_strdup_printf (_("%s event %d–%d deleted"), code,
+                          (int) e->onset, (int) e->offset);
   write_mark (self, delete_event_job, g_memdup2 (&e->id, sizeof e->id), g_free);
   facet_window_toast (self, text);
 }
@@ -557,8 +557,8 @@ act_add_note (GtkWidget  *widget,
       r->note.au = facet_au_panel_get_au (self->au_panel, lane);
       code = facet_facs_code (r->note.au);
       /* TRANSLATORS: heading of the note dialog: AU, first and last frame */
-      heading = g_strdup_printf (_("Note on %s, Frames %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT),
-                                 code, first, last);
+      heading = g_strdup_printf (_("Note on %s, Frames %d–%d"),
+                                 code, (int) first, (int) last);
     }
   else if ((e = event_at (self, selected_au (self), frame)) != NULL)
     {
@@ -567,11 +567,11 @@ act_add_note (GtkWidget  *widget,
       r->note.first = e->onset;
       r->note.last = e->offset;
       code = facet_facs_code (e->au);
-      heading = g_strdup_printf (_("Note on the %s Event, Frames %" G_GINT64_FORMAT "–%"
-                                   G_GINT64_FORMAT), code, e->onset, e->offset);
+      heading = g_strdup_printf (_("Note on the %s Event, Frames %d–%d"), code,
+                                 (int) e->onset, (int) e->offset);
     }
   else
-    heading = g_strdup_printf (_("Note on Frame %" G_GINT64_FORMAT), frame);
+    heading = g_strdup_printf (_("Note on Frame %d"), (int) frame);
 
   dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
                                    _("Notes are kept in the project, found with Ctrl+F and "

@@ -213,7 +213,7 @@ test_migrate_v1 (void)
 
   store = facet_store_open (path, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (facet_store_get_schema_version (store), ==, 2);
+  g_assert_cmpint (facet_store_get_schema_version (store), ==, FACET_STORE_SCHEMA_VERSION);
   g_assert_true (facet_store_check_integrity (store, &error));
   g_assert_cmpuint (strlen (facet_store_get_project_id (store)), ==, 32);
 

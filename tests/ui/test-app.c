@@ -522,6 +522,9 @@ test_finetune (void)
   g_test_message ("%s", status_text);
   g_assert_cmpint (strstr (status_text, "worse") != NULL, ==,
                    !gtk_widget_has_css_class (reanalyse, "suggested-action"));
+  /* A worse model is not offered as the next step (issue 19, point 10). */
+  g_assert_cmpint (strstr (status_text, "worse") != NULL, ==,
+                   strstr (gtk_button_get_label (GTK_BUTTON (reanalyse)), "Anyway") != NULL);
   gtk_window_destroy (GTK_WINDOW (dialog));
   ui_idle (0.2);
 }
