@@ -168,7 +168,13 @@ facet_window_coding_after_reset (FacetWindow *self)
     hand[i] = self->au_model[i] < 0;
   facet_au_panel_set_hand_coded (self->au_panel, hand, self->n_aus);
   if (data != NULL && facet_timeline_data_get_n_lanes (data) == self->n_aus)
-    facet_timeline_set_hand_coded (self->timeline, hand, self->n_aus);
+    {
+      /* No threshold line where there is no curve to read it against. */
+      for (int i = 0; i < self->n_aus; i++)
+        if (hand[i])
+          facet_timeline_data_set_threshold (data, i, NAN);
+      facet_timeline_set_hand_coded (self->timeline, hand, self->n_aus);
+    }
   self->marks_loading = FALSE;
   facet_window_reload_marks (self);
 }

@@ -712,7 +712,7 @@ update_thresholds (FacetWindow *self)
       self->thresholds[i] = k >= 0 ? facet_project_get_threshold (self->project, k) : 0.5f;
       /* Before the new timeline exists (a rebuilt list) the old one may be shorter. */
       if (data != NULL && i < facet_timeline_data_get_n_lanes (data))
-        facet_timeline_data_set_threshold (data, i, self->thresholds[i]);
+        facet_timeline_data_set_threshold (data, i, k >= 0 ? self->thresholds[i] : NAN);
     }
   facet_timeline_data_changed (self->timeline);
   if (self->frame_state != NULL)
