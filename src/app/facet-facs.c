@@ -123,7 +123,8 @@ facet_facs_group (int au)
     return _("Eye position");
   if (au >= 80)
     return _("Gross behaviour");
-  if (au == 19 || (au >= 29 && au <= 37) || au == 38 || au == 39 || au == 8)
+  /* FACS 2002's action descriptors (AD19, AD29, ...); AU31, 38, 39 are units. */
+  if (au == 19 || au == 29 || au == 30 || (au >= 32 && au <= 37))
     return _("Action descriptor");
   return _("Action unit");
 }

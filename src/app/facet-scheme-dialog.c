@@ -179,39 +179,47 @@ facet_scheme_dialog_new (FacetWindow  *window,
   gtk_box_append (GTK_BOX (content), intro);
 
   vocabulary = facet_facs_list (&n);
-  for (int i = 0; i < n; i++)
+  /* By kind (units, descriptors, head, eyes, gross behaviour), each by
+   * number: a code of each kind stands for it. */
+  for (int pass = 0; pass < 5 * n; pass++)
     {
-      int au = vocabulary[i];
-      g_autofree char *code = facet_facs_code (au);
-      g_autofree char *name = facet_facs_name (au);
-      g_autofree char *title = g_strdup_printf ("%s %s", code, name);
-      gboolean predicted = m != NULL && facet_store_model_find_au (m, au) >= 0;
-      gboolean in_scheme = FALSE;
-      const char *kind = facet_facs_group (au);
-      GtkWidget *row = adw_action_row_new ();
-      GtkWidget *check = gtk_check_button_new ();
+      static const int kind_of[] = { 1, 19, 51, 61, 80 };
+      int au = vocabulary[pass % n];
 
-      for (int k = 0; scheme != NULL && k < n_scheme; k++)
-        in_scheme |= scheme[k] == au;
-      if (g_strcmp0 (kind, last_group) != 0)
-        {
-          group = adw_preferences_group_new ();
-          adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), kind);
-          gtk_box_append (GTK_BOX (content), group);
-          last_group = kind;
-        }
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), predicted ? _("predicted by the model")
-                                                                   : _("coded by hand"));
-      gtk_check_button_set_active (GTK_CHECK_BUTTON (check), predicted || in_scheme);
-      gtk_widget_set_sensitive (check, !predicted);
-      gtk_widget_set_valign (check, GTK_ALIGN_CENTER);
-      gtk_accessible_update_property (GTK_ACCESSIBLE (check), GTK_ACCESSIBLE_PROPERTY_LABEL, title,
-                                      -1);
-      adw_action_row_add_prefix (ADW_ACTION_ROW (row), check);
-      adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), check);
-      adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), row);
-      g_hash_table_insert (self->checks, GINT_TO_POINTER (au), check);
+      if (g_strcmp0 (facet_facs_group (au), facet_facs_group (kind_of[pass / n])) != 0)
+        continue;
+      {
+        g_autofree char *code = facet_facs_code (au);
+        g_autofree char *name = facet_facs_name (au);
+        g_autofree char *title = g_strdup_printf ("%s %s", code, name);
+        gboolean predicted = m != NULL && facet_store_model_find_au (m, au) >= 0;
+        gboolean in_scheme = FALSE;
+        const char *kind = facet_facs_group (au);
+        GtkWidget *row = adw_action_row_new ();
+        GtkWidget *check = gtk_check_button_new ();
+
+        for (int k = 0; scheme != NULL && k < n_scheme; k++)
+          in_scheme |= scheme[k] == au;
+        if (g_strcmp0 (kind, last_group) != 0)
+          {
+            group = adw_preferences_group_new ();
+            adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), kind);
+            gtk_box_append (GTK_BOX (content), group);
+            last_group = kind;
+          }
+        adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+        adw_action_row_set_subtitle (ADW_ACTION_ROW (row), predicted ? _("predicted by the model")
+                                                                     : _("coded by hand"));
+        gtk_check_button_set_active (GTK_CHECK_BUTTON (check), predicted || in_scheme);
+        gtk_widget_set_sensitive (check, !predicted);
+        gtk_widget_set_valign (check, GTK_ALIGN_CENTER);
+        gtk_accessible_update_property (GTK_ACCESSIBLE (check), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                        title, -1);
+        adw_action_row_add_prefix (ADW_ACTION_ROW (row), check);
+        adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), check);
+        adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), row);
+        g_hash_table_insert (self->checks, GINT_TO_POINTER (au), check);
+      }
     }
   clamp = adw_clamp_new ();
   adw_clamp_set_maximum_size (ADW_CLAMP (clamp), 640);

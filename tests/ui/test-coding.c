@@ -82,6 +82,27 @@ read_text (const char *path)
   return text;
 }
 
+/* The dialog has no cut text, and its picture goes to the artefacts. */
+static void
+check_dialog (GtkWindow  *dialog,
+              const char *name)
+{
+  g_autofree char *cut = ui_dup_cut_labels (GTK_WIDGET (dialog));
+  const char *folder = g_getenv ("FACET_UI_ARTEFACTS");
+
+  if (cut != NULL)
+    g_error ("cut text in %s: %s", name, cut);
+  if (folder != NULL)
+    {
+      g_autoptr (GdkTexture) texture = ui_render (GTK_WIDGET (dialog));
+      g_autofree char *file = g_strdup_printf ("%s.png", name);
+      g_autofree char *path = g_build_filename (folder, file, NULL);
+
+      g_mkdir_with_parents (folder, 0755);
+      g_assert_true (gdk_texture_save_to_png (texture, path));
+    }
+}
+
 static gboolean
 toplevel_shown (gpointer type)
 {
@@ -150,6 +171,7 @@ test_scheme (void)
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.coding-scheme", NULL);
   dialog = wait_toplevel (FACET_TYPE_SCHEME_DIALOG);
   ui_idle (0.5);
+  check_dialog (dialog, "coding-scheme");
   /* The model's AUs are fixed in the scheme. */
   g_assert_false (gtk_widget_get_sensitive (
     GTK_WIDGET (facet_scheme_dialog_get_check (FACET_SCHEME_DIALOG (dialog), m->au_ids[0]))));
@@ -446,6 +468,7 @@ test_notes (void)
   g_assert_true (ui_wait (notes_loaded, win, 5.0));
   g_assert_cmpuint (facet_notes_window_get_n_notes (win), ==, 3);
   ui_idle (0.3);
+  check_dialog (GTK_WINDOW (win), "coding-notes");
   ui_type ("occluded");
   ui_idle (0.6);
   g_assert_true (ui_wait (notes_loaded, win, 5.0));
@@ -563,6 +586,7 @@ test_thresholds (void)
     if (g_str_has_prefix (facet_thresholds_dialog_get_f1_text (dialog, m->au_ids[k]), "F1 "))
       au = m->au_ids[k];
   g_assert_cmpint (au, >, 0);
+  check_dialog (GTK_WINDOW (dialog), "coding-thresholds");
   scale = facet_thresholds_dialog_get_scale (dialog, au);
   g_assert_nonnull (scale);
   gtk_widget_grab_focus (GTK_WIDGET (scale));
