@@ -520,6 +520,17 @@ typedef struct
 } NoteRequest;
 
 static void
+note_request_free (gpointer data)
+{
+  NoteRequest *r = data;
+
+  g_clear_weak_pointer (&r->self);
+  g_free (r);
+}
+
+/* The request lives as long as the dialog (freed with it however it
+ * closes) and only watches the window. */
+static void
 on_note_response (AdwMessageDialog *dialog,
                   const char       *response,
                   NoteRequest      *r)
@@ -527,7 +538,8 @@ on_note_response (AdwMessageDialog *dialog,
   const char *text = gtk_editable_get_text (GTK_EDITABLE (r->entry));
   g_autofree char *stripped = g_strstrip (g_strdup (text));
 
-  if (g_str_equal (response, "add") && *stripped != '\0' && r->self->project != NULL)
+  if (g_str_equal (response, "add") && *stripped != '\0' && r->self != NULL
+      && r->self->project != NULL)
     {
       FacetStoreNote *n = g_new0 (FacetStoreNote, 1);
 
@@ -536,8 +548,6 @@ on_note_response (AdwMessageDialog *dialog,
       write_mark (r->self, add_note_job, n, note_free);
       facet_window_toast (r->self, _("Note added (Ctrl+F finds it)"));
     }
-  g_object_unref (r->self);
-  g_free (r);
 }
 
 static void
@@ -553,7 +563,7 @@ act_add_note (GtkWidget  *widget,
   GtkWidget *dialog;
   int lane;
 
-  r->self = g_object_ref (self);
+  g_set_weak_pointer (&r->self, self);
   r->note.video_id = self->video_id;
   r->note.first = r->note.last = frame;
   if (facet_timeline_get_range (self->timeline, &lane, &first, &last))
@@ -592,6 +602,7 @@ act_add_note (GtkWidget  *widget,
                                               ADW_RESPONSE_SUGGESTED);
   adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "add");
   adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "facet-note-request", r, note_request_free);
   g_signal_connect (dialog, "response", G_CALLBACK (on_note_response), r);
   gtk_window_present (GTK_WINDOW (dialog));
   gtk_widget_grab_focus (GTK_WIDGET (r->entry));
