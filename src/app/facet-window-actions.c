@@ -723,7 +723,7 @@ facet_window_update_actions (FacetWindow *self)
   gtk_widget_action_set_enabled (w, "win.finetune", model);
   gtk_widget_action_set_enabled (w, "win.export", project);
   gtk_widget_action_set_enabled (w, "win.toggle-sidebar", project);
-  facet_window_coding_update_actions (self);
+  facet_window_update_marks_actions (self);
 }
 
 /* ---- Keys ------------------------------------------------------------------------------------ */

@@ -109,7 +109,7 @@ struct _FacetWindow
   gboolean              typing_au;         /* U was pressed: digits name an AU */
   GString              *au_typed;
 
-  /* Coding scheme, marked events and notes (facet-window-coding.c) */
+  /* Coding scheme, marked events and notes (facet-window-marks.c) */
   int                  *au_model;          /* per AU shown: its output in the model, -1: by hand */
   char                 *aus_signature;     /* model, thresholds and scheme the list was built from */
   GArray               *events;            /* FacetStoreEvent of the video shown */
@@ -155,25 +155,25 @@ gboolean facet_window_focus_takes_keys    (FacetWindow    *self,
 /* Builds the AU list, panel and timeline again for the current model. */
 void     facet_window_rebuild_model       (FacetWindow    *self);
 
-/* facet-window-coding.c */
-void     facet_window_class_init_coding   (GtkWidgetClass *widget_class);
-void     facet_window_coding_init_shortcuts (FacetWindow  *self);
-void     facet_window_coding_update_actions (FacetWindow  *self);
+/* facet-window-marks.c */
+void     facet_window_class_init_marks    (GtkWidgetClass *widget_class);
+void     facet_window_init_marks          (FacetWindow    *self);
+void     facet_window_update_marks_actions (FacetWindow   *self);
 /* The AU list for @m (NULL: none) and the project's scheme. */
-void     facet_window_coding_set_aus      (FacetWindow           *self,
+void     facet_window_scheme_set_aus      (FacetWindow           *self,
                                            const FacetStoreModel *m);
-void     facet_window_coding_models_changed (FacetWindow  *self);
-int      facet_window_coding_model_index  (FacetWindow    *self,
+void     facet_window_scheme_models_changed (FacetWindow  *self);
+int      facet_window_scheme_model_index  (FacetWindow    *self,
                                            int             index);
-gboolean facet_window_coding_is_hand_coded (FacetWindow   *self,
+gboolean facet_window_scheme_is_hand_coded (FacetWindow   *self,
                                            int             index);
 /* Model order -> list order (NAN for the AUs coded by hand). */
-void     facet_window_coding_remap_frame  (FacetWindow        *self,
+void     facet_window_scheme_remap_frame  (FacetWindow        *self,
                                            FacetFrameState    *state);
-void     facet_window_coding_remap_set    (FacetWindow        *self,
+void     facet_window_scheme_remap_set    (FacetWindow        *self,
                                            FacetPredictionSet *set);
 /* After a new timeline: hand-coded lanes and rows, the marks reloaded. */
-void     facet_window_coding_after_reset  (FacetWindow    *self);
+void     facet_window_scheme_after_reset  (FacetWindow    *self);
 void     facet_window_reload_marks        (FacetWindow    *self);
 
 /* facet-window-dnd.c */

@@ -311,7 +311,7 @@ facet_window_update_heatmap (FacetWindow *self)
     }
   per_au = g_settings_get_enum (self->settings, "heatmap-source") == 1;
   /* The maps are in the model's order; the list may hold more AUs. */
-  sel = facet_window_coding_model_index (self, facet_au_panel_get_selected (self->au_panel));
+  sel = facet_window_scheme_model_index (self, facet_au_panel_get_selected (self->au_panel));
   if (per_au && sel >= 0 && sel < x->n_aus)
     facet_frame_view_set_heatmap (self->frame_view, x->au_maps + (gsize) sel * x->grid * x->grid,
                                   x->grid,
@@ -395,7 +395,7 @@ frame_state_done (GObject      *object,
   else
     {
       g_clear_pointer (&self->frame_state, facet_frame_state_free);
-      facet_window_coding_remap_frame (self, s);
+      facet_window_scheme_remap_frame (self, s);
       self->frame_state = s;
       facet_au_panel_set_state (self->au_panel, s, self->thresholds);
       facet_frame_view_set_face (self->frame_view, s->has_face ? &s->face : NULL, s->frame);
@@ -533,7 +533,7 @@ predictions_done (GObject      *object,
         facet_window_toast (self, error->message);
     }
   else if (generation == self->generation && data != NULL
-           && (facet_window_coding_remap_set (self, set),
+           && (facet_window_scheme_remap_set (self, set),
                set->n_aus == facet_timeline_data_get_n_lanes (data)))
     {
       facet_timeline_data_set_values (data, set->frames, set->probs, set->n);
@@ -681,7 +681,7 @@ reset_timeline (FacetWindow *self)
         facet_timeline_data_set_threshold (data, i, self->thresholds[i]);
     }
   facet_timeline_set_data (self->timeline, data, self->au_ids, v ? v->fps : 25.0);
-  facet_window_coding_after_reset (self);
+  facet_window_scheme_after_reset (self);
   facet_timeline_set_position (self->timeline, facet_player_get_frame (self->player));
   facet_timeline_set_selected_lane (self->timeline,
                                     MAX (facet_au_panel_get_selected (self->au_panel), 0));
@@ -707,7 +707,7 @@ update_thresholds (FacetWindow *self)
                                                             : NAN);
   for (int i = 0; i < self->n_aus; i++)
     {
-      int k = facet_window_coding_model_index (self, i);
+      int k = facet_window_scheme_model_index (self, i);
       /* AUs coded by hand have no threshold: 0.5 keeps the drawing simple. */
       self->thresholds[i] = k >= 0 ? facet_project_get_threshold (self->project, k) : 0.5f;
       /* Before the new timeline exists (a rebuilt list) the old one may be shorter. */
@@ -726,8 +726,8 @@ on_model_changed (FacetWindow *self)
 
   g_clear_pointer (&self->model_path, g_free);
   self->model_id = m ? m->id : 0;
-  /* The model's AUs and the scheme's (facet-window-coding.c). */
-  facet_window_coding_set_aus (self, m);
+  /* The model's AUs and the scheme's (facet-window-marks.c). */
+  facet_window_scheme_set_aus (self, m);
   if (m != NULL)
     {
       g_autofree char *folder = g_path_get_dirname (facet_project_get_path (self->project));
@@ -959,7 +959,7 @@ set_project (FacetWindow  *self,
   g_signal_connect_swapped (project, "models-changed", G_CALLBACK (facet_window_update_actions),
                             self);
   g_signal_connect_swapped (project, "models-changed",
-                            G_CALLBACK (facet_window_coding_models_changed), self);
+                            G_CALLBACK (facet_window_scheme_models_changed), self);
   self->poll_source = g_timeout_add_seconds (2, poll_project, self);
 
   gtk_stack_set_visible_child_name (self->main_stack, "project");
@@ -1502,7 +1502,7 @@ facet_window_class_init (FacetWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_video_selected);
 
   facet_window_class_init_actions (widget_class);
-  facet_window_class_init_coding (widget_class);
+  facet_window_class_init_marks (widget_class);
 }
 
 static void
@@ -1601,7 +1601,7 @@ facet_window_init (FacetWindow *self)
                             self);
 
   facet_window_init_shortcuts (self);
-  facet_window_coding_init_shortcuts (self);
+  facet_window_init_marks (self);
   facet_window_init_dnd (self);
   update_recent (self);
   on_model_changed (self);

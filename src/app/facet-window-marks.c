@@ -1,4 +1,4 @@
-/* facet-window-coding.c — the window's part of a lab's coding work beyond
+/* facet-window-marks.c — the window's part of a lab's coding work beyond
  * the labels: the coding scheme (AUs the model does not predict, coded by
  * hand), marked events (onset, apex, offset), notes, and the dialogs for
  * the scheme, the model's thresholds and the notes
@@ -56,7 +56,7 @@ signature (FacetWindow           *self,
 }
 
 void
-facet_window_coding_set_aus (FacetWindow           *self,
+facet_window_scheme_set_aus (FacetWindow           *self,
                              const FacetStoreModel *m)
 {
   g_autoptr (GArray) aus = g_array_new (FALSE, FALSE, sizeof (int));
@@ -94,7 +94,7 @@ facet_window_coding_set_aus (FacetWindow           *self,
 
 /* Called when the models or the scheme were read again. */
 void
-facet_window_coding_models_changed (FacetWindow *self)
+facet_window_scheme_models_changed (FacetWindow *self)
 {
   FacetStoreModel *m = self->project ? facet_project_get_model (self->project) : NULL;
   g_autofree char *now = signature (self, m);
@@ -104,14 +104,14 @@ facet_window_coding_models_changed (FacetWindow *self)
 }
 
 gboolean
-facet_window_coding_is_hand_coded (FacetWindow *self,
+facet_window_scheme_is_hand_coded (FacetWindow *self,
                                    int          index)
 {
   return index >= 0 && index < self->n_aus && self->au_model[index] < 0;
 }
 
 int
-facet_window_coding_model_index (FacetWindow *self,
+facet_window_scheme_model_index (FacetWindow *self,
                                  int          index)
 {
   if (index < 0 || index >= self->n_aus || self->au_model == NULL)
@@ -120,7 +120,7 @@ facet_window_coding_model_index (FacetWindow *self,
 }
 
 void
-facet_window_coding_remap_frame (FacetWindow     *self,
+facet_window_scheme_remap_frame (FacetWindow     *self,
                                  FacetFrameState *s)
 {
   float *probs;
@@ -139,7 +139,7 @@ facet_window_coding_remap_frame (FacetWindow     *self,
 }
 
 void
-facet_window_coding_remap_set (FacetWindow        *self,
+facet_window_scheme_remap_set (FacetWindow        *self,
                                FacetPredictionSet *set)
 {
   float *probs = g_new (float, MAX (set->n * self->n_aus, 1));
@@ -159,7 +159,7 @@ facet_window_coding_remap_set (FacetWindow        *self,
 }
 
 void
-facet_window_coding_after_reset (FacetWindow *self)
+facet_window_scheme_after_reset (FacetWindow *self)
 {
   g_autofree gboolean *hand = g_new0 (gboolean, MAX (self->n_aus, 1));
   FacetTimelineData *data = facet_timeline_get_data (self->timeline);
@@ -667,7 +667,7 @@ coding_key_cb (GtkWidget *widget,
 }
 
 void
-facet_window_coding_init_shortcuts (FacetWindow *self)
+facet_window_init_marks (FacetWindow *self)
 {
   GtkEventController *controller = gtk_shortcut_controller_new ();
 
@@ -685,7 +685,7 @@ facet_window_coding_init_shortcuts (FacetWindow *self)
 }
 
 void
-facet_window_coding_update_actions (FacetWindow *self)
+facet_window_update_marks_actions (FacetWindow *self)
 {
   GtkWidget *w = GTK_WIDGET (self);
   gboolean project = self->project != NULL;
@@ -702,7 +702,7 @@ facet_window_coding_update_actions (FacetWindow *self)
 }
 
 void
-facet_window_class_init_coding (GtkWidgetClass *widget_class)
+facet_window_class_init_marks (GtkWidgetClass *widget_class)
 {
   gtk_widget_class_install_action (widget_class, "win.event-onset", NULL, act_event_onset);
   gtk_widget_class_install_action (widget_class, "win.event-apex", NULL, act_event_apex);

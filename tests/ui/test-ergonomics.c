@@ -1,4 +1,4 @@
-/* test-coding.c — a lab's coding work beyond the labels, under Xvfb
+/* test-ergonomics.c — a lab's coding work beyond the labels, under Xvfb
  * (issue 19): the AU list coming back into view when the window shrinks,
  * a coding scheme wider than the model (AUs coded by hand in the panel,
  * the timeline and the exports, chosen with U and digits), marked events
@@ -640,7 +640,7 @@ main (int    argc,
       return 77;
     }
 
-  fx.folder = g_dir_make_tmp ("facet-coding-XXXXXX", &error);
+  fx.folder = g_dir_make_tmp ("facet-ergonomics-XXXXXX", &error);
   g_assert_no_error (error);
   fx.project = ui_build_project (fx.folder, recipe, TRUE, &seconds);
   g_test_message ("demo project built and analysed in %.1f s", seconds);
@@ -654,11 +654,11 @@ main (int    argc,
   if (!ui_wait_settled (fx.window, TIMEOUT))
     g_error ("the demo project did not open within %.0f s", TIMEOUT);
 
-  g_test_add_func ("/ui/coding/panel-rescroll", test_panel_rescroll);
-  g_test_add_func ("/ui/coding/scheme", test_scheme);
-  g_test_add_func ("/ui/coding/events", test_events);
-  g_test_add_func ("/ui/coding/notes", test_notes);
-  g_test_add_func ("/ui/coding/thresholds", test_thresholds);
+  g_test_add_func ("/ui/ergonomics/panel-rescroll", test_panel_rescroll);
+  g_test_add_func ("/ui/ergonomics/scheme", test_scheme);
+  g_test_add_func ("/ui/ergonomics/events", test_events);
+  g_test_add_func ("/ui/ergonomics/notes", test_notes);
+  g_test_add_func ("/ui/ergonomics/thresholds", test_thresholds);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (fx.window));
