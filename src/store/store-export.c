@@ -1087,6 +1087,9 @@ facet_store_export (FacetStore               *store,
           break;
         case FACET_EXPORT_EVENTS:
           events_csv (joint, t);
+          /* The events coders marked (S, P, F), source "marked" (store-notes.c). */
+          if (!store_events_csv_add_marked (store, v, joint, error))
+            return FALSE;
           break;
         case FACET_EXPORT_SUMMARY:
         default:

@@ -886,6 +886,44 @@ store_scheme_extend (FacetStore *store,
   return TRUE;
 }
 
+gboolean
+store_events_csv_add_marked (FacetStore            *store,
+                             const FacetStoreVideo *video,
+                             GString               *out,
+                             GError               **error)
+{
+  g_autoptr (GArray) events = facet_store_list_events (store, video->id, 0, error);
+  double fps = video->fps > 0 ? video->fps : 25.0;
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (events == NULL)
+    return FALSE;
+  for (guint i = 0; i < events->len; i++)
+    {
+      const FacetStoreEvent *e = &g_array_index (events, FacetStoreEvent, i);
+
+      /* video,au,onset_frame,onset_time,apex_frame,apex_time,offset_frame,
+       * offset_time,duration,peak_probability,source */
+      g_string_append_printf (out, "%" G_GINT64_FORMAT ",AU%02d,%" G_GINT64_FORMAT ",", video->id,
+                              e->au, e->onset);
+      append_time (out, e->onset, fps);
+      g_string_append_c (out, ',');
+      if (e->apex >= 0)
+        {
+          g_string_append_printf (out, "%" G_GINT64_FORMAT ",", e->apex);
+          append_time (out, e->apex, fps);
+        }
+      else
+        g_string_append_c (out, ',');
+      g_string_append_printf (out, ",%" G_GINT64_FORMAT ",", e->offset);
+      append_time (out, e->offset + 1, fps);
+      g_string_append_printf (out, ",%s,,marked\n",
+                              g_ascii_formatd (buf, sizeof buf, "%.6f",
+                                               (double) (e->offset + 1 - e->onset) / fps));
+    }
+  return TRUE;
+}
+
 /* One tier of time-aligned annotations, its slots appended to TIME_ORDER. */
 static void
 eaf_marks_tier (xmlNodePtr  root,

@@ -158,6 +158,11 @@ gboolean      store_scheme_extend  (FacetStore   *store,
                                     float       **thresholds,
                                     int          *n_aus,
                                     GError      **error);
+/* Rows of the events export for the events coders marked in @video. */
+gboolean      store_events_csv_add_marked (FacetStore            *store,
+                                           const FacetStoreVideo *video,
+                                           GString               *out,
+                                           GError               **error);
 struct _xmlNode;
 gboolean      store_eaf_add_marks  (FacetStore            *store,
                                     const FacetStoreVideo *video,

@@ -252,6 +252,18 @@ test_events (void)
   g_assert_nonnull (strstr (text, ",AU12,10,0.400000,14,0.560000,20,0.840000,ana\n"));
   g_assert_nonnull (strstr (text, ",AU45,2,0.080000,,,3,0.160000,ana\n"));
 
+  /* The events export has them too, source "marked". */
+  {
+    g_autofree char *all = tmp_path ("all-events.csv");
+    g_autofree char *rows = NULL;
+    FacetExportOptions options = { FACET_EXPORT_EVENTS, 1, video, NAN };
+
+    g_assert_true (facet_store_export (store, &options, all, &error));
+    g_assert_no_error (error);
+    rows = read_text (all);
+    g_assert_nonnull (strstr (rows, "\n1,AU12,10,0.400000,14,0.560000,20,0.840000,0.440000,,marked\n"));
+    g_assert_nonnull (strstr (rows, "\n1,AU45,2,0.080000,,,3,0.160000,0.080000,,marked\n"));
+  }
   g_assert_true (facet_store_delete_event (store, id, &error));
   g_assert_false (facet_store_delete_event (store, id, &error));
   g_assert_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND);
