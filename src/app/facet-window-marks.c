@@ -175,6 +175,9 @@ facet_window_scheme_after_reset (FacetWindow *self)
           facet_timeline_data_set_threshold (data, i, NAN);
       facet_timeline_set_hand_coded (self->timeline, hand, self->n_aus);
     }
+  /* An event begun in another video or AU list is dropped, not finished here. */
+  self->event_onset = -1;
+  self->event_apex = -1;
   self->marks_loading = FALSE;
   facet_window_reload_marks (self);
 }
@@ -183,6 +186,7 @@ facet_window_scheme_after_reset (FacetWindow *self)
 
 typedef struct
 {
+  gint64     video_id;
   GArray    *events;
   GPtrArray *notes;
 } Marks;
@@ -206,6 +210,7 @@ marks_job (FacetStore   *store,
   gint64 video_id = *(gint64 *) data;
   Marks *m = g_new0 (Marks, 1);
 
+  m->video_id = video_id;
   m->events = facet_store_list_events (store, video_id, 0, error);
   if (m->events != NULL)
     m->notes = facet_store_list_notes (store, video_id, NULL, error);
@@ -275,7 +280,7 @@ marks_done (GObject      *object,
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         facet_window_toast (self, error->message);
     }
-  else if (FACET_PROJECT (object) == self->project)
+  else if (FACET_PROJECT (object) == self->project && m->video_id == self->video_id)
     {
       g_clear_pointer (&self->events, g_array_unref);
       g_clear_pointer (&self->notes, g_ptr_array_unref);
