@@ -25,5 +25,10 @@ void       facet_au_row_set_probability (FacetAuRow       *self,
 void       facet_au_row_set_label       (FacetAuRow       *self,
                                          const FacetLabel *label);
 FacetLabelState facet_au_row_get_state  (FacetAuRow       *self);
+/* The intensity shown: 1-5 for A-E, 0 for none. */
+int        facet_au_row_get_intensity   (FacetAuRow       *self);
+/* Blind coding: the model's probability is not shown. */
+void       facet_au_row_set_blind       (FacetAuRow       *self,
+                                         gboolean          blind);
 
 G_END_DECLS

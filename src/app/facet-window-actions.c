@@ -72,6 +72,8 @@ facet_window_set_label (FacetWindow    *self,
                                       g_object_ref (self));
       facet_timeline_clear_range (self->timeline);
       self->in_point = -1;
+      if (state == FACET_LABEL_PRESENT)
+        facet_window_arm_intensity (self, first, last, self->au_ids[lane]);
       /* TRANSLATORS: after marking a range: AU code, number of frames */
       text = g_strdup_printf (ngettext ("%s: %d frame marked", "%s: %d frames marked",
                                         last - first + 1),
@@ -82,6 +84,9 @@ facet_window_set_label (FacetWindow    *self,
   sel = facet_au_panel_get_selected (self->au_panel);
   if (sel < 0)
     return;
+  if (state == FACET_LABEL_PRESENT)
+    facet_window_arm_intensity (self, facet_player_get_frame (self->player),
+                                facet_player_get_frame (self->player), self->au_ids[sel]);
   self->edits_in_flight++;
   facet_project_set_labels_async (self->project, self->video_id,
                                   facet_player_get_frame (self->player),
@@ -723,6 +728,7 @@ facet_window_update_actions (FacetWindow *self)
   gtk_widget_action_set_enabled (w, "win.finetune", model);
   gtk_widget_action_set_enabled (w, "win.export", project);
   gtk_widget_action_set_enabled (w, "win.toggle-sidebar", project);
+  facet_window_update_coding_actions (self);
 }
 
 /* ---- Keys ------------------------------------------------------------------------------------ */
@@ -777,9 +783,9 @@ static const Key coding_keys[] = {
 };
 
 /* Whether the focus wants plain keys for itself. */
-static gboolean
-focus_takes_keys (FacetWindow *self,
-                  gboolean     lists_too)
+gboolean
+facet_window_focus_takes_keys (FacetWindow *self,
+                               gboolean     lists_too)
 {
   GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
 
@@ -802,7 +808,7 @@ coding_key_cb (GtkWidget *widget,
   FacetWindow *self = FACET_WINDOW (widget);
   const Key *key = user_data;
 
-  if (focus_takes_keys (self, key->not_in_lists))
+  if (facet_window_focus_takes_keys (self, key->not_in_lists))
     return FALSE;
   /* Escape-like keys on the timeline and the AU panel's own handling
    * stay theirs; a disabled action lets the key through too. */
@@ -816,8 +822,8 @@ escape_cb (GtkWidget *widget,
 {
   FacetWindow *self = FACET_WINDOW (widget);
 
-  if (focus_takes_keys (self, FALSE) || !facet_timeline_get_range (self->timeline, NULL, NULL,
-                                                                   NULL))
+  if (facet_window_focus_takes_keys (self, FALSE)
+      || !facet_timeline_get_range (self->timeline, NULL, NULL, NULL))
     return FALSE;
   return gtk_widget_activate_action (widget, "win.clear-range", NULL);
 }
@@ -873,7 +879,7 @@ on_au_key (GtkEventControllerKey *controller,
   if (!self->typing_au)
     {
       if (keyval != GDK_KEY_u || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0
-          || focus_takes_keys (self, FALSE) || self->n_aus == 0)
+          || facet_window_focus_takes_keys (self, FALSE) || self->n_aus == 0)
         return GDK_EVENT_PROPAGATE;
       self->typing_au = TRUE;
       g_string_truncate (self->au_typed, 0);

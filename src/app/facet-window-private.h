@@ -108,6 +108,17 @@ struct _FacetWindow
   char                 *last_toast;
   gboolean              typing_au;         /* U was pressed: digits name an AU */
   GString              *au_typed;
+
+  /* facet-window-coding.c: intensity, coders, blind mode */
+  GtkMenuButton        *coder_button;
+  GtkEntry             *coder_entry;
+  GtkSwitch            *independent_switch;
+  gboolean              blind;
+  gboolean              intensity_armed;   /* 1 was pressed: A-E set the intensity */
+  gint64                intensity_first;
+  gint64                intensity_last;
+  int                   intensity_au;
+  gint64                intensity_time;
 };
 
 /* facet-window.c */
@@ -137,6 +148,28 @@ void     facet_window_set_label           (FacetWindow    *self,
 void     facet_window_edit_done           (GObject        *object,
                                            GAsyncResult   *result,
                                            gpointer        user_data);
+
+/* Whether the focus (a text field, a popover, a list when @lists_too)
+ * wants plain keys for itself. */
+gboolean facet_window_focus_takes_keys    (FacetWindow    *self,
+                                           gboolean        lists_too);
+
+/* facet-window-coding.c */
+void     facet_window_class_init_coding   (GtkWidgetClass *widget_class);
+void     facet_window_init_coding         (FacetWindow    *self);
+void     facet_window_update_coding_actions (FacetWindow  *self);
+/* A project was opened (or closed): its coder, layer and modes. */
+void     facet_window_coding_watch_project (FacetWindow   *self);
+void     facet_window_coding_project_changed (FacetWindow *self);
+/* After 1 (present): A-E set the intensity of these frames for a moment. */
+void     facet_window_arm_intensity       (FacetWindow    *self,
+                                           gint64          first,
+                                           gint64          last,
+                                           int             au);
+/* The layer the coder reads and writes: theirs when coding independently. */
+void     facet_window_apply_layer         (FacetWindow    *self);
+gboolean facet_window_get_independent     (FacetWindow    *self);
+gboolean facet_window_get_blind           (FacetWindow    *self);
 
 /* facet-window-dnd.c */
 void     facet_window_init_dnd            (FacetWindow    *self);

@@ -1,0 +1,439 @@
+/* facet-window-coding.c — FACS coding as labs do it: intensity, coders,
+ * blind mode, consensus, agreement and the reliability sample
+ *
+ * Copyright 2025 The Facet authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Intensity: right after 1 (present) for an AU, or for a marked range,
+ * the letters A to E set its FACS intensity; any other key (or three
+ * seconds) ends that moment, so A, B and E keep their meaning (accept,
+ * face box, mark the event) everywhere else. The AU panel's letter button
+ * sets it with the mouse.
+ *
+ * Coders: the header bar shows who codes; its popover changes the name
+ * (the "coder-name" setting), turns independent coding on for this
+ * project (labels then go to the coder's own layer, never overwritten by
+ * another coder; "independent-projects" remembers the projects) and blind
+ * coding (the model's predictions, the other coders' work and the review
+ * queue of disagreements are hidden).
+ */
+#define G_LOG_DOMAIN "facet-window"
+
+#include "config.h"
+
+#include <math.h>
+
+#include <glib/gi18n.h>
+
+#include "facet-facs.h"
+#include "facet-window-private.h"
+
+/* How long after 1 a letter still sets the intensity. */
+#define INTENSITY_MOMENT_US (3 * G_USEC_PER_SEC)
+
+/* ---- Intensity ------------------------------------------------------------------------------- */
+
+/* Writes @level (1-5; 0 clears the intensity) for frames [first, last] of
+ * @au as present labels, one undo step. */
+static void
+write_intensity (FacetWindow *self,
+                 gint64       first,
+                 gint64       last,
+                 int          au,
+                 int          level)
+{
+  g_autoptr (GArray) labels = g_array_new (FALSE, TRUE, sizeof (FacetLabel));
+  g_autofree char *code = facet_facs_code (au);
+  g_autofree char *text = NULL;
+
+  for (gint64 f = first; f <= last; f++)
+    {
+      FacetLabel l = { 0 };
+
+      l.video_id = self->video_id;
+      l.frame = f;
+      l.au = au;
+      l.state = FACET_LABEL_PRESENT;
+      l.intensity = facet_facs_intensity_value (level);
+      l.source = FACET_LABEL_SOURCE_HUMAN;
+      g_array_append_val (labels, l);
+    }
+  self->edits_in_flight++;
+  facet_project_write_labels_async (self->project, (const FacetLabel *) (gpointer) labels->data,
+                                    labels->len, "intensity", facet_window_edit_done,
+                                    g_object_ref (self));
+  if (level > 0)
+    /* TRANSLATORS: after setting an intensity; AU code, the letter A-E */
+    text = g_strdup_printf (_("%s present at intensity %s"), code,
+                            facet_facs_intensity_letter (level));
+  else
+    /* TRANSLATORS: after clearing an intensity; AU code */
+    text = g_strdup_printf (_("%s present, no intensity"), code);
+  facet_window_toast (self, text);
+}
+
+void
+facet_window_arm_intensity (FacetWindow *self,
+                            gint64       first,
+                            gint64       last,
+                            int          au)
+{
+  g_return_if_fail (FACET_IS_WINDOW (self));
+
+  self->intensity_armed = TRUE;
+  self->intensity_first = first;
+  self->intensity_last = last;
+  self->intensity_au = au;
+  self->intensity_time = g_get_monotonic_time ();
+}
+
+static gboolean
+on_intensity_key (GtkEventControllerKey *controller,
+                  guint                  keyval,
+                  guint                  keycode,
+                  GdkModifierType        state,
+                  FacetWindow           *self)
+{
+  guint letter = gdk_keyval_to_lower (keyval);
+
+  if (!self->intensity_armed)
+    return GDK_EVENT_PROPAGATE;
+  /* Modifiers alone keep the moment (Shift on its way to a letter). */
+  if (keyval == GDK_KEY_Shift_L || keyval == GDK_KEY_Shift_R || keyval == GDK_KEY_Caps_Lock)
+    return GDK_EVENT_PROPAGATE;
+  self->intensity_armed = FALSE;
+  if (letter < GDK_KEY_a || letter > GDK_KEY_e
+      || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0
+      || g_get_monotonic_time () - self->intensity_time > INTENSITY_MOMENT_US
+      || facet_window_focus_takes_keys (self, FALSE) || self->project == NULL
+      || self->video_id == 0)
+    return GDK_EVENT_PROPAGATE;
+  write_intensity (self, self->intensity_first, self->intensity_last, self->intensity_au,
+                   (int) (letter - GDK_KEY_a) + 1);
+  return GDK_EVENT_STOP;
+}
+
+/* win.intensity (level 0-5): the selected AU at this frame. */
+static void
+act_intensity (GtkWidget  *widget,
+               const char *name,
+               GVariant   *param)
+{
+  FacetWindow *self = FACET_WINDOW (widget);
+  int sel = facet_au_panel_get_selected (self->au_panel);
+  int level = g_variant_get_int32 (param);
+  gint64 frame = facet_player_get_frame (self->player);
+
+  if (self->project == NULL || self->video_id == 0 || sel < 0 || level < 0 || level > 5)
+    return;
+  write_intensity (self, frame, frame, self->au_ids[sel], level);
+}
+
+static void
+on_panel_set_intensity (FacetAuPanel *panel,
+                        int           au,
+                        int           level,
+                        FacetWindow  *self)
+{
+  gint64 frame;
+
+  if (self->project == NULL || self->video_id == 0)
+    return;
+  frame = facet_player_get_frame (self->player);
+  write_intensity (self, frame, frame, au, level);
+}
+
+/* ---- Coder, independent and blind coding ------------------------------------------------------ */
+
+gboolean
+facet_window_get_blind (FacetWindow *self)
+{
+  g_return_val_if_fail (FACET_IS_WINDOW (self), FALSE);
+  return self->blind;
+}
+
+gboolean
+facet_window_get_independent (FacetWindow *self)
+{
+  g_auto (GStrv) projects = NULL;
+
+  g_return_val_if_fail (FACET_IS_WINDOW (self), FALSE);
+
+  if (self->project == NULL)
+    return FALSE;
+  projects = g_settings_get_strv (self->settings, "independent-projects");
+  return g_strv_contains ((const char *const *) projects,
+                          facet_project_get_path (self->project));
+}
+
+static void
+set_independent (FacetWindow *self,
+                 gboolean     independent)
+{
+  g_auto (GStrv) projects = NULL;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) list = NULL;
+  const char *path;
+
+  if (self->project == NULL || facet_window_get_independent (self) == independent)
+    return;
+  path = facet_project_get_path (self->project);
+  projects = g_settings_get_strv (self->settings, "independent-projects");
+  for (guint i = 0; projects[i] != NULL; i++)
+    if (!g_str_equal (projects[i], path))
+      g_strv_builder_add (builder, projects[i]);
+  if (independent)
+    g_strv_builder_add (builder, path);
+  list = g_strv_builder_end (builder);
+  g_settings_set_strv (self->settings, "independent-projects", (const char *const *) list);
+}
+
+/* The header bar's button: who codes, and in which mode. */
+static void
+update_coder_button (FacetWindow *self)
+{
+  const char *coder;
+  g_autofree char *text = NULL;
+  gboolean independent = facet_window_get_independent (self);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->coder_button), self->project != NULL);
+  if (self->project == NULL)
+    return;
+  coder = facet_project_get_coder (self->project);
+  if (self->blind)
+    /* TRANSLATORS: header bar: the coder's name while coding blind */
+    text = g_strdup_printf (_("%s · blind"), coder);
+  else if (independent)
+    /* TRANSLATORS: header bar: the coder's name while coding independently */
+    text = g_strdup_printf (_("%s · own layer"), coder);
+  else
+    text = g_strdup (coder);
+  gtk_menu_button_set_label (self->coder_button, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->coder_button),
+                               independent ? _("Coding into your own layer of labels; "
+                                               "the final labels come from the consensus")
+                                           : _("Coding the project's final labels"));
+  if (gtk_editable_get_text (GTK_EDITABLE (self->coder_entry)) != NULL
+      && !gtk_widget_has_focus (GTK_WIDGET (self->coder_entry))
+      && !g_str_equal (gtk_editable_get_text (GTK_EDITABLE (self->coder_entry)), coder))
+    gtk_editable_set_text (GTK_EDITABLE (self->coder_entry), coder);
+  if (gtk_switch_get_active (self->independent_switch) != independent)
+    gtk_switch_set_active (self->independent_switch, independent);
+}
+
+/* Applies blind mode to every view of the model's work. */
+static void
+apply_blind (FacetWindow *self)
+{
+  facet_au_panel_set_blind (self->au_panel, self->blind);
+  facet_timeline_set_hide_predictions (self->timeline, self->blind);
+  if (self->blind)
+    gtk_toggle_button_set_active (self->heatmap_toggle, FALSE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->heatmap_toggle), !self->blind);
+  facet_window_update_actions (self);
+  update_coder_button (self);
+}
+
+static void
+on_blind_setting (FacetWindow *self)
+{
+  self->blind = g_settings_get_boolean (self->settings, "blind-coding");
+  apply_blind (self);
+  if (self->project != NULL)
+    {
+      facet_window_apply_layer (self);
+      facet_window_reload_frame_state (self);
+      facet_window_reload_lanes (self);
+    }
+}
+
+void
+facet_window_coding_project_changed (FacetWindow *self)
+{
+  g_return_if_fail (FACET_IS_WINDOW (self));
+
+  self->intensity_armed = FALSE;
+  if (self->project != NULL)
+    facet_window_apply_layer (self);
+  update_coder_button (self);
+}
+
+static void
+on_independent_setting (FacetWindow *self)
+{
+  facet_window_coding_project_changed (self);
+  facet_window_reload_frame_state (self);
+  facet_window_reload_lanes (self);
+}
+
+static void
+on_coder_entry_activate (GtkEntry    *entry,
+                         FacetWindow *self)
+{
+  g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (entry))));
+
+  g_settings_set_string (self->settings, "coder-name", name);
+  gtk_menu_button_popdown (self->coder_button);
+}
+
+static gboolean
+on_independent_switch (GtkSwitch   *sw,
+                       gboolean     active,
+                       FacetWindow *self)
+{
+  set_independent (self, active);
+  return FALSE;
+}
+
+static void
+on_project_coder (FacetWindow *self)
+{
+  facet_window_coding_project_changed (self);
+  facet_window_reload_frame_state (self);
+  facet_window_reload_lanes (self);
+}
+
+void
+facet_window_coding_watch_project (FacetWindow *self)
+{
+  g_return_if_fail (FACET_IS_WINDOW (self));
+  if (self->project != NULL)
+    g_signal_connect_swapped (self->project, "notify::coder", G_CALLBACK (on_project_coder), self);
+  facet_window_coding_project_changed (self);
+}
+
+static GtkWidget *
+popover_row (const char *title,
+             const char *subtitle,
+             GtkWidget  *widget)
+{
+  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *texts = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  GtkWidget *label = gtk_label_new (title);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_box_append (GTK_BOX (texts), label);
+  if (subtitle != NULL)
+    {
+      GtkWidget *sub = gtk_label_new (subtitle);
+
+      gtk_label_set_xalign (GTK_LABEL (sub), 0);
+      gtk_label_set_wrap (GTK_LABEL (sub), TRUE);
+      gtk_label_set_max_width_chars (GTK_LABEL (sub), 36);
+      gtk_widget_add_css_class (sub, "dim-label");
+      gtk_widget_add_css_class (sub, "caption");
+      gtk_box_append (GTK_BOX (texts), sub);
+    }
+  gtk_widget_set_hexpand (texts, TRUE);
+  gtk_widget_set_valign (widget, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (row), texts);
+  gtk_box_append (GTK_BOX (row), widget);
+  return row;
+}
+
+static void
+build_coder_button (FacetWindow *self)
+{
+  GtkWidget *popover = gtk_popover_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
+  GtkWidget *blind = gtk_switch_new ();
+  GtkWidget *label = gtk_label_new (_("Coder"));
+
+  self->coder_button = GTK_MENU_BUTTON (gtk_menu_button_new ());
+  gtk_menu_button_set_icon_name (self->coder_button, "avatar-default-symbolic");
+  gtk_widget_set_name (GTK_WIDGET (self->coder_button), "coder-button");
+  gtk_widget_set_visible (GTK_WIDGET (self->coder_button), FALSE);
+
+  gtk_widget_set_margin_start (box, 6);
+  gtk_widget_set_margin_end (box, 6);
+  gtk_widget_set_margin_top (box, 6);
+  gtk_widget_set_margin_bottom (box, 6);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_widget_add_css_class (label, "heading");
+  gtk_box_append (GTK_BOX (box), label);
+  self->coder_entry = GTK_ENTRY (gtk_entry_new ());
+  gtk_entry_set_placeholder_text (self->coder_entry, g_get_user_name ());
+  g_signal_connect (self->coder_entry, "activate", G_CALLBACK (on_coder_entry_activate), self);
+  gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->coder_entry));
+
+  self->independent_switch = GTK_SWITCH (gtk_switch_new ());
+  g_signal_connect (self->independent_switch, "state-set", G_CALLBACK (on_independent_switch),
+                    self);
+  gtk_box_append (GTK_BOX (box),
+                  popover_row (_("Independent Coding"),
+                               _("Each coder's labels are a layer of their own in this project"),
+                               GTK_WIDGET (self->independent_switch)));
+  g_settings_bind (self->settings, "blind-coding", blind, "active", G_SETTINGS_BIND_DEFAULT);
+  gtk_box_append (GTK_BOX (box),
+                  popover_row (_("Blind Coding"),
+                               _("Hide the model's predictions and the other coders' labels"),
+                               blind));
+  gtk_popover_set_child (GTK_POPOVER (popover), box);
+  gtk_menu_button_set_popover (self->coder_button, popover);
+  adw_header_bar_pack_end (self->header_bar, GTK_WIDGET (self->coder_button));
+}
+
+void
+facet_window_apply_layer (FacetWindow *self)
+{
+  g_return_if_fail (FACET_IS_WINDOW (self));
+
+  if (self->project == NULL)
+    return;
+  /* Blind coding is double coding: into the coder's own layer too, so
+   * that nobody else's labels are shown or overwritten. */
+  facet_project_set_layer (self->project,
+                           facet_window_get_independent (self) || self->blind
+                           ? facet_project_get_coder (self->project) : NULL);
+}
+
+/* ---- Setup ----------------------------------------------------------------------------------- */
+
+void
+facet_window_update_coding_actions (FacetWindow *self)
+{
+  GtkWidget *w = GTK_WIDGET (self);
+  gboolean video = self->project != NULL && self->video_id != 0;
+
+  gtk_widget_action_set_enabled (w, "win.intensity", video);
+  /* Blind: nothing of the model's to accept, and no queue of where the
+   * model disagrees. */
+  if (self->blind)
+    {
+      gtk_widget_action_set_enabled (w, "win.accept", FALSE);
+      gtk_widget_action_set_enabled (w, "win.accept-all", FALSE);
+      gtk_widget_action_set_enabled (w, "win.toggle-heatmap", FALSE);
+      gtk_widget_action_set_enabled (w, "win.toggle-heatmap-source", FALSE);
+    }
+  else
+    {
+      gtk_widget_action_set_enabled (w, "win.toggle-heatmap", TRUE);
+      gtk_widget_action_set_enabled (w, "win.toggle-heatmap-source", TRUE);
+    }
+}
+
+void
+facet_window_init_coding (FacetWindow *self)
+{
+  GtkEventController *keys = gtk_event_controller_key_new ();
+
+  build_coder_button (self);
+  gtk_widget_set_name (GTK_WIDGET (self->heatmap_toggle), "heatmap-toggle");
+  g_signal_connect (self->au_panel, "set-intensity", G_CALLBACK (on_panel_set_intensity), self);
+  /* Added after the other key controllers so that it runs first. */
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (on_intensity_key), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
+
+  g_signal_connect_swapped (self->settings, "changed::blind-coding", G_CALLBACK (on_blind_setting),
+                            self);
+  g_signal_connect_swapped (self->settings, "changed::independent-projects",
+                            G_CALLBACK (on_independent_setting), self);
+  on_blind_setting (self);
+}
+
+void
+facet_window_class_init_coding (GtkWidgetClass *widget_class)
+{
+  gtk_widget_class_install_action (widget_class, "win.intensity", "i", act_intensity);
+}
