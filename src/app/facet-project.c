@@ -682,9 +682,7 @@ set_layer_job (FacetStore   *store,
                GCancellable *cancellable,
                GError      **error)
 {
-#if FACET_STORE_SCHEMA_VERSION >= 3 /* TEMP until the store branch is merged */
   facet_store_set_layer (store, data);
-#endif
   return GINT_TO_POINTER (1);
 }
 

@@ -360,6 +360,8 @@ review_next (FacetWindow *self)
   GHashTableIter iter;
   gpointer key;
 
+  if (facet_window_review_sample_next (self))
+    return;
   if (self->project == NULL || self->model_id == 0 || self->review_running)
     return;
   q = g_new0 (ReviewQuery, 1);

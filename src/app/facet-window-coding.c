@@ -16,6 +16,11 @@
  * another coder; "independent-projects" remembers the projects) and blind
  * coding (the model's predictions, the other coders' work and the review
  * queue of disagreements are hidden).
+ *
+ * Reliability: the consensus window (two coders' disagreements resolved
+ * into the final labels), the agreement table with its report, and the
+ * reliability sample, which "Next to check" steps through when asked to
+ * (and always while coding blind, when the model's queue is hidden).
  */
 #define G_LOG_DOMAIN "facet-window"
 
@@ -25,7 +30,10 @@
 
 #include <glib/gi18n.h>
 
+#include "facet-agreement-dialog.h"
+#include "facet-consensus-dialog.h"
 #include "facet-facs.h"
+#include "facet-sample-dialog.h"
 #include "facet-window-private.h"
 
 /* How long after 1 a letter still sets the intensity. */
@@ -387,6 +395,176 @@ facet_window_apply_layer (FacetWindow *self)
                            ? facet_project_get_coder (self->project) : NULL);
 }
 
+/* ---- Consensus, agreement, sample ------------------------------------------------------------ */
+
+static void
+on_consensus_show (FacetConsensusDialog *dialog,
+                   gint64                video_id,
+                   gint64                frame,
+                   int                   au,
+                   FacetWindow          *self)
+{
+  facet_window_show_video (self, video_id, frame);
+  for (int a = 0; a < self->n_aus; a++)
+    if (self->au_ids[a] == au)
+      facet_au_panel_set_selected (self->au_panel, a);
+}
+
+static void
+act_consensus (GtkWidget  *widget,
+               const char *name,
+               GVariant   *param)
+{
+  FacetWindow *self = FACET_WINDOW (widget);
+  FacetConsensusDialog *dialog;
+
+  if (self->project == NULL)
+    return;
+  dialog = facet_consensus_dialog_new (GTK_WINDOW (self), self->project);
+  g_signal_connect_object (dialog, "show-frame", G_CALLBACK (on_consensus_show), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+act_agreement (GtkWidget  *widget,
+               const char *name,
+               GVariant   *param)
+{
+  FacetWindow *self = FACET_WINDOW (widget);
+
+  if (self->project != NULL)
+    gtk_window_present (GTK_WINDOW (facet_agreement_dialog_new (GTK_WINDOW (self),
+                                                                self->project)));
+}
+
+static void
+on_sample_marked (FacetSampleDialog *dialog,
+                  int                n_segments,
+                  const char        *message,
+                  FacetWindow       *self)
+{
+  g_autofree char *text = NULL;
+
+  if (n_segments < 0)
+    {
+      /* TRANSLATORS: the sample could not be marked; %s: why */
+      text = g_strdup_printf (_("The reliability sample was not marked: %s"), message);
+      facet_window_toast (self, text);
+      return;
+    }
+  /* TRANSLATORS: after marking the reliability sample */
+  text = g_strdup_printf (ngettext ("%d segment marked for double coding",
+                                    "%d segments marked for double coding", n_segments),
+                          n_segments);
+  facet_window_toast (self, text);
+}
+
+static void
+act_sample (GtkWidget  *widget,
+            const char *name,
+            GVariant   *param)
+{
+  FacetWindow *self = FACET_WINDOW (widget);
+  FacetSampleDialog *dialog;
+
+  if (self->project == NULL)
+    return;
+  dialog = facet_sample_dialog_new (GTK_WINDOW (self), self->project);
+  g_signal_connect_object (dialog, "marked", G_CALLBACK (on_sample_marked), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+typedef struct
+{
+  FacetWindow *self;
+  gint64       video_id;
+  gint64       frame;
+} SampleQuery;
+
+static gpointer
+sample_list_job (FacetStore   *store,
+                 gpointer      data,
+                 GCancellable *cancellable,
+                 GError      **error)
+{
+  return facet_store_list_reliability (store, 0, error);
+}
+
+static void
+sample_next_done (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  SampleQuery *q = user_data;
+  g_autoptr (FacetWindow) self = q->self;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) segments = facet_project_run_finish (FACET_PROJECT (object), result,
+                                                             &error);
+  g_autofree char *text = NULL;
+  FacetReliabilitySegment *next = NULL;
+  guint index = 0;
+
+  self->review_running = FALSE;
+  if (segments == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_free (q);
+      return;
+    }
+  if (segments == NULL)
+    facet_window_toast (self, error->message);
+  else if (segments->len == 0)
+    facet_window_toast (self, self->blind
+                              ? _("Coding blind: the model's queue is hidden, and no reliability "
+                                  "sample is marked (main menu)")
+                              : _("No reliability sample is marked: pick one in the main menu"));
+  else
+    {
+      /* The first segment after where the coder is; round to the first. */
+      for (guint i = 0; i < segments->len && next == NULL; i++)
+        {
+          FacetReliabilitySegment *s = g_ptr_array_index (segments, i);
+
+          if (s->video_id > q->video_id || (s->video_id == q->video_id && s->first > q->frame))
+            next = s, index = i;
+        }
+      if (next == NULL)
+        next = g_ptr_array_index (segments, 0), index = 0;
+      self->sample_video = next->video_id;
+      self->sample_first = next->first;
+      self->sample_last = next->last;
+      facet_window_show_video (self, next->video_id, next->first);
+      /* TRANSLATORS: stepping through the reliability sample: segment n of
+       * m, its first and last frame, the subject */
+      text = g_strdup_printf (_("Reliability segment %u of %u: frames %d–%d of %s"), index + 1,
+                              segments->len, (int) next->first, (int) next->last,
+                              next->subject != NULL ? next->subject : "");
+      facet_window_toast (self, text);
+    }
+  g_free (q);
+}
+
+gboolean
+facet_window_review_sample_next (FacetWindow *self)
+{
+  SampleQuery *q;
+
+  g_return_val_if_fail (FACET_IS_WINDOW (self), FALSE);
+
+  if (self->project == NULL
+      || !(self->blind || g_settings_get_boolean (self->settings, "review-sample")))
+    return FALSE;
+  if (self->review_running)
+    return TRUE;
+  q = g_new0 (SampleQuery, 1);
+  q->self = g_object_ref (self);
+  q->video_id = self->video_id;
+  q->frame = self->video_id != 0 ? facet_player_get_frame (self->player) : -1;
+  self->review_running = TRUE;
+  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, sample_list_job, NULL, NULL,
+                     (GDestroyNotify) g_ptr_array_unref, NULL, sample_next_done, q);
+  return TRUE;
+}
+
 /* ---- Setup ----------------------------------------------------------------------------------- */
 
 void
@@ -396,6 +574,13 @@ facet_window_update_coding_actions (FacetWindow *self)
   gboolean video = self->project != NULL && self->video_id != 0;
 
   gtk_widget_action_set_enabled (w, "win.intensity", video);
+  gtk_widget_action_set_enabled (w, "win.consensus", self->project != NULL);
+  gtk_widget_action_set_enabled (w, "win.agreement", self->project != NULL);
+  gtk_widget_action_set_enabled (w, "win.sample-reliability", self->project != NULL);
+  /* Blind, N steps through the reliability sample: no model needed. */
+  if (self->blind || (self->settings != NULL
+                      && g_settings_get_boolean (self->settings, "review-sample")))
+    gtk_widget_action_set_enabled (w, "win.review-next", self->project != NULL);
   /* Blind: nothing of the model's to accept, and no queue of where the
    * model disagrees. */
   if (self->blind)
@@ -416,6 +601,14 @@ void
 facet_window_init_coding (FacetWindow *self)
 {
   GtkEventController *keys = gtk_event_controller_key_new ();
+  GSimpleActionGroup *group = g_simple_action_group_new ();
+  g_autoptr (GAction) review_sample = g_settings_create_action (self->settings, "review-sample");
+
+  g_action_map_add_action (G_ACTION_MAP (group), review_sample);
+  gtk_widget_insert_action_group (GTK_WIDGET (self), "coding", G_ACTION_GROUP (group));
+  g_object_unref (group);
+  g_signal_connect_swapped (self->settings, "changed::review-sample",
+                            G_CALLBACK (facet_window_update_actions), self);
 
   build_coder_button (self);
   gtk_widget_set_name (GTK_WIDGET (self->heatmap_toggle), "heatmap-toggle");
@@ -436,4 +629,7 @@ void
 facet_window_class_init_coding (GtkWidgetClass *widget_class)
 {
   gtk_widget_class_install_action (widget_class, "win.intensity", "i", act_intensity);
+  gtk_widget_class_install_action (widget_class, "win.consensus", NULL, act_consensus);
+  gtk_widget_class_install_action (widget_class, "win.agreement", NULL, act_agreement);
+  gtk_widget_class_install_action (widget_class, "win.sample-reliability", NULL, act_sample);
 }

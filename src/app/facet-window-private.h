@@ -119,6 +119,9 @@ struct _FacetWindow
   gint64                intensity_last;
   int                   intensity_au;
   gint64                intensity_time;
+  gint64                sample_video;      /* the reliability segment N last went to */
+  gint64                sample_first;
+  gint64                sample_last;
 };
 
 /* facet-window.c */
@@ -170,6 +173,9 @@ void     facet_window_arm_intensity       (FacetWindow    *self,
 void     facet_window_apply_layer         (FacetWindow    *self);
 gboolean facet_window_get_independent     (FacetWindow    *self);
 gboolean facet_window_get_blind           (FacetWindow    *self);
+/* N while coding blind or with "review-sample" on: the next segment of
+ * the reliability sample. FALSE: not in that mode (the model's queue). */
+gboolean facet_window_review_sample_next  (FacetWindow    *self);
 
 /* facet-window-dnd.c */
 void     facet_window_init_dnd            (FacetWindow    *self);

@@ -3,8 +3,11 @@
  * The real application on a small analysed demo project, driven by X key
  * and mouse events: intensity A-E right after 1 and by click, shown in
  * the AU panel and the timeline, undone with Ctrl+Z; the coder in the
- * header bar; blind coding hiding the model. Every step is checked in the
- * project file through a connection of its own.
+ * header bar; blind coding hiding the model; independent coding into each
+ * coder's own layer (undo per coder); the consensus window taking coder
+ * A's codes by key; the agreement table and its report; the reliability
+ * sample and N stepping through it. Every step is checked in the project
+ * file through a connection of its own.
  */
 #include "config.h"
 
@@ -13,7 +16,11 @@
 #include <X11/keysym.h>
 #include <glib/gstdio.h>
 
+#include "facet-agreement-dialog.h"
+#include "facet-consensus-dialog.h"
 #include "facet-facs.h"
+#include "facet-sample-dialog.h"
+#include "facet-window-private.h"
 #include "ui-harness.h"
 
 #define TIMEOUT 60.0
@@ -342,6 +349,269 @@ test_coder_button (void)
   g_assert_cmpstr (gtk_menu_button_get_label (button), ==, "ui-test");
 }
 
+/* The label of @layer (a coder's name; NULL: final) at one cell. */
+static FacetLabel
+read_layer (const char *layer,
+            gint64      f,
+            int         au)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
+  g_autoptr (GArray) labels = NULL;
+  FacetLabel label = { 0 };
+
+  g_assert_no_error (error);
+  labels = facet_store_get_layer_labels (store, layer, 1, au, f, f, &error);
+  g_assert_no_error (error);
+  if (labels->len > 0)
+    label = g_array_index (labels, FacetLabel, 0);
+  return label;
+}
+
+static void
+set_independent (gboolean on)
+{
+  const char *path = facet_project_get_path (facet_window_get_project (fx.window));
+  const char *list[] = { path, NULL };
+
+  g_settings_set_strv (fx.settings, "independent-projects", on ? list : NULL);
+  settle ();
+  g_assert_cmpint (facet_window_get_independent (fx.window), ==, on);
+}
+
+static int layer_au;
+
+/* Two coders code the same frame independently: neither overwrites the
+ * other nor the final labels, and each undoes only their own work. */
+static void
+test_independent (void)
+{
+  FacetAuPanel *panel = facet_window_get_au_panel (fx.window);
+  FacetLabel l;
+
+  set_independent (TRUE);
+  g_assert_nonnull (strstr (gtk_menu_button_get_label (
+                              GTK_MENU_BUTTON (find_named (GTK_WIDGET (fx.window), "coder-button"))),
+                            "ui-test"));
+  go_to (25);
+  facet_au_panel_set_selected (panel, 4);
+  layer_au = facet_au_panel_get_au (panel, 4);
+  ui_key (XK_1, FALSE, FALSE);
+  ui_key (XK_d, FALSE, FALSE);
+  settle ();
+  l = read_layer ("ui-test", 25, layer_au);
+  g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (facet_facs_intensity_level (l.intensity), ==, 4);
+  g_assert_cmpint (read_label (1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
+
+  /* Bob codes the same frame absent in his own layer. */
+  g_settings_set_string (fx.settings, "coder-name", "bob");
+  settle ();
+  g_assert_cmpint (facet_au_panel_get_label_state (panel, 4), ==, FACET_LABEL_UNSET);
+  ui_focus (GTK_WINDOW (fx.window));
+  ui_key (XK_2, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (read_layer ("bob", 25, layer_au).state, ==, FACET_LABEL_ABSENT);
+  g_assert_cmpint (read_layer ("ui-test", 25, layer_au).state, ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (read_label (1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
+
+  /* Bob's undo takes back Bob's label only. */
+  ui_key (XK_z, FALSE, TRUE);
+  settle ();
+  g_assert_cmpint (read_layer ("bob", 25, layer_au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (read_layer ("ui-test", 25, layer_au).state, ==, FACET_LABEL_PRESENT);
+  ui_key (XK_2, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (read_layer ("bob", 25, layer_au).state, ==, FACET_LABEL_ABSENT);
+
+  /* Back to ui-test: the panel shows ui-test's own code again. */
+  g_settings_set_string (fx.settings, "coder-name", "ui-test");
+  settle ();
+  g_assert_cmpint (facet_au_panel_get_label_state (panel, 4), ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (facet_au_panel_get_intensity (panel, 4), ==, 4);
+}
+
+static gboolean
+consensus_ready (gpointer data)
+{
+  return !facet_consensus_dialog_is_busy (data);
+}
+
+/* The consensus window: A takes coder A's codes into the final labels,
+ * and the decision is recorded. */
+static void
+test_consensus (void)
+{
+  FacetConsensusDialog *dialog;
+  gboolean resolved = FALSE;
+  g_autofree char *taken = NULL, *resolver = NULL;
+  guint before;
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.consensus", NULL);
+  ui_idle (0.3);
+  dialog = FACET_CONSENSUS_DIALOG (ui_find_toplevel (FACET_TYPE_CONSENSUS_DIALOG));
+  g_assert_nonnull (dialog);
+  g_assert_true (ui_wait (consensus_ready, dialog, TIMEOUT));
+  g_assert_true (facet_consensus_dialog_set_coders (dialog, "ui-test", "bob"));
+  g_assert_true (ui_wait (consensus_ready, dialog, TIMEOUT));
+  before = facet_consensus_dialog_get_n_runs (dialog);
+  g_assert_cmpuint (before, >=, 1);
+
+  ui_focus (GTK_WINDOW (dialog));
+  ui_key (XK_a, FALSE, FALSE);
+  ui_idle (0.2);
+  g_assert_true (ui_wait (consensus_ready, dialog, TIMEOUT));
+  g_assert_cmpuint (facet_consensus_dialog_get_n_runs (dialog), ==, before - 1);
+  {
+    FacetLabel l = read_label (1, 25, layer_au);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
+
+    g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
+    g_assert_cmpint (facet_facs_intensity_level (l.intensity), ==, 4);
+    g_assert_true (facet_store_get_resolution (store, 1, 25, layer_au, &resolved, &taken,
+                                               &resolver, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_true (resolved);
+  g_assert_cmpstr (taken, ==, "ui-test");
+  g_assert_cmpstr (resolver, ==, "ui-test");
+  /* The coders' own layers are as they were. */
+  g_assert_cmpint (read_layer ("bob", 25, layer_au).state, ==, FACET_LABEL_ABSENT);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  ui_idle (0.2);
+}
+
+static gboolean
+agreement_ready (gpointer data)
+{
+  return !facet_agreement_dialog_is_busy (data);
+}
+
+/* The agreement table for the two coders and its report. */
+static void
+test_agreement (void)
+{
+  FacetAgreementDialog *dialog;
+  const GArray *rows;
+  const FacetAgreement *row = NULL;
+  g_autofree char *code = facet_facs_code (layer_au);
+  const char *report;
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.agreement", NULL);
+  ui_idle (0.3);
+  dialog = FACET_AGREEMENT_DIALOG (ui_find_toplevel (FACET_TYPE_AGREEMENT_DIALOG));
+  g_assert_nonnull (dialog);
+  g_assert_true (ui_wait (agreement_ready, dialog, TIMEOUT));
+  g_assert_true (facet_agreement_dialog_set_coders (dialog, "ui-test", "bob"));
+  g_assert_true (ui_wait (agreement_ready, dialog, TIMEOUT));
+  rows = facet_agreement_dialog_get_rows (dialog);
+  for (guint i = 0; i < rows->len; i++)
+    if (g_array_index (rows, FacetAgreement, i).au == layer_au)
+      row = &g_array_index (rows, FacetAgreement, i);
+  g_assert_nonnull (row);
+  /* One frame both coded: present against absent. */
+  g_assert_cmpint (row->frames, ==, 1);
+  g_assert_cmpint (row->a_only, ==, 1);
+  g_assert_cmpfloat (row->agreement, ==, 0.0);
+  report = facet_agreement_dialog_get_report (dialog);
+  g_assert_nonnull (report);
+  g_assert_nonnull (strstr (report, code));
+  g_assert_nonnull (strstr (report, "bob"));
+  g_assert_nonnull (strstr (report, "n = 1 "));
+  ui_click_centre (find_button (GTK_WIDGET (dialog), "_Copy Report"));
+  ui_idle (0.2);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  ui_idle (0.2);
+  set_independent (FALSE);
+}
+
+static gboolean
+sample_marked (gpointer data)
+{
+  const char *toast = facet_window_get_last_toast (fx.window);
+
+  return toast != NULL && strstr (toast, "double coding") != NULL;
+}
+
+static gboolean
+sample_toast (gpointer data)
+{
+  const char *toast = facet_window_get_last_toast (fx.window);
+
+  return toast != NULL && g_str_has_prefix (toast, "Reliability segment");
+}
+
+/* The segment N should go to from (@video_id, @f): the first after it,
+ * else the first of all. */
+static FacetReliabilitySegment *
+expected_next (GPtrArray *segments,
+               gint64     video_id,
+               gint64     f)
+{
+  for (guint i = 0; i < segments->len; i++)
+    {
+      FacetReliabilitySegment *s = g_ptr_array_index (segments, i);
+
+      if (s->video_id > video_id || (s->video_id == video_id && s->first > f))
+        return s;
+    }
+  return g_ptr_array_index (segments, 0);
+}
+
+/* The reliability sample: marked from the menu's dialog, then N steps
+ * through its segments (with review-sample on, and while blind). */
+static void
+test_sample (void)
+{
+  GtkWindow *dialog;
+  g_autoptr (GPtrArray) segments = NULL;
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.sample-reliability", NULL);
+  ui_idle (0.3);
+  dialog = ui_find_toplevel (FACET_TYPE_SAMPLE_DIALOG);
+  g_assert_nonnull (dialog);
+  facet_sample_dialog_set_values (FACET_SAMPLE_DIALOG (dialog), 30, 1.0);
+  ui_click_centre (find_button (GTK_WIDGET (dialog), "_Mark Segments"));
+  g_assert_true (ui_wait (sample_marked, NULL, TIMEOUT));
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
+
+    g_assert_no_error (error);
+    segments = facet_store_list_reliability (store, 0, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (segments->len, >=, 2);
+
+  g_settings_set_boolean (fx.settings, "review-sample", TRUE);
+  go_to (0);
+  for (int i = 0; i < 2; i++)
+    {
+      FacetReliabilitySegment *next = expected_next (segments, facet_window_get_video_id (fx.window),
+                                                     frame ());
+
+      facet_window_toast (fx.window, "-");
+      ui_focus (GTK_WINDOW (fx.window));
+      ui_key (XK_n, FALSE, FALSE);
+      g_assert_true (ui_wait (sample_toast, NULL, TIMEOUT));
+      settle ();
+      g_assert_cmpint (facet_window_get_video_id (fx.window), ==, next->video_id);
+      g_assert_cmpint (frame (), ==, next->first);
+    }
+  g_settings_set_boolean (fx.settings, "review-sample", FALSE);
+
+  /* Blind, N takes the sample too (the model's queue is hidden). */
+  g_settings_set_boolean (fx.settings, "blind-coding", TRUE);
+  settle ();
+  facet_window_toast (fx.window, "-");
+  ui_focus (GTK_WINDOW (fx.window));
+  ui_key (XK_n, FALSE, FALSE);
+  g_assert_true (ui_wait (sample_toast, NULL, TIMEOUT));
+  g_settings_set_boolean (fx.settings, "blind-coding", FALSE);
+  settle ();
+}
+
 int
 main (int    argc,
       char **argv)
@@ -378,6 +648,10 @@ main (int    argc,
   g_test_add_func ("/ui/coding/intensity-click", test_intensity_click);
   g_test_add_func ("/ui/coding/blind", test_blind);
   g_test_add_func ("/ui/coding/coder-button", test_coder_button);
+  g_test_add_func ("/ui/coding/independent", test_independent);
+  g_test_add_func ("/ui/coding/consensus", test_consensus);
+  g_test_add_func ("/ui/coding/agreement", test_agreement);
+  g_test_add_func ("/ui/coding/sample", test_sample);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (fx.window));
