@@ -106,12 +106,13 @@ on_intensity_key (GtkEventControllerKey *controller,
 
   if (!self->intensity_armed)
     return GDK_EVENT_PROPAGATE;
-  /* Modifiers alone keep the moment (Shift on its way to a letter). */
+  /* Modifiers alone keep the moment (Caps Lock on its way to a letter). */
   if (keyval == GDK_KEY_Shift_L || keyval == GDK_KEY_Shift_R || keyval == GDK_KEY_Caps_Lock)
     return GDK_EVENT_PROPAGATE;
   self->intensity_armed = FALSE;
+  /* Shift+A stays "accept all", also right after 1. */
   if (letter < GDK_KEY_a || letter > GDK_KEY_e
-      || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0
+      || (state & (GDK_SHIFT_MASK | GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0
       || g_get_monotonic_time () - self->intensity_time > INTENSITY_MOMENT_US
       || facet_window_focus_takes_keys (self, FALSE) || self->project == NULL
       || self->video_id == 0)
@@ -221,8 +222,7 @@ update_coder_button (FacetWindow *self)
                                independent ? _("Coding into your own layer of labels; "
                                                "the final labels come from the consensus")
                                            : _("Coding the project's final labels"));
-  if (gtk_editable_get_text (GTK_EDITABLE (self->coder_entry)) != NULL
-      && !gtk_widget_has_focus (GTK_WIDGET (self->coder_entry))
+  if (!gtk_widget_has_focus (GTK_WIDGET (gtk_editable_get_delegate (GTK_EDITABLE (self->coder_entry))))
       && !g_str_equal (gtk_editable_get_text (GTK_EDITABLE (self->coder_entry)), coder))
     gtk_editable_set_text (GTK_EDITABLE (self->coder_entry), coder);
   if (gtk_switch_get_active (self->independent_switch) != independent)
@@ -275,7 +275,7 @@ on_independent_setting (FacetWindow *self)
 }
 
 static void
-on_coder_entry_activate (GtkEntry    *entry,
+on_coder_entry_activate (AdwEntryRow *entry,
                          FacetWindow *self)
 {
   g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (entry))));
@@ -345,7 +345,7 @@ build_coder_button (FacetWindow *self)
   GtkWidget *popover = gtk_popover_new ();
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
   GtkWidget *blind = gtk_switch_new ();
-  GtkWidget *label = gtk_label_new (_("Coder"));
+  GtkWidget *list = gtk_list_box_new ();
 
   self->coder_button = GTK_MENU_BUTTON (gtk_menu_button_new ());
   gtk_menu_button_set_icon_name (self->coder_button, "avatar-default-symbolic");
@@ -356,13 +356,15 @@ build_coder_button (FacetWindow *self)
   gtk_widget_set_margin_end (box, 6);
   gtk_widget_set_margin_top (box, 6);
   gtk_widget_set_margin_bottom (box, 6);
-  gtk_label_set_xalign (GTK_LABEL (label), 0);
-  gtk_widget_add_css_class (label, "heading");
-  gtk_box_append (GTK_BOX (box), label);
-  self->coder_entry = GTK_ENTRY (gtk_entry_new ());
-  gtk_entry_set_placeholder_text (self->coder_entry, g_get_user_name ());
-  g_signal_connect (self->coder_entry, "activate", G_CALLBACK (on_coder_entry_activate), self);
-  gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->coder_entry));
+  /* An entry row, not a GtkEntry: Enter applies the name. */
+  self->coder_entry = ADW_ENTRY_ROW (adw_entry_row_new ());
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->coder_entry), _("Coder"));
+  g_signal_connect (self->coder_entry, "entry-activated", G_CALLBACK (on_coder_entry_activate),
+                    self);
+  gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
+  gtk_widget_add_css_class (list, "boxed-list");
+  gtk_list_box_append (GTK_LIST_BOX (list), GTK_WIDGET (self->coder_entry));
+  gtk_box_append (GTK_BOX (box), list);
 
   self->independent_switch = GTK_SWITCH (gtk_switch_new ());
   g_signal_connect (self->independent_switch, "state-set", G_CALLBACK (on_independent_switch),

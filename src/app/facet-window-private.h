@@ -111,7 +111,7 @@ struct _FacetWindow
 
   /* facet-window-coding.c: intensity, coders, blind mode */
   GtkMenuButton        *coder_button;
-  GtkEntry             *coder_entry;
+  AdwEntryRow          *coder_entry;
   GtkSwitch            *independent_switch;
   gboolean              blind;
   gboolean              intensity_armed;   /* 1 was pressed: A-E set the intensity */
