@@ -175,7 +175,6 @@ row_new (FacetConsensusDialog *self,
   g_autofree char *a = code_text (r->state_a, r->level_a);
   g_autofree char *b = code_text (r->state_b, r->level_b);
   g_autofree char *fin = code_text (r->final_state, r->final_level);
-  g_autofree char *final_text = NULL;
   const char *texts[3] = { a, b, NULL };
   GtkWidget *label;
 
@@ -191,9 +190,7 @@ row_new (FacetConsensusDialog *self,
   gtk_label_set_xalign (GTK_LABEL (label), 0);
   gtk_widget_set_hexpand (label, TRUE);
   gtk_box_append (GTK_BOX (box), label);
-  /* TRANSLATORS: consensus row: what the final labels have now */
-  final_text = g_strdup_printf (_("final: %s"), fin);
-  texts[2] = final_text;
+  texts[2] = fin;
   for (guint i = 0; i < 3; i++)
     {
       label = gtk_label_new (texts[i]);
@@ -623,6 +620,27 @@ facet_consensus_dialog_init (FacetConsensusDialog *self)
   gtk_box_append (GTK_BOX (choice), label);
   gtk_box_append (GTK_BOX (choice), GTK_WIDGET (self->b_drop));
   gtk_box_append (GTK_BOX (body), choice);
+
+  /* Captions over the columns of the rows (row_new lays them out alike). */
+  {
+    GtkWidget *captions = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+    const char *texts[] = { _("Where"), _("Coder A"), _("Coder B"), _("Final") };
+
+    for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+      {
+        label = gtk_label_new (texts[i]);
+        gtk_label_set_xalign (GTK_LABEL (label), 0);
+        if (i == 0)
+          gtk_widget_set_hexpand (label, TRUE);
+        else
+          gtk_label_set_width_chars (GTK_LABEL (label), 14);
+        gtk_widget_add_css_class (label, "caption-heading");
+        gtk_box_append (GTK_BOX (captions), label);
+      }
+    gtk_widget_set_margin_start (captions, 7);
+    gtk_widget_set_margin_end (captions, 7);
+    gtk_box_append (GTK_BOX (body), captions);
+  }
 
   self->list = GTK_LIST_BOX (gtk_list_box_new ());
   gtk_list_box_set_selection_mode (self->list, GTK_SELECTION_BROWSE);

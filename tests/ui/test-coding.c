@@ -55,6 +55,26 @@ read_label (gint64 video,
   return label;
 }
 
+/* Renders @widget to BUILD/tests/ui/artefacts/coding-NAME.png and fails
+ * when the picture is one flat colour. */
+static void
+save_render (GtkWidget  *widget,
+             const char *name)
+{
+  g_autoptr (GdkTexture) texture = ui_render (widget);
+  const char *folder = g_getenv ("FACET_UI_ARTEFACTS");
+  g_autofree char *file = g_strdup_printf ("coding-%s.png", name);
+  g_autofree char *path = NULL;
+
+  g_assert_nonnull (texture);
+  g_assert_cmpfloat (ui_texture_variance (texture), >, 1.0);
+  if (folder == NULL)
+    return;
+  g_mkdir_with_parents (folder, 0755);
+  path = g_build_filename (folder, file, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+}
+
 static void
 settle (void)
 {
@@ -275,6 +295,7 @@ test_intensity_click (void)
   g_assert_cmpint (facet_facs_intensity_level (read_label (1, 20, au).intensity), ==, 4);
   g_assert_cmpint (facet_au_panel_get_intensity (panel, 1), ==, 4);
   g_assert_cmpstr (gtk_menu_button_get_label (GTK_MENU_BUTTON (button)), ==, "D");
+  save_render (GTK_WIDGET (fx.window), "intensity");
 }
 
 /* Blind coding hides the model: no probabilities in the panel or the
@@ -299,6 +320,7 @@ test_blind (void)
   settle ();
   g_assert_false (gtk_widget_get_visible (bar));
   g_assert_true (facet_timeline_get_hide_predictions (timeline));
+  save_render (GTK_WIDGET (fx.window), "blind");
   g_assert_false (gtk_widget_is_sensitive (find_named (GTK_WIDGET (fx.window), "heatmap-toggle")));
   /* A would accept the model's word: not while blind. */
   ui_focus (GTK_WINDOW (fx.window));
@@ -463,6 +485,7 @@ test_consensus (void)
   before = facet_consensus_dialog_get_n_runs (dialog);
   g_assert_cmpuint (before, >=, 1);
 
+  save_render (GTK_WIDGET (dialog), "consensus");
   ui_focus (GTK_WINDOW (dialog));
   ui_key (XK_a, FALSE, FALSE);
   ui_idle (0.2);
@@ -525,6 +548,7 @@ test_agreement (void)
   g_assert_nonnull (strstr (report, code));
   g_assert_nonnull (strstr (report, "bob"));
   g_assert_nonnull (strstr (report, "n = 1 "));
+  save_render (GTK_WIDGET (dialog), "agreement");
   ui_click_centre (find_button (GTK_WIDGET (dialog), "_Copy Report"));
   ui_idle (0.2);
   gtk_window_destroy (GTK_WINDOW (dialog));
