@@ -112,7 +112,7 @@ on_state_clicked (GtkToggleButton *button,
     state = FACET_LABEL_UNSET;
   /* Until the store confirms, show what was there; the refresh sets it. */
   facet_au_row_set_label (self, &(FacetLabel) { .state = self->state,
-                          .intensity = facet_facs_intensity_value (self->intensity),
+                          .intensity = facet_intensity_from_level (self->intensity),
                           .source = FACET_LABEL_SOURCE_HUMAN });
   g_signal_emit (self, signals[SET_LABEL], 0, (int) state);
 }
@@ -229,7 +229,7 @@ facet_au_row_set_label (FacetAuRow       *self,
   gtk_toggle_button_set_active (self->not_codable_button, state == FACET_LABEL_NOT_CODABLE);
 
   self->intensity = state == FACET_LABEL_PRESENT && label != NULL
-    ? facet_facs_intensity_level (label->intensity) : 0;
+    ? facet_intensity_to_level (label->intensity) : 0;
   gtk_widget_set_visible (GTK_WIDGET (self->intensity_button), state == FACET_LABEL_PRESENT);
   gtk_menu_button_set_label (self->intensity_button,
                              self->intensity > 0 ? facet_facs_intensity_letter (self->intensity)

@@ -138,9 +138,9 @@ runs_job (FacetStore   *store,
     {
       const FacetDisagreement *d = &g_array_index (cells, FacetDisagreement, i);
       Run r = { d->video_id, d->au, d->frame, d->frame, d->state_a,
-                facet_facs_intensity_level (d->intensity_a), d->state_b,
-                facet_facs_intensity_level (d->intensity_b), d->final_state,
-                facet_facs_intensity_level (d->final_intensity) };
+                facet_intensity_to_level (d->intensity_a), d->state_b,
+                facet_intensity_to_level (d->intensity_b), d->final_state,
+                facet_intensity_to_level (d->final_intensity) };
       gboolean joined = FALSE;
 
       for (guint k = runs->len; k-- > 0;)
@@ -405,7 +405,7 @@ decide (FacetConsensusDialog *self,
       l.au = r->au;
       l.source = FACET_LABEL_SOURCE_HUMAN;
       l.state = which == 'a' ? r->state_a : which == 'b' ? r->state_b : state;
-      l.intensity = facet_facs_intensity_value (which == 'a' ? r->level_a
+      l.intensity = facet_intensity_from_level (which == 'a' ? r->level_a
                                                 : which == 'b' ? r->level_b : 0);
       g_array_append_val (d->labels, l);
     }

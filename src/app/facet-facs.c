@@ -10,8 +10,6 @@
 
 #include "config.h"
 
-#include <math.h>
-
 #include <glib/gi18n.h>
 
 #include "facet-facs.h"
@@ -64,21 +62,6 @@ char *
 facet_facs_code (int au)
 {
   return g_strdup_printf ("AU%02d", au);
-}
-
-int
-facet_facs_intensity_level (float intensity)
-{
-  if (isnan (intensity) || intensity <= 0.0f)
-    return 0;
-  return CLAMP ((int) lroundf (intensity * 5.0f), 1, 5);
-}
-
-float
-facet_facs_intensity_value (int level)
-{
-  g_return_val_if_fail (level >= 0 && level <= 5, NAN);
-  return level == 0 ? NAN : (float) level / 5.0f;
 }
 
 const char *

@@ -15,11 +15,8 @@ char       *facet_facs_name  (int au);
 /* "AU12". */
 char       *facet_facs_code  (int au);
 
-/* FACS intensity: A (trace) to E (maximum) is level 1 to 5; the store
- * keeps it as level / 5 (0..1, as DISFA's 0-5 imports). Level 0: none. */
-int         facet_facs_intensity_level  (float intensity);
-float       facet_facs_intensity_value  (int   level);
-/* "A" .. "E" for levels 1-5, "" for 0. */
+/* FACS intensity letters: "A" .. "E" for levels 1-5 (facet_intensity_to_level
+ * in the store), "" for 0. */
 const char *facet_facs_intensity_letter (int   level);
 
 G_END_DECLS

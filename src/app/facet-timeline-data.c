@@ -10,7 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "facet-facs.h"
 #include "facet-timeline-data.h"
 
 /* The pyramid starts at blocks of 2^FIRST_LEVEL frames: below that a span
@@ -482,27 +481,26 @@ facet_timeline_data_get_intensities (const FacetTimelineData *data,
 }
 
 GArray *
-facet_timeline_intensity_runs (const FacetLabel *labels,
-                               guint             n)
+facet_timeline_intensity_runs (const FacetLabelSegment *segments,
+                               guint                    n)
 {
   GArray *runs = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
 
   for (guint i = 0; i < n; i++)
     {
-      const FacetLabel *l = &labels[i];
-      int level;
+      const FacetLabelSegment *s = &segments[i];
       FacetLabelSegment *last;
 
-      level = l->state == FACET_LABEL_PRESENT ? facet_facs_intensity_level (l->intensity) : 0;
-      if (level == 0)
+      if (s->state != FACET_LABEL_PRESENT || s->level < 1 || s->level > 5)
         continue;
+      /* Runs the store splits by source (coded, imported) join here. */
       last = runs->len > 0 ? &g_array_index (runs, FacetLabelSegment, runs->len - 1) : NULL;
-      if (last != NULL && last->last + 1 == l->frame && (int) last->state == level)
-        last->last = l->frame;
+      if (last != NULL && last->last + 1 == s->first && (int) last->state == s->level)
+        last->last = s->last;
       else
-        g_array_append_val (runs, ((FacetLabelSegment) { l->frame, l->frame,
-                                                         (FacetLabelState) level,
-                                                         l->source }));
+        g_array_append_val (runs, ((FacetLabelSegment) { s->first, s->last,
+                                                         (FacetLabelState) s->level, s->source,
+                                                         s->level }));
     }
   return runs;
 }

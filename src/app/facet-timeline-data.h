@@ -90,9 +90,10 @@ void               facet_timeline_data_set_intensities (FacetTimelineData      *
 const FacetLabelSegment *facet_timeline_data_get_intensities (const FacetTimelineData *data,
                                                        int                      lane,
                                                        guint                   *n);
-/* Runs of equal intensity level (1-5) of the present labels among
- * @labels (one AU, ordered by frame); a new GArray of FacetLabelSegment. */
-GArray            *facet_timeline_intensity_runs      (const FacetLabel        *labels,
+/* Runs of equal intensity level (1-5) of the present runs among a lane's
+ * label @segments (the store splits them by level); a new GArray of
+ * FacetLabelSegment whose state is the level. */
+GArray            *facet_timeline_intensity_runs      (const FacetLabelSegment *segments,
                                                        guint                    n);
 /* Index of the segment holding @frame in @segments, or -1. */
 int                facet_timeline_segments_find       (const FacetLabelSegment *segments,

@@ -62,7 +62,7 @@ write_intensity (FacetWindow *self,
       l.frame = f;
       l.au = au;
       l.state = FACET_LABEL_PRESENT;
-      l.intensity = facet_facs_intensity_value (level);
+      l.intensity = facet_intensity_from_level (level);
       l.source = FACET_LABEL_SOURCE_HUMAN;
       g_array_append_val (labels, l);
     }

@@ -586,7 +586,6 @@ segments_job (FacetStore   *store,
     {
       GArray *segs = facet_store_get_label_segments (store, q->video_id, q->au_ids[i], 0, -1,
                                                      error);
-      g_autoptr (GArray) labels = NULL;
 
       if (segs == NULL)
         {
@@ -595,14 +594,8 @@ segments_job (FacetStore   *store,
         }
       g_ptr_array_add (lanes, segs);
       /* Each lane's runs of coded intensity follow its label runs. */
-      labels = facet_store_get_labels (store, q->video_id, q->au_ids[i], 0, -1, error);
-      if (labels == NULL)
-        {
-          g_ptr_array_unref (lanes);
-          return NULL;
-        }
-      g_ptr_array_add (lanes, facet_timeline_intensity_runs ((const FacetLabel *) (gpointer)
-                                                             labels->data, labels->len));
+      g_ptr_array_add (lanes, facet_timeline_intensity_runs ((const FacetLabelSegment *)
+                                                             (gpointer) segs->data, segs->len));
     }
   return lanes;
 }

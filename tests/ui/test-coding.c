@@ -168,7 +168,7 @@ test_intensity_keys (void)
   settle ();
   l = read_label (1, 20, au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
-  g_assert_cmpint (facet_facs_intensity_level (l.intensity), ==, 3);
+  g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 3);
   g_assert_cmpfloat_with_epsilon (l.intensity, 0.6f, 1e-6);
   g_assert_cmpstr (l.coder, ==, "ui-test");
   g_assert_cmpint (facet_au_panel_get_intensity (panel, 1), ==, 3);
@@ -186,7 +186,7 @@ test_intensity_keys (void)
   /* Redo brings it again. */
   ui_key (XK_z, TRUE, TRUE);
   settle ();
-  g_assert_cmpint (facet_facs_intensity_level (read_label (1, 20, au).intensity), ==, 3);
+  g_assert_cmpint (facet_intensity_to_level (read_label (1, 20, au).intensity), ==, 3);
 
   /* After another key the letters are theirs again: B toggles the face
    * box and no intensity is written. */
@@ -208,7 +208,7 @@ test_intensity_keys (void)
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_true (isnan (l.intensity));
   g_assert_cmpint (read_label (1, 22, au).state, ==, FACET_LABEL_UNSET);
-  g_assert_cmpint (facet_facs_intensity_level (read_label (1, 20, au).intensity), ==, 3);
+  g_assert_cmpint (facet_intensity_to_level (read_label (1, 20, au).intensity), ==, 3);
 
   /* Shift+E after 1 is not an intensity (Shift+A there is "accept all");
    * E alone is. */
@@ -222,7 +222,7 @@ test_intensity_keys (void)
   settle ();
   l = read_label (1, 21, au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
-  g_assert_cmpint (facet_facs_intensity_level (l.intensity), ==, 5);
+  g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 5);
   g_assert_cmpint (lane_intensity (1, 21), ==, 5);
 }
 
@@ -249,7 +249,7 @@ test_intensity_range (void)
       FacetLabel l = read_label (1, f, au);
 
       g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
-      g_assert_cmpint (facet_facs_intensity_level (l.intensity), ==, 2);
+      g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 2);
       g_assert_cmpint (lane_intensity (2, f), ==, 2);
     }
   g_assert_cmpint (read_label (1, 27, au).state, ==, FACET_LABEL_UNSET);
@@ -292,7 +292,7 @@ test_intensity_click (void)
   g_assert_nonnull (d);
   ui_click_centre (d);
   settle ();
-  g_assert_cmpint (facet_facs_intensity_level (read_label (1, 20, au).intensity), ==, 4);
+  g_assert_cmpint (facet_intensity_to_level (read_label (1, 20, au).intensity), ==, 4);
   g_assert_cmpint (facet_au_panel_get_intensity (panel, 1), ==, 4);
   g_assert_cmpstr (gtk_menu_button_get_label (GTK_MENU_BUTTON (button)), ==, "D");
   save_render (GTK_WIDGET (fx.window), "intensity");
@@ -429,7 +429,7 @@ test_independent (void)
   settle ();
   l = read_layer ("ui-test", 25, layer_au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
-  g_assert_cmpint (facet_facs_intensity_level (l.intensity), ==, 4);
+  g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 4);
   g_assert_cmpint (read_label (1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
 
   /* Bob codes the same frame absent in his own layer. */
@@ -497,7 +497,7 @@ test_consensus (void)
     g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
 
     g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
-    g_assert_cmpint (facet_facs_intensity_level (l.intensity), ==, 4);
+    g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 4);
     g_assert_true (facet_store_get_resolution (store, 1, 25, layer_au, &resolved, &taken,
                                                &resolver, &error));
     g_assert_no_error (error);
