@@ -171,12 +171,21 @@ status_json (FacetStore *store,
   g_autoptr (GPtrArray) videos = facet_store_list_videos (store, error);
   g_autoptr (GPtrArray) models = facet_store_list_models (store, error);
   g_autoptr (GString) out = g_string_new ("{\"project\":");
+  g_auto (GStrv) layers = facet_store_list_layers (store, error);
 
-  if (videos == NULL || models == NULL)
+  if (videos == NULL || models == NULL || layers == NULL)
     return -1;
   facet_cli_json_string (out, facet_store_get_path (store));
-  g_string_append_printf (out, ",\"project_id\":\"%s\",\"format\":%d,\"videos\":[",
+  g_string_append_printf (out, ",\"project_id\":\"%s\",\"format\":%d,\"layers\":[",
                           facet_store_get_project_id (store), facet_store_get_schema_version (store));
+  /* The coders with a layer of their own; "labelled" below is the final layer. */
+  for (guint i = 0; layers[i] != NULL; i++)
+    {
+      if (i)
+        g_string_append_c (out, ',');
+      facet_cli_json_string (out, layers[i]);
+    }
+  g_string_append (out, "],\"videos\":[");
   for (guint i = 0; i < videos->len; i++)
     {
       FacetStoreVideo *v = videos->pdata[i];
@@ -552,6 +561,52 @@ labels_export (int    argc,
 }
 
 static int
+labels_consensus (int    argc,
+                  char **argv)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT — copy the labels two coders "
+                                                         "agree on into the final layer");
+  g_autoptr (FacetStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *coders = NULL, *video_text = NULL, *coder = NULL;
+  g_auto (GStrv) pair = NULL;
+  gboolean overwrite = FALSE;
+  gint64 video = 0, copied = 0, differ = 0;
+  GOptionEntry entries[] = {
+    { "coders", 0, 0, G_OPTION_ARG_STRING, &coders, "The two coders' layers", "A,B" },
+    { "video", 0, 0, G_OPTION_ARG_STRING, &video_text, "Only this video", "V" },
+    { "overwrite", 0, 0, G_OPTION_ARG_NONE, &overwrite,
+      "Also replace final labels that exist (default: only fill empty cells)", NULL },
+    { "coder", 0, 0, G_OPTION_ARG_STRING, &coder, "Who resolves (default $FACET_CODER or login)", "C" },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!facet_cli_parse (ctx, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return facet_cli_failf ("labels consensus takes one project (see --help)");
+  if (coders != NULL)
+    pair = g_strsplit (coders, ",", -1);
+  if (pair == NULL || g_strv_length (pair) != 2 || *pair[0] == '\0' || *pair[1] == '\0')
+    return facet_cli_failf ("labels consensus needs --coders A,B");
+  if (!parse_video (video_text, &video, TRUE))
+    return facet_cli_failf ("--video %s is not a video number", video_text);
+  store = open_project (argv[1], &error);
+  if (store == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  if (coder != NULL)
+    facet_store_set_coder (store, coder);
+  if (facet_store_resolve_agreed (store, pair[0], pair[1], video, overwrite, &copied, &differ,
+                                  &error) < 0)
+    return facet_cli_fail (g_steal_pointer (&error));
+  printf ("%" G_GINT64_FORMAT " labels %s and %s agree on copied into the final layer; %"
+          G_GINT64_FORMAT " cells where they differ are left to resolve\n", copied, pair[0], pair[1],
+          differ);
+  return 0;
+}
+
+static int
 labels_layers (int    argc,
                char **argv)
 {
@@ -605,7 +660,10 @@ facet_cli_labels (int    argc,
     return labels_step (argc - 1, argv + 1, FALSE);
   if (argc >= 2 && g_str_equal (argv[1], "layers"))
     return labels_layers (argc - 1, argv + 1);
-  return facet_cli_failf ("usage: facet-cli labels set|import|export|undo|redo|layers PROJECT ... "
+  if (argc >= 2 && g_str_equal (argv[1], "consensus"))
+    return labels_consensus (argc - 1, argv + 1);
+  return facet_cli_failf ("usage: facet-cli labels set|import|export|undo|redo|layers|consensus "
+                          "PROJECT ... "
                           "(see facet-cli labels set --help)");
 }
 

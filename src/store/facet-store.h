@@ -671,6 +671,20 @@ gint64      facet_store_resolve_labels (FacetStore       *store,
                                         const char       *taken_from,
                                         const char       *description,
                                         GError          **error);
+/* The first step of a consensus: copies into the final layer, as one
+ * resolution change set taken from "A,B", every cell where layers @a and @b
+ * agree (same state; same intensity level when present) and the final layer
+ * has no label (any label, with @overwrite). @n_disagree (nullable): the
+ * cells both coded differently, left for facet_store_resolve_label. Returns
+ * the change set id, 0 when nothing was copied, -1 on error. */
+gint64      facet_store_resolve_agreed (FacetStore  *store,
+                                        const char  *a,
+                                        const char  *b,
+                                        gint64       video_id,
+                                        gboolean     overwrite,
+                                        gint64      *n_copied,
+                                        gint64      *n_disagree,
+                                        GError     **error);
 /* Who decided a final-layer cell last and where the value came from:
  * @taken_from receives the layer name or NULL (new value, or not resolved),
  * @resolved whether the last change of the cell was a resolution. */
@@ -717,11 +731,13 @@ GArray     *facet_store_list_disagreements (FacetStore  *store,
  * thresholded; "model" alone: the latest model). Statistics are NAN where
  * undefined (no frames, or an expected agreement of 1 for kappa). */
 
+/* Pass NULL for the defaults (half-second window, the model's thresholds, all frames). */
 typedef struct
 {
   int   window;    /* events: onset/offset tolerance in frames; < 0: half a second at each
-                    * video's frame rate (rounded) */
-  float threshold; /* model "coders": presence threshold, NAN: the model's per-AU ones */
+                    * video's frame rate (rounded half up); 0: onsets must be equal */
+  float threshold; /* model "coders": presence threshold in (0, 1); anything else (NAN, 0):
+                    * the model's per-AU thresholds */
   gboolean sample_only; /* only frames inside the reliability segments */
 } FacetAgreementOptions;
 

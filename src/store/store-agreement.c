@@ -72,7 +72,10 @@ coder_resolve (FacetStore                  *store,
       c->model = facet_store_get_model (store, id, error);
       if (c->model == NULL)
         return FALSE;
-      c->thresholds = store_model_thresholds (c->model, options ? options->threshold : NAN);
+      /* Only a threshold inside (0, 1) overrides the model's own (a zeroed struct does not). */
+      c->thresholds = store_model_thresholds (c->model, options != NULL && options->threshold > 0.0f
+                                                        && options->threshold < 1.0f
+                                                        ? options->threshold : NAN);
       return TRUE;
     }
   if (!store_layer_id (store, spec, FALSE, &c->layer, error))

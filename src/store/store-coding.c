@@ -250,6 +250,97 @@ facet_store_list_disagreements (FacetStore *store,
   return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
 }
 
+gint64
+facet_store_resolve_agreed (FacetStore *store,
+                            const char *a,
+                            const char *b,
+                            gint64      video_id,
+                            gboolean    overwrite,
+                            gint64     *n_copied,
+                            gint64     *n_disagree,
+                            GError    **error)
+{
+  g_autoptr (GArray) cells = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
+  g_autofree char *from = NULL, *desc = NULL;
+  gint64 la = 0, lb = 0, id = -1, differ = 0;
+  sqlite3_stmt *st;
+  int rc;
+
+  g_return_val_if_fail (store != NULL, -1);
+
+  if (n_copied != NULL)
+    *n_copied = 0;
+  if (n_disagree != NULL)
+    *n_disagree = 0;
+  from = g_strdup_printf ("%s,%s", a ? a : "final", b ? b : "final");
+  desc = g_strdup_printf ("labels %s agree on", from);
+  store_lock (store);
+  if (!store_begin (store, error))
+    goto out;
+  if (!store_layer_id (store, a, FALSE, &la, error) || !store_layer_id (store, b, FALSE, &lb, error))
+    goto fail;
+  if (la < 0 || lb < 0)
+    {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                   "%s: coder “%s” has no layer of their own", store->path, la < 0 ? a : b);
+      goto fail;
+    }
+  st = store_prepare (store,
+                      "SELECT a.video_id, a.frame, a.au, a.state, a.intensity, b.state, b.intensity, "
+                      "f.state FROM labels a JOIN labels b ON b.layer = ?2 AND b.video_id = a.video_id "
+                      "AND b.frame = a.frame AND b.au = a.au "
+                      "LEFT JOIN labels f ON f.layer = 0 AND f.video_id = a.video_id "
+                      "AND f.frame = a.frame AND f.au = a.au "
+                      "WHERE a.layer = ?1 AND (?3 = 0 OR a.video_id = ?3) "
+                      "ORDER BY a.video_id, a.frame, a.au", error);
+  if (st == NULL)
+    goto fail;
+  sqlite3_bind_int64 (st, 1, la);
+  sqlite3_bind_int64 (st, 2, lb);
+  sqlite3_bind_int64 (st, 3, video_id);
+  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+    {
+      FacetLabel l = { 0 };
+      l.video_id = sqlite3_column_int64 (st, 0);
+      l.frame = sqlite3_column_int64 (st, 1);
+      l.au = sqlite3_column_int (st, 2);
+      l.state = sqlite3_column_int (st, 3);
+      l.intensity = column_intensity (st, 4);
+      l.source = FACET_LABEL_SOURCE_HUMAN;
+      if (!same_code (l.state, l.intensity, sqlite3_column_int (st, 5), column_intensity (st, 6)))
+        {
+          differ++;
+          continue;
+        }
+      if (!overwrite && sqlite3_column_type (st, 7) != SQLITE_NULL)
+        continue;
+      g_array_append_val (cells, l);
+    }
+  sqlite3_reset (st);
+  if (rc != SQLITE_DONE)
+    goto fail;
+  id = store_write_labels_locked (store, 0, (FacetLabel *) cells->data, cells->len,
+                                  FACET_CHANGESET_RESOLVE, desc, from, error);
+  if (id < 0 || !store_commit (store, error))
+    {
+      if (store->tx_depth > 0)
+        store_rollback (store);
+      id = -1;
+      goto out;
+    }
+  if (n_copied != NULL)
+    *n_copied = id > 0 ? (gint64) cells->len : 0;
+  if (n_disagree != NULL)
+    *n_disagree = differ;
+  goto out;
+fail:
+  id = -1;
+  store_rollback (store);
+out:
+  store_unlock_and_notify (store);
+  return id;
+}
+
 /* ---- The reliability sample ------------------------------------------------------------------- */
 
 void

@@ -324,8 +324,35 @@ test_resolve (void)
   g_assert_cmpint (g_array_index (dis, FacetDisagreement, 1).state_b, ==, FACET_LABEL_ABSENT);
   g_assert_cmpint (g_array_index (dis, FacetDisagreement, 1).final_state, ==, FACET_LABEL_UNSET);
 
-  /* The lead resolves frame 3 with ana's label, while looking at ben's layer. */
+  /* Agreed cells go to the final layer in one step; the two others are left. */
   facet_store_set_coder (store, "lead");
+  {
+    gint64 copied = -1, differ = -1;
+    g_autofree char *both = NULL;
+    g_assert_cmpint (facet_store_resolve_agreed (store, "ana", "ben", 0, FALSE, &copied, &differ,
+                                                 &error), >, 0);
+    g_assert_no_error (error);
+    g_assert_cmpint (copied, ==, 1);
+    g_assert_cmpint (differ, ==, 2);
+    g_assert_true (facet_store_get_resolution (store, video, 1, 6, &resolved, &both, NULL, &error));
+    g_assert_true (resolved);
+    g_assert_cmpstr (both, ==, "ana,ben");
+    /* Again: nothing new to copy. */
+    g_assert_cmpint (facet_store_resolve_agreed (store, "ana", "ben", 0, FALSE, &copied, NULL,
+                                                 &error), ==, 0);
+    g_assert_cmpint (copied, ==, 0);
+    g_assert_cmpint (facet_store_resolve_agreed (store, "ana", "nobody", 0, FALSE, NULL, NULL,
+                                                 &error), ==, -1);
+    g_assert_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  facet_store_set_layer (store, NULL);
+  g_assert_true (facet_store_get_label (store, video, 1, 6, &l, &error));
+  g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (facet_intensity_to_letter (l.intensity), ==, 'C');
+  facet_store_set_layer (store, "ben");
+
+  /* The lead resolves frame 3 with ana's label, while looking at ben's layer. */
   chosen = (FacetLabel) { .state = FACET_LABEL_PRESENT, .intensity = facet_intensity_from_letter ('C') };
   id = facet_store_resolve_label (store, video, 3, 6, &chosen, "ana", &error);
   g_assert_no_error (error);

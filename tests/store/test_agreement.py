@@ -290,6 +290,7 @@ class Agreement(Workdir):
         db.close()
         self.assertEqual(set(layers), {"ana", "ben"})
         self.assertIn("ana", run_cli("labels", "layers", project).stdout)
+        self.assertEqual(json.loads(run_cli("status", project, "--json").stdout)["layers"], ["ana", "ben"])
 
         window = lambda v: math.floor(FPS / 2 + 0.5)
         p = run_cli("agreement", project, "--coders", "ana,ben", "--json",
@@ -359,6 +360,37 @@ class Agreement(Workdir):
             self.assertEqual(p.returncode, 1, args)
             self.assertIn(text, p.stderr)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+
+    def test_consensus(self):
+        project, codes = self.double_coded(frames=(120, 80))
+        agree = differ = 0
+        for v in codes["ana"]:
+            for au in AUS:
+                (sa, la), (sb, lb) = codes["ana"][v][au], codes["ben"][v][au]
+                both = (sa != NONE) & (sb != NONE)
+                same = (sa == sb) & ((sa != PRESENT) | (la == lb))
+                agree += int((both & same).sum())
+                differ += int((both & ~same).sum())
+        p = run_cli("labels", "consensus", project, "--coders", "ana,ben", "--coder", "lead")
+        self.assertIn(f"{agree} labels ana and ben agree on copied", p.stdout)
+        self.assertIn(f"{differ} cells where they differ", p.stdout)
+        db = sqlite3.connect(project)
+        self.assertEqual(db.execute("SELECT count(*) FROM labels WHERE layer = 0").fetchone()[0], agree)
+        kinds = db.execute("SELECT s.kind, c.name, count(h.id), min(h.taken_from) FROM changesets s "
+                           "JOIN coders c ON c.id = s.coder_id JOIN label_history h "
+                           "ON h.changeset_id = s.id WHERE s.layer = 0 GROUP BY s.id").fetchall()
+        db.close()
+        self.assertEqual(kinds, [(5, "lead", agree, "ana,ben")])
+        # The final layer now agrees with each coder where the two agreed.
+        got = {r["au"]: r for r in json.loads(run_cli("agreement", project, "--coders", "final,ana",
+                                                      "--json").stdout)["aus"]}
+        for au in AUS:
+            if got[au]["frames"]:
+                self.assertEqual(got[au]["agreement"], 1.0, au)
+        run_cli("labels", "undo", project, "--coder", "lead")
+        db = sqlite3.connect(project)
+        self.assertEqual(db.execute("SELECT count(*) FROM labels WHERE layer = 0").fetchone()[0], 0)
+        db.close()
 
     def test_sample_only(self):
         project, codes = self.double_coded(frames=(250,))
