@@ -46,6 +46,7 @@ struct _FacetConsensusDialog
   GtkDropDown   *b_drop;
   GtkListBox    *list;
   GtkLabel      *status_label;
+  GtkButton     *agreed_button;
 
   FacetProject  *project;
   GStrv          layers;
@@ -473,6 +474,79 @@ act_move (GtkWidget  *widget,
   move (FACET_CONSENSUS_DIALOG (widget), g_variant_get_int32 (param));
 }
 
+/* The first step of a consensus: where both coded alike, into the final
+ * labels at once (facet_store_resolve_agreed; cells the final layer has
+ * already are left alone). */
+typedef struct
+{
+  gint64 copied;
+  gint64 disagree;
+} Agreed;
+
+static gpointer
+agreed_job (FacetStore   *store,
+            gpointer      data,
+            GCancellable *cancellable,
+            GError      **error)
+{
+  Pair *pair = data;
+  Agreed *out = g_new0 (Agreed, 1);
+
+  if (facet_store_resolve_agreed (store, pair->a, pair->b, 0, FALSE, &out->copied,
+                                  &out->disagree, error) < 0)
+    {
+      g_free (out);
+      return NULL;
+    }
+  return out;
+}
+
+static void
+agreed_done (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr (FacetConsensusDialog) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree Agreed *out = facet_project_run_finish (FACET_PROJECT (object), result, &error);
+  g_autofree char *text = NULL;
+
+  self->writing--;
+  if (self->project == NULL)
+    return;
+  if (out == NULL)
+    {
+      gtk_label_set_text (self->status_label, error->message);
+      return;
+    }
+  /* TRANSLATORS: consensus: frames where both coders agree, copied */
+  text = g_strdup_printf (ngettext ("%d agreed code copied into the final labels",
+                                    "%d agreed codes copied into the final labels",
+                                    (gulong) out->copied), (int) out->copied);
+  gtk_button_set_label (self->agreed_button, text);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->agreed_button), FALSE);
+  self->loading = TRUE;
+  reload (self);
+}
+
+static void
+on_copy_agreed (FacetConsensusDialog *self)
+{
+  guint ia = gtk_drop_down_get_selected (self->a_drop);
+  guint ib = gtk_drop_down_get_selected (self->b_drop);
+  Pair *pair;
+
+  if (self->layers == NULL || ia == ib || ia >= g_strv_length (self->layers)
+      || ib >= g_strv_length (self->layers) || self->writing > 0)
+    return;
+  pair = g_new0 (Pair, 1);
+  pair->a = g_strdup (self->layers[ia]);
+  pair->b = g_strdup (self->layers[ib]);
+  self->writing++;
+  facet_project_run (self->project, FACET_PROJECT_QUEUE_EDIT, agreed_job, pair, pair_free,
+                     g_free, NULL, agreed_done, g_object_ref (self));
+}
+
 /* ---- Public ---------------------------------------------------------------------------------- */
 
 FacetConsensusDialog *
@@ -603,7 +677,18 @@ facet_consensus_dialog_init (FacetConsensusDialog *self)
   self->runs = g_array_new (FALSE, TRUE, sizeof (Run));
   gtk_window_set_title (GTK_WINDOW (self), _("Consensus"));
   gtk_window_set_default_size (GTK_WINDOW (self), 760, 520);
-  gtk_box_append (GTK_BOX (content), adw_header_bar_new ());
+  {
+    GtkWidget *header = adw_header_bar_new ();
+
+    self->agreed_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("Copy the _Agreed Codes")));
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->agreed_button),
+                                 _("Where both coders coded alike, take their code into the final "
+                                   "labels at once (final labels already there stay)"));
+    gtk_widget_set_focus_on_click (GTK_WIDGET (self->agreed_button), FALSE);
+    g_signal_connect_swapped (self->agreed_button, "clicked", G_CALLBACK (on_copy_agreed), self);
+    adw_header_bar_pack_start (ADW_HEADER_BAR (header), GTK_WIDGET (self->agreed_button));
+    gtk_box_append (GTK_BOX (content), header);
+  }
 
   gtk_widget_set_margin_start (body, 18);
   gtk_widget_set_margin_end (body, 18);

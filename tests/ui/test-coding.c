@@ -426,7 +426,12 @@ test_independent (void)
   layer_au = facet_au_panel_get_au (panel, 4);
   ui_key (XK_1, FALSE, FALSE);
   ui_key (XK_d, FALSE, FALSE);
+  /* Frame 24 both code absent: an agreed cell for the consensus. */
+  ui_key (XK_Left, FALSE, FALSE);
+  ui_key (XK_2, FALSE, FALSE);
+  ui_key (XK_Right, FALSE, FALSE);
   settle ();
+  g_assert_cmpint (read_layer ("ui-test", 24, layer_au).state, ==, FACET_LABEL_ABSENT);
   l = read_layer ("ui-test", 25, layer_au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 4);
@@ -451,6 +456,12 @@ test_independent (void)
   ui_key (XK_2, FALSE, FALSE);
   settle ();
   g_assert_cmpint (read_layer ("bob", 25, layer_au).state, ==, FACET_LABEL_ABSENT);
+  ui_key (XK_Left, FALSE, FALSE);
+  ui_key (XK_2, FALSE, FALSE);
+  ui_key (XK_Right, FALSE, FALSE);
+  settle ();
+  g_assert_cmpint (read_layer ("bob", 24, layer_au).state, ==, FACET_LABEL_ABSENT);
+  g_assert_cmpint (read_label (1, 24, layer_au).state, ==, FACET_LABEL_UNSET);
 
   /* Back to ui-test: the panel shows ui-test's own code again. */
   g_settings_set_string (fx.settings, "coder-name", "ui-test");
@@ -484,6 +495,14 @@ test_consensus (void)
   g_assert_true (ui_wait (consensus_ready, dialog, TIMEOUT));
   before = facet_consensus_dialog_get_n_runs (dialog);
   g_assert_cmpuint (before, >=, 1);
+
+  /* The agreed cell first, by the header's button. */
+  ui_click_centre (find_button (GTK_WIDGET (dialog), "Copy the _Agreed Codes"));
+  ui_idle (0.2);
+  g_assert_true (ui_wait (consensus_ready, dialog, TIMEOUT));
+  g_assert_cmpint (read_label (1, 24, layer_au).state, ==, FACET_LABEL_ABSENT);
+  g_assert_cmpint (read_label (1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpuint (facet_consensus_dialog_get_n_runs (dialog), ==, before);
 
   save_render (GTK_WIDGET (dialog), "consensus");
   ui_focus (GTK_WINDOW (dialog));
@@ -539,15 +558,16 @@ test_agreement (void)
     if (g_array_index (rows, FacetAgreement, i).au == layer_au)
       row = &g_array_index (rows, FacetAgreement, i);
   g_assert_nonnull (row);
-  /* One frame both coded: present against absent. */
-  g_assert_cmpint (row->frames, ==, 1);
+  /* Two frames both coded: absent and absent, present against absent. */
+  g_assert_cmpint (row->frames, ==, 2);
   g_assert_cmpint (row->a_only, ==, 1);
-  g_assert_cmpfloat (row->agreement, ==, 0.0);
+  g_assert_cmpint (row->both_absent, ==, 1);
+  g_assert_cmpfloat (row->agreement, ==, 0.5);
   report = facet_agreement_dialog_get_report (dialog);
   g_assert_nonnull (report);
   g_assert_nonnull (strstr (report, code));
   g_assert_nonnull (strstr (report, "bob"));
-  g_assert_nonnull (strstr (report, "n = 1 "));
+  g_assert_nonnull (strstr (report, "n = 2 "));
   save_render (GTK_WIDGET (dialog), "agreement");
   ui_click_centre (find_button (GTK_WIDGET (dialog), "_Copy Report"));
   ui_idle (0.2);
