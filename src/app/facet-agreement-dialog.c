@@ -81,7 +81,7 @@ agreement_job (FacetStore   *store,
   return facet_store_agreement (store, q->a, q->b, 0, &options, error);
 }
 
-/* ---- Table and report -------------------------------------------------------------------------- */
+/* ---- Table and report ---------------------------------------------------------------------- */
 
 static char *
 format_ratio (double v)

@@ -295,8 +295,8 @@ facet_au_row_init (FacetAuRow *self)
   /* A-E and one to clear: the letters coders use on paper. */
   for (int level = 1; level <= 6; level++)
     {
-      GtkWidget *button = gtk_button_new_with_label (level <= 5 ? facet_facs_intensity_letter (level)
-                                                                : "–");
+      const char *text = level <= 5 ? facet_facs_intensity_letter (level) : "–";
+      GtkWidget *button = gtk_button_new_with_label (text);
 
       g_object_set_data (G_OBJECT (button), "level", GINT_TO_POINTER (level % 6));
       gtk_widget_set_tooltip_text (button, level <= 5 ? NULL : _("No intensity"));

@@ -152,7 +152,7 @@ on_panel_set_intensity (FacetAuPanel *panel,
   write_intensity (self, frame, frame, au, level);
 }
 
-/* ---- Coder, independent and blind coding ------------------------------------------------------ */
+/* ---- Coder, independent and blind coding -------------------------------------------------- */
 
 gboolean
 facet_window_get_blind (FacetWindow *self)
@@ -204,6 +204,7 @@ update_coder_button (FacetWindow *self)
   const char *coder;
   g_autofree char *text = NULL;
   gboolean independent = facet_window_get_independent (self);
+  gboolean typing;
 
   gtk_widget_set_visible (GTK_WIDGET (self->coder_button), self->project != NULL);
   if (self->project == NULL)
@@ -222,7 +223,9 @@ update_coder_button (FacetWindow *self)
                                independent ? _("Coding into your own layer of labels; "
                                                "the final labels come from the consensus")
                                            : _("Coding the project's final labels"));
-  if (!gtk_widget_has_focus (GTK_WIDGET (gtk_editable_get_delegate (GTK_EDITABLE (self->coder_entry))))
+  typing = gtk_widget_has_focus (GTK_WIDGET (gtk_editable_get_delegate (
+                                    GTK_EDITABLE (self->coder_entry))));
+  if (!typing
       && !g_str_equal (gtk_editable_get_text (GTK_EDITABLE (self->coder_entry)), coder))
     gtk_editable_set_text (GTK_EDITABLE (self->coder_entry), coder);
   if (gtk_switch_get_active (self->independent_switch) != independent)

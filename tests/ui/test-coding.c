@@ -136,6 +136,14 @@ find_button (GtkWidget  *root,
   return NULL;
 }
 
+static const char *
+coder_label (void)
+{
+  GtkWidget *button = find_named (GTK_WIDGET (fx.window), "coder-button");
+
+  return gtk_menu_button_get_label (GTK_MENU_BUTTON (button));
+}
+
 /* The intensity level of the timeline's lane at @f (0: none drawn). */
 static int
 lane_intensity (int    lane,
@@ -327,9 +335,7 @@ test_blind (void)
   ui_key (XK_a, FALSE, FALSE);
   settle ();
   g_assert_cmpint (read_label (1, 28, au).state, ==, FACET_LABEL_UNSET);
-  g_assert_nonnull (strstr (gtk_menu_button_get_label (
-                              GTK_MENU_BUTTON (find_named (GTK_WIDGET (fx.window), "coder-button"))),
-                            "ui-test"));
+  g_assert_nonnull (strstr (coder_label (), "ui-test"));
 
   g_settings_set_boolean (fx.settings, "blind-coding", FALSE);
   settle ();
@@ -418,9 +424,7 @@ test_independent (void)
   FacetLabel l;
 
   set_independent (TRUE);
-  g_assert_nonnull (strstr (gtk_menu_button_get_label (
-                              GTK_MENU_BUTTON (find_named (GTK_WIDGET (fx.window), "coder-button"))),
-                            "ui-test"));
+  g_assert_nonnull (strstr (coder_label (), "ui-test"));
   go_to (25);
   facet_au_panel_set_selected (panel, 4);
   layer_au = facet_au_panel_get_au (panel, 4);
@@ -638,8 +642,8 @@ test_sample (void)
   go_to (0);
   for (int i = 0; i < 2; i++)
     {
-      FacetReliabilitySegment *next = expected_next (segments, facet_window_get_video_id (fx.window),
-                                                     frame ());
+      gint64 video = facet_window_get_video_id (fx.window);
+      FacetReliabilitySegment *next = expected_next (segments, video, frame ());
 
       facet_window_toast (fx.window, "-");
       ui_focus (GTK_WINDOW (fx.window));
