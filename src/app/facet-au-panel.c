@@ -28,6 +28,7 @@ struct _FacetAuPanel
   GPtrArray  *rows; /* FacetAuRow, borrowed from the list */
   int         selected;
   guint       reveal_source;
+  gboolean    blind;
 };
 
 G_DEFINE_FINAL_TYPE (FacetAuPanel, facet_au_panel, GTK_TYPE_WIDGET)
@@ -40,6 +41,7 @@ enum {
 
 enum {
   SET_LABEL,
+  SET_INTENSITY,
   N_SIGNALS
 };
 
@@ -53,6 +55,15 @@ on_row_set_label (FacetAuRow   *row,
 {
   gtk_list_box_select_row (self->list, GTK_LIST_BOX_ROW (row));
   g_signal_emit (self, signals[SET_LABEL], 0, facet_au_row_get_au (row), state);
+}
+
+static void
+on_row_set_intensity (FacetAuRow   *row,
+                      int           level,
+                      FacetAuPanel *self)
+{
+  gtk_list_box_select_row (self->list, GTK_LIST_BOX_ROW (row));
+  g_signal_emit (self, signals[SET_INTENSITY], 0, facet_au_row_get_au (row), level);
 }
 
 /* Scrolls the list so that the selected row is in view: the selection
@@ -146,6 +157,8 @@ facet_au_panel_set_aus (FacetAuPanel *self,
     {
       GtkWidget *row = facet_au_row_new (au_ids[i]);
       g_signal_connect (row, "set-label", G_CALLBACK (on_row_set_label), self);
+      g_signal_connect (row, "set-intensity", G_CALLBACK (on_row_set_intensity), self);
+      facet_au_row_set_blind (FACET_AU_ROW (row), self->blind);
       gtk_list_box_append (self->list, row);
       g_ptr_array_add (self->rows, row);
     }
@@ -220,6 +233,28 @@ facet_au_panel_get_label_state (FacetAuPanel *self,
   if (index < 0 || index >= (int) self->rows->len)
     return FACET_LABEL_UNSET;
   return facet_au_row_get_state (g_ptr_array_index (self->rows, index));
+}
+
+int
+facet_au_panel_get_intensity (FacetAuPanel *self,
+                              int           index)
+{
+  g_return_val_if_fail (FACET_IS_AU_PANEL (self), 0);
+
+  if (index < 0 || index >= (int) self->rows->len)
+    return 0;
+  return facet_au_row_get_intensity (g_ptr_array_index (self->rows, index));
+}
+
+void
+facet_au_panel_set_blind (FacetAuPanel *self,
+                          gboolean      blind)
+{
+  g_return_if_fail (FACET_IS_AU_PANEL (self));
+
+  self->blind = !!blind;
+  for (guint i = 0; i < self->rows->len; i++)
+    facet_au_row_set_blind (g_ptr_array_index (self->rows, i), self->blind);
 }
 
 void
@@ -324,6 +359,15 @@ facet_au_panel_class_init (FacetAuPanelClass *klass)
   signals[SET_LABEL] =
     g_signal_new ("set-label", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+
+  /**
+   * FacetAuPanel::set-intensity:
+   * @au: the FACS number
+   * @level: 1-5 for A-E chosen with the mouse, 0 to clear
+   */
+  signals[SET_INTENSITY] =
+    g_signal_new ("set-intensity", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "aupanel");

@@ -33,6 +33,12 @@ int              facet_au_panel_get_au        (FacetAuPanel          *self,
                                                int                    index);
 FacetLabelState  facet_au_panel_get_label_state (FacetAuPanel        *self,
                                                int                    index);
+/* The intensity shown for the @index-th AU: 1-5 for A-E, 0 for none. */
+int              facet_au_panel_get_intensity (FacetAuPanel          *self,
+                                               int                    index);
+/* Blind coding: no probabilities shown. */
+void             facet_au_panel_set_blind     (FacetAuPanel          *self,
+                                               gboolean               blind);
 /* Whether the selected row lies wholly in the visible part of the list. */
 gboolean         facet_au_panel_selected_in_view (FacetAuPanel       *self);
 void             facet_au_panel_set_caption   (FacetAuPanel          *self,

@@ -24,6 +24,9 @@ struct _FacetAuRow
   GtkLevelBar     *prob_bar;
   GtkLabel        *hand_label;
   GtkLabel        *state_label;
+  GtkMenuButton   *intensity_button;
+  GtkPopover      *intensity_popover;
+  GtkBox          *intensity_box;
   GtkLabel        *source_label;
   GtkToggleButton *present_button;
   GtkToggleButton *absent_button;
@@ -31,6 +34,7 @@ struct _FacetAuRow
 
   int              au;
   FacetLabelState  state;
+  int              intensity; /* level 0-5 (0: none, 1-5: A-E) */
   float            probability;
   gboolean         hand_coded;  /* the model does not predict this AU */
 };
@@ -39,6 +43,7 @@ G_DEFINE_FINAL_TYPE (FacetAuRow, facet_au_row, GTK_TYPE_LIST_BOX_ROW)
 
 enum {
   SET_LABEL,
+  SET_INTENSITY,
   N_SIGNALS
 };
 
@@ -110,8 +115,19 @@ on_state_clicked (GtkToggleButton *button,
     state = FACET_LABEL_UNSET;
   /* Until the store confirms, show what was there; the refresh sets it. */
   facet_au_row_set_label (self, &(FacetLabel) { .state = self->state,
+                          .intensity = facet_intensity_from_level (self->intensity),
                           .source = FACET_LABEL_SOURCE_HUMAN });
   g_signal_emit (self, signals[SET_LABEL], 0, (int) state);
+}
+
+static void
+on_intensity_clicked (GtkButton  *button,
+                      FacetAuRow *self)
+{
+  int level = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "level"));
+
+  gtk_popover_popdown (self->intensity_popover);
+  g_signal_emit (self, signals[SET_INTENSITY], 0, level);
 }
 
 GtkWidget *
@@ -135,6 +151,22 @@ facet_au_row_get_au (FacetAuRow *self)
 {
   g_return_val_if_fail (FACET_IS_AU_ROW (self), 0);
   return self->au;
+}
+
+int
+facet_au_row_get_intensity (FacetAuRow *self)
+{
+  g_return_val_if_fail (FACET_IS_AU_ROW (self), 0);
+  return self->intensity;
+}
+
+void
+facet_au_row_set_blind (FacetAuRow *self,
+                        gboolean    blind)
+{
+  g_return_if_fail (FACET_IS_AU_ROW (self));
+  gtk_widget_set_visible (GTK_WIDGET (self->prob_label), !blind);
+  gtk_widget_set_visible (GTK_WIDGET (self->prob_bar), !blind);
 }
 
 FacetLabelState
@@ -204,6 +236,13 @@ facet_au_row_set_label (FacetAuRow       *self,
   gtk_toggle_button_set_active (self->absent_button, state == FACET_LABEL_ABSENT);
   gtk_toggle_button_set_active (self->not_codable_button, state == FACET_LABEL_NOT_CODABLE);
 
+  self->intensity = state == FACET_LABEL_PRESENT && label != NULL
+    ? facet_intensity_to_level (label->intensity) : 0;
+  gtk_widget_set_visible (GTK_WIDGET (self->intensity_button), state == FACET_LABEL_PRESENT);
+  gtk_menu_button_set_label (self->intensity_button,
+                             self->intensity > 0 ? facet_facs_intensity_letter (self->intensity)
+                                                 : "–");
+
   if (label != NULL && state != FACET_LABEL_UNSET && label->coder != NULL)
     {
       /* TRANSLATORS: how a label was set, and by whom:
@@ -250,11 +289,22 @@ facet_au_row_class_init (FacetAuRowClass *klass)
     g_signal_new ("set-label", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_INT);
 
+  /**
+   * FacetAuRow::set-intensity:
+   * @level: 1-5 for A-E, 0 to clear the intensity
+   */
+  signals[SET_INTENSITY] =
+    g_signal_new ("set-intensity", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/facet/Facet/facet-au-row.ui");
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, absent_button);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, code_label);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, hand_label);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, intensity_box);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, intensity_button);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, intensity_popover);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, name_label);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, not_codable_button);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, present_button);
@@ -270,4 +320,15 @@ facet_au_row_init (FacetAuRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->probability = NAN;
+  /* A-E and one to clear: the letters coders use on paper. */
+  for (int level = 1; level <= 6; level++)
+    {
+      const char *text = level <= 5 ? facet_facs_intensity_letter (level) : "–";
+      GtkWidget *button = gtk_button_new_with_label (text);
+
+      g_object_set_data (G_OBJECT (button), "level", GINT_TO_POINTER (level % 6));
+      gtk_widget_set_tooltip_text (button, level <= 5 ? NULL : _("No intensity"));
+      g_signal_connect (button, "clicked", G_CALLBACK (on_intensity_clicked), self);
+      gtk_box_append (self->intensity_box, button);
+    }
 }

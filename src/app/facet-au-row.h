@@ -25,6 +25,11 @@ void       facet_au_row_set_probability (FacetAuRow       *self,
 void       facet_au_row_set_label       (FacetAuRow       *self,
                                          const FacetLabel *label);
 FacetLabelState facet_au_row_get_state  (FacetAuRow       *self);
+/* The intensity shown: 1-5 for A-E, 0 for none. */
+int        facet_au_row_get_intensity   (FacetAuRow       *self);
+/* Blind coding: the model's probability is not shown. */
+void       facet_au_row_set_blind       (FacetAuRow       *self,
+                                         gboolean          blind);
 
 /* An AU of the coding scheme the model does not predict: no bar, says so. */
 void             facet_au_row_set_hand_coded  (FacetAuRow *self,

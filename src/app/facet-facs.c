@@ -128,3 +128,11 @@ facet_facs_group (int au)
     return _("Action descriptor");
   return _("Action unit");
 }
+
+const char *
+facet_facs_intensity_letter (int level)
+{
+  static const char *letters[] = { "", "A", "B", "C", "D", "E" };
+
+  return letters[CLAMP (level, 0, 5)];
+}

@@ -19,5 +19,8 @@ char       *facet_facs_code  (int au);
 int        *facet_facs_list  (int *n);
 /* "Action unit", "Action descriptor", "Head position", ... */
 const char *facet_facs_group (int au);
+/* FACS intensity letters: "A" .. "E" for levels 1-5 (facet_intensity_to_level
+ * in the store), "" for 0. */
+const char *facet_facs_intensity_letter (int   level);
 
 G_END_DECLS

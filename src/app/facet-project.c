@@ -49,6 +49,7 @@ struct _FacetProject
   gint64        model_id;
   double        common_threshold;
   char         *coder;
+  char         *layer;        /* NULL: the final layer */
   gint64        serials[4];
   gboolean      polling;
   guint         reload_serial;
@@ -422,6 +423,7 @@ facet_project_finalize (GObject *object)
   g_free (self->path);
   g_free (self->title);
   g_free (self->coder);
+  g_free (self->layer);
 
   G_OBJECT_CLASS (facet_project_parent_class)->finalize (object);
 }
@@ -690,6 +692,44 @@ facet_project_set_coder (FacetProject *self,
   facet_project_run (self, FACET_PROJECT_QUEUE_EDIT, set_coder_job,
                      g_strdup (facet_project_get_coder (self)), g_free, NULL, NULL, NULL, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CODER]);
+}
+
+/* ---- Layer ----------------------------------------------------------------------------------- */
+
+static gpointer
+set_layer_job (FacetStore   *store,
+               gpointer      data,
+               GCancellable *cancellable,
+               GError      **error)
+{
+  facet_store_set_layer (store, data);
+  return GINT_TO_POINTER (1);
+}
+
+const char *
+facet_project_get_layer (FacetProject *self)
+{
+  g_return_val_if_fail (FACET_IS_PROJECT (self), NULL);
+  return self->layer;
+}
+
+void
+facet_project_set_layer (FacetProject *self,
+                         const char   *layer)
+{
+  g_return_if_fail (FACET_IS_PROJECT (self));
+
+  if (layer != NULL && *layer == '\0')
+    layer = NULL;
+  if (g_strcmp0 (self->layer, layer) == 0)
+    return;
+  g_free (self->layer);
+  self->layer = g_strdup (layer);
+  /* Both connections: edits and undo on one, the lanes and the review
+   * queue on the other read the same layer. Jobs run in order, so
+   * everything asked after this sees it. */
+  for (int q = FACET_PROJECT_QUEUE_EDIT; q <= FACET_PROJECT_QUEUE_LOAD; q++)
+    facet_project_run (self, q, set_layer_job, g_strdup (layer), g_free, NULL, NULL, NULL, NULL);
 }
 
 /* ---- Reloading and polling ------------------------------------------------------------------- */

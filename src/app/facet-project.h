@@ -105,6 +105,12 @@ const char      *facet_project_get_coder       (FacetProject        *self);
 void             facet_project_set_coder       (FacetProject        *self,
                                                 const char          *coder);
 
+/* The layer of labels read and written (NULL: the final layer; a coder's
+ * name: that coder's own layer, for independent coding). */
+const char      *facet_project_get_layer       (FacetProject        *self);
+void             facet_project_set_layer       (FacetProject        *self,
+                                                const char          *layer);
+
 /* Reads the videos and models again (emits ::videos-changed, ::models-changed). */
 void             facet_project_reload          (FacetProject        *self);
 /* Looks for changes by other connections (the analysis, other processes)

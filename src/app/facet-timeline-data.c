@@ -37,6 +37,7 @@ struct _FacetTimelineData
   Level   *levels;      /* levels[i] has blocks of 2^(FIRST_LEVEL + i) frames */
   int      n_levels;
   GArray **segments;    /* [lane]: FacetLabelSegment */
+  GArray **intensity;   /* [lane]: FacetLabelSegment, state = intensity 1-5 (A-E) */
   GArray **disagree;    /* [lane]: FacetLabelSegment, valid unless dirty */
   gboolean *dirty;
   float   *thresholds;
@@ -84,12 +85,14 @@ facet_timeline_data_new (gint64 n_frames,
     }
 
   data->segments = g_new0 (GArray *, MAX (n_lanes, 1));
+  data->intensity = g_new0 (GArray *, MAX (n_lanes, 1));
   data->disagree = g_new0 (GArray *, MAX (n_lanes, 1));
   data->dirty = g_new0 (gboolean, MAX (n_lanes, 1));
   data->thresholds = g_new (float, MAX (n_lanes, 1));
   for (int i = 0; i < n_lanes; i++)
     {
       data->segments[i] = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
+      data->intensity[i] = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
       data->disagree[i] = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
       data->thresholds[i] = 0.5f;
     }
@@ -111,10 +114,12 @@ facet_timeline_data_free (FacetTimelineData *data)
   for (int i = 0; i < data->n_lanes; i++)
     {
       g_array_unref (data->segments[i]);
+      g_array_unref (data->intensity[i]);
       g_array_unref (data->disagree[i]);
     }
   g_free (data->levels);
   g_free (data->segments);
+  g_free (data->intensity);
   g_free (data->disagree);
   g_free (data->dirty);
   g_free (data->thresholds);
@@ -442,6 +447,62 @@ facet_timeline_data_get_segments (const FacetTimelineData *data,
     }
   *n = data->segments[lane]->len;
   return (const FacetLabelSegment *) (gpointer) data->segments[lane]->data;
+}
+
+void
+facet_timeline_data_set_intensities (FacetTimelineData       *data,
+                                     int                      lane,
+                                     const FacetLabelSegment *runs,
+                                     guint                    n)
+{
+  g_return_if_fail (data != NULL);
+  g_return_if_fail (lane >= 0 && lane < data->n_lanes);
+
+  g_array_set_size (data->intensity[lane], 0);
+  if (n > 0)
+    g_array_append_vals (data->intensity[lane], runs, n);
+}
+
+const FacetLabelSegment *
+facet_timeline_data_get_intensities (const FacetTimelineData *data,
+                                     int                      lane,
+                                     guint                   *n)
+{
+  g_return_val_if_fail (data != NULL, NULL);
+  g_return_val_if_fail (n != NULL, NULL);
+
+  if (lane < 0 || lane >= data->n_lanes)
+    {
+      *n = 0;
+      return NULL;
+    }
+  *n = data->intensity[lane]->len;
+  return (const FacetLabelSegment *) (gpointer) data->intensity[lane]->data;
+}
+
+GArray *
+facet_timeline_intensity_runs (const FacetLabelSegment *segments,
+                               guint                    n)
+{
+  GArray *runs = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
+
+  for (guint i = 0; i < n; i++)
+    {
+      const FacetLabelSegment *s = &segments[i];
+      FacetLabelSegment *last;
+
+      if (s->state != FACET_LABEL_PRESENT || s->level < 1 || s->level > 5)
+        continue;
+      /* Runs the store splits by source (coded, imported) join here. */
+      last = runs->len > 0 ? &g_array_index (runs, FacetLabelSegment, runs->len - 1) : NULL;
+      if (last != NULL && last->last + 1 == s->first && (int) last->state == s->level)
+        last->last = s->last;
+      else
+        g_array_append_val (runs, ((FacetLabelSegment) { s->first, s->last,
+                                                         (FacetLabelState) s->level, s->source,
+                                                         s->level }));
+    }
+  return runs;
 }
 
 int

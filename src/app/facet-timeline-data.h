@@ -81,6 +81,20 @@ void               facet_timeline_data_set_segments   (FacetTimelineData       *
 const FacetLabelSegment *facet_timeline_data_get_segments (const FacetTimelineData *data,
                                                        int                      lane,
                                                        guint                   *n);
+/* The coded intensities of a lane's present labels as runs of equal
+ * intensity (sorted, disjoint; state holds the level 1-5, A-E). */
+void               facet_timeline_data_set_intensities (FacetTimelineData      *data,
+                                                       int                      lane,
+                                                       const FacetLabelSegment *runs,
+                                                       guint                    n);
+const FacetLabelSegment *facet_timeline_data_get_intensities (const FacetTimelineData *data,
+                                                       int                      lane,
+                                                       guint                   *n);
+/* Runs of equal intensity level (1-5) of the present runs among a lane's
+ * label @segments (the store splits them by level); a new GArray of
+ * FacetLabelSegment whose state is the level. */
+GArray            *facet_timeline_intensity_runs      (const FacetLabelSegment *segments,
+                                                       guint                    n);
 /* Index of the segment holding @frame in @segments, or -1. */
 int                facet_timeline_segments_find       (const FacetLabelSegment *segments,
                                                        guint                    n,

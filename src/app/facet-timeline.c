@@ -87,6 +87,7 @@ struct _FacetTimeline
   GArray              *marks;        /* FacetTimelineMark */
   gboolean            *hand_coded;   /* per lane, or NULL */
   PangoLayout         *hand_layout;
+  gboolean             hide_predictions; /* blind coding */
 };
 
 G_DEFINE_FINAL_TYPE (FacetTimeline, facet_timeline, GTK_TYPE_WIDGET)
@@ -265,6 +266,24 @@ facet_timeline_get_data (FacetTimeline *self)
 {
   g_return_val_if_fail (FACET_IS_TIMELINE (self), NULL);
   return self->data;
+}
+
+void
+facet_timeline_set_hide_predictions (FacetTimeline *self,
+                                     gboolean       hide)
+{
+  g_return_if_fail (FACET_IS_TIMELINE (self));
+  if (self->hide_predictions == !!hide)
+    return;
+  self->hide_predictions = !!hide;
+  facet_timeline_data_changed (self);
+}
+
+gboolean
+facet_timeline_get_hide_predictions (FacetTimeline *self)
+{
+  g_return_val_if_fail (FACET_IS_TIMELINE (self), FALSE);
+  return self->hide_predictions;
 }
 
 void
@@ -607,7 +626,7 @@ draw_curves (FacetTimeline *self,
   guint32 dash = premultiply (&threshold_colour, 1.0);
   guint columns = (guint) ceil (plot_w);
 
-  if (plot_w <= 0 || plot_h <= 0)
+  if (plot_w <= 0 || plot_h <= 0 || self->hide_predictions)
     return;
   if (columns > self->n_buckets)
     {
@@ -707,6 +726,35 @@ draw_runs (FacetTimeline           *self,
       double x0 = floor (l->label_width + r->x0), x1 = ceil (l->label_width + r->x1);
 
       canvas_fill (canvas, x0, y, MAX (x1 - x0, 1.0), h, premultiply (&c, 1.0), FALSE);
+    }
+}
+
+/* The coded intensity over the present strip: a darker bar whose height
+ * is the level (A a fifth of the strip, E all of it). */
+static void
+draw_intensities (FacetTimeline           *self,
+                  Canvas                  *canvas,
+                  const FacetLabelSegment *runs,
+                  guint                    n,
+                  double                   y,
+                  double                   h)
+{
+  const FacetTimelineLayout *l = &self->layout;
+  double plot_w = facet_timeline_layout_plot_width (l);
+  static const GdkRGBA dark = { 0.106f, 0.420f, 0.263f, 1.0f };
+  guint32 colour = premultiply (&dark, 1.0);
+
+  g_array_set_size (self->rects, 0);
+  facet_timeline_segments_to_rects (runs, n, l->first, l->frames_per_px, plot_w, self->rects);
+  for (guint i = 0; i < self->rects->len; i++)
+    {
+      const FacetTimelineRect *r = &g_array_index (self->rects, FacetTimelineRect, i);
+      /* Runs of several levels in one pixel column: the middle one. */
+      int level = r->state == FACET_TIMELINE_STATE_MIXED ? 3 : CLAMP (r->state, 1, 5);
+      double x0 = floor (l->label_width + r->x0), x1 = ceil (l->label_width + r->x1);
+      double bar = ceil (h * level / 5.0);
+
+      canvas_fill (canvas, x0, y + h - bar, MAX (x1 - x0, 1.0), bar, colour, FALSE);
     }
 }
 
@@ -868,6 +916,10 @@ update_lanes_texture (FacetTimeline *self,
            * disagrees a red strip right above them. */
           segs = facet_timeline_data_get_segments (self->data, lane, &n);
           draw_runs (self, &canvas, segs, n, y + l->lane_height - LABELS_H - 2, LABELS_H, FALSE);
+          segs = facet_timeline_data_get_intensities (self->data, lane, &n);
+          draw_intensities (self, &canvas, segs, n, y + l->lane_height - LABELS_H - 2, LABELS_H);
+          if (self->hide_predictions)
+            continue;
           segs = facet_timeline_data_get_disagreements (self->data, lane, &n);
           draw_runs (self, &canvas, segs, n, y + l->lane_height - LABELS_H - DISAGREE_H - 3,
                      DISAGREE_H, TRUE);
@@ -1306,7 +1358,9 @@ on_query_tooltip (GtkWidget     *widget,
     }
   time = facet_timecode_format (hit.frame / self->fps);
   v = facet_timeline_data_get_value (self->data, hit.lane, hit.frame);
-  if (!facet_timeline_data_is_known (self->data, hit.frame))
+  if (self->hide_predictions)
+    prob = g_strdup (_("blind coding"));
+  else if (!facet_timeline_data_is_known (self->data, hit.frame))
     prob = g_strdup (_("not analysed"));
   else if (isnan (v))
     prob = g_strdup (_("no face"));
@@ -1317,7 +1371,18 @@ on_query_tooltip (GtkWidget     *widget,
   switch (i >= 0 ? segs[i].state : FACET_LABEL_UNSET)
     {
     case FACET_LABEL_PRESENT:
-      label = g_strdup (_("labelled present"));
+      {
+        const FacetLabelSegment *runs;
+        guint n_runs;
+        int k;
+
+        runs = facet_timeline_data_get_intensities (self->data, hit.lane, &n_runs);
+        k = facet_timeline_segments_find (runs, n_runs, hit.frame);
+        /* TRANSLATORS: timeline tooltip; %s: the FACS intensity letter A-E */
+        label = k >= 0 ? g_strdup_printf (_("labelled present, intensity %s"),
+                                          facet_facs_intensity_letter ((int) runs[k].state))
+                       : g_strdup (_("labelled present"));
+      }
       break;
     case FACET_LABEL_ABSENT:
       label = g_strdup (_("labelled absent"));

@@ -24,6 +24,10 @@ void               facet_timeline_set_data        (FacetTimeline     *self,
                                                    const int         *au_ids,
                                                    double             fps);
 FacetTimelineData *facet_timeline_get_data        (FacetTimeline     *self);
+/* Blind coding: no probabilities, threshold or disagreements drawn. */
+void               facet_timeline_set_hide_predictions (FacetTimeline *self,
+                                                   gboolean           hide);
+gboolean           facet_timeline_get_hide_predictions (FacetTimeline *self);
 /* Redraws after the data changed. */
 void               facet_timeline_data_changed    (FacetTimeline     *self);
 

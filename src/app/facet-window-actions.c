@@ -72,6 +72,8 @@ facet_window_set_label (FacetWindow    *self,
                                       g_object_ref (self));
       facet_timeline_clear_range (self->timeline);
       self->in_point = -1;
+      if (state == FACET_LABEL_PRESENT)
+        facet_window_arm_intensity (self, first, last, self->au_ids[lane]);
       /* TRANSLATORS: after marking a range: AU code, number of frames */
       text = g_strdup_printf (ngettext ("%s: %d frame marked", "%s: %d frames marked",
                                         last - first + 1),
@@ -82,6 +84,9 @@ facet_window_set_label (FacetWindow    *self,
   sel = facet_au_panel_get_selected (self->au_panel);
   if (sel < 0)
     return;
+  if (state == FACET_LABEL_PRESENT)
+    facet_window_arm_intensity (self, facet_player_get_frame (self->player),
+                                facet_player_get_frame (self->player), self->au_ids[sel]);
   self->edits_in_flight++;
   facet_project_set_labels_async (self->project, self->video_id,
                                   facet_player_get_frame (self->player),
@@ -355,6 +360,8 @@ review_next (FacetWindow *self)
   GHashTableIter iter;
   gpointer key;
 
+  if (facet_window_review_sample_next (self))
+    return;
   if (self->project == NULL || self->model_id == 0 || self->review_running)
     return;
   q = g_new0 (ReviewQuery, 1);
@@ -724,6 +731,7 @@ facet_window_update_actions (FacetWindow *self)
   gtk_widget_action_set_enabled (w, "win.export", project);
   gtk_widget_action_set_enabled (w, "win.toggle-sidebar", project);
   facet_window_update_marks_actions (self);
+  facet_window_update_coding_actions (self);
 }
 
 /* ---- Keys ------------------------------------------------------------------------------------ */
@@ -817,8 +825,8 @@ escape_cb (GtkWidget *widget,
 {
   FacetWindow *self = FACET_WINDOW (widget);
 
-  if (facet_window_focus_takes_keys (self, FALSE) || !facet_timeline_get_range (self->timeline, NULL, NULL,
-                                                                   NULL))
+  if (facet_window_focus_takes_keys (self, FALSE)
+      || !facet_timeline_get_range (self->timeline, NULL, NULL, NULL))
     return FALSE;
   return gtk_widget_activate_action (widget, "win.clear-range", NULL);
 }

@@ -119,6 +119,19 @@ struct _FacetWindow
   gint64                event_onset;       /* of the event being marked, -1: none */
   gint64                event_apex;
   int                   event_au;
+  /* facet-window-coding.c: intensity, coders, blind mode */
+  GtkMenuButton        *coder_button;
+  AdwEntryRow          *coder_entry;
+  GtkSwitch            *independent_switch;
+  gboolean              blind;
+  gboolean              intensity_armed;   /* 1 was pressed: A-E set the intensity */
+  gint64                intensity_first;
+  gint64                intensity_last;
+  int                   intensity_au;
+  gint64                intensity_time;
+  gint64                sample_video;      /* the reliability segment N last went to */
+  gint64                sample_first;
+  gint64                sample_last;
 };
 
 /* facet-window.c */
@@ -175,6 +188,26 @@ void     facet_window_scheme_remap_set    (FacetWindow        *self,
 /* After a new timeline: hand-coded lanes and rows, the marks reloaded. */
 void     facet_window_scheme_after_reset  (FacetWindow    *self);
 void     facet_window_reload_marks        (FacetWindow    *self);
+
+/* facet-window-coding.c */
+void     facet_window_class_init_coding   (GtkWidgetClass *widget_class);
+void     facet_window_init_coding         (FacetWindow    *self);
+void     facet_window_update_coding_actions (FacetWindow  *self);
+/* A project was opened (or closed): its coder, layer and modes. */
+void     facet_window_coding_watch_project (FacetWindow   *self);
+void     facet_window_coding_project_changed (FacetWindow *self);
+/* After 1 (present): A-E set the intensity of these frames for a moment. */
+void     facet_window_arm_intensity       (FacetWindow    *self,
+                                           gint64          first,
+                                           gint64          last,
+                                           int             au);
+/* The layer the coder reads and writes: theirs when coding independently. */
+void     facet_window_apply_layer         (FacetWindow    *self);
+gboolean facet_window_get_independent     (FacetWindow    *self);
+gboolean facet_window_get_blind           (FacetWindow    *self);
+/* N while coding blind or with "review-sample" on: the next segment of
+ * the reliability sample. FALSE: not in that mode (the model's queue). */
+gboolean facet_window_review_sample_next  (FacetWindow    *self);
 
 /* facet-window-dnd.c */
 void     facet_window_init_dnd            (FacetWindow    *self);

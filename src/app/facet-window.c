@@ -590,12 +590,16 @@ segments_job (FacetStore   *store,
     {
       GArray *segs = facet_store_get_label_segments (store, q->video_id, q->au_ids[i], 0, -1,
                                                      error);
+
       if (segs == NULL)
         {
           g_ptr_array_unref (lanes);
           return NULL;
         }
       g_ptr_array_add (lanes, segs);
+      /* Each lane's runs of coded intensity follow its label runs. */
+      g_ptr_array_add (lanes, facet_timeline_intensity_runs ((const FacetLabelSegment *)
+                                                             (gpointer) segs->data, segs->len));
     }
   return lanes;
 }
@@ -620,14 +624,19 @@ segments_done (GObject      *object,
         facet_window_toast (self, error->message);
     }
   else if (generation == self->generation && data != NULL
-           && (int) lanes->len == facet_timeline_data_get_n_lanes (data))
+           && (int) lanes->len == 2 * facet_timeline_data_get_n_lanes (data))
     {
-      for (guint i = 0; i < lanes->len; i++)
+      for (guint i = 0; i < lanes->len / 2; i++)
         {
-          GArray *segs = g_ptr_array_index (lanes, i);
+          GArray *segs = g_ptr_array_index (lanes, 2 * i);
+          GArray *runs = g_ptr_array_index (lanes, 2 * i + 1);
+
           facet_timeline_data_set_segments (data, (int) i,
                                             (const FacetLabelSegment *) (gpointer) segs->data,
                                             segs->len);
+          facet_timeline_data_set_intensities (data, (int) i,
+                                               (const FacetLabelSegment *) (gpointer) runs->data,
+                                               runs->len);
         }
       facet_timeline_data_changed (self->timeline);
     }
@@ -935,6 +944,7 @@ set_project (FacetWindow  *self,
   self->video_id = 0;
   self->explained_frame = -1;
   g_set_object (&self->project, project);
+  facet_window_coding_watch_project (self);
 
   facet_sidebar_set_project (self->sidebar, project);
   facet_frame_view_set_texture (self->frame_view, NULL, -1);
@@ -1503,6 +1513,7 @@ facet_window_class_init (FacetWindowClass *klass)
 
   facet_window_class_init_actions (widget_class);
   facet_window_class_init_marks (widget_class);
+  facet_window_class_init_coding (widget_class);
 }
 
 static void
@@ -1602,6 +1613,7 @@ facet_window_init (FacetWindow *self)
 
   facet_window_init_shortcuts (self);
   facet_window_init_marks (self);
+  facet_window_init_coding (self);
   facet_window_init_dnd (self);
   update_recent (self);
   on_model_changed (self);

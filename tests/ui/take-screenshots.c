@@ -116,6 +116,9 @@ main (int    argc,
     const char *recent[] = { project, NULL };
     g_settings_set_strv (settings, "recent-projects", recent);
   }
+  /* The header bar names the coder: a coder's name, not the login of
+   * whoever takes the screenshots. */
+  g_settings_set_string (settings, "coder-name", "Ana");
   window = ui_window_new (app, 1600, 1000);
   ui_idle (1.0);
   save (GTK_WIDGET (window), out, "start");

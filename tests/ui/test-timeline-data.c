@@ -506,6 +506,37 @@ test_recipe (void)
   }
 }
 
+/* Intensity runs: present runs with a level, neighbours of one level
+ * joined across sources, absent runs and present runs without a level
+ * left out (issue 14). */
+static void
+test_intensity_runs (void)
+{
+  const FacetLabelSegment segs[] = {
+    { 0, 4, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_HUMAN, 3 },
+    { 5, 6, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_IMPORTED, 3 },
+    { 7, 9, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_HUMAN, 5 },
+    { 10, 12, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_HUMAN, 0 },
+    { 13, 15, FACET_LABEL_ABSENT, FACET_LABEL_SOURCE_HUMAN, 0 },
+    { 20, 21, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_HUMAN, 5 },
+  };
+  g_autoptr (GArray) runs = facet_timeline_intensity_runs (segs, G_N_ELEMENTS (segs));
+  const FacetLabelSegment *r = (const FacetLabelSegment *) (gpointer) runs->data;
+
+  g_assert_cmpuint (runs->len, ==, 3);
+  g_assert_cmpint (r[0].first, ==, 0);
+  g_assert_cmpint (r[0].last, ==, 6);
+  g_assert_cmpint (r[0].state, ==, 3);
+  g_assert_cmpint (r[1].first, ==, 7);
+  g_assert_cmpint (r[1].last, ==, 9);
+  g_assert_cmpint (r[1].state, ==, 5);
+  /* Not joined over the gap of frames 10-19. */
+  g_assert_cmpint (r[2].first, ==, 20);
+  g_assert_cmpint (r[2].state, ==, 5);
+  g_assert_cmpint (facet_timeline_segments_find (r, runs->len, 11), ==, -1);
+  g_assert_cmpint (facet_timeline_segments_find (r, runs->len, 5), ==, 0);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -520,5 +551,6 @@ main (int    argc,
   g_test_add_func ("/ui/timeline/zoom", test_zoom);
   g_test_add_func ("/ui/timecode", test_timecode);
   g_test_add_func ("/ui/demo/recipe", test_recipe);
+  g_test_add_func ("/ui/timeline/intensity-runs", test_intensity_runs);
   return g_test_run ();
 }
