@@ -311,12 +311,21 @@ facet_window_update_heatmap (FacetWindow *self)
   per_au = g_settings_get_enum (self->settings, "heatmap-source") == 1;
   sel = facet_au_panel_get_selected (self->au_panel);
   if (per_au && sel >= 0 && sel < x->n_aus)
-    facet_frame_view_set_heatmap (self->frame_view, x->au_maps + (gsize) sel * x->grid * x->grid,
-                                  x->grid,
-                                  FACET_HEATMAP_EVIDENCE, x->transform, x->crop_size, x->frame);
+    {
+      gboolean model_wide = !facet_map_method_is_per_au (x->method);
+      facet_frame_view_set_heatmap_title (self->frame_view, facet_explainer_method_title (x->method));
+      facet_frame_view_set_heatmap (self->frame_view, x->au_maps + (gsize) sel * x->grid * x->grid,
+                                    x->grid,
+                                    model_wide ? FACET_HEATMAP_ATTENTION : FACET_HEATMAP_EVIDENCE,
+                                    x->transform, x->crop_size, x->frame);
+    }
   else
-    facet_frame_view_set_heatmap (self->frame_view, x->attention, x->grid, FACET_HEATMAP_ATTENTION,
-                                  x->transform, x->crop_size, x->frame);
+    {
+      facet_frame_view_set_heatmap_title (self->frame_view,
+                                          facet_explainer_method_title (FACET_MAP_ROLLOUT));
+      facet_frame_view_set_heatmap (self->frame_view, x->attention, x->grid,
+                                    FACET_HEATMAP_ATTENTION, x->transform, x->crop_size, x->frame);
+    }
 }
 
 /* Asks for the maps of the frame on screen once its picture and its face
@@ -347,7 +356,7 @@ maybe_explain (FacetWindow *self)
   self->explained_frame = frame;
   self->explaining = TRUE;
   facet_explainer_request (self->explainer, self->model_path, self->model_id, image, transform,
-                           self->video_id, frame);
+                           self->video_id, frame, facet_explainer_get_method (self->settings));
 }
 
 static void
@@ -356,6 +365,7 @@ on_explained (FacetExplainer   *explainer,
               FacetWindow      *self)
 {
   self->explaining = explanation->frame != self->explained_frame;
+  facet_frame_view_set_heatmap_progress (self->frame_view, -1);
   facet_window_update_heatmap (self);
 }
 
@@ -365,6 +375,7 @@ on_explain_failed (FacetExplainer *explainer,
                    FacetWindow    *self)
 {
   self->explaining = FALSE;
+  facet_frame_view_set_heatmap_progress (self->frame_view, -1);
   gtk_toggle_button_set_active (self->heatmap_toggle, FALSE);
   facet_window_error (self, _("The Heat Map Cannot Be Computed"),
                       _("The model could not be run on this frame. Check that the model file is "
@@ -1359,8 +1370,40 @@ source_set_mapping (const GValue       *value,
 static void
 on_heatmap_setting (FacetWindow *self)
 {
+  /* Switching the heat map off stops a slow map being computed. */
+  if (!gtk_toggle_button_get_active (self->heatmap_toggle) && self->explaining)
+    {
+      facet_explainer_clear (self->explainer);
+      facet_frame_view_set_heatmap_progress (self->frame_view, -1);
+      self->explained_frame = -1;
+      self->explaining = FALSE;
+    }
   facet_window_update_heatmap (self);
   maybe_explain (self);
+}
+
+/* Another method: the maps of the frame on screen are made again. */
+static void
+on_heatmap_method (FacetWindow *self)
+{
+  facet_explainer_clear (self->explainer);
+  facet_frame_view_set_heatmap_progress (self->frame_view, -1);
+  self->explained_frame = -1;
+  self->explaining = FALSE;
+  on_heatmap_setting (self);
+}
+
+static void
+on_explain_progress (FacetExplainer *explainer,
+                     double          fraction,
+                     FacetWindow    *self)
+{
+  FacetMapMethod method = facet_explainer_get_method (self->settings);
+
+  if (!facet_map_method_is_slow (method))
+    return;
+  facet_frame_view_set_heatmap_title (self->frame_view, facet_explainer_method_title (method));
+  facet_frame_view_set_heatmap_progress (self->frame_view, fraction);
 }
 
 static gboolean
@@ -1540,6 +1583,13 @@ facet_window_init (FacetWindow *self)
                             G_CALLBACK (on_heatmap_setting), self);
   g_signal_connect_swapped (self->settings, "changed::heatmap-source",
                             G_CALLBACK (on_heatmap_setting), self);
+  g_signal_connect_swapped (self->settings, "changed::heatmap-method",
+                            G_CALLBACK (on_heatmap_method), self);
+  {
+    /* win.heatmap-method: the per-AU map's method, stored in GSettings */
+    g_autoptr (GAction) action = g_settings_create_action (self->settings, "heatmap-method");
+    g_action_map_add_action (G_ACTION_MAP (self), action);
+  }
   g_signal_connect_swapped (self->settings, "changed::coder-name", G_CALLBACK (on_coder_setting),
                             self);
   g_signal_connect_swapped (self->settings, "changed::threshold", G_CALLBACK (update_thresholds),
@@ -1562,6 +1612,7 @@ facet_window_init (FacetWindow *self)
   self->explainer = facet_explainer_new ();
   g_signal_connect (self->explainer, "ready", G_CALLBACK (on_explained), self);
   g_signal_connect (self->explainer, "failed", G_CALLBACK (on_explain_failed), self);
+  g_signal_connect (self->explainer, "progress", G_CALLBACK (on_explain_progress), self);
 
   self->analysis = facet_analysis_new ();
   g_signal_connect_swapped (self->analysis, "notify::running", G_CALLBACK (update_analysis_header),
