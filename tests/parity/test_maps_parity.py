@@ -36,6 +36,7 @@ import fmae_reference as ref  # noqa: E402
 
 CLI = os.environ.get("FACET_CLI", "facet-cli")
 DIM, DEPTH, HEADS, N_AUS = 192, 4, 3, 12
+SIZE, GRID = 96, 6  # 36 patches: the occlusion references stay quick
 
 
 def run_cli(*args, check=True):
@@ -91,7 +92,8 @@ def gradient_maps(sd, image, readout="global-pool"):
     """Chefer and input-x-gradient maps of one image [3, S, S] for every AU."""
     chefer, ixg = [], []
     for au in range(N_AUS):
-        logits, emb, probs = forward(sd, image[None], readout, keep_grad=True)
+        logits, emb, probs = forward(sd, image[None].clone().requires_grad_(True), readout,
+                                     keep_grad=True)
         logits[0, au].backward()
         T = probs[0].shape[-1]
         R = torch.eye(T)
@@ -110,11 +112,11 @@ class MapParity(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="facet-maps-")
         torch.set_num_threads(2)
-        self.sd = ref.make_state_dict(DIM, DEPTH, HEADS, N_AUS, seed=11)
+        self.sd = ref.make_state_dict(DIM, DEPTH, HEADS, N_AUS, seed=11, image=SIZE)
         self.ckpt = os.path.join(self.dir, "m.pth")
-        ref.save_checkpoint(self.ckpt, self.sd, ref.fmae_args(model="vit_tiny_patch16"))
-        self.paths = ref.write_test_images(self.dir, 224, 2, seed=5)
-        self.x = torch.stack([ref.load_png_tensor(p, 224) for p in self.paths])
+        ref.save_checkpoint(self.ckpt, self.sd, ref.fmae_args(model="vit_tiny_patch16", input_size=SIZE))
+        self.paths = ref.write_test_images(self.dir, SIZE, 2, seed=5)
+        self.x = torch.stack([ref.load_png_tensor(p, SIZE) for p in self.paths])
 
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -132,9 +134,9 @@ class MapParity(unittest.TestCase):
         ixg = maps(self.ckpt, self.paths, "input-x-gradient")
         for i in range(len(self.paths)):
             want_chefer, want_ixg = gradient_maps(self.sd, self.x[i])
-            self.assertEqual(chefer[i]["grid"], 14)
-            self.assertEqual(np.shape(chefer[i]["maps"]), (N_AUS, 196))
-            self.assertEqual(np.shape(ixg[i]["maps"]), (N_AUS, 196))
+            self.assertEqual(chefer[i]["grid"], GRID)
+            self.assertEqual(np.shape(chefer[i]["maps"]), (N_AUS, GRID * GRID))
+            self.assertEqual(np.shape(ixg[i]["maps"]), (N_AUS, GRID * GRID))
             self.assertMapsClose(chefer[i]["maps"], want_chefer, f"grad-attention, image {i}")
             self.assertMapsClose(ixg[i]["maps"], want_ixg, f"input-x-gradient, image {i}")
             # Chefer's relevance is a sum of clamped terms: never negative;
@@ -143,9 +145,9 @@ class MapParity(unittest.TestCase):
             self.assertGreater(np.abs(np.diff(np.array(ixg[i]["maps"]), axis=0)).max(), 0.0)
 
     def test_grad_attention_cls_readout(self):
-        sd = ref.make_state_dict(DIM, DEPTH, HEADS, N_AUS, seed=12, readout="cls-token")
+        sd = ref.make_state_dict(DIM, DEPTH, HEADS, N_AUS, seed=12, image=SIZE, readout="cls-token")
         ckpt = os.path.join(self.dir, "cls.pth")
-        ref.save_checkpoint(ckpt, sd, ref.fmae_args(model="vit_tiny_patch16", global_pool=False))
+        ref.save_checkpoint(ckpt, sd, ref.fmae_args(model="vit_tiny_patch16", input_size=SIZE, global_pool=False))
         got = maps(ckpt, self.paths[:1], "grad-attention")
         want, _ = gradient_maps(sd, self.x[0], readout="cls-token")
         self.assertMapsClose(got[0]["maps"], want, "grad-attention (class token)")
@@ -160,9 +162,9 @@ class MapParity(unittest.TestCase):
         x = self.x[0]
         with torch.no_grad():
             base, _, _ = forward(self.sd, x[None])
-            hidden = x.expand(196, -1, -1, -1).clone()
-            for p in range(196):
-                r, c = divmod(p, 14)
+            hidden = x.expand(GRID * GRID, -1, -1, -1).clone()
+            for p in range(GRID * GRID):
+                r, c = divmod(p, GRID)
                 hidden[p, :, r * 16:(r + 1) * 16, c * 16:(c + 1) * 16] = 0.0  # the mean colour
             logits, _, _ = forward(self.sd, hidden)
         want = (base - logits).T  # [AU, patch]
@@ -177,18 +179,18 @@ class MapParity(unittest.TestCase):
         fill = x.mean(dim=(1, 2)).view(3, 1, 1)
         with torch.no_grad():
             base, _, _ = forward(self.sd, x[None])
-            hidden = x.expand(196, -1, -1, -1).clone()
-            for p in range(196):
-                r, c = divmod(p, 14)
-                r0, r1, c0, c1 = max(r - 1, 0), min(r + 2, 14), max(c - 1, 0), min(c + 2, 14)
+            hidden = x.expand(GRID * GRID, -1, -1, -1).clone()
+            for p in range(GRID * GRID):
+                r, c = divmod(p, GRID)
+                r0, r1, c0, c1 = max(r - 1, 0), min(r + 2, GRID), max(c - 1, 0), min(c + 2, GRID)
                 hidden[p, :, r0 * 16:r1 * 16, c0 * 16:c1 * 16] = fill
             drops = (base - forward(self.sd, hidden)[0]).T.numpy()  # [AU, window centre]
         # Each patch: the mean drop over the windows that hid it.
-        want = np.zeros((N_AUS, 196))
-        for q in range(196):
-            r, c = divmod(q, 14)
-            centres = [y * 14 + xx for y in range(r - 1, r + 2) for xx in range(c - 1, c + 2)
-                       if 0 <= y < 14 and 0 <= xx < 14]
+        want = np.zeros((N_AUS, GRID * GRID))
+        for q in range(GRID * GRID):
+            r, c = divmod(q, GRID)
+            centres = [y * GRID + xx for y in range(r - 1, r + 2) for xx in range(c - 1, c + 2)
+                       if 0 <= y < GRID and 0 <= xx < GRID]
             want[:, q] = drops[:, centres].mean(axis=1)
         self.assertMapsClose(got["maps"], torch.tensor(want), "occlusion (3x3, image mean)",
                              rtol=1e-3)
