@@ -19,7 +19,9 @@
  *   `facet-cli synth` writes to OUT.regions.csv, mapped into the crop;
  *   each patch counted by the part of it that lies inside), and "hit", the
  *   share of pairs whose top patch lies inside. A map spread evenly would
- *   put "uniform" of its mass inside.
+ *   put "uniform" of its mass inside. "On the face" is the share inside any
+ *   of the generator's regions (brows, eyes, cheeks, nose, mouth, chin):
+ *   mass outside it lies on hair, ears, neck or background.
  *
  * Usage: bench-maps [--model FILE] [--subjects N] [--frames K] [--variants]
  * FILE defaults to $FACET_DEMO_MODEL. --variants adds rows for the
@@ -68,7 +70,7 @@ static const Row rows[] = {
 typedef struct
 {
   int    pairs, beats, hits;
-  double drop, drop_random, auc, auc_random, mass, uniform;
+  double drop, drop_random, auc, auc_random, mass, uniform, face, face_uniform;
 } Stats;
 
 static void
@@ -270,6 +272,7 @@ main (int    argc,
           g_autofree float *rimages = g_new (float, per * N_RANDOM);
           g_autofree float *maps = g_new (float, (gsize) c->n_aus * np);
           g_autofree float *share = g_new (float, np);
+          g_autofree float *face = g_new (float, np);
           g_autofree int *order = g_new (int, np);
           int present[64], n_present = 0, n_boxes;
           double random_auc[64];
@@ -296,6 +299,7 @@ main (int    argc,
           if (!facet_engine_forward (engine, input, 1, FACET_FORWARD_NONE, base, &error))
             die (error);
           n_boxes = facet_synth_region_boxes (subject, &pose, G_MAXUINT, boxes, kinds);
+          inside_shares (c, transform, frame_size, boxes, kinds, n_boxes, G_MAXUINT, face);
           used++;
           n_frames_used++;
 
@@ -358,6 +362,7 @@ main (int    argc,
                   float *map = maps + (gsize) a * np;
                   float b = base->probs[a], curve[N_STEPS + 1];
                   double random_drop = 0.0, pos = 0.0, inside = 0.0, uniform = 0.0;
+                  double on_face = 0.0, face_uniform = 0.0;
                   Stats *st = &stats[m];
 
                   if (rows[m].smooth)
@@ -381,14 +386,18 @@ main (int    argc,
                   for (int q = 0; q < np; q++)
                     {
                       uniform += share[q] / np;
+                      face_uniform += face[q] / np;
                       if (map[q] > 0)
                         {
                           pos += map[q];
                           inside += map[q] * share[q];
+                          on_face += map[q] * face[q];
                         }
                     }
                   st->mass += pos > 0 ? inside / pos : 0.0;
                   st->uniform += uniform;
+                  st->face += pos > 0 ? on_face / pos : 0.0;
+                  st->face_uniform += face_uniform;
                   st->hits += share[order[0]] >= 0.5f;
                   st->pairs++;
                 }
@@ -399,9 +408,10 @@ main (int    argc,
   printf ("%d frames; deletion by the AU's probability; pointing in the generator's AU regions\n\n",
           n_frames_used);
   printf ("| method | pairs | beats random | drop top %d | drop random | ratio | deletion AUC "
-          "(random) | mass in region (uniform) | top patch in region | s/frame |\n",
+          "(random) | mass in region (uniform) | top patch in region | mass on the face (uniform) "
+          "| s/frame |\n",
           k);
-  printf ("|---|---|---|---|---|---|---|---|---|---|\n");
+  printf ("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (guint m = 0; m < N_ROWS; m++)
     {
       const Stats *st = &stats[m];
@@ -409,11 +419,12 @@ main (int    argc,
       if (rows[m].variant && !variants)
         continue;
       printf ("| %s | %d | %.0f %% | %.3f | %.3f | %.1fx | %.3f (%.3f) | %.0f %% (%.0f %%) | "
-              "%.0f %% | %.2f |\n",
+              "%.0f %% | %.0f %% (%.0f %%) | %.2f |\n",
               rows[m].name, st->pairs, 100.0 * st->beats / n, st->drop / n, st->drop_random / n,
               st->drop_random != 0.0 ? st->drop / st->drop_random : 0.0, st->auc / n,
               st->auc_random / n, 100.0 * st->mass / n, 100.0 * st->uniform / n,
-              100.0 * st->hits / n, seconds[m] / MAX (n_frames_used, 1));
+              100.0 * st->hits / n, 100.0 * st->face / n, 100.0 * st->face_uniform / n,
+              seconds[m] / MAX (n_frames_used, 1));
     }
   facet_face_detector_free (detector);
   return 0;
