@@ -21,7 +21,10 @@
  *   share of pairs whose top patch lies inside. A map spread evenly would
  *   put "uniform" of its mass inside. "On the face" is the share inside any
  *   of the generator's regions (brows, eyes, cheeks, nose, mouth, chin):
- *   mass outside it lies on hair, ears, neck or background.
+ *   mass outside it lies on hair, ears, neck or background. "Any present
+ *   AU's region" is the share inside the union of the regions of all AUs
+ *   present in the frame (the generator draws AUs together: 6+12,
+ *   1+2+25+26, 4+9, 1+4+15, and a model may read one from another's place).
  *
  * Usage: bench-maps [--model FILE] [--subjects N] [--frames K] [--variants]
  * FILE defaults to $FACET_DEMO_MODEL. --variants adds rows for the
@@ -50,6 +53,7 @@ typedef struct
   int                window;
   gboolean           smooth;
   gboolean           variant;
+  gboolean           probability;
 } Row;
 
 static const Row rows[] = {
@@ -61,6 +65,8 @@ static const Row rows[] = {
   { "occlusion, image-mean fill", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, TRUE },
   { "occlusion, patch-mean fill", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_PATCH_MEAN, 1, FALSE, TRUE },
   { "occlusion, 3x3 window", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_MEAN, 3, FALSE, TRUE },
+  { "occlusion, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_MEAN, 1, FALSE, TRUE, TRUE },
+  { "occlusion, image-mean, probability", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, TRUE, TRUE },
   { "last-layer, smoothed 3x3", FACET_MAP_LAST_LAYER, 0, 1, TRUE, TRUE },
   { "grad-attention, smoothed 3x3", FACET_MAP_GRAD_ATTENTION, 0, 1, TRUE, TRUE },
   { "input x gradient, smoothed", FACET_MAP_INPUT_X_GRADIENT, 0, 1, TRUE, TRUE },
@@ -70,7 +76,7 @@ static const Row rows[] = {
 typedef struct
 {
   int    pairs, beats, hits;
-  double drop, drop_random, auc, auc_random, mass, uniform, face, face_uniform;
+  double drop, drop_random, auc, auc_random, mass, uniform, face, face_uniform, any;
 } Stats;
 
 static void
@@ -273,6 +279,8 @@ main (int    argc,
           g_autofree float *maps = g_new (float, (gsize) c->n_aus * np);
           g_autofree float *share = g_new (float, np);
           g_autofree float *face = g_new (float, np);
+          g_autofree float *any = g_new (float, np);
+          guint present_regions = 0;
           g_autofree int *order = g_new (int, np);
           int present[64], n_present = 0, n_boxes;
           double random_auc[64];
@@ -300,6 +308,9 @@ main (int    argc,
             die (error);
           n_boxes = facet_synth_region_boxes (subject, &pose, G_MAXUINT, boxes, kinds);
           inside_shares (c, transform, frame_size, boxes, kinds, n_boxes, G_MAXUINT, face);
+          for (int i = 0; i < n_present; i++)
+            present_regions |= facet_synth_au_regions (c->au_ids[present[i]]);
+          inside_shares (c, transform, frame_size, boxes, kinds, n_boxes, present_regions, any);
           used++;
           n_frames_used++;
 
@@ -350,6 +361,7 @@ main (int    argc,
               facet_map_options_init (&options);
               options.fill = rows[m].fill;
               options.window = rows[m].window;
+              options.probability = rows[m].probability;
               t0 = g_get_monotonic_time ();
               if (!facet_engine_explain (engine, input, rows[m].method, NULL, 0, &options, maps,
                                          NULL, NULL, NULL, &error))
@@ -362,7 +374,7 @@ main (int    argc,
                   float *map = maps + (gsize) a * np;
                   float b = base->probs[a], curve[N_STEPS + 1];
                   double random_drop = 0.0, pos = 0.0, inside = 0.0, uniform = 0.0;
-                  double on_face = 0.0, face_uniform = 0.0;
+                  double on_face = 0.0, face_uniform = 0.0, in_any = 0.0;
                   Stats *st = &stats[m];
 
                   if (rows[m].smooth)
@@ -392,12 +404,14 @@ main (int    argc,
                           pos += map[q];
                           inside += map[q] * share[q];
                           on_face += map[q] * face[q];
+                          in_any += map[q] * any[q];
                         }
                     }
                   st->mass += pos > 0 ? inside / pos : 0.0;
                   st->uniform += uniform;
                   st->face += pos > 0 ? on_face / pos : 0.0;
                   st->face_uniform += face_uniform;
+                  st->any += pos > 0 ? in_any / pos : 0.0;
                   st->hits += share[order[0]] >= 0.5f;
                   st->pairs++;
                 }
@@ -408,10 +422,10 @@ main (int    argc,
   printf ("%d frames; deletion by the AU's probability; pointing in the generator's AU regions\n\n",
           n_frames_used);
   printf ("| method | pairs | beats random | drop top %d | drop random | ratio | deletion AUC "
-          "(random) | mass in region (uniform) | top patch in region | mass on the face (uniform) "
-          "| s/frame |\n",
+          "(random) | mass in region (uniform) | top patch in region | in any present AU's region "
+          "| on the face (uniform) | s/frame |\n",
           k);
-  printf ("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (guint m = 0; m < N_ROWS; m++)
     {
       const Stats *st = &stats[m];
@@ -419,11 +433,11 @@ main (int    argc,
       if (rows[m].variant && !variants)
         continue;
       printf ("| %s | %d | %.0f %% | %.3f | %.3f | %.1fx | %.3f (%.3f) | %.0f %% (%.0f %%) | "
-              "%.0f %% | %.0f %% (%.0f %%) | %.2f |\n",
+              "%.0f %% | %.0f %% | %.0f %% (%.0f %%) | %.2f |\n",
               rows[m].name, st->pairs, 100.0 * st->beats / n, st->drop / n, st->drop_random / n,
               st->drop_random != 0.0 ? st->drop / st->drop_random : 0.0, st->auc / n,
               st->auc_random / n, 100.0 * st->mass / n, 100.0 * st->uniform / n,
-              100.0 * st->hits / n, 100.0 * st->face / n, 100.0 * st->face_uniform / n,
+              100.0 * st->hits / n, 100.0 * st->any / n, 100.0 * st->face / n, 100.0 * st->face_uniform / n,
               seconds[m] / MAX (n_frames_used, 1));
     }
   facet_face_detector_free (detector);
