@@ -159,8 +159,14 @@ test_shapes (void)
   g_autofree float *x = random_image (4);
   g_autoptr (FacetForwardResult) r = facet_forward_result_new (c, 1, FACET_FORWARD_AU_MAPS);
   g_autoptr (GError) error = NULL;
+  FacetMapOptions logit_mean;
 
   g_assert_true (facet_engine_forward (engine, x, 1, FACET_FORWARD_AU_MAPS, r, &error));
+  facet_map_options_init (&logit_mean);
+  g_assert_cmpint (logit_mean.fill, ==, FACET_OCCLUSION_FILL_IMAGE_MEAN);
+  g_assert_true (logit_mean.probability);
+  logit_mean.fill = FACET_OCCLUSION_FILL_MEAN;
+  logit_mean.probability = FALSE;
   for (int m = 0; m < FACET_MAP_N_METHODS; m++)
     {
       float all[N_AUS * NP], one[NP + 1];
@@ -168,11 +174,11 @@ test_shapes (void)
       const int au = 2;
 
       one[NP] = 12345.0f; /* nothing is written past one AU's map */
-      g_assert_true (facet_engine_explain (engine, x, (FacetMapMethod) m, NULL, 0, NULL, all,
-                                           on_progress, &progress, NULL, &error));
+      g_assert_true (facet_engine_explain (engine, x, (FacetMapMethod) m, NULL, 0, &logit_mean,
+                                           all, on_progress, &progress, NULL, &error));
       g_assert_no_error (error);
-      g_assert_true (facet_engine_explain (engine, x, (FacetMapMethod) m, &au, 1, NULL, one, NULL,
-                                           NULL, NULL, &error));
+      g_assert_true (facet_engine_explain (engine, x, (FacetMapMethod) m, &au, 1, &logit_mean, one,
+                                           NULL, NULL, NULL, &error));
       g_assert_cmpfloat (one[NP], ==, 12345.0f);
       for (int p = 0; p < NP; p++)
         g_assert_cmpfloat_with_epsilon (one[p], all[2 * NP + p], 1e-5);

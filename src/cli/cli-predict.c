@@ -156,7 +156,7 @@ facet_cli_predict (int    argc,
   g_autofree char *model_path = NULL, *crop_name = NULL, *backend = NULL, *aus = NULL;
   g_autofree char *precision_name = NULL;
   FacetPrecision precision = FACET_PRECISION_FP32;
-  g_autofree char *dataset = NULL, *map_name = NULL, *fill_name = NULL;
+  g_autofree char *dataset = NULL, *map_name = NULL, *fill_name = NULL, *drop_name = NULL;
   FacetMapMethod map_method = FACET_MAP_ROLLOUT;
   FacetMapOptions map_options;
   int window = 1;
@@ -174,7 +174,8 @@ facet_cli_predict (int    argc,
     { "attention", 0, 0, G_OPTION_ARG_NONE, &attention, "Add the attention rollout map", NULL },
     { "au-maps", 0, 0, G_OPTION_ARG_NONE, &maps, "Add per-AU patch maps (global-pool models)", NULL },
     { "map", 0, 0, G_OPTION_ARG_STRING, &map_name, "Add every AU's evidence map by METHOD: rollout, last-layer, grad-attention, input-x-gradient or occlusion (JSON only)", "METHOD" },
-    { "occlusion-fill", 0, 0, G_OPTION_ARG_STRING, &fill_name, "What hides a patch for occlusion: mean (the normalisation's mean colour, default), image-mean or patch-mean", "FILL" },
+    { "occlusion-fill", 0, 0, G_OPTION_ARG_STRING, &fill_name, "What hides a patch for occlusion: image-mean (the image's mean colour, default), mean (the normalisation's mean colour) or patch-mean", "FILL" },
+    { "occlusion-drop", 0, 0, G_OPTION_ARG_STRING, &drop_name, "What occlusion measures: probability (default) or logit", "UNIT" },
     { "occlusion-window", 0, 0, G_OPTION_ARG_INT, &window, "Side of the hidden square for occlusion, in patches (default 1)", "N" },
     { "features", 0, 0, G_OPTION_ARG_NONE, &features, "Add the pooled feature and identity logits", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per image", NULL },
@@ -213,6 +214,15 @@ facet_cli_predict (int    argc,
       else
         return facet_cli_failf ("unknown occlusion fill “%s” (mean, image-mean or patch-mean)",
                                 fill_name);
+    }
+  if (drop_name != NULL)
+    {
+      if (g_str_equal (drop_name, "probability"))
+        map_options.probability = TRUE;
+      else if (g_str_equal (drop_name, "logit"))
+        map_options.probability = FALSE;
+      else
+        return facet_cli_failf ("unknown occlusion drop “%s” (probability or logit)", drop_name);
     }
   if (window < 1 || window > 8)
     return facet_cli_failf ("--occlusion-window %d is out of range (1-8)", window);

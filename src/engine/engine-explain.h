@@ -8,7 +8,7 @@
  *                     terms plus a constant sum to the logit)
  *   GRAD_ATTENTION    Chefer et al.'s relevance (>= 0)
  *   INPUT_X_GRADIENT  patch embedding times dlogit/dembedding, summed over channels (signed)
- *   OCCLUSION         logit (or probability) of the image minus that of the image with the
+ *   OCCLUSION         probability (or logit) of the image minus that of the image with the
  *                     patch hidden (signed: > 0 where hiding the patch lowers the AU)
  * Displays normalise them (facet_map_normalise).
  */
@@ -23,7 +23,7 @@ G_BEGIN_DECLS
 typedef enum
 {
   FACET_OCCLUSION_FILL_MEAN,       /* the normalisation's mean colour (0 in model input) */
-  FACET_OCCLUSION_FILL_IMAGE_MEAN, /* the image's own mean colour */
+  FACET_OCCLUSION_FILL_IMAGE_MEAN, /* the image's own mean colour (the default) */
   FACET_OCCLUSION_FILL_PATCH_MEAN, /* the patch's own mean colour (keeps its brightness) */
 } FacetOcclusionFill;
 
@@ -31,7 +31,8 @@ typedef struct
 {
   FacetOcclusionFill fill;
   int                window;      /* side of the hidden square, in patches (1: one patch) */
-  gboolean           probability; /* occlusion measures the probability's drop, not the logit's */
+  gboolean           probability; /* occlusion measures the probability's drop (the default),
+                                     else the logit's */
   guint              batch;       /* occluded images per forward */
 } FacetMapOptions;
 

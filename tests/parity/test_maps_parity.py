@@ -13,8 +13,9 @@ weights:
   with mean pooling the map is the mean of R - I's patch rows (patch
   columns), with the class token R's class row;
 - input-x-gradient: (e * dlogit/de).sum(channels) for the patch embeddings e;
-- occlusion: the logit of the image minus the logit with the patch hidden,
-  each hidden image run through the PyTorch forward;
+- occlusion: the probability (or logit) of the image minus that with the
+  patch hidden (by the image's or the normalisation's mean colour, one patch
+  or a 3x3 window), each hidden image run through the PyTorch forward;
 - rollout and the last-layer split: the same numbers as predict's
   --attention and --au-maps.
 """
@@ -158,7 +159,8 @@ class MapParity(unittest.TestCase):
         self.assertIn("global-pool", p.stderr)
 
     def test_occlusion(self):
-        got = maps(self.ckpt, self.paths[:1], "occlusion")[0]
+        got = maps(self.ckpt, self.paths[:1], "occlusion", "--occlusion-fill", "mean",
+                   "--occlusion-drop", "logit")[0]
         x = self.x[0]
         with torch.no_grad():
             base, _, _ = forward(self.sd, x[None])
@@ -174,7 +176,7 @@ class MapParity(unittest.TestCase):
 
     def test_occlusion_window_and_fill(self):
         got = maps(self.ckpt, self.paths[:1], "occlusion", "--occlusion-window", "3",
-                   "--occlusion-fill", "image-mean")[0]
+                   "--occlusion-drop", "logit")[0]  # the default fill: the image's mean colour
         x = self.x[0]
         fill = x.mean(dim=(1, 2)).view(3, 1, 1)
         with torch.no_grad():
@@ -194,6 +196,20 @@ class MapParity(unittest.TestCase):
             want[:, q] = drops[:, centres].mean(axis=1)
         self.assertMapsClose(got["maps"], torch.tensor(want), "occlusion (3x3, image mean)",
                              rtol=1e-3)
+
+    def test_occlusion_probability(self):
+        # The default: the image's mean colour, the probability's drop.
+        got = maps(self.ckpt, self.paths[:1], "occlusion")[0]
+        x = self.x[0]
+        fill = x.mean(dim=(1, 2)).view(3, 1, 1)
+        with torch.no_grad():
+            base, _, _ = forward(self.sd, x[None])
+            hidden = x.expand(GRID * GRID, -1, -1, -1).clone()
+            for p in range(GRID * GRID):
+                r, c = divmod(p, GRID)
+                hidden[p, :, r * 16:(r + 1) * 16, c * 16:(c + 1) * 16] = fill
+            want = (torch.sigmoid(base) - torch.sigmoid(forward(self.sd, hidden)[0])).T
+        self.assertMapsClose(got["maps"], want, "occlusion (defaults)", rtol=1e-3)
 
     def test_forward_maps_as_predict(self):
         p = run_cli("predict", "--model", self.ckpt, "--crop", "none", "--json", "--attention",
