@@ -102,7 +102,7 @@ make_heatmap (const float      *values,
   /* Evidence is shown against the average patch: every patch carries a
    * share of the logit, and what tells the coder something is which
    * patches carry more (red) or less (blue) than the rest. */
-  mean = n > 0 ? mean / n : 0;
+  mean = n > 0 && kind == FACET_HEATMAP_EVIDENCE ? mean / n : 0;
   for (int i = 0; i < grid * grid; i++)
     if (isfinite (values[i]))
       absmax = MAX (absmax, fabsf (values[i] - (float) mean));
@@ -263,6 +263,8 @@ facet_frame_view_get_legend (FacetFrameView *self)
                             (int) lround (100 * CLAMP (self->heatmap_progress, 0.0, 1.0)));
   if (self->heatmap_kind == FACET_HEATMAP_ATTENTION)
     low = _("low"), high = _("high attention");
+  else if (self->heatmap_kind == FACET_HEATMAP_EFFECT)
+    low = _("against"), high = _("for the AU");
   else
     low = _("less"), high = _("more evidence for the AU");
   if (self->heatmap_title != NULL)

@@ -16,6 +16,7 @@ typedef enum
 {
   FACET_HEATMAP_ATTENTION, /* where the model looked: values >= 0 */
   FACET_HEATMAP_EVIDENCE,  /* one AU's logit split over the patches, against the average patch */
+  FACET_HEATMAP_EFFECT,    /* signed around zero: > 0 for the AU (occlusion, input x gradient) */
 } FacetHeatmapKind;
 
 #define FACET_TYPE_FRAME_VIEW (facet_frame_view_get_type ())

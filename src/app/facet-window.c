@@ -312,12 +312,14 @@ facet_window_update_heatmap (FacetWindow *self)
   sel = facet_au_panel_get_selected (self->au_panel);
   if (per_au && sel >= 0 && sel < x->n_aus)
     {
-      gboolean model_wide = !facet_map_method_is_per_au (x->method);
+      /* The last-layer terms against the average patch (every patch carries
+       * a share of the logit); the other per-AU maps around zero (no effect). */
+      FacetHeatmapKind kind = !facet_map_method_is_per_au (x->method) ? FACET_HEATMAP_ATTENTION
+                              : x->method == FACET_MAP_LAST_LAYER   ? FACET_HEATMAP_EVIDENCE
+                                                                      : FACET_HEATMAP_EFFECT;
       facet_frame_view_set_heatmap_title (self->frame_view, facet_explainer_method_title (x->method));
       facet_frame_view_set_heatmap (self->frame_view, x->au_maps + (gsize) sel * x->grid * x->grid,
-                                    x->grid,
-                                    model_wide ? FACET_HEATMAP_ATTENTION : FACET_HEATMAP_EVIDENCE,
-                                    x->transform, x->crop_size, x->frame);
+                                    x->grid, kind, x->transform, x->crop_size, x->frame);
     }
   else
     {
