@@ -339,10 +339,19 @@ maybe_explain (FacetWindow *self)
   FacetImage *image = facet_player_get_image (self->player);
   FacetFrameState *s = self->frame_state;
   const double *transform = NULL;
+  const FacetExplanation *x = facet_explainer_get_result (self->explainer);
+  /* The whole model's map needs the rollout only: the chosen per-AU
+   * method (occlusion: a forward per patch) runs when the AU's map is shown. */
+  FacetMapMethod method = g_settings_get_enum (self->settings, "heatmap-source") == 1
+                            ? facet_explainer_get_method (self->settings)
+                            : FACET_MAP_ROLLOUT;
 
   if (!gtk_toggle_button_get_active (self->heatmap_toggle) || self->model_path == NULL
-      || image == NULL
-      || frame < 0 || frame == self->explained_frame)
+      || image == NULL || frame < 0)
+    return;
+  if (frame == self->explained_frame
+      && (self->explaining || x == NULL || x->frame != frame || x->method == method
+          || method == FACET_MAP_ROLLOUT))
     return;
   if (self->video_crop != FACET_CROP_NONE)
     {
@@ -358,7 +367,7 @@ maybe_explain (FacetWindow *self)
   self->explained_frame = frame;
   self->explaining = TRUE;
   facet_explainer_request (self->explainer, self->model_path, self->model_id, image, transform,
-                           self->video_id, frame, facet_explainer_get_method (self->settings));
+                           self->video_id, frame, method);
 }
 
 static void
@@ -369,6 +378,8 @@ on_explained (FacetExplainer   *explainer,
   self->explaining = explanation->frame != self->explained_frame;
   facet_frame_view_set_heatmap_progress (self->frame_view, -1);
   facet_window_update_heatmap (self);
+  /* The source changed while it ran: the AU's map by its method next. */
+  maybe_explain (self);
 }
 
 static void
