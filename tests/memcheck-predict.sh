@@ -26,6 +26,10 @@ vg() {
 vg "$cli" predict --model "$work/m.safetensors" --crop none --attention --au-maps --json "$image" >/dev/null
 vg "$cli" predict --model "$work/m.pth" --crop none --attention --features --json --heads 2 "$image" "$image" >/dev/null
 vg "$cli" model info --json "$work/m.pth" --heads 2 >/dev/null
+# The evidence maps: the gradient methods' saved activations (input-x-gradient shares them), occlusion's batches.
+for method in grad-attention occlusion; do
+  vg "$cli" predict --model "$work/m.safetensors" --crop none --json --map "$method" "$image" >/dev/null
+done
 # Errors must not leak either.
 printf 'garbage' > "$work/bad.pth"
 set +e

@@ -3,16 +3,22 @@
  * Copyright 2025 The Facet authors
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The maps come from the engine's forward (FACET_FORWARD_ATTENTION |
- * FACET_FORWARD_AU_MAPS) on the CPU backend: one image, a few tens of
- * milliseconds, and the same numbers on every machine. The model stays
- * loaded between requests.
+ * The model-wide map is the attention rollout of one forward; the per-AU
+ * maps come from the method the coder chose (facet_engine_explain on the
+ * CPU backend, the same numbers on every machine): the last-layer split
+ * from the same forward, the gradient methods from one backward per AU,
+ * occlusion from a forward per patch. The slow ones report progress and
+ * stop when cancelled: a newer request, facet_explainer_clear() and
+ * facet_explainer_stop_all() at quit cancel the running one. The model
+ * stays loaded between requests.
  */
 #define G_LOG_DOMAIN "facet-explainer"
 
 #include "config.h"
 
 #include <string.h>
+
+#include <glib/gi18n.h>
 
 #include "engine/facet-engine.h"
 #include "face/facet-face.h"
@@ -35,6 +41,7 @@ struct _FacetExplainer
 
   Engine           *engine;
   gboolean          busy;
+  GCancellable     *running;
   struct _Request  *pending;
   FacetExplanation *result;
   guint             generation;
@@ -45,6 +52,7 @@ G_DEFINE_FINAL_TYPE (FacetExplainer, facet_explainer, G_TYPE_OBJECT)
 enum {
   READY,
   FAILED,
+  PROGRESS,
   N_SIGNALS
 };
 
@@ -60,9 +68,86 @@ typedef struct _Request
   double            transform[6];
   gint64            video_id;
   gint64            frame;
+  FacetMapMethod    method;
   guint             generation;
+  GMainContext     *context;
+  GWeakRef          self;
   FacetExplanation *result;
 } Request;
+
+/* The cancellables of the explainer threads still running, process-wide
+ * (facet_explainer_stop_all). */
+static GMutex     live_lock;
+static GPtrArray *live;
+
+static void
+live_add (GCancellable *cancellable)
+{
+  g_mutex_lock (&live_lock);
+  if (live == NULL)
+    live = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (live, g_object_ref (cancellable));
+  g_mutex_unlock (&live_lock);
+}
+
+static void
+live_remove (GCancellable *cancellable)
+{
+  g_mutex_lock (&live_lock);
+  g_ptr_array_remove (live, cancellable);
+  g_mutex_unlock (&live_lock);
+}
+
+gboolean
+facet_explainer_stop_all (guint timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean left = FALSE;
+
+  for (;;)
+    {
+      g_mutex_lock (&live_lock);
+      left = live != NULL && live->len > 0;
+      for (guint i = 0; left && i < live->len; i++)
+        g_cancellable_cancel (g_ptr_array_index (live, i));
+      g_mutex_unlock (&live_lock);
+      if (!left || g_get_monotonic_time () >= end)
+        break;
+      g_usleep (10000);
+    }
+  return !left;
+}
+
+const char *
+facet_explainer_method_title (FacetMapMethod method)
+{
+  switch (method)
+    {
+    case FACET_MAP_ROLLOUT:
+      return _("Attention rollout");
+    case FACET_MAP_LAST_LAYER:
+      return _("Last-layer split");
+    case FACET_MAP_GRAD_ATTENTION:
+      return _("Gradient-weighted attention");
+    case FACET_MAP_INPUT_X_GRADIENT:
+      return _("Input × gradient");
+    case FACET_MAP_OCCLUSION:
+      return _("Occlusion");
+    case FACET_MAP_N_METHODS:
+    default:
+      return NULL;
+    }
+}
+
+FacetMapMethod
+facet_explainer_get_method (GSettings *settings)
+{
+  g_autofree char *id = g_settings_get_string (settings, "heatmap-method");
+  FacetMapMethod method = FACET_MAP_LAST_LAYER;
+
+  facet_map_method_from_string (id, &method);
+  return method;
+}
 
 void
 facet_explanation_free (FacetExplanation *e)
@@ -99,11 +184,61 @@ request_free (Request *r)
   if (r == NULL)
     return;
   engine_unref (r->engine);
+  g_weak_ref_clear (&r->self);
+  g_clear_pointer (&r->context, g_main_context_unref);
   g_free (r->model_path);
   g_clear_pointer (&r->image, facet_image_unref);
   facet_explanation_free (r->result);
   g_free (r);
 }
+
+typedef struct
+{
+  GWeakRef self;
+  guint    generation;
+  double   fraction;
+} Report;
+
+static void
+report_free (gpointer data)
+{
+  Report *report = data;
+
+  g_weak_ref_clear (&report->self);
+  g_free (report);
+}
+
+static gboolean
+deliver_progress (gpointer data)
+{
+  Report *report = data;
+  g_autoptr (FacetExplainer) self = g_weak_ref_get (&report->self);
+
+  if (self != NULL && report->generation == self->generation && self->busy)
+    g_signal_emit (self, signals[PROGRESS], 0, report->fraction);
+  return G_SOURCE_REMOVE;
+}
+
+/* From the worker: forwarded to the main context. */
+static void
+on_progress (double      fraction,
+             const char *message,
+             gpointer    data)
+{
+  Request *r = data;
+  Report *report = g_new0 (Report, 1);
+  g_autoptr (GObject) self = g_weak_ref_get (&r->self);
+
+  g_weak_ref_init (&report->self, self);
+  report->generation = r->generation;
+  report->fraction = fraction;
+  g_main_context_invoke_full (r->context, G_PRIORITY_DEFAULT, deliver_progress, report,
+                              report_free);
+}
+
+static void explain_run (GTask        *task,
+                         Request      *r,
+                         GCancellable *cancellable);
 
 static void
 explain_thread (GTask        *task,
@@ -111,13 +246,24 @@ explain_thread (GTask        *task,
                 gpointer      task_data,
                 GCancellable *cancellable)
 {
-  Request *r = task_data;
+  live_add (cancellable);
+  explain_run (task, task_data, cancellable);
+  live_remove (cancellable);
+}
+
+static void
+explain_run (GTask        *task,
+             Request      *r,
+             GCancellable *cancellable)
+{
   Engine *e = r->engine;
   GError *error = NULL;
   g_autoptr (FacetForwardResult) out = NULL;
   g_autoptr (FacetImage) crop = NULL;
   const FacetModelConfig *c;
   FacetExplanation *x;
+  g_autofree float *input = NULL;
+  g_autofree float *maps = NULL;
   int g2;
 
   g_mutex_lock (&e->lock);
@@ -150,8 +296,19 @@ explain_thread (GTask        *task,
   else
     crop = facet_face_warp (r->image, r->transform, c->image_size, c->image_size);
 
-  out = facet_engine_predict_images (e->engine, &crop, 1,
-                                     FACET_FORWARD_ATTENTION | FACET_FORWARD_AU_MAPS, &error);
+  /* The rollout (and the probabilities) from one forward; the AU maps by
+   * the chosen method. */
+  out = facet_engine_predict_images (e->engine, &crop, 1, FACET_FORWARD_ATTENTION, &error);
+  if (out != NULL && c->n_aus > 0)
+    {
+      gsize per = 3 * (gsize) c->image_size * c->image_size;
+      input = g_new (float, per);
+      maps = g_new (float, (gsize) c->n_aus * out->grid * out->grid);
+      facet_engine_prepare_image (e->engine, crop, input);
+      if (!facet_engine_explain (e->engine, input, r->method, NULL, 0, NULL, maps, on_progress, r,
+                                 cancellable, &error))
+        g_clear_pointer (&out, facet_forward_result_free);
+    }
   if (out == NULL)
     {
       g_mutex_unlock (&e->lock);
@@ -168,7 +325,8 @@ explain_thread (GTask        *task,
   x->crop_size = c->image_size;
   memcpy (x->transform, r->transform, sizeof x->transform);
   x->attention = g_memdup2 (out->attention, sizeof (float) * g2);
-  x->au_maps = g_memdup2 (out->au_maps, sizeof (float) * g2 * out->n_aus);
+  x->method = r->method;
+  x->au_maps = g_steal_pointer (&maps);
   x->probs = g_memdup2 (out->probs, sizeof (float) * out->n_aus);
   g_mutex_unlock (&e->lock);
   r->result = x;
@@ -188,9 +346,12 @@ explain_done (GObject      *object,
   g_autoptr (GError) error = NULL;
 
   self->busy = FALSE;
+  g_clear_object (&self->running);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
-      if (r->generation == self->generation)
+      /* Cancelled: a newer request or a clear took its place. */
+      if (r->generation == self->generation
+          && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_signal_emit (self, signals[FAILED], 0, error);
     }
   else if (r->generation == self->generation)
@@ -211,10 +372,15 @@ static void
 start (FacetExplainer *self,
        Request        *r)
 {
-  g_autoptr (GTask) task = g_task_new (self, NULL, explain_done, NULL);
+  g_autoptr (GTask) task = NULL;
 
+  self->running = g_cancellable_new ();
+  task = g_task_new (self, self->running, explain_done, NULL);
   g_task_set_source_tag (task, start);
   g_task_set_task_data (task, r, (GDestroyNotify) request_free);
+  /* The running task's result is dropped when it arrives (if the
+   * cancellable was cancelled); keep the explainer alive until then. */
+  g_task_set_return_on_cancel (task, FALSE);
   self->busy = TRUE;
   g_task_run_in_thread (task, explain_thread);
 }
@@ -226,7 +392,8 @@ facet_explainer_request (FacetExplainer *self,
                          FacetImage     *image,
                          const double   *transform,
                          gint64          video_id,
-                         gint64          frame)
+                         gint64          frame,
+                         FacetMapMethod  method)
 {
   Request *r;
 
@@ -244,12 +411,18 @@ facet_explainer_request (FacetExplainer *self,
     memcpy (r->transform, transform, sizeof r->transform);
   r->video_id = video_id;
   r->frame = frame;
+  r->method = method;
   r->generation = self->generation;
+  r->context = g_main_context_ref_thread_default ();
+  g_weak_ref_init (&r->self, self);
 
   if (self->busy)
     {
+      /* The newest request replaces any that waits, and stops a slow one
+       * that runs (occlusion of a frame the coder has left). */
       request_free (self->pending);
       self->pending = r;
+      g_cancellable_cancel (self->running);
       return;
     }
   start (self, r);
@@ -267,8 +440,11 @@ facet_explainer_clear (FacetExplainer *self)
 {
   g_return_if_fail (FACET_IS_EXPLAINER (self));
 
-  /* Answers to earlier requests are dropped when they arrive. */
+  /* Answers to earlier requests are dropped when they arrive; a slow one
+   * still running stops. */
   self->generation++;
+  if (self->running != NULL)
+    g_cancellable_cancel (self->running);
   g_clear_pointer (&self->pending, request_free);
   g_clear_pointer (&self->result, facet_explanation_free);
 }
@@ -278,6 +454,7 @@ facet_explainer_finalize (GObject *object)
 {
   FacetExplainer *self = (FacetExplainer *) object;
 
+  g_clear_object (&self->running);
   g_clear_pointer (&self->pending, request_free);
   g_clear_pointer (&self->result, facet_explanation_free);
   engine_unref (self->engine);
@@ -301,6 +478,13 @@ facet_explainer_class_init (FacetExplainerClass *klass)
   signals[FAILED] =
     g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_ERROR);
+  /**
+   * FacetExplainer::progress:
+   * @fraction: how much of the running request's maps are done (0..1)
+   */
+  signals[PROGRESS] =
+    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_DOUBLE);
 }
 
 static void

@@ -30,6 +30,10 @@ struct _FacetFrameView
   double            heatmap_transform[6];
   int               heatmap_crop;
   gint64            heatmap_frame;
+  float            *heatmap_values; /* as given, for the tests and the legend */
+  int               heatmap_grid;
+  char             *heatmap_title;  /* the method, named in the legend */
+  double            heatmap_progress; /* < 0: nothing being computed */
 
   gboolean          show_box;
   gboolean          show_landmarks;
@@ -98,7 +102,7 @@ make_heatmap (const float      *values,
   /* Evidence is shown against the average patch: every patch carries a
    * share of the logit, and what tells the coder something is which
    * patches carry more (red) or less (blue) than the rest. */
-  mean = n > 0 ? mean / n : 0;
+  mean = n > 0 && kind == FACET_HEATMAP_EVIDENCE ? mean / n : 0;
   for (int i = 0; i < grid * grid; i++)
     if (isfinite (values[i]))
       absmax = MAX (absmax, fabsf (values[i] - (float) mean));
@@ -189,6 +193,8 @@ facet_frame_view_set_heatmap (FacetFrameView   *self,
   g_return_if_fail (FACET_IS_FRAME_VIEW (self));
 
   g_clear_object (&self->heatmap);
+  g_clear_pointer (&self->heatmap_values, g_free);
+  self->heatmap_grid = 0;
   if (values != NULL && grid > 0 && transform != NULL && crop_size > 0)
     {
       self->heatmap = make_heatmap (values, grid, kind);
@@ -196,8 +202,74 @@ facet_frame_view_set_heatmap (FacetFrameView   *self,
       memcpy (self->heatmap_transform, transform, sizeof self->heatmap_transform);
       self->heatmap_crop = crop_size;
       self->heatmap_frame = frame;
+      self->heatmap_values = g_memdup2 (values, sizeof (float) * grid * grid);
+      self->heatmap_grid = grid;
     }
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/**
+ * facet_frame_view_set_heatmap_title:
+ * @title: (nullable): the map's method, shown in the legend
+ */
+void
+facet_frame_view_set_heatmap_title (FacetFrameView *self,
+                                    const char     *title)
+{
+  g_return_if_fail (FACET_IS_FRAME_VIEW (self));
+  if (g_strcmp0 (self->heatmap_title, title) == 0)
+    return;
+  g_free (self->heatmap_title);
+  self->heatmap_title = g_strdup (title);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/**
+ * facet_frame_view_set_heatmap_progress:
+ * @fraction: how much of a slow map is done, 0..1; negative when none is
+ *   being computed
+ */
+void
+facet_frame_view_set_heatmap_progress (FacetFrameView *self,
+                                       double          fraction)
+{
+  g_return_if_fail (FACET_IS_FRAME_VIEW (self));
+  self->heatmap_progress = fraction;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+const float *
+facet_frame_view_get_heatmap (FacetFrameView *self,
+                              int            *grid)
+{
+  g_return_val_if_fail (FACET_IS_FRAME_VIEW (self), NULL);
+  if (grid != NULL)
+    *grid = self->heatmap_grid;
+  return self->heatmap_values;
+}
+
+/* The legend's words: the method, then what low and high mean, or how far
+ * a slow map has come. */
+char *
+facet_frame_view_get_legend (FacetFrameView *self)
+{
+  const char *low, *high;
+
+  g_return_val_if_fail (FACET_IS_FRAME_VIEW (self), NULL);
+  if (self->show_heatmap && self->heatmap_progress >= 0)
+    /* Translators: a heat map method and how much of it is computed */
+    return g_strdup_printf (_("%s: computing, %d %% (switch the heat map off to stop)"),
+                            self->heatmap_title ? self->heatmap_title : "",
+                            (int) lround (100 * CLAMP (self->heatmap_progress, 0.0, 1.0)));
+  if (self->heatmap_kind == FACET_HEATMAP_ATTENTION)
+    low = _("low"), high = _("high attention");
+  else if (self->heatmap_kind == FACET_HEATMAP_EFFECT)
+    low = _("against"), high = _("for the AU");
+  else
+    low = _("less"), high = _("more evidence for the AU");
+  if (self->heatmap_title != NULL)
+    return g_strdup_printf ("%s: %s  \u2192  %s", self->heatmap_title, low, high);
+  return g_strdup_printf ("%s  \u2192  %s", low, high);
 }
 
 void
@@ -314,21 +386,15 @@ draw_legend (FacetFrameView *self,
              int             height)
 {
   GtkWidget *widget = GTK_WIDGET (self);
-  const char *low, *high;
   g_autoptr (PangoLayout) layout = NULL;
+  g_autofree char *text = facet_frame_view_get_legend (self);
+  gboolean computing = self->heatmap_progress >= 0;
   const GdkRGBA white = { 1, 1, 1, 1 };
   const GdkRGBA shade = { 0, 0, 0, 0.6 };
   float bar_w = 120, x, y;
   int lw, lh;
 
-  if (self->heatmap_kind == FACET_HEATMAP_ATTENTION)
-    low = _("low"), high = _("high attention");
-  else
-    low = _("less"), high = _("more evidence for the AU");
-  {
-    g_autofree char *text = g_strdup_printf ("%s  \u2192  %s", low, high);
-    layout = gtk_widget_create_pango_layout (widget, text);
-  }
+  layout = gtk_widget_create_pango_layout (widget, text);
   pango_layout_get_pixel_size (layout, &lw, &lh);
   x = width - MAX (bar_w, lw) - 16;
   y = height - lh - 8 - 8 - 12;
@@ -343,7 +409,9 @@ draw_legend (FacetFrameView *self,
       GdkRGBA c;
       double t = i / (bar_w - 1);
 
-      if (self->heatmap_kind == FACET_HEATMAP_ATTENTION)
+      if (computing)
+        c = t <= self->heatmap_progress ? (GdkRGBA) { 1, 1, 1, 0.9f } : (GdkRGBA) { 1, 1, 1, 0.2f };
+      else if (self->heatmap_kind == FACET_HEATMAP_ATTENTION)
         {
           ramp (t, rgb);
           c = (GdkRGBA) { rgb[0] / 255.0f, rgb[1] / 255.0f, rgb[2] / 255.0f, 1 };
@@ -494,7 +562,7 @@ facet_frame_view_snapshot (GtkWidget   *widget,
       gtk_snapshot_restore (snapshot);
     }
 
-  if (heatmap_shown)
+  if (heatmap_shown || (self->show_heatmap && self->heatmap_progress >= 0))
     draw_legend (self, snapshot, width, height);
   if (self->notice != NULL && *self->notice != '\0')
     draw_notice (self, snapshot, width, height);
@@ -542,6 +610,8 @@ facet_frame_view_dispose (GObject *object)
 
   g_clear_object (&self->texture);
   g_clear_object (&self->heatmap);
+  g_clear_pointer (&self->heatmap_values, g_free);
+  g_clear_pointer (&self->heatmap_title, g_free);
   g_clear_pointer (&self->notice, g_free);
   G_OBJECT_CLASS (facet_frame_view_parent_class)->dispose (object);
 }
@@ -650,6 +720,7 @@ facet_frame_view_init (FacetFrameView *self)
   self->frame = -1;
   self->face_frame = -1;
   self->heatmap_frame = -1;
+  self->heatmap_progress = -1;
   self->show_box = TRUE;
   self->heatmap_opacity = 0.6;
   self->zoom = 1.0;

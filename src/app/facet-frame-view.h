@@ -16,6 +16,7 @@ typedef enum
 {
   FACET_HEATMAP_ATTENTION, /* where the model looked: values >= 0 */
   FACET_HEATMAP_EVIDENCE,  /* one AU's logit split over the patches, against the average patch */
+  FACET_HEATMAP_EFFECT,    /* signed around zero: > 0 for the AU (occlusion, input x gradient) */
 } FacetHeatmapKind;
 
 #define FACET_TYPE_FRAME_VIEW (facet_frame_view_get_type ())
@@ -43,6 +44,17 @@ void       facet_frame_view_set_heatmap    (FacetFrameView         *self,
                                             const double            transform[6],
                                             int                     crop_size,
                                             gint64                  frame);
+/* The method that made the map, named in the legend (NULL: none). */
+void       facet_frame_view_set_heatmap_title (FacetFrameView      *self,
+                                            const char             *title);
+/* A slow map's progress in the legend, 0..1; negative: none running. */
+void       facet_frame_view_set_heatmap_progress (FacetFrameView   *self,
+                                            double                  fraction);
+/* The map shown (NULL: none) and its grid, as given to set_heatmap. */
+const float *facet_frame_view_get_heatmap  (FacetFrameView         *self,
+                                            int                    *grid);
+/* The legend's text (the method, and what the colours mean). */
+char      *facet_frame_view_get_legend     (FacetFrameView         *self);
 /* What is shown in words, for screen readers ("Frame 12 of video 3"). */
 void       facet_frame_view_set_description (FacetFrameView        *self,
                                             const char             *description);

@@ -313,12 +313,23 @@ facet_window_update_heatmap (FacetWindow *self)
   /* The maps are in the model's order; the list may hold more AUs. */
   sel = facet_window_scheme_model_index (self, facet_au_panel_get_selected (self->au_panel));
   if (per_au && sel >= 0 && sel < x->n_aus)
-    facet_frame_view_set_heatmap (self->frame_view, x->au_maps + (gsize) sel * x->grid * x->grid,
-                                  x->grid,
-                                  FACET_HEATMAP_EVIDENCE, x->transform, x->crop_size, x->frame);
+    {
+      /* The last-layer terms against the average patch (every patch carries
+       * a share of the logit); the other per-AU maps around zero (no effect). */
+      FacetHeatmapKind kind = !facet_map_method_is_per_au (x->method) ? FACET_HEATMAP_ATTENTION
+                              : x->method == FACET_MAP_LAST_LAYER   ? FACET_HEATMAP_EVIDENCE
+                                                                      : FACET_HEATMAP_EFFECT;
+      facet_frame_view_set_heatmap_title (self->frame_view, facet_explainer_method_title (x->method));
+      facet_frame_view_set_heatmap (self->frame_view, x->au_maps + (gsize) sel * x->grid * x->grid,
+                                    x->grid, kind, x->transform, x->crop_size, x->frame);
+    }
   else
-    facet_frame_view_set_heatmap (self->frame_view, x->attention, x->grid, FACET_HEATMAP_ATTENTION,
-                                  x->transform, x->crop_size, x->frame);
+    {
+      facet_frame_view_set_heatmap_title (self->frame_view,
+                                          facet_explainer_method_title (FACET_MAP_ROLLOUT));
+      facet_frame_view_set_heatmap (self->frame_view, x->attention, x->grid,
+                                    FACET_HEATMAP_ATTENTION, x->transform, x->crop_size, x->frame);
+    }
 }
 
 /* Asks for the maps of the frame on screen once its picture and its face
@@ -330,10 +341,19 @@ maybe_explain (FacetWindow *self)
   FacetImage *image = facet_player_get_image (self->player);
   FacetFrameState *s = self->frame_state;
   const double *transform = NULL;
+  const FacetExplanation *x = facet_explainer_get_result (self->explainer);
+  /* The whole model's map needs the rollout only: the chosen per-AU
+   * method (occlusion: a forward per patch) runs when the AU's map is shown. */
+  FacetMapMethod method = g_settings_get_enum (self->settings, "heatmap-source") == 1
+                            ? facet_explainer_get_method (self->settings)
+                            : FACET_MAP_ROLLOUT;
 
   if (!gtk_toggle_button_get_active (self->heatmap_toggle) || self->model_path == NULL
-      || image == NULL
-      || frame < 0 || frame == self->explained_frame)
+      || image == NULL || frame < 0)
+    return;
+  if (frame == self->explained_frame
+      && (self->explaining || x == NULL || x->frame != frame || x->method == method
+          || method == FACET_MAP_ROLLOUT))
     return;
   if (self->video_crop != FACET_CROP_NONE)
     {
@@ -349,7 +369,7 @@ maybe_explain (FacetWindow *self)
   self->explained_frame = frame;
   self->explaining = TRUE;
   facet_explainer_request (self->explainer, self->model_path, self->model_id, image, transform,
-                           self->video_id, frame);
+                           self->video_id, frame, method);
 }
 
 static void
@@ -358,7 +378,10 @@ on_explained (FacetExplainer   *explainer,
               FacetWindow      *self)
 {
   self->explaining = explanation->frame != self->explained_frame;
+  facet_frame_view_set_heatmap_progress (self->frame_view, -1);
   facet_window_update_heatmap (self);
+  /* The source changed while it ran: the AU's map by its method next. */
+  maybe_explain (self);
 }
 
 static void
@@ -367,6 +390,7 @@ on_explain_failed (FacetExplainer *explainer,
                    FacetWindow    *self)
 {
   self->explaining = FALSE;
+  facet_frame_view_set_heatmap_progress (self->frame_view, -1);
   gtk_toggle_button_set_active (self->heatmap_toggle, FALSE);
   facet_window_error (self, _("The Heat Map Cannot Be Computed"),
                       _("The model could not be run on this frame. Check that the model file is "
@@ -1382,8 +1406,40 @@ source_set_mapping (const GValue       *value,
 static void
 on_heatmap_setting (FacetWindow *self)
 {
+  /* Switching the heat map off stops a slow map being computed. */
+  if (!gtk_toggle_button_get_active (self->heatmap_toggle) && self->explaining)
+    {
+      facet_explainer_clear (self->explainer);
+      facet_frame_view_set_heatmap_progress (self->frame_view, -1);
+      self->explained_frame = -1;
+      self->explaining = FALSE;
+    }
   facet_window_update_heatmap (self);
   maybe_explain (self);
+}
+
+/* Another method: the maps of the frame on screen are made again. */
+static void
+on_heatmap_method (FacetWindow *self)
+{
+  facet_explainer_clear (self->explainer);
+  facet_frame_view_set_heatmap_progress (self->frame_view, -1);
+  self->explained_frame = -1;
+  self->explaining = FALSE;
+  on_heatmap_setting (self);
+}
+
+static void
+on_explain_progress (FacetExplainer *explainer,
+                     double          fraction,
+                     FacetWindow    *self)
+{
+  FacetMapMethod method = facet_explainer_get_method (self->settings);
+
+  if (!facet_map_method_is_slow (method))
+    return;
+  facet_frame_view_set_heatmap_title (self->frame_view, facet_explainer_method_title (method));
+  facet_frame_view_set_heatmap_progress (self->frame_view, fraction);
 }
 
 static gboolean
@@ -1569,6 +1625,13 @@ facet_window_init (FacetWindow *self)
                             G_CALLBACK (on_heatmap_setting), self);
   g_signal_connect_swapped (self->settings, "changed::heatmap-source",
                             G_CALLBACK (on_heatmap_setting), self);
+  g_signal_connect_swapped (self->settings, "changed::heatmap-method",
+                            G_CALLBACK (on_heatmap_method), self);
+  {
+    /* win.heatmap-method: the per-AU map's method, stored in GSettings */
+    g_autoptr (GAction) action = g_settings_create_action (self->settings, "heatmap-method");
+    g_action_map_add_action (G_ACTION_MAP (self), action);
+  }
   g_signal_connect_swapped (self->settings, "changed::coder-name", G_CALLBACK (on_coder_setting),
                             self);
   g_signal_connect_swapped (self->settings, "changed::threshold", G_CALLBACK (update_thresholds),
@@ -1591,6 +1654,7 @@ facet_window_init (FacetWindow *self)
   self->explainer = facet_explainer_new ();
   g_signal_connect (self->explainer, "ready", G_CALLBACK (on_explained), self);
   g_signal_connect (self->explainer, "failed", G_CALLBACK (on_explain_failed), self);
+  g_signal_connect (self->explainer, "progress", G_CALLBACK (on_explain_progress), self);
 
   self->analysis = facet_analysis_new ();
   g_signal_connect_swapped (self->analysis, "notify::running", G_CALLBACK (update_analysis_header),

@@ -13,6 +13,7 @@
 #include "facet-analysis.h"
 #include "facet-application.h"
 #include "facet-demo.h"
+#include "facet-explainer.h"
 
 int
 main (int    argc,
@@ -57,5 +58,7 @@ main (int    argc,
    * stop them before the process exits under them. */
   if (!facet_analysis_stop_all (60000))
     g_warning ("an analysis did not stop within a minute of quitting");
+  if (!facet_explainer_stop_all (60000))
+    g_warning ("a heat map did not stop within a minute of quitting");
   return status;
 }

@@ -68,7 +68,9 @@ print_json (const char               *file,
             const FacetModelConfig   *c,
             const FacetForwardResult *r,
             guint                     i,
-            gboolean                  features)
+            gboolean                  features,
+            const char               *method,
+            const float              *maps)
 {
   GString *out = g_string_new ("{\"file\":");
   gsize g2 = (gsize) r->grid * r->grid;
@@ -97,6 +99,18 @@ print_json (const char               *file,
         }
       g_string_append (out, "],\"au_map_bias\":");
       facet_cli_json_floats (out, r->au_map_bias, (gsize) c->n_aus);
+    }
+  if (maps != NULL)
+    {
+      g_string_append_printf (out, ",\"grid\":%d,\"map_method\":\"%s\",\"maps\":[", r->grid,
+                              method);
+      for (int a = 0; a < c->n_aus; a++)
+        {
+          if (a)
+            g_string_append_c (out, ',');
+          facet_cli_json_floats (out, maps + (gsize) a * g2, g2);
+        }
+      g_string_append_c (out, ']');
     }
   if (features)
     {
@@ -142,7 +156,10 @@ facet_cli_predict (int    argc,
   g_autofree char *model_path = NULL, *crop_name = NULL, *backend = NULL, *aus = NULL;
   g_autofree char *precision_name = NULL;
   FacetPrecision precision = FACET_PRECISION_FP32;
-  g_autofree char *dataset = NULL;
+  g_autofree char *dataset = NULL, *map_name = NULL, *fill_name = NULL, *drop_name = NULL;
+  FacetMapMethod map_method = FACET_MAP_ROLLOUT;
+  FacetMapOptions map_options;
+  int window = 1;
   gboolean json = FALSE, attention = FALSE, maps = FALSE, features = FALSE;
   int batch = 8, heads = 0;
   const FacetModelConfig *c;
@@ -156,6 +173,10 @@ facet_cli_predict (int    argc,
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 8)", "N" },
     { "attention", 0, 0, G_OPTION_ARG_NONE, &attention, "Add the attention rollout map", NULL },
     { "au-maps", 0, 0, G_OPTION_ARG_NONE, &maps, "Add per-AU patch maps (global-pool models)", NULL },
+    { "map", 0, 0, G_OPTION_ARG_STRING, &map_name, "Add every AU's evidence map by METHOD: rollout, last-layer, grad-attention, input-x-gradient or occlusion (JSON only)", "METHOD" },
+    { "occlusion-fill", 0, 0, G_OPTION_ARG_STRING, &fill_name, "What hides a patch for occlusion: image-mean (the image's mean colour, default), mean (the normalisation's mean colour) or patch-mean", "FILL" },
+    { "occlusion-drop", 0, 0, G_OPTION_ARG_STRING, &drop_name, "What occlusion measures: probability (default) or logit", "UNIT" },
+    { "occlusion-window", 0, 0, G_OPTION_ARG_INT, &window, "Side of the hidden square for occlusion, in patches (default 1)", "N" },
     { "features", 0, 0, G_OPTION_ARG_NONE, &features, "Add the pooled feature and identity logits", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per image", NULL },
     { "aus", 0, 0, G_OPTION_ARG_STRING, &aus, "AU numbers of the head outputs (.pth)", "1,2,..." },
@@ -175,6 +196,37 @@ facet_cli_predict (int    argc,
     return facet_cli_failf ("--batch %d is out of range (1-4096)", batch);
   if (precision_name != NULL && !facet_precision_from_string (precision_name, &precision))
     return facet_cli_failf ("unknown precision “%s” (fp32, bf16, fp16 or auto)", precision_name);
+
+  facet_map_options_init (&map_options);
+  if (map_name != NULL && !facet_map_method_from_string (map_name, &map_method))
+    return facet_cli_failf ("unknown map method “%s” (rollout, last-layer, grad-attention, "
+                            "input-x-gradient or occlusion)", map_name);
+  if (map_name != NULL && !json)
+    return facet_cli_failf ("--map needs --json");
+  if (fill_name != NULL)
+    {
+      if (g_str_equal (fill_name, "mean"))
+        map_options.fill = FACET_OCCLUSION_FILL_MEAN;
+      else if (g_str_equal (fill_name, "image-mean"))
+        map_options.fill = FACET_OCCLUSION_FILL_IMAGE_MEAN;
+      else if (g_str_equal (fill_name, "patch-mean"))
+        map_options.fill = FACET_OCCLUSION_FILL_PATCH_MEAN;
+      else
+        return facet_cli_failf ("unknown occlusion fill “%s” (mean, image-mean or patch-mean)",
+                                fill_name);
+    }
+  if (drop_name != NULL)
+    {
+      if (g_str_equal (drop_name, "probability"))
+        map_options.probability = TRUE;
+      else if (g_str_equal (drop_name, "logit"))
+        map_options.probability = FALSE;
+      else
+        return facet_cli_failf ("unknown occlusion drop “%s” (probability or logit)", drop_name);
+    }
+  if (window < 1 || window > 8)
+    return facet_cli_failf ("--occlusion-window %d is out of range (1-8)", window);
+  map_options.window = window;
 
   model = facet_cli_load_model (model_path, aus, dataset, heads, NULL, crop_name, FALSE, &error);
   if (model == NULL)
@@ -226,8 +278,24 @@ facet_cli_predict (int    argc,
         return facet_cli_fail (g_steal_pointer (&error));
       for (int i = 0; i < n; i++)
         {
+          g_autofree float *map = NULL;
+
+          if (map_name != NULL && c->n_aus > 0)
+            {
+              gsize per = 3 * (gsize) c->image_size * c->image_size;
+              g_autofree float *input = g_new (float, per);
+
+              map = g_new (float, (gsize) c->n_aus * r->grid * r->grid);
+              facet_engine_prepare_image (engine, crops->pdata[i], input);
+              if (!facet_engine_explain (engine, input, map_method, NULL, 0, &map_options, map,
+                                         NULL, NULL, NULL, &error))
+                {
+                  g_prefix_error (&error, "%s: ", argv[start + i]);
+                  return facet_cli_fail (g_steal_pointer (&error));
+                }
+            }
           if (json)
-            print_json (argv[start + i], c, r, (guint) i, features);
+            print_json (argv[start + i], c, r, (guint) i, features, map_name, map);
           else
             print_text (argv[start + i], c, r, (guint) i);
         }

@@ -7,6 +7,8 @@
  */
 #pragma once
 
+#include <gio/gio.h>
+
 #include "engine-model.h"
 
 G_BEGIN_DECLS
@@ -21,6 +23,17 @@ typedef enum
   FACET_FORWARD_AU_MAPS   = 1 << 1, /* per-AU split of each logit over the patches */
   FACET_FORWARD_RAW_FEATURE = 1 << 2, /* the feature before the final norm (training) */
 } FacetForwardFlags;
+
+/* Evidence maps on the patch grid (engine-explain.h has the API). */
+typedef enum
+{
+  FACET_MAP_ROLLOUT,          /* attention rollout: model-wide, the same for every AU */
+  FACET_MAP_LAST_LAYER,       /* exact split of the logit over the final patch tokens */
+  FACET_MAP_GRAD_ATTENTION,   /* gradient-weighted attention relevance (Chefer et al. 2021) */
+  FACET_MAP_INPUT_X_GRADIENT, /* patch embedding times the logit's gradient, summed over channels */
+  FACET_MAP_OCCLUSION,        /* the logit's drop when a patch is hidden */
+  FACET_MAP_N_METHODS
+} FacetMapMethod;
 
 /* Outputs of a batched forward; arrays are row-major, one row per image. */
 typedef struct
@@ -231,6 +244,18 @@ struct _FacetBackendVTable
                             FacetGrads               *grads,
                             FacetTrainStepResult     *result,
                             GError                  **error);
+  /* Optional: the gradient-based maps (FACET_MAP_GRAD_ATTENTION,
+   * FACET_MAP_INPUT_X_GRADIENT) of one normalised image for the AUs at
+   * @aus (indices into the model's AU list): one forward, one backward per
+   * AU. @maps gets [n, grid * grid]. */
+  gboolean  (*gradient_maps) (FacetBackend           *self,
+                              const float            *image,
+                              FacetMapMethod          method,
+                              const int              *aus,
+                              int                     n,
+                              float                  *maps,
+                              GCancellable           *cancellable,
+                              GError                **error);
 };
 
 struct _FacetBackend

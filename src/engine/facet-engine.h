@@ -5,5 +5,6 @@
 #include "engine-config.h"
 #include "engine-core.h"
 #include "engine-error.h"
+#include "engine-explain.h"
 #include "engine-model.h"
 #include "engine-tensor.h"

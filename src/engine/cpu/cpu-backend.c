@@ -1065,6 +1065,7 @@ static const FacetBackendVTable cpu_vtable = {
   .train_step = cpu_train_step,
   .mae_step = cpu_mae_step,
   .heads_step = facet_cpu_heads_train_step,
+  .gradient_maps = facet_cpu_gradient_maps,
 };
 
 /**

@@ -62,5 +62,13 @@ gboolean facet_cpu_heads_train_step (FacetBackend           *backend,
                                      FacetGrads             *grads,
                                      FacetTrainStepResult   *result,
                                      GError                **error);
+gboolean facet_cpu_gradient_maps    (FacetBackend           *backend,
+                                     const float            *image,
+                                     FacetMapMethod          method,
+                                     const int              *aus,
+                                     int                     n,
+                                     float                  *maps,
+                                     GCancellable           *cancellable,
+                                     GError                **error);
 
 G_END_DECLS

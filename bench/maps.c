@@ -1,0 +1,445 @@
+/* maps.c — do the evidence maps follow the model, and do they point at the AU?
+ *
+ * Synthetic frames of identities the demo model never saw (the generator's
+ * recording timelines: AU events, head motion, lighting, noise), cropped as
+ * the model expects (detector, landmarks, alignment), and for every map
+ * method and every AU present in the frame (intensity >= 0.25):
+ *
+ * - deletion, top 10 %: hide the tenth of the patches the map ranks highest
+ *   (filled with the normalisation's mean colour) and measure the drop of
+ *   the AU's probability; the peer is the same number of patches drawn at
+ *   random (mean over 8 draws) on the same frame. "beats" is the share of
+ *   (frame, AU) pairs where the map's drop is larger than random's, "ratio"
+ *   the mean drop over random's mean drop;
+ * - deletion AUC: the probability as patches are hidden in the map's order
+ *   in steps of a tenth, area under that curve over [0, 1] (lower: the
+ *   map's first patches matter more); random order for reference;
+ * - pointing: the share of the map's positive mass on patches inside the
+ *   AU's region (the generator's boxes for the frame, the same as
+ *   `facet-cli synth` writes to OUT.regions.csv, mapped into the crop;
+ *   each patch counted by the part of it that lies inside), and "hit", the
+ *   share of pairs whose top patch lies inside. A map spread evenly would
+ *   put "uniform" of its mass inside. "On the face" is the share inside any
+ *   of the generator's regions (brows, eyes, cheeks, nose, mouth, chin):
+ *   mass outside it lies on hair, ears, neck or background. "Any present
+ *   AU's region" is the share inside the union of the regions of all AUs
+ *   present in the frame (the generator draws AUs together: 6+12,
+ *   1+2+25+26, 4+9, 1+4+15, and a model may read one from another's place).
+ *
+ * Usage: bench-maps [--model FILE] [--subjects N] [--frames K] [--variants]
+ * FILE defaults to $FACET_DEMO_MODEL. --variants adds rows for the
+ * alternatives tried (other occlusion fills and windows, smoothed maps).
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/facet-core.h"
+#include "engine/facet-engine.h"
+#include "face/facet-face.h"
+#include "media/media-synth.h"
+
+#define N_RANDOM 8
+#define N_STEPS  10
+
+typedef struct
+{
+  const char        *name;
+  FacetMapMethod     method;
+  FacetOcclusionFill fill;
+  int                window;
+  gboolean           smooth;
+  gboolean           variant;
+  gboolean           probability;
+} Row;
+
+static const Row rows[] = {
+  { "attention rollout", FACET_MAP_ROLLOUT, 0, 1, FALSE, FALSE },
+  { "last-layer split", FACET_MAP_LAST_LAYER, 0, 1, FALSE, FALSE },
+  { "grad-attention (Chefer)", FACET_MAP_GRAD_ATTENTION, 0, 1, FALSE, FALSE },
+  { "input x gradient", FACET_MAP_INPUT_X_GRADIENT, 0, 1, FALSE, FALSE },
+  { "occlusion (default: image-mean fill, probability drop)", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, FALSE, TRUE },
+  { "occlusion, mean fill, logit drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_MEAN, 1, FALSE, TRUE },
+  { "occlusion, image-mean fill, logit drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, TRUE },
+  { "occlusion, patch-mean fill, logit drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_PATCH_MEAN, 1, FALSE, TRUE },
+  { "occlusion, mean fill, 3x3 window, logit drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_MEAN, 3, FALSE, TRUE },
+  { "occlusion, mean fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_MEAN, 1, FALSE, TRUE, TRUE },
+  { "last-layer, smoothed 3x3", FACET_MAP_LAST_LAYER, 0, 1, TRUE, TRUE },
+  { "grad-attention, smoothed 3x3", FACET_MAP_GRAD_ATTENTION, 0, 1, TRUE, TRUE },
+  { "input x gradient, smoothed", FACET_MAP_INPUT_X_GRADIENT, 0, 1, TRUE, TRUE },
+};
+#define N_ROWS G_N_ELEMENTS (rows)
+
+typedef struct
+{
+  int    pairs, beats, hits;
+  double drop, drop_random, auc, auc_random, mass, uniform, face, face_uniform, any;
+} Stats;
+
+static void
+die (GError *error)
+{
+  fprintf (stderr, "bench-maps: %s\n", error->message);
+  exit (1);
+}
+
+/* 3x3 box mean on the grid (clipped at the border). */
+static void
+smooth (float *map,
+        int    g)
+{
+  g_autofree float *tmp = g_memdup2 (map, sizeof (float) * g * g);
+
+  for (int y = 0; y < g; y++)
+    for (int x = 0; x < g; x++)
+      {
+        double s = 0.0;
+        int n = 0;
+        for (int dy = -1; dy <= 1; dy++)
+          for (int dx = -1; dx <= 1; dx++)
+            if (y + dy >= 0 && y + dy < g && x + dx >= 0 && x + dx < g)
+              {
+                s += tmp[(y + dy) * g + x + dx];
+                n++;
+              }
+        map[y * g + x] = (float) (s / n);
+      }
+}
+
+static const float *sort_key;
+
+static int
+by_key_desc (const void *a,
+             const void *b)
+{
+  float x = sort_key[*(const int *) a], y = sort_key[*(const int *) b];
+  return x < y ? 1 : x > y ? -1 : *(const int *) a - *(const int *) b;
+}
+
+/* Probabilities of AU @au as the patches are hidden in @order, a tenth at
+ * a time: curve[0] is the image itself, curve[N_STEPS] every patch hidden. */
+static void
+deletion_curve (FacetEngine            *engine,
+                const FacetModelConfig *c,
+                const float            *input,
+                const int              *order,
+                int                     au,
+                float                   base,
+                float                  *curve)
+{
+  int np = facet_model_config_grid (c) * facet_model_config_grid (c);
+  gsize per = 3 * (gsize) c->image_size * c->image_size;
+  g_autofree float *images = g_new (float, per * N_STEPS);
+  g_autofree gboolean *hide = g_new0 (gboolean, np);
+  g_autoptr (FacetForwardResult) r = facet_forward_result_new (c, N_STEPS, FACET_FORWARD_NONE);
+  g_autoptr (GError) error = NULL;
+  int done = 0;
+
+  for (int s = 1; s <= N_STEPS; s++)
+    {
+      int upto = (int) lround ((double) np * s / N_STEPS);
+      for (; done < upto; done++)
+        hide[order[done]] = TRUE;
+      facet_map_hide_patches (c, input, hide, FACET_OCCLUSION_FILL_MEAN, images + per * (s - 1));
+    }
+  if (!facet_engine_forward (engine, images, N_STEPS, FACET_FORWARD_NONE, r, &error))
+    die (error);
+  curve[0] = base;
+  for (int s = 1; s <= N_STEPS; s++)
+    curve[s] = r->probs[(gsize) (s - 1) * c->n_aus + au];
+}
+
+static double
+curve_auc (const float *curve)
+{
+  double a = 0.0;
+  for (int s = 0; s < N_STEPS; s++)
+    a += 0.5 * (curve[s] + curve[s + 1]) / N_STEPS;
+  return a;
+}
+
+/* The share of each patch that lies in the AU's boxes, by 4x4 samples
+ * mapped from the crop into the frame. */
+static void
+inside_shares (const FacetModelConfig *c,
+               const double           *transform,
+               int                     frame_size,
+               float                   boxes[][4],
+               const guint            *kinds,
+               int                     n_boxes,
+               guint                   regions,
+               float                  *share)
+{
+  int g = facet_model_config_grid (c), p = c->patch_size;
+
+  for (int q = 0; q < g * g; q++)
+    {
+      int in = 0;
+      for (int sy = 0; sy < 4; sy++)
+        for (int sx = 0; sx < 4; sx++)
+          {
+            double u = (q % g) * p + (sx + 0.5) * p / 4.0, v = (q / g) * p + (sy + 0.5) * p / 4.0;
+            double x = (transform[0] * u + transform[1] * v + transform[2]) / frame_size;
+            double y = (transform[3] * u + transform[4] * v + transform[5]) / frame_size;
+            for (int b = 0; b < n_boxes; b++)
+              if ((kinds[b] & regions) && x >= boxes[b][0] && x <= boxes[b][2] && y >= boxes[b][1]
+                  && y <= boxes[b][3])
+                {
+                  in++;
+                  break;
+                }
+          }
+      share[q] = in / 16.0f;
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autofree char *model_path = g_strdup (g_getenv ("FACET_DEMO_MODEL"));
+  int n_subjects = 6, n_frames = 6, frame_size = 256;
+  gboolean variants = FALSE;
+  g_autoptr (FacetModel) model = NULL;
+  g_autoptr (FacetEngine) engine = NULL;
+  g_autoptr (GError) error = NULL;
+  FacetFaceDetector *detector;
+  const FacetModelConfig *c;
+  Stats stats[N_ROWS] = { 0 };
+  double seconds[N_ROWS] = { 0 };
+  int g, np, k, n_frames_used = 0;
+  gsize per;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--model") && i + 1 < argc)
+        {
+          g_free (model_path);
+          model_path = g_strdup (argv[++i]);
+        }
+      else if (g_str_equal (argv[i], "--subjects") && i + 1 < argc)
+        n_subjects = atoi (argv[++i]);
+      else if (g_str_equal (argv[i], "--frames") && i + 1 < argc)
+        n_frames = atoi (argv[++i]);
+      else if (g_str_equal (argv[i], "--variants"))
+        variants = TRUE;
+      else
+        {
+          fprintf (stderr, "usage: bench-maps [--model FILE] [--subjects N] [--frames K] "
+                           "[--variants]\n");
+          return 2;
+        }
+    }
+  if (model_path == NULL || !g_file_test (model_path, G_FILE_TEST_EXISTS))
+    {
+      printf ("bench-maps: no model (set FACET_DEMO_MODEL or --model); skipped\n");
+      return 77;
+    }
+  model = facet_model_load (model_path, NULL, &error);
+  if (model == NULL)
+    die (error);
+  engine = facet_engine_new (model, "cpu", &error);
+  if (engine == NULL)
+    die (error);
+  detector = facet_face_detector_new (NULL, &error);
+  if (detector == NULL)
+    die (error);
+  c = facet_model_get_config (model);
+  g = facet_model_config_grid (c);
+  np = g * g;
+  k = MAX (1, (int) lround (0.1 * np));
+  per = 3 * (gsize) c->image_size * c->image_size;
+
+  printf ("Evidence maps on %s: %d x %d patches, %d subjects x %d frames (%d px), top %d patches\n",
+          model_path, g, g, n_subjects, n_frames, frame_size, k);
+
+  for (int s = 0; s < n_subjects; s++)
+    {
+      /* Identities after the demo model's training range (1-240) */
+      guint64 seed = 2001 + (guint64) s * 97;
+      g_autoptr (FacetSynthSubject) subject = facet_synth_subject_new (seed);
+      g_autoptr (FacetSynthTimeline) timeline = facet_synth_timeline_new (subject, seed, 25 * 60, 25.0);
+      int used = 0;
+
+      for (gint64 f = 0; f < 25 * 60 && used < n_frames; f += 25)
+        {
+          float au[FACET_SYNTH_N_AUS], boxes[FACET_SYNTH_N_REGION_BOXES][4];
+          guint kinds[FACET_SYNTH_N_REGION_BOXES];
+          FacetSynthPose pose;
+          g_autoptr (FacetImage) frame = NULL;
+          g_autoptr (FacetImage) crop = NULL;
+          g_autoptr (GArray) faces = NULL;
+          g_autoptr (FacetForwardResult) base = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
+          g_autoptr (FacetForwardResult) rnd = facet_forward_result_new (c, N_RANDOM, FACET_FORWARD_NONE);
+          g_autofree float *input = g_new (float, per);
+          g_autofree float *rimages = g_new (float, per * N_RANDOM);
+          g_autofree float *maps = g_new (float, (gsize) c->n_aus * np);
+          g_autofree float *share = g_new (float, np);
+          g_autofree float *face = g_new (float, np);
+          g_autofree float *any = g_new (float, np);
+          guint present_regions = 0;
+          g_autofree int *order = g_new (int, np);
+          int present[64], n_present = 0, n_boxes;
+          double random_auc[64];
+          double transform[6];
+          FacetRng rng;
+
+          facet_synth_timeline_get (timeline, f, au, &pose);
+          for (int a = 0; a < c->n_aus; a++)
+            {
+              int i = facet_synth_au_index (c->au_ids[a]);
+              if (i >= 0 && au[i] >= FACET_SYNTH_PRESENCE_THRESHOLD && n_present < 64)
+                present[n_present++] = a;
+            }
+          if (n_present == 0)
+            continue;
+          frame = facet_synth_render (subject, au, &pose, frame_size);
+          faces = facet_face_detector_detect (detector, frame, &error);
+          if (faces == NULL)
+            die (error);
+          if (faces->len == 0)
+            continue;
+          crop = facet_face_crop (frame, &g_array_index (faces, FacetFace, 0), c, transform);
+          facet_engine_prepare_image (engine, crop, input);
+          if (!facet_engine_forward (engine, input, 1, FACET_FORWARD_NONE, base, &error))
+            die (error);
+          n_boxes = facet_synth_region_boxes (subject, &pose, G_MAXUINT, boxes, kinds);
+          inside_shares (c, transform, frame_size, boxes, kinds, n_boxes, G_MAXUINT, face);
+          for (int i = 0; i < n_present; i++)
+            present_regions |= facet_synth_au_regions (c->au_ids[present[i]]);
+          inside_shares (c, transform, frame_size, boxes, kinds, n_boxes, present_regions, any);
+          used++;
+          n_frames_used++;
+
+          /* Random deletions: the same draws for every method. */
+          facet_rng_init (&rng, seed * 1000 + (guint64) f);
+          for (int r = 0; r < N_RANDOM; r++)
+            {
+              g_autofree gboolean *hide = g_new0 (gboolean, np);
+              for (int i = 0; i < np; i++)
+                order[i] = i;
+              for (int i = 0; i < k; i++)
+                {
+                  int j = i + (int) (facet_rng_uniform (&rng) * (np - i));
+                  int t = order[i];
+                  order[i] = order[MIN (j, np - 1)];
+                  order[MIN (j, np - 1)] = t;
+                  hide[order[i]] = TRUE;
+                }
+              facet_map_hide_patches (c, input, hide, FACET_OCCLUSION_FILL_MEAN,
+                                      rimages + per * r);
+            }
+          if (!facet_engine_forward (engine, rimages, N_RANDOM, FACET_FORWARD_NONE, rnd, &error))
+            die (error);
+          /* The deletion curve in a random order, for reference. */
+          for (int q = 0; q < np; q++)
+            order[q] = q;
+          for (int q = 0; q < np - 1; q++)
+            {
+              int j = MIN (q + (int) (facet_rng_uniform (&rng) * (np - q)), np - 1);
+              int t = order[q];
+              order[q] = order[j];
+              order[j] = t;
+            }
+          for (int i = 0; i < n_present; i++)
+            {
+              float rcurve[N_STEPS + 1];
+              deletion_curve (engine, c, input, order, present[i], base->probs[present[i]], rcurve);
+              random_auc[i] = curve_auc (rcurve);
+            }
+
+          for (guint m = 0; m < N_ROWS; m++)
+            {
+              FacetMapOptions options;
+              gint64 t0;
+
+              if (rows[m].variant && !variants)
+                continue;
+              facet_map_options_init (&options);
+              options.fill = rows[m].fill;
+              options.window = rows[m].window;
+              options.probability = rows[m].probability;
+              t0 = g_get_monotonic_time ();
+              if (!facet_engine_explain (engine, input, rows[m].method, NULL, 0, &options, maps,
+                                         NULL, NULL, NULL, &error))
+                die (error);
+              seconds[m] += (g_get_monotonic_time () - t0) / 1e6;
+
+              for (int i = 0; i < n_present; i++)
+                {
+                  int a = present[i];
+                  float *map = maps + (gsize) a * np;
+                  float b = base->probs[a], curve[N_STEPS + 1];
+                  double random_drop = 0.0, pos = 0.0, inside = 0.0, uniform = 0.0;
+                  double on_face = 0.0, face_uniform = 0.0, in_any = 0.0;
+                  Stats *st = &stats[m];
+
+                  if (rows[m].smooth)
+                    smooth (map, g);
+                  for (int r = 0; r < N_RANDOM; r++)
+                    random_drop += (b - rnd->probs[(gsize) r * c->n_aus + a]) / N_RANDOM;
+                  for (int q = 0; q < np; q++)
+                    order[q] = q;
+                  sort_key = map;
+                  qsort (order, np, sizeof (int), by_key_desc);
+                  deletion_curve (engine, c, input, order, a, b, curve);
+                  /* The curve's first step hides round(np / 10) = k patches. */
+                  st->drop += b - curve[1];
+                  st->drop_random += random_drop;
+                  st->beats += (b - curve[1]) > random_drop;
+                  st->auc += curve_auc (curve);
+                  st->auc_random += random_auc[i];
+
+                  inside_shares (c, transform, frame_size, boxes, kinds, n_boxes,
+                                 facet_synth_au_regions (c->au_ids[a]), share);
+                  for (int q = 0; q < np; q++)
+                    {
+                      uniform += share[q] / np;
+                      face_uniform += face[q] / np;
+                      if (map[q] > 0)
+                        {
+                          pos += map[q];
+                          inside += map[q] * share[q];
+                          on_face += map[q] * face[q];
+                          in_any += map[q] * any[q];
+                        }
+                    }
+                  st->mass += pos > 0 ? inside / pos : 0.0;
+                  st->uniform += uniform;
+                  st->face += pos > 0 ? on_face / pos : 0.0;
+                  st->face_uniform += face_uniform;
+                  st->any += pos > 0 ? in_any / pos : 0.0;
+                  st->hits += share[order[0]] >= 0.5f;
+                  st->pairs++;
+                }
+            }
+        }
+    }
+
+  printf ("%d frames; deletion by the AU's probability; pointing in the generator's AU regions\n\n",
+          n_frames_used);
+  printf ("| method | pairs | beats random | drop top %d | drop random | ratio | deletion AUC "
+          "(random) | mass in region (uniform) | top patch in region | in any present AU's region "
+          "| on the face (uniform) | s/frame |\n",
+          k);
+  printf ("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (guint m = 0; m < N_ROWS; m++)
+    {
+      const Stats *st = &stats[m];
+      double n = MAX (st->pairs, 1);
+      if (rows[m].variant && !variants)
+        continue;
+      printf ("| %s | %d | %.0f %% | %.3f | %.3f | %.1fx | %.3f (%.3f) | %.0f %% (%.0f %%) | "
+              "%.0f %% | %.0f %% | %.0f %% (%.0f %%) | %.2f |\n",
+              rows[m].name, st->pairs, 100.0 * st->beats / n, st->drop / n, st->drop_random / n,
+              st->drop_random != 0.0 ? st->drop / st->drop_random : 0.0, st->auc / n,
+              st->auc_random / n, 100.0 * st->mass / n, 100.0 * st->uniform / n,
+              100.0 * st->hits / n, 100.0 * st->any / n, 100.0 * st->face / n, 100.0 * st->face_uniform / n,
+              seconds[m] / MAX (n_frames_used, 1));
+    }
+  facet_face_detector_free (detector);
+  return 0;
+}

@@ -1,0 +1,194 @@
+/* test-maps.c — the heat map's method, under Xvfb
+ *
+ * Opens a small analysed demo project, shows the selected AU's map, and
+ * switches the method through win.heatmap-method (the action the menu
+ * next to the frame view activates): the legend names the method, the map
+ * changes, the choice is stored in GSettings. A slow method (occlusion)
+ * stops when the heat map is switched off, and no explainer thread is
+ * left running at the end.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "facet-explainer.h"
+#include "ui-harness.h"
+
+#define TIMEOUT 120.0
+
+static const char recipe[] =
+  "[Demo]\nName=maps test\nFramesPerSecond=10\nFrameSize=160\nCodec=h264\nCrop=aligned\n"
+  "LabelledFraction=0.5\nCoder=Importer\n"
+  "[Subject A1]\nSeed=11\nRecording=1\nSeconds=2\n";
+
+static struct
+{
+  char             *folder;
+  char             *project;
+  FacetApplication *app;
+  FacetWindow      *window;
+  GSettings        *settings;
+} fx;
+
+static void
+settle (void)
+{
+  if (!ui_wait_settled (fx.window, TIMEOUT))
+    g_error ("the window did not settle within %.0f s", TIMEOUT);
+}
+
+/* The map on screen, copied, and the legend. */
+static float *
+shown_map (int   *grid,
+           char **legend)
+{
+  FacetFrameView *view = facet_window_get_frame_view (fx.window);
+  const float *values = facet_frame_view_get_heatmap (view, grid);
+
+  *legend = facet_frame_view_get_legend (view);
+  return values != NULL ? g_memdup2 (values, sizeof (float) * *grid * *grid) : NULL;
+}
+
+static void
+use_method (const char *id)
+{
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.heatmap-method", "s", id);
+  settle ();
+}
+
+static double
+map_difference (const float *a,
+                const float *b,
+                int          n)
+{
+  double d = 0.0, top = 0.0;
+
+  for (int i = 0; i < n; i++)
+    {
+      d = MAX (d, fabs (a[i] - b[i]));
+      top = MAX (top, MAX (fabs (a[i]), fabs (b[i])));
+    }
+  return top > 0 ? d / top : 0.0;
+}
+
+static void
+test_switch (void)
+{
+  static const char *const ids[] = { "grad-attention", "input-x-gradient", "last-layer",
+                                     "occlusion" };
+  float *maps[G_N_ELEMENTS (ids)] = { NULL };
+  int grid = 0;
+
+  facet_window_show_video (fx.window, 1, 5);
+  settle ();
+  g_settings_set_string (fx.settings, "heatmap-source", "au");
+  g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
+  facet_au_panel_set_selected (facet_window_get_au_panel (fx.window), 0);
+  settle ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      FacetMapMethod method = FACET_MAP_N_METHODS;
+      g_autofree char *legend = NULL;
+      g_autofree char *stored = NULL;
+
+      use_method (ids[i]);
+      stored = g_settings_get_string (fx.settings, "heatmap-method");
+      g_assert_cmpstr (stored, ==, ids[i]);
+      g_assert_true (facet_map_method_from_string (ids[i], &method));
+      maps[i] = shown_map (&grid, &legend);
+      g_test_message ("%s: legend “%s”", ids[i], legend);
+      g_assert_nonnull (maps[i]);
+      g_assert_cmpint (grid, >, 1);
+      /* The legend names the method that made the map. */
+      g_assert_nonnull (strstr (legend, facet_explainer_method_title (method)));
+      /* A different method, a different map. */
+      for (guint j = 0; j < i; j++)
+        {
+          double d = map_difference (maps[i], maps[j], grid * grid);
+          g_test_message ("%s against %s: largest difference %.3f of the largest value", ids[i],
+                          ids[j], d);
+          g_assert_cmpfloat (d, >, 0.01);
+        }
+    }
+  /* Back to the first: the same map again (the maps are deterministic). */
+  use_method (ids[0]);
+  {
+    g_autofree char *legend = NULL;
+    g_autofree float *again = shown_map (&grid, &legend);
+    g_assert_cmpfloat (map_difference (again, maps[0], grid * grid), <, 1e-6);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    g_free (maps[i]);
+}
+
+static gboolean
+heatmap_off_and_idle (gpointer data)
+{
+  return ui_window_settled (fx.window) && facet_explainer_stop_all (0);
+}
+
+static void
+test_cancel (void)
+{
+  /* Occlusion on another frame, switched off at once: the computation
+   * stops, and nothing is left running. */
+  use_method ("occlusion");
+  facet_window_show_video (fx.window, 1, 12);
+  ui_idle (0.05);
+  g_settings_set_boolean (fx.settings, "show-heatmap", FALSE);
+  g_assert_true (ui_wait (heatmap_off_and_idle, NULL, TIMEOUT));
+  /* And on again: the map comes. */
+  g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
+  settle ();
+  {
+    int grid = 0;
+    g_autofree char *legend = NULL;
+    g_autofree float *map = shown_map (&grid, &legend);
+    g_assert_nonnull (map);
+    g_assert_nonnull (strstr (legend, facet_explainer_method_title (FACET_MAP_OCCLUSION)));
+  }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  double seconds;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  gtk_init ();
+  adw_init ();
+  if (!ui_input_available ())
+    {
+      g_printerr ("no X display with XTest: run under tests/ui/run-xvfb.sh\n");
+      return 77;
+    }
+  fx.folder = g_dir_make_tmp ("facet-ui-maps-XXXXXX", &error);
+  g_assert_no_error (error);
+  fx.project = ui_build_project (fx.folder, recipe, TRUE, &seconds);
+  g_test_message ("demo project built and analysed in %.1f s", seconds);
+  fx.app = ui_app_new ();
+  fx.settings = g_settings_new ("io.github.facet.Facet");
+  fx.window = ui_window_new (fx.app, 1200, 800);
+  facet_window_open_project (fx.window, fx.project, FALSE, FALSE);
+  if (!ui_wait_settled (fx.window, TIMEOUT))
+    g_error ("the project did not open within %.0f s", TIMEOUT);
+
+  g_test_add_func ("/ui/maps/switch", test_switch);
+  g_test_add_func ("/ui/maps/cancel", test_cancel);
+  status = g_test_run ();
+
+  gtk_window_destroy (GTK_WINDOW (fx.window));
+  ui_idle (0.2);
+  g_assert_true (facet_explainer_stop_all (60000));
+  g_clear_object (&fx.settings);
+  g_clear_object (&fx.app);
+  ui_remove_tree (fx.folder);
+  g_free (fx.folder);
+  g_free (fx.project);
+  return status;
+}
