@@ -318,7 +318,7 @@ facet_synth_subject_new_in (guint64              seed,
   g_return_val_if_fail (population == FACET_SYNTH_POPULATION_OTHER, s);
 
   facet_rng_init (&rng, seed ^ G_GUINT64_CONSTANT (0x07e4b0b1a7105eed));
-  s->face_hw = facet_rng_range (&rng, 0.36, 0.40);
+  s->face_hw = facet_rng_range (&rng, 0.35, 0.39);
   s->jaw = facet_rng_range (&rng, 0.88, 0.97);
   s->chin_hw = facet_rng_range (&rng, 0.11, 0.15);
   s->eye_y = facet_rng_range (&rng, 0.405, 0.425);
@@ -331,10 +331,10 @@ facet_synth_subject_new_in (guint64              seed,
   s->mouth_hw = facet_rng_range (&rng, 0.140, 0.160);
   s->lip_up = facet_rng_range (&rng, 0.016, 0.022);
   s->lip_lo = facet_rng_range (&rng, 0.022, 0.030);
-  s->glasses = facet_rng_uniform (&rng) < 0.7 ? 1 + (int) facet_rng_below (&rng, 2) : 0;
-  s->beard = facet_rng_uniform (&rng) < 0.5 ? 1 + (int) facet_rng_below (&rng, 3) : BEARD_NONE;
+  s->glasses = facet_rng_uniform (&rng) < 0.45 ? 1 + (int) facet_rng_below (&rng, 2) : 0;
+  s->beard = facet_rng_uniform (&rng) < 0.4 ? 1 + (int) facet_rng_below (&rng, 3) : BEARD_NONE;
   hue = facet_rng_uniform (&rng);
-  s->background = hsv (hue, facet_rng_range (&rng, 0.55, 0.85), facet_rng_range (&rng, 0.20, 0.45));
+  s->background = hsv (hue, facet_rng_range (&rng, 0.55, 0.85), facet_rng_range (&rng, 0.30, 0.55));
   s->background2 = rgb_scale (s->background, facet_rng_range (&rng, 0.50, 0.80));
   return s;
 }

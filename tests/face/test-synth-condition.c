@@ -389,7 +389,7 @@ test_population (void)
   double width[2] = { 0 };
 
   for (int pop = 0; pop < 2; pop++)
-    for (guint64 seed = 1; seed <= 30; seed++)
+    for (guint64 seed = 1; seed <= 100; seed++)
       {
         g_autoptr (FacetSynthSubject) s = facet_synth_subject_new_in (seed, pop);
         g_autofree char *what = facet_synth_subject_describe (s);
@@ -403,11 +403,11 @@ test_population (void)
                                                              || strstr (what, "moustache") != NULL
                                                              || strstr (what, "stubble") != NULL);
       }
-  g_test_message ("30 identities: mean cheek span %.3f vs %.3f, glasses+beards %d vs %d",
-                  width[0] / 30, width[1] / 30, extras[0], extras[1]);
+  g_test_message ("100 identities: mean cheek span %.3f vs %.3f, glasses+beards %d vs %d",
+                  width[0] / 100, width[1] / 100, extras[0], extras[1]);
   g_assert_cmpfloat (width[1], >, 1.05 * width[0]);
-  /* expected 0.55 per identity against 1.2 */
-  g_assert_cmpint (extras[1], >, extras[0] + 8);
+  /* expected 0.55 per identity against 0.85 */
+  g_assert_cmpint (extras[1], >, extras[0] + 15);
 }
 
 static void
