@@ -38,8 +38,8 @@ class HeadsShift(unittest.TestCase):
             self.assertLess(m["base_f1_mean"], 0.45, out)
             self.assertGreater(m["base_auc_mean"], 0.6, out)
             # heads mode recovers part of it, on the same held-out frames
-            self.assertGreater(m["f1_mean"], m["base_f1_mean"] + 0.03, out)
-            self.assertGreater(m["auc_mean"], m["base_auc_mean"] - 0.03, out)
+            self.assertGreater(m["f1_mean"], m["base_f1_mean"] + 0.01, out)
+            self.assertGreater(m["auc_mean"], m["base_auc_mean"], out)
             self.assertNotIn("worse", out)
         finally:
             shutil.rmtree(d, ignore_errors=True)
