@@ -56,7 +56,12 @@ facet_cli_synth (int    argc,
   g_autoptr (GArray) bias_aus = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) bias_rates = g_array_new (FALSE, FALSE, sizeof (double));
   g_autofree char *codec = NULL, *bias_au = NULL, *bias_rate = NULL, *labels = NULL;
-  g_autofree char *description = NULL;
+  g_autofree char *description = NULL, *population = NULL, *light_colour = NULL;
+  g_autoptr (GArray) colour = g_array_new (FALSE, FALSE, sizeof (double));
+  FacetSynthCondition condition;
+  double light_angle = 0.0, light_strength = -1.0, distance = 1.0, camera_yaw = 0.0;
+  double camera_pitch = 0.0, pose_range = 1.0, blur = 0.0;
+  int quality = 0;
   gint64 subject_seed = 1, seed = 0, n_frames;
   double seconds = 10.0, fps = 30.0;
   int size = 224, n_aus;
@@ -78,6 +83,27 @@ facet_cli_synth (int    argc,
           "AU[,AU...]" },
         { "bias-rate", 0, 0, G_OPTION_ARG_STRING, &bias_rate,
           "Their base rates: fraction of frames (0-0.9)", "R[,R...]" },
+        { "population", 0, 0, G_OPTION_ARG_STRING, &population,
+          "Identities: default (the demo model's) or other (unlike them)", "NAME" },
+        { "light-colour", 0, 0, G_OPTION_ARG_STRING, &light_colour,
+          "Colour of the light: gains of red, green, blue (default 1,1,1)", "R,G,B" },
+        { "light-strength", 0, 0, G_OPTION_ARG_DOUBLE, &light_strength,
+          "A fixed light from one side, the far side darker by this much (0-0.8; default: the "
+          "recording's drifting light)", "S" },
+        { "light-angle", 0, 0, G_OPTION_ARG_DOUBLE, &light_angle,
+          "Where that light comes from, degrees (0 right, 90 below, 180 left, 270 above)", "DEG" },
+        { "distance", 0, 0, G_OPTION_ARG_DOUBLE, &distance,
+          "Camera distance: 1 (default) the face fills the frame, 2 half as large", "D" },
+        { "camera-yaw", 0, 0, G_OPTION_ARG_DOUBLE, &camera_yaw,
+          "Camera off to the side, degrees (within ±40; default 0)", "DEG" },
+        { "camera-pitch", 0, 0, G_OPTION_ARG_DOUBLE, &camera_pitch,
+          "Camera below (>0) or above (<0) the face, degrees (within ±28; default 0)", "DEG" },
+        { "pose-range", 0, 0, G_OPTION_ARG_DOUBLE, &pose_range,
+          "Head turns, nods and tilts times this (0-4; default 1)", "X" },
+        { "blur", 0, 0, G_OPTION_ARG_DOUBLE, &blur,
+          "Optical blur, Gaussian sigma in pixels (0-8; default 0)", "PX" },
+        { "quality", 0, 0, G_OPTION_ARG_INT, &quality,
+          "Compression: h264 CRF 1-51 (default 18), mjpeg qscale 1-31 (default 3)", "Q" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress and summary", NULL },
         { NULL } };
 
@@ -99,11 +125,45 @@ facet_cli_synth (int    argc,
     return facet_cli_failf ("unknown codec “%s” (ffv1, h264 or mjpeg)", codec);
   if ((bias_au == NULL) != (bias_rate == NULL))
     return facet_cli_failf ("--bias-au and --bias-rate go together");
+  if (population != NULL && !g_str_equal (population, "default")
+      && !g_str_equal (population, "other"))
+    return facet_cli_failf ("unknown population “%s” (default or other)", population);
+  facet_synth_condition_init (&condition);
+  if (light_colour != NULL)
+    {
+      if (!parse_list (light_colour, "--light-colour", colour))
+        return 1;
+      if (colour->len != 3)
+        return facet_cli_failf ("--light-colour needs three gains, e.g. 1.2,1,0.7");
+      for (int k = 0; k < 3; k++)
+        condition.light_colour[k] = (float) g_array_index (colour, double, k);
+    }
+  if (light_strength >= 0.0)
+    {
+      condition.light_strength = (float) light_strength;
+      condition.light_angle = (float) (light_angle * G_PI / 180.0);
+    }
+  condition.distance = (float) distance;
+  condition.camera_yaw = (float) (camera_yaw * G_PI / 180.0);
+  condition.camera_pitch = (float) (camera_pitch * G_PI / 180.0);
+  condition.pose_range = (float) pose_range;
+  condition.blur = (float) blur;
+  condition.quality = quality;
+  if (codec != NULL && g_str_equal (codec, "mjpeg") && quality > 31)
+    return facet_cli_failf ("--quality %d is out of range for mjpeg (1-31)", quality);
+  if (!facet_synth_condition_check (&condition, &error))
+    return facet_cli_fail (g_steal_pointer (&error));
+  if (quality != 0 && codec != NULL && g_str_equal (codec, "ffv1"))
+    return facet_cli_failf ("--quality does not apply to the lossless ffv1");
+
   n_frames = (gint64) (seconds * fps + 0.5);
   if (n_frames < 1)
     return facet_cli_failf ("%g s at %g fps is not a single frame", seconds, fps);
 
-  subject = facet_synth_subject_new ((guint64) subject_seed);
+  subject = facet_synth_subject_new_in ((guint64) subject_seed,
+                                        population != NULL && g_str_equal (population, "other")
+                                          ? FACET_SYNTH_POPULATION_OTHER
+                                          : FACET_SYNTH_POPULATION_DEFAULT);
   if (bias)
     facet_synth_subject_apply_bias_profile (subject);
   if (bias_au != NULL)
@@ -129,6 +189,7 @@ facet_cli_synth (int    argc,
     }
 
   timeline = facet_synth_timeline_new (subject, (guint64) seed, n_frames, fps);
+  facet_synth_timeline_set_condition (timeline, &condition);
   if (!facet_synth_write_video (subject, timeline, argv[1], size, codec,
                                 quiet ? NULL : show_progress, NULL, NULL, &error))
     return facet_cli_fail (g_steal_pointer (&error));

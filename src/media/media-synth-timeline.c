@@ -150,6 +150,7 @@ struct _FacetSynthTimeline
   GArray  *nods;      /* Moment */
   GArray  *steps;     /* Moment: brightness changes */
   double   light_angle, light_strength, noise;
+  FacetSynthCondition condition;
 };
 
 static double
@@ -401,6 +402,7 @@ facet_synth_timeline_new (const FacetSynthSubject *subject,
   tl->events = g_array_new (FALSE, FALSE, sizeof (Event));
   tl->nods = g_array_new (FALSE, FALSE, sizeof (Moment));
   tl->steps = g_array_new (FALSE, FALSE, sizeof (Moment));
+  facet_synth_condition_init (&tl->condition);
   duration = n_frames / fps;
 
   /* The recording's streams mix both seeds: another subject with the same
@@ -557,6 +559,99 @@ moment_level (const GArray *moments,
 }
 
 void
+facet_synth_condition_init (FacetSynthCondition *condition)
+{
+  g_return_if_fail (condition != NULL);
+
+  memset (condition, 0, sizeof *condition);
+  condition->light_colour[0] = condition->light_colour[1] = condition->light_colour[2] = 1.0f;
+  condition->light_strength = -1.0f;
+  condition->distance = 1.0f;
+  condition->pose_range = 1.0f;
+}
+
+gboolean
+facet_synth_condition_is_default (const FacetSynthCondition *condition)
+{
+  FacetSynthCondition d;
+
+  g_return_val_if_fail (condition != NULL, TRUE);
+  facet_synth_condition_init (&d);
+  return memcmp (&d, condition, sizeof d) == 0;
+}
+
+gboolean
+facet_synth_condition_check (const FacetSynthCondition *c,
+                             GError                   **error)
+{
+  const char *field = NULL;
+
+  g_return_val_if_fail (c != NULL, FALSE);
+  for (int k = 0; k < 3; k++)
+    if (!(c->light_colour[k] >= 0.2f && c->light_colour[k] <= 2.0f))
+      field = "light colour (each gain 0.2-2)";
+  if (!(c->light_strength < 0.0f || c->light_strength <= 0.8f))
+    field = "light strength (0-0.8)";
+  if (!isfinite (c->light_angle))
+    field = "light angle";
+  if (!(c->distance >= 0.5f && c->distance <= 4.0f))
+    field = "camera distance (0.5-4)";
+  if (!(fabsf (c->camera_yaw) <= 0.7f) || !(fabsf (c->camera_pitch) <= 0.5f))
+    field = "camera angle (yaw within ±0.7, pitch within ±0.5 radians)";
+  if (!(c->pose_range >= 0.0f && c->pose_range <= 4.0f))
+    field = "head pose range (0-4)";
+  if (!(c->blur >= 0.0f && c->blur <= 8.0f))
+    field = "blur (0-8 pixels)";
+  if (c->quality < 0 || c->quality > 51)
+    field = "quality (1-51)";
+  if (field != NULL)
+    {
+      g_set_error (error, FACET_MEDIA_ERROR, FACET_MEDIA_ERROR_RANGE,
+                   "recording condition: %s is out of range", field);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+facet_synth_timeline_set_condition (FacetSynthTimeline        *timeline,
+                                    const FacetSynthCondition *condition)
+{
+  g_return_if_fail (timeline != NULL && condition != NULL);
+  timeline->condition = *condition;
+}
+
+const FacetSynthCondition *
+facet_synth_timeline_get_condition (const FacetSynthTimeline *timeline)
+{
+  g_return_val_if_fail (timeline != NULL, NULL);
+  return &timeline->condition;
+}
+
+/* The camera and the room on one frame's pose: the head's own motion
+ * scaled, the camera's angle added, the face smaller (and its drift with
+ * it) as the camera moves back, a fixed coloured light, blur. */
+static void
+apply_condition (const FacetSynthCondition *c,
+                 FacetSynthPose            *pose)
+{
+  pose->yaw = pose->yaw * c->pose_range + c->camera_yaw;
+  pose->pitch = pose->pitch * c->pose_range + c->camera_pitch;
+  pose->roll *= c->pose_range;
+  pose->scale /= c->distance;
+  pose->dx /= c->distance;
+  pose->dy /= c->distance;
+  if (c->light_strength >= 0.0f)
+    {
+      pose->light_angle = c->light_angle;
+      pose->light_strength = c->light_strength;
+    }
+  for (int k = 0; k < 3; k++)
+    pose->tint[k] = c->light_colour[k];
+  pose->blur = c->blur;
+}
+
+void
 facet_synth_timeline_get (const FacetSynthTimeline *timeline,
                           gint64                    frame,
                           float                     au[FACET_SYNTH_N_AUS],
@@ -603,6 +698,8 @@ facet_synth_timeline_get (const FacetSynthTimeline *timeline,
       x = (x ^ (x >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
       x = (x ^ (x >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
       pose->noise_seed = x ^ (x >> 31);
+      if (!facet_synth_condition_is_default (&tl->condition))
+        apply_condition (&tl->condition, pose);
     }
 }
 

@@ -29,6 +29,7 @@ facet_synth_write_video (const FacetSynthSubject  *subject,
 {
   g_autoptr (FacetMediaWriter) writer = NULL;
   g_autofree char *labels = NULL, *regions = NULL;
+  FacetMediaWriterOptions options = FACET_MEDIA_WRITER_OPTIONS_INIT;
   gint64 n_frames;
   double fps;
   int every;
@@ -44,7 +45,9 @@ facet_synth_write_video (const FacetSynthSubject  *subject,
 
   n_frames = facet_synth_timeline_get_n_frames (timeline);
   fps = facet_synth_timeline_get_fps (timeline);
-  writer = facet_media_writer_new (path, size, size, fps, codec ? codec : "h264", error);
+  options.quality = facet_synth_timeline_get_condition (timeline)->quality;
+  writer = facet_media_writer_new_full (path, size, size, fps, codec ? codec : "h264", &options,
+                                        error);
   if (writer == NULL)
     return FALSE;
 

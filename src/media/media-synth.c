@@ -93,6 +93,7 @@ facet_synth_pose_init (FacetSynthPose *pose)
   memset (pose, 0, sizeof *pose);
   pose->scale = 1.0f;
   pose->brightness = 1.0f;
+  pose->tint[0] = pose->tint[1] = pose->tint[2] = 1.0f;
 }
 
 /* ---------------------------------------------------------------- subject */
@@ -294,6 +295,47 @@ facet_synth_subject_new (guint64 seed)
   s->background2 = rgb_scale (s->background, facet_rng_range (&rng, 0.70, 0.90));
   s->shirt = hsv (facet_rng_uniform (&rng), facet_rng_range (&rng, 0.2, 0.7),
                   facet_rng_range (&rng, 0.25, 0.80));
+  return s;
+}
+
+/**
+ * facet_synth_subject_new_in:
+ *
+ * The other population redraws the proportions, extras and background from
+ * a second stream of @seed, outside the default ranges where the drawing
+ * allows it: the default population's identities are untouched.
+ */
+FacetSynthSubject *
+facet_synth_subject_new_in (guint64              seed,
+                            FacetSynthPopulation population)
+{
+  FacetSynthSubject *s = facet_synth_subject_new (seed);
+  FacetRng rng;
+  double hue;
+
+  if (population == FACET_SYNTH_POPULATION_DEFAULT)
+    return s;
+  g_return_val_if_fail (population == FACET_SYNTH_POPULATION_OTHER, s);
+
+  facet_rng_init (&rng, seed ^ G_GUINT64_CONSTANT (0x07e4b0b1a7105eed));
+  s->face_hw = facet_rng_range (&rng, 0.35, 0.39);
+  s->jaw = facet_rng_range (&rng, 0.88, 0.97);
+  s->chin_hw = facet_rng_range (&rng, 0.11, 0.15);
+  s->eye_y = facet_rng_range (&rng, 0.405, 0.425);
+  s->eye_dx = facet_rng_range (&rng, 0.175, 0.192);
+  s->eye_ry = facet_rng_range (&rng, 0.018, 0.024);
+  s->brow_th = facet_rng_range (&rng, 0.024, 0.032);
+  s->brow_arch = facet_rng_range (&rng, 0.0, 0.006);
+  s->brow_gap = facet_rng_range (&rng, 0.050, 0.060);
+  s->nose_hw = facet_rng_range (&rng, 0.060, 0.072);
+  s->mouth_hw = facet_rng_range (&rng, 0.140, 0.160);
+  s->lip_up = facet_rng_range (&rng, 0.016, 0.022);
+  s->lip_lo = facet_rng_range (&rng, 0.022, 0.030);
+  s->glasses = facet_rng_uniform (&rng) < 0.45 ? 1 + (int) facet_rng_below (&rng, 2) : 0;
+  s->beard = facet_rng_uniform (&rng) < 0.4 ? 1 + (int) facet_rng_below (&rng, 3) : BEARD_NONE;
+  hue = facet_rng_uniform (&rng);
+  s->background = hsv (hue, facet_rng_range (&rng, 0.55, 0.85), facet_rng_range (&rng, 0.30, 0.55));
+  s->background2 = rgb_scale (s->background, facet_rng_range (&rng, 0.50, 0.80));
   return s;
 }
 
@@ -1355,6 +1397,62 @@ draw_glasses (Draw           *d,
   (void) g;
 }
 
+/* Optical blur: a separable Gaussian of @sigma pixels over Cairo's xRGB
+ * words, in place (edges repeat the border pixel). */
+static void
+blur_surface (cairo_surface_t *surface,
+              int              size,
+              double           sigma)
+{
+  guint8 *data = cairo_image_surface_get_data (surface);
+  int stride = cairo_image_surface_get_stride (surface);
+  int radius = MAX (1, (int) ceil (3.0 * sigma));
+  g_autofree double *kernel = g_new (double, 2 * radius + 1);
+  g_autofree double *line = g_new (double, (gsize) 3 * size);
+  double sum = 0.0;
+
+  for (int i = -radius; i <= radius; i++)
+    sum += kernel[i + radius] = exp (-0.5 * i * i / (sigma * sigma));
+  for (int i = 0; i <= 2 * radius; i++)
+    kernel[i] /= sum;
+
+  for (int pass = 0; pass < 2; pass++)
+    for (int j = 0; j < size; j++)
+      {
+        /* pass 0: row j; pass 1: column j */
+        for (int i = 0; i < size; i++)
+          {
+            double acc[3] = { 0.0, 0.0, 0.0 };
+
+            for (int t = -radius; t <= radius; t++)
+              {
+                int k = CLAMP (i + t, 0, size - 1);
+                guint32 px = pass == 0 ? ((guint32 *) (data + (gsize) j * stride))[k]
+                                       : ((guint32 *) (data + (gsize) k * stride))[j];
+                double w = kernel[t + radius];
+
+                acc[0] += w * ((px >> 16) & 0xff);
+                acc[1] += w * ((px >> 8) & 0xff);
+                acc[2] += w * (px & 0xff);
+              }
+            for (int c = 0; c < 3; c++)
+              line[3 * i + c] = acc[c];
+          }
+        for (int i = 0; i < size; i++)
+          {
+            guint32 px = (guint32) CLAMP (lround (line[3 * i]), 0, 255) << 16
+                         | (guint32) CLAMP (lround (line[3 * i + 1]), 0, 255) << 8
+                         | (guint32) CLAMP (lround (line[3 * i + 2]), 0, 255);
+
+            if (pass == 0)
+              ((guint32 *) (data + (gsize) j * stride))[i] = px;
+            else
+              ((guint32 *) (data + (gsize) i * stride))[j] = px;
+          }
+      }
+  cairo_surface_mark_dirty (surface);
+}
+
 /* Lighting and sensor noise, and Cairo's xRGB words to packed RGB. */
 static FacetImage *
 to_image (cairo_surface_t      *surface,
@@ -1365,8 +1463,13 @@ to_image (cairo_surface_t      *surface,
   const guint8 *src = cairo_image_surface_get_data (surface);
   int stride = cairo_image_surface_get_stride (surface);
   double lx = cos (pose->light_angle), ly = sin (pose->light_angle);
-  gboolean plain = pose->brightness == 1.0f && pose->light_strength == 0.0f && pose->noise == 0.0f;
+  gboolean white = pose->tint[0] == 1.0f && pose->tint[1] == 1.0f && pose->tint[2] == 1.0f;
+  gboolean plain = pose->brightness == 1.0f && pose->light_strength == 0.0f && pose->noise == 0.0f
+                   && white;
   FacetRng rng;
+
+  if (pose->blur > 0.0f)
+    blur_surface (surface, size, pose->blur);
 
   facet_rng_init (&rng, pose->noise_seed);
   for (int y = 0; y < size; y++)
@@ -1388,6 +1491,8 @@ to_image (cairo_surface_t      *surface,
               for (int k = 0; k < 3; k++)
                 {
                   double value = c[k] * gain;
+                  if (!white)
+                    value *= pose->tint[k];
                   if (pose->noise > 0.0f)
                     value += pose->noise * facet_rng_normal (&rng);
                   c[k] = (int) CLAMP (lround (value), 0, 255);

@@ -55,6 +55,8 @@ typedef struct
   float   light_strength; /* 0..1: how much darker the far side is */
   float   noise;          /* sensor noise, standard deviation in 8-bit levels */
   guint64 noise_seed;
+  float   tint[3];        /* colour of the light: gain of red, green, blue; 1: white */
+  float   blur;           /* optical blur: Gaussian sigma in pixels; 0: sharp */
 } FacetSynthPose;
 
 /* A frontal, evenly lit, noise-free pose. */
@@ -64,7 +66,21 @@ void       facet_synth_pose_init   (FacetSynthPose *pose);
  * glasses, beard, background) and AU base rates, all from one seed. */
 typedef struct _FacetSynthSubject FacetSynthSubject;
 
+/* Populations of identities: the default one (the demo model's training
+ * material) and one unlike it (wider faces, eyes set wider and lower,
+ * heavier brows, wider mouths, glasses and beards far more often, dark
+ * saturated backgrounds). */
+typedef enum
+{
+  FACET_SYNTH_POPULATION_DEFAULT = 0,
+  FACET_SYNTH_POPULATION_OTHER   = 1,
+} FacetSynthPopulation;
+
 FacetSynthSubject *facet_synth_subject_new   (guint64                  seed);
+/* facet_synth_subject_new () for @population; DEFAULT gives the same
+ * identity as facet_synth_subject_new (@seed). */
+FacetSynthSubject *facet_synth_subject_new_in (guint64                 seed,
+                                               FacetSynthPopulation    population);
 FacetSynthSubject *facet_synth_subject_ref   (FacetSynthSubject       *subject);
 void               facet_synth_subject_unref (FacetSynthSubject       *subject);
 guint64            facet_synth_subject_get_seed (const FacetSynthSubject *subject);
@@ -133,6 +149,36 @@ void                facet_synth_timeline_get     (const FacetSynthTimeline *time
                                                   gint64                    frame,
                                                   float                     au[FACET_SYNTH_N_AUS],
                                                   FacetSynthPose           *pose);
+/* Recording conditions: what a lab's camera and room do differently from
+ * the material a model was trained on. Applied to every frame's pose by
+ * facet_synth_timeline_get () once set on a timeline; the random streams
+ * (events, motion, noise) are unchanged, so a condition changes how the
+ * same recording looks, not what the face does. The defaults
+ * (facet_synth_condition_init) change nothing: frames stay bit for bit. */
+typedef struct
+{
+  float light_colour[3]; /* gain of red, green, blue: {1, 1, 1} white (default) */
+  float light_strength;  /* < 0: the recording's drifting light (default); 0..0.8: a fixed
+                          * light from light_angle, the far side darker by this much */
+  float light_angle;     /* radians, with light_strength >= 0 (0: from the right) */
+  float distance;        /* camera distance: 1 (default) the face fills the frame; 2: half as large */
+  float camera_yaw;      /* camera off to the side (radians, added to the head's yaw); 0 */
+  float camera_pitch;    /* camera above (< 0) or below (> 0) the face (radians); 0 */
+  float pose_range;      /* head motion (yaw, pitch, roll) times this; 1 */
+  float blur;            /* optical blur, Gaussian sigma in pixels of the frame; 0 */
+  int   quality;         /* compression: h264 CRF 1-51 / mjpeg qscale 1-31; 0: the codec's default */
+} FacetSynthCondition;
+
+void                facet_synth_condition_init   (FacetSynthCondition      *condition);
+/* Whether @condition is the default one (changes nothing). */
+gboolean            facet_synth_condition_is_default (const FacetSynthCondition *condition);
+/* Checks the ranges; FALSE with an error naming the field. */
+gboolean            facet_synth_condition_check  (const FacetSynthCondition *condition,
+                                                  GError                   **error);
+void                facet_synth_timeline_set_condition (FacetSynthTimeline      *timeline,
+                                                  const FacetSynthCondition *condition);
+const FacetSynthCondition *facet_synth_timeline_get_condition (const FacetSynthTimeline *timeline);
+
 /* The label file: header "frame,AU01,AU01_i,AU02,AU02_i,...", then one row
  * per frame. See docs/synth.md. */
 char               *facet_synth_timeline_labels  (const FacetSynthTimeline *timeline);
@@ -157,7 +203,8 @@ gboolean            facet_synth_write_regions    (const FacetSynthSubject  *subj
                                                   GError                  **error);
 
 /* Renders every frame of @timeline at @size and encodes it to @path with
- * @codec ("ffv1", "h264", "mjpeg"; NULL: h264), then writes the labels and
+ * @codec ("ffv1", "h264", "mjpeg"; NULL: h264; at the quality of the
+ * timeline's condition), then writes the labels and
  * the AU regions next to it (facet_synth_labels_path, _regions_path). @progress (may be NULL) is called about
  * once a second of video; @cancellable stops between frames. */
 gboolean            facet_synth_write_video      (const FacetSynthSubject  *subject,
