@@ -11,7 +11,6 @@
 #include <gio/gio.h>
 
 #include "core/facet-core.h"
-#include "engine/engine-config.h"
 
 G_BEGIN_DECLS
 
@@ -60,20 +59,22 @@ GArray            *facet_face_detector_detect (FacetFaceDetector *detector,
                                                const FacetImage  *image,
                                                GError           **error);
 
-/* The model input for a face: @crop from the model configuration (kind,
- * margin, template), @size its input side. Returns a size x size image and
- * fills @transform (crop -> image). */
+/* The model input for a face: @crop says how (kind, margin, template) and
+ * its side (engine: facet_model_config_crop()). Returns a new size x size
+ * image (owned by the caller) and fills @transform (crop -> image; may be
+ * NULL). @face may be NULL for FACET_CROP_NONE. */
 FacetImage        *facet_face_crop            (const FacetImage       *image,
                                                const FacetFace        *face,
-                                               const FacetModelConfig *config,
+                                               FacetCropSpec           crop,
                                                double                  transform[6]);
 
 /* Follows one person through consecutive frames: matches by overlap with
  * the previous frame's face, smooths landmarks without lag on fast moves. */
 typedef struct _FacetFaceTracker FacetFaceTracker;
 
+/* @detector is borrowed and must outlive the tracker; @crop is copied. */
 FacetFaceTracker  *facet_face_tracker_new     (FacetFaceDetector      *detector,
-                                               const FacetModelConfig *config);
+                                               FacetCropSpec           crop);
 void               facet_face_tracker_free    (FacetFaceTracker       *tracker);
 /* Choose the person: the face containing image point (x, y) in the next frame. */
 void               facet_face_tracker_select  (FacetFaceTracker       *tracker,

@@ -19,7 +19,7 @@
 
 #include <gio/gio.h>
 
-#include "engine/engine-config.h"
+#include "core/core-facs.h"
 
 G_BEGIN_DECLS
 
