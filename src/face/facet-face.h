@@ -5,6 +5,14 @@
  * CONTRACT (written before the implementation): the pipeline, the store and
  * the app code against these declarations. Add functions freely; change
  * these only together with their callers.
+ *
+ * Threads: a FacetFaceDetector may be shared: it holds a lock for each
+ * detection (dlib keeps scratch state per call), so threads sharing one
+ * take turns. A FacetFaceTracker and a FacetFaceSmoother are single-thread
+ * (they remember the previous frame): one per video being followed. The
+ * other functions are reentrant.
+ * Ownership: crops and warps return new images (facet_image_unref());
+ * detections return a new GArray of FacetFace (g_array_unref()).
  */
 #pragma once
 
@@ -54,7 +62,8 @@ typedef struct _FacetFaceDetector FacetFaceDetector;
 FacetFaceDetector *facet_face_detector_new    (const char        *landmark_model,
                                                GError           **error);
 void               facet_face_detector_free   (FacetFaceDetector *detector);
-/* All faces in an image, largest first. Thread-safe for one caller at a time. */
+/* All faces in an image, largest first. Callers in several threads take
+ * turns (the detector's lock). */
 GArray            *facet_face_detector_detect (FacetFaceDetector *detector,
                                                const FacetImage  *image,
                                                GError           **error);
