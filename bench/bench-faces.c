@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine-config.h"
 #include "face/facet-face.h"
 #include "media/media-synth.h"
 

@@ -8,6 +8,7 @@
 
 #include <glib/gstdio.h>
 
+#include "engine/engine-config.h"
 #include "face/facet-face.h"
 #include "media/media-synth.h"
 
