@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/cpu/cpu-backend.h"
 #include "core/core-rng.h"
 #include "engine/engine-checkpoint.h"
 #include "train-loop.h"
