@@ -8,9 +8,9 @@ Each MODULE=... argument is one entry of src/meson.build's facet_layers
 
 1. Every #include "X/..." in src/MODULE names MODULE itself or a module
    below it; no source reaches another module by a path around the
-   include folders ("../", "src/..."),
-   and outside the engine nothing includes the engine's backend folders
-   (engine/cpu/, engine/vulkan/).
+   include folders ("../", "src/..."), no module includes another's
+   *-private.h, and outside the engine nothing includes the engine's
+   backend folders (engine/cpu/, engine/vulkan/).
 2. The build's include views (VIEWDIR/MODULE, made by
    build-aux/include-view.sh) really stop a wrong include: a one-line file
    including "N/facet-N.h" is compiled with MODULE's include folder, for N
@@ -78,6 +78,8 @@ def main():
                         bad.append(f'{rel}: "{inc}" (a path around the layers)')
                     elif '/' in inc and top in layers and top not in allowed:
                         bad.append(f'{rel}: "{inc}" ({mod} may include {sorted(allowed)})')
+                    elif top != mod and '/' in inc and inc.endswith('-private.h'):
+                        bad.append(f'{rel}: "{inc}" (another module\'s private header)')
                     elif (mod != 'engine' and inc.startswith(('engine/cpu/', 'engine/vulkan/'))
                           and inc not in KNOWN_INTERNAL.get(rel, ())):
                         bad.append(f'{rel}: "{inc}" (a backend\'s internals)')
