@@ -76,6 +76,15 @@ reveal_selected (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The window shrank or grew (the page size changed): the selected row may
+ * have left the view, so bring it back after the layout. */
+static void
+on_adjustment_changed (FacetAuPanel *self)
+{
+  if (self->reveal_source == 0 && self->rows != NULL && self->selected >= 0)
+    self->reveal_source = g_idle_add_full (GTK_PRIORITY_RESIZE + 10, reveal_selected, self, NULL);
+}
+
 static void
 on_row_selected (GtkListBox    *list,
                  GtkListBoxRow *row,
@@ -214,6 +223,29 @@ facet_au_panel_get_label_state (FacetAuPanel *self,
 }
 
 void
+facet_au_panel_set_hand_coded (FacetAuPanel   *self,
+                               const gboolean *hand_coded,
+                               int             n_aus)
+{
+  g_return_if_fail (FACET_IS_AU_PANEL (self));
+
+  for (guint i = 0; i < self->rows->len; i++)
+    facet_au_row_set_hand_coded (g_ptr_array_index (self->rows, i),
+                                 hand_coded != NULL && (int) i < n_aus && hand_coded[i]);
+}
+
+gboolean
+facet_au_panel_get_hand_coded (FacetAuPanel *self,
+                               int           index)
+{
+  g_return_val_if_fail (FACET_IS_AU_PANEL (self), FALSE);
+
+  if (index < 0 || index >= (int) self->rows->len)
+    return FALSE;
+  return facet_au_row_get_hand_coded (g_ptr_array_index (self->rows, index));
+}
+
+void
 facet_au_panel_set_caption (FacetAuPanel *self,
                             const char   *caption)
 {
@@ -312,4 +344,6 @@ facet_au_panel_init (FacetAuPanel *self)
   self->rows = g_ptr_array_new ();
   self->selected = -1;
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect_object (gtk_scrolled_window_get_vadjustment (self->scroller), "changed",
+                           G_CALLBACK (on_adjustment_changed), self, G_CONNECT_SWAPPED);
 }

@@ -38,4 +38,11 @@ gboolean         facet_au_panel_selected_in_view (FacetAuPanel       *self);
 void             facet_au_panel_set_caption   (FacetAuPanel          *self,
                                                const char            *caption);
 
+/* Rows of AUs the model does not predict (coded by hand), in list order. */
+void             facet_au_panel_set_hand_coded (FacetAuPanel       *self,
+                                               const gboolean     *hand_coded,
+                                               int                 n_aus);
+gboolean         facet_au_panel_get_hand_coded (FacetAuPanel       *self,
+                                               int                 index);
+
 G_END_DECLS

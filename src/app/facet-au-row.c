@@ -22,6 +22,7 @@ struct _FacetAuRow
   GtkLabel        *name_label;
   GtkLabel        *prob_label;
   GtkLevelBar     *prob_bar;
+  GtkLabel        *hand_label;
   GtkLabel        *state_label;
   GtkLabel        *source_label;
   GtkToggleButton *present_button;
@@ -31,6 +32,7 @@ struct _FacetAuRow
   int              au;
   FacetLabelState  state;
   float            probability;
+  gboolean         hand_coded;  /* the model does not predict this AU */
 };
 
 G_DEFINE_FINAL_TYPE (FacetAuRow, facet_au_row, GTK_TYPE_LIST_BOX_ROW)
@@ -79,7 +81,8 @@ update_accessible (FacetAuRow *self)
 {
   g_autofree char *code = facet_facs_code (self->au);
   g_autofree char *name = facet_facs_name (self->au);
-  g_autofree char *prob = isnan (self->probability)
+  g_autofree char *prob = self->hand_coded ? g_strdup (_("coded by hand"))
+    : isnan (self->probability)
     ? g_strdup (_("no prediction"))
     : g_strdup_printf (_("probability %.2f"), self->probability);
   /* TRANSLATORS: AU panel row for screen readers:
@@ -157,7 +160,12 @@ facet_au_row_set_probability (FacetAuRow *self,
   gtk_level_bar_add_offset_value (self->prob_bar, GTK_LEVEL_BAR_OFFSET_LOW, CLAMP (threshold, 0.0,
                                                                                    1.0));
   gtk_level_bar_add_offset_value (self->prob_bar, GTK_LEVEL_BAR_OFFSET_HIGH, 1.0);
-  if (isnan (probability))
+  if (self->hand_coded)
+    {
+      gtk_level_bar_set_value (self->prob_bar, 0);
+      gtk_label_set_text (self->prob_label, "");
+    }
+  else if (isnan (probability))
     {
       gtk_level_bar_set_value (self->prob_bar, 0);
       gtk_label_set_text (self->prob_label, "—");
@@ -210,6 +218,25 @@ facet_au_row_set_label (FacetAuRow       *self,
   update_accessible (self);
 }
 
+void
+facet_au_row_set_hand_coded (FacetAuRow *self,
+                             gboolean    hand_coded)
+{
+  g_return_if_fail (FACET_IS_AU_ROW (self));
+
+  self->hand_coded = hand_coded;
+  gtk_widget_set_visible (GTK_WIDGET (self->prob_bar), !hand_coded);
+  gtk_widget_set_visible (GTK_WIDGET (self->hand_label), hand_coded);
+  facet_au_row_set_probability (self, NAN, 0.5f);
+}
+
+gboolean
+facet_au_row_get_hand_coded (FacetAuRow *self)
+{
+  g_return_val_if_fail (FACET_IS_AU_ROW (self), FALSE);
+  return self->hand_coded;
+}
+
 static void
 facet_au_row_class_init (FacetAuRowClass *klass)
 {
@@ -227,6 +254,7 @@ facet_au_row_class_init (FacetAuRowClass *klass)
                                                "/io/github/facet/Facet/facet-au-row.ui");
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, absent_button);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, code_label);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, hand_label);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, name_label);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, not_codable_button);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, present_button);

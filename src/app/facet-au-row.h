@@ -26,4 +26,9 @@ void       facet_au_row_set_label       (FacetAuRow       *self,
                                          const FacetLabel *label);
 FacetLabelState facet_au_row_get_state  (FacetAuRow       *self);
 
+/* An AU of the coding scheme the model does not predict: no bar, says so. */
+void             facet_au_row_set_hand_coded  (FacetAuRow *self,
+                                               gboolean    hand_coded);
+gboolean         facet_au_row_get_hand_coded  (FacetAuRow *self);
+
 G_END_DECLS

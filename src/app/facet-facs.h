@@ -15,4 +15,9 @@ char       *facet_facs_name  (int au);
 /* "AU12". */
 char       *facet_facs_code  (int au);
 
+/* The FACS codes named here, ascending (g_free). */
+int        *facet_facs_list  (int *n);
+/* "Action unit", "Action descriptor", "Head position", ... */
+const char *facet_facs_group (int au);
+
 G_END_DECLS

@@ -531,10 +531,16 @@ train_done (GObject      *object,
                                                  "and people and train again."),
                                                run->metrics[1][0], run->metrics[0][0]);
       gtk_label_set_text (self->status_label, text);
+      /* Still possible (a coder may know better), but not offered as the next step. */
       gtk_widget_remove_css_class (GTK_WIDGET (self->reanalyse_button), "suggested-action");
+      gtk_button_set_label (self->reanalyse_button, _("_Analyse with the Worse Model Anyway"));
     }
   else
-    gtk_widget_add_css_class (GTK_WIDGET (self->reanalyse_button), "suggested-action");
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self->reanalyse_button), "suggested-action");
+      gtk_button_set_label (self->reanalyse_button,
+                            _("_Analyse the Videos with the New Model"));
+    }
   facet_project_reload (self->project);
 }
 

@@ -52,6 +52,8 @@ struct _FacetProject
   gint64        serials[4];
   gboolean      polling;
   guint         reload_serial;
+  int          *scheme;       /* the lab's coding scheme, ascending; NULL: the model's AUs */
+  int           n_scheme;
 };
 
 G_DEFINE_FINAL_TYPE (FacetProject, facet_project, G_TYPE_OBJECT)
@@ -282,6 +284,8 @@ typedef struct
   FacetStore *load;
   GPtrArray  *videos;
   GPtrArray  *models;
+  int        *scheme;
+  int         n_scheme;
   gint64      serials[4];
 } OpenData;
 
@@ -309,6 +313,7 @@ open_data_free (gpointer data)
   g_clear_pointer (&d->load, facet_store_close);
   g_clear_pointer (&d->videos, g_ptr_array_unref);
   g_clear_pointer (&d->models, g_ptr_array_unref);
+  g_free (d->scheme);
   g_free (d);
 }
 
@@ -332,6 +337,9 @@ open_thread (GTask        *task,
     goto failed;
   d->models = facet_store_list_models (d->edit, &error);
   if (d->models == NULL)
+    goto failed;
+  d->scheme = facet_store_get_scheme (d->edit, &d->n_scheme, &error);
+  if (error != NULL)
     goto failed;
   for (guint i = 0; i < G_N_ELEMENTS (change_kinds); i++)
     d->serials[i] = facet_store_get_serial (d->edit, change_kinds[i]);
@@ -379,6 +387,8 @@ facet_project_open_finish (GAsyncResult  *result,
   self = g_object_new (FACET_TYPE_PROJECT, "path", facet_store_get_path (d->edit), NULL);
   self->videos = g_steal_pointer (&d->videos);
   self->models = g_steal_pointer (&d->models);
+  self->scheme = g_steal_pointer (&d->scheme);
+  self->n_scheme = d->n_scheme;
   memcpy (self->serials, d->serials, sizeof self->serials);
   self->model_id = latest_predicting_model (self->models);
 
@@ -408,6 +418,7 @@ facet_project_finalize (GObject *object)
     g_rc_box_release_full (self->watch_target, watch_target_free);
   g_clear_pointer (&self->videos, g_ptr_array_unref);
   g_clear_pointer (&self->models, g_ptr_array_unref);
+  g_free (self->scheme);
   g_free (self->path);
   g_free (self->title);
   g_free (self->coder);
@@ -567,6 +578,15 @@ facet_project_get_models (FacetProject *self)
   return self->models;
 }
 
+const int *
+facet_project_get_scheme (FacetProject *self,
+                          int          *n_aus)
+{
+  g_return_val_if_fail (FACET_IS_PROJECT (self), NULL);
+  *n_aus = self->n_scheme;
+  return self->scheme;
+}
+
 FacetStoreModel *
 facet_project_find_model (FacetProject *self,
                           gint64        model_id)
@@ -678,6 +698,8 @@ typedef struct
 {
   GPtrArray *videos;
   GPtrArray *models;
+  int       *scheme;
+  int        n_scheme;
 } Lists;
 
 static void
@@ -687,6 +709,7 @@ lists_free (gpointer data)
 
   g_clear_pointer (&l->videos, g_ptr_array_unref);
   g_clear_pointer (&l->models, g_ptr_array_unref);
+  g_free (l->scheme);
   g_free (l);
 }
 
@@ -701,6 +724,17 @@ reload_job (FacetStore   *store,
   l->videos = facet_store_list_videos (store, error);
   if (l->videos != NULL)
     l->models = facet_store_list_models (store, error);
+  if (l->models != NULL)
+    {
+      GError *scheme_error = NULL;
+
+      l->scheme = facet_store_get_scheme (store, &l->n_scheme, &scheme_error);
+      if (scheme_error != NULL)
+        {
+          g_propagate_error (error, scheme_error);
+          g_clear_pointer (&l->models, g_ptr_array_unref);
+        }
+    }
   if (l->models == NULL)
     {
       lists_free (l);
@@ -728,6 +762,9 @@ reload_done (GObject      *object,
   g_clear_pointer (&self->models, g_ptr_array_unref);
   self->videos = g_steal_pointer (&l->videos);
   self->models = g_steal_pointer (&l->models);
+  g_free (self->scheme);
+  self->scheme = g_steal_pointer (&l->scheme);
+  self->n_scheme = l->n_scheme;
   lists_free (l);
 
   model_gone = facet_project_get_model (self) == NULL;

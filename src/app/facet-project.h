@@ -82,6 +82,11 @@ GPtrArray       *facet_project_get_models      (FacetProject        *self);
 FacetStoreModel *facet_project_find_model      (FacetProject        *self,
                                                 gint64               model_id);
 
+/* The lab's coding scheme as last read (ascending; NULL and 0: none, the
+ * model's AUs are the scheme). */
+const int       *facet_project_get_scheme      (FacetProject        *self,
+                                                int                 *n_aus);
+
 /* The model whose predictions are shown (0: none yet). */
 gint64           facet_project_get_model_id    (FacetProject        *self);
 void             facet_project_set_model_id    (FacetProject        *self,

@@ -204,8 +204,17 @@ refresh_now (FacetSidebar *self)
   j->model_id = facet_project_get_model_id (self->project);
   if ((m = facet_project_get_model (self->project)) != NULL)
     {
-      j->n_aus = m->n_aus;
-      j->au_ids = g_memdup2 (m->au_ids, sizeof (int) * m->n_aus);
+      int n_scheme = 0;
+      const int *scheme = facet_project_get_scheme (self->project, &n_scheme);
+      GArray *aus = g_array_new (FALSE, FALSE, sizeof (int));
+
+      /* Fully coded: every AU of the lab's scheme, the model's and the hand-coded ones. */
+      g_array_append_vals (aus, m->au_ids, (guint) m->n_aus);
+      for (int i = 0; scheme != NULL && i < n_scheme; i++)
+        if (facet_store_model_find_au (m, scheme[i]) < 0)
+          g_array_append_val (aus, scheme[i]);
+      j->n_aus = (int) aus->len;
+      j->au_ids = (int *) (void *) g_array_free (aus, FALSE);
     }
   j->videos = g_array_new (FALSE, TRUE, sizeof (VideoStats));
   for (guint i = 0; i < videos->len; i++)

@@ -21,6 +21,7 @@
 #include "facet-facs.h"
 #include "facet-timecode.h"
 #include "facet-timeline.h"
+#include "facet-timeline-marks.h"
 
 #define LABEL_WIDTH   148.0
 #define RULER_HEIGHT  22.0
@@ -81,6 +82,11 @@ struct _FacetTimeline
   FacetTimelineSpan   *buckets;
   guint                n_buckets;
   GArray              *rects;
+
+  /* Coders' marks (facet-timeline-marks.c) */
+  GArray              *marks;        /* FacetTimelineMark */
+  gboolean            *hand_coded;   /* per lane, or NULL */
+  PangoLayout         *hand_layout;
 };
 
 G_DEFINE_FINAL_TYPE (FacetTimeline, facet_timeline, GTK_TYPE_WIDGET)
@@ -239,6 +245,8 @@ facet_timeline_set_data (FacetTimeline     *self,
   self->serial++;
   g_clear_pointer (&self->au_ids, g_free);
   self->n_lanes = data ? facet_timeline_data_get_n_lanes (data) : 0;
+  g_clear_pointer (&self->hand_coded, g_free);
+  g_array_set_size (self->marks, 0);
   if (self->n_lanes > 0)
     self->au_ids = g_memdup2 (au_ids, sizeof (int) * self->n_lanes);
   self->fps = fps > 0 ? fps : 25.0;
@@ -421,6 +429,53 @@ facet_timeline_get_layout (FacetTimeline *self)
 {
   g_return_val_if_fail (FACET_IS_TIMELINE (self), NULL);
   return &self->layout;
+}
+
+void
+facet_timeline_set_marks (FacetTimeline           *self,
+                          const FacetTimelineMark *marks,
+                          guint                    n_marks)
+{
+  g_return_if_fail (FACET_IS_TIMELINE (self));
+
+  g_array_set_size (self->marks, 0);
+  if (n_marks > 0)
+    g_array_append_vals (self->marks, marks, n_marks);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+guint
+facet_timeline_count_marks (FacetTimeline        *self,
+                            FacetTimelineMarkKind kind)
+{
+  guint n = 0;
+
+  g_return_val_if_fail (FACET_IS_TIMELINE (self), 0);
+  for (guint i = 0; i < self->marks->len; i++)
+    n += g_array_index (self->marks, FacetTimelineMark, i).kind == kind;
+  return n;
+}
+
+void
+facet_timeline_set_hand_coded (FacetTimeline  *self,
+                               const gboolean *hand_coded,
+                               int             n_lanes)
+{
+  g_return_if_fail (FACET_IS_TIMELINE (self));
+  g_return_if_fail (n_lanes == self->n_lanes);
+
+  g_clear_pointer (&self->hand_coded, g_free);
+  if (hand_coded != NULL && n_lanes > 0)
+    self->hand_coded = g_memdup2 (hand_coded, sizeof (gboolean) * n_lanes);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+facet_timeline_get_hand_coded (FacetTimeline *self,
+                               int            lane)
+{
+  g_return_val_if_fail (FACET_IS_TIMELINE (self), FALSE);
+  return self->hand_coded != NULL && lane >= 0 && lane < self->n_lanes && self->hand_coded[lane];
 }
 
 /* ---- Drawing --------------------------------------------------------------------------------- */
@@ -963,6 +1018,9 @@ facet_timeline_snapshot (GtkWidget   *widget,
                                                       ceil (facet_timeline_layout_plot_width (l)),
                                                       ceil (height - l->ruler_height)));
   draw_range (self, snapshot, lane0, lane1, height);
+  facet_timeline_marks_draw (widget, snapshot, l, (const FacetTimelineMark *) (void *) self->marks->data,
+                             self->marks->len, self->hand_coded, &self->hand_layout, lane0, lane1,
+                             height);
   draw_lane_names (self, snapshot, lane0, lane1, height);
   gtk_snapshot_pop (snapshot);
 
@@ -1296,6 +1354,9 @@ facet_timeline_dispose (GObject *object)
   g_clear_pointer (&self->tick_layouts, g_hash_table_unref);
   g_clear_pointer (&self->buckets, g_free);
   g_clear_pointer (&self->rects, g_array_unref);
+  g_clear_pointer (&self->marks, g_array_unref);
+  g_clear_pointer (&self->hand_coded, g_free);
+  g_clear_object (&self->hand_layout);
   if (self->hadj != NULL)
     g_signal_handlers_disconnect_by_data (self->hadj, self);
   if (self->vadj != NULL)
@@ -1426,6 +1487,7 @@ facet_timeline_init (FacetTimeline *self)
   self->layout.lane_height = LANE_HEIGHT;
   self->layout.frames_per_px = 1.0;
   self->rects = g_array_new (FALSE, FALSE, sizeof (FacetTimelineRect));
+  self->marks = g_array_new (FALSE, FALSE, sizeof (FacetTimelineMark));
   self->tick_layouts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->hadj = g_object_ref_sink (gtk_adjustment_new (0, 0, 1, 1, 1, 1));
   self->vadj = g_object_ref_sink (gtk_adjustment_new (0, 0, 1, 1, 1, 1));

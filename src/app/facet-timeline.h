@@ -9,6 +9,7 @@
 #include <gtk/gtk.h>
 
 #include "facet-timeline-data.h"
+#include "facet-timeline-marks.h"
 
 G_BEGIN_DECLS
 
@@ -52,5 +53,19 @@ GtkAdjustment     *facet_timeline_get_hadjustment (FacetTimeline     *self);
 GtkAdjustment     *facet_timeline_get_vadjustment (FacetTimeline     *self);
 /* The geometry of the last layout (for tests and the benchmark). */
 const FacetTimelineLayout *facet_timeline_get_layout (FacetTimeline  *self);
+
+/* Coders' marks (facet-timeline-marks.c): events and notes, replaced as a
+ * whole; cleared by set_data. */
+void               facet_timeline_set_marks       (FacetTimeline           *self,
+                                                   const FacetTimelineMark *marks,
+                                                   guint                    n_marks);
+guint              facet_timeline_count_marks     (FacetTimeline           *self,
+                                                   FacetTimelineMarkKind    kind);
+/* Lanes of AUs the model does not predict (@n_lanes: the data's). */
+void               facet_timeline_set_hand_coded  (FacetTimeline           *self,
+                                                   const gboolean          *hand_coded,
+                                                   int                      n_lanes);
+gboolean           facet_timeline_get_hand_coded  (FacetTimeline           *self,
+                                                   int                      lane);
 
 G_END_DECLS

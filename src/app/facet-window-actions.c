@@ -723,6 +723,7 @@ facet_window_update_actions (FacetWindow *self)
   gtk_widget_action_set_enabled (w, "win.finetune", model);
   gtk_widget_action_set_enabled (w, "win.export", project);
   gtk_widget_action_set_enabled (w, "win.toggle-sidebar", project);
+  facet_window_update_marks_actions (self);
 }
 
 /* ---- Keys ------------------------------------------------------------------------------------ */
@@ -777,9 +778,9 @@ static const Key coding_keys[] = {
 };
 
 /* Whether the focus wants plain keys for itself. */
-static gboolean
-focus_takes_keys (FacetWindow *self,
-                  gboolean     lists_too)
+gboolean
+facet_window_focus_takes_keys (FacetWindow *self,
+                               gboolean     lists_too)
 {
   GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
 
@@ -802,7 +803,7 @@ coding_key_cb (GtkWidget *widget,
   FacetWindow *self = FACET_WINDOW (widget);
   const Key *key = user_data;
 
-  if (focus_takes_keys (self, key->not_in_lists))
+  if (facet_window_focus_takes_keys (self, key->not_in_lists))
     return FALSE;
   /* Escape-like keys on the timeline and the AU panel's own handling
    * stay theirs; a disabled action lets the key through too. */
@@ -816,7 +817,7 @@ escape_cb (GtkWidget *widget,
 {
   FacetWindow *self = FACET_WINDOW (widget);
 
-  if (focus_takes_keys (self, FALSE) || !facet_timeline_get_range (self->timeline, NULL, NULL,
+  if (facet_window_focus_takes_keys (self, FALSE) || !facet_timeline_get_range (self->timeline, NULL, NULL,
                                                                    NULL))
     return FALSE;
   return gtk_widget_activate_action (widget, "win.clear-range", NULL);
@@ -857,7 +858,8 @@ au_entry_commit (FacetWindow *self)
         return;
       }
   /* TRANSLATORS: after U, number, Enter for an AU the project does not code */
-  text = g_strdup_printf (_("%s is not among the action units of this model"), code);
+  text = g_strdup_printf (_("%s is not in the coding scheme: add it in the menu's Coding Scheme"),
+                          code);
   facet_window_toast (self, text);
 }
 
@@ -873,7 +875,7 @@ on_au_key (GtkEventControllerKey *controller,
   if (!self->typing_au)
     {
       if (keyval != GDK_KEY_u || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0
-          || focus_takes_keys (self, FALSE) || self->n_aus == 0)
+          || facet_window_focus_takes_keys (self, FALSE) || self->n_aus == 0)
         return GDK_EVENT_PROPAGATE;
       self->typing_au = TRUE;
       g_string_truncate (self->au_typed, 0);

@@ -108,6 +108,17 @@ struct _FacetWindow
   char                 *last_toast;
   gboolean              typing_au;         /* U was pressed: digits name an AU */
   GString              *au_typed;
+
+  /* Coding scheme, marked events and notes (facet-window-marks.c) */
+  int                  *au_model;          /* per AU shown: its output in the model, -1: by hand */
+  char                 *aus_signature;     /* model, thresholds and scheme the list was built from */
+  GArray               *events;            /* FacetStoreEvent of the video shown */
+  GPtrArray            *notes;             /* FacetStoreNote of the video shown */
+  gboolean              marks_loading;
+  gboolean              marks_again;
+  gint64                event_onset;       /* of the event being marked, -1: none */
+  gint64                event_apex;
+  int                   event_au;
 };
 
 /* facet-window.c */
@@ -137,6 +148,33 @@ void     facet_window_set_label           (FacetWindow    *self,
 void     facet_window_edit_done           (GObject        *object,
                                            GAsyncResult   *result,
                                            gpointer        user_data);
+
+/* Whether the focus wants plain keys for itself (a field; @lists_too: a list). */
+gboolean facet_window_focus_takes_keys    (FacetWindow    *self,
+                                           gboolean        lists_too);
+/* Builds the AU list, panel and timeline again for the current model. */
+void     facet_window_rebuild_model       (FacetWindow    *self);
+
+/* facet-window-marks.c */
+void     facet_window_class_init_marks    (GtkWidgetClass *widget_class);
+void     facet_window_init_marks          (FacetWindow    *self);
+void     facet_window_update_marks_actions (FacetWindow   *self);
+/* The AU list for @m (NULL: none) and the project's scheme. */
+void     facet_window_scheme_set_aus      (FacetWindow           *self,
+                                           const FacetStoreModel *m);
+void     facet_window_scheme_models_changed (FacetWindow  *self);
+int      facet_window_scheme_model_index  (FacetWindow    *self,
+                                           int             index);
+gboolean facet_window_scheme_is_hand_coded (FacetWindow   *self,
+                                           int             index);
+/* Model order -> list order (NAN for the AUs coded by hand). */
+void     facet_window_scheme_remap_frame  (FacetWindow        *self,
+                                           FacetFrameState    *state);
+void     facet_window_scheme_remap_set    (FacetWindow        *self,
+                                           FacetPredictionSet *set);
+/* After a new timeline: hand-coded lanes and rows, the marks reloaded. */
+void     facet_window_scheme_after_reset  (FacetWindow    *self);
+void     facet_window_reload_marks        (FacetWindow    *self);
 
 /* facet-window-dnd.c */
 void     facet_window_init_dnd            (FacetWindow    *self);

@@ -142,7 +142,8 @@ facet_window_is_settled (FacetWindow *self)
     return FALSE;
   if (self->frame_loading || self->frame_state == NULL || self->frame_state->frame != frame)
     return FALSE;
-  if (self->probs_loading || self->lanes_loading || self->edits_in_flight > 0)
+  if (self->probs_loading || self->lanes_loading || self->marks_loading
+      || self->edits_in_flight > 0)
     return FALSE;
   if (gtk_toggle_button_get_active (self->heatmap_toggle) && self->model_path != NULL
       && (self->explaining || self->explained_frame != frame))
@@ -309,7 +310,8 @@ facet_window_update_heatmap (FacetWindow *self)
       return;
     }
   per_au = g_settings_get_enum (self->settings, "heatmap-source") == 1;
-  sel = facet_au_panel_get_selected (self->au_panel);
+  /* The maps are in the model's order; the list may hold more AUs. */
+  sel = facet_window_scheme_model_index (self, facet_au_panel_get_selected (self->au_panel));
   if (per_au && sel >= 0 && sel < x->n_aus)
     facet_frame_view_set_heatmap (self->frame_view, x->au_maps + (gsize) sel * x->grid * x->grid,
                                   x->grid,
@@ -393,6 +395,7 @@ frame_state_done (GObject      *object,
   else
     {
       g_clear_pointer (&self->frame_state, facet_frame_state_free);
+      facet_window_scheme_remap_frame (self, s);
       self->frame_state = s;
       facet_au_panel_set_state (self->au_panel, s, self->thresholds);
       facet_frame_view_set_face (self->frame_view, s->has_face ? &s->face : NULL, s->frame);
@@ -530,7 +533,8 @@ predictions_done (GObject      *object,
         facet_window_toast (self, error->message);
     }
   else if (generation == self->generation && data != NULL
-           && set->n_aus == facet_timeline_data_get_n_lanes (data))
+           && (facet_window_scheme_remap_set (self, set),
+               set->n_aus == facet_timeline_data_get_n_lanes (data)))
     {
       facet_timeline_data_set_values (data, set->frames, set->probs, set->n);
       facet_timeline_data_changed (self->timeline);
@@ -677,6 +681,7 @@ reset_timeline (FacetWindow *self)
         facet_timeline_data_set_threshold (data, i, self->thresholds[i]);
     }
   facet_timeline_set_data (self->timeline, data, self->au_ids, v ? v->fps : 25.0);
+  facet_window_scheme_after_reset (self);
   facet_timeline_set_position (self->timeline, facet_player_get_frame (self->player));
   facet_timeline_set_selected_lane (self->timeline,
                                     MAX (facet_au_panel_get_selected (self->au_panel), 0));
@@ -702,9 +707,12 @@ update_thresholds (FacetWindow *self)
                                                             : NAN);
   for (int i = 0; i < self->n_aus; i++)
     {
-      self->thresholds[i] = facet_project_get_threshold (self->project, i);
-      if (data != NULL)
-        facet_timeline_data_set_threshold (data, i, self->thresholds[i]);
+      int k = facet_window_scheme_model_index (self, i);
+      /* AUs coded by hand have no threshold: 0.5 keeps the drawing simple. */
+      self->thresholds[i] = k >= 0 ? facet_project_get_threshold (self->project, k) : 0.5f;
+      /* Before the new timeline exists (a rebuilt list) the old one may be shorter. */
+      if (data != NULL && i < facet_timeline_data_get_n_lanes (data))
+        facet_timeline_data_set_threshold (data, i, k >= 0 ? self->thresholds[i] : NAN);
     }
   facet_timeline_data_changed (self->timeline);
   if (self->frame_state != NULL)
@@ -716,18 +724,14 @@ on_model_changed (FacetWindow *self)
 {
   FacetStoreModel *m = self->project ? facet_project_get_model (self->project) : NULL;
 
-  g_clear_pointer (&self->au_ids, g_free);
-  g_clear_pointer (&self->thresholds, g_free);
   g_clear_pointer (&self->model_path, g_free);
-  self->n_aus = 0;
   self->model_id = m ? m->id : 0;
+  /* The model's AUs and the scheme's (facet-window-marks.c). */
+  facet_window_scheme_set_aus (self, m);
   if (m != NULL)
     {
       g_autofree char *folder = g_path_get_dirname (facet_project_get_path (self->project));
 
-      self->n_aus = m->n_aus;
-      self->au_ids = g_memdup2 (m->au_ids, sizeof (int) * m->n_aus);
-      self->thresholds = g_new (float, MAX (m->n_aus, 1));
       /* Model files are relative to the project's folder, as the store keeps them. */
       self->model_path = g_path_is_absolute (m->file) ? g_strdup (m->file)
                                                       : g_build_filename (folder, m->file, NULL);
@@ -743,6 +747,12 @@ on_model_changed (FacetWindow *self)
   facet_window_update_heatmap (self);
   update_notice (self);
   facet_window_update_actions (self);
+}
+
+void
+facet_window_rebuild_model (FacetWindow *self)
+{
+  on_model_changed (self);
 }
 
 /* ---- Videos ---------------------------------------------------------------------------------- */
@@ -873,6 +883,7 @@ on_project_changed (FacetProject *project,
 
   if ((what & FACET_STORE_CHANGE_LABELS) && here)
     {
+      facet_window_reload_marks (self);
       facet_window_reload_lanes (self);
       facet_window_reload_frame_state (self);
     }
@@ -947,6 +958,8 @@ set_project (FacetWindow  *self,
   g_signal_connect_swapped (project, "videos-changed", G_CALLBACK (on_videos_changed), self);
   g_signal_connect_swapped (project, "models-changed", G_CALLBACK (facet_window_update_actions),
                             self);
+  g_signal_connect_swapped (project, "models-changed",
+                            G_CALLBACK (facet_window_scheme_models_changed), self);
   self->poll_source = g_timeout_add_seconds (2, poll_project, self);
 
   gtk_stack_set_visible_child_name (self->main_stack, "project");
@@ -1412,6 +1425,10 @@ facet_window_dispose (GObject *object)
   g_clear_pointer (&self->review_seen, g_hash_table_unref);
   g_clear_pointer (&self->au_ids, g_free);
   g_clear_pointer (&self->thresholds, g_free);
+  g_clear_pointer (&self->au_model, g_free);
+  g_clear_pointer (&self->aus_signature, g_free);
+  g_clear_pointer (&self->events, g_array_unref);
+  g_clear_pointer (&self->notes, g_ptr_array_unref);
   g_clear_pointer (&self->model_path, g_free);
   g_clear_pointer (&self->last_toast, g_free);
   if (self->au_typed != NULL)
@@ -1485,6 +1502,7 @@ facet_window_class_init (FacetWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_video_selected);
 
   facet_window_class_init_actions (widget_class);
+  facet_window_class_init_marks (widget_class);
 }
 
 static void
@@ -1583,6 +1601,7 @@ facet_window_init (FacetWindow *self)
                             self);
 
   facet_window_init_shortcuts (self);
+  facet_window_init_marks (self);
   facet_window_init_dnd (self);
   update_recent (self);
   on_model_changed (self);

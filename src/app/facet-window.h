@@ -71,4 +71,13 @@ FacetTransport *facet_window_get_transport   (FacetWindow    *self);
  * the timeline, the heat map (when shown) and label edits are current. */
 gboolean        facet_window_is_settled      (FacetWindow    *self);
 
+/* Marked events of the video shown, and the decision threshold of an AU
+ * as the window uses it (facet-window-marks.c; for tests). */
+guint           facet_window_get_n_marked_events (FacetWindow     *self);
+gboolean        facet_window_get_marked_event (FacetWindow        *self,
+                                               guint               index,
+                                               FacetStoreEvent    *event);
+float           facet_window_get_threshold    (FacetWindow        *self,
+                                               int                 au);
+
 G_END_DECLS

@@ -53,7 +53,7 @@ typedef enum
 GQuark facet_store_error_quark (void);
 
 /* The schema version this Facet writes (PRAGMA user_version). */
-#define FACET_STORE_SCHEMA_VERSION 3
+#define FACET_STORE_SCHEMA_VERSION 4
 /* How long a writer waits for another process before giving up. */
 #define FACET_STORE_BUSY_SECONDS   120
 
@@ -1007,6 +1007,117 @@ gboolean    facet_store_merge_shard   (FacetStore      *store,
                                        FacetMergeStats *stats,
                                        GError         **error);
 
+/* ==== Coding scheme, thresholds, marked events and notes (store-notes.c) ====
+ * What a lab adds around the labels. Events and notes are announced as
+ * FACET_STORE_CHANGE_LABELS, the scheme and thresholds as _MODELS. */
+
+/* The AUs the lab codes, ascending (g_free); NULL with @n_aus 0 when the
+ * project has no scheme of its own (then the model's AUs are the scheme). */
+int        *facet_store_get_scheme    (FacetStore  *store,
+                                       int         *n_aus,
+                                       GError     **error);
+/* Replaces the scheme (@n_aus 0: none, back to the model's AUs). */
+gboolean    facet_store_set_scheme    (FacetStore  *store,
+                                       const int   *aus,
+                                       int          n_aus,
+                                       GError     **error);
+/* Replaces a model's per-AU decision thresholds (n: its outputs, each in (0, 1)). */
+gboolean    facet_store_set_model_thresholds (FacetStore  *store,
+                                              gint64       model_id,
+                                              const float *thresholds,
+                                              int          n,
+                                              GError     **error);
+
+/* F1 at any threshold of one AU, from pairs of (probability, present). */
+typedef struct
+{
+  gsize  n_positive;
+  gsize  n_negative;
+  float *positives; /* sorted */
+  float *negatives; /* sorted */
+} FacetThresholdCurve;
+
+FacetThresholdCurve *facet_threshold_curve_new  (const float    *probs,
+                                                 const gboolean *present,
+                                                 gsize           n);
+void        facet_threshold_curve_free (FacetThresholdCurve       *curve);
+/* NAN when there is no positive. */
+double      facet_threshold_curve_f1   (const FacetThresholdCurve *curve,
+                                        float                      threshold);
+/* The threshold (a hundredth apart) with the highest F1. */
+float       facet_threshold_curve_best (const FacetThresholdCurve *curve,
+                                        double                    *f1);
+/* One curve per output of @model_id, from the project's present/absent
+ * labels at frames the model analysed (any coder, every video). */
+GPtrArray  *facet_store_threshold_curves (FacetStore *store,
+                                          gint64      model_id,
+                                          GError    **error);
+
+/* An AU event marked by a coder. */
+typedef struct
+{
+  gint64      id;
+  gint64      video_id;
+  int         au;
+  gint64      onset;   /* first frame */
+  gint64      apex;    /* -1: not marked */
+  gint64      offset;  /* last frame */
+  const char *coder;   /* interned; ignored when adding (the store's coder) */
+  double      time;
+} FacetStoreEvent;
+
+gint64      facet_store_add_event     (FacetStore            *store,
+                                       const FacetStoreEvent *event,
+                                       GError               **error);
+gboolean    facet_store_delete_event  (FacetStore  *store,
+                                       gint64       event_id,
+                                       GError     **error);
+/* GArray of FacetStoreEvent by video and onset (@video_id, @au 0: all). */
+GArray     *facet_store_list_events   (FacetStore  *store,
+                                       gint64       video_id,
+                                       int          au,
+                                       GError     **error);
+
+/* A note on a frame (first == last), a range, or an event (@event_id:
+ * its frames and AU are the event's). */
+typedef struct
+{
+  gint64      id;
+  gint64      video_id;
+  gint64      first;
+  gint64      last;
+  int         au;        /* 0: the whole frame */
+  gint64      event_id;  /* 0: none */
+  char       *text;
+  const char *coder;     /* interned; ignored when adding */
+  double      time;
+} FacetStoreNote;
+
+void        facet_store_note_free     (FacetStoreNote *note);
+gint64      facet_store_add_note      (FacetStore           *store,
+                                       const FacetStoreNote *note,
+                                       GError              **error);
+gboolean    facet_store_delete_note   (FacetStore  *store,
+                                       gint64       note_id,
+                                       GError     **error);
+/* FacetStoreNote by video and first frame; @search (NULL: all) is found in
+ * the text, the coder or the AU code, ignoring case. */
+GPtrArray  *facet_store_list_notes    (FacetStore  *store,
+                                       gint64       video_id,
+                                       const char  *search,
+                                       GError     **error);
+/* CSV files: one row per note / per marked event (@video_id 0: all). */
+gboolean    facet_store_export_notes  (FacetStore  *store,
+                                       const char  *path,
+                                       gint64       video_id,
+                                       GError     **error);
+gboolean    facet_store_export_marked_events (FacetStore *store,
+                                              const char *path,
+                                              gint64      video_id,
+                                              GError    **error);
+
+/* ==== end of store-notes.c ==== */
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetStore, facet_store_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetStoreSubject, facet_store_subject_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetStoreVideo, facet_store_video_free)
@@ -1016,5 +1127,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetPredictionSet, facet_prediction_set_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetChangeset, facet_changeset_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetLabelFile, facet_label_file_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetReliabilitySegment, facet_reliability_segment_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetStoreNote, facet_store_note_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetThresholdCurve, facet_threshold_curve_free)
 
 G_END_DECLS

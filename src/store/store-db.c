@@ -160,11 +160,30 @@ static const char migrate_v2_v3[] =
   "CREATE INDEX reliability_segments_video ON reliability_segments (video_id, first);\n"
   "INSERT OR IGNORE INTO counters (name, value) VALUES ('samples', 0);\n";
 
+/* Version 4 (issue 19): events marked by coders (onset, apex, offset) and
+ * notes on a frame, a range or an event. New tables only; the coding
+ * scheme is a meta row ('coding_scheme') written when a lab sets one. */
+static const char migrate_v3_v4[] =
+  "CREATE TABLE events (id INTEGER PRIMARY KEY,\n"
+  "  video_id INTEGER NOT NULL REFERENCES videos (id),\n"
+  "  au INTEGER NOT NULL, onset INTEGER NOT NULL, apex INTEGER, offset INTEGER NOT NULL,\n"
+  "  coder_id INTEGER NOT NULL REFERENCES coders (id), time REAL NOT NULL,\n"
+  "  CHECK (onset <= offset));\n"
+  "CREATE INDEX events_video ON events (video_id, onset);\n"
+  "CREATE TABLE notes (id INTEGER PRIMARY KEY,\n"
+  "  video_id INTEGER NOT NULL REFERENCES videos (id),\n"
+  "  first INTEGER NOT NULL, last INTEGER NOT NULL, au INTEGER NOT NULL DEFAULT 0,\n"
+  "  event_id INTEGER REFERENCES events (id), text TEXT NOT NULL,\n"
+  "  coder_id INTEGER NOT NULL REFERENCES coders (id), time REAL NOT NULL,\n"
+  "  CHECK (first <= last));\n"
+  "CREATE INDEX notes_video ON notes (video_id, first);\n";
+
 /* migrations[v] takes a project from version v to v + 1. */
 static const char * const migrations[] = {
   [0] = schema_v1,
   [1] = migrate_v1_v2,
   [2] = migrate_v2_v3,
+  [3] = migrate_v3_v4,
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == FACET_STORE_SCHEMA_VERSION);

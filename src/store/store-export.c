@@ -910,6 +910,12 @@ write_eaf (FacetStore  *store,
   for (int a = 0; a < t->n_aus; a++)
     if (((GArray *) all->pdata[a])->len > 0)
       eaf_tier (root, t, a, all->pdata[a], slot_of, &annotation);
+  /* The coders' marked events and notes (store-notes.c). */
+  if (!store_eaf_add_marks (store, t->video, root, &annotation, error))
+    {
+      xmlFreeDoc (doc);
+      return FALSE;
+    }
   node = xmlNewChild (root, NULL, BAD_CAST "LINGUISTIC_TYPE", NULL);
   xmlNewProp (node, BAD_CAST "GRAPHIC_REFERENCES", BAD_CAST "false");
   xmlNewProp (node, BAD_CAST "LINGUISTIC_TYPE_ID", BAD_CAST "facet-au");
@@ -1005,6 +1011,9 @@ facet_store_export (FacetStore               *store,
       n_aus = model->n_aus;
       aus = g_memdup2 (model->au_ids, sizeof (int) * n_aus);
       thresholds = store_model_thresholds (model, options->threshold);
+      /* The lab's coding scheme may be wider than the model (store-notes.c). */
+      if (!store_scheme_extend (store, &aus, &thresholds, &n_aus, error))
+        return FALSE;
     }
   else
     {
@@ -1097,6 +1106,9 @@ facet_store_export (FacetStore               *store,
           break;
         case FACET_EXPORT_EVENTS:
           events_csv (joint, t);
+          /* The events coders marked (S, P, F), source "marked" (store-notes.c). */
+          if (!store_events_csv_add_marked (store, v, joint, error))
+            return FALSE;
           break;
         case FACET_EXPORT_SUMMARY:
         default:

@@ -169,4 +169,25 @@ gboolean      store_parse_au_list  (const char   *text,
                                     int          *n_aus);
 char         *store_video_display_name (const FacetStoreVideo *video);
 
+/* store-notes.c: the scheme's AUs the model lacks joined to an export's
+ * (threshold 0.5, no prediction: labels decide them); the marked events
+ * and notes of @video as two tiers of an ELAN document (slots appended to
+ * its TIME_ORDER). */
+gboolean      store_scheme_extend  (FacetStore   *store,
+                                    int         **aus,
+                                    float       **thresholds,
+                                    int          *n_aus,
+                                    GError      **error);
+/* Rows of the events export for the events coders marked in @video. */
+gboolean      store_events_csv_add_marked (FacetStore            *store,
+                                           const FacetStoreVideo *video,
+                                           GString               *out,
+                                           GError               **error);
+struct _xmlNode;
+gboolean      store_eaf_add_marks  (FacetStore            *store,
+                                    const FacetStoreVideo *video,
+                                    struct _xmlNode       *root,
+                                    guint                 *annotation,
+                                    GError               **error);
+
 G_END_DECLS

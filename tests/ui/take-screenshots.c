@@ -36,6 +36,41 @@ save (GtkWidget  *widget,
   g_print ("%s\n", path);
 }
 
+/* What a lab adds around the labels, so that the shots show it: a coding
+ * scheme wider than the model (AU05 and AU45 coded by hand), a marked
+ * AU12 event with its apex and a note on it (issue 19). Only once per project. */
+static void
+add_coding_marks (const char *project)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_open (project, &error);
+  g_autoptr (FacetStoreModel) model = NULL;
+  g_autoptr (GArray) events = NULL;
+  g_autoptr (GArray) scheme = g_array_new (FALSE, FALSE, sizeof (int));
+  static const int extra[] = { 5, 45 };
+  FacetStoreEvent event = { .video_id = 2, .au = 12, .onset = 150, .apex = 163, .offset = 178 };
+  FacetStoreNote note = { .video_id = 2, .text = (char *) "Smile fades slowly; check the offset" };
+  gint64 id;
+
+  if (store == NULL)
+    g_error ("%s", error->message);
+  events = facet_store_list_events (store, 2, 0, &error);
+  if (events == NULL || events->len > 0)
+    return;
+  model = facet_store_get_model (store, 1, &error);
+  if (model == NULL)
+    g_error ("%s", error->message);
+  g_array_append_vals (scheme, model->au_ids, (guint) model->n_aus);
+  g_array_append_vals (scheme, extra, G_N_ELEMENTS (extra));
+  facet_store_set_coder (store, "alice");
+  if (!facet_store_set_scheme (store, (const int *) (void *) scheme->data, (int) scheme->len, &error)
+      || (id = facet_store_add_event (store, &event, &error)) < 0)
+    g_error ("%s", error->message);
+  note.event_id = id;
+  if (facet_store_add_note (store, &note, &error) < 0)
+    g_error ("%s", error->message);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -74,6 +109,7 @@ main (int    argc,
       project = ui_build_project (tmp, recipe, TRUE, NULL);
     }
 
+  add_coding_marks (project);
   app = ui_app_new ();
   settings = g_settings_new ("io.github.facet.Facet");
   {
