@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine-config.h"
 #include "face/facet-face.h"
 #include "media/media-synth.h"
 
@@ -100,18 +101,20 @@ main (int    argc,
   start = g_get_monotonic_time ();
   for (int i = 0; i < n; i++)
     {
-      g_autoptr (FacetImage) crop = facet_face_crop (frame, &face, aligned, NULL);
+      g_autoptr (FacetImage) crop
+        = facet_face_crop (frame, &face, facet_model_config_crop (aligned), NULL);
     }
   t_aligned = seconds_since (start) / n;
 
   start = g_get_monotonic_time ();
   for (int i = 0; i < n; i++)
     {
-      g_autoptr (FacetImage) crop = facet_face_crop (frame, &face, box, NULL);
+      g_autoptr (FacetImage) crop
+        = facet_face_crop (frame, &face, facet_model_config_crop (box), NULL);
     }
   t_box = seconds_since (start) / n;
 
-  tracker = facet_face_tracker_new (detector, aligned);
+  tracker = facet_face_tracker_new (detector, facet_model_config_crop (aligned));
   start = g_get_monotonic_time ();
   for (int i = 0; i < n; i++)
     {

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine-config.h"
 #include "face/facet-face.h"
 #include "media/media-synth.h"
 
@@ -205,7 +206,7 @@ track_videos (const double *tones,
         continue;
       subject = facet_synth_subject_new ((guint64) id);
       timeline = facet_synth_timeline_new (subject, (guint64) id, 300, 30.0);
-      tracker = facet_face_tracker_new (detector, config);
+      tracker = facet_face_tracker_new (detector, facet_model_config_crop (config));
       for (gint64 f = 0; f < 60; f += 2)
         {
           float au[FACET_SYNTH_N_AUS];

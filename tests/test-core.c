@@ -189,6 +189,53 @@ test_image_tensor (void)
   g_assert_cmpfloat_with_epsilon (out[3], -2.0f, 1e-6); /* G plane, pixel 1 */
 }
 
+/* The FACS vocabulary: what the store's imports, the exports and the
+ * model configurations rely on. */
+static void
+test_facs (void)
+{
+  static const int bp4d[] = { 1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24 };
+  static const FacetCropKind kinds[] = { FACET_CROP_BOX, FACET_CROP_ALIGNED, FACET_CROP_NONE };
+  const int *aus;
+  int n = 0;
+  float template[10];
+
+  aus = facet_dataset_aus ("bp4d+", &n);
+  g_assert_nonnull (aus);
+  g_assert_cmpmem (aus, n * sizeof (int), bp4d, sizeof bp4d);
+  aus = facet_dataset_aus ("DISFA", &n);
+  g_assert_nonnull (aus);
+  g_assert_cmpint (n, ==, 8);
+  g_assert_cmpint (aus[6], ==, 25);
+  g_assert_null (facet_dataset_aus ("CK+", &n));
+  g_assert_null (facet_dataset_aus (NULL, &n));
+
+  g_assert_cmpstr (facet_au_name (12), ==, "lip corner puller");
+  g_assert_cmpstr (facet_au_name (45), ==, "blink");
+  g_assert_null (facet_au_name (3));
+  /* Every AU of the data sets has a name. */
+  for (int i = 0; i < (int) G_N_ELEMENTS (bp4d); i++)
+    g_assert_nonnull (facet_au_name (bp4d[i]));
+
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      FacetCropKind back = (FacetCropKind) -1;
+      g_assert_true (facet_crop_kind_from_string (facet_crop_kind_to_string (kinds[i]), &back));
+      g_assert_cmpint (back, ==, kinds[i]);
+    }
+  g_assert_false (facet_crop_kind_from_string ("Box", &(FacetCropKind) { 0 }));
+  g_assert_false (facet_crop_kind_from_string (NULL, &(FacetCropKind) { 0 }));
+
+  /* The template keeps the eyes above the nose above the mouth, inside
+   * the crop, left before right. */
+  facet_crop_default_template (template);
+  for (int i = 0; i < 10; i++)
+    g_assert_true (template[i] > 0.0f && template[i] < 1.0f);
+  g_assert_cmpfloat (template[0], <, template[2]);
+  g_assert_cmpfloat (template[1], <, template[5]);
+  g_assert_cmpfloat (template[5], <, template[7]);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -200,6 +247,7 @@ main (int    argc,
   g_test_add_func ("/core/natural-sort", test_natural_sort);
   g_test_add_func ("/core/pool", test_pool);
   g_test_add_func ("/core/rng", test_rng);
+  g_test_add_func ("/core/facs", test_facs);
   g_test_add_func ("/core/image/png-jpeg", test_image_png_jpeg);
   g_test_add_func ("/core/image/errors", test_image_errors);
   g_test_add_func ("/core/image/resize", test_image_resize);

@@ -183,7 +183,8 @@ faces_in_image (const char             *path,
       status = FACET_FACE_STATUS_FOUND;
       r->has_crop = TRUE;
       {
-        g_autoptr (FacetImage) crop = facet_face_crop (image, &r->face, config, r->transform);
+        g_autoptr (FacetImage) crop
+          = facet_face_crop (image, &r->face, facet_model_config_crop (config), r->transform);
         if (first_crop == NULL)
           first_crop = g_steal_pointer (&crop);
       }
@@ -225,7 +226,7 @@ faces_in_video (const char             *path,
                             " is outside the video (0-%" G_GINT64_FORMAT ")",
                             path, frame, info->n_frames - 1);
 
-  tracker = facet_face_tracker_new (detector, config);
+  tracker = facet_face_tracker_new (detector, facet_model_config_crop (config));
   facet_face_tracker_set_min_size (tracker, min_size);
   if (select != NULL)
     {

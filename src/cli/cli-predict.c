@@ -59,7 +59,8 @@ crop_image (FacetImage             *image,
        * model's own convention when --crop is given). */
       with_crop = facet_model_config_copy (config);
       with_crop->crop = crop;
-      return facet_face_crop (image, &g_array_index (faces, FacetFace, 0), with_crop, NULL);
+      return facet_face_crop (image, &g_array_index (faces, FacetFace, 0),
+                              facet_model_config_crop (with_crop), NULL);
     }
 }
 

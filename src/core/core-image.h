@@ -2,6 +2,11 @@
  *
  * A FacetImage is reference counted because decoded video frames are shared
  * between the frame cache, the pipeline and the app.
+ *
+ * Threads and ownership: the count is atomic, and an image that has been
+ * shared (given to a cache, a queue or another thread) is read-only; only
+ * the code that made it writes its pixels before sharing it. Every
+ * function returning a FacetImage * returns a new reference.
  */
 #pragma once
 

@@ -2,6 +2,12 @@
  *
  * The workers sleep on a condition variable when idle: they never spin, so
  * they do not fight OpenBLAS's own threads for the cores.
+ *
+ * Threads: one pool per process, started on first use. Any thread may call
+ * facet_parallel_for(); one loop runs at a time (callers from different
+ * threads take turns) and the caller works too; a call from inside a loop
+ * body runs serially in that thread. @func runs on the workers and the
+ * caller at once: it must only write what its @index owns.
  */
 #pragma once
 

@@ -4,6 +4,23 @@
  * model once (weights uploaded or packed a single time), runs whole batched
  * forwards, and runs single ops for the cross-backend op tests. The CPU
  * backend is the reference; others are compared against it op by op.
+ *
+ * Threads: a FacetBackend is single-thread. Its scratch buffers (the CPU
+ * backend's activations, sized for the largest batch seen; the Vulkan
+ * backend's device buffers and command buffers) are reused by every call,
+ * so one backend serves one thread at a time: callers that share one hold
+ * a lock around each call (the app's explainer does), everyone else makes
+ * their own (the pipeline's inference thread, each training run). Inside
+ * a call the CPU backend spreads work over the process-wide worker pool
+ * (core/core-pool.h). Different backends may run at the same time, also
+ * on the same FacetModel (a model is read-only once loaded).
+ *
+ * Ownership: facet_backend_new() returns a new backend (free with
+ * facet_backend_free()); load_model takes a reference on the model (the
+ * backend's `model` field, borrowed by readers); result and gradient
+ * structs are the caller's: the backend fills them and keeps no pointer.
+ * Pointers in FacetTrainStep, FacetMaeStep and FacetHeadsStep are borrowed
+ * for the call.
  */
 #pragma once
 
@@ -54,6 +71,8 @@ typedef struct
   float            *pooled_raw;  /* [batch, dim] before fc_norm / norm, NULL unless asked */
 } FacetForwardResult;
 
+/* A new result with room for @batch images and the outputs @flags asks
+ * for; the caller owns it (facet_forward_result_free()). */
 FacetForwardResult *facet_forward_result_new  (const FacetModelConfig *config,
                                                guint                   batch,
                                                FacetForwardFlags       flags);
@@ -138,8 +157,10 @@ FacetGrads  *facet_grads_new          (FacetModel        *model,
                                        gpointer           data);
 void         facet_grads_free         (FacetGrads        *grads);
 void         facet_grads_zero         (FacetGrads        *grads);
+/* Borrowed: the buffer of tensor @name (NULL when frozen), owned by @grads. */
 float       *facet_grads_get          (FacetGrads        *grads,
                                        const char        *name);
+/* Borrowed: the names of the trainable tensors, owned by @grads. */
 GPtrArray   *facet_grads_get_names    (FacetGrads        *grads);
 double       facet_grads_norm         (FacetGrads        *grads);
 void         facet_grads_scale        (FacetGrads        *grads,
@@ -264,10 +285,14 @@ struct _FacetBackend
   FacetModel               *model; /* set by load_model */
 };
 
+/* A new backend, owned: "cpu" (also NULL), "vulkan", or "auto" (a real GPU
+ * when there is one, else the CPU). */
 FacetBackend *facet_backend_new          (const char        *name,
                                           GError           **error);
 void          facet_backend_free         (FacetBackend      *backend);
+/* Borrowed, static. */
 const char   *facet_backend_get_name     (FacetBackend      *backend);
+/* Owned (g_free): the device and its settings, for logs and the CLI. */
 char         *facet_backend_describe     (FacetBackend      *backend);
 gboolean      facet_backend_compute_op   (FacetBackend      *backend,
                                           const FacetOpDesc *op,
@@ -300,6 +325,7 @@ gboolean      facet_backend_heads_step   (FacetBackend      *backend,
                                           FacetGrads        *grads,
                                           FacetTrainStepResult *result,
                                           GError           **error);
+/* Borrowed, static, NULL-terminated. */
 const char * const *facet_backend_list   (void);
 
 /* Precision of weights and products. Backends created after
@@ -347,6 +373,7 @@ typedef struct
 
 const char *facet_device_type_to_string (FacetDeviceType  type);
 void        facet_device_info_free      (FacetDeviceInfo *info);
+/* Owned: a new array of FacetDeviceInfo (freed with the array). */
 GPtrArray  *facet_backend_list_devices  (GError         **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetDeviceInfo, facet_device_info_free)

@@ -7,6 +7,8 @@
 
 #include <json-glib/json-glib.h>
 
+#include "core/core-facs.h"
+
 G_BEGIN_DECLS
 
 typedef enum
@@ -14,13 +16,6 @@ typedef enum
   FACET_READOUT_GLOBAL_POOL, /* mean of patch tokens -> fc_norm -> head */
   FACET_READOUT_CLS_TOKEN,   /* norm(x)[class token] -> head */
 } FacetReadout;
-
-typedef enum
-{
-  FACET_CROP_BOX,     /* detector box + margin, squared, resized */
-  FACET_CROP_ALIGNED, /* similarity transform of 5 landmarks onto a template */
-  FACET_CROP_NONE,    /* the image already is the crop */
-} FacetCropKind;
 
 typedef struct _FacetModelConfig FacetModelConfig;
 
@@ -76,12 +71,9 @@ FacetModelConfig *facet_model_config_from_string (const char            *text,
                                                  GError                **error);
 
 const char       *facet_readout_to_string       (FacetReadout            readout);
-const char       *facet_crop_kind_to_string     (FacetCropKind           crop);
-gboolean          facet_crop_kind_from_string   (const char             *text,
-                                                 FacetCropKind          *crop);
-const int        *facet_dataset_aus             (const char             *dataset,
-                                                 int                    *n_aus);
-const char       *facet_au_name                 (int                     au);
+/* The face module's view of the crop fields (crop, image_size,
+ * crop_margin, align_template). */
+FacetCropSpec     facet_model_config_crop       (const FacetModelConfig *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetModelConfig, facet_model_config_free)
 

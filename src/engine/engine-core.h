@@ -2,6 +2,12 @@
  *
  * The engine turns face crops (FacetImage) into model input (resize,
  * normalise), runs batched forwards on its backend and returns results.
+ *
+ * Threads: a FacetEngine is single-thread, like the backend it owns (see
+ * engine-backend.h): one thread at a time, or a lock around each call.
+ * Ownership: facet_engine_new() takes a reference on @model; the get_
+ * functions return borrowed pointers, valid while the engine lives;
+ * facet_engine_predict_images() returns a new result (the caller's).
  */
 #pragma once
 

@@ -807,6 +807,122 @@ apply_options (FacetModelConfig            *c,
   return TRUE;
 }
 
+/* Tensors by name (borrowed from @tensors). Checkpoints saved from
+ * DistributedDataParallel prefix every key with "module.": the prefix is
+ * removed in place when every key has it. */
+static GHashTable *
+index_tensors (GPtrArray *tensors)
+{
+  GHashTable *by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean strip_module = TRUE;
+
+  for (guint i = 0; i < tensors->len; i++)
+    if (!g_str_has_prefix (((FacetTensor *) g_ptr_array_index (tensors, i))->name, "module."))
+      strip_module = FALSE;
+  for (guint i = 0; i < tensors->len; i++)
+    {
+      FacetTensor *t = g_ptr_array_index (tensors, i);
+      if (strip_module)
+        memmove (t->name, t->name + 7, strlen (t->name + 7) + 1);
+      g_hash_table_insert (by_name, t->name, t);
+    }
+  return by_name;
+}
+
+/* A tensor the configuration needs and the file lacks: created where that
+ * is the known convention (a new head on request, MAE's fc_norm, a zero
+ * qkv bias), otherwise an error naming it. */
+static gboolean
+add_missing_tensor (FacetModel                  *model,
+                    const Expected              *e,
+                    GHashTable                  *by_name,
+                    const FacetModelLoadOptions *options,
+                    const char                  *path,
+                    GError                     **error)
+{
+  gboolean is_head = g_str_has_prefix (e->name, "head.");
+
+  if (is_head && options && options->create_head)
+    {
+      if (g_str_equal (e->name, "head.weight"))
+        {
+          create_head (model, "head", model->config->n_aus, options->seed);
+          add_note (model, g_strdup_printf ("created a new AU head for %d AUs (the file "
+                                            "has none)", model->config->n_aus));
+        }
+      return TRUE;
+    }
+  if (g_str_has_prefix (e->name, "fc_norm.") && g_hash_table_contains (by_name, "norm.weight"))
+    {
+      /* MAE fine-tuning starts global pooling with a fresh norm. */
+      add_tensor (model, constant_tensor (e->name, 1, e->shape[0], 0,
+                                          g_str_has_suffix (e->name, "weight") ? 1.0f : 0.0f));
+      if (g_str_has_suffix (e->name, "weight"))
+        add_note (model, g_strdup ("created fc_norm (ones and zeros) for global pooling; "
+                                   "the file's final norm is not used"));
+      return TRUE;
+    }
+  if (g_str_has_suffix (e->name, "attn.qkv.bias"))
+    {
+      add_tensor (model, constant_tensor (e->name, 1, e->shape[0], 0, 0.0f));
+      return TRUE;
+    }
+  if (is_head)
+    g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_MISSING,
+                 "%s: the file has no AU head (head.weight): it is a pretrained "
+                 "encoder; fine-tune it, or convert it with --aus to create a head", path);
+  else
+    g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_MISSING,
+                 "%s: tensor %s is missing", path, e->name);
+  return FALSE;
+}
+
+static gboolean
+check_shape (const FacetTensor *src,
+             const Expected    *e,
+             const char        *path,
+             GError           **error)
+{
+  gboolean shape_ok = src->ndim == e->ndim;
+
+  for (int d = 0; shape_ok && d < e->ndim; d++)
+    shape_ok = src->shape[d] == e->shape[d];
+  if (!shape_ok)
+    {
+      g_autofree char *want = expected_shape_string (e);
+      g_autofree char *have = facet_tensor_shape_string (src);
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_SHAPE,
+                   "%s: tensor %s has shape %s, but the model configuration needs %s", path,
+                   e->name, have, want);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Notes for the file's tensors that the model does not use (the MAE
+ * decoder's counted in one note). */
+static void
+note_unused_tensors (FacetModel *model,
+                     GPtrArray  *tensors,
+                     GHashTable *used)
+{
+  guint n_decoder = 0;
+
+  for (guint i = 0; i < tensors->len; i++)
+    {
+      FacetTensor *t = g_ptr_array_index (tensors, i);
+      if (g_hash_table_contains (used, t->name))
+        continue;
+      if (is_decoder_key (t->name))
+        n_decoder++;
+      else
+        add_note (model, g_strdup_printf ("ignored tensor %s (not part of this model)", t->name));
+    }
+  if (n_decoder > 0)
+    add_note (model, g_strdup_printf ("ignored %u MAE decoder tensors (pretraining only)",
+                                      n_decoder));
+}
+
 /**
  * facet_model_load:
  * @options: (nullable): overrides for what the file does not say
@@ -827,8 +943,6 @@ facet_model_load (const char                  *path,
   g_autoptr (FacetModelConfig) config = NULL;
   g_autoptr (FacetModel) model = NULL;
   const char *config_json;
-  gboolean strip_module = TRUE;
-  guint n_decoder = 0;
   ArgsHints hints;
 
   g_return_val_if_fail (path != NULL, NULL);
@@ -845,18 +959,7 @@ facet_model_load (const char                  *path,
   for (guint i = 0; i < ckpt->notes->len; i++)
     g_ptr_array_add (notes, g_strdup (g_ptr_array_index (ckpt->notes, i)));
 
-  /* Checkpoints saved from DistributedDataParallel prefix every key. */
-  for (guint i = 0; i < ckpt->tensors->len; i++)
-    if (!g_str_has_prefix (((FacetTensor *) g_ptr_array_index (ckpt->tensors, i))->name, "module."))
-      strip_module = FALSE;
-  by_name = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < ckpt->tensors->len; i++)
-    {
-      FacetTensor *t = g_ptr_array_index (ckpt->tensors, i);
-      if (strip_module)
-        memmove (t->name, t->name + 7, strlen (t->name + 7) + 1);
-      g_hash_table_insert (by_name, t->name, t);
-    }
+  by_name = index_tensors (ckpt->tensors);
 
   read_hints (ckpt->extras, &hints);
   config_json = ckpt->metadata ? g_hash_table_lookup (ckpt->metadata, CONFIG_KEY) : NULL;
@@ -899,58 +1002,15 @@ facet_model_load (const char                  *path,
       Expected *e = g_ptr_array_index (expected, i);
       FacetTensor *src = g_hash_table_lookup (by_name, e->name);
       FacetTensor *packed;
-      gboolean shape_ok;
 
       if (src == NULL)
         {
-          gboolean is_head = g_str_has_prefix (e->name, "head.");
-          if (is_head && options && options->create_head)
-            {
-              if (g_str_equal (e->name, "head.weight"))
-                {
-                  create_head (model, "head", model->config->n_aus, options->seed);
-                  add_note (model, g_strdup_printf ("created a new AU head for %d AUs (the file "
-                                                    "has none)", model->config->n_aus));
-                }
-              continue;
-            }
-          if (g_str_has_prefix (e->name, "fc_norm.") && g_hash_table_contains (by_name, "norm.weight"))
-            {
-              /* MAE fine-tuning starts global pooling with a fresh norm. */
-              add_tensor (model, constant_tensor (e->name, 1, e->shape[0], 0,
-                                                  g_str_has_suffix (e->name, "weight") ? 1.0f : 0.0f));
-              if (g_str_has_suffix (e->name, "weight"))
-                add_note (model, g_strdup ("created fc_norm (ones and zeros) for global pooling; "
-                                           "the file's final norm is not used"));
-              continue;
-            }
-          if (g_str_has_suffix (e->name, "attn.qkv.bias"))
-            {
-              add_tensor (model, constant_tensor (e->name, 1, e->shape[0], 0, 0.0f));
-              continue;
-            }
-          if (is_head)
-            g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_MISSING,
-                         "%s: the file has no AU head (head.weight): it is a pretrained "
-                         "encoder; fine-tune it, or convert it with --aus to create a head", path);
-          else
-            g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_MISSING,
-                         "%s: tensor %s is missing", path, e->name);
-          return NULL;
+          if (!add_missing_tensor (model, e, by_name, options, path, error))
+            return NULL;
+          continue;
         }
-
-      shape_ok = src->ndim == e->ndim;
-      for (int d = 0; shape_ok && d < e->ndim; d++)
-        shape_ok = src->shape[d] == e->shape[d];
-      if (!shape_ok)
-        {
-          g_autofree char *want = expected_shape_string (e);
-          g_autofree char *have = facet_tensor_shape_string (src);
-          g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_SHAPE,
-                       "%s: tensor %s has shape %s, but the model configuration needs %s", path,
-                       e->name, have, want);
-          return NULL;
-        }
+      if (!check_shape (src, e, path, error))
+        return NULL;
 
       packed = pack_tensor (src, e->name, error);
       if (packed == NULL)
@@ -962,20 +1022,7 @@ facet_model_load (const char                  *path,
       g_hash_table_add (used, src->name);
     }
 
-  for (guint i = 0; i < ckpt->tensors->len; i++)
-    {
-      FacetTensor *t = g_ptr_array_index (ckpt->tensors, i);
-      if (g_hash_table_contains (used, t->name))
-        continue;
-      if (is_decoder_key (t->name))
-        n_decoder++;
-      else
-        add_note (model, g_strdup_printf ("ignored tensor %s (not part of this model)", t->name));
-    }
-  if (n_decoder > 0)
-    add_note (model, g_strdup_printf ("ignored %u MAE decoder tensors (pretraining only)",
-                                      n_decoder));
-
+  note_unused_tensors (model, ckpt->tensors, used);
   model->extras = g_steal_pointer (&ckpt->extras);
   return g_steal_pointer (&model);
 }

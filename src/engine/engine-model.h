@@ -5,6 +5,19 @@
  * every tensor against the configuration and packs the weights as
  * contiguous fp32, once. fp32 safetensors are used in place from the mapped
  * file.
+ *
+ * Ownership: a FacetModel is reference counted (atomically); load, new_random
+ * and copy return a new reference. Every get_ function returns a pointer
+ * borrowed from the model (config, path, notes, the tensor array, a tensor,
+ * its weights), valid while the model lives and until it is changed.
+ * facet_model_set_tensor() takes ownership of @tensor.
+ *
+ * Threads: once loaded, a model is read-only and may be shared by any
+ * number of threads and backends. The changing functions (get_config_mut,
+ * reset_head, set_tensor, make_writable; the optimiser writing weights in
+ * place during training) are for a model that one thread owns: fine-tuning
+ * works on its own copy (facet_model_copy()), pre-training on a model it
+ * loaded itself.
  */
 #pragma once
 
@@ -51,6 +64,7 @@ const FacetModelConfig *facet_model_get_config        (FacetModel               
 FacetModelConfig       *facet_model_get_config_mut    (FacetModel                  *model);
 FacetModelFormat        facet_model_get_format        (FacetModel                  *model);
 const char             *facet_model_get_path          (FacetModel                  *model);
+/* NULL-terminated. */
 const char * const     *facet_model_get_notes         (FacetModel                  *model);
 GPtrArray              *facet_model_get_tensors       (FacetModel                  *model);
 const FacetTensor      *facet_model_get_tensor        (FacetModel                  *model,

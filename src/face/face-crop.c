@@ -276,11 +276,11 @@ crop_box (const FacetImage *image,
 }
 
 static FacetImage *
-crop_aligned (const FacetImage       *image,
-              const FacetFace        *face,
-              const FacetModelConfig *config,
-              int                     size,
-              double                  transform[6])
+crop_aligned (const FacetImage    *image,
+              const FacetFace     *face,
+              const FacetCropSpec *crop,
+              int                  size,
+              double               transform[6])
 {
   /* The eyes weigh most: they are the most stable landmarks and what AU
    * models are most sensitive to; faces whose eye-to-mouth proportion
@@ -292,7 +292,7 @@ crop_aligned (const FacetImage       *image,
 
   facet_face_alignment_points (face, points);
   for (int i = 0; i < 10; i++)
-    target[i] = config->align_template[i] * size - 0.5f;
+    target[i] = crop->align_template[i] * size - 0.5f;
   /* Fit image -> crop (the error is minimised in crop pixels, the common
    * convention for template alignment), then invert for crop -> image. */
   if (!facet_face_fit_similarity_weighted (points, target, weights, 5, to_crop)
@@ -300,7 +300,7 @@ crop_aligned (const FacetImage       *image,
     {
       /* Degenerate landmarks (all on one point): fall back to the box so
        * that the caller still gets the face, not garbage. */
-      return crop_box (image, face, config->crop_margin, size, transform);
+      return crop_box (image, face, crop->margin, size, transform);
     }
   return facet_face_warp (image, transform, size, size);
 }
@@ -315,28 +315,28 @@ crop_aligned (const FacetImage       *image,
  * template, sampled bilinearly. None: the whole image resized to the input.
  */
 FacetImage *
-facet_face_crop (const FacetImage       *image,
-                 const FacetFace        *face,
-                 const FacetModelConfig *config,
-                 double                  transform[6])
+facet_face_crop (const FacetImage *image,
+                 const FacetFace  *face,
+                 FacetCropSpec     crop,
+                 double            transform[6])
 {
   double unused[6];
   int size;
 
-  g_return_val_if_fail (image != NULL && config != NULL, NULL);
-  g_return_val_if_fail (config->image_size > 0, NULL);
-  g_return_val_if_fail (face != NULL || config->crop == FACET_CROP_NONE, NULL);
+  g_return_val_if_fail (image != NULL, NULL);
+  g_return_val_if_fail (crop.size > 0, NULL);
+  g_return_val_if_fail (face != NULL || crop.kind == FACET_CROP_NONE, NULL);
 
   if (transform == NULL)
     transform = unused;
-  size = config->image_size;
+  size = crop.size;
 
-  switch (config->crop)
+  switch (crop.kind)
     {
     case FACET_CROP_BOX:
-      return crop_box (image, face, config->crop_margin, size, transform);
+      return crop_box (image, face, crop.margin, size, transform);
     case FACET_CROP_ALIGNED:
-      return crop_aligned (image, face, config, size, transform);
+      return crop_aligned (image, face, &crop, size, transform);
     case FACET_CROP_NONE:
     default:
       transform[0] = (double) image->width / size;

@@ -40,7 +40,7 @@
 struct _FacetFaceTracker
 {
   FacetFaceDetector *detector; /* not owned */
-  FacetModelConfig  *config;
+  FacetCropSpec      crop;
   FacetFaceSmoother *smoother;
   float              min_size;
 
@@ -56,19 +56,19 @@ struct _FacetFaceTracker
 /**
  * facet_face_tracker_new:
  * @detector: used for every frame; must outlive the tracker
- * @config: the model's crop convention and input size (copied)
+ * @crop: the model's crop convention and input size (copied)
  */
 FacetFaceTracker *
-facet_face_tracker_new (FacetFaceDetector      *detector,
-                        const FacetModelConfig *config)
+facet_face_tracker_new (FacetFaceDetector *detector,
+                        FacetCropSpec      crop)
 {
   FacetFaceTracker *tracker;
 
-  g_return_val_if_fail (detector != NULL && config != NULL, NULL);
+  g_return_val_if_fail (detector != NULL && crop.size > 0, NULL);
 
   tracker = g_new0 (FacetFaceTracker, 1);
   tracker->detector = detector;
-  tracker->config = facet_model_config_copy (config);
+  tracker->crop = crop;
   tracker->smoother = facet_face_smoother_new (0.0, 0.0);
   tracker->min_size = DEFAULT_MIN_SIZE;
   return tracker;
@@ -79,7 +79,6 @@ facet_face_tracker_free (FacetFaceTracker *tracker)
 {
   if (tracker == NULL)
     return;
-  facet_model_config_free (tracker->config);
   facet_face_smoother_free (tracker->smoother);
   g_free (tracker);
 }
@@ -414,5 +413,5 @@ facet_face_tracker_process (FacetFaceTracker  *tracker,
   result->status = FACET_FACE_STATUS_FOUND;
   result->face = smoothed;
   result->quality = face_quality (&raw, &smoothed, tracker->min_size);
-  return facet_face_crop (frame, &smoothed, tracker->config, result->transform);
+  return facet_face_crop (frame, &smoothed, tracker->crop, result->transform);
 }

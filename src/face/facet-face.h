@@ -5,13 +5,20 @@
  * CONTRACT (written before the implementation): the pipeline, the store and
  * the app code against these declarations. Add functions freely; change
  * these only together with their callers.
+ *
+ * Threads: a FacetFaceDetector may be shared: it holds a lock for each
+ * detection (dlib keeps scratch state per call), so threads sharing one
+ * take turns. A FacetFaceTracker and a FacetFaceSmoother are single-thread
+ * (they remember the previous frame): one per video being followed. The
+ * other functions are reentrant.
+ * Ownership: crops and warps return new images (facet_image_unref());
+ * detections return a new GArray of FacetFace (g_array_unref()).
  */
 #pragma once
 
 #include <gio/gio.h>
 
 #include "core/facet-core.h"
-#include "engine/engine-config.h"
 
 G_BEGIN_DECLS
 
@@ -55,25 +62,28 @@ typedef struct _FacetFaceDetector FacetFaceDetector;
 FacetFaceDetector *facet_face_detector_new    (const char        *landmark_model,
                                                GError           **error);
 void               facet_face_detector_free   (FacetFaceDetector *detector);
-/* All faces in an image, largest first. Thread-safe for one caller at a time. */
+/* All faces in an image, largest first. Callers in several threads take
+ * turns (the detector's lock). */
 GArray            *facet_face_detector_detect (FacetFaceDetector *detector,
                                                const FacetImage  *image,
                                                GError           **error);
 
-/* The model input for a face: @crop from the model configuration (kind,
- * margin, template), @size its input side. Returns a size x size image and
- * fills @transform (crop -> image). */
+/* The model input for a face: @crop says how (kind, margin, template) and
+ * its side (engine: facet_model_config_crop()). Returns a new size x size
+ * image (owned by the caller) and fills @transform (crop -> image; may be
+ * NULL). @face may be NULL for FACET_CROP_NONE. */
 FacetImage        *facet_face_crop            (const FacetImage       *image,
                                                const FacetFace        *face,
-                                               const FacetModelConfig *config,
+                                               FacetCropSpec           crop,
                                                double                  transform[6]);
 
 /* Follows one person through consecutive frames: matches by overlap with
  * the previous frame's face, smooths landmarks without lag on fast moves. */
 typedef struct _FacetFaceTracker FacetFaceTracker;
 
+/* @detector is borrowed and must outlive the tracker; @crop is copied. */
 FacetFaceTracker  *facet_face_tracker_new     (FacetFaceDetector      *detector,
-                                               const FacetModelConfig *config);
+                                               FacetCropSpec           crop);
 void               facet_face_tracker_free    (FacetFaceTracker       *tracker);
 /* Choose the person: the face containing image point (x, y) in the next frame. */
 void               facet_face_tracker_select  (FacetFaceTracker       *tracker,

@@ -5,6 +5,15 @@
  * CONTRACT (written before the implementation): the pipeline, the store and
  * the app code against these declarations. Add functions freely; change
  * these only together with their callers.
+ *
+ * Threads: a FacetMediaSource is reference counted and thread-safe (a lock
+ * per source around its decoder and cache): the player's decode tasks and
+ * the app share one. A FacetMediaReader and a FacetMediaWriter are
+ * single-thread: one thread at a time (the pipeline's decoder thread owns
+ * its reader).
+ * Ownership: get_info and get_path are borrowed from the source (valid
+ * while it lives); frames are returned as new references
+ * (facet_image_unref()).
  */
 #pragma once
 

@@ -11,6 +11,16 @@
  * already stored for the model are skipped) gives exactly the result of an
  * uninterrupted run, and so do shards. Used by facet-cli, the app and
  * training.
+ *
+ * Threads: facet_analysis_run() starts three threads of its own (decode,
+ * faces, write) and joins them before it returns, also on error and
+ * cancellation; inference runs in the calling thread, so @engine must not
+ * be used elsewhere meanwhile. The progress callback runs in the writer
+ * thread. The writer commits through a connection of its own, so @store
+ * (thread-safe) stays usable by others meanwhile.
+ * Ownership: @store, @engine and @options are borrowed for the call;
+ * load_model and crop_config return new objects (facet_model_unref(),
+ * facet_model_config_free()).
  */
 #pragma once
 

@@ -376,7 +376,7 @@ faces_thread (gpointer data)
                 {
                   g_autoptr (FacetModelConfig) c = facet_pipeline_crop_config (p->config, v->crop);
                   g_clear_pointer (&tracker, facet_face_tracker_free);
-                  tracker = facet_face_tracker_new (p->detector, c);
+                  tracker = facet_face_tracker_new (p->detector, facet_model_config_crop (c));
                   tracker_video = item->video;
                 }
               /* Every chunk starts afresh: resumed runs and shards see the

@@ -14,12 +14,23 @@
  *
  * Numbering: videos are numbered from 1 in the order they were added; frames
  * count from 0; AUs are FACS numbers (12 for AU12).
+ *
+ * Ownership: in this module `get` means "read from the project", not
+ * "borrow". Every pointer a function returns is new and the caller's
+ * (FacetStoreVideo, FacetStoreModel, FacetPredictionSet, FacetChangeset,
+ * FacetLabelFile: their _free functions; char *: g_free; GArray, GPtrArray:
+ * unref, the elements freed with them; GStrv: g_strfreev), except `const
+ * char *` results: get_path, get_folder, get_project_id and get_coder are
+ * borrowed from the FacetStore (valid until it is closed, get_coder until
+ * the next set_coder), the *_to_string and model_kind ones are static.
+ * Structs passed in (the *Info structs, label arrays) are borrowed for the
+ * call.
  */
 #pragma once
 
 #include <gio/gio.h>
 
-#include "engine/engine-config.h"
+#include "core/core-facs.h"
 
 G_BEGIN_DECLS
 

@@ -115,7 +115,7 @@ crop_frame (FacetStore             *store,
         return facet_image_new (1, 1); /* marks "no face" for the caller */
       face = g_array_index (faces, FacetFace, 0);
     }
-  return facet_face_crop (image, &face, &cfg, transform);
+  return facet_face_crop (image, &face, facet_model_config_crop (&cfg), transform);
 }
 
 /* Every video's labels (in frame order), and the sorted AUs coded present

@@ -3,6 +3,14 @@
  * The loop knows no project file: its caller (facet-cli finetune, the app)
  * gathers labelled face crops and subject ids into a FacetTrainData, and
  * stores the resulting model and metrics.
+ *
+ * Threads: facet_train_run() blocks and runs in the calling thread (the
+ * app's is a GTask thread) with a CPU backend of its own; on_step and
+ * on_epoch are called from that thread; @cancellable stops it at the next
+ * step or evaluation batch.
+ * Ownership: @base, @data and @config are borrowed for the call (@base is
+ * copied, never changed); the returned model and *@result are new
+ * (facet_model_unref(), facet_train_result_free()).
  */
 #pragma once
 

@@ -8,6 +8,7 @@
 
 #include <glib/gstdio.h>
 
+#include "engine/engine-config.h"
 #include "face/facet-face.h"
 #include "media/media-synth.h"
 
@@ -281,7 +282,7 @@ test_tracker_faint_face (void)
   int by_detector = 0, by_tracker = 0;
 
   config->crop = FACET_CROP_NONE;
-  tracker = facet_face_tracker_new (detector, config);
+  tracker = facet_face_tracker_new (detector, facet_model_config_crop (config));
   for (gint64 f = 0; f < 60; f += 2)
     {
       float au[FACET_SYNTH_N_AUS];
@@ -371,7 +372,7 @@ test_crop_box (void)
   face.y = 60;
   face.width = 100;
   face.height = 80;
-  crop = facet_face_crop (image, &face, config, t);
+  crop = facet_face_crop (image, &face, facet_model_config_crop (config), t);
   g_assert_cmpint (crop->width, ==, 120);
   g_assert_cmpint (crop->height, ==, 120);
   g_assert_cmpfloat (fabs (t[0] - 1.0), <, 1e-9);
@@ -396,7 +397,7 @@ test_crop_box (void)
   face.y = 20;
   face.width = 80;
   face.height = 80;
-  crop = facet_face_crop (image, &face, config, t);
+  crop = facet_face_crop (image, &face, facet_model_config_crop (config), t);
   g_assert_cmpint (crop->width, ==, 224);
   /* 88 px square from (-24, 16); its centre pixel is the box's (19.5, 59.5) */
   apply (t, 111.5, 111.5, &x, &y);
@@ -418,7 +419,7 @@ test_crop_box (void)
   /* none: the image is the crop */
   g_clear_pointer (&crop, facet_image_unref);
   config->crop = FACET_CROP_NONE;
-  crop = facet_face_crop (image, NULL, config, t);
+  crop = facet_face_crop (image, NULL, facet_model_config_crop (config), t);
   g_assert_cmpint (crop->width, ==, 224);
   g_assert_cmpfloat (fabs (t[0] - 300.0 / 224.0), <, 1e-9);
   g_assert_cmpfloat (fabs (t[4] - 200.0 / 224.0), <, 1e-9);
@@ -501,7 +502,7 @@ test_crop_aligned (void)
       config->align_template[2 * i + 1]
         = (float)(0.4 + (up[2 * i + 1] - (up[1] + up[3]) / 2) * 0.33 / iod);
     }
-  crop = facet_face_crop (rotated, f, config, t);
+  crop = facet_face_crop (rotated, f, facet_model_config_crop (config), t);
   eyes_in_crop (crop, eyes);
   for (int e = 0; e < 2; e++)
     {
@@ -534,7 +535,7 @@ test_crop_aligned (void)
 
     plain->crop = FACET_CROP_ALIGNED;
     plain->image_size = size;
-    crop2 = facet_face_crop (rotated, f, plain, t);
+    crop2 = facet_face_crop (rotated, f, facet_model_config_crop (plain), t);
     g_assert_true (facet_face_invert_affine (t, inv));
     apply (inv, p[0], p[1], &expect[0], &expect[1]);
     apply (inv, p[2], p[3], &expect[2], &expect[3]);
@@ -589,7 +590,8 @@ test_tracker_two_people (void)
   g_autoptr (FacetImage) image = load_astronaut ();
   g_autoptr (FacetImage) head = facet_image_crop (image, 110, 20, 230, 230);
   g_autoptr (FacetModelConfig) config = facet_model_config_new ();
-  g_autoptr (FacetFaceTracker) tracker = facet_face_tracker_new (detector, config);
+  g_autoptr (FacetFaceTracker) tracker
+      = facet_face_tracker_new (detector, facet_model_config_crop (config));
   g_autoptr (GError) error = NULL;
   FacetFaceResult result;
 
@@ -629,7 +631,8 @@ test_tracker_no_face (void)
   g_autoptr (FacetImage) image = load_astronaut ();
   g_autoptr (FacetImage) blank = facet_image_new (320, 240);
   g_autoptr (FacetModelConfig) config = facet_model_config_new ();
-  g_autoptr (FacetFaceTracker) tracker = facet_face_tracker_new (detector, config);
+  g_autoptr (FacetFaceTracker) tracker
+      = facet_face_tracker_new (detector, facet_model_config_crop (config));
   g_autoptr (GError) error = NULL;
   g_autoptr (FacetImage) crop = NULL;
   FacetFaceResult result;
@@ -660,7 +663,8 @@ test_tracker_follows_move (void)
 {
   g_autoptr (FacetImage) image = load_astronaut ();
   g_autoptr (FacetModelConfig) config = facet_model_config_new ();
-  g_autoptr (FacetFaceTracker) tracker = facet_face_tracker_new (detector, config);
+  g_autoptr (FacetFaceTracker) tracker
+      = facet_face_tracker_new (detector, facet_model_config_crop (config));
   g_autoptr (GError) error = NULL;
   g_autoptr (FacetImage) moved = facet_image_crop (image, -24, 0, image->width, image->height);
   g_autoptr (GArray) raw = detect (moved);

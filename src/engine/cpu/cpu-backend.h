@@ -1,4 +1,16 @@
-/* cpu-backend.h — internals of the CPU backend shared with training */
+/* cpu-backend.h — internals of the CPU backend shared with training
+ *
+ * Engine-internal: only src/engine/ includes this (tests/layering checks
+ * it); everyone else goes through the backend table (engine-backend.h).
+ *
+ * Threads: a CPU backend is single-thread. Its scratch buffers (x, h, qkv,
+ * attn, mlp, patches, probs, ... grown by facet_cpu_ensure_scratch() to
+ * the largest batch seen, never shrunk) and the training activations are
+ * reused by every forward and step, so two threads must not call one CPU
+ * backend at the same time. The kernels below are reentrant: they split
+ * their work over the process-wide pool (core/core-pool.h) and write only
+ * to the buffers they are given.
+ */
 #pragma once
 
 #include "engine/engine-backend.h"

@@ -911,119 +911,129 @@ ensure_scratch (VulkanBackend *self,
 
 /* The forward ----------------------------------------------------------------- */
 
+/* Patch embedding, position added, straight into token rows 1..; then the
+ * class token rows. */
 static gboolean
-record_forward (VulkanBackend *self,
+record_embed (VulkanBackend       *self,
+              FacetVkFrame        *frame,
+              const FacetVkTensor *images,
+              guint32              n,
+              GError             **error)
+{
+  FacetVkContext *ctx = self->ctx;
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  guint32 t = (guint32) facet_model_config_tokens (c), d = (guint32) c->dim;
+  guint32 g = (guint32) facet_model_config_grid (c), np = g * g;
+  const char *s = act_suffix (self);
+  g_autofree char *pe = g_strconcat ("patch-embed-", s, NULL);
+  MatmulArgs args = {
+    .variant = pe, .tile = small_tile (self), .kind = FACET_OP_PATCH_EMBED,
+    .a = VIEW (images), .w = VIEW (&self->pe_w), .bias = VIEW (&self->pe_b),
+    .res = VIEW (&self->pos), .d = VIEW (&self->x),
+    .m = n * np, .n = d, .k = 3 * (guint32) (c->patch_size * c->patch_size),
+    .ldr = d, .ldd = d, .flags = FACET_MATMUL_BIAS | FACET_MATMUL_RESIDUAL,
+    .image = (guint32) c->image_size, .psize = (guint32) c->patch_size, .grid = g,
+    .out_tokens = t,
+  };
+  g_autofree char *cls = g_strconcat ("cls-token-", s, NULL);
+  FacetVkPipeline *p;
+  ClsPush push = { n, t, d, voff (VIEW (&self->cls)), voff (VIEW (&self->pos)),
+                   voff (VIEW (&self->x)) };
+  FacetVkBinding buffers[3] = { vbuf (VIEW (&self->cls)), vbuf (VIEW (&self->pos)),
+                                vbuf (VIEW (&self->x)) };
+
+  if (!record_matmul (self, frame, &args, error))
+    return FALSE;
+  p = facet_vk_pipeline_get (ctx, cls, 3, sizeof (ClsPush), NULL, 0, error);
+  if (p == NULL
+      || !facet_vk_dispatch (ctx, frame, p, buffers, &push, ceil_div (d, 64), n, 1, FACET_OP_ADD,
+                             (double) n * d, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  return TRUE;
+}
+
+/* One encoder block: x += attn (norm1 (x)); x += mlp (norm2 (x)). With
+ * @io->rollout, layer @l's head-averaged attention goes to probs[l]. */
+static gboolean
+record_block (VulkanBackend *self,
+              FacetVkFrame  *frame,
+              FrameIO       *io,
+              int            l,
+              GError       **error)
+{
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  guint32 n = io->count, t = (guint32) facet_model_config_tokens (c), d = (guint32) c->dim;
+  guint32 hid = (guint32) c->mlp_hidden, heads = (guint32) c->heads, m = n * t;
+  const char *s = act_suffix (self);
+  View none = { NULL, 0 };
+  const BlockWeights *bw = &self->blocks[l];
+  MatmulArgs qkv = { .a = VIEW (&self->h), .w = VIEW (&bw->qkvw), .bias = VIEW (&bw->qkvb),
+                     .d = VIEW (&self->qkv), .m = m, .n = 3 * d, .k = d, .lda = d,
+                     .ldd = 3 * d, .flags = FACET_MATMUL_BIAS };
+  MatmulArgs proj = { .a = VIEW (&self->attn), .w = VIEW (&bw->projw),
+                      .bias = VIEW (&bw->projb), .d = VIEW (&self->x),
+                      .m = m, .n = d, .k = d, .lda = d, .ldd = d,
+                      .flags = FACET_MATMUL_BIAS | FACET_MATMUL_ACCUMULATE };
+  MatmulArgs fc1 = { .a = VIEW (&self->h), .w = VIEW (&bw->fc1w), .bias = VIEW (&bw->fc1b),
+                     .d = VIEW (&self->mlp), .m = m, .n = hid, .k = d, .lda = d, .ldd = hid,
+                     .flags = FACET_MATMUL_BIAS | FACET_MATMUL_GELU };
+  MatmulArgs fc2 = { .a = VIEW (&self->mlp), .w = VIEW (&bw->fc2w), .bias = VIEW (&bw->fc2b),
+                     .d = VIEW (&self->x), .m = m, .n = d, .k = hid, .lda = hid, .ldd = d,
+                     .flags = FACET_MATMUL_BIAS | FACET_MATMUL_ACCUMULATE };
+
+  matmul_main (self, &qkv);
+  matmul_main (self, &proj);
+  matmul_main (self, &fc1);
+  matmul_main (self, &fc2);
+
+  if (!record_layer_norm (self, frame, s, VIEW (&self->x), VIEW (&bw->n1w), VIEW (&bw->n1b),
+                          VIEW (&self->h), none, m, d, c->ln_eps, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  if (!record_matmul (self, frame, &qkv, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  if (!record_attention (self, frame, VIEW (&self->qkv), VIEW (&self->attn),
+                         io->rollout ? VIEW (&self->lse) : none, n, t, heads, d, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  /* The head-averaged probabilities need the lse rows just written;
+   * the projection does not wait for them. */
+  if (io->rollout
+      && !record_attn_probs (self, frame, VIEW (&self->qkv), VIEW (&self->lse),
+                             VIEW (&self->probs[l]), n, t, heads, d, error))
+    return FALSE;
+  if (!record_matmul (self, frame, &proj, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  if (!record_layer_norm (self, frame, s, VIEW (&self->x), VIEW (&bw->n2w), VIEW (&bw->n2b),
+                          VIEW (&self->h), none, m, d, c->ln_eps, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  if (!record_matmul (self, frame, &fc1, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  if (!record_matmul (self, frame, &fc2, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  return TRUE;
+}
+
+/* Readout, fp32 from here on: pooled feature, its norm, the AU and
+ * identity heads, probabilities, and with @io->rollout the rollout map. */
+static gboolean
+record_readout (VulkanBackend *self,
                 FacetVkFrame  *frame,
                 FrameIO       *io,
                 GError       **error)
 {
-  FacetVkContext *ctx = self->ctx;
   const FacetModelConfig *c = facet_model_get_config (self->parent.model);
   guint32 n = io->count, t = (guint32) facet_model_config_tokens (c), d = (guint32) c->dim;
-  guint32 g = (guint32) facet_model_config_grid (c), np = g * g, hid = (guint32) c->mlp_hidden;
-  guint32 a = (guint32) c->n_aus, heads = (guint32) c->heads, m = n * t;
-  guint32 img = 3 * (guint32) c->image_size * (guint32) c->image_size;
-  const FacetVkTensor *images = &io->images;
-  const char *s = act_suffix (self);
+  guint32 a = (guint32) c->n_aus;
   gboolean cls_readout = c->readout == FACET_READOUT_CLS_TOKEN;
   View none = { NULL, 0 };
 
-  if (!facet_vk_frame_begin (ctx, frame, error))
-    return FALSE;
-  /* The previous submission used the same scratch buffers. */
-  facet_vk_barrier (frame);
-  if (!ctx->uma)
-    {
-      facet_vk_copy (frame, &io->images, &self->images_dev, (VkDeviceSize) n * img * 4);
-      facet_vk_barrier_transfer_to_compute (frame);
-      images = &self->images_dev;
-    }
-
-  /* Patch embedding, position added, straight into token rows 1..; then the
-   * class token rows. */
-  {
-    g_autofree char *pe = g_strconcat ("patch-embed-", s, NULL);
-    MatmulArgs args = {
-      .variant = pe, .tile = small_tile (self), .kind = FACET_OP_PATCH_EMBED,
-      .a = VIEW (images), .w = VIEW (&self->pe_w), .bias = VIEW (&self->pe_b),
-      .res = VIEW (&self->pos), .d = VIEW (&self->x),
-      .m = n * np, .n = d, .k = 3 * (guint32) (c->patch_size * c->patch_size),
-      .ldr = d, .ldd = d, .flags = FACET_MATMUL_BIAS | FACET_MATMUL_RESIDUAL,
-      .image = (guint32) c->image_size, .psize = (guint32) c->patch_size, .grid = g,
-      .out_tokens = t,
-    };
-    g_autofree char *cls = g_strconcat ("cls-token-", s, NULL);
-    FacetVkPipeline *p;
-    ClsPush push = { n, t, d, voff (VIEW (&self->cls)), voff (VIEW (&self->pos)),
-                     voff (VIEW (&self->x)) };
-    FacetVkBinding buffers[3] = { vbuf (VIEW (&self->cls)), vbuf (VIEW (&self->pos)),
-                            vbuf (VIEW (&self->x)) };
-
-    if (!record_matmul (self, frame, &args, error))
-      return FALSE;
-    p = facet_vk_pipeline_get (ctx, cls, 3, sizeof (ClsPush), NULL, 0, error);
-    if (p == NULL
-        || !facet_vk_dispatch (ctx, frame, p, buffers, &push, ceil_div (d, 64), n, 1, FACET_OP_ADD,
-                               (double) n * d, error))
-      return FALSE;
-    facet_vk_barrier (frame);
-  }
-
-  for (int l = 0; l < c->depth; l++)
-    {
-      const BlockWeights *bw = &self->blocks[l];
-      MatmulArgs qkv = { .a = VIEW (&self->h), .w = VIEW (&bw->qkvw), .bias = VIEW (&bw->qkvb),
-                         .d = VIEW (&self->qkv), .m = m, .n = 3 * d, .k = d, .lda = d,
-                         .ldd = 3 * d, .flags = FACET_MATMUL_BIAS };
-      MatmulArgs proj = { .a = VIEW (&self->attn), .w = VIEW (&bw->projw),
-                          .bias = VIEW (&bw->projb), .d = VIEW (&self->x),
-                          .m = m, .n = d, .k = d, .lda = d, .ldd = d,
-                          .flags = FACET_MATMUL_BIAS | FACET_MATMUL_ACCUMULATE };
-      MatmulArgs fc1 = { .a = VIEW (&self->h), .w = VIEW (&bw->fc1w), .bias = VIEW (&bw->fc1b),
-                         .d = VIEW (&self->mlp), .m = m, .n = hid, .k = d, .lda = d, .ldd = hid,
-                         .flags = FACET_MATMUL_BIAS | FACET_MATMUL_GELU };
-      MatmulArgs fc2 = { .a = VIEW (&self->mlp), .w = VIEW (&bw->fc2w), .bias = VIEW (&bw->fc2b),
-                         .d = VIEW (&self->x), .m = m, .n = d, .k = hid, .lda = hid, .ldd = d,
-                         .flags = FACET_MATMUL_BIAS | FACET_MATMUL_ACCUMULATE };
-
-      matmul_main (self, &qkv);
-      matmul_main (self, &proj);
-      matmul_main (self, &fc1);
-      matmul_main (self, &fc2);
-
-      if (!record_layer_norm (self, frame, s, VIEW (&self->x), VIEW (&bw->n1w), VIEW (&bw->n1b),
-                              VIEW (&self->h), none, m, d, c->ln_eps, error))
-        return FALSE;
-      facet_vk_barrier (frame);
-      if (!record_matmul (self, frame, &qkv, error))
-        return FALSE;
-      facet_vk_barrier (frame);
-      if (!record_attention (self, frame, VIEW (&self->qkv), VIEW (&self->attn),
-                             io->rollout ? VIEW (&self->lse) : none, n, t, heads, d, error))
-        return FALSE;
-      facet_vk_barrier (frame);
-      /* The head-averaged probabilities need the lse rows just written;
-       * the projection does not wait for them. */
-      if (io->rollout
-          && !record_attn_probs (self, frame, VIEW (&self->qkv), VIEW (&self->lse),
-                                 VIEW (&self->probs[l]), n, t, heads, d, error))
-        return FALSE;
-      if (!record_matmul (self, frame, &proj, error))
-        return FALSE;
-      facet_vk_barrier (frame);
-      if (!record_layer_norm (self, frame, s, VIEW (&self->x), VIEW (&bw->n2w), VIEW (&bw->n2b),
-                              VIEW (&self->h), none, m, d, c->ln_eps, error))
-        return FALSE;
-      facet_vk_barrier (frame);
-      if (!record_matmul (self, frame, &fc1, error))
-        return FALSE;
-      facet_vk_barrier (frame);
-      if (!record_matmul (self, frame, &fc2, error))
-        return FALSE;
-      facet_vk_barrier (frame);
-    }
-
-  /* Readout, fp32 from here on. */
   if (!record_mean_pool (self, frame, VIEW (&self->x), VIEW (&io->pooled_raw), n, t, d,
                          cls_readout, error))
     return FALSE;
@@ -1061,31 +1071,76 @@ record_forward (VulkanBackend *self,
       && !record_rollout (self, frame, self->probs, none, 0, &self->roll[0], &self->roll[1],
                           VIEW (&io->attention), n, t, (guint32) c->depth, cls_readout, error))
     return FALSE;
+  return TRUE;
+}
 
-  if (io->maps)
+/* Per-AU maps: U[b] = tokens[b, 1..] (w * gamma)^T, one product per
+ * image, then the au-maps kernel applies the norm statistics. */
+static gboolean
+record_au_maps (VulkanBackend *self,
+                FacetVkFrame  *frame,
+                FrameIO       *io,
+                GError       **error)
+{
+  FacetVkContext *ctx = self->ctx;
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  guint32 n = io->count, t = (guint32) facet_model_config_tokens (c), d = (guint32) c->dim;
+  guint32 g = (guint32) facet_model_config_grid (c), np = g * g, a = (guint32) c->n_aus;
+  MatmulArgs gemm = { .variant = self->half ? "matmul-a16" : "matmul-f32",
+                      .tile = small_tile (self),
+                      .kind = FACET_OP_LINEAR, .a = { &self->x, d },
+                      .w = VIEW (&self->head_wg), .d = VIEW (&self->u), .m = np, .n = a,
+                      .k = d, .lda = d, .ldd = a, .z = n, .a_zstride = t * d,
+                      .d_zstride = np * a };
+  FacetVkPipeline *p;
+  MapsPush push = { n, np, a, voff (VIEW (&self->u)), voff (VIEW (&self->stats)),
+                    voff (VIEW (&self->head_wg_sum)), voff (VIEW (&io->au_maps)) };
+  FacetVkBinding buffers[4] = { vbuf (VIEW (&self->u)), vbuf (VIEW (&self->stats)),
+                                vbuf (VIEW (&self->head_wg_sum)), vbuf (VIEW (&io->au_maps)) };
+
+  if (!record_matmul (self, frame, &gemm, error))
+    return FALSE;
+  facet_vk_barrier (frame);
+  p = facet_vk_pipeline_get (ctx, "au-maps-f32", 4, sizeof (MapsPush), NULL, 0, error);
+  if (p == NULL
+      || !facet_vk_dispatch (ctx, frame, p, buffers, &push, ceil_div (np, 64), a, n,
+                             FACET_OP_N_KINDS, 3.0 * n * a * np, error))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+record_forward (VulkanBackend *self,
+                FacetVkFrame  *frame,
+                FrameIO       *io,
+                GError       **error)
+{
+  FacetVkContext *ctx = self->ctx;
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  guint32 n = io->count;
+  guint32 img = 3 * (guint32) c->image_size * (guint32) c->image_size;
+  const FacetVkTensor *images = &io->images;
+
+  if (!facet_vk_frame_begin (ctx, frame, error))
+    return FALSE;
+  /* The previous submission used the same scratch buffers. */
+  facet_vk_barrier (frame);
+  if (!ctx->uma)
     {
-      /* U[b] = tokens[b, 1..] (w * gamma)^T, one product per image. */
-      MatmulArgs gemm = { .variant = self->half ? "matmul-a16" : "matmul-f32",
-                          .tile = small_tile (self),
-                          .kind = FACET_OP_LINEAR, .a = { &self->x, d },
-                          .w = VIEW (&self->head_wg), .d = VIEW (&self->u), .m = np, .n = a,
-                          .k = d, .lda = d, .ldd = a, .z = n, .a_zstride = t * d,
-                          .d_zstride = np * a };
-      FacetVkPipeline *p;
-      MapsPush push = { n, np, a, voff (VIEW (&self->u)), voff (VIEW (&self->stats)),
-                        voff (VIEW (&self->head_wg_sum)), voff (VIEW (&io->au_maps)) };
-      FacetVkBinding buffers[4] = { vbuf (VIEW (&self->u)), vbuf (VIEW (&self->stats)),
-                              vbuf (VIEW (&self->head_wg_sum)), vbuf (VIEW (&io->au_maps)) };
-
-      if (!record_matmul (self, frame, &gemm, error))
-        return FALSE;
-      facet_vk_barrier (frame);
-      p = facet_vk_pipeline_get (ctx, "au-maps-f32", 4, sizeof (MapsPush), NULL, 0, error);
-      if (p == NULL
-          || !facet_vk_dispatch (ctx, frame, p, buffers, &push, ceil_div (np, 64), a, n,
-                                 FACET_OP_N_KINDS, 3.0 * n * a * np, error))
-        return FALSE;
+      facet_vk_copy (frame, &io->images, &self->images_dev, (VkDeviceSize) n * img * 4);
+      facet_vk_barrier_transfer_to_compute (frame);
+      images = &self->images_dev;
     }
+
+  if (!record_embed (self, frame, images, n, error))
+    return FALSE;
+  for (int l = 0; l < c->depth; l++)
+    if (!record_block (self, frame, io, l, error))
+      return FALSE;
+  if (!record_readout (self, frame, io, error))
+    return FALSE;
+  if (io->maps && !record_au_maps (self, frame, io, error))
+    return FALSE;
   facet_vk_barrier_to_host (frame);
   return facet_vk_frame_submit (ctx, frame, error);
 }
