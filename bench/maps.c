@@ -302,7 +302,7 @@ main (int    argc,
             die (error);
           if (faces->len == 0)
             continue;
-          crop = facet_face_crop (frame, &g_array_index (faces, FacetFace, 0), c, transform);
+          crop = facet_face_crop (frame, &g_array_index (faces, FacetFace, 0), facet_model_config_crop (c), transform);
           facet_engine_prepare_image (engine, crop, input);
           if (!facet_engine_forward (engine, input, 1, FACET_FORWARD_NONE, base, &error))
             die (error);
