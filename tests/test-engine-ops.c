@@ -156,6 +156,63 @@ bf16_round (float x)
   return facet_cpu_bf16_to_float (facet_cpu_float_to_bf16 (x));
 }
 
+/* The backward products of y = x w^T in bf16: dx = dy w through the
+ * transposed packing (also after facet_bf16_weight_update() with other
+ * values), dw += dy^T x through facet_cpu_weight_grad_bf16(); against double
+ * loops over the same rounded inputs, at odd sizes (m not a multiple of the
+ * 14-row tile nor even, n and k not multiples of the 32-column panel). */
+static void
+test_backward_bf16 (void)
+{
+  static const int sizes[][3] = { { 1, 1, 1 }, { 7, 3, 5 }, { 13, 50, 31 }, { 197, 33, 64 },
+                                  { 395, 96, 768 }, { 30, 768, 40 } };
+  FacetRng rng;
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  facet_rng_init (&rng, 5);
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    {
+      int m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
+      g_autofree float *x = random_floats ((gsize) m * k, &rng, 1.0);
+      g_autofree float *w = random_floats ((gsize) n * k, &rng, 1.0 / sqrt (k));
+      g_autofree float *w2 = random_floats ((gsize) n * k, &rng, 1.0);
+      g_autofree float *dy = random_floats ((gsize) m * n, &rng, 1.0);
+      g_autofree float *dx = g_new (float, (gsize) m * k);
+      g_autofree float *dw = random_floats ((gsize) n * k, &rng, 1.0);
+      g_autofree double *want_dx = g_new (double, (gsize) m * k);
+      g_autofree double *want_dw = g_new (double, (gsize) n * k);
+      g_autoptr (FacetBf16Weight) wt = facet_bf16_weight_new_transposed (w2, n, k);
+
+      g_assert_cmpint (facet_bf16_weight_get_n (wt), ==, k);
+      g_assert_cmpint (facet_bf16_weight_get_k (wt), ==, n);
+      facet_bf16_weight_update (wt, w); /* w2's values replaced */
+      for (int a = 0; a < m; a++)
+        for (int j = 0; j < k; j++)
+          {
+            double v = 0;
+            for (int c = 0; c < n; c++)
+              v += bf16_round (dy[(gsize) a * n + c]) * bf16_round (w[(gsize) c * k + j]);
+            want_dx[(gsize) a * k + j] = v;
+          }
+      for (int c = 0; c < n; c++)
+        for (int j = 0; j < k; j++)
+          {
+            double v = dw[(gsize) c * k + j];
+            for (int a = 0; a < m; a++)
+              v += bf16_round (dy[(gsize) a * n + c]) * bf16_round (x[(gsize) a * k + j]);
+            want_dw[(gsize) c * k + j] = v;
+          }
+      facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
+      assert_close (dx, want_dx, (gsize) m * k, 2e-5 * sqrt (n), 1e-5, "dx bf16");
+      facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
+      assert_close (dw, want_dw, (gsize) n * k, 2e-5 * sqrt (m), 1e-5, "dw bf16");
+    }
+}
+
 /* One head with both products in bf16, against double loops over the
  * rounded q, k, v (and rounded probabilities): odd token counts and widths. */
 static void
@@ -613,6 +670,7 @@ main (int    argc,
   g_test_add_func ("/engine/ops/linear-bf16", test_linear_bf16);
   g_test_add_func ("/engine/ops/bf16-rounding", test_bf16_rounding);
   g_test_add_func ("/engine/ops/attention-head-bf16", test_attention_head_bf16);
+  g_test_add_func ("/engine/ops/backward-bf16", test_backward_bf16);
   g_test_add_func ("/engine/ops/layer-norm", test_layer_norm);
   g_test_add_func ("/engine/ops/elementwise", test_elementwise);
   g_test_add_func ("/engine/ops/exp-erfc-accuracy", test_exp_erfc_accuracy);

@@ -28,6 +28,11 @@ float            facet_cpu_bf16_to_float   (guint16                x);
 FacetBf16Weight *facet_bf16_weight_new     (const float           *w,
                                             int                    n,
                                             int                    k);
+FacetBf16Weight *facet_bf16_weight_new_transposed (const float *w,
+                                                   int          n,
+                                                   int          k);
+void             facet_bf16_weight_update  (FacetBf16Weight       *weight,
+                                            const float           *w);
 void             facet_bf16_weight_free    (FacetBf16Weight       *weight);
 int              facet_bf16_weight_get_n   (const FacetBf16Weight *weight);
 int              facet_bf16_weight_get_k   (const FacetBf16Weight *weight);
@@ -38,6 +43,13 @@ void             facet_cpu_linear_bf16     (const float           *x,
                                             float                 *y,
                                             int                    m,
                                             guint                  flags);
+
+void             facet_cpu_weight_grad_bf16 (const float          *dy,
+                                             const float          *x,
+                                             int                   m,
+                                             int                   n,
+                                             int                   k,
+                                             float                *dw);
 
 void             facet_cpu_attention_head_bf16 (const float *q,
                                                 const float *k,
