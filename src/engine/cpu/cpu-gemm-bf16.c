@@ -101,6 +101,46 @@ bf16_masked (void)
 
 static gboolean bf16_hardware (void);
 
+/* Scratch of the calling thread, kept for its next call and grown when
+ * needed: the products run thousands of times a step on the pool's threads,
+ * and buffers of this size freed and allocated again cost page faults. */
+typedef struct
+{
+  gsize    size;
+  gpointer data;
+} Scratch;
+
+static void
+scratch_free (gpointer data)
+{
+  Scratch *sc = data;
+  g_aligned_free (sc->data);
+  g_free (sc);
+}
+
+static gpointer
+thread_scratch (GPrivate *key,
+                gsize     bytes)
+{
+  Scratch *sc = g_private_get (key);
+
+  if (sc == NULL)
+    {
+      sc = g_new0 (Scratch, 1);
+      g_private_set (key, sc);
+    }
+  if (sc->size < bytes)
+    {
+      g_aligned_free (sc->data);
+      sc->data = g_aligned_alloc (bytes, 1, 64);
+      sc->size = bytes;
+    }
+  return sc->data;
+}
+
+static GPrivate a_scratch = G_PRIVATE_INIT (scratch_free);
+static GPrivate attention_scratch = G_PRIVATE_INIT (scratch_free);
+
 /* Packing ------------------------------------------------------------------ */
 
 typedef struct
@@ -266,7 +306,8 @@ weight_alloc (int      n,
   p->panels = (n + NR - 1) / NR;
   p->transposed = transposed;
   size = (gsize) p->panels * p->kp * NR * 2;
-  p->data = g_aligned_alloc0 (MAX (size, 1), sizeof (guint16), 64);
+  /* every element is written by the packing, padding included */
+  p->data = g_aligned_alloc (MAX (size, 1), sizeof (guint16), 64);
   return p;
 }
 
@@ -697,10 +738,9 @@ bf16_part (guint    index,
 
   if (r1 <= r0 || p1 <= p0)
     return;
-  a = g_aligned_alloc (a_words (r1 - r0, w->kp), sizeof (guint32), 64);
+  a = thread_scratch (&a_scratch, a_words (r1 - r0, w->kp) * sizeof (guint32));
   block_product (job->x, job->lda, w, job->bias, job->y, job->ldc, r0, r1, p0, p1, job->flags,
                  job->a_trans, a);
-  g_aligned_free (a);
 }
 
 /* One head of attention: s = softmax(scale q k^T), o = s v, with q, k, v
@@ -724,7 +764,10 @@ attention_head (const float *q,
   gsize ksize = (gsize) kw.panels * kw.kp * NR * 2, vsize = (gsize) vw.panels * vw.kp * NR * 2;
   gsize tmp_words = (gsize) t * kw.kp + (gsize) (t + 1) * dh;
   gsize awords = MAX (a_words (t, kw.kp), a_words (t, vw.kp));
-  guint16 *buf = g_aligned_alloc0 (ksize + vsize + 2 * (tmp_words + awords), sizeof (guint16), 64);
+  /* not cleared: padding rows and columns only reach lanes that are never
+   * stored (the odd token count's pad token is cleared below) */
+  guint16 *buf = thread_scratch (&attention_scratch,
+                                 (ksize + vsize + 2 * (tmp_words + awords)) * sizeof (guint16));
   guint32 *tmp = (guint32 *) (buf + ksize + vsize), *a = tmp + tmp_words;
   guint16 *v16 = (guint16 *) tmp;
 
@@ -762,7 +805,6 @@ attention_head (const float *q,
                               | (guint32) v16[(gsize) (2 * p + 1) * dh + c] << 16;
     }
   block_product (s, (gsize) t, &vw, NULL, o, ldo, 0, t, 0, vw.panels, 0, FALSE, a);
-  g_aligned_free (buf);
 }
 
 /* y [m, w->n] (rows @ldc apart) = act(A w^T + bias) (+ y), A = x [m, k]
@@ -995,10 +1037,22 @@ facet_cpu_weight_grad_bf16 (const float *dy,
     return;
 #if HAVE_BF16_KERNEL
   {
-    g_autoptr (FacetBf16Weight) xp = NULL;
+    /* x's pack lives in a buffer of the calling thread, kept for the next
+     * call: a training step makes dozens of these, megabytes each. */
+    static GPrivate scratch = G_PRIVATE_INIT ((GDestroyNotify) facet_bf16_weight_free);
+    FacetBf16Weight *xp = g_private_get (&scratch);
+    gsize size = (gsize) (k + NR - 1) / NR * ((m + 1) / 2) * NR * 2;
 
     g_return_if_fail (bf16_hardware ());
-    xp = weight_alloc (k, m, TRUE);
+    if (xp == NULL || (gsize) xp->panels * xp->kp * NR * 2 < size)
+      {
+        xp = weight_alloc (k, m, TRUE);
+        g_private_replace (&scratch, xp);
+      }
+    xp->n = k;
+    xp->k = m;
+    xp->kp = (m + 1) / 2;
+    xp->panels = (k + NR - 1) / NR;
     pack_weight (xp, x, (gsize) k);
     product (dy, (gsize) n, TRUE, xp, NULL, dw, (gsize) k, n, FACET_BF16_ACCUMULATE);
   }
