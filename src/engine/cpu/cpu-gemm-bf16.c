@@ -140,6 +140,7 @@ thread_scratch (GPrivate *key,
 
 static GPrivate a_scratch = G_PRIVATE_INIT (scratch_free);
 static GPrivate attention_scratch = G_PRIVATE_INIT (scratch_free);
+static GPrivate attention_back_scratch = G_PRIVATE_INIT (scratch_free);
 
 /* Packing ------------------------------------------------------------------ */
 
@@ -807,6 +808,64 @@ attention_head (const float *q,
   block_product (s, (gsize) t, &vw, NULL, o, ldo, 0, t, 0, vw.panels, 0, FALSE, a);
 }
 
+/* The backward of one head (see facet_cpu_attention_head_backward_bf16):
+ * q, k, v and dout packed here the way each product reads them, pairs
+ * along the tokens where the tokens are the inner dimension. */
+static void
+attention_head_backward (const float *q,
+                         const float *k,
+                         const float *v,
+                         gsize        ld,
+                         const float *p,
+                         const float *dout,
+                         gsize        ldo,
+                         int          t,
+                         int          dh,
+                         float        scale,
+                         float       *ds,
+                         float       *dq,
+                         float       *dk,
+                         float       *dv)
+{
+  /* weights [dh, t] (pairs of tokens) from dout, k and q; v as [t, dh] */
+  FacetBf16Weight dow = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, TRUE, NULL };
+  FacetBf16Weight kw = dow, qw = dow;
+  FacetBf16Weight vw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, FALSE, NULL };
+  gsize tsize = (gsize) dow.panels * dow.kp * NR * 2, vsize = (gsize) vw.panels * vw.kp * NR * 2;
+  gsize awords = MAX (a_words (t, dow.kp), a_words (t, vw.kp));
+  guint16 *buf = thread_scratch (&attention_back_scratch,
+                                 (3 * tsize + vsize + 2 * awords) * sizeof (guint16));
+  guint32 *a = (guint32 *) (buf + 3 * tsize + vsize);
+
+  dow.data = buf;
+  kw.data = buf + tsize;
+  qw.data = buf + 2 * tsize;
+  vw.data = buf + 3 * tsize;
+  pack_cols_vector (&dow, dout, ldo, 0, dow.kp);
+  pack_cols_vector (&kw, k, ld, 0, kw.kp);
+  pack_cols_vector (&qw, q, ld, 0, qw.kp);
+  pack_rows_vector (&vw, v, ld, 0, vw.panels);
+
+  /* O = P V: dV = P^T dO (P's columns rounded as rows), dP = dO V^T */
+  block_product (p, (gsize) t, &dow, NULL, dv, ld, 0, t, 0, dow.panels, 0, TRUE, a);
+  block_product (dout, ldo, &vw, NULL, ds, (gsize) t, 0, t, 0, vw.panels, 0, FALSE, a);
+  /* softmax, in fp32: dS = scale P (dP - rowsum(dP P)), the scale of
+   * S = scale Q K^T folded in */
+  for (int i = 0; i < t; i++)
+    {
+      float *dsr = ds + (gsize) i * t;
+      const float *pr = p + (gsize) i * t;
+      float dot = 0.0f;
+      for (int c = 0; c < t; c++)
+        dot += dsr[c] * pr[c];
+      for (int c = 0; c < t; c++)
+        dsr[c] = scale * pr[c] * (dsr[c] - dot);
+    }
+  /* dQ = dS K, dK = dS^T Q */
+  block_product (ds, (gsize) t, &kw, NULL, dq, ld, 0, t, 0, kw.panels, 0, FALSE, a);
+  block_product (ds, (gsize) t, &qw, NULL, dk, ld, 0, t, 0, qw.panels, 0, TRUE, a);
+}
+
 /* y [m, w->n] (rows @ldc apart) = act(A w^T + bias) (+ y), A = x [m, k]
  * (rows @lda apart) or with @a_trans x^T for x [k, m]. */
 static void
@@ -944,6 +1003,44 @@ facet_cpu_attention_head_bf16 (const float *q,
   g_return_if_fail (bf16_hardware ());
   if (tokens > 0 && dh > 0)
     attention_head (q, k, v, ld, tokens, dh, scale, s, o, ldo);
+#else
+  g_return_if_reached ();
+#endif
+}
+
+/**
+ * facet_cpu_attention_head_backward_bf16:
+ * @q: [tokens, dh], rows @ld floats apart; @k, @v likewise
+ * @probs: [tokens, tokens], the forward's softmax probabilities
+ * @dout: [tokens, dh], rows @ldo apart: the gradient of the head's output
+ * @ds: scratch of tokens^2 floats
+ * @dq: [tokens, dh], rows @ld apart (overwritten); @dk, @dv likewise
+ *
+ * The backward of one head of facet_cpu_attention_head_bf16() (o = P v,
+ * P = softmax(scale q k^T)): its four products in bf16 with fp32 sums, the
+ * softmax's backward in fp32. Single-threaded: the caller spreads heads
+ * over the pool. Only where facet_cpu_bf16_available().
+ */
+void
+facet_cpu_attention_head_backward_bf16 (const float *q,
+                                        const float *k,
+                                        const float *v,
+                                        gsize        ld,
+                                        const float *probs,
+                                        const float *dout,
+                                        gsize        ldo,
+                                        int          tokens,
+                                        int          dh,
+                                        float        scale,
+                                        float       *ds,
+                                        float       *dq,
+                                        float       *dk,
+                                        float       *dv)
+{
+#if HAVE_BF16_KERNEL
+  g_return_if_fail (bf16_hardware ());
+  if (tokens > 0 && dh > 0)
+    attention_head_backward (q, k, v, ld, probs, dout, ldo, tokens, dh, scale, ds, dq, dk, dv);
 #else
   g_return_if_reached ();
 #endif

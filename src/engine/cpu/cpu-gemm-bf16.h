@@ -62,6 +62,21 @@ void             facet_cpu_attention_head_bf16 (const float *q,
                                                 float       *o,
                                                 gsize        ldo);
 
+void             facet_cpu_attention_head_backward_bf16 (const float *q,
+                                                         const float *k,
+                                                         const float *v,
+                                                         gsize        ld,
+                                                         const float *probs,
+                                                         const float *dout,
+                                                         gsize        ldo,
+                                                         int          tokens,
+                                                         int          dh,
+                                                         float        scale,
+                                                         float       *ds,
+                                                         float       *dq,
+                                                         float       *dk,
+                                                         float       *dv);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetBf16Weight, facet_bf16_weight_free)
 
 G_END_DECLS

@@ -347,6 +347,7 @@ typedef struct
   const float *qkv, *probs, *dout;
   float       *dqkv, *scratch;
   int          tokens, heads, dim;
+  gboolean     bf16;
 } AttnBackJob;
 
 static void
@@ -366,6 +367,12 @@ attention_backward_item (guint    index,
   float *ds = j->scratch + index * tt;
   float scale = 1.0f / sqrtf ((float) dh);
 
+  if (j->bf16)
+    {
+      facet_cpu_attention_head_backward_bf16 (q, k, v, (gsize) 3 * d, p, dout, (gsize) d, t, dh,
+                                              scale, ds, dq, dk, dv);
+      return;
+    }
   /* O = P V: dV = P^T dO, dP = dO V^T */
   cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, dout, d, 0.0f, dv,
                3 * d);
@@ -406,9 +413,26 @@ facet_cpu_attention_backward (const float *qkv,
                               int          heads,
                               int          dim)
 {
-  AttnBackJob job = { qkv, probs, dout, dqkv, scratch, tokens, heads, dim };
+  AttnBackJob job = { qkv, probs, dout, dqkv, scratch, tokens, heads, dim, FALSE };
 
   facet_cpu_blas_init ();
+  facet_parallel_for ((guint) (batch * heads), attention_backward_item, &job);
+}
+
+/* The same with the four products of each head in bf16 (fp32 sums). */
+static void
+attention_backward_bf16 (const float *qkv,
+                         const float *probs,
+                         const float *dout,
+                         float       *dqkv,
+                         float       *scratch,
+                         int          batch,
+                         int          tokens,
+                         int          heads,
+                         int          dim)
+{
+  AttnBackJob job = { qkv, probs, dout, dqkv, scratch, tokens, heads, dim, TRUE };
+
   facet_parallel_for ((guint) (batch * heads), attention_backward_item, &job);
 }
 
@@ -862,7 +886,7 @@ facet_cpu_train_step (FacetBackend         *backend,
           linear_backward_bf16 (sb->attn, p->proj_t, dy1, (int) m, d, d, st->dattn,
                                 block_grad (grads, l, "attn.proj.weight"),
                                 block_grad (grads, l, "attn.proj.bias"));
-          facet_cpu_attention_backward (sb->qkv, sb->probs, st->dattn, st->dqkv, st->dprobs,
+          attention_backward_bf16 (sb->qkv, sb->probs, st->dattn, st->dqkv, st->dprobs,
                                         (int) batch, t, c->heads, d);
           linear_backward_bf16 (sb->h1, p->qkv_t, st->dqkv, (int) m, 3 * d, d, st->dh,
                                 block_grad (grads, l, "attn.qkv.weight"),
