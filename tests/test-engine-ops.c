@@ -210,7 +210,58 @@ test_backward_bf16 (void)
       assert_close (dx, want_dx, (gsize) m * k, 2e-5 * sqrt (n), 1e-5, "dx bf16");
       facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
       assert_close (dw, want_dw, (gsize) n * k, 2e-5 * sqrt (m), 1e-5, "dw bf16");
+
+      /* GELU's backward in the epilogue: dx * gelu'(pre) */
+      {
+        g_autofree float *pre = random_floats ((gsize) m * k, &rng, 2.0);
+        for (gsize i = 0; i < (gsize) m * k; i++)
+          {
+            double z = pre[i];
+            want_dx[i] *= 0.5 * erfc (-z / sqrt (2.0)) + z * exp (-0.5 * z * z) / sqrt (2.0 * G_PI);
+          }
+        facet_cpu_linear_bf16_aux (dy, wt, NULL, dx, pre, m, FACET_BF16_GELU_GRAD);
+        assert_close (dx, want_dx, (gsize) m * k, 4e-5 * sqrt (n), 1e-4, "dx through gelu bf16");
+      }
     }
+}
+
+/* GELU with its input kept: y = gelu(x w^T + b), pre = x w^T + b. */
+static void
+test_linear_bf16_keep_pre (void)
+{
+  int m = 29, n = 70, k = 48;
+  FacetRng rng;
+  g_autofree float *x = NULL, *w = NULL, *b = NULL, *y = NULL, *pre = NULL;
+  g_autofree double *want = NULL, *want_pre = NULL;
+  g_autoptr (FacetBf16Weight) packed = NULL;
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  facet_rng_init (&rng, 7);
+  x = random_floats ((gsize) m * k, &rng, 1.0);
+  w = random_floats ((gsize) n * k, &rng, 1.0 / sqrt (k));
+  b = random_floats ((gsize) n, &rng, 0.5);
+  y = g_new (float, (gsize) m * n);
+  pre = g_new (float, (gsize) m * n);
+  want = g_new (double, (gsize) m * n);
+  want_pre = g_new (double, (gsize) m * n);
+  packed = facet_bf16_weight_new (w, n, k);
+  for (int a = 0; a < m; a++)
+    for (int c = 0; c < n; c++)
+      {
+        double v = b[c];
+        for (int j = 0; j < k; j++)
+          v += bf16_round (x[(gsize) a * k + j]) * bf16_round (w[(gsize) c * k + j]);
+        want_pre[(gsize) a * n + c] = v;
+        want[(gsize) a * n + c] = gelu_ref (v);
+      }
+  facet_cpu_linear_bf16_aux (x, packed, b, y, pre, m,
+                             FACET_BF16_BIAS | FACET_BF16_GELU | FACET_BF16_KEEP_PRE);
+  assert_close (pre, want_pre, (gsize) m * n, 2e-5 * sqrt (k), 1e-5, "kept GELU input bf16");
+  assert_close (y, want, (gsize) m * n, 2e-5 * sqrt (k), 1e-5, "GELU output bf16");
 }
 
 /* The backward of one bf16 attention head against double loops without
@@ -758,6 +809,7 @@ main (int    argc,
   g_test_add_func ("/engine/ops/bf16-rounding", test_bf16_rounding);
   g_test_add_func ("/engine/ops/attention-head-bf16", test_attention_head_bf16);
   g_test_add_func ("/engine/ops/backward-bf16", test_backward_bf16);
+  g_test_add_func ("/engine/ops/linear-bf16-keep-pre", test_linear_bf16_keep_pre);
   g_test_add_func ("/engine/ops/attention-backward-bf16", test_attention_backward_bf16);
   g_test_add_func ("/engine/ops/layer-norm", test_layer_norm);
   g_test_add_func ("/engine/ops/elementwise", test_elementwise);

@@ -505,6 +505,7 @@ typedef struct
 {
   const float *bias;  /* at the tile's first column, or NULL */
   float       *c;     /* the tile's first element */
+  float       *aux;   /* the same element of the auxiliary matrix, or NULL */
   gsize        ldc;
   __mmask16    m0, m1;
   guint        flags;
@@ -551,8 +552,33 @@ micro_kernel (const int       mr,
         {
           _mm512_store_ps (tile + i * NR, acc[i][0]);
           _mm512_store_ps (tile + i * NR + 16, acc[i][1]);
+          if (e->flags & FACET_BF16_KEEP_PRE)
+            {
+              _mm512_mask_storeu_ps (e->aux + (gsize) i * e->ldc, e->m0, acc[i][0]);
+              _mm512_mask_storeu_ps (e->aux + (gsize) i * e->ldc + 16, e->m1, acc[i][1]);
+            }
         }
       facet_cpu_gelu (tile, tile, (gsize) mr * NR);
+      for (int i = 0; i < mr; i++)
+        {
+          acc[i][0] = _mm512_load_ps (tile + i * NR);
+          acc[i][1] = _mm512_load_ps (tile + i * NR + 16);
+        }
+    }
+  if (e->flags & FACET_BF16_GELU_GRAD)
+    {
+      /* times GELU's derivative at its input, kept by the forward */
+      float tile[MR * NR] __attribute__ ((aligned (64)));
+      float pre[MR * NR] __attribute__ ((aligned (64)));
+      for (int i = 0; i < mr; i++)
+        {
+          _mm512_store_ps (tile + i * NR, acc[i][0]);
+          _mm512_store_ps (tile + i * NR + 16, acc[i][1]);
+          _mm512_store_ps (pre + i * NR, _mm512_maskz_loadu_ps (e->m0, e->aux + (gsize) i * e->ldc));
+          _mm512_store_ps (pre + i * NR + 16,
+                           _mm512_maskz_loadu_ps (e->m1, e->aux + (gsize) i * e->ldc + 16));
+        }
+      facet_cpu_gelu_backward (pre, tile, tile, (gsize) mr * NR);
       for (int i = 0; i < mr; i++)
         {
           acc[i][0] = _mm512_load_ps (tile + i * NR);
@@ -671,6 +697,7 @@ typedef struct
   const float           *bias;
   float                 *y;
   gsize                  ldc;
+  float                 *aux;     /* y's layout: GELU's input, kept or read */
   int                    m;
   guint                  flags;
   int                    rows_per_block;
@@ -698,6 +725,7 @@ block_product (const float           *x,
                int                    p0,
                int                    p1,
                guint                  flags,
+               float                 *aux,
                gboolean               a_trans,
                guint32               *a)
 {
@@ -721,6 +749,7 @@ block_product (const float           *x,
       for (int i0 = r0; i0 < r1; i0 += MR)
         {
           e.c = y + (gsize) i0 * ldc + j0;
+          e.aux = aux != NULL ? aux + (gsize) i0 * ldc + j0 : NULL;
           run_tile (MIN (MR, r1 - i0), a + (gsize) (i0 - r0) * w->kp, w->kp, b, &e);
         }
     }
@@ -741,7 +770,7 @@ bf16_part (guint    index,
     return;
   a = thread_scratch (&a_scratch, a_words (r1 - r0, w->kp) * sizeof (guint32));
   block_product (job->x, job->lda, w, job->bias, job->y, job->ldc, r0, r1, p0, p1, job->flags,
-                 job->a_trans, a);
+                 job->aux, job->a_trans, a);
 }
 
 /* One head of attention: s = softmax(scale q k^T), o = s v, with q, k, v
@@ -785,7 +814,7 @@ attention_head (const float *q,
       for (int p = 0; p < kw.kp; p++)
         dst[(gsize) p * NR] = src[(gsize) p * MR];
     }
-  block_product (q, ld, &kw, NULL, s, (gsize) t, 0, t, 0, kw.panels, 0, FALSE, a);
+  block_product (q, ld, &kw, NULL, s, (gsize) t, 0, t, 0, kw.panels, 0, NULL, FALSE, a);
   facet_cpu_softmax_rows (s, (gsize) t, (gsize) t, (gsize) t, scale);
 
   /* v: rows rounded, then pairs of tokens (2p, 2p + 1) joined per column */
@@ -805,7 +834,7 @@ attention_head (const float *q,
         dst[(gsize) p * NR] = (guint32) v16[(gsize) 2 * p * dh + c]
                               | (guint32) v16[(gsize) (2 * p + 1) * dh + c] << 16;
     }
-  block_product (s, (gsize) t, &vw, NULL, o, ldo, 0, t, 0, vw.panels, 0, FALSE, a);
+  block_product (s, (gsize) t, &vw, NULL, o, ldo, 0, t, 0, vw.panels, 0, NULL, FALSE, a);
 }
 
 /* The backward of one head (see facet_cpu_attention_head_backward_bf16):
@@ -847,8 +876,8 @@ attention_head_backward (const float *q,
   pack_rows_vector (&vw, v, ld, 0, vw.panels);
 
   /* O = P V: dV = P^T dO (P's columns rounded as rows), dP = dO V^T */
-  block_product (p, (gsize) t, &dow, NULL, dv, ld, 0, t, 0, dow.panels, 0, TRUE, a);
-  block_product (dout, ldo, &vw, NULL, ds, (gsize) t, 0, t, 0, vw.panels, 0, FALSE, a);
+  block_product (p, (gsize) t, &dow, NULL, dv, ld, 0, t, 0, dow.panels, 0, NULL, TRUE, a);
+  block_product (dout, ldo, &vw, NULL, ds, (gsize) t, 0, t, 0, vw.panels, 0, NULL, FALSE, a);
   /* softmax, in fp32: dS = scale P (dP - rowsum(dP P)), the scale of
    * S = scale Q K^T folded in */
   for (int i = 0; i < t; i++)
@@ -862,8 +891,8 @@ attention_head_backward (const float *q,
         dsr[c] = scale * pr[c] * (dsr[c] - dot);
     }
   /* dQ = dS K, dK = dS^T Q */
-  block_product (ds, (gsize) t, &kw, NULL, dq, ld, 0, t, 0, kw.panels, 0, FALSE, a);
-  block_product (ds, (gsize) t, &qw, NULL, dk, ld, 0, t, 0, qw.panels, 0, TRUE, a);
+  block_product (ds, (gsize) t, &kw, NULL, dq, ld, 0, t, 0, kw.panels, 0, NULL, FALSE, a);
+  block_product (ds, (gsize) t, &qw, NULL, dk, ld, 0, t, 0, qw.panels, 0, NULL, TRUE, a);
 }
 
 /* y [m, w->n] (rows @ldc apart) = act(A w^T + bias) (+ y), A = x [m, k]
@@ -876,6 +905,7 @@ product (const float           *x,
          const float           *bias,
          float                 *y,
          gsize                  ldc,
+         float                 *aux,
          int                    m,
          guint                  flags)
 {
@@ -883,7 +913,7 @@ product (const float           *x,
   int max_rows = MAX (MR, (int) (A_BLOCK_BYTES / ((gsize) w->kp * 4)) / MR * MR);
   int blocks = (m + max_rows - 1) / max_rows;
   int rows = ((m + blocks - 1) / blocks + MR - 1) / MR * MR;
-  Bf16Job job = { x, lda, a_trans, w, bias, y, ldc, m, flags, rows, 1 };
+  Bf16Job job = { x, lda, a_trans, w, bias, y, ldc, aux, m, flags, rows, 1 };
 
   blocks = (m + rows - 1) / rows;
   /* Enough items for every thread to take several, so that the dynamic
@@ -901,7 +931,7 @@ linear_bf16 (const float           *x,
              int                    m,
              guint                  flags)
 {
-  product (x, (gsize) w->k, FALSE, w, bias, y, (gsize) w->n, m, flags);
+  product (x, (gsize) w->k, FALSE, w, bias, y, (gsize) w->n, NULL, m, flags);
 }
 
 /* 24 independent chains of vdpbf16ps on registers: the instruction's
@@ -1151,8 +1181,40 @@ facet_cpu_weight_grad_bf16 (const float *dy,
     xp->kp = (m + 1) / 2;
     xp->panels = (k + NR - 1) / NR;
     pack_weight (xp, x, (gsize) k);
-    product (dy, (gsize) n, TRUE, xp, NULL, dw, (gsize) k, n, FACET_BF16_ACCUMULATE);
+    product (dy, (gsize) n, TRUE, xp, NULL, dw, (gsize) k, NULL, n, FACET_BF16_ACCUMULATE);
   }
+#else
+  g_return_if_reached ();
+#endif
+}
+
+/**
+ * facet_cpu_linear_bf16_aux:
+ * @aux: [m, n], y's layout
+ *
+ * facet_cpu_linear_bf16() with a second matrix for GELU: with
+ * %FACET_BF16_GELU | %FACET_BF16_KEEP_PRE, @aux receives GELU's input (the
+ * product plus bias) as @y receives its output; with %FACET_BF16_GELU_GRAD,
+ * @y = (x w^T) * gelu'(@aux), the input gradient of fc2 carried back
+ * through the GELU in one pass. Only where facet_cpu_bf16_available().
+ */
+void
+facet_cpu_linear_bf16_aux (const float           *x,
+                           const FacetBf16Weight *w,
+                           const float           *bias,
+                           float                 *y,
+                           float                 *aux,
+                           int                    m,
+                           guint                  flags)
+{
+  g_return_if_fail (w != NULL && aux != NULL);
+  if (!(flags & FACET_BF16_BIAS))
+    bias = NULL;
+  if (m <= 0 || w->n == 0)
+    return;
+#if HAVE_BF16_KERNEL
+  g_return_if_fail (bf16_hardware ());
+  product (x, (gsize) w->k, FALSE, w, bias, y, (gsize) w->n, aux, m, flags);
 #else
   g_return_if_reached ();
 #endif

@@ -18,6 +18,8 @@ enum
   FACET_BF16_BIAS       = 1 << 0,
   FACET_BF16_GELU       = 1 << 1, /* gelu(x w^T + bias) */
   FACET_BF16_ACCUMULATE = 1 << 2, /* y += ... (residual connections) */
+  FACET_BF16_KEEP_PRE   = 1 << 3, /* with GELU: aux = x w^T + bias, GELU's input */
+  FACET_BF16_GELU_GRAD  = 1 << 4, /* y = (x w^T) * gelu'(aux) */
 };
 
 gboolean         facet_cpu_bf16_available  (void);
@@ -44,6 +46,13 @@ void             facet_cpu_linear_bf16     (const float           *x,
                                             int                    m,
                                             guint                  flags);
 
+void             facet_cpu_linear_bf16_aux (const float           *x,
+                                            const FacetBf16Weight *w,
+                                            const float           *bias,
+                                            float                 *y,
+                                            float                 *aux,
+                                            int                    m,
+                                            guint                  flags);
 void             facet_cpu_weight_grad_bf16 (const float          *dy,
                                              const float          *x,
                                              int                   m,

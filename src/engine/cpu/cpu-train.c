@@ -27,6 +27,7 @@
 typedef struct
 {
   float *x_in, *h1, *mean1, *rstd1, *qkv, *probs, *attn, *x_mid, *h2, *mean2, *rstd2, *pre;
+  float *act; /* gelu(pre), kept in bf16 precision (the fp32 step computes it again) */
 } SavedBlock;
 
 /* bf16 packs of a trained block's weights (bf16 precision only): as the
@@ -76,7 +77,7 @@ facet_cpu_train_state_free (struct _CpuTrainState *st)
     {
       SavedBlock *b = &st->saved[i];
       float **fields[] = { &b->x_in, &b->h1, &b->mean1, &b->rstd1, &b->qkv, &b->probs, &b->attn,
-                           &b->x_mid, &b->h2, &b->mean2, &b->rstd2, &b->pre };
+                           &b->x_mid, &b->h2, &b->mean2, &b->rstd2, &b->pre, &b->act };
       for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
         g_aligned_free (*fields[f]);
     }
@@ -95,7 +96,8 @@ facet_cpu_train_state_free (struct _CpuTrainState *st)
 static struct _CpuTrainState *
 train_state_new (const FacetModelConfig *c,
                  guint                   batch,
-                 int                     n_saved)
+                 int                     n_saved,
+                 gboolean                keep_act)
 {
   struct _CpuTrainState *st = g_new0 (struct _CpuTrainState, 1);
   gsize t = (gsize) facet_model_config_tokens (c), d = (gsize) c->dim, hid = (gsize) c->mlp_hidden;
@@ -121,6 +123,7 @@ train_state_new (const FacetModelConfig *c,
       b->mean2 = falloc (m);
       b->rstd2 = falloc (m);
       b->pre = falloc (m * hid);
+      b->act = keep_act ? falloc (m * hid) : NULL;
     }
   st->keep = falloc ((gsize) MAX (c->depth, 1) * 2 * batch);
   st->pooled_raw = falloc (batch * d);
@@ -311,7 +314,9 @@ refresh_bf16 (CpuBackend             *self,
 }
 
 /* Backward of y = x w^T + b with bf16 products (fp32 sums): dx = dy w
- * through w's transposed pack @wt, dw += dy^T x, db += colsum(dy) in fp32. */
+ * through w's transposed pack @wt, dw += dy^T x, db += colsum(dy) in fp32.
+ * With @gelu_pre (x = gelu(gelu_pre)), dx is carried back through the GELU
+ * in the product's epilogue: the gradient of gelu_pre. */
 static void
 linear_backward_bf16 (const float           *x,
                       const FacetBf16Weight *wt,
@@ -320,10 +325,13 @@ linear_backward_bf16 (const float           *x,
                       int                    n,
                       int                    k,
                       float                 *dx,
+                      float                 *gelu_pre,
                       float                 *dw,
                       float                 *db)
 {
-  if (dx != NULL)
+  if (dx != NULL && gelu_pre != NULL)
+    facet_cpu_linear_bf16_aux (dy, wt, NULL, dx, gelu_pre, m, FACET_BF16_GELU_GRAD);
+  else if (dx != NULL)
     facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
   if (dw != NULL)
     facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
@@ -713,7 +721,7 @@ facet_cpu_train_step (FacetBackend         *backend,
   if (self->train == NULL || self->train->cap_batch < batch || self->train->n_saved != n_train)
     {
       facet_cpu_train_state_free (self->train);
-      self->train = train_state_new (c, batch, n_train);
+      self->train = train_state_new (c, batch, n_train, bf16);
     }
   st = self->train;
   if (bf16)
@@ -782,14 +790,15 @@ facet_cpu_train_step (FacetBackend         *backend,
           memcpy (sb->x_mid, self->x, sizeof (float) * m * d);
           facet_cpu_par_layer_norm (self->x, sb->h2, m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
                                     sb->mean2, sb->rstd2);
-          facet_cpu_linear_bf16 (sb->h2, p->fc1, bw->fc1b, sb->pre, (int) m, FACET_BF16_BIAS);
-          facet_cpu_gelu (sb->pre, st->act, m * hid);
+          /* GELU in fc1's epilogue, its input kept for the backward */
+          facet_cpu_linear_bf16_aux (sb->h2, p->fc1, bw->fc1b, sb->act, sb->pre, (int) m,
+                                     FACET_BF16_BIAS | FACET_BF16_GELU | FACET_BF16_KEEP_PRE);
           if (all_ones (keep2, batch))
-            facet_cpu_linear_bf16 (st->act, p->fc2, bw->fc2b, self->x, (int) m,
+            facet_cpu_linear_bf16 (sb->act, p->fc2, bw->fc2b, self->x, (int) m,
                                    FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
           else
             {
-              facet_cpu_linear_bf16 (st->act, p->fc2, bw->fc2b, st->dtmp, (int) m, FACET_BF16_BIAS);
+              facet_cpu_linear_bf16 (sb->act, p->fc2, bw->fc2b, st->dtmp, (int) m, FACET_BF16_BIAS);
               add_scaled_rows (self->x, st->dtmp, keep2, batch, t, d);
             }
           continue;
@@ -866,12 +875,10 @@ facet_cpu_train_step (FacetBackend         *backend,
               scale_rows (st->dtmp, st->dx, keep2, batch, t, d);
               dy2 = st->dtmp;
             }
-          facet_cpu_gelu (sb->pre, st->act, m * hid);
-          linear_backward_bf16 (st->act, p->fc2_t, dy2, (int) m, d, hid, st->dhid,
+          linear_backward_bf16 (sb->act, p->fc2_t, dy2, (int) m, d, hid, st->dhid, sb->pre,
                                 block_grad (grads, l, "mlp.fc2.weight"),
                                 block_grad (grads, l, "mlp.fc2.bias"));
-          facet_cpu_gelu_backward (sb->pre, st->dhid, st->dhid, m * hid);
-          linear_backward_bf16 (sb->h2, p->fc1_t, st->dhid, (int) m, hid, d, st->dh,
+          linear_backward_bf16 (sb->h2, p->fc1_t, st->dhid, (int) m, hid, d, st->dh, NULL,
                                 block_grad (grads, l, "mlp.fc1.weight"),
                                 block_grad (grads, l, "mlp.fc1.bias"));
           memcpy (st->dmid, st->dx, sizeof (float) * m * d);
@@ -883,12 +890,12 @@ facet_cpu_train_step (FacetBackend         *backend,
               scale_rows (st->dtmp, st->dmid, keep1, batch, t, d);
               dy1 = st->dtmp;
             }
-          linear_backward_bf16 (sb->attn, p->proj_t, dy1, (int) m, d, d, st->dattn,
+          linear_backward_bf16 (sb->attn, p->proj_t, dy1, (int) m, d, d, st->dattn, NULL,
                                 block_grad (grads, l, "attn.proj.weight"),
                                 block_grad (grads, l, "attn.proj.bias"));
           attention_backward_bf16 (sb->qkv, sb->probs, st->dattn, st->dqkv, st->dprobs,
                                         (int) batch, t, c->heads, d);
-          linear_backward_bf16 (sb->h1, p->qkv_t, st->dqkv, (int) m, 3 * d, d, st->dh,
+          linear_backward_bf16 (sb->h1, p->qkv_t, st->dqkv, (int) m, 3 * d, d, st->dh, NULL,
                                 block_grad (grads, l, "attn.qkv.weight"),
                                 block_grad (grads, l, "attn.qkv.bias"));
           memcpy (st->dx, st->dmid, sizeof (float) * m * d);
@@ -936,7 +943,7 @@ facet_cpu_train_step (FacetBackend         *backend,
           memcpy (st->dpatch + (gsize) b * np * d, dxb + d, sizeof (float) * (gsize) np * d);
         }
       if (bf16)
-        linear_backward_bf16 (st->patches, NULL, st->dpatch, (int) batch * np, d, k, NULL,
+        linear_backward_bf16 (st->patches, NULL, st->dpatch, (int) batch * np, d, k, NULL, NULL,
                               GRAD ("patch_embed.proj.weight"), GRAD ("patch_embed.proj.bias"));
       else
         facet_cpu_linear_backward (st->patches, self->pe_w, st->dpatch, (int) batch * np, d, k, NULL,
