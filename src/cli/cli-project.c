@@ -66,6 +66,25 @@ find_model (FacetStore *store,
 
 /* ---- init ----------------------------------------------------------------------- */
 
+/* Reading a coder's layer that was never written is a typing error more
+ * often than an empty layer. */
+static gboolean
+layer_exists (FacetStore *store,
+              const char *coder,
+              GError    **error)
+{
+  g_auto (GStrv) layers = facet_store_list_layers (store, error);
+
+  if (layers == NULL)
+    return FALSE;
+  if (g_strv_contains ((const char * const *) layers, coder))
+    return TRUE;
+  g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+               "%s: coder “%s” has no layer of their own (facet-cli labels layers lists them)",
+               facet_store_get_path (store), coder);
+  return FALSE;
+}
+
 int
 facet_cli_init (int    argc,
                 char **argv)
@@ -152,12 +171,21 @@ status_json (FacetStore *store,
   g_autoptr (GPtrArray) videos = facet_store_list_videos (store, error);
   g_autoptr (GPtrArray) models = facet_store_list_models (store, error);
   g_autoptr (GString) out = g_string_new ("{\"project\":");
+  g_auto (GStrv) layers = facet_store_list_layers (store, error);
 
-  if (videos == NULL || models == NULL)
+  if (videos == NULL || models == NULL || layers == NULL)
     return -1;
   facet_cli_json_string (out, facet_store_get_path (store));
-  g_string_append_printf (out, ",\"project_id\":\"%s\",\"format\":%d,\"videos\":[",
+  g_string_append_printf (out, ",\"project_id\":\"%s\",\"format\":%d,\"layers\":[",
                           facet_store_get_project_id (store), facet_store_get_schema_version (store));
+  /* The coders with a layer of their own; "labelled" below is the final layer. */
+  for (guint i = 0; layers[i] != NULL; i++)
+    {
+      if (i)
+        g_string_append_c (out, ',');
+      facet_cli_json_string (out, layers[i]);
+    }
+  g_string_append (out, "],\"videos\":[");
   for (guint i = 0; i < videos->len; i++)
     {
       FacetStoreVideo *v = videos->pdata[i];
@@ -314,8 +342,9 @@ labels_set (int    argc,
   g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT — label frames of one AU");
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *video_text = NULL, *frames = NULL, *coder = NULL;
+  g_autofree char *video_text = NULL, *frames = NULL, *coder = NULL, *layer = NULL, *letter = NULL;
   gboolean present = FALSE, absent = FALSE, not_codable = FALSE, clear = FALSE;
+  float intensity = NAN;
   FacetLabelState state;
   gint64 video, first, last, id;
   int au = 0;
@@ -327,7 +356,10 @@ labels_set (int    argc,
     { "absent", 0, 0, G_OPTION_ARG_NONE, &absent, "The AU is absent", NULL },
     { "not-codable", 0, 0, G_OPTION_ARG_NONE, &not_codable, "The AU cannot be coded here", NULL },
     { "clear", 0, 0, G_OPTION_ARG_NONE, &clear, "Remove the labels", NULL },
+    { "intensity", 0, 0, G_OPTION_ARG_STRING, &letter, "FACS intensity of a present AU", "A-E" },
     { "coder", 0, 0, G_OPTION_ARG_STRING, &coder, "Who codes (default $FACET_CODER or login)", "C" },
+    { "layer", 0, 0, G_OPTION_ARG_STRING, &layer,
+      "Write into this coder's own layer (default: the final layer)", "C" },
     { NULL }
   };
 
@@ -336,6 +368,9 @@ labels_set (int    argc,
     return 1;
   if (argc != 2)
     return facet_cli_failf ("labels set takes one project (see --help)");
+  if (letter != NULL
+      && (strlen (letter) != 1 || isnan (intensity = facet_intensity_from_letter (letter[0]))))
+    return facet_cli_failf ("--intensity %s is not a FACS intensity A, B, C, D or E", letter);
   if (video_text == NULL || !parse_video (video_text, &video, FALSE))
     return facet_cli_failf ("labels set needs --video N (a video number from 1)");
   if (frames == NULL || !parse_frames (frames, &first, &last))
@@ -344,6 +379,8 @@ labels_set (int    argc,
     return facet_cli_failf ("labels set needs --au N (an AU number, 1-99)");
   if (present + absent + not_codable + clear != 1)
     return facet_cli_failf ("labels set needs one of --present, --absent, --not-codable, --clear");
+  if (!isnan (intensity) && !present)
+    return facet_cli_failf ("--intensity goes with --present (only a present AU has one)");
   state = present ? FACET_LABEL_PRESENT : absent ? FACET_LABEL_ABSENT
           : not_codable ? FACET_LABEL_NOT_CODABLE : FACET_LABEL_UNSET;
 
@@ -352,8 +389,26 @@ labels_set (int    argc,
     return facet_cli_fail (g_steal_pointer (&error));
   if (coder != NULL)
     facet_store_set_coder (store, coder);
-  id = facet_store_set_label_range (store, video, first, last, au, state, FACET_LABEL_SOURCE_HUMAN,
-                                    &error);
+  if (layer != NULL)
+    facet_store_set_layer (store, layer);
+  if (isnan (intensity))
+    id = facet_store_set_label_range (store, video, first, last, au, state,
+                                      FACET_LABEL_SOURCE_HUMAN, &error);
+  else
+    {
+      g_autofree FacetLabel *labels = NULL;
+      g_autofree char *desc = NULL;
+      if (last - first >= 100000000)
+        return facet_cli_failf ("--frames %s: too many frames at once", frames);
+      labels = g_new (FacetLabel, last - first + 1);
+      for (gint64 f = first; f <= last; f++)
+        labels[f - first] = (FacetLabel) { .video_id = video, .frame = f, .au = au, .state = state,
+                                           .intensity = intensity,
+                                           .source = FACET_LABEL_SOURCE_HUMAN };
+      desc = g_strdup_printf ("AU%02d %s at frames %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
+                              " of video %" G_GINT64_FORMAT, au, letter, first, last, video);
+      id = facet_store_write_labels (store, labels, (gsize) (last - first + 1), desc, &error);
+    }
   if (id < 0)
     return facet_cli_fail (g_steal_pointer (&error));
   return 0;
@@ -368,11 +423,13 @@ labels_step (int      argc,
                                                          : "PROJECT — redo what you undid last");
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *coder = NULL;
+  g_autofree char *coder = NULL, *layer = NULL;
   g_autoptr (FacetChangeset) next = NULL;
   gint64 skipped = 0;
   GOptionEntry entries[] = {
     { "coder", 0, 0, G_OPTION_ARG_STRING, &coder, "Whose change (default $FACET_CODER or login)", "C" },
+    { "layer", 0, 0, G_OPTION_ARG_STRING, &layer,
+      "In this coder's own layer (default: the final layer)", "C" },
     { NULL }
   };
 
@@ -386,6 +443,8 @@ labels_step (int      argc,
     return facet_cli_fail (g_steal_pointer (&error));
   if (coder != NULL)
     facet_store_set_coder (store, coder);
+  if (layer != NULL)
+    facet_store_set_layer (store, layer);
   next = undo ? facet_store_peek_undo (store, &error) : facet_store_peek_redo (store, &error);
   if ((undo ? facet_store_undo (store, &skipped, &error) : facet_store_redo (store, &skipped, &error)) == 0)
     return facet_cli_fail (g_steal_pointer (&error));
@@ -407,6 +466,7 @@ labels_import (int    argc,
   g_autoptr (GArray) au_ids = NULL;
   FacetLabelImportOptions opt = { 0 };
   int min_intensity = 0;
+  gboolean final = FALSE;
   gint64 n, changed = 0;
   GOptionEntry entries[] = {
     { "format", 0, 0, G_OPTION_ARG_STRING, &format, "csv, fmae-json, bp4d or disfa", "F" },
@@ -416,7 +476,10 @@ labels_import (int    argc,
       "The AUs the file codes (fmae-json, bp4d; default: the data set's)", "1,2,..." },
     { "min-intensity", 0, 0, G_OPTION_ARG_INT, &min_intensity,
       "DISFA intensity from which an AU is present (default 2)", "N" },
-    { "coder", 0, 0, G_OPTION_ARG_STRING, &coder, "Who the import is recorded for", "C" },
+    { "coder", 0, 0, G_OPTION_ARG_STRING, &coder,
+      "Import into this coder's own layer, recorded as theirs (default: the final layer)", "C" },
+    { "final", 0, 0, G_OPTION_ARG_NONE, &final,
+      "With --coder: into the final layer, recorded as the coder's", NULL },
     { NULL }
   };
 
@@ -444,6 +507,8 @@ labels_import (int    argc,
     return facet_cli_fail (g_steal_pointer (&error));
   if (coder != NULL)
     facet_store_set_coder (store, coder);
+  if (coder != NULL && !final)
+    facet_store_set_layer (store, coder);
   n = facet_store_import_labels_full (store, argv[2], &opt, &changed, &error);
   if (n < 0)
     return facet_cli_fail (g_steal_pointer (&error));
@@ -464,11 +529,13 @@ labels_export (int    argc,
   g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT OUT — write the labels (csv layout)");
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *format = NULL, *video_text = NULL;
+  g_autofree char *format = NULL, *video_text = NULL, *coder = NULL;
   gint64 video;
   GOptionEntry entries[] = {
     { "format", 0, 0, G_OPTION_ARG_STRING, &format, "csv (the only one)", "F" },
     { "video", 0, 0, G_OPTION_ARG_STRING, &video_text, "Only this video", "V" },
+    { "coder", 0, 0, G_OPTION_ARG_STRING, &coder,
+      "This coder's own layer (default: the final layer)", "C" },
     { NULL }
   };
 
@@ -484,8 +551,96 @@ labels_export (int    argc,
   store = open_project (argv[1], &error);
   if (store == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
+  if (coder != NULL && !layer_exists (store, coder, &error))
+    return facet_cli_fail (g_steal_pointer (&error));
+  if (coder != NULL)
+    facet_store_set_layer (store, coder);
   if (!facet_store_export_labels (store, argv[2], video, &error))
     return facet_cli_fail (g_steal_pointer (&error));
+  return 0;
+}
+
+static int
+labels_consensus (int    argc,
+                  char **argv)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT — copy the labels two coders "
+                                                         "agree on into the final layer");
+  g_autoptr (FacetStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *coders = NULL, *video_text = NULL, *coder = NULL;
+  g_auto (GStrv) pair = NULL;
+  gboolean overwrite = FALSE;
+  gint64 video = 0, copied = 0, differ = 0;
+  GOptionEntry entries[] = {
+    { "coders", 0, 0, G_OPTION_ARG_STRING, &coders, "The two coders' layers", "A,B" },
+    { "video", 0, 0, G_OPTION_ARG_STRING, &video_text, "Only this video", "V" },
+    { "overwrite", 0, 0, G_OPTION_ARG_NONE, &overwrite,
+      "Also replace final labels that exist (default: only fill empty cells)", NULL },
+    { "coder", 0, 0, G_OPTION_ARG_STRING, &coder, "Who resolves (default $FACET_CODER or login)", "C" },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!facet_cli_parse (ctx, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return facet_cli_failf ("labels consensus takes one project (see --help)");
+  if (coders != NULL)
+    pair = g_strsplit (coders, ",", -1);
+  if (pair == NULL || g_strv_length (pair) != 2 || *pair[0] == '\0' || *pair[1] == '\0')
+    return facet_cli_failf ("labels consensus needs --coders A,B");
+  if (!parse_video (video_text, &video, TRUE))
+    return facet_cli_failf ("--video %s is not a video number", video_text);
+  store = open_project (argv[1], &error);
+  if (store == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  if (coder != NULL)
+    facet_store_set_coder (store, coder);
+  if (facet_store_resolve_agreed (store, pair[0], pair[1], video, overwrite, &copied, &differ,
+                                  &error) < 0)
+    return facet_cli_fail (g_steal_pointer (&error));
+  printf ("%" G_GINT64_FORMAT " labels %s and %s agree on copied into the final layer; %"
+          G_GINT64_FORMAT " cells where they differ are left to resolve\n", copied, pair[0], pair[1],
+          differ);
+  return 0;
+}
+
+static int
+labels_layers (int    argc,
+               char **argv)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("PROJECT — the coders with a layer of "
+                                                         "their own");
+  g_autoptr (FacetStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) layers = NULL;
+
+  if (!facet_cli_parse (ctx, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return facet_cli_failf ("labels layers takes one project (see --help)");
+  store = open_project (argv[1], &error);
+  if (store == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  layers = facet_store_list_layers (store, &error);
+  if (layers == NULL)
+    return facet_cli_fail (g_steal_pointer (&error));
+  for (guint i = 0; layers[i] != NULL; i++)
+    {
+      g_autoptr (GArray) counts = NULL;
+      gint64 n = 0;
+      facet_store_set_layer (store, layers[i]);
+      counts = facet_store_count_labels (store, 0, &error);
+      if (counts == NULL)
+        return facet_cli_fail (g_steal_pointer (&error));
+      for (guint k = 0; k < counts->len; k++)
+        {
+          const FacetLabelCount *c = &g_array_index (counts, FacetLabelCount, k);
+          n += c->present + c->absent + c->not_codable;
+        }
+      printf ("%s\t%" G_GINT64_FORMAT " labels\n", layers[i], n);
+    }
   return 0;
 }
 
@@ -503,7 +658,12 @@ facet_cli_labels (int    argc,
     return labels_step (argc - 1, argv + 1, TRUE);
   if (argc >= 2 && g_str_equal (argv[1], "redo"))
     return labels_step (argc - 1, argv + 1, FALSE);
-  return facet_cli_failf ("usage: facet-cli labels set|import|export|undo|redo PROJECT ... "
+  if (argc >= 2 && g_str_equal (argv[1], "layers"))
+    return labels_layers (argc - 1, argv + 1);
+  if (argc >= 2 && g_str_equal (argv[1], "consensus"))
+    return labels_consensus (argc - 1, argv + 1);
+  return facet_cli_failf ("usage: facet-cli labels set|import|export|undo|redo|layers|consensus "
+                          "PROJECT ... "
                           "(see facet-cli labels set --help)");
 }
 
@@ -518,7 +678,7 @@ facet_cli_export (int    argc,
                                                          "documents, summaries");
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *format = NULL, *model = NULL, *video_text = NULL;
+  g_autofree char *format = NULL, *model = NULL, *video_text = NULL, *coder = NULL;
   FacetExportOptions opt = { .threshold = NAN };
   double threshold = NAN;
   GOptionEntry entries[] = {
@@ -528,6 +688,8 @@ facet_cli_export (int    argc,
     { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold,
       "Presence threshold for every AU (default: the model's per AU)", "T" },
     { "video", 0, 0, G_OPTION_ARG_STRING, &video_text, "Only this video (default all)", "V" },
+    { "coder", 0, 0, G_OPTION_ARG_STRING, &coder,
+      "The labels of this coder's own layer (default: the final layer)", "C" },
     { NULL }
   };
 
@@ -549,6 +711,10 @@ facet_cli_export (int    argc,
   opt.model_id = find_model (store, model, &error);
   if (opt.model_id < 0)
     return facet_cli_fail (g_steal_pointer (&error));
+  if (coder != NULL && !layer_exists (store, coder, &error))
+    return facet_cli_fail (g_steal_pointer (&error));
+  if (coder != NULL)
+    facet_store_set_layer (store, coder);
   if (!facet_store_export (store, &opt, argv[2], &error))
     return facet_cli_fail (g_steal_pointer (&error));
   return 0;

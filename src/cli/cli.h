@@ -39,6 +39,9 @@ int  facet_cli_export  (int argc, char **argv);
 int  facet_cli_labels  (int argc, char **argv);
 int  facet_cli_status  (int argc, char **argv);
 int  facet_cli_merge   (int argc, char **argv);
+/* Inter-coder reliability (cli-agreement.c). */
+int  facet_cli_agreement (int argc, char **argv);
+int  facet_cli_sample  (int argc, char **argv);
 
 /* Prints "facet-cli: <message>" on stderr (one line) and returns 1. */
 int  facet_cli_fail    (GError     *error);

@@ -29,6 +29,8 @@ static const FacetCliCommand commands[] = {
   { "export", facet_cli_export, "AU time series, events, ELAN documents or summaries" },
   { "status", facet_cli_status, "what a project holds" },
   { "merge", facet_cli_merge, "fold analysis shards into their project" },
+  { "agreement", facet_cli_agreement, "inter-coder reliability between two coders (or a model)" },
+  { "sample", facet_cli_sample, "mark random segments for double coding" },
 };
 
 static void

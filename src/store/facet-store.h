@@ -42,7 +42,7 @@ typedef enum
 GQuark facet_store_error_quark (void);
 
 /* The schema version this Facet writes (PRAGMA user_version). */
-#define FACET_STORE_SCHEMA_VERSION 2
+#define FACET_STORE_SCHEMA_VERSION 3
 /* How long a writer waits for another process before giving up. */
 #define FACET_STORE_BUSY_SECONDS   120
 
@@ -84,6 +84,7 @@ typedef enum
   FACET_STORE_CHANGE_PREDICTIONS = 1 << 1,
   FACET_STORE_CHANGE_VIDEOS      = 1 << 2,
   FACET_STORE_CHANGE_MODELS      = 1 << 3,
+  FACET_STORE_CHANGE_SAMPLES     = 1 << 4, /* reliability segments marked or cleared */
 } FacetStoreChange;
 
 /* Called after a commit through this FacetStore, in the committing thread,
@@ -426,7 +427,8 @@ typedef struct
   gint64           frame;
   int              au;
   FacetLabelState  state;
-  float            intensity; /* 0..1, NAN when not coded */
+  float            intensity; /* 0..1, NAN when not coded; FACS A-E are 0.2 .. 1.0 (see
+                               * facet_intensity_from_letter) */
   FacetLabelSource source;
   const char      *coder;     /* interned; ignored when writing */
   double           time;      /* Unix time of the change; ignored when writing */
@@ -487,13 +489,14 @@ GArray   *facet_store_get_labelled_frames (FacetStore *store,
                                            int         au,
                                            GError    **error);
 
-/* Runs of equal state for the timeline lanes. */
+/* Runs of equal state, source and intensity level for the timeline lanes. */
 typedef struct
 {
   gint64           first;
   gint64           last;
   FacetLabelState  state;
   FacetLabelSource source;
+  int              level;  /* FACS intensity 1-5 (A-E) of a present run, 0 when none */
 } FacetLabelSegment;
 
 GArray   *facet_store_get_label_segments (FacetStore *store,
@@ -531,6 +534,8 @@ typedef enum
   FACET_CHANGESET_UNDO   = 2,
   FACET_CHANGESET_REDO   = 3,
   FACET_CHANGESET_LEGACY = 4, /* history of a version 1 project, one per change */
+  FACET_CHANGESET_RESOLVE = 5, /* consensus: a disagreement between layers settled in the final
+                                * layer (facet_store_resolve_label) */
 } FacetChangesetKind;
 
 typedef enum
@@ -550,6 +555,7 @@ typedef struct
   gint64              target; /* undo/redo: the change set acted on */
   gint64              n_changes;
   char               *description;
+  const char         *layer;  /* interned coder name of the layer it changed; NULL: final */
 } FacetChangeset;
 
 void      facet_changeset_free        (FacetChangeset *changeset);
@@ -579,6 +585,244 @@ GArray   *facet_store_get_label_history (FacetStore *store,
                                          gint64      frame,
                                          int         au,
                                          GError    **error);
+
+/* ---- Intensity (FACS A-E) -------------------------------------------------- *
+ * A label's intensity is stored on the 0..1 scale schema 2 introduced. The FACS
+ * letters are the levels 1-5 of it: A = 0.2, B = 0.4, C = 0.6, D = 0.8, E = 1.0
+ * (level = intensity x 5, so OpenFace's AU_r column, 0-5, is 5 x intensity and
+ * DISFA's 0-5 maps 1-5 onto A-E, 0 being absent). An intensity between two
+ * levels (an imported continuous value) reads as the nearest level, at least A. */
+
+#define FACET_INTENSITY_LEVELS 5
+
+/* 0 when @intensity is NAN or 0 (none), else 1..5. */
+int         facet_intensity_to_level    (float intensity);
+/* @level 1..5 -> level / 5; NAN for anything else. */
+float       facet_intensity_from_level  (int   level);
+/* 'A'..'E', or 0 when none. */
+char        facet_intensity_to_letter   (float intensity);
+/* 'A'..'E' (or 'a'..'e') -> 0.2 .. 1.0; NAN for anything else. */
+float       facet_intensity_from_letter (char  letter);
+
+/* ---- Layers: independent coders and the final layer ------------------------ *
+ * Every label belongs to a layer. The final layer (NULL) is the project's
+ * labels as they were before layers existed: what exports, training and the
+ * review queue use unless told otherwise. Each coder may also code in a layer
+ * of their own, which no other layer's writes touch: two coders double-coding
+ * the same frames never overwrite each other. The final layer can be built
+ * from the coders' layers with facet_store_resolve_label(), which records
+ * which layer a label was taken from.
+ *
+ * Every label function above and below (write, read, counts, segments,
+ * history, undo/redo, review queue, label import and export, exports) acts on
+ * the store's current layer; undo and redo step through the current coder's
+ * change sets *in the current layer*. The layer and the coder are separate:
+ * the coder says who made a change (recorded in the history), the layer says
+ * whose labels it changes. A coder's layer is named by the coder's name. */
+
+/* NULL: the final layer (the default); a coder's name: that coder's layer
+ * (made on first write). */
+void        facet_store_set_layer   (FacetStore *store,
+                                     const char *coder);
+/* The current layer's coder, NULL for the final layer. */
+const char *facet_store_get_layer   (FacetStore *store);
+/* Coders with a layer of their own (anything ever written there), by name. */
+GStrv       facet_store_list_layers (FacetStore *store,
+                                     GError    **error);
+/* Labels of a named layer (@layer NULL: final) without switching the current
+ * one: as facet_store_get_labels (GArray of FacetLabel). */
+GArray     *facet_store_get_layer_labels (FacetStore  *store,
+                                          const char  *layer,
+                                          gint64       video_id,
+                                          int          au,
+                                          gint64       first,
+                                          gint64       last,
+                                          GError     **error);
+
+/* The same for the timeline lanes of a named layer (side by side). */
+GArray     *facet_store_get_layer_segments (FacetStore  *store,
+                                            const char  *layer,
+                                            gint64       video_id,
+                                            int          au,
+                                            gint64       first,
+                                            gint64       last,
+                                            GError     **error);
+
+/* Writes @chosen (its state, intensity and source; FACET_LABEL_UNSET clears)
+ * into the final layer at (@video_id, @frame, @au) as one change set of kind
+ * FACET_CHANGESET_RESOLVE by the current coder, whatever the current layer.
+ * @taken_from: the layer whose label was taken (a coder's name, or
+ * "model:ID"), NULL when the resolver set a value of their own; it is kept
+ * in the history row. Returns the change set id, 0 when the final layer
+ * already had that label (nothing recorded), -1 on error. Undo it in the
+ * final layer (facet_store_set_layer (store, NULL); facet_store_undo). */
+gint64      facet_store_resolve_label  (FacetStore       *store,
+                                        gint64            video_id,
+                                        gint64            frame,
+                                        int               au,
+                                        const FacetLabel *chosen,
+                                        const char       *taken_from,
+                                        GError          **error);
+/* The same for many cells at once (one change set; @labels' video_id, frame
+ * and au say where). */
+gint64      facet_store_resolve_labels (FacetStore       *store,
+                                        const FacetLabel *labels,
+                                        gsize             n,
+                                        const char       *taken_from,
+                                        const char       *description,
+                                        GError          **error);
+/* The first step of a consensus: copies into the final layer, as one
+ * resolution change set taken from "A,B", every cell where layers @a and @b
+ * agree (same state; same intensity level when present) and the final layer
+ * has no label (any label, with @overwrite). @n_disagree (nullable): the
+ * cells both coded differently, left for facet_store_resolve_label. Returns
+ * the change set id, 0 when nothing was copied, -1 on error. */
+gint64      facet_store_resolve_agreed (FacetStore  *store,
+                                        const char  *a,
+                                        const char  *b,
+                                        gint64       video_id,
+                                        gboolean     overwrite,
+                                        gint64      *n_copied,
+                                        gint64      *n_disagree,
+                                        GError     **error);
+/* Who decided a final-layer cell last and where the value came from:
+ * @taken_from receives the layer name or NULL (new value, or not resolved),
+ * @resolved whether the last change of the cell was a resolution. */
+gboolean    facet_store_get_resolution (FacetStore  *store,
+                                        gint64       video_id,
+                                        gint64       frame,
+                                        int          au,
+                                        gboolean    *resolved,
+                                        char       **taken_from,
+                                        char       **resolver,
+                                        GError     **error);
+
+/* One cell where two layers differ, for the consensus view. */
+typedef struct
+{
+  gint64          video_id;
+  gint64          frame;
+  int             au;
+  FacetLabelState state_a;     /* UNSET when the layer has no label there */
+  float           intensity_a; /* NAN when none */
+  FacetLabelState state_b;
+  float           intensity_b;
+  FacetLabelState final_state; /* what the final layer has now */
+  float           final_intensity;
+} FacetDisagreement;
+
+/* Cells where layers @a and @b (coder names; NULL: final) both have a label
+ * and differ in state, or in intensity level when both say present; by
+ * video, frame, AU. @video_id 0: all; @au 0: all; @limit 0: all. With
+ * @unresolved_only, cells whose final label already equals one of the two
+ * are left out. */
+GArray     *facet_store_list_disagreements (FacetStore  *store,
+                                            const char  *a,
+                                            const char  *b,
+                                            gint64       video_id,
+                                            int          au,
+                                            gboolean     unresolved_only,
+                                            guint        limit,
+                                            GError     **error);
+
+/* ---- Agreement between coders (inter-coder reliability) --------------------- *
+ * docs/store.md gives every formula. A "coder" is a layer's name, "final"
+ * for the final layer, or "model:ID" (a project model's predictions,
+ * thresholded; "model" alone: the latest model). Statistics are NAN where
+ * undefined (no frames, or an expected agreement of 1 for kappa). */
+
+/* Pass NULL for the defaults (half-second window, the model's thresholds, all frames). */
+typedef struct
+{
+  int   window;    /* events: onset/offset tolerance in frames; < 0: half a second at each
+                    * video's frame rate (rounded half up); 0: onsets must be equal */
+  float threshold; /* model "coders": presence threshold in (0, 1); anything else (NAN, 0):
+                    * the model's per-AU thresholds */
+  gboolean sample_only; /* only frames inside the reliability segments */
+} FacetAgreementOptions;
+
+typedef struct
+{
+  int    au;
+  /* Frame level, over frames both coded present or absent (not-codable and
+   * unlabelled frames of either coder excluded). */
+  gint64 frames;
+  gint64 both_present, a_only, b_only, both_absent;
+  double agreement;   /* (both_present + both_absent) / frames */
+  double kappa;       /* Cohen's kappa; NAN when undefined */
+  double prevalence;  /* share of present codes: (2 both_present + a_only + b_only) / (2 frames) */
+  double present_a;   /* share of frames A coded present */
+  double present_b;
+  /* Event level: events are runs of present frames in each layer; an A and a
+   * B event match when they overlap or their onsets lie within +-window
+   * frames (one to one, in onset order). */
+  int    window;      /* the window used (of the first video when it varies) */
+  gint64 events_a, events_b;
+  gint64 matched;          /* matched pairs */
+  gint64 onset_agree;      /* matched pairs with |onset_a - onset_b| <= window */
+  gint64 offset_agree;     /* matched pairs with |offset_a - offset_b| <= window */
+  double agreement_ratio;  /* 2 matched / (events_a + events_b) (FACS training's ratio) */
+  double onset_agreement;  /* onset_agree / matched */
+  double offset_agreement; /* offset_agree / matched */
+  /* Intensity, over frames both coded present with an intensity on both,
+   * as levels 1-5 (A-E). */
+  gint64 intensity_frames;
+  double weighted_kappa;   /* linear weights 1 - |i - j| / 4 */
+  double icc;              /* ICC(3,1): two-way mixed, consistency, single rater */
+} FacetAgreement;
+
+/* Per AU (every AU either coder coded), by AU: GArray of FacetAgreement.
+ * @video_id 0: all videos, pooled (counts summed, events per video). */
+GArray     *facet_store_agreement (FacetStore                  *store,
+                                   const char                  *coder_a,
+                                   const char                  *coder_b,
+                                   gint64                       video_id,
+                                   const FacetAgreementOptions *options,
+                                   GError                     **error);
+
+/* ---- Reliability sample: segments marked for double coding ------------------ */
+
+typedef struct
+{
+  double  percent;   /* share of each video's frames to mark, 0 < percent <= 100 */
+  double  seconds;   /* segment length */
+  guint32 seed;      /* the random generator's seed (the same seed, the same sample) */
+  gint64  video_id;  /* 0: every video */
+} FacetSampleOptions;
+
+typedef struct
+{
+  gint64 id;
+  gint64 sample_id;  /* the facet_store_sample_reliability call that made it; 0: by hand */
+  gint64 video_id;
+  gint64 first;      /* frames [first, last] */
+  gint64 last;
+  char  *subject;
+} FacetReliabilitySegment;
+
+void      facet_reliability_segment_free (FacetReliabilitySegment *segment);
+/* Picks random, non-overlapping segments of @options->seconds covering at
+ * least @options->percent of each video's frames (so of each subject's: the
+ * sample is stratified by subject and video), marks them, and returns the
+ * sample's id (0 on error). Earlier segments stay; new ones avoid them. */
+gint64    facet_store_sample_reliability (FacetStore               *store,
+                                          const FacetSampleOptions *options,
+                                          GError                  **error);
+/* Marks frames [first, last] of a video by hand; returns the segment id. */
+gint64    facet_store_mark_reliability   (FacetStore  *store,
+                                          gint64       video_id,
+                                          gint64       first,
+                                          gint64       last,
+                                          GError     **error);
+/* Removes one segment (@segment_id) or every segment (0). */
+gboolean  facet_store_clear_reliability  (FacetStore  *store,
+                                          gint64       segment_id,
+                                          GError     **error);
+/* The marked segments of a video (0: all), by video then frame: GPtrArray of
+ * FacetReliabilitySegment. The app's review queue steps through these. */
+GPtrArray *facet_store_list_reliability  (FacetStore  *store,
+                                          gint64       video_id,
+                                          GError     **error);
 
 /* ---- Review queue ---------------------------------------------------------- */
 
@@ -760,5 +1004,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetStoreRun, facet_store_run_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetPredictionSet, facet_prediction_set_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetChangeset, facet_changeset_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetLabelFile, facet_label_file_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetReliabilitySegment, facet_reliability_segment_free)
 
 G_END_DECLS

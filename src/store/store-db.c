@@ -112,10 +112,59 @@ static const char migrate_v1_v2[] =
   "  ('videos', 0), ('models', 0);\n"
   "INSERT OR IGNORE INTO meta (key, value) VALUES ('project_id', lower(hex(randomblob(16))));\n";
 
+/* Version 3: layers. Labels, their history and change sets get a layer: 0 is
+ * the final layer (every label of an older project lands there), any other
+ * value the coders.id of the coder whose own layer it is (no foreign key:
+ * 0 names no coder). Change sets may now be resolutions (kind 5), and a
+ * history row remembers which layer a resolved value was taken from.
+ * Segments marked for double coding (the reliability sample). */
+static const char migrate_v2_v3[] =
+  "CREATE TABLE labels_v3 (layer INTEGER NOT NULL DEFAULT 0,\n"
+  "  video_id INTEGER NOT NULL REFERENCES videos (id),\n"
+  "  frame INTEGER NOT NULL, au INTEGER NOT NULL,\n"
+  "  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 3),\n"
+  "  coder_id INTEGER NOT NULL REFERENCES coders (id), time REAL NOT NULL,\n"
+  "  source INTEGER NOT NULL CHECK (source BETWEEN 0 AND 2), intensity REAL,\n"
+  "  PRIMARY KEY (layer, video_id, frame, au)) WITHOUT ROWID;\n"
+  "INSERT INTO labels_v3 (layer, video_id, frame, au, state, coder_id, time, source, intensity)\n"
+  "  SELECT 0, video_id, frame, au, state, coder_id, time, source, intensity FROM labels;\n"
+  "DROP TABLE labels;\n"
+  "ALTER TABLE labels_v3 RENAME TO labels;\n"
+  "CREATE INDEX labels_au ON labels (layer, video_id, au, frame);\n"
+  "CREATE TABLE changesets_v3 (id INTEGER PRIMARY KEY,\n"
+  "  coder_id INTEGER NOT NULL REFERENCES coders (id), time REAL NOT NULL,\n"
+  "  kind INTEGER NOT NULL CHECK (kind BETWEEN 0 AND 5),\n"
+  "  state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2),\n"
+  "  target_id INTEGER REFERENCES changesets (id), undo_serial INTEGER,\n"
+  "  description TEXT NOT NULL DEFAULT '', n_changes INTEGER NOT NULL DEFAULT 0,\n"
+  "  layer INTEGER NOT NULL DEFAULT 0);\n"
+  "INSERT INTO changesets_v3 (id, coder_id, time, kind, state, target_id, undo_serial,\n"
+  "  description, n_changes)\n"
+  "  SELECT id, coder_id, time, kind, state, target_id, undo_serial, description, n_changes\n"
+  "  FROM changesets;\n"
+  "DROP TABLE changesets;\n"
+  "ALTER TABLE changesets_v3 RENAME TO changesets;\n"
+  "CREATE INDEX changesets_coder ON changesets (coder_id, layer, state);\n"
+  "CREATE INDEX changesets_layer ON changesets (layer);\n"
+  "ALTER TABLE label_history ADD COLUMN layer INTEGER NOT NULL DEFAULT 0;\n"
+  "ALTER TABLE label_history ADD COLUMN taken_from TEXT;\n"
+  "DROP INDEX label_history_cell;\n"
+  "CREATE INDEX label_history_cell ON label_history (layer, video_id, frame, au);\n"
+  "CREATE TABLE reliability_samples (id INTEGER PRIMARY KEY, created REAL NOT NULL,\n"
+  "  percent REAL NOT NULL, seconds REAL NOT NULL, seed INTEGER NOT NULL,\n"
+  "  coder_id INTEGER REFERENCES coders (id));\n"
+  "CREATE TABLE reliability_segments (id INTEGER PRIMARY KEY,\n"
+  "  sample_id INTEGER REFERENCES reliability_samples (id),\n"
+  "  video_id INTEGER NOT NULL REFERENCES videos (id),\n"
+  "  first INTEGER NOT NULL, last INTEGER NOT NULL CHECK (last >= first));\n"
+  "CREATE INDEX reliability_segments_video ON reliability_segments (video_id, first);\n"
+  "INSERT OR IGNORE INTO counters (name, value) VALUES ('samples', 0);\n";
+
 /* migrations[v] takes a project from version v to v + 1. */
 static const char * const migrations[] = {
   [0] = schema_v1,
   [1] = migrate_v1_v2,
+  [2] = migrate_v2_v3,
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == FACET_STORE_SCHEMA_VERSION);
@@ -436,6 +485,8 @@ change_counter_name (FacetStoreChange what)
       return "predictions";
     case FACET_STORE_CHANGE_VIDEOS:
       return "videos";
+    case FACET_STORE_CHANGE_SAMPLES:
+      return "samples";
     case FACET_STORE_CHANGE_MODELS:
     default:
       return "models";
@@ -596,6 +647,7 @@ facet_store_close (FacetStore *store)
   g_free (store->folder);
   g_free (store->project_id);
   g_free (store->coder);
+  g_free (store->layer);
   g_free (store);
 }
 
@@ -1145,6 +1197,92 @@ store_coder_id (FacetStore *store,
       store->coder_id = sqlite3_last_insert_rowid (store->db);
     }
   return store->coder_id;
+}
+
+gboolean
+store_layer_id (FacetStore *store,
+                const char *name,
+                gboolean    create,
+                gint64     *id,
+                GError    **error)
+{
+  sqlite3_stmt *st;
+  int rc;
+
+  *id = 0;
+  if (name == NULL)
+    return TRUE;
+  st = store_prepare (store, "SELECT id FROM coders WHERE name = ?", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, name, -1, SQLITE_TRANSIENT);
+  rc = store_step (store, st, error);
+  *id = rc == SQLITE_ROW ? sqlite3_column_int64 (st, 0) : -1;
+  sqlite3_reset (st);
+  if (rc < 0)
+    return FALSE;
+  if (*id > 0 || !create)
+    return TRUE;
+  st = store_prepare (store, "INSERT INTO coders (name, created) VALUES (?, ?)", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_text (st, 1, name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double (st, 2, store_time_now ());
+  if (!store_run (store, st, error))
+    return FALSE;
+  *id = sqlite3_last_insert_rowid (store->db);
+  return TRUE;
+}
+
+gboolean
+store_current_layer (FacetStore *store,
+                     gboolean    create,
+                     gint64     *id,
+                     GError    **error)
+{
+  return store_layer_id (store, store->layer, create, id, error);
+}
+
+void
+facet_store_set_layer (FacetStore *store,
+                       const char *coder)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (coder == NULL || *coder != '\0');
+
+  store_lock (store);
+  g_free (store->layer);
+  store->layer = coder ? g_utf8_make_valid (coder, MIN (strlen (coder), 256)) : NULL;
+  store_unlock_and_notify (store);
+}
+
+const char *
+facet_store_get_layer (FacetStore *store)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  return store->layer;
+}
+
+GStrv
+facet_store_list_layers (FacetStore *store,
+                         GError    **error)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  st = store_prepare (store,
+                      "SELECT name FROM coders WHERE id IN (SELECT DISTINCT layer FROM changesets "
+                      "WHERE layer != 0) ORDER BY name", error);
+  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
+    g_strv_builder_add (b, store_column_text (st, 0));
+  if (st != NULL)
+    sqlite3_reset (st);
+  store_unlock_and_notify (store);
+  return rc == SQLITE_DONE ? g_strv_builder_end (b) : NULL;
 }
 
 GStrv

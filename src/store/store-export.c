@@ -369,6 +369,7 @@ typedef struct
   double onset_time, apex_time, offset_time; /* offset_time: end of the last frame */
   float  peak;                /* NAN when no probability */
   int    source;              /* SRC_HUMAN, SRC_MODEL, or 3 for mixed */
+  int    peak_level;          /* the highest coded FACS intensity (1-5 = A-E), 0: none */
 } Event;
 
 static const char *
@@ -417,6 +418,7 @@ find_events (const Table *t,
             }
           if (e.source != t->source[k])
             e.source = 3;
+          e.peak_level = MAX (e.peak_level, facet_intensity_to_level (t->intensity[k]));
           e.offset = row->frame + row->span - 1;
           e.offset_time = row->time + (double) row->span / t->video->fps;
         }
@@ -455,6 +457,9 @@ timeseries_csv (const Table *t)
     g_string_append_printf (out, ",AU%02d_p", t->aus[a]);
   for (int a = 0; a < t->n_aus; a++)
     g_string_append_printf (out, ",AU%02d_src", t->aus[a]);
+  /* The coded FACS intensity as 1-5 (A-E), empty when none. */
+  for (int a = 0; a < t->n_aus; a++)
+    g_string_append_printf (out, ",AU%02d_int", t->aus[a]);
   g_string_append_c (out, '\n');
   for (guint r = 0; r < t->rows->len; r++)
     {
@@ -479,6 +484,13 @@ timeseries_csv (const Table *t)
         }
       for (int a = 0; a < t->n_aus; a++)
         g_string_append_printf (out, ",%s", src_name (t->source[k0 + a]));
+      for (int a = 0; a < t->n_aus; a++)
+        {
+          int level = t->decision[k0 + a] == 1 ? facet_intensity_to_level (t->intensity[k0 + a]) : 0;
+          g_string_append_c (out, ',');
+          if (level > 0)
+            g_string_append_printf (out, "%d", level);
+        }
       g_string_append_c (out, '\n');
     }
   return out;
@@ -609,7 +621,10 @@ events_csv (GString     *out,
           append_double (out, e->offset_time - e->onset_time, "%.6f");
           g_string_append_c (out, ',');
           append_double (out, e->peak, "%.4f");
-          g_string_append_printf (out, ",%s\n", event_source (e->source));
+          g_string_append_printf (out, ",%s,", event_source (e->source));
+          if (e->peak_level > 0)
+            g_string_append_c (out, 'A' + e->peak_level - 1);
+          g_string_append_c (out, '\n');
         }
     }
 }
@@ -853,8 +868,12 @@ eaf_tier (xmlNodePtr   root,
       g_snprintf (buf, sizeof buf, "ts%u", slot_of[2 * *annotation + 1]);
       xmlNewProp (al, BAD_CAST "TIME_SLOT_REF2", BAD_CAST buf);
       (*annotation)++;
-      g_string_printf (value, "AU%02d%s%s (%s", e->au, name ? " " : "", name ? name : "",
-                       event_source (e->source));
+      /* "AU12 C lip corner puller (human, ...)": the FACS code first. */
+      g_string_printf (value, "AU%02d", e->au);
+      if (e->peak_level > 0)
+        g_string_append_printf (value, " %c", 'A' + e->peak_level - 1);
+      g_string_append_printf (value, "%s%s (%s", name ? " " : "", name ? name : "",
+                              event_source (e->source));
       if (!isnan (e->peak))
         {
           g_string_append (value, ", peak ");
@@ -1040,7 +1059,7 @@ facet_store_export (FacetStore               *store,
     }
   if (options->format == FACET_EXPORT_EVENTS)
     joint = g_string_new ("video,au,onset_frame,onset_time,apex_frame,apex_time,offset_frame,"
-                          "offset_time,duration,peak_probability,source\n");
+                          "offset_time,duration,peak_probability,source,peak_intensity\n");
   else if (options->format == FACET_EXPORT_SUMMARY)
     joint = g_string_new ("video,subject,au,frames,presence_pct,events,events_per_minute,"
                           "mean_event_duration\n");

@@ -357,7 +357,7 @@ first_time (GHashTable *seen,
  * file: the video's file name, sha256: its content hash (or empty);
  * an older Facet wrote a video column of video numbers instead.
  * AUxx: 1 present, 0 absent, 9 not codable, empty: no label
- * AUxx_i: intensity 0..1 or empty */
+ * AUxx_i: intensity 0..1, a FACS letter A-E (0.2 .. 1.0), or empty */
 
 typedef enum
 {
@@ -605,12 +605,17 @@ csv_cell (Reader          *r,
           return FALSE;
         }
     }
+  else if (col->kind == CSV_INTENSITY && f->len == 1
+           && !isnan (facet_intensity_from_letter (f->text[0])))
+    /* A FACS letter, as coders write them in spreadsheets. */
+    intensity[col->au] = facet_intensity_from_letter (f->text[0]);
   else if (col->kind == CSV_INTENSITY && f->len > 0
            && !field_float (f, 0.0, 1.0, &intensity[col->au]))
     {
       g_autofree char *q = quote (f->text, f->len);
       parse_error (error, r->name, r->line, f->column,
-                   "AU%02d_i is “%s”: expected an intensity from 0 to 1 or nothing", col->au, q);
+                   "AU%02d_i is “%s”: expected an intensity from 0 to 1, a FACS letter A-E, or "
+                   "nothing", col->au, q);
       return FALSE;
     }
   return TRUE;
@@ -1753,8 +1758,12 @@ facet_store_import_labels_full (FacetStore                    *store,
   store_lock (store);
   if (store_begin (store, error))
     {
-      id = store_write_labels_locked (store, (FacetLabel *) labels->data, labels->len,
-                                      FACET_CHANGESET_IMPORT, description, error);
+      gint64 layer = 0;
+      if (!store_current_layer (store, TRUE, &layer, error))
+        id = -1;
+      else
+        id = store_write_labels_locked (store, layer, (FacetLabel *) labels->data, labels->len,
+                                        FACET_CHANGESET_IMPORT, description, NULL, error);
       if (id > 0)
         {
           /* What the change set holds: the labels that differed. */

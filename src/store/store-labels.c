@@ -96,6 +96,7 @@ cell_equal (const Cell *a,
 
 static gboolean
 read_cell (FacetStore *store,
+           gint64      layer,
            gint64      video,
            gint64      frame,
            int         au,
@@ -104,7 +105,8 @@ read_cell (FacetStore *store,
 {
   sqlite3_stmt *st = store_prepare (store,
                                     "SELECT state, intensity, source, coder_id, time FROM labels "
-                                    "WHERE video_id = ? AND frame = ? AND au = ?", error);
+                                    "WHERE video_id = ? AND frame = ? AND au = ? AND layer = ?",
+                                    error);
   int rc;
 
   memset (cell, 0, sizeof *cell);
@@ -113,6 +115,7 @@ read_cell (FacetStore *store,
   sqlite3_bind_int64 (st, 1, video);
   sqlite3_bind_int64 (st, 2, frame);
   sqlite3_bind_int (st, 3, au);
+  sqlite3_bind_int64 (st, 4, layer);
   rc = store_step (store, st, error);
   if (rc == SQLITE_ROW)
     {
@@ -132,6 +135,8 @@ read_cell (FacetStore *store,
  * own time but happens now). */
 static gboolean
 write_cell (FacetStore *store,
+            gint64      layer,
+            const char *taken_from,
             gint64      changeset,
             gint64      video,
             gint64      frame,
@@ -145,19 +150,20 @@ write_cell (FacetStore *store,
 
   if (to->state == FACET_LABEL_UNSET)
     {
-      st = store_prepare (store, "DELETE FROM labels WHERE video_id = ? AND frame = ? AND au = ?",
-                          error);
+      st = store_prepare (store, "DELETE FROM labels WHERE video_id = ? AND frame = ? AND au = ? "
+                          "AND layer = ?", error);
       if (st == NULL)
         return FALSE;
       sqlite3_bind_int64 (st, 1, video);
       sqlite3_bind_int64 (st, 2, frame);
       sqlite3_bind_int (st, 3, au);
+      sqlite3_bind_int64 (st, 4, layer);
     }
   else
     {
       st = store_prepare (store,
                           "INSERT OR REPLACE INTO labels (video_id, frame, au, state, coder_id, time, "
-                          "source, intensity) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
+                          "source, intensity, layer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
       if (st == NULL)
         return FALSE;
       sqlite3_bind_int64 (st, 1, video);
@@ -171,6 +177,7 @@ write_cell (FacetStore *store,
         sqlite3_bind_double (st, 8, to->intensity);
       else
         sqlite3_bind_null (st, 8);
+      sqlite3_bind_int64 (st, 9, layer);
     }
   if (!store_run (store, st, error))
     return FALSE;
@@ -178,7 +185,8 @@ write_cell (FacetStore *store,
   st = store_prepare (store,
                       "INSERT INTO label_history (changeset_id, video_id, frame, au, old_state, "
                       "old_intensity, old_source, old_coder_id, old_time, new_state, new_intensity, "
-                      "new_source, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+                      "new_source, time, layer, taken_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      error);
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, changeset);
@@ -209,11 +217,17 @@ write_cell (FacetStore *store,
     sqlite3_bind_null (st, 11);
   sqlite3_bind_int (st, 12, to->state != FACET_LABEL_UNSET ? to->source : 0);
   sqlite3_bind_double (st, 13, when);
+  sqlite3_bind_int64 (st, 14, layer);
+  if (taken_from != NULL)
+    sqlite3_bind_text (st, 15, taken_from, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (st, 15);
   return store_run (store, st, error);
 }
 
 static gint64
 new_changeset (FacetStore        *store,
+               gint64             layer,
                gint64             coder,
                FacetChangesetKind kind,
                gint64             target,
@@ -222,7 +236,8 @@ new_changeset (FacetStore        *store,
 {
   sqlite3_stmt *st = store_prepare (store,
                                     "INSERT INTO changesets (coder_id, time, kind, state, target_id, "
-                                    "description, n_changes) VALUES (?, ?, ?, 0, ?, ?, 0)", error);
+                                    "description, n_changes, layer) VALUES (?, ?, ?, 0, ?, ?, 0, ?)",
+                                    error);
   g_autofree char *desc = NULL;
 
   if (st == NULL)
@@ -236,6 +251,7 @@ new_changeset (FacetStore        *store,
   else
     sqlite3_bind_null (st, 4);
   sqlite3_bind_text (st, 5, desc, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (st, 6, layer);
   if (!store_run (store, st, error))
     return 0;
   return sqlite3_last_insert_rowid (store->db);
@@ -300,19 +316,21 @@ check_label (FacetStore       *store,
   return TRUE;
 }
 
-/* A new change by a coder ends what they could redo. */
+/* A new change by a coder ends what they could redo in that layer. */
 static gboolean
 drop_redo (FacetStore *store,
+           gint64      layer,
            gint64      coder,
            GError    **error)
 {
   sqlite3_stmt *st = store_prepare (store,
-                                    "UPDATE changesets SET state = 2 WHERE coder_id = ? AND state = 1",
-                                    error);
+                                    "UPDATE changesets SET state = 2 WHERE coder_id = ? AND layer = ? "
+                                    "AND state = 1", error);
 
   if (st == NULL)
     return FALSE;
   sqlite3_bind_int64 (st, 1, coder);
+  sqlite3_bind_int64 (st, 2, layer);
   return store_run (store, st, error);
 }
 
@@ -350,6 +368,7 @@ typedef struct
 
 static gboolean
 cell_cache_fill (FacetStore       *store,
+                 gint64            layer,
                  CellCache        *cache,
                  const FacetLabel *labels,
                  gsize             n,
@@ -383,7 +402,7 @@ cell_cache_fill (FacetStore       *store,
       sqlite3_stmt *st = store_prepare (store,
                                         "SELECT frame, state, intensity, source, coder_id, time "
                                         "FROM labels WHERE video_id = ? AND au = ? "
-                                        "AND frame BETWEEN ? AND ?", error);
+                                        "AND frame BETWEEN ? AND ? AND layer = ?", error);
       int rc;
 
       if (st == NULL)
@@ -392,6 +411,7 @@ cell_cache_fill (FacetStore       *store,
       sqlite3_bind_int (st, 2, cr->au);
       sqlite3_bind_int64 (st, 3, cr->lo);
       sqlite3_bind_int64 (st, 4, cr->hi);
+      sqlite3_bind_int64 (st, 5, layer);
       while ((rc = store_step (store, st, error)) == SQLITE_ROW)
         {
           Cell c;
@@ -455,10 +475,12 @@ cell_cache_put (CellCache  *cache,
  */
 gint64
 store_write_labels_locked (FacetStore        *store,
+                           gint64             layer,
                            const FacetLabel  *labels,
                            gsize              n,
                            FacetChangesetKind kind,
                            const char        *description,
+                           const char        *taken_from,
                            GError           **error)
 {
   gint64 coder, changeset, changes = 0, video = -1, n_frames = 0;
@@ -472,7 +494,7 @@ store_write_labels_locked (FacetStore        *store,
   coder = store_coder_id (store, error);
   if (coder == 0)
     return -1;
-  changeset = new_changeset (store, coder, kind, 0, description, error);
+  changeset = new_changeset (store, layer, coder, kind, 0, description, error);
   if (changeset == 0)
     return -1;
 
@@ -491,7 +513,7 @@ store_write_labels_locked (FacetStore        *store,
       if (!check_label (store, l, n_frames, error))
         return -1;
     }
-  if (!cell_cache_fill (store, &cache, labels, n, error))
+  if (!cell_cache_fill (store, layer, &cache, labels, n, error))
     goto out;
 
   for (gsize i = 0; i < n; i++)
@@ -508,7 +530,8 @@ store_write_labels_locked (FacetStore        *store,
       to.time = now;
       if (cell_equal (&from, &to))
         continue;
-      if (!write_cell (store, changeset, l->video_id, l->frame, l->au, &from, &to, now, error))
+      if (!write_cell (store, layer, taken_from, changeset, l->video_id, l->frame, l->au, &from,
+                       &to, now, error))
         goto out;
       cell_cache_put (&cache, l->video_id, l->frame, l->au, &to);
       changes++;
@@ -525,7 +548,7 @@ store_write_labels_locked (FacetStore        *store,
       result = store_run (store, st, error) ? 0 : -1;
       goto out;
     }
-  if (!finish_changeset (store, changeset, changes, error) || !drop_redo (store, coder, error)
+  if (!finish_changeset (store, changeset, changes, error) || !drop_redo (store, layer, coder, error)
       || !store_note_change (store, FACET_STORE_CHANGE_LABELS, many_videos ? 0 : video,
                              many_videos ? 0 : lo, many_videos ? -1 : hi, error))
     goto out;
@@ -550,7 +573,12 @@ facet_store_write_labels (FacetStore       *store,
   store_lock (store);
   if (store_begin (store, error))
     {
-      id = store_write_labels_locked (store, labels, n, FACET_CHANGESET_EDIT, description, error);
+      gint64 layer = 0;
+      if (!store_current_layer (store, TRUE, &layer, error))
+        id = -1;
+      else
+        id = store_write_labels_locked (store, layer, labels, n, FACET_CHANGESET_EDIT, description,
+                                        NULL, error);
       if (id < 0)
         store_rollback (store);
       else if (!store_commit (store, error))
@@ -642,21 +670,26 @@ facet_store_get_label (FacetStore *store,
 {
   sqlite3_stmt *st;
   int rc = -1;
+  gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL && out != NULL, FALSE);
 
   *out = (FacetLabel) { .video_id = video_id, .frame = frame, .au = au,
                         .state = FACET_LABEL_UNSET, .intensity = NAN };
+
   store_lock (store);
-  st = store_prepare (store,
-                      "SELECT l.state, l.intensity, l.source, c.name, l.time FROM labels l "
-                      "JOIN coders c ON c.id = l.coder_id "
-                      "WHERE l.video_id = ? AND l.frame = ? AND l.au = ?", error);
+  st = store_current_layer (store, FALSE, &layer, error)
+       ? store_prepare (store,
+                        "SELECT l.state, l.intensity, l.source, c.name, l.time FROM labels l "
+                        "JOIN coders c ON c.id = l.coder_id "
+                        "WHERE l.video_id = ? AND l.frame = ? AND l.au = ? AND l.layer = ?", error)
+       : NULL;
   if (st != NULL)
     {
       sqlite3_bind_int64 (st, 1, video_id);
       sqlite3_bind_int64 (st, 2, frame);
       sqlite3_bind_int (st, 3, au);
+      sqlite3_bind_int64 (st, 4, layer);
       rc = store_step (store, st, error);
       if (rc == SQLITE_ROW)
         label_from_row (st, 0, out);
@@ -666,34 +699,33 @@ facet_store_get_label (FacetStore *store,
   return rc >= 0;
 }
 
-GArray *
-facet_store_get_labels (FacetStore *store,
-                        gint64      video_id,
-                        int         au,
-                        gint64      first,
-                        gint64      last,
-                        GError    **error)
+/* Under the lock: the labels of layer @layer (a stored layer value). */
+static GArray *
+get_labels_in (FacetStore *store,
+               gint64      layer,
+               gint64      video_id,
+               int         au,
+               gint64      first,
+               gint64      last,
+               GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
   sqlite3_stmt *st;
   int rc = -1;
 
-  g_return_val_if_fail (store != NULL, NULL);
-
   if (last < 0)
     last = G_MAXINT64;
-  store_lock (store);
   if (au != 0)
     st = store_prepare (store,
                         "SELECT l.frame, l.au, l.state, l.intensity, l.source, c.name, l.time "
                         "FROM labels l JOIN coders c ON c.id = l.coder_id "
-                        "WHERE l.video_id = ?1 AND l.au = ?2 AND l.frame BETWEEN ?3 AND ?4 "
-                        "ORDER BY l.frame", error);
+                        "WHERE l.layer = ?5 AND l.video_id = ?1 AND l.au = ?2 "
+                        "AND l.frame BETWEEN ?3 AND ?4 ORDER BY l.frame", error);
   else
     st = store_prepare (store,
                         "SELECT l.frame, l.au, l.state, l.intensity, l.source, c.name, l.time "
                         "FROM labels l JOIN coders c ON c.id = l.coder_id "
-                        "WHERE l.video_id = ?1 AND l.frame BETWEEN ?3 AND ?4 "
+                        "WHERE l.layer = ?5 AND l.video_id = ?1 AND l.frame BETWEEN ?3 AND ?4 "
                         "ORDER BY l.frame, l.au", error);
   if (st != NULL)
     {
@@ -702,6 +734,7 @@ facet_store_get_labels (FacetStore *store,
         sqlite3_bind_int (st, 2, au);
       sqlite3_bind_int64 (st, 3, first);
       sqlite3_bind_int64 (st, 4, last);
+      sqlite3_bind_int64 (st, 5, layer);
       while ((rc = store_step (store, st, error)) == SQLITE_ROW)
         {
           FacetLabel l = { .video_id = video_id };
@@ -712,8 +745,48 @@ facet_store_get_labels (FacetStore *store,
         }
       sqlite3_reset (st);
     }
-  store_unlock_and_notify (store);
   return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
+GArray *
+facet_store_get_labels (FacetStore *store,
+                        gint64      video_id,
+                        int         au,
+                        gint64      first,
+                        gint64      last,
+                        GError    **error)
+{
+  GArray *out = NULL;
+  gint64 layer = 0;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  if (store_current_layer (store, FALSE, &layer, error))
+    out = get_labels_in (store, layer, video_id, au, first, last, error);
+  store_unlock_and_notify (store);
+  return out;
+}
+
+GArray *
+facet_store_get_layer_labels (FacetStore *store,
+                              const char *layer_name,
+                              gint64      video_id,
+                              int         au,
+                              gint64      first,
+                              gint64      last,
+                              GError    **error)
+{
+  GArray *out = NULL;
+  gint64 layer = 0;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  if (store_layer_id (store, layer_name, FALSE, &layer, error))
+    out = get_labels_in (store, layer, video_id, au, first, last, error);
+  store_unlock_and_notify (store);
+  return out;
 }
 
 GArray *
@@ -734,21 +807,25 @@ facet_store_get_labelled_frames (FacetStore *store,
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint64));
   sqlite3_stmt *st;
   int rc = -1;
+  gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  if (au != 0)
+  if (!store_current_layer (store, FALSE, &layer, error))
+    st = NULL;
+  else if (au != 0)
     st = store_prepare (store,
-                        "SELECT frame FROM labels WHERE video_id = ?1 AND au = ?2 ORDER BY frame",
-                        error);
+                        "SELECT frame FROM labels WHERE layer = ?3 AND video_id = ?1 AND au = ?2 "
+                        "ORDER BY frame", error);
   else
     st = store_prepare (store,
-                        "SELECT DISTINCT frame FROM labels WHERE video_id = ?1 ORDER BY frame",
-                        error);
+                        "SELECT DISTINCT frame FROM labels WHERE layer = ?3 AND video_id = ?1 "
+                        "ORDER BY frame", error);
   if (st != NULL)
     {
       sqlite3_bind_int64 (st, 1, video_id);
+      sqlite3_bind_int64 (st, 3, layer);
       if (au != 0)
         sqlite3_bind_int (st, 2, au);
       while ((rc = store_step (store, st, error)) == SQLITE_ROW)
@@ -762,6 +839,56 @@ facet_store_get_labelled_frames (FacetStore *store,
   return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
 }
 
+/* Under the lock: runs of equal state, source and intensity level in one layer. */
+static GArray *
+segments_in (FacetStore *store,
+             gint64      layer,
+             gint64      video_id,
+             int         au,
+             gint64      first,
+             gint64      last,
+             GError    **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
+  sqlite3_stmt *st;
+  int rc = -1;
+
+  if (last < 0)
+    last = G_MAXINT64;
+  st = store_prepare (store,
+                      "SELECT frame, state, source, intensity FROM labels WHERE video_id = ? "
+                      "AND au = ? AND frame BETWEEN ? AND ? AND layer = ? ORDER BY frame", error);
+  if (st != NULL)
+    {
+      sqlite3_bind_int64 (st, 1, video_id);
+      sqlite3_bind_int (st, 2, au);
+      sqlite3_bind_int64 (st, 3, first);
+      sqlite3_bind_int64 (st, 4, last);
+      sqlite3_bind_int64 (st, 5, layer);
+      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
+        {
+          gint64 f = sqlite3_column_int64 (st, 0);
+          FacetLabelState state = sqlite3_column_int (st, 1);
+          FacetLabelSource source = sqlite3_column_int (st, 2);
+          int level = state == FACET_LABEL_PRESENT && sqlite3_column_type (st, 3) != SQLITE_NULL
+                      ? facet_intensity_to_level ((float) sqlite3_column_double (st, 3)) : 0;
+          FacetLabelSegment *prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1)
+                                             : NULL;
+          if (prev != NULL && prev->last + 1 == f && prev->state == state && prev->source == source
+              && prev->level == level)
+            prev->last = f;
+          else
+            {
+              FacetLabelSegment seg = { .first = f, .last = f, .state = state, .source = source,
+                                        .level = level };
+              g_array_append_val (out, seg);
+            }
+        }
+      sqlite3_reset (st);
+    }
+  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+}
+
 GArray *
 facet_store_get_label_segments (FacetStore *store,
                                 gint64      video_id,
@@ -770,43 +897,37 @@ facet_store_get_label_segments (FacetStore *store,
                                 gint64      last,
                                 GError    **error)
 {
-  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
-  sqlite3_stmt *st;
-  int rc = -1;
+  GArray *out = NULL;
+  gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  if (last < 0)
-    last = G_MAXINT64;
   store_lock (store);
-  st = store_prepare (store,
-                      "SELECT frame, state, source FROM labels WHERE video_id = ? AND au = ? "
-                      "AND frame BETWEEN ? AND ? ORDER BY frame", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int (st, 2, au);
-      sqlite3_bind_int64 (st, 3, first);
-      sqlite3_bind_int64 (st, 4, last);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          gint64 f = sqlite3_column_int64 (st, 0);
-          FacetLabelState state = sqlite3_column_int (st, 1);
-          FacetLabelSource source = sqlite3_column_int (st, 2);
-          FacetLabelSegment *prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1)
-                                             : NULL;
-          if (prev != NULL && prev->last + 1 == f && prev->state == state && prev->source == source)
-            prev->last = f;
-          else
-            {
-              FacetLabelSegment seg = { f, f, state, source };
-              g_array_append_val (out, seg);
-            }
-        }
-      sqlite3_reset (st);
-    }
+  if (store_current_layer (store, FALSE, &layer, error))
+    out = segments_in (store, layer, video_id, au, first, last, error);
   store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  return out;
+}
+
+GArray *
+facet_store_get_layer_segments (FacetStore *store,
+                                const char *layer_name,
+                                gint64      video_id,
+                                int         au,
+                                gint64      first,
+                                gint64      last,
+                                GError    **error)
+{
+  GArray *out = NULL;
+  gint64 layer = 0;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  if (store_layer_id (store, layer_name, FALSE, &layer, error))
+    out = segments_in (store, layer, video_id, au, first, last, error);
+  store_unlock_and_notify (store);
+  return out;
 }
 
 static int
@@ -824,21 +945,25 @@ facet_store_count_labels (FacetStore *store,
   g_autoptr (GArray) out = g_array_new (FALSE, TRUE, sizeof (FacetLabelCount));
   sqlite3_stmt *st;
   int rc = -1;
+  gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  if (video_id != 0)
+  if (!store_current_layer (store, FALSE, &layer, error))
+    st = NULL;
+  else if (video_id != 0)
     st = store_prepare (store,
-                        "SELECT au, state, count(*) FROM labels WHERE video_id = ? "
+                        "SELECT au, state, count(*) FROM labels WHERE layer = ?2 AND video_id = ?1 "
                         "GROUP BY au, state ORDER BY au", error);
   else
-    st = store_prepare (store, "SELECT au, state, count(*) FROM labels GROUP BY au, state "
-                        "ORDER BY au", error);
+    st = store_prepare (store, "SELECT au, state, count(*) FROM labels WHERE layer = ?2 "
+                        "GROUP BY au, state ORDER BY au", error);
   if (st != NULL)
     {
       if (video_id != 0)
         sqlite3_bind_int64 (st, 1, video_id);
+      sqlite3_bind_int64 (st, 2, layer);
       while ((rc = store_step (store, st, error)) == SQLITE_ROW)
         {
           int au = sqlite3_column_int (st, 0);
@@ -875,8 +1000,8 @@ facet_store_count_labels (FacetStore *store,
 /* ---- Change sets, undo and redo ----------------------------------------------------- */
 
 #define CHANGESET_COLUMNS \
-  "s.id, c.name, s.time, s.kind, s.state, s.target_id, s.n_changes, s.description " \
-  "FROM changesets s JOIN coders c ON c.id = s.coder_id"
+  "s.id, c.name, s.time, s.kind, s.state, s.target_id, s.n_changes, s.description, ly.name " \
+  "FROM changesets s JOIN coders c ON c.id = s.coder_id LEFT JOIN coders ly ON ly.id = s.layer"
 
 static FacetChangeset *
 changeset_from_row (sqlite3_stmt *st)
@@ -891,16 +1016,18 @@ changeset_from_row (sqlite3_stmt *st)
   c->target = sqlite3_column_int64 (st, 5);
   c->n_changes = sqlite3_column_int64 (st, 6);
   c->description = g_strdup (store_column_text (st, 7));
+  c->layer = sqlite3_column_type (st, 8) == SQLITE_NULL
+             ? NULL : g_intern_string (store_column_text (st, 8));
   return c;
 }
 
-/* The coder's next step: undo takes their newest applied change set,
- * redo the one they undid last. */
+/* The coder's next step in the current layer: undo takes their newest
+ * applied change set, redo the one they undid last. */
 static const char undo_query[] =
-  "SELECT " CHANGESET_COLUMNS " WHERE c.name = ? AND s.state = 0 AND s.kind IN (0, 1, 4) "
-  "AND s.n_changes > 0 ORDER BY s.id DESC LIMIT 1";
+  "SELECT " CHANGESET_COLUMNS " WHERE c.name = ?1 AND s.layer = ?2 AND s.state = 0 "
+  "AND s.kind IN (0, 1, 4, 5) AND s.n_changes > 0 ORDER BY s.id DESC LIMIT 1";
 static const char redo_query[] =
-  "SELECT " CHANGESET_COLUMNS " WHERE c.name = ? AND s.state = 1 "
+  "SELECT " CHANGESET_COLUMNS " WHERE c.name = ?1 AND s.layer = ?2 AND s.state = 1 "
   "ORDER BY s.undo_serial DESC LIMIT 1";
 
 static FacetChangeset *
@@ -909,12 +1036,17 @@ peek_locked (FacetStore *store,
              GError    **error)
 {
   FacetChangeset *c = NULL;
-  sqlite3_stmt *st = store_prepare (store, sql, error);
+  sqlite3_stmt *st;
+  gint64 layer = 0;
   int rc;
 
+  if (!store_current_layer (store, FALSE, &layer, error))
+    return NULL;
+  st = store_prepare (store, sql, error);
   if (st == NULL)
     return NULL;
   sqlite3_bind_text (st, 1, store->coder, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (st, 2, layer);
   rc = store_step (store, st, error);
   if (rc == SQLITE_ROW)
     c = changeset_from_row (st);
@@ -1003,7 +1135,7 @@ step_locked (FacetStore *store,
   g_autoptr (FacetChangeset) target = NULL;
   g_autoptr (GArray) rows = NULL;
   g_autofree char *desc = NULL;
-  gint64 coder, step, changes = 0, skipped = 0, lo = G_MAXINT64, hi = -1, video = -1;
+  gint64 coder, step, changes = 0, skipped = 0, lo = G_MAXINT64, hi = -1, video = -1, layer = 0;
   gboolean many = FALSE;
   GError *local = NULL;
   double now = store_time_now ();
@@ -1019,6 +1151,8 @@ step_locked (FacetStore *store,
                      "nothing to %s for coder %s", undo ? "undo" : "redo", store->coder);
       return 0;
     }
+  if (!store_current_layer (store, FALSE, &layer, error))
+    return 0;
   coder = store_coder_id (store, error);
   if (coder == 0)
     return 0;
@@ -1026,7 +1160,7 @@ step_locked (FacetStore *store,
   if (rows == NULL)
     return 0;
   desc = g_strdup_printf ("%s: %s", undo ? "undo" : "redo", target->description);
-  step = new_changeset (store, coder, undo ? FACET_CHANGESET_UNDO : FACET_CHANGESET_REDO,
+  step = new_changeset (store, layer, coder, undo ? FACET_CHANGESET_UNDO : FACET_CHANGESET_REDO,
                         target->id, desc, error);
   if (step == 0)
     return 0;
@@ -1039,7 +1173,7 @@ step_locked (FacetStore *store,
       Cell want = undo ? h->old_cell : h->new_cell;
       Cell now_cell;
 
-      if (!read_cell (store, h->video, h->frame, h->au, &now_cell, error))
+      if (!read_cell (store, layer, h->video, h->frame, h->au, &now_cell, error))
         return 0;
       if (!cell_equal (&now_cell, expect))
         {
@@ -1056,7 +1190,8 @@ step_locked (FacetStore *store,
           want.coder_id = coder;
           want.time = now;
         }
-      if (!write_cell (store, step, h->video, h->frame, h->au, &now_cell, &want, now, error))
+      if (!write_cell (store, layer, NULL, step, h->video, h->frame, h->au, &now_cell, &want, now,
+                       error))
         return 0;
       changes++;
       if (video != -1 && video != h->video)
@@ -1140,15 +1275,19 @@ facet_store_list_changesets (FacetStore *store,
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_changeset_free);
   sqlite3_stmt *st;
   int rc = -1;
+  gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  st = store_prepare (store,
-                      "SELECT " CHANGESET_COLUMNS " WHERE ?1 IS NULL OR c.name = ?1 "
-                      "ORDER BY s.id DESC LIMIT ?2", error);
+  st = store_current_layer (store, FALSE, &layer, error)
+       ? store_prepare (store,
+                        "SELECT " CHANGESET_COLUMNS " WHERE (?1 IS NULL OR c.name = ?1) "
+                        "AND s.layer = ?3 ORDER BY s.id DESC LIMIT ?2", error)
+       : NULL;
   if (st != NULL)
     {
+      sqlite3_bind_int64 (st, 3, layer);
       if (coder != NULL)
         sqlite3_bind_text (st, 1, coder, -1, SQLITE_TRANSIENT);
       sqlite3_bind_int64 (st, 2, limit > 0 ? (gint64) limit : -1);
@@ -1170,20 +1309,25 @@ facet_store_get_label_history (FacetStore *store,
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
   sqlite3_stmt *st;
   int rc = -1;
+  gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  st = store_prepare (store,
-                      "SELECT h.new_state, h.new_intensity, h.new_source, c.name, h.time "
-                      "FROM label_history h JOIN changesets s ON s.id = h.changeset_id "
-                      "JOIN coders c ON c.id = s.coder_id "
-                      "WHERE h.video_id = ? AND h.frame = ? AND h.au = ? ORDER BY h.id", error);
+  st = store_current_layer (store, FALSE, &layer, error)
+       ? store_prepare (store,
+                        "SELECT h.new_state, h.new_intensity, h.new_source, c.name, h.time "
+                        "FROM label_history h JOIN changesets s ON s.id = h.changeset_id "
+                        "JOIN coders c ON c.id = s.coder_id "
+                        "WHERE h.layer = ? AND h.video_id = ? AND h.frame = ? AND h.au = ? "
+                        "ORDER BY h.id", error)
+       : NULL;
   if (st != NULL)
     {
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int64 (st, 2, frame);
-      sqlite3_bind_int (st, 3, au);
+      sqlite3_bind_int64 (st, 1, layer);
+      sqlite3_bind_int64 (st, 2, video_id);
+      sqlite3_bind_int64 (st, 3, frame);
+      sqlite3_bind_int (st, 4, au);
       while ((rc = store_step (store, st, error)) == SQLITE_ROW)
         {
           FacetLabel l = { .video_id = video_id, .frame = frame, .au = au };

@@ -923,10 +923,16 @@ review_video (FacetStore            *store,
   sqlite3_stmt *st;
   int rc;
 
-  st = store_prepare (store, "SELECT frame, au, state FROM labels WHERE video_id = ?", error);
+  gint64 layer = 0;
+
+  if (!store_current_layer (store, FALSE, &layer, error))
+    return FALSE;
+  st = store_prepare (store, "SELECT frame, au, state FROM labels WHERE layer = ? AND video_id = ?",
+                      error);
   if (st == NULL)
     return FALSE;
-  sqlite3_bind_int64 (st, 1, video_id);
+  sqlite3_bind_int64 (st, 1, layer);
+  sqlite3_bind_int64 (st, 2, video_id);
   while ((rc = store_step (store, st, error)) == SQLITE_ROW)
     {
       guint64 key = (guint64) sqlite3_column_int64 (st, 0) * 128 + (guint64) sqlite3_column_int (st, 1);

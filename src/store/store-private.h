@@ -17,6 +17,7 @@ struct _FacetStore
   char       *project_id;
   char       *coder;
   gint64      coder_id;   /* 0 until the coder's row exists */
+  char       *layer;      /* the current layer's coder, NULL: the final layer */
   int         version;
   GHashTable *statements; /* SQL text -> sqlite3_stmt */
   int         tx_depth;
@@ -95,12 +96,31 @@ gboolean      store_note_change    (FacetStore   *store,
 /* Unlocks and calls the watchers for what the last commit changed. */
 void          store_unlock_and_notify (FacetStore *store);
 
+/* Writes into layer @layer (see store_layer_id); @taken_from goes into the
+ * history rows (resolutions), NULL otherwise. */
 gint64        store_write_labels_locked (FacetStore        *store,
+                                         gint64             layer,
                                          const FacetLabel  *labels,
                                          gsize              n,
                                          FacetChangesetKind kind,
                                          const char        *description,
+                                         const char        *taken_from,
                                          GError           **error);
+/* The layer value stored in labels.layer for the layer of coder @name: 0 for
+ * NULL (the final layer), else the coder's row id. A coder without a row
+ * gets one when @create (inside a transaction), else -1, which matches no
+ * label. FALSE on a database error. */
+gboolean      store_layer_id       (FacetStore   *store,
+                                    const char   *name,
+                                    gboolean      create,
+                                    gint64       *id,
+                                    GError      **error);
+/* The current layer's value (as above) for reading; -1 on error is not
+ * distinguishable from "no such layer", so readers pass @error. */
+gboolean      store_current_layer  (FacetStore   *store,
+                                    gboolean      create,
+                                    gint64       *id,
+                                    GError      **error);
 gint64        store_subject_id     (FacetStore   *store,
                                     const char   *name,
                                     GError      **error);

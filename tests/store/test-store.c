@@ -213,7 +213,7 @@ test_migrate_v1 (void)
 
   store = facet_store_open (path, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (facet_store_get_schema_version (store), ==, 2);
+  g_assert_cmpint (facet_store_get_schema_version (store), ==, FACET_STORE_SCHEMA_VERSION);
   g_assert_true (facet_store_check_integrity (store, &error));
   g_assert_cmpuint (strlen (facet_store_get_project_id (store)), ==, 32);
 
@@ -1156,9 +1156,9 @@ test_exports (void)
   g_assert_true (g_file_get_contents (of, &text, NULL, NULL));
   lines = g_strsplit (text, "\n", -1);
   g_assert_cmpstr (lines[0], ==, "frame,face_id,timestamp,confidence,success,AU01_c,AU12_c,AU01_p,"
-                                 "AU12_p,AU01_src,AU12_src");
-  g_assert_cmpstr (lines[4], ==, "3,0,0.100000,1.0000,1,0,0,0.749996,0.200000,human,model");
-  g_assert_cmpstr (lines[10], ==, "9,0,0.300000,1.0000,1,0,1,0.100008,0.200000,model,human");
+                                 "AU12_p,AU01_src,AU12_src,AU01_int,AU12_int");
+  g_assert_cmpstr (lines[4], ==, "3,0,0.100000,1.0000,1,0,0,0.749996,0.200000,human,model,,");
+  g_assert_cmpstr (lines[10], ==, "9,0,0.300000,1.0000,1,0,1,0.100008,0.200000,model,human,,");
   g_clear_pointer (&text, g_free);
   g_clear_pointer (&lines, g_strfreev);
 
@@ -1167,9 +1167,9 @@ test_exports (void)
   g_assert_true (g_file_get_contents (ev, &text, NULL, NULL));
   lines = g_strsplit (text, "\n", -1);
   g_assert_cmpuint (g_strv_length (lines), ==, 1 + 4 + 1);
-  g_assert_cmpstr (lines[1], ==, "1,AU01,2,0.066667,2,0.066667,2,0.100000,0.033333,0.7000,model");
-  g_assert_cmpstr (lines[2], ==, "1,AU01,4,0.133333,4,0.133333,4,0.166667,0.033333,0.8000,model");
-  g_assert_cmpstr (lines[4], ==, "1,AU12,9,0.300000,9,0.300000,9,0.333333,0.033333,0.2000,human");
+  g_assert_cmpstr (lines[1], ==, "1,AU01,2,0.066667,2,0.066667,2,0.100000,0.033333,0.7000,model,");
+  g_assert_cmpstr (lines[2], ==, "1,AU01,4,0.133333,4,0.133333,4,0.166667,0.033333,0.8000,model,");
+  g_assert_cmpstr (lines[4], ==, "1,AU12,9,0.300000,9,0.300000,9,0.333333,0.033333,0.2000,human,");
   g_clear_pointer (&text, g_free);
   g_clear_pointer (&lines, g_strfreev);
 

@@ -126,8 +126,11 @@ class Exports(Workdir):
         df = pd.read_csv(out)
         expected = (["frame", "face_id", "timestamp", "confidence", "success"]
                     + [f"AU{a:02d}_c" for a in BP4D_AUS] + [f"AU{a:02d}_p" for a in BP4D_AUS]
-                    + [f"AU{a:02d}_src" for a in BP4D_AUS])
+                    + [f"AU{a:02d}_src" for a in BP4D_AUS] + [f"AU{a:02d}_int" for a in BP4D_AUS])
         self.assertEqual(list(df.columns), expected)
+        # No coder gave an intensity: the intensity columns are empty.
+        for a in BP4D_AUS:
+            self.assertTrue(df[f"AU{a:02d}_int"].isna().all())
         self.assertEqual(len(df), 120)
         self.assertEqual(list(df["frame"]), list(range(120)))
         for col in ["frame", "face_id", "success"] + [f"AU{a:02d}_c" for a in BP4D_AUS]:
@@ -161,7 +164,7 @@ class Exports(Workdir):
         ev = pd.read_csv(events_path)
         self.assertEqual(list(ev.columns), ["video", "au", "onset_frame", "onset_time", "apex_frame",
                                             "apex_time", "offset_frame", "offset_time", "duration",
-                                            "peak_probability", "source"])
+                                            "peak_probability", "source", "peak_intensity"])
         for a in BP4D_AUS:
             c = list(df[f"AU{a:02d}_c"])
             runs, start = [], None
