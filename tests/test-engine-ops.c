@@ -156,6 +156,201 @@ bf16_round (float x)
   return facet_cpu_bf16_to_float (facet_cpu_float_to_bf16 (x));
 }
 
+/* The backward products of y = x w^T in bf16: dx = dy w through the
+ * transposed packing (also after facet_bf16_weight_update() with other
+ * values), dw += dy^T x through facet_cpu_weight_grad_bf16(); against double
+ * loops over the same rounded inputs, at odd sizes (m not a multiple of the
+ * 14-row tile nor even, n and k not multiples of the 32-column panel). */
+static void
+test_backward_bf16 (void)
+{
+  static const int sizes[][3] = { { 1, 1, 1 }, { 7, 3, 5 }, { 13, 50, 31 }, { 197, 33, 64 },
+                                  { 395, 96, 768 }, { 30, 768, 40 } };
+  FacetRng rng;
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  facet_rng_init (&rng, 5);
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    {
+      int m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
+      g_autofree float *x = random_floats ((gsize) m * k, &rng, 1.0);
+      g_autofree float *w = random_floats ((gsize) n * k, &rng, 1.0 / sqrt (k));
+      g_autofree float *w2 = random_floats ((gsize) n * k, &rng, 1.0);
+      g_autofree float *dy = random_floats ((gsize) m * n, &rng, 1.0);
+      g_autofree float *dx = g_new (float, (gsize) m * k);
+      g_autofree float *dw = random_floats ((gsize) n * k, &rng, 1.0);
+      g_autofree double *want_dx = g_new (double, (gsize) m * k);
+      g_autofree double *want_dw = g_new (double, (gsize) n * k);
+      g_autoptr (FacetBf16Weight) wt = facet_bf16_weight_new_transposed (w2, n, k);
+
+      g_assert_cmpint (facet_bf16_weight_get_n (wt), ==, k);
+      g_assert_cmpint (facet_bf16_weight_get_k (wt), ==, n);
+      facet_bf16_weight_update (wt, w); /* w2's values replaced */
+      for (int a = 0; a < m; a++)
+        for (int j = 0; j < k; j++)
+          {
+            double v = 0;
+            for (int c = 0; c < n; c++)
+              v += bf16_round (dy[(gsize) a * n + c]) * bf16_round (w[(gsize) c * k + j]);
+            want_dx[(gsize) a * k + j] = v;
+          }
+      for (int c = 0; c < n; c++)
+        for (int j = 0; j < k; j++)
+          {
+            double v = dw[(gsize) c * k + j];
+            for (int a = 0; a < m; a++)
+              v += bf16_round (dy[(gsize) a * n + c]) * bf16_round (x[(gsize) a * k + j]);
+            want_dw[(gsize) c * k + j] = v;
+          }
+      facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
+      assert_close (dx, want_dx, (gsize) m * k, 2e-5 * sqrt (n), 1e-5, "dx bf16");
+      facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
+      assert_close (dw, want_dw, (gsize) n * k, 2e-5 * sqrt (m), 1e-5, "dw bf16");
+
+      /* GELU's backward in the epilogue: dx * gelu'(pre) */
+      {
+        g_autofree float *pre = random_floats ((gsize) m * k, &rng, 2.0);
+        for (gsize i = 0; i < (gsize) m * k; i++)
+          {
+            double z = pre[i];
+            want_dx[i] *= 0.5 * erfc (-z / sqrt (2.0)) + z * exp (-0.5 * z * z) / sqrt (2.0 * G_PI);
+          }
+        facet_cpu_linear_bf16_aux (dy, wt, NULL, dx, pre, m, FACET_BF16_GELU_GRAD);
+        assert_close (dx, want_dx, (gsize) m * k, 4e-5 * sqrt (n), 1e-4, "dx through gelu bf16");
+      }
+    }
+}
+
+/* GELU with its input kept: y = gelu(x w^T + b), pre = x w^T + b. */
+static void
+test_linear_bf16_keep_pre (void)
+{
+  int m = 29, n = 70, k = 48;
+  FacetRng rng;
+  g_autofree float *x = NULL, *w = NULL, *b = NULL, *y = NULL, *pre = NULL;
+  g_autofree double *want = NULL, *want_pre = NULL;
+  g_autoptr (FacetBf16Weight) packed = NULL;
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  facet_rng_init (&rng, 7);
+  x = random_floats ((gsize) m * k, &rng, 1.0);
+  w = random_floats ((gsize) n * k, &rng, 1.0 / sqrt (k));
+  b = random_floats ((gsize) n, &rng, 0.5);
+  y = g_new (float, (gsize) m * n);
+  pre = g_new (float, (gsize) m * n);
+  want = g_new (double, (gsize) m * n);
+  want_pre = g_new (double, (gsize) m * n);
+  packed = facet_bf16_weight_new (w, n, k);
+  for (int a = 0; a < m; a++)
+    for (int c = 0; c < n; c++)
+      {
+        double v = b[c];
+        for (int j = 0; j < k; j++)
+          v += bf16_round (x[(gsize) a * k + j]) * bf16_round (w[(gsize) c * k + j]);
+        want_pre[(gsize) a * n + c] = v;
+        want[(gsize) a * n + c] = gelu_ref (v);
+      }
+  facet_cpu_linear_bf16_aux (x, packed, b, y, pre, m,
+                             FACET_BF16_BIAS | FACET_BF16_GELU | FACET_BF16_KEEP_PRE);
+  assert_close (pre, want_pre, (gsize) m * n, 2e-5 * sqrt (k), 1e-5, "kept GELU input bf16");
+  assert_close (y, want, (gsize) m * n, 2e-5 * sqrt (k), 1e-5, "GELU output bf16");
+}
+
+/* The backward of one bf16 attention head against double loops without
+ * rounding: odd token counts, a head width that fills no register, rows
+ * strided as in the qkv matrix. bf16 keeps 8 bits, so each gradient must lie
+ * within 1% of its largest magnitude. */
+static void
+test_attention_backward_bf16 (void)
+{
+  static const int sizes[][2] = { { 1, 8 }, { 37, 24 }, { 197, 64 } };
+  FacetRng rng;
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  facet_rng_init (&rng, 11);
+  for (guint n = 0; n < G_N_ELEMENTS (sizes); n++)
+    {
+      int t = sizes[n][0], dh = sizes[n][1];
+      gsize ld = (gsize) 3 * dh + 5, tt = (gsize) t * t;
+      float scale = 1.0f / sqrtf ((float) dh);
+      g_autofree float *qkv = random_floats ((gsize) t * ld, &rng, 1.0);
+      g_autofree float *dout = random_floats ((gsize) t * dh, &rng, 1.0);
+      g_autofree float *p = g_new (float, tt), *ds = g_new (float, tt);
+      g_autofree float *grads = g_new0 (float, (gsize) t * ld);
+      g_autofree double *dp = g_new (double, tt), *want = g_new0 (double, (gsize) 3 * t * dh);
+      const float *q = qkv, *k = qkv + dh, *v = qkv + 2 * dh;
+
+      /* the forward's probabilities, in double */
+      for (int i = 0; i < t; i++)
+        {
+          double mx = -INFINITY, sum = 0;
+          for (int j = 0; j < t; j++)
+            {
+              double x = 0;
+              for (int c = 0; c < dh; c++)
+                x += (double) q[i * ld + c] * k[j * ld + c];
+              dp[i * t + j] = x * scale;
+              mx = MAX (mx, dp[i * t + j]);
+            }
+          for (int j = 0; j < t; j++)
+            sum += exp (dp[i * t + j] - mx);
+          for (int j = 0; j < t; j++)
+            p[i * t + j] = (float) (exp (dp[i * t + j] - mx) / sum);
+        }
+      /* want: dq, dk, dv, [t, dh] each */
+      for (int i = 0; i < t; i++)
+        {
+          double dot = 0;
+          for (int j = 0; j < t; j++)
+            {
+              double x = 0;
+              for (int c = 0; c < dh; c++)
+                x += (double) dout[i * dh + c] * v[j * ld + c];
+              dp[i * t + j] = x;
+              dot += x * p[i * t + j];
+            }
+          for (int j = 0; j < t; j++)
+            dp[i * t + j] = scale * p[i * t + j] * (dp[i * t + j] - dot);
+        }
+      for (int i = 0; i < t; i++)
+        for (int j = 0; j < t; j++)
+          for (int c = 0; c < dh; c++)
+            {
+              want[(gsize) i * dh + c] += dp[i * t + j] * k[j * ld + c];
+              want[(gsize) (t + j) * dh + c] += dp[i * t + j] * q[i * ld + c];
+              want[(gsize) (2 * t + j) * dh + c] += (double) p[i * t + j] * dout[i * dh + c];
+            }
+
+      facet_cpu_attention_head_backward_bf16 (q, k, v, ld, p, dout, (gsize) dh, t, dh, scale, ds,
+                                              grads, grads + dh, grads + 2 * dh);
+      for (int g = 0; g < 3; g++)
+        {
+          double top = 0, worst = 0;
+          for (int i = 0; i < t; i++)
+            for (int c = 0; c < dh; c++)
+              {
+                double w = want[((gsize) g * t + i) * dh + c];
+                top = MAX (top, fabs (w));
+                worst = MAX (worst, fabs (grads[i * ld + (gsize) g * dh + c] - w));
+              }
+          g_test_message ("tokens %d, width %d, d%c: worst %.2e of %.2e", t, dh, "qkv"[g], worst, top);
+          g_assert_cmpfloat (worst, <=, 1e-2 * top + 1e-7);
+        }
+    }
+}
+
 /* One head with both products in bf16, against double loops over the
  * rounded q, k, v (and rounded probabilities): odd token counts and widths. */
 static void
@@ -613,6 +808,9 @@ main (int    argc,
   g_test_add_func ("/engine/ops/linear-bf16", test_linear_bf16);
   g_test_add_func ("/engine/ops/bf16-rounding", test_bf16_rounding);
   g_test_add_func ("/engine/ops/attention-head-bf16", test_attention_head_bf16);
+  g_test_add_func ("/engine/ops/backward-bf16", test_backward_bf16);
+  g_test_add_func ("/engine/ops/linear-bf16-keep-pre", test_linear_bf16_keep_pre);
+  g_test_add_func ("/engine/ops/attention-backward-bf16", test_attention_backward_bf16);
   g_test_add_func ("/engine/ops/layer-norm", test_layer_norm);
   g_test_add_func ("/engine/ops/elementwise", test_elementwise);
   g_test_add_func ("/engine/ops/exp-erfc-accuracy", test_exp_erfc_accuracy);

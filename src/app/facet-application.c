@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "core/facet-core.h"
+#include "engine/facet-engine.h"
 
 #include "facet-application.h"
 #include "facet-preferences-window.h"
@@ -67,6 +68,19 @@ apply_threads (FacetApplication *self)
   /* 0: the pool's own default (a worker per core, or FACET_THREADS). */
   if (threads > 0)
     facet_parallel_set_threads ((guint) threads);
+}
+
+/* The precision of the processor's products, for analyses and fine-tuning
+ * started from now on (engines and training read the default). */
+static void
+apply_precision (FacetApplication *self)
+{
+  g_autofree char *name = g_settings_get_string (self->settings, "precision");
+  FacetPrecision precision = FACET_PRECISION_FP32;
+
+  if (!facet_precision_from_string (name, &precision))
+    precision = FACET_PRECISION_FP32;
+  facet_backend_set_default_precision (precision);
 }
 
 static void
@@ -146,6 +160,9 @@ facet_application_startup (GApplication *app)
   self->settings = g_settings_new (SCHEMA_ID);
   g_signal_connect_swapped (self->settings, "changed::threads", G_CALLBACK (apply_threads), self);
   apply_threads (self);
+  g_signal_connect_swapped (self->settings, "changed::precision", G_CALLBACK (apply_precision),
+                            self);
+  apply_precision (self);
 }
 
 static void

@@ -295,6 +295,8 @@ train_thread (GTask        *task,
   }
   cfg.iat_lambda = run->lambda;
   cfg.epochs = run->epochs;
+  /* the preferences' precision (FacetApplication makes it the default) */
+  cfg.precision = facet_backend_get_default_precision ();
   cfg.cancellable = cancellable;
   cfg.on_step = on_step;
   cfg.on_epoch = on_epoch;

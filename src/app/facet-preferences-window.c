@@ -1,4 +1,4 @@
-/* facet-preferences-window.c — backend, devices, threads, threshold, coder
+/* facet-preferences-window.c — backend, precision, devices, threads, threshold, coder
  *
  * Copyright 2025 The Facet authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -9,6 +9,7 @@
 
 #include <glib/gi18n.h>
 
+#include "engine/cpu/cpu-gemm-bf16.h"
 #include "engine/facet-engine.h"
 
 #include "facet-preferences-window.h"
@@ -22,6 +23,7 @@ struct _FacetPreferencesWindow
   AdwActionRow         *threshold_row;
   GtkAdjustment        *threshold_adjustment;
   AdwComboRow          *backend_row;
+  AdwComboRow          *precision_row;
   GtkAdjustment        *threads_adjustment;
   AdwExpanderRow       *devices_row;
 
@@ -51,6 +53,42 @@ on_backend_selected (FacetPreferencesWindow *self)
 
   if (i < self->backends->len)
     g_settings_set_string (self->settings, "backend", g_ptr_array_index (self->backends, i));
+}
+
+/* The precision setting's values, in the combo's order. */
+static const char * const precisions[] = { "fp32", "bf16", "auto" };
+
+static void
+on_precision_selected (FacetPreferencesWindow *self)
+{
+  guint i = adw_combo_row_get_selected (self->precision_row);
+
+  if (i < G_N_ELEMENTS (precisions))
+    g_settings_set_string (self->settings, "precision", precisions[i]);
+}
+
+static void
+setup_precision (FacetPreferencesWindow *self)
+{
+  g_autoptr (GtkStringList) titles = gtk_string_list_new (NULL);
+  g_autofree char *current = g_settings_get_string (self->settings, "precision");
+  guint selected = 0;
+
+  gtk_string_list_append (titles, _("Full (fp32)"));
+  gtk_string_list_append (titles, _("Fast (bf16 products)"));
+  gtk_string_list_append (titles, _("Automatic: bf16 where the processor has it"));
+  for (guint i = 0; i < G_N_ELEMENTS (precisions); i++)
+    if (g_str_equal (precisions[i], current))
+      selected = i;
+  adw_combo_row_set_model (self->precision_row, G_LIST_MODEL (titles));
+  adw_combo_row_set_selected (self->precision_row, selected);
+  /* Whether bf16 can run here: asked for without it, fp32 runs. */
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (self->precision_row),
+                               facet_cpu_bf16_available ()
+                                 ? _("This processor has bf16 products (AVX512-BF16)")
+                                 : _("This processor has no bf16 products: fp32 is used"));
+  g_signal_connect_swapped (self->precision_row, "notify::selected",
+                            G_CALLBACK (on_precision_selected), self);
 }
 
 /* ---- Devices (Vulkan enumeration can take a moment: a worker asks) ----------------- */
@@ -174,6 +212,7 @@ facet_preferences_window_class_init (FacetPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FacetPreferencesWindow, devices_row);
   gtk_widget_class_bind_template_child (widget_class, FacetPreferencesWindow,
                                         model_thresholds_switch);
+  gtk_widget_class_bind_template_child (widget_class, FacetPreferencesWindow, precision_row);
   gtk_widget_class_bind_template_child (widget_class, FacetPreferencesWindow, threads_adjustment);
   gtk_widget_class_bind_template_child (widget_class, FacetPreferencesWindow, threshold_adjustment);
   gtk_widget_class_bind_template_child (widget_class, FacetPreferencesWindow, threshold_row);
@@ -223,6 +262,7 @@ facet_preferences_window_init (FacetPreferencesWindow *self)
   adw_combo_row_set_selected (self->backend_row, selected);
   g_signal_connect_swapped (self->backend_row, "notify::selected", G_CALLBACK (on_backend_selected),
                             self);
+  setup_precision (self);
 
   self->cancellable = g_cancellable_new ();
   task = g_task_new (self, self->cancellable, devices_done, NULL);

@@ -110,7 +110,7 @@ cancel_on_signal (gpointer data)
 
 typedef struct
 {
-  char    *base_arg, *mode_text, *name, *val_names;
+  char    *base_arg, *mode_text, *name, *val_names, *precision;
   gboolean resume, no_augment, include_accepted, quiet, balance;
   /* NAN or -1: the mode's default (facet_train_config_set_mode) */
   double   lambda, lr, blr, layer_decay, weight_decay, warmup, drop_path, clip, val, anchor;
@@ -125,6 +125,7 @@ finetune_options_clear (FinetuneOptions *o)
   g_free (o->mode_text);
   g_free (o->name);
   g_free (o->val_names);
+  g_free (o->precision);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (FinetuneOptions, finetune_options_clear)
@@ -154,6 +155,7 @@ finetune_parse (int             *argc,
     { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &o->val, "Share of subjects held out for validation (default 0.25)", "F" },
     { "val-subjects", 0, 0, G_OPTION_ARG_STRING, &o->val_names, "Or hold out exactly these subjects", "S1,S2,..." },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed, "Random seed (split, order, augmentation)", "S" },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &o->precision, "Products in fp32 or bf16 (fp32 master weights and optimiser state either way; bf16 where the processor has AVX512-BF16), or auto: bf16 where it has (default: fp32)", "P" },
     { "balance", 0, 0, G_OPTION_ARG_NONE, &o->balance, "Heads mode: class-balanced BCE (present labels weigh absent/present)", NULL },
     { "anchor", 0, 0, G_OPTION_ARG_DOUBLE, &o->anchor, "Heads mode: L2 pull of the AU head towards the base model's (default 0: off)", "K" },
     { "no-augment", 0, 0, G_OPTION_ARG_NONE, &o->no_augment, "Train without augmentation", NULL },
@@ -185,6 +187,10 @@ finetune_parse (int             *argc,
 
   facet_train_config_init (cfg);
   facet_train_config_set_mode (cfg, mode, last_k);
+  if (o->precision != NULL
+      && (!facet_precision_from_string (o->precision, &cfg->precision)
+          || cfg->precision == FACET_PRECISION_FP16))
+    return facet_cli_failf ("unknown precision “%s” (fp32, bf16 or auto)", o->precision) == 0;
   cfg->batch = o->batch;
   if (!isnan (o->lambda))
     cfg->iat_lambda = o->lambda;
@@ -324,6 +330,9 @@ facet_cli_finetune (int    argc,
     }
   if (!facet_train_check (base, facet_train_dataset_get_data (labels), &cfg, &error))
     return facet_cli_fail (g_steal_pointer (&error));
+
+  if (facet_train_precision_notice (cfg.precision) != NULL)
+    fprintf (stderr, "facet-cli: notice: %s\n", facet_train_precision_notice (cfg.precision));
 
   sigint_id = g_unix_signal_add (SIGINT, cancel_on_signal, cancel);
   sigterm_id = g_unix_signal_add (SIGTERM, cancel_on_signal, cancel);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine/cpu/cpu-backend.h"
+#include "engine/cpu/cpu-gemm-bf16.h"
 #include "core/core-rng.h"
 #include "engine/engine-checkpoint.h"
 #include "train-loop.h"
@@ -39,6 +40,23 @@ facet_train_config_init (FacetTrainConfig *c)
   c->seed = 0;
   c->val_fraction = 0.25;
   facet_train_config_set_mode (c, FACET_TRAIN_HEADS, 2);
+}
+
+/**
+ * facet_train_precision_notice:
+ *
+ * Why a run that asks for @asked computes in fp32 (bf16 asked on a
+ * processor without AVX512-BF16, or with it switched off by
+ * FACET_CPU_FEATURES), or NULL when it gets what it asked for (auto never
+ * needs a notice: it means bf16 only where the processor has it).
+ */
+const char *
+facet_train_precision_notice (FacetPrecision asked)
+{
+  if (asked == FACET_PRECISION_BF16 && !facet_cpu_bf16_available ())
+    return "bf16 was asked for but this processor has no AVX512-BF16 (or FACET_CPU_FEATURES "
+           "switches it off); training in fp32";
+  return NULL;
 }
 
 /**
@@ -834,9 +852,10 @@ prepare_run (Run              *run,
   run->trainable[0] = run->first_block;
   run->trainable[1] = run->embedding;
   run->trainable[2] = cfg->mode == FACET_TRAIN_HEADS;
-  run->cpu = facet_cpu_backend_new ();
+  run->cpu = facet_cpu_backend_new_with_precision (cfg->precision);
   if (!facet_backend_load_model (run->cpu, run->model, error))
     return FALSE;
+  result->precision = facet_backend_get_precision (run->cpu);
   if (cfg->mode == FACET_TRAIN_HEADS && cfg->balance)
     run->pos_weight = balanced_pos_weight (run);
   run->grads = facet_grads_new (run->model, trainable_for_mode, run->trainable);

@@ -94,6 +94,8 @@ typedef struct
   gboolean           augment;
   FacetAugmentConfig augment_config;
   guint64            seed;
+  FacetPrecision     precision;    /* of the CPU products: fp32 (default), bf16 or auto (bf16
+                                    * where the processor has AVX512-BF16); masters stay fp32 */
   double             val_fraction; /* subjects held out for validation */
   const int         *val_subjects; /* or exactly these (subject indices of the data) */
   int                n_val_subjects;
@@ -115,6 +117,7 @@ typedef struct
   guint     n_train, n_val;    /* samples */
   double   *thresholds;        /* per AU of the model, tuned on validation */
   int       first_epoch;       /* 1 unless resumed */
+  FacetPrecision precision;    /* the products' precision the run had: fp32 or bf16 */
 } FacetTrainResult;
 
 /* Heads mode's defaults (see facet_train_config_set_mode): the learning
@@ -129,6 +132,7 @@ void              facet_train_config_set_mode (FacetTrainConfig   *config,
                                            int                     last_k);
 void              facet_train_config_resolve (FacetTrainConfig    *config,
                                            FacetModel             *base);
+const char       *facet_train_precision_notice (FacetPrecision  asked);
 gboolean          facet_train_mode_parse  (const char             *text,
                                            FacetTrainMode         *mode,
                                            int                    *last_k,

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/core-pool.h"
 #include "train-optim.h"
 
 typedef struct
@@ -131,15 +132,56 @@ facet_optimizer_free (FacetOptimizer *opt)
   g_free (opt);
 }
 
+typedef struct
+{
+  Param *p;
+  float  decay, step_size, b1, b2, inv_bc2, eps;
+  guint  parts;
+} AdamJob;
+
+/* AdamW on elements [lo, hi) of one tensor, torch's order of operations. */
+static void
+adam_range (const AdamJob *j,
+            gsize          lo,
+            gsize          hi)
+{
+  Param *p = j->p;
+
+  for (gsize i = lo; i < hi; i++)
+    {
+      float g = p->grad[i];
+      float denom;
+      p->param[i] *= j->decay;
+      p->m[i] = p->m[i] * j->b1 + g * (1.0f - j->b1);
+      p->v[i] = p->v[i] * j->b2 + g * g * (1.0f - j->b2);
+      denom = sqrtf (p->v[i]) * j->inv_bc2 + j->eps;
+      p->param[i] -= j->step_size * (p->m[i] / denom);
+    }
+}
+
+static void
+adam_part (guint    index,
+           gpointer data)
+{
+  const AdamJob *j = data;
+  gsize n = j->p->n;
+
+  adam_range (j, n * index / j->parts, n * (index + 1) / j->parts);
+}
+
 /**
  * facet_optimizer_step:
  * @lr: the schedule's learning rate for this step (each group scales it)
+ *
+ * Large tensors are split over the worker pool: each element's update is
+ * independent, so the result does not depend on the split.
  */
 void
 facet_optimizer_step (FacetOptimizer *opt,
                       double          lr)
 {
   const FacetOptimConfig *c = &opt->config;
+  guint threads = facet_parallel_get_threads ();
   double bc1, bc2_sqrt;
 
   opt->steps++;
@@ -150,21 +192,24 @@ facet_optimizer_step (FacetOptimizer *opt,
     {
       Param *p = &g_array_index (opt->params, Param, i);
       float group_lr = (float) (lr * p->lr_scale);
-      float decay = (float) (1.0 - (double) group_lr * p->weight_decay);
-      float step_size = (float) ((double) group_lr / bc1);
-      float b1 = (float) c->beta1, b2 = (float) c->beta2;
-      float inv_bc2 = (float) (1.0 / bc2_sqrt), eps = (float) c->eps;
+      AdamJob job = {
+        .p = p,
+        .decay = (float) (1.0 - (double) group_lr * p->weight_decay),
+        .step_size = (float) ((double) group_lr / bc1),
+        .b1 = (float) c->beta1,
+        .b2 = (float) c->beta2,
+        .inv_bc2 = (float) (1.0 / bc2_sqrt),
+        .eps = (float) c->eps,
+        .parts = 1,
+      };
 
-      for (gsize j = 0; j < p->n; j++)
+      if (threads > 1 && p->n >= 65536)
         {
-          float g = p->grad[j];
-          float denom;
-          p->param[j] *= decay;
-          p->m[j] = p->m[j] * b1 + g * (1.0f - b1);
-          p->v[j] = p->v[j] * b2 + g * g * (1.0f - b2);
-          denom = sqrtf (p->v[j]) * inv_bc2 + eps;
-          p->param[j] -= step_size * (p->m[j] / denom);
+          job.parts = 4 * threads;
+          facet_parallel_for (job.parts, adam_part, &job);
         }
+      else
+        adam_range (&job, 0, p->n);
     }
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/facet-core.h"
 #include "engine/facet-engine.h"
+#include "engine/cpu/cpu-gemm-bf16.h"
 #include "train/facet-train.h"
 
 #define N_SUBJ 6
@@ -130,6 +131,114 @@ test_learns (void)
   g_assert_cmpint (facet_model_get_config (trained)->n_subjects, ==, 4);
   /* The base model is untouched. */
   g_assert_cmpint (facet_model_get_config (base)->n_subjects, ==, 0);
+  synthetic_clear (&s);
+}
+
+/* bf16 mixed precision (bf16 products, fp32 masters and optimiser state):
+ * last:1 and full both learn, the training loss going down epoch by epoch,
+ * and end where the same runs in fp32 end (loss within 10%, validation F1
+ * within 0.05). */
+static void
+test_learns_bf16 (void)
+{
+  static const FacetTrainMode modes[] = { FACET_TRAIN_LAST, FACET_TRAIN_FULL };
+  Synthetic s;
+  g_autoptr (FacetModel) base = tiny_model ();
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  synthetic_init (&s);
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      FacetEpochReport e1[2], last[2];
+
+      for (int bf16 = 0; bf16 < 2; bf16++)
+        {
+          g_autoptr (FacetTrainResult) result = NULL;
+          g_autoptr (FacetModel) trained = NULL;
+          g_autoptr (GError) error = NULL;
+          FacetTrainConfig cfg;
+
+          facet_train_config_init (&cfg);
+          facet_train_config_set_mode (&cfg, modes[i], 1);
+          cfg.precision = bf16 ? FACET_PRECISION_BF16 : FACET_PRECISION_FP32;
+          cfg.epochs = 6;
+          cfg.batch = 16;
+          cfg.optim.base_lr = 2e-3;
+          cfg.optim.layer_decay = 1.0;
+          cfg.iat_lambda = 0.3;
+          cfg.augment = FALSE;
+          cfg.drop_path = modes[i] == FACET_TRAIN_FULL ? 0.1 : 0.0;
+          cfg.seed = 4;
+          g_assert_null (facet_train_precision_notice (cfg.precision));
+          trained = facet_train_run (base, &s.data, &cfg, &result, &error);
+          g_assert_no_error (error);
+          g_assert_nonnull (trained);
+          g_assert_cmpint (result->precision, ==, cfg.precision);
+          e1[bf16] = g_array_index (result->epochs, FacetEpochReport, 1);
+          last[bf16] = g_array_index (result->epochs, FacetEpochReport, result->epochs->len - 1);
+          g_assert_cmpint (e1[bf16].epoch, ==, 1);
+          g_assert_cmpint (last[bf16].epoch, ==, 6);
+          g_test_message ("%s %s: training loss epoch 1 %.4f, epoch 6 %.4f; validation F1 %.3f, "
+                          "AUC %.3f", bf16 ? "bf16" : "fp32",
+                          modes[i] == FACET_TRAIN_FULL ? "full" : "last:1", e1[bf16].train_loss,
+                          last[bf16].train_loss, last[bf16].f1_05, last[bf16].auc_mean);
+        }
+      g_assert_cmpfloat (last[1].train_loss, <, 0.85 * e1[1].train_loss);
+      g_assert_cmpfloat (fabs (last[1].train_loss - last[0].train_loss), <, 0.1 * last[0].train_loss);
+      g_assert_cmpfloat (fabs (last[1].f1_05 - last[0].f1_05), <=, 0.05);
+    }
+  synthetic_clear (&s);
+}
+
+/* bf16 asked where the processor has none (FACET_CPU_FEATURES=-bf16): a
+ * notice, and the run is the fp32 run to the byte. */
+static void
+test_bf16_fallback (void)
+{
+  Synthetic s;
+  g_autoptr (FacetModel) base = tiny_model ();
+  g_autoptr (FacetModel) a = NULL, b = NULL;
+  g_autoptr (FacetTrainResult) ra = NULL, rb = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *old = g_strdup (g_getenv ("FACET_CPU_FEATURES"));
+  FacetTrainConfig cfg;
+  GPtrArray *ta, *tb;
+
+  synthetic_init (&s);
+  facet_train_config_init (&cfg);
+  facet_train_config_set_mode (&cfg, FACET_TRAIN_LAST, 1);
+  cfg.epochs = 1;
+  cfg.batch = 16;
+  cfg.seed = 2;
+  a = facet_train_run (base, &s.data, &cfg, &ra, &error);
+  g_assert_no_error (error);
+
+  g_setenv ("FACET_CPU_FEATURES", "-bf16", TRUE);
+  cfg.precision = FACET_PRECISION_BF16;
+  g_assert_nonnull (facet_train_precision_notice (cfg.precision));
+  g_assert_nonnull (strstr (facet_train_precision_notice (cfg.precision), "fp32"));
+  b = facet_train_run (base, &s.data, &cfg, &rb, &error);
+  g_assert_no_error (error);
+  if (old != NULL)
+    g_setenv ("FACET_CPU_FEATURES", old, TRUE);
+  else
+    g_unsetenv ("FACET_CPU_FEATURES");
+
+  g_assert_cmpint (ra->precision, ==, FACET_PRECISION_FP32);
+  g_assert_cmpint (rb->precision, ==, FACET_PRECISION_FP32);
+  ta = facet_model_get_tensors (a);
+  tb = facet_model_get_tensors (b);
+  g_assert_cmpuint (ta->len, ==, tb->len);
+  for (guint i = 0; i < ta->len; i++)
+    {
+      FacetTensor *x = g_ptr_array_index (ta, i), *y = g_ptr_array_index (tb, i);
+      g_assert_cmpstr (x->name, ==, y->name);
+      g_assert_cmpmem (x->data, facet_tensor_nbytes (x), y->data, facet_tensor_nbytes (y));
+    }
   synthetic_clear (&s);
 }
 
@@ -466,6 +575,8 @@ main (int    argc,
   g_test_add_func ("/train/metrics", test_metrics);
   g_test_add_func ("/train/loop/bad-settings", test_bad_settings);
   g_test_add_func ("/train/loop/learns", test_learns);
+  g_test_add_func ("/train/loop/learns-bf16", test_learns_bf16);
+  g_test_add_func ("/train/loop/bf16-fallback", test_bf16_fallback);
   g_test_add_func ("/train/loop/heads-mode", test_heads_mode);
   g_test_add_func ("/train/loop/resume-is-exact", test_resume_is_exact);
   g_test_add_func ("/train/loop/many-subjects", test_many_subjects);

@@ -6,6 +6,8 @@
 - bad settings are refused with one line before any frame is decoded;
 - heads-mode fine-tuning with its defaults improves validation F1 over the base
   model, and IAT is refused in heads mode;
+- bf16 asked for on a processor without it (FACET_CPU_FEATURES=-bf16): one
+  notice, and the run trains in fp32;
 - `models --json` lists the new model with its parent, its metrics and its
   parent's on the same held-out frames.
 """
@@ -115,6 +117,7 @@ class Finetune(unittest.TestCase):
             (["--mode", "last:9"], "more blocks"),
             (["--mode", "middle"], "unknown mode"),
             (["--epochs", "0"], "epochs"),
+            (["--precision", "fp16"], "unknown precision"),
         ]
         for extra, words in cases:
             p = cli("finetune", self.project, "--base", self.base, *extra, check=False)
@@ -153,6 +156,22 @@ class Finetune(unittest.TestCase):
         self.assertFalse(os.path.exists(single + ".finetune.ckpt"))
         models = json.loads(cli("models", single, "--json").stdout)
         self.assertEqual(models, [])
+
+    def test_precision_fallback_notice(self):
+        # bf16 asked where the processor has none: one notice, and the run goes on in fp32.
+        project = self.copy_project("precision.facet")
+        env = dict(os.environ, FACET_CPU_FEATURES="-bf16")
+        p = cli("finetune", project, "--base", self.base, "--mode", "last:1", "--epochs", 1,
+                "--precision", "bf16", "--seed", 2, "--quiet", env=env)
+        notices = [l for l in p.stderr.splitlines() if "notice" in l]
+        self.assertEqual(len(notices), 1, p.stderr)
+        self.assertIn("bf16 was asked for but this processor has no AVX512-BF16", notices[0])
+        self.assertIn("training in fp32", notices[0])
+        self.assertIn("model ", p.stdout)
+        # auto never needs a notice.
+        p = cli("finetune", project, "--base", self.base, "--mode", "last:1", "--epochs", 1,
+                "--precision", "auto", "--seed", 2, "--quiet", env=env)
+        self.assertNotIn("notice", p.stderr)
 
     def test_heads_improves_and_models_json(self):
         # The demo model's backbone (trained on other synthetic subjects) with

@@ -4,11 +4,13 @@
  * train-step-tool MODEL BATCH.safetensors GRADS.safetensors STEPPED.safetensors
  *   [--heads N] [--lambda L] [--first-block F] [--embedding] [--lr LR]
  *   [--weight-decay WD] [--layer-decay LD] [--drop-path P] [--seed S]
+ *   [--precision fp32|bf16|auto]
  *
  * BATCH holds "images" [B,3,S,S], "au_targets" [B,A] (-1 = unlabelled) and
  * "subjects" [B] (float-coded class ids, -1 = none). GRADS receives one
  * tensor per trainable parameter and the losses in its metadata; STEPPED the
- * model after one AdamW step with the recipe's parameter groups.
+ * model after one AdamW step with the recipe's parameter groups; its
+ * metadata says the precision the step ran in.
  */
 #include "config.h"
 
@@ -72,6 +74,8 @@ main (int    argc,
   Mode mode = { 0, FALSE };
   double lambda = 0.0, lr = 1e-3, wd = 0.05, ld = 0.65, drop = 0.0;
   int heads = 0;
+  g_autofree char *precision_name = NULL;
+  FacetPrecision precision = FACET_PRECISION_FP32;
   gint64 seed = 0;
   const FacetTensor *subj;
   GPtrArray *names;
@@ -85,6 +89,7 @@ main (int    argc,
     { "layer-decay", 0, 0, G_OPTION_ARG_DOUBLE, &ld, "layer decay", "LD" },
     { "drop-path", 0, 0, G_OPTION_ARG_DOUBLE, &drop, "drop path", "P" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "seed", "S" },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &precision_name, "fp32, bf16 or auto", "P" },
     { NULL }
   };
 
@@ -95,6 +100,12 @@ main (int    argc,
       return 2;
     }
 
+  if (precision_name != NULL && !facet_precision_from_string (precision_name, &precision))
+    {
+      g_printerr ("unknown precision %s\n", precision_name);
+      return 2;
+    }
+  facet_backend_set_default_precision (precision);
   lo.heads = heads;
   model = facet_model_load (argv[1], &lo, &error);
   if (model == NULL || !facet_model_make_writable (model, &error))
@@ -138,6 +149,8 @@ main (int    argc,
   g_hash_table_insert (meta, (gpointer) "loss", g_strdup_printf ("%.10g", res.loss));
   g_hash_table_insert (meta, (gpointer) "au_loss", g_strdup_printf ("%.10g", res.au_loss));
   g_hash_table_insert (meta, (gpointer) "id_loss", g_strdup_printf ("%.10g", res.id_loss));
+  g_hash_table_insert (meta, (gpointer) "precision",
+                       g_strdup (facet_precision_to_string (facet_backend_get_precision (cpu))));
   if (!facet_safetensors_write (argv[3], out, meta, &error))
     goto fail;
 

@@ -14,6 +14,7 @@
 #include <X11/keysym.h>
 #include <glib/gstdio.h>
 
+#include "engine/facet-engine.h"
 #include "media/media-synth.h"
 
 #include "facet-add-media-dialog.h"
@@ -930,6 +931,55 @@ test_preferences (void)
   ui_idle (0.2);
 }
 
+/* The precision entry: a row of the preferences bound to the "precision"
+ * key, and what it picks becomes the default that analyses and fine-tuning
+ * take (FacetApplication applies the key). */
+static void
+test_preferences_precision (void)
+{
+  static const struct { const char *key; FacetPrecision precision; } choices[] = {
+    { "bf16", FACET_PRECISION_BF16 }, { "auto", FACET_PRECISION_AUTO }, { "fp32", FACET_PRECISION_FP32 },
+  };
+  g_autoptr (GSettings) settings = g_settings_new ("io.github.facet.Facet");
+  g_autoptr (GSettingsSchema) schema = NULL;
+  GtkWindow *prefs;
+  GtkWidget *label, *row;
+
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  g_assert_true (g_settings_schema_has_key (schema, "precision"));
+  g_assert_cmpint (facet_backend_get_default_precision (), ==, FACET_PRECISION_FP32);
+
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "app.preferences", NULL);
+  ui_idle (1.0);
+  prefs = ui_find_toplevel (FACET_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (prefs);
+  label = ui_find (GTK_WIDGET (prefs), GTK_TYPE_LABEL, "Precision");
+  g_assert_nonnull (label);
+  row = gtk_widget_get_ancestor (label, ADW_TYPE_COMBO_ROW);
+  g_assert_nonnull (row);
+  g_assert_cmpuint (adw_combo_row_get_selected (ADW_COMBO_ROW (row)), ==, 0);
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "bf16"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (choices); i++)
+    {
+      g_autofree char *stored = NULL;
+      adw_combo_row_set_selected (ADW_COMBO_ROW (row), i == 2 ? 0 : i + 1);
+      ui_idle (0.1);
+      stored = g_settings_get_string (settings, "precision");
+      g_assert_cmpstr (stored, ==, choices[i].key);
+      g_assert_cmpint (facet_backend_get_default_precision (), ==, choices[i].precision);
+    }
+  /* a change made elsewhere (gsettings, another window) is applied too */
+  g_settings_set_string (settings, "precision", "bf16");
+  ui_idle (0.1);
+  g_assert_cmpint (facet_backend_get_default_precision (), ==, FACET_PRECISION_BF16);
+  g_settings_reset (settings, "precision");
+  ui_idle (0.1);
+  g_assert_cmpint (facet_backend_get_default_precision (), ==, FACET_PRECISION_FP32);
+  gtk_window_destroy (prefs);
+  ui_idle (0.2);
+}
+
 /* The shortcuts window opens without GTK's warnings about label sizes. */
 static void
 test_shortcuts (void)
@@ -1000,6 +1050,7 @@ main (int    argc,
   g_test_add_func ("/ui/app/wording", test_wording);
   g_test_add_func ("/ui/app/shortcuts", test_shortcuts);
   g_test_add_func ("/ui/app/preferences", test_preferences);
+  g_test_add_func ("/ui/app/preferences-precision", test_preferences_precision);
   g_test_add_func ("/ui/app/zoom-face", test_zoom_face);
   g_test_add_func ("/ui/app/type-au", test_type_au);
   g_test_add_func ("/ui/app/add-media", test_add_media);

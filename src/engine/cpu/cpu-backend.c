@@ -1078,8 +1078,20 @@ static const FacetBackendVTable cpu_vtable = {
 FacetBackend *
 facet_cpu_backend_new (void)
 {
+  return facet_cpu_backend_new_with_precision (facet_backend_get_default_precision ());
+}
+
+/**
+ * facet_cpu_backend_new_with_precision:
+ * @asked: fp32, bf16 or auto (fp16: fp32)
+ *
+ * The same with the precision given rather than the process's default
+ * (training takes its own from its settings).
+ */
+FacetBackend *
+facet_cpu_backend_new_with_precision (FacetPrecision asked)
+{
   CpuBackend *self = g_new0 (CpuBackend, 1);
-  FacetPrecision asked = facet_backend_get_default_precision ();
 
   self->parent.vtable = &cpu_vtable;
   self->precision = FACET_PRECISION_FP32;

@@ -50,6 +50,7 @@ struct _FacetBf16Weight
   int      n, k;
   int      kp;      /* pairs along k: k rounded up to even, halved */
   int      panels;  /* n rounded up to NR, over NR */
+  gboolean transposed; /* packed from w^T's source [k, n] (training's dx = dy w) */
   guint16 *data;    /* [panels][kp][NR][2] */
 };
 
@@ -98,6 +99,152 @@ bf16_masked (void)
   return FALSE;
 }
 
+static gboolean bf16_hardware (void);
+
+/* Scratch of the calling thread, kept for its next call and grown when
+ * needed: the products run thousands of times a step on the pool's threads,
+ * and buffers of this size freed and allocated again cost page faults. */
+typedef struct
+{
+  gsize    size;
+  gpointer data;
+} Scratch;
+
+static void
+scratch_free (gpointer data)
+{
+  Scratch *sc = data;
+  g_aligned_free (sc->data);
+  g_free (sc);
+}
+
+static gpointer
+thread_scratch (GPrivate *key,
+                gsize     bytes)
+{
+  Scratch *sc = g_private_get (key);
+
+  if (sc == NULL)
+    {
+      sc = g_new0 (Scratch, 1);
+      g_private_set (key, sc);
+    }
+  if (sc->size < bytes)
+    {
+      g_aligned_free (sc->data);
+      sc->data = g_aligned_alloc (bytes, 1, 64);
+      sc->size = bytes;
+    }
+  return sc->data;
+}
+
+static GPrivate a_scratch = G_PRIVATE_INIT (scratch_free);
+static GPrivate attention_scratch = G_PRIVATE_INIT (scratch_free);
+static GPrivate attention_back_scratch = G_PRIVATE_INIT (scratch_free);
+
+/* Packing ------------------------------------------------------------------ */
+
+typedef struct
+{
+  FacetBf16Weight *p;
+  const float     *src;
+  gsize            ld;
+  guint            parts;
+  gboolean         vector;
+} PackJob;
+
+/* Panels [p0, p1) of a weight from w [n, k] (@ld apart), one value at a time. */
+static void
+pack_rows_scalar (FacetBf16Weight *p,
+                  const float     *w,
+                  gsize            ld,
+                  int              p0,
+                  int              p1)
+{
+  for (int panel = p0; panel < p1; panel++)
+    for (int jj = 0; jj < NR; jj++)
+      {
+        const float *row = w + (gsize) (panel * NR + jj) * ld;
+        guint16 *dst = p->data + (gsize) panel * p->kp * NR * 2 + (gsize) jj * 2;
+        for (int kk = 0; kk < 2 * p->kp; kk++)
+          dst[(gsize) (kk / 2) * NR * 2 + (kk & 1)] =
+            panel * NR + jj < p->n && kk < p->k ? facet_cpu_float_to_bf16 (row[kk]) : 0;
+      }
+}
+
+/* Pairs [q0, q1) of a weight from its transpose b [k, n] (@ld apart). */
+static void
+pack_cols_scalar (FacetBf16Weight *p,
+                  const float     *b,
+                  gsize            ld,
+                  int              q0,
+                  int              q1)
+{
+  for (int panel = 0; panel < p->panels; panel++)
+    for (int q = q0; q < q1; q++)
+      {
+        guint16 *dst = p->data + ((gsize) panel * p->kp + q) * NR * 2;
+        for (int jj = 0; jj < NR; jj++)
+          for (int s = 0; s < 2; s++)
+            {
+              int r = 2 * q + s, c = panel * NR + jj;
+              dst[jj * 2 + s] = r < p->k && c < p->n ? facet_cpu_float_to_bf16 (b[(gsize) r * ld + c])
+                                                     : 0;
+            }
+      }
+}
+
+static void pack_rows_vector (FacetBf16Weight *p, const float *w, gsize ld, int p0, int p1);
+static void pack_cols_vector (FacetBf16Weight *p, const float *b, gsize ld, int q0, int q1);
+
+static void
+pack_part (guint    index,
+           gpointer data)
+{
+  PackJob *j = data;
+  FacetBf16Weight *p = j->p;
+
+  if (!p->transposed)
+    {
+      int p0 = p->panels * (int) index / (int) j->parts;
+      int p1 = p->panels * ((int) index + 1) / (int) j->parts;
+      if (j->vector)
+        pack_rows_vector (p, j->src, j->ld, p0, p1);
+      else
+        pack_rows_scalar (p, j->src, j->ld, p0, p1);
+    }
+  else
+    {
+      int q0 = p->kp * (int) index / (int) j->parts, q1 = p->kp * ((int) index + 1) / (int) j->parts;
+      if (j->vector)
+        pack_cols_vector (p, j->src, j->ld, q0, q1);
+      else
+        pack_cols_scalar (p, j->src, j->ld, q0, q1);
+    }
+}
+
+/* Rounds @src into @p's panels: from w [n, k] (rows @ld apart), or for a
+ * transposed weight from b [k, n]; spread over the pool when large. */
+static void
+pack_weight (FacetBf16Weight *p,
+             const float     *src,
+             gsize            ld)
+{
+  PackJob job = { p, src, ld, 1, bf16_hardware () };
+  gsize size = (gsize) p->n * p->k;
+  guint threads = facet_parallel_get_threads ();
+
+  if (size == 0)
+    return;
+  if (threads > 1 && size >= 65536)
+    job.parts = MIN (4 * threads, (guint) (p->transposed ? p->kp : p->panels));
+  if (job.parts > 1)
+    facet_parallel_for (job.parts, pack_part, &job);
+  else
+    pack_part (0, &job);
+}
+
+
 static gboolean
 bf16_detect (void)
 {
@@ -144,6 +291,27 @@ facet_cpu_bf16_available (void)
   return bf16_hardware () && !bf16_masked ();
 }
 
+static void pack_weight (FacetBf16Weight *p, const float *src, gsize ld);
+
+static FacetBf16Weight *
+weight_alloc (int      n,
+              int      k,
+              gboolean transposed)
+{
+  FacetBf16Weight *p = g_new0 (FacetBf16Weight, 1);
+  gsize size;
+
+  p->n = n;
+  p->k = k;
+  p->kp = (k + 1) / 2;
+  p->panels = (n + NR - 1) / NR;
+  p->transposed = transposed;
+  size = (gsize) p->panels * p->kp * NR * 2;
+  /* every element is written by the packing, padding included */
+  p->data = g_aligned_alloc (MAX (size, 1), sizeof (guint16), 64);
+  return p;
+}
+
 /**
  * facet_bf16_weight_new:
  * @w: [n, k], fp32
@@ -156,24 +324,43 @@ facet_bf16_weight_new (const float *w,
                        int          n,
                        int          k)
 {
-  FacetBf16Weight *p = g_new0 (FacetBf16Weight, 1);
-  gsize size;
+  FacetBf16Weight *p = weight_alloc (n, k, FALSE);
 
-  p->n = n;
-  p->k = k;
-  p->kp = (k + 1) / 2;
-  p->panels = (n + NR - 1) / NR;
-  size = (gsize) p->panels * p->kp * NR * 2;
-  p->data = g_aligned_alloc0 (MAX (size, 1), sizeof (guint16), 64);
-  for (int panel = 0; panel < p->panels; panel++)
-    for (int jj = 0; jj < NR && panel * NR + jj < n; jj++)
-      {
-        const float *row = w + (gsize) (panel * NR + jj) * k;
-        guint16 *dst = p->data + (gsize) panel * p->kp * NR * 2 + (gsize) jj * 2;
-        for (int kk = 0; kk < k; kk++)
-          dst[(gsize) (kk / 2) * NR * 2 + (kk & 1)] = facet_cpu_float_to_bf16 (row[kk]);
-      }
+  pack_weight (p, w, (gsize) k);
   return p;
+}
+
+/**
+ * facet_bf16_weight_new_transposed:
+ * @w: [n, k], fp32 (a Linear layer's weight)
+ *
+ * Packs w^T, a weight [k, n]: facet_cpu_linear_bf16() with it gives
+ * dy w for dy [m, n], the input gradient of y = x w^T.
+ */
+FacetBf16Weight *
+facet_bf16_weight_new_transposed (const float *w,
+                                  int          n,
+                                  int          k)
+{
+  FacetBf16Weight *p = weight_alloc (k, n, TRUE);
+
+  pack_weight (p, w, (gsize) k);
+  return p;
+}
+
+/**
+ * facet_bf16_weight_update:
+ * @w: the fp32 source, of the shape and kind @weight was made from
+ *
+ * Rounds and packs @w again into @weight's buffer (after an optimiser
+ * step changed the fp32 master weights).
+ */
+void
+facet_bf16_weight_update (FacetBf16Weight *weight,
+                          const float     *w)
+{
+  g_return_if_fail (weight != NULL && w != NULL);
+  pack_weight (weight, w, (gsize) (weight->transposed ? weight->n : weight->k));
 }
 
 void
@@ -202,10 +389,123 @@ facet_bf16_weight_get_k (const FacetBf16Weight *weight)
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")
 
+/* 16 x 16 32-bit words: r[i] holds row i afterwards column i. (GCC 12
+ * takes the undefined pass-through of the unmasked shuffles for
+ * uninitialised values.) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+static inline __attribute__ ((always_inline)) void
+transpose16 (__m512i r[16])
+{
+  __m512i t[16], u[16], v[16];
+
+  for (int i = 0; i < 8; i++)
+    {
+      t[2 * i] = _mm512_unpacklo_epi32 (r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm512_unpackhi_epi32 (r[2 * i], r[2 * i + 1]);
+    }
+  /* u[4i + c], 128-bit lane L: rows 4i .. 4i + 3 of column 4L + c */
+  for (int i = 0; i < 4; i++)
+    {
+      u[4 * i] = _mm512_unpacklo_epi64 (t[4 * i], t[4 * i + 2]);
+      u[4 * i + 1] = _mm512_unpackhi_epi64 (t[4 * i], t[4 * i + 2]);
+      u[4 * i + 2] = _mm512_unpacklo_epi64 (t[4 * i + 1], t[4 * i + 3]);
+      u[4 * i + 3] = _mm512_unpackhi_epi64 (t[4 * i + 1], t[4 * i + 3]);
+    }
+  for (int c = 0; c < 4; c++)
+    {
+      v[c] = _mm512_shuffle_i32x4 (u[c], u[4 + c], 0x88);
+      v[4 + c] = _mm512_shuffle_i32x4 (u[c], u[4 + c], 0xdd);
+      v[8 + c] = _mm512_shuffle_i32x4 (u[8 + c], u[12 + c], 0x88);
+      v[12 + c] = _mm512_shuffle_i32x4 (u[8 + c], u[12 + c], 0xdd);
+    }
+  for (int c = 0; c < 4; c++)
+    {
+      r[c] = _mm512_shuffle_i32x4 (v[c], v[8 + c], 0x88);
+      r[4 + c] = _mm512_shuffle_i32x4 (v[4 + c], v[12 + c], 0x88);
+      r[8 + c] = _mm512_shuffle_i32x4 (v[c], v[8 + c], 0xdd);
+      r[12 + c] = _mm512_shuffle_i32x4 (v[4 + c], v[12 + c], 0xdd);
+    }
+}
+#pragma GCC diagnostic pop
+
+/* pack_rows_scalar() with 16 x 16 blocks of pairs: 16 rows rounded (16
+ * pairs each), transposed, stored as 16 pairs' runs of 16 columns. */
+static void
+pack_rows_vector (FacetBf16Weight *p,
+                  const float     *w,
+                  gsize            ld,
+                  int              p0,
+                  int              p1)
+{
+  for (int panel = p0; panel < p1; panel++)
+    for (int half = 0; half < 2; half++)
+      {
+        int j0 = panel * NR + half * 16;
+        for (int q0 = 0; q0 < p->kp; q0 += 16)
+          {
+            __m512i r[16];
+            int c0 = 2 * q0, have = MIN (32, p->k - c0);
+            __mmask16 m0 = (__mmask16) (have >= 16 ? 0xffff : have > 0 ? (1u << have) - 1 : 0);
+            __mmask16 m1 = (__mmask16) (have >= 32 ? 0xffff : have > 16 ? (1u << (have - 16)) - 1 : 0);
+            for (int i = 0; i < 16; i++)
+              {
+                const float *row = w + (gsize) (j0 + i) * ld + c0;
+                if (j0 + i >= p->n)
+                  {
+                    r[i] = _mm512_setzero_si512 ();
+                    continue;
+                  }
+                r[i] = (__m512i) _mm512_cvtne2ps_pbh (_mm512_maskz_loadu_ps (m1, row + 16),
+                                                      _mm512_maskz_loadu_ps (m0, row));
+              }
+            transpose16 (r);
+            for (int i = 0; i < 16 && q0 + i < p->kp; i++)
+              _mm512_store_si512 (p->data + (((gsize) panel * p->kp + q0 + i) * NR + half * 16) * 2,
+                                  r[i]);
+          }
+      }
+}
+
+/* pack_cols_scalar(): rows 2q and 2q + 1 of b rounded 32 columns at a time
+ * and interleaved. */
+static void
+pack_cols_vector (FacetBf16Weight *p,
+                  const float     *b,
+                  gsize            ld,
+                  int              q0,
+                  int              q1)
+{
+  const __m512i lo = _mm512_set_epi16 (47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
+                                       39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  const __m512i hi = _mm512_add_epi16 (lo, _mm512_set1_epi16 (16));
+
+  for (int q = q0; q < q1; q++)
+    {
+      const float *r0 = b + (gsize) (2 * q) * ld, *r1 = r0 + ld;
+      gboolean has1 = 2 * q + 1 < p->k;
+      for (int panel = 0; panel < p->panels; panel++)
+        {
+          int c = panel * NR, have = MIN (NR, p->n - c);
+          __mmask16 m0 = (__mmask16) (have >= 16 ? 0xffff : (1u << have) - 1);
+          __mmask16 m1 = (__mmask16) (have >= 32 ? 0xffff : have > 16 ? (1u << (have - 16)) - 1 : 0);
+          __m512i a = (__m512i) _mm512_cvtne2ps_pbh (_mm512_maskz_loadu_ps (m1, r0 + c + 16),
+                                                     _mm512_maskz_loadu_ps (m0, r0 + c));
+          __m512i z = has1 ? (__m512i) _mm512_cvtne2ps_pbh (_mm512_maskz_loadu_ps (m1, r1 + c + 16),
+                                                            _mm512_maskz_loadu_ps (m0, r1 + c))
+                           : _mm512_setzero_si512 ();
+          guint16 *dst = p->data + ((gsize) panel * p->kp + q) * NR * 2;
+          _mm512_store_si512 (dst, _mm512_permutex2var_epi16 (a, lo, z));
+          _mm512_store_si512 (dst + 32, _mm512_permutex2var_epi16 (a, hi, z));
+        }
+    }
+}
+
 typedef struct
 {
   const float *bias;  /* at the tile's first column, or NULL */
   float       *c;     /* the tile's first element */
+  float       *aux;   /* the same element of the auxiliary matrix, or NULL */
   gsize        ldc;
   __mmask16    m0, m1;
   guint        flags;
@@ -252,8 +552,33 @@ micro_kernel (const int       mr,
         {
           _mm512_store_ps (tile + i * NR, acc[i][0]);
           _mm512_store_ps (tile + i * NR + 16, acc[i][1]);
+          if (e->flags & FACET_BF16_KEEP_PRE)
+            {
+              _mm512_mask_storeu_ps (e->aux + (gsize) i * e->ldc, e->m0, acc[i][0]);
+              _mm512_mask_storeu_ps (e->aux + (gsize) i * e->ldc + 16, e->m1, acc[i][1]);
+            }
         }
       facet_cpu_gelu (tile, tile, (gsize) mr * NR);
+      for (int i = 0; i < mr; i++)
+        {
+          acc[i][0] = _mm512_load_ps (tile + i * NR);
+          acc[i][1] = _mm512_load_ps (tile + i * NR + 16);
+        }
+    }
+  if (e->flags & FACET_BF16_GELU_GRAD)
+    {
+      /* times GELU's derivative at its input, kept by the forward */
+      float tile[MR * NR] __attribute__ ((aligned (64)));
+      float pre[MR * NR] __attribute__ ((aligned (64)));
+      for (int i = 0; i < mr; i++)
+        {
+          _mm512_store_ps (tile + i * NR, acc[i][0]);
+          _mm512_store_ps (tile + i * NR + 16, acc[i][1]);
+          _mm512_store_ps (pre + i * NR, _mm512_maskz_loadu_ps (e->m0, e->aux + (gsize) i * e->ldc));
+          _mm512_store_ps (pre + i * NR + 16,
+                           _mm512_maskz_loadu_ps (e->m1, e->aux + (gsize) i * e->ldc + 16));
+        }
+      facet_cpu_gelu_backward (pre, tile, tile, (gsize) mr * NR);
       for (int i = 0; i < mr; i++)
         {
           acc[i][0] = _mm512_load_ps (tile + i * NR);
@@ -332,12 +657,47 @@ round_rows (const float *x,
     }
 }
 
+/* The transpose of round_rows(): the rows [r0, r1) of A = x^T, that is the
+ * columns of x [k, ..] (rows @lda apart), pairs along x's rows. For each
+ * pair q and tile, rows 2q and 2q + 1 of x give the tile's 14 words. */
+static void
+round_cols (const float *x,
+            gsize        lda,
+            int          k,
+            int          kp,
+            int          r0,
+            int          r1,
+            guint32     *dst)
+{
+  const __m512i join = _mm512_set_epi16 (31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                         23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+
+  for (int q = 0; q < kp; q++)
+    {
+      const float *x0 = x + (gsize) (2 * q) * lda, *x1 = x0 + lda;
+      gboolean has1 = 2 * q + 1 < k;
+      for (int c = r0, t = 0; c < r1; c += MR, t++)
+        {
+          int w = MIN (MR, r1 - c);
+          __mmask16 m = (__mmask16) ((1u << w) - 1);
+          __m512 v0 = _mm512_maskz_loadu_ps (m, x0 + c);
+          __m512 v1 = has1 ? _mm512_maskz_loadu_ps (m, x1 + c) : _mm512_setzero_ps ();
+          __m512i words = _mm512_permutexvar_epi16 (join, (__m512i) _mm512_cvtne2ps_pbh (v1, v0));
+          _mm512_mask_storeu_epi32 (dst + ((gsize) t * kp + q) * MR, m, words);
+        }
+    }
+}
+
 typedef struct
 {
   const float           *x;
+  gsize                  lda;
+  gboolean               a_trans; /* the rows of A are x's columns */
   const FacetBf16Weight *w;
   const float           *bias;
   float                 *y;
+  gsize                  ldc;
+  float                 *aux;     /* y's layout: GELU's input, kept or read */
   int                    m;
   guint                  flags;
   int                    rows_per_block;
@@ -365,11 +725,16 @@ block_product (const float           *x,
                int                    p0,
                int                    p1,
                guint                  flags,
+               float                 *aux,
+               gboolean               a_trans,
                guint32               *a)
 {
   int tiles = (r1 - r0 + MR - 1) / MR;
 
-  round_rows (x, lda, w->k, w->kp, r0, r1, a, a + (gsize) tiles * MR * w->kp);
+  if (a_trans)
+    round_cols (x, lda, w->k, w->kp, r0, r1, a);
+  else
+    round_rows (x, lda, w->k, w->kp, r0, r1, a, a + (gsize) tiles * MR * w->kp);
   for (int p = p0; p < p1; p++)
     {
       const guint16 *b = w->data + (gsize) p * w->kp * NR * 2;
@@ -384,6 +749,7 @@ block_product (const float           *x,
       for (int i0 = r0; i0 < r1; i0 += MR)
         {
           e.c = y + (gsize) i0 * ldc + j0;
+          e.aux = aux != NULL ? aux + (gsize) i0 * ldc + j0 : NULL;
           run_tile (MIN (MR, r1 - i0), a + (gsize) (i0 - r0) * w->kp, w->kp, b, &e);
         }
     }
@@ -402,10 +768,9 @@ bf16_part (guint    index,
 
   if (r1 <= r0 || p1 <= p0)
     return;
-  a = g_aligned_alloc (a_words (r1 - r0, w->kp), sizeof (guint32), 64);
-  block_product (job->x, (gsize) w->k, w, job->bias, job->y, (gsize) w->n, r0, r1, p0, p1,
-                 job->flags, a);
-  g_aligned_free (a);
+  a = thread_scratch (&a_scratch, a_words (r1 - r0, w->kp) * sizeof (guint32));
+  block_product (job->x, job->lda, w, job->bias, job->y, job->ldc, r0, r1, p0, p1, job->flags,
+                 job->aux, job->a_trans, a);
 }
 
 /* One head of attention: s = softmax(scale q k^T), o = s v, with q, k, v
@@ -424,12 +789,15 @@ attention_head (const float *q,
                 float       *o,
                 gsize        ldo)
 {
-  FacetBf16Weight kw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, NULL };
-  FacetBf16Weight vw = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, NULL };
+  FacetBf16Weight kw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, FALSE, NULL };
+  FacetBf16Weight vw = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, FALSE, NULL };
   gsize ksize = (gsize) kw.panels * kw.kp * NR * 2, vsize = (gsize) vw.panels * vw.kp * NR * 2;
   gsize tmp_words = (gsize) t * kw.kp + (gsize) (t + 1) * dh;
   gsize awords = MAX (a_words (t, kw.kp), a_words (t, vw.kp));
-  guint16 *buf = g_aligned_alloc0 (ksize + vsize + 2 * (tmp_words + awords), sizeof (guint16), 64);
+  /* not cleared: padding rows and columns only reach lanes that are never
+   * stored (the odd token count's pad token is cleared below) */
+  guint16 *buf = thread_scratch (&attention_scratch,
+                                 (ksize + vsize + 2 * (tmp_words + awords)) * sizeof (guint16));
   guint32 *tmp = (guint32 *) (buf + ksize + vsize), *a = tmp + tmp_words;
   guint16 *v16 = (guint16 *) tmp;
 
@@ -446,7 +814,7 @@ attention_head (const float *q,
       for (int p = 0; p < kw.kp; p++)
         dst[(gsize) p * NR] = src[(gsize) p * MR];
     }
-  block_product (q, ld, &kw, NULL, s, (gsize) t, 0, t, 0, kw.panels, 0, a);
+  block_product (q, ld, &kw, NULL, s, (gsize) t, 0, t, 0, kw.panels, 0, NULL, FALSE, a);
   facet_cpu_softmax_rows (s, (gsize) t, (gsize) t, (gsize) t, scale);
 
   /* v: rows rounded, then pairs of tokens (2p, 2p + 1) joined per column */
@@ -466,8 +834,93 @@ attention_head (const float *q,
         dst[(gsize) p * NR] = (guint32) v16[(gsize) 2 * p * dh + c]
                               | (guint32) v16[(gsize) (2 * p + 1) * dh + c] << 16;
     }
-  block_product (s, (gsize) t, &vw, NULL, o, ldo, 0, t, 0, vw.panels, 0, a);
-  g_aligned_free (buf);
+  block_product (s, (gsize) t, &vw, NULL, o, ldo, 0, t, 0, vw.panels, 0, NULL, FALSE, a);
+}
+
+/* The backward of one head (see facet_cpu_attention_head_backward_bf16):
+ * q, k, v and dout packed here the way each product reads them, pairs
+ * along the tokens where the tokens are the inner dimension. */
+static void
+attention_head_backward (const float *q,
+                         const float *k,
+                         const float *v,
+                         gsize        ld,
+                         const float *p,
+                         const float *dout,
+                         gsize        ldo,
+                         int          t,
+                         int          dh,
+                         float        scale,
+                         float       *ds,
+                         float       *dq,
+                         float       *dk,
+                         float       *dv)
+{
+  /* weights [dh, t] (pairs of tokens) from dout, k and q; v as [t, dh] */
+  FacetBf16Weight dow = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, TRUE, NULL };
+  FacetBf16Weight kw = dow, qw = dow;
+  FacetBf16Weight vw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, FALSE, NULL };
+  gsize tsize = (gsize) dow.panels * dow.kp * NR * 2, vsize = (gsize) vw.panels * vw.kp * NR * 2;
+  gsize awords = MAX (a_words (t, dow.kp), a_words (t, vw.kp));
+  guint16 *buf = thread_scratch (&attention_back_scratch,
+                                 (3 * tsize + vsize + 2 * awords) * sizeof (guint16));
+  guint32 *a = (guint32 *) (buf + 3 * tsize + vsize);
+
+  dow.data = buf;
+  kw.data = buf + tsize;
+  qw.data = buf + 2 * tsize;
+  vw.data = buf + 3 * tsize;
+  pack_cols_vector (&dow, dout, ldo, 0, dow.kp);
+  pack_cols_vector (&kw, k, ld, 0, kw.kp);
+  pack_cols_vector (&qw, q, ld, 0, qw.kp);
+  pack_rows_vector (&vw, v, ld, 0, vw.panels);
+
+  /* O = P V: dV = P^T dO (P's columns rounded as rows), dP = dO V^T */
+  block_product (p, (gsize) t, &dow, NULL, dv, ld, 0, t, 0, dow.panels, 0, NULL, TRUE, a);
+  block_product (dout, ldo, &vw, NULL, ds, (gsize) t, 0, t, 0, vw.panels, 0, NULL, FALSE, a);
+  /* softmax, in fp32: dS = scale P (dP - rowsum(dP P)), the scale of
+   * S = scale Q K^T folded in */
+  for (int i = 0; i < t; i++)
+    {
+      float *dsr = ds + (gsize) i * t;
+      const float *pr = p + (gsize) i * t;
+      float dot = 0.0f;
+      for (int c = 0; c < t; c++)
+        dot += dsr[c] * pr[c];
+      for (int c = 0; c < t; c++)
+        dsr[c] = scale * pr[c] * (dsr[c] - dot);
+    }
+  /* dQ = dS K, dK = dS^T Q */
+  block_product (ds, (gsize) t, &kw, NULL, dq, ld, 0, t, 0, kw.panels, 0, NULL, FALSE, a);
+  block_product (ds, (gsize) t, &qw, NULL, dk, ld, 0, t, 0, qw.panels, 0, NULL, TRUE, a);
+}
+
+/* y [m, w->n] (rows @ldc apart) = act(A w^T + bias) (+ y), A = x [m, k]
+ * (rows @lda apart) or with @a_trans x^T for x [k, m]. */
+static void
+product (const float           *x,
+         gsize                  lda,
+         gboolean               a_trans,
+         const FacetBf16Weight *w,
+         const float           *bias,
+         float                 *y,
+         gsize                  ldc,
+         float                 *aux,
+         int                    m,
+         guint                  flags)
+{
+  guint threads = facet_parallel_get_threads ();
+  int max_rows = MAX (MR, (int) (A_BLOCK_BYTES / ((gsize) w->kp * 4)) / MR * MR);
+  int blocks = (m + max_rows - 1) / max_rows;
+  int rows = ((m + blocks - 1) / blocks + MR - 1) / MR * MR;
+  Bf16Job job = { x, lda, a_trans, w, bias, y, ldc, aux, m, flags, rows, 1 };
+
+  blocks = (m + rows - 1) / rows;
+  /* Enough items for every thread to take several, so that the dynamic
+   * schedule evens out a core that is busy elsewhere. */
+  if (threads > 1)
+    job.col_groups = CLAMP ((int) (4 * threads + blocks - 1) / blocks, 1, w->panels);
+  facet_parallel_for ((guint) (blocks * job.col_groups), bf16_part, &job);
 }
 
 static void
@@ -478,18 +931,7 @@ linear_bf16 (const float           *x,
              int                    m,
              guint                  flags)
 {
-  guint threads = facet_parallel_get_threads ();
-  int max_rows = MAX (MR, (int) (A_BLOCK_BYTES / ((gsize) w->kp * 4)) / MR * MR);
-  int blocks = (m + max_rows - 1) / max_rows;
-  int rows = ((m + blocks - 1) / blocks + MR - 1) / MR * MR;
-  Bf16Job job = { x, w, bias, y, m, flags, rows, 1 };
-
-  blocks = (m + rows - 1) / rows;
-  /* Enough items for every thread to take several, so that the dynamic
-   * schedule evens out a core that is busy elsewhere. */
-  if (threads > 1)
-    job.col_groups = CLAMP ((int) (4 * threads + blocks - 1) / blocks, 1, w->panels);
-  facet_parallel_for ((guint) (blocks * job.col_groups), bf16_part, &job);
+  product (x, (gsize) w->k, FALSE, w, bias, y, (gsize) w->n, NULL, m, flags);
 }
 
 /* 24 independent chains of vdpbf16ps on registers: the instruction's
@@ -541,6 +983,28 @@ peak_part (guint    index,
 
 #pragma GCC pop_options
 
+#else /* !HAVE_BF16_KERNEL */
+
+static void
+pack_rows_vector (FacetBf16Weight *p,
+                  const float     *w,
+                  gsize            ld,
+                  int              p0,
+                  int              p1)
+{
+  pack_rows_scalar (p, w, ld, p0, p1);
+}
+
+static void
+pack_cols_vector (FacetBf16Weight *p,
+                  const float     *b,
+                  gsize            ld,
+                  int              q0,
+                  int              q1)
+{
+  pack_cols_scalar (p, b, ld, q0, q1);
+}
+
 #endif /* HAVE_BF16_KERNEL */
 
 /**
@@ -569,6 +1033,44 @@ facet_cpu_attention_head_bf16 (const float *q,
   g_return_if_fail (bf16_hardware ());
   if (tokens > 0 && dh > 0)
     attention_head (q, k, v, ld, tokens, dh, scale, s, o, ldo);
+#else
+  g_return_if_reached ();
+#endif
+}
+
+/**
+ * facet_cpu_attention_head_backward_bf16:
+ * @q: [tokens, dh], rows @ld floats apart; @k, @v likewise
+ * @probs: [tokens, tokens], the forward's softmax probabilities
+ * @dout: [tokens, dh], rows @ldo apart: the gradient of the head's output
+ * @ds: scratch of tokens^2 floats
+ * @dq: [tokens, dh], rows @ld apart (overwritten); @dk, @dv likewise
+ *
+ * The backward of one head of facet_cpu_attention_head_bf16() (o = P v,
+ * P = softmax(scale q k^T)): its four products in bf16 with fp32 sums, the
+ * softmax's backward in fp32. Single-threaded: the caller spreads heads
+ * over the pool. Only where facet_cpu_bf16_available().
+ */
+void
+facet_cpu_attention_head_backward_bf16 (const float *q,
+                                        const float *k,
+                                        const float *v,
+                                        gsize        ld,
+                                        const float *probs,
+                                        const float *dout,
+                                        gsize        ldo,
+                                        int          tokens,
+                                        int          dh,
+                                        float        scale,
+                                        float       *ds,
+                                        float       *dq,
+                                        float       *dk,
+                                        float       *dv)
+{
+#if HAVE_BF16_KERNEL
+  g_return_if_fail (bf16_hardware ());
+  if (tokens > 0 && dh > 0)
+    attention_head_backward (q, k, v, ld, probs, dout, ldo, tokens, dh, scale, ds, dq, dk, dv);
 #else
   g_return_if_reached ();
 #endif
@@ -634,6 +1136,85 @@ facet_cpu_linear_bf16 (const float           *x,
 #if HAVE_BF16_KERNEL
   g_return_if_fail (bf16_hardware ());
   linear_bf16 (x, w, bias, y, m, flags);
+#else
+  g_return_if_reached ();
+#endif
+}
+
+/**
+ * facet_cpu_weight_grad_bf16:
+ * @dy: [m, n], the output gradient of y = x w^T
+ * @x: [m, k], the layer's input
+ * @dw: [n, k]: dy^T x is added to it
+ *
+ * The weight gradient with bf16 products (fp32 sums): x is rounded and
+ * packed (pairs along m), dy's columns are rounded on the fly as the rows of
+ * the product. Only where facet_cpu_bf16_available().
+ */
+void
+facet_cpu_weight_grad_bf16 (const float *dy,
+                            const float *x,
+                            int          m,
+                            int          n,
+                            int          k,
+                            float       *dw)
+{
+  g_return_if_fail (dy != NULL && x != NULL && dw != NULL);
+  if (m <= 0 || n <= 0 || k <= 0)
+    return;
+#if HAVE_BF16_KERNEL
+  {
+    /* x's pack lives in a buffer of the calling thread, kept for the next
+     * call: a training step makes dozens of these, megabytes each. */
+    static GPrivate scratch = G_PRIVATE_INIT ((GDestroyNotify) facet_bf16_weight_free);
+    FacetBf16Weight *xp = g_private_get (&scratch);
+    gsize size = (gsize) (k + NR - 1) / NR * ((m + 1) / 2) * NR * 2;
+
+    g_return_if_fail (bf16_hardware ());
+    if (xp == NULL || (gsize) xp->panels * xp->kp * NR * 2 < size)
+      {
+        xp = weight_alloc (k, m, TRUE);
+        g_private_replace (&scratch, xp);
+      }
+    xp->n = k;
+    xp->k = m;
+    xp->kp = (m + 1) / 2;
+    xp->panels = (k + NR - 1) / NR;
+    pack_weight (xp, x, (gsize) k);
+    product (dy, (gsize) n, TRUE, xp, NULL, dw, (gsize) k, NULL, n, FACET_BF16_ACCUMULATE);
+  }
+#else
+  g_return_if_reached ();
+#endif
+}
+
+/**
+ * facet_cpu_linear_bf16_aux:
+ * @aux: [m, n], y's layout
+ *
+ * facet_cpu_linear_bf16() with a second matrix for GELU: with
+ * %FACET_BF16_GELU | %FACET_BF16_KEEP_PRE, @aux receives GELU's input (the
+ * product plus bias) as @y receives its output; with %FACET_BF16_GELU_GRAD,
+ * @y = (x w^T) * gelu'(@aux), the input gradient of fc2 carried back
+ * through the GELU in one pass. Only where facet_cpu_bf16_available().
+ */
+void
+facet_cpu_linear_bf16_aux (const float           *x,
+                           const FacetBf16Weight *w,
+                           const float           *bias,
+                           float                 *y,
+                           float                 *aux,
+                           int                    m,
+                           guint                  flags)
+{
+  g_return_if_fail (w != NULL && aux != NULL);
+  if (!(flags & FACET_BF16_BIAS))
+    bias = NULL;
+  if (m <= 0 || w->n == 0)
+    return;
+#if HAVE_BF16_KERNEL
+  g_return_if_fail (bf16_hardware ());
+  product (x, (gsize) w->k, FALSE, w, bias, y, (gsize) w->n, aux, m, flags);
 #else
   g_return_if_reached ();
 #endif

@@ -18,6 +18,8 @@ enum
   FACET_BF16_BIAS       = 1 << 0,
   FACET_BF16_GELU       = 1 << 1, /* gelu(x w^T + bias) */
   FACET_BF16_ACCUMULATE = 1 << 2, /* y += ... (residual connections) */
+  FACET_BF16_KEEP_PRE   = 1 << 3, /* with GELU: aux = x w^T + bias, GELU's input */
+  FACET_BF16_GELU_GRAD  = 1 << 4, /* y = (x w^T) * gelu'(aux) */
 };
 
 gboolean         facet_cpu_bf16_available  (void);
@@ -28,6 +30,11 @@ float            facet_cpu_bf16_to_float   (guint16                x);
 FacetBf16Weight *facet_bf16_weight_new     (const float           *w,
                                             int                    n,
                                             int                    k);
+FacetBf16Weight *facet_bf16_weight_new_transposed (const float *w,
+                                                   int          n,
+                                                   int          k);
+void             facet_bf16_weight_update  (FacetBf16Weight       *weight,
+                                            const float           *w);
 void             facet_bf16_weight_free    (FacetBf16Weight       *weight);
 int              facet_bf16_weight_get_n   (const FacetBf16Weight *weight);
 int              facet_bf16_weight_get_k   (const FacetBf16Weight *weight);
@@ -39,6 +46,20 @@ void             facet_cpu_linear_bf16     (const float           *x,
                                             int                    m,
                                             guint                  flags);
 
+void             facet_cpu_linear_bf16_aux (const float           *x,
+                                            const FacetBf16Weight *w,
+                                            const float           *bias,
+                                            float                 *y,
+                                            float                 *aux,
+                                            int                    m,
+                                            guint                  flags);
+void             facet_cpu_weight_grad_bf16 (const float          *dy,
+                                             const float          *x,
+                                             int                   m,
+                                             int                   n,
+                                             int                   k,
+                                             float                *dw);
+
 void             facet_cpu_attention_head_bf16 (const float *q,
                                                 const float *k,
                                                 const float *v,
@@ -49,6 +70,21 @@ void             facet_cpu_attention_head_bf16 (const float *q,
                                                 float       *s,
                                                 float       *o,
                                                 gsize        ldo);
+
+void             facet_cpu_attention_head_backward_bf16 (const float *q,
+                                                         const float *k,
+                                                         const float *v,
+                                                         gsize        ld,
+                                                         const float *probs,
+                                                         const float *dout,
+                                                         gsize        ldo,
+                                                         int          tokens,
+                                                         int          dh,
+                                                         float        scale,
+                                                         float       *ds,
+                                                         float       *dq,
+                                                         float       *dk,
+                                                         float       *dv);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetBf16Weight, facet_bf16_weight_free)
 

@@ -27,7 +27,17 @@
 typedef struct
 {
   float *x_in, *h1, *mean1, *rstd1, *qkv, *probs, *attn, *x_mid, *h2, *mean2, *rstd2, *pre;
+  float *act; /* gelu(pre), kept in bf16 precision (the fp32 step computes it again) */
 } SavedBlock;
+
+/* bf16 packs of a trained block's weights (bf16 precision only): as the
+ * forward reads them, and transposed for the input gradients. Refreshed from
+ * the fp32 master weights at every step, after the optimiser changed them. */
+typedef struct
+{
+  FacetBf16Weight *qkv, *proj, *fc1, *fc2;
+  FacetBf16Weight *qkv_t, *proj_t, *fc1_t, *fc2_t;
+} Bf16Block;
 
 struct _CpuTrainState
 {
@@ -38,6 +48,8 @@ struct _CpuTrainState
   float      *pooled_raw, *feat, *pmean, *prstd, *logits, *id_logits;
   float      *dlogits, *did, *dfeat, *dpooled;
   float      *dx, *dmid, *dtmp, *dh, *dhid, *act, *dqkv, *dattn, *dprobs, *patches, *dpatch;
+  Bf16Block  *w16;       /* [n_saved], bf16 precision only */
+  FacetBf16Weight *pe16;
 };
 
 static float *
@@ -51,11 +63,21 @@ facet_cpu_train_state_free (struct _CpuTrainState *st)
 {
   if (st == NULL)
     return;
+  for (int i = 0; i < st->n_saved && st->w16 != NULL; i++)
+    {
+      FacetBf16Weight **packs[] = { &st->w16[i].qkv, &st->w16[i].proj, &st->w16[i].fc1,
+                                    &st->w16[i].fc2, &st->w16[i].qkv_t, &st->w16[i].proj_t,
+                                    &st->w16[i].fc1_t, &st->w16[i].fc2_t };
+      for (guint f = 0; f < G_N_ELEMENTS (packs); f++)
+        g_clear_pointer (packs[f], facet_bf16_weight_free);
+    }
+  g_free (st->w16);
+  g_clear_pointer (&st->pe16, facet_bf16_weight_free);
   for (int i = 0; i < st->n_saved; i++)
     {
       SavedBlock *b = &st->saved[i];
       float **fields[] = { &b->x_in, &b->h1, &b->mean1, &b->rstd1, &b->qkv, &b->probs, &b->attn,
-                           &b->x_mid, &b->h2, &b->mean2, &b->rstd2, &b->pre };
+                           &b->x_mid, &b->h2, &b->mean2, &b->rstd2, &b->pre, &b->act };
       for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
         g_aligned_free (*fields[f]);
     }
@@ -74,7 +96,8 @@ facet_cpu_train_state_free (struct _CpuTrainState *st)
 static struct _CpuTrainState *
 train_state_new (const FacetModelConfig *c,
                  guint                   batch,
-                 int                     n_saved)
+                 int                     n_saved,
+                 gboolean                keep_act)
 {
   struct _CpuTrainState *st = g_new0 (struct _CpuTrainState, 1);
   gsize t = (gsize) facet_model_config_tokens (c), d = (gsize) c->dim, hid = (gsize) c->mlp_hidden;
@@ -100,6 +123,7 @@ train_state_new (const FacetModelConfig *c,
       b->mean2 = falloc (m);
       b->rstd2 = falloc (m);
       b->pre = falloc (m * hid);
+      b->act = keep_act ? falloc (m * hid) : NULL;
     }
   st->keep = falloc ((gsize) MAX (c->depth, 1) * 2 * batch);
   st->pooled_raw = falloc (batch * d);
@@ -243,6 +267,87 @@ facet_cpu_linear_backward (const float *x,
   bias_grad (dy, (gsize) m, (gsize) n, db);
 }
 
+/* bf16 training ---------------------------------------------------------------- */
+
+static void
+pack_or_update (FacetBf16Weight **pack,
+                const float      *w,
+                int               n,
+                int               k,
+                gboolean          transposed)
+{
+  if (*pack != NULL)
+    facet_bf16_weight_update (*pack, w);
+  else if (transposed)
+    *pack = facet_bf16_weight_new_transposed (w, n, k);
+  else
+    *pack = facet_bf16_weight_new (w, n, k);
+}
+
+/* The bf16 packs of the trained blocks and the patch embedding, made or
+ * refreshed from the fp32 master weights as they are now (the optimiser
+ * stepped since the last call). */
+static void
+refresh_bf16 (CpuBackend             *self,
+              struct _CpuTrainState  *st,
+              int                     first)
+{
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  int d = c->dim, hid = c->mlp_hidden, k = 3 * c->patch_size * c->patch_size;
+
+  if (st->w16 == NULL)
+    st->w16 = g_new0 (Bf16Block, MAX (st->n_saved, 1));
+  for (int i = 0; i < st->n_saved; i++)
+    {
+      const BlockWeights *bw = &self->blocks[first + i];
+      Bf16Block *p = &st->w16[i];
+      pack_or_update (&p->qkv, bw->qkvw, 3 * d, d, FALSE);
+      pack_or_update (&p->proj, bw->projw, d, d, FALSE);
+      pack_or_update (&p->fc1, bw->fc1w, hid, d, FALSE);
+      pack_or_update (&p->fc2, bw->fc2w, d, hid, FALSE);
+      pack_or_update (&p->qkv_t, bw->qkvw, 3 * d, d, TRUE);
+      pack_or_update (&p->proj_t, bw->projw, d, d, TRUE);
+      pack_or_update (&p->fc1_t, bw->fc1w, hid, d, TRUE);
+      pack_or_update (&p->fc2_t, bw->fc2w, d, hid, TRUE);
+    }
+  pack_or_update (&st->pe16, self->pe_w, d, k, FALSE);
+}
+
+/* Backward of y = x w^T + b with bf16 products (fp32 sums): dx = dy w
+ * through w's transposed pack @wt, dw += dy^T x, db += colsum(dy) in fp32.
+ * With @gelu_pre (x = gelu(gelu_pre)), dx is carried back through the GELU
+ * in the product's epilogue: the gradient of gelu_pre. */
+static void
+linear_backward_bf16 (const float           *x,
+                      const FacetBf16Weight *wt,
+                      const float           *dy,
+                      int                    m,
+                      int                    n,
+                      int                    k,
+                      float                 *dx,
+                      float                 *gelu_pre,
+                      float                 *dw,
+                      float                 *db)
+{
+  if (dx != NULL && gelu_pre != NULL)
+    facet_cpu_linear_bf16_aux (dy, wt, NULL, dx, gelu_pre, m, FACET_BF16_GELU_GRAD);
+  else if (dx != NULL)
+    facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
+  if (dw != NULL)
+    facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
+  bias_grad (dy, (gsize) m, (gsize) n, db);
+}
+
+static gboolean
+all_ones (const float *scale,
+          guint        n)
+{
+  for (guint i = 0; i < n; i++)
+    if (scale[i] != 1.0f)
+      return FALSE;
+  return TRUE;
+}
+
 /* Attention backward ---------------------------------------------------------- */
 
 typedef struct
@@ -250,6 +355,7 @@ typedef struct
   const float *qkv, *probs, *dout;
   float       *dqkv, *scratch;
   int          tokens, heads, dim;
+  gboolean     bf16;
 } AttnBackJob;
 
 static void
@@ -269,6 +375,12 @@ attention_backward_item (guint    index,
   float *ds = j->scratch + index * tt;
   float scale = 1.0f / sqrtf ((float) dh);
 
+  if (j->bf16)
+    {
+      facet_cpu_attention_head_backward_bf16 (q, k, v, (gsize) 3 * d, p, dout, (gsize) d, t, dh,
+                                              scale, ds, dq, dk, dv);
+      return;
+    }
   /* O = P V: dV = P^T dO, dP = dO V^T */
   cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, dout, d, 0.0f, dv,
                3 * d);
@@ -309,9 +421,26 @@ facet_cpu_attention_backward (const float *qkv,
                               int          heads,
                               int          dim)
 {
-  AttnBackJob job = { qkv, probs, dout, dqkv, scratch, tokens, heads, dim };
+  AttnBackJob job = { qkv, probs, dout, dqkv, scratch, tokens, heads, dim, FALSE };
 
   facet_cpu_blas_init ();
+  facet_parallel_for ((guint) (batch * heads), attention_backward_item, &job);
+}
+
+/* The same with the four products of each head in bf16 (fp32 sums). */
+static void
+attention_backward_bf16 (const float *qkv,
+                         const float *probs,
+                         const float *dout,
+                         float       *dqkv,
+                         float       *scratch,
+                         int          batch,
+                         int          tokens,
+                         int          heads,
+                         int          dim)
+{
+  AttnBackJob job = { qkv, probs, dout, dqkv, scratch, tokens, heads, dim, TRUE };
+
   facet_parallel_for ((guint) (batch * heads), attention_backward_item, &job);
 }
 
@@ -551,7 +680,8 @@ facet_cpu_train_step (FacetBackend         *backend,
   guint batch = step->batch;
   int t, d, hid, np, k, first, n_train;
   gsize m;
-  gboolean global;
+  gboolean global, bf16 = self->precision == FACET_PRECISION_BF16;
+
   if (self->parent.model == NULL)
     {
       g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID, "no model loaded");
@@ -591,9 +721,11 @@ facet_cpu_train_step (FacetBackend         *backend,
   if (self->train == NULL || self->train->cap_batch < batch || self->train->n_saved != n_train)
     {
       facet_cpu_train_state_free (self->train);
-      self->train = train_state_new (c, batch, n_train);
+      self->train = train_state_new (c, batch, n_train, bf16);
     }
   st = self->train;
+  if (bf16)
+    refresh_bf16 (self, st, first);
 
   /* Drop-path draws: one per image, block and branch, rate rising linearly
    * with depth as in timm (dpr = linspace(0, drop_path, depth)). */
@@ -615,7 +747,11 @@ facet_cpu_train_step (FacetBackend         *backend,
 
   /* Forward ----------------------------------------------------------------- */
   facet_cpu_patchify (step->images, st->patches, (int) batch, c->image_size, c->patch_size);
-  facet_cpu_linear (st->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
+  if (bf16)
+    facet_cpu_linear_bf16 (st->patches, st->pe16, self->pe_b, self->h, (int) batch * np,
+                           FACET_BF16_BIAS);
+  else
+    facet_cpu_linear (st->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
   for (guint b = 0; b < batch; b++)
     {
       float *xb = self->x + (gsize) b * t * d;
@@ -632,6 +768,41 @@ facet_cpu_train_step (FacetBackend         *backend,
       const BlockWeights *bw = &self->blocks[l];
       SavedBlock *sb = &st->saved[i];
       const float *keep1 = st->keep + (gsize) l * 2 * batch, *keep2 = keep1 + batch;
+
+      if (bf16)
+        {
+          /* the four products and attention's two in bf16 (fp32 sums);
+           * LayerNorm, softmax, GELU and the residual stream in fp32 */
+          const Bf16Block *p = &st->w16[i];
+          memcpy (sb->x_in, self->x, sizeof (float) * m * d);
+          facet_cpu_par_layer_norm (self->x, sb->h1, m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
+                                    sb->mean1, sb->rstd1);
+          facet_cpu_linear_bf16 (sb->h1, p->qkv, bw->qkvb, sb->qkv, (int) m, FACET_BF16_BIAS);
+          facet_cpu_attention_bf16 (sb->qkv, sb->attn, sb->probs, NULL, (int) batch, t, c->heads, d);
+          if (all_ones (keep1, batch))
+            facet_cpu_linear_bf16 (sb->attn, p->proj, bw->projb, self->x, (int) m,
+                                   FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
+          else
+            {
+              facet_cpu_linear_bf16 (sb->attn, p->proj, bw->projb, st->dtmp, (int) m, FACET_BF16_BIAS);
+              add_scaled_rows (self->x, st->dtmp, keep1, batch, t, d);
+            }
+          memcpy (sb->x_mid, self->x, sizeof (float) * m * d);
+          facet_cpu_par_layer_norm (self->x, sb->h2, m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
+                                    sb->mean2, sb->rstd2);
+          /* GELU in fc1's epilogue, its input kept for the backward */
+          facet_cpu_linear_bf16_aux (sb->h2, p->fc1, bw->fc1b, sb->act, sb->pre, (int) m,
+                                     FACET_BF16_BIAS | FACET_BF16_GELU | FACET_BF16_KEEP_PRE);
+          if (all_ones (keep2, batch))
+            facet_cpu_linear_bf16 (sb->act, p->fc2, bw->fc2b, self->x, (int) m,
+                                   FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
+          else
+            {
+              facet_cpu_linear_bf16 (sb->act, p->fc2, bw->fc2b, st->dtmp, (int) m, FACET_BF16_BIAS);
+              add_scaled_rows (self->x, st->dtmp, keep2, batch, t, d);
+            }
+          continue;
+        }
 
       memcpy (sb->x_in, self->x, sizeof (float) * m * d);
       facet_cpu_par_layer_norm (self->x, sb->h1, m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
@@ -693,6 +864,47 @@ facet_cpu_train_step (FacetBackend         *backend,
       SavedBlock *sb = &st->saved[i];
       const float *keep1 = st->keep + (gsize) l * 2 * batch, *keep2 = keep1 + batch;
 
+      if (bf16)
+        {
+          const Bf16Block *p = &st->w16[i];
+          const float *dy2 = st->dx, *dy1 = st->dmid;
+
+          /* the same as below with the products' bf16 packs */
+          if (!all_ones (keep2, batch))
+            {
+              scale_rows (st->dtmp, st->dx, keep2, batch, t, d);
+              dy2 = st->dtmp;
+            }
+          linear_backward_bf16 (sb->act, p->fc2_t, dy2, (int) m, d, hid, st->dhid, sb->pre,
+                                block_grad (grads, l, "mlp.fc2.weight"),
+                                block_grad (grads, l, "mlp.fc2.bias"));
+          linear_backward_bf16 (sb->h2, p->fc1_t, st->dhid, (int) m, hid, d, st->dh, NULL,
+                                block_grad (grads, l, "mlp.fc1.weight"),
+                                block_grad (grads, l, "mlp.fc1.bias"));
+          memcpy (st->dmid, st->dx, sizeof (float) * m * d);
+          facet_cpu_layer_norm_backward (sb->x_mid, st->dh, bw->n2w, sb->mean2, sb->rstd2, m,
+                                         (gsize) d, st->dmid, block_grad (grads, l, "norm2.weight"),
+                                         block_grad (grads, l, "norm2.bias"));
+          if (!all_ones (keep1, batch))
+            {
+              scale_rows (st->dtmp, st->dmid, keep1, batch, t, d);
+              dy1 = st->dtmp;
+            }
+          linear_backward_bf16 (sb->attn, p->proj_t, dy1, (int) m, d, d, st->dattn, NULL,
+                                block_grad (grads, l, "attn.proj.weight"),
+                                block_grad (grads, l, "attn.proj.bias"));
+          attention_backward_bf16 (sb->qkv, sb->probs, st->dattn, st->dqkv, st->dprobs,
+                                        (int) batch, t, c->heads, d);
+          linear_backward_bf16 (sb->h1, p->qkv_t, st->dqkv, (int) m, 3 * d, d, st->dh, NULL,
+                                block_grad (grads, l, "attn.qkv.weight"),
+                                block_grad (grads, l, "attn.qkv.bias"));
+          memcpy (st->dx, st->dmid, sizeof (float) * m * d);
+          facet_cpu_layer_norm_backward (sb->x_in, st->dh, bw->n1w, sb->mean1, sb->rstd1, m,
+                                         (gsize) d, st->dx, block_grad (grads, l, "norm1.weight"),
+                                         block_grad (grads, l, "norm1.bias"));
+          continue;
+        }
+
       /* MLP branch: x = x_mid + keep2 * fc2(gelu(fc1(LN2(x_mid)))) */
       scale_rows (st->dtmp, st->dx, keep2, batch, t, d);
       facet_cpu_gelu (sb->pre, st->act, m * hid);
@@ -730,8 +942,13 @@ facet_cpu_train_step (FacetBackend         *backend,
             facet_cpu_add (dpos, dxb, dpos, (gsize) t * d);
           memcpy (st->dpatch + (gsize) b * np * d, dxb + d, sizeof (float) * (gsize) np * d);
         }
-      facet_cpu_linear_backward (st->patches, self->pe_w, st->dpatch, (int) batch * np, d, k, NULL, FALSE,
-                       GRAD ("patch_embed.proj.weight"), GRAD ("patch_embed.proj.bias"));
+      if (bf16)
+        linear_backward_bf16 (st->patches, NULL, st->dpatch, (int) batch * np, d, k, NULL, NULL,
+                              GRAD ("patch_embed.proj.weight"), GRAD ("patch_embed.proj.bias"));
+      else
+        facet_cpu_linear_backward (st->patches, self->pe_w, st->dpatch, (int) batch * np, d, k, NULL,
+                                   FALSE, GRAD ("patch_embed.proj.weight"),
+                                   GRAD ("patch_embed.proj.bias"));
     }
   return TRUE;
 }
