@@ -37,9 +37,13 @@ class HeadsShift(unittest.TestCase):
             # the shift is real: the base model's head is off on these recordings
             self.assertLess(m["base_f1_mean"], 0.45, out)
             self.assertGreater(m["base_auc_mean"], 0.6, out)
-            # heads mode recovers part of it, on the same held-out frames
-            self.assertGreater(m["f1_mean"], m["base_f1_mean"] + 0.01, out)
-            self.assertGreater(m["auc_mean"], m["base_auc_mean"], out)
+            # heads mode recovers part of it, on the same held-out frames. Measured
+            # (2026-12-06/07, five runs): F1 +0.010 to +0.059 at 0.5 (two subjects'
+            # frames: a coarse, noisy figure; the base itself read 0.290-0.333 from run
+            # to run of this recipe), AUC +0.033 to +0.036 in every run. Hence: F1 above
+            # the base, AUC above it by 0.02.
+            self.assertGreater(m["f1_mean"], m["base_f1_mean"], out)
+            self.assertGreater(m["auc_mean"], m["base_auc_mean"] + 0.02, out)
             self.assertNotIn("worse", out)
         finally:
             shutil.rmtree(d, ignore_errors=True)
