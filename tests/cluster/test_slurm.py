@@ -353,29 +353,51 @@ def round_recipe(cluster, folder, videos, model, reference, frames, script, subm
     check([m["frames_analysed"] for m in status["models"]] == [frames], f"status after the merge: {status}")
 
 
-def pin_after_first_chunk(shard):
+def frames_per_shard(lengths):
+    """Frames each shard analyses (stride 1): a video's chunks of CHUNK
+    frames go to the shards in turn, counted across the videos."""
+    counts, k = {i: 0 for i in range(1, SHARDS + 1)}, 0
+    for n in lengths:
+        for first in range(0, n, CHUNK):
+            counts[k % SHARDS + 1] += min(CHUNK, n - first)
+            k += 1
+    return counts
+
+
+def pin_after_first_chunk(shard, total):
     """Waits until the shard has its first chunk committed, and returns an
-    open connection holding the shard's write lock: the job cannot commit its
-    next chunk while the lock is held, so it is killed half-way for sure."""
-    def first_chunk():
+    open connection holding the shard's write lock and the number of
+    predictions committed then: the job cannot commit its next chunk while
+    the lock is held, so it is killed part-way for sure.
+
+    The shard is in WAL mode, so the polling reads never hold up the job's
+    commits (a poll that took the write lock could delay a commit until the
+    next chunk was ready, and both then landed between two polls: on a quiet
+    machine the whole shard was done before the test looked)."""
+    def committed():
         if not os.path.exists(shard):
             return None
-        db = sqlite3.connect(f"file:{shard}?mode=rw", uri=True, isolation_level=None, timeout=30)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            n = db.execute("SELECT count(*) FROM predictions").fetchone()[0]
+            db = sqlite3.connect(f"file:{shard}?mode=ro", uri=True, timeout=1)
+            try:
+                return db.execute("SELECT count(*) FROM predictions").fetchone()[0] or None
+            finally:
+                db.close()
         except sqlite3.OperationalError:
-            db.close()    # the job is still creating the file
-            return None
-        if n > 0:
-            return db
+            return None    # the job is still creating the file
+    wait_for(committed, f"the first chunk in {shard}", interval=0.01)
+    db = sqlite3.connect(f"file:{shard}?mode=rw", uri=True, isolation_level=None, timeout=30)
+    db.execute("BEGIN IMMEDIATE")
+    n = db.execute("SELECT count(*) FROM predictions").fetchone()[0]
+    if n >= total:
         db.execute("ROLLBACK")
         db.close()
-        return None
-    return wait_for(first_chunk, f"the first chunk in {shard}", interval=0.05)
+        raise Failure(f"{shard} had all its {total} predictions before the test could hold it")
+    return db, n
 
 
-def round_kill(cluster, folder, videos, model, reference, frames, script, submit, resubmit):
+def round_kill(cluster, folder, videos, lengths, model, reference, script, submit, resubmit):
+    frames = sum(lengths)
     task = re.search(r"--array=(\d+) ", resubmit)
     check(task is not None, "the README's resubmission should name one task: --array=K")
     task = task.group(1)
@@ -384,7 +406,7 @@ def round_kill(cluster, folder, videos, model, reference, frames, script, submit
     array = cluster.new_job("facet-analyze")
     merge = cluster.new_job("wrap")
     shard = os.path.join(folder, f"study.shard-{task}-of-{SHARDS}.facet")
-    lock = pin_after_first_chunk(shard)
+    lock, n_pinned = pin_after_first_chunk(shard, frames_per_shard(lengths)[int(task)])
     try:
         check(cluster.task_processes(array, task), f"no processes of task {task} found")
         cluster.cmd("scancel", f"{array}_{task}")
@@ -404,7 +426,9 @@ def round_kill(cluster, folder, videos, model, reference, frames, script, submit
     wait_for(lambda: cluster.job_states(array)[task][0] == "CANCELLED",
              f"task {task} to be CANCELLED, not {cluster.job_states(array)[task]}")
     n_killed = len(predictions(shard))
-    check(n_killed == CHUNK, f"the killed task kept {n_killed} predictions, want its first chunk ({CHUNK})")
+    check(n_killed == n_pinned and n_killed % CHUNK == 0,
+          f"the killed task kept {n_killed} predictions, want the {n_pinned} of its chunks "
+          f"committed before it was held (whole chunks of {CHUNK})")
 
     # The others finish; the merge can then never run.
     wait_for(lambda: not cluster.queue("-j", str(array)), "the array's other tasks")
@@ -423,7 +447,7 @@ def round_kill(cluster, folder, videos, model, reference, frames, script, submit
           f"resubmitted task: {cluster.job_states(again)}")
     with open(os.path.join(folder, f"slurm-{again}_{task}.out")) as f:
         log = f.read()
-    check(f"{CHUNK} were done already" in log and f"of-{SHARDS}.facet" in log,
+    check(f"{n_killed} were done already" in log and f"of-{SHARDS}.facet" in log,
           f"the resubmitted task should continue after its first chunk; its log:\n{log}")
     check(cluster.job_states(merge2)[merge2] == ("COMPLETED", "0:0"), "the second merge job failed")
     check_merged(project, reference, frames)
@@ -448,11 +472,12 @@ def main():
     ok = False
     try:
         t0 = time.monotonic()
-        # 16 + task chunks of 256 frames: every shard has one, task's shard two.
+        # 2 x 16 + task chunks of 256 frames: every shard has two, task's
+        # shard three, so that it is held part-way even when it runs fast.
         media = os.path.join(top, "media")
         os.makedirs(media)
         videos = [os.path.join(media, "clip.mp4"), os.path.join(media, "second.mp4")]
-        lengths = [12 * CHUNK - 50, (SHARDS + task - 12) * CHUNK - 70]
+        lengths = [12 * CHUNK - 50, (2 * SHARDS + task - 12) * CHUNK - 70]
         for video, n in zip(videos, lengths):
             make_video(video, n)
         frames = sum(lengths)
@@ -476,9 +501,9 @@ def main():
         print(f"ok: the recipe, merged = single run, merging again changes nothing "
               f"({time.monotonic() - t0:.1f} s)")
         t0 = time.monotonic()
-        round_kill(cluster, os.path.join(top, "killed"), videos, model, reference, frames, script, submit,
+        round_kill(cluster, os.path.join(top, "killed"), videos, lengths, model, reference, script, submit,
                    resubmit)
-        print(f"ok: task {task} killed after one chunk, resubmitted, continued; merged = single run "
+        print(f"ok: task {task} killed part-way, resubmitted, continued; merged = single run "
               f"({time.monotonic() - t0:.1f} s)")
         ok = True
     except Failure as e:
