@@ -18,7 +18,10 @@
  * ratio is frames found by Facet over frames found by dlib alone.
  *
  * Usage: bench-face-coverage [--identities N] [--frames K] [--size PX]
- *        [--dump DIR]
+ *        [--dump DIR] [--dump-all DIR]
+ *
+ * --dump-all writes every frame as PNG and, per configuration, what was
+ * found on it (frames.tsv), for comparing other detectors offline.
  */
 #include "config.h"
 
@@ -236,17 +239,67 @@ track_videos (const double *tones,
           by_detector > 0 ? (double) by_tracker / by_detector : 0.0);
 }
 
+/* Every frame as PNG and frames.tsv: "frame" lines give each frame's file,
+ * identity and the drawn face's centre; the configurations append their
+ * results as "config kind index near elsewhere". */
+static FILE *
+dump_frames (const char      *dir,
+             GPtrArray       *frontal,
+             GPtrArray       *recorded,
+             GPtrArray       *faceless,
+             GArray          *centres,
+             const double    *tones,
+             int              n_frames,
+             int              size)
+{
+  g_autofree char *tsv_path = g_build_filename (dir, "frames.tsv", NULL);
+  FILE *tsv;
+
+  g_mkdir_with_parents (dir, 0755);
+  tsv = fopen (tsv_path, "w");
+  if (tsv == NULL)
+    {
+      fprintf (stderr, "bench-face-coverage: cannot write %s\n", tsv_path);
+      exit (1);
+    }
+  for (guint i = 0; i < frontal->len; i++)
+    {
+      double *cen = &g_array_index (centres, double, 2 * i);
+      g_autofree char *f = g_strdup_printf ("%s/frontal-%04u.png", dir, i);
+      g_autofree char *r = g_strdup_printf ("%s/recorded-%04u.png", dir, i);
+
+      facet_image_save_png (g_ptr_array_index (frontal, i), f, NULL);
+      facet_image_save_png (g_ptr_array_index (recorded, i), r, NULL);
+      fprintf (tsv, "frame\tfrontal\t%u\t%d\t%.2f\t%.2f\t%.3f\n", i, i / n_frames + 1,
+               0.5 * size, 0.55 * size, tones[i / n_frames]);
+      fprintf (tsv, "frame\trecorded\t%u\t%d\t%.2f\t%.2f\t%.3f\n", i, i / n_frames + 1,
+               cen[0], cen[1], tones[i / n_frames]);
+    }
+  for (guint i = 0; i < faceless->len; i++)
+    {
+      g_autofree char *f = g_strdup_printf ("%s/faceless-%04u.png", dir, i);
+
+      facet_image_save_png (g_ptr_array_index (faceless, i), f, NULL);
+      fprintf (tsv, "frame\tfaceless\t%u\t0\t-1\t-1\t-1\n", i);
+    }
+  return tsv;
+}
+
 int
 main (int    argc,
       char **argv)
 {
   int n_identities = 60, n_frames = 20, size = 224;
   g_autofree char *dump = NULL;
+  g_autofree char *dump_all = NULL;
+  FILE *tsv = NULL;
   GOptionEntry entries[] = {
     { "identities", 0, 0, G_OPTION_ARG_INT, &n_identities, "Identities 1..N (default 60)", "N" },
     { "frames", 0, 0, G_OPTION_ARG_INT, &n_frames, "Frames per identity (default 20)", "K" },
     { "size", 0, 0, G_OPTION_ARG_INT, &size, "Frame side (default 224)", "PX" },
     { "dump", 0, 0, G_OPTION_ARG_FILENAME, &dump, "Write missed frames here as PNG", "DIR" },
+    { "dump-all", 0, 0, G_OPTION_ARG_FILENAME, &dump_all,
+      "Write every frame and each configuration's result here", "DIR" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("— face detection by identity and skin tone");
@@ -299,6 +352,9 @@ main (int    argc,
   for (guint i = 0; i < frontal->len; i += 2)
     g_ptr_array_add (faceless, flip_vertical (g_ptr_array_index (frontal, i)));
 
+  if (dump_all != NULL)
+    tsv = dump_frames (dump_all, frontal, recorded, faceless, centres, tones, n_frames, size);
+
   printf ("Face detection on synthetic identities 1-%d (%d frames each of a 10 s recording, %d px),\n"
           "frontal = the same AU intensities, frontal pose, even light; %u frames without a face.\n\n",
           n_identities, n_frames, size, faceless->len);
@@ -326,6 +382,8 @@ main (int    argc,
 
               image = g_ptr_array_index (frontal, i);
               detect (detector, image, 0.5 * size, 0.55 * size, &near, &elsewhere);
+              if (tsv != NULL)
+                fprintf (tsv, "%u\tfrontal\t%u\t%d\t%d\n", c, i, near, elsewhere);
               false_in_faces += elsewhere;
               if (near > 0)
                 results[id].found_frontal++;
@@ -337,6 +395,8 @@ main (int    argc,
                 }
               image = g_ptr_array_index (recorded, i);
               detect (detector, image, cen[0], cen[1], &near, &elsewhere);
+              if (tsv != NULL)
+                fprintf (tsv, "%u\trecorded\t%u\t%d\t%d\n", c, i, near, elsewhere);
               false_in_faces += elsewhere;
               if (near > 0)
                 results[id].found_recorded++;
@@ -345,6 +405,8 @@ main (int    argc,
       for (guint i = 0; i < faceless->len; i++)
         {
           detect (detector, g_ptr_array_index (faceless, i), -1, -1, &near, &elsewhere);
+          if (tsv != NULL)
+            fprintf (tsv, "%u\tfaceless\t%u\t%d\t%d\n", c, i, near, elsewhere);
           if (elsewhere > 0)
             {
               false_frames++;
@@ -406,6 +468,8 @@ main (int    argc,
     }
   printf ("Frames found, Facet / dlib alone at 0.2: %.2fx\n\n",
           found_all[0] > 0 ? (double) found_all[N_CONFIGS - 1] / found_all[0] : 0.0);
+  if (tsv != NULL)
+    fclose (tsv);
   track_videos (tones, n_identities, size);
   return 0;
 }

@@ -6,7 +6,9 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
+#include "face-cnn.h"
 #include "face-dlib.h"
 #include "facet-face.h"
 
@@ -25,13 +27,34 @@
 /* ... confirmed by a face at this score in the normalised image. */
 #define RESCUE_CONFIRM 0.0
 
+/* The CNN detector (face-cnn.c), where dlib's finds nothing: its scores
+ * (0..1) from this on count (bench/face-coverage.c chose it: see
+ * docs/faces.md) ... */
+#define CNN_THRESHOLD 0.5
+/* ... looking at two scales: the image as it is at the network's default
+ * input size (faces of 10-70 % of the image), and the image shrunk into
+ * the middle of a grey square twice its side (faces that fill the frame,
+ * which the network's anchors do not cover). */
+#define CNN_INPUT_SIZE 416
+#define CNN_PADDED_INPUT_SIZE 224
+#define CNN_PADDING 2.0
+/* The network's boxes reach from the forehead to below the chin; dlib's
+ * shape model expects its own detector's tighter, square boxes: side 0.76
+ * of the CNN box's width, centre raised by 6 % of its height (measured on
+ * astronaut.png and synthetic frames that both detectors find). */
+#define CNN_TO_DLIB_SIDE 0.76
+#define CNN_TO_DLIB_RAISE 0.06
+
 struct _FacetFaceDetector
 {
   FacetFaceDlib *dlib;
+  FacetFaceCnn  *cnn; /* NULL when its weights are not installed */
   GMutex         lock; /* dlib's detector keeps scratch state per call */
   int            upsample;
   double         threshold;
   gboolean       normalise;
+  gboolean       use_cnn;
+  double         cnn_threshold;
 };
 
 G_DEFINE_QUARK (facet-face-error-quark, facet_face_error)
@@ -60,19 +83,60 @@ facet_face_status_to_string (FacetFaceStatus status)
  * Returns NULL with FACET_FACE_ERROR_MODEL when the file is missing or is
  * not a 68-point model.
  */
+/* The CNN detector's manifest: $FACET_FACE_CNN when set (empty: none),
+ * else beside dlib's landmark model, where build-aux/install-deps.sh and
+ * the Flatpak put it. A missing default file leaves dlib's detector alone
+ * (said once); a file that is there but damaged is an error. */
+static gboolean
+load_cnn (FacetFaceCnn **cnn,
+          GError       **error)
+{
+  static gsize warned = 0;
+  const char *env = g_getenv ("FACET_FACE_CNN");
+  g_autofree char *dir = g_path_get_dirname (FACET_DLIB_LANDMARKS);
+  g_autofree char *path = NULL;
+
+  *cnn = NULL;
+  if (env != NULL && *env == '\0')
+    return TRUE;
+  path = env != NULL ? g_strdup (env) : g_build_filename (dir, FACET_FACE_CNN_MANIFEST, NULL);
+  if (env == NULL && !g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_once_init_enter (&warned))
+        {
+          g_message ("%s is not installed: dlib's detector alone misses more darker-skinned "
+                     "faces (build-aux/install-deps.sh installs the CNN face detector)",
+                     path);
+          g_once_init_leave (&warned, 1);
+        }
+      return TRUE;
+    }
+  *cnn = facet_face_cnn_load (path, error);
+  return *cnn != NULL;
+}
+
 FacetFaceDetector *
 facet_face_detector_new (const char  *landmark_model,
                          GError     **error)
 {
   FacetFaceDetector *detector;
   FacetFaceDlib *dlib;
+  FacetFaceCnn *cnn;
 
+  if (!load_cnn (&cnn, error))
+    return NULL;
   dlib = facet_face_dlib_new (landmark_model ? landmark_model : FACET_DLIB_LANDMARKS, error);
   if (dlib == NULL)
-    return NULL;
+    {
+      facet_face_cnn_free (cnn);
+      return NULL;
+    }
 
   detector = g_new0 (FacetFaceDetector, 1);
   detector->dlib = dlib;
+  detector->cnn = cnn;
+  detector->use_cnn = TRUE;
+  detector->cnn_threshold = CNN_THRESHOLD;
   detector->upsample = -1;
   detector->threshold = DEFAULT_THRESHOLD;
   detector->normalise = TRUE;
@@ -86,6 +150,7 @@ facet_face_detector_free (FacetFaceDetector *detector)
   if (detector == NULL)
     return;
   facet_face_dlib_free (detector->dlib);
+  facet_face_cnn_free (detector->cnn);
   g_mutex_clear (&detector->lock);
   g_free (detector);
 }
@@ -117,6 +182,33 @@ facet_face_detector_set_normalise (FacetFaceDetector *detector,
   g_return_if_fail (detector != NULL);
 
   detector->normalise = normalise;
+}
+
+void
+facet_face_detector_set_cnn (FacetFaceDetector *detector,
+                             gboolean           use_cnn)
+{
+  g_return_if_fail (detector != NULL);
+
+  detector->use_cnn = use_cnn;
+}
+
+void
+facet_face_detector_set_cnn_threshold (FacetFaceDetector *detector,
+                                       double             threshold)
+{
+  g_return_if_fail (detector != NULL);
+  g_return_if_fail (threshold > 0.0 && threshold < 1.0);
+
+  detector->cnn_threshold = threshold;
+}
+
+gboolean
+facet_face_detector_has_cnn (FacetFaceDetector *detector)
+{
+  g_return_val_if_fail (detector != NULL, FALSE);
+
+  return detector->cnn != NULL;
 }
 
 /* Luma in 0..255 (Rec. 601 weights, integer). */
@@ -289,6 +381,82 @@ rescue_faint_faces (FacetFaceDetector *detector,
   return TRUE;
 }
 
+/* @image in the middle of a grey square @factor times its longer side;
+ * (*dx, *dy) is where the image's corner lies in it. */
+static FacetImage *
+pad_image (const FacetImage *image,
+           double            factor,
+           int              *dx,
+           int              *dy)
+{
+  int side = (int) lround (MAX (image->width, image->height) * factor);
+  FacetImage *out = facet_image_new (side, side);
+
+  for (int y = 0; y < side; y++)
+    memset (out->data + (gsize) y * out->stride, 128, 3 * (gsize) side);
+  *dx = (side - image->width) / 2;
+  *dy = (side - image->height) / 2;
+  for (int y = 0; y < image->height; y++)
+    memcpy (out->data + (gsize) (y + *dy) * out->stride + 3 * (gsize) *dx,
+            image->data + (gsize) y * image->stride, 3 * (gsize) image->width);
+  return out;
+}
+
+/* The CNN's look, when dlib's detector found nothing: both scales, their
+ * boxes merged (overlap > 0.4: the more confident kept), turned into
+ * dlib-like boxes inside the image, each with its landmarks. */
+static gboolean
+cnn_faces (FacetFaceDetector *detector,
+           const FacetImage  *image,
+           GArray            *faces,
+           GError           **error)
+{
+  g_autoptr (GArray) found = g_array_new (FALSE, TRUE, sizeof (FacetFace));
+  g_autoptr (FacetImage) padded = NULL;
+  guint n_own;
+  int dx, dy;
+
+  facet_face_cnn_detect (detector->cnn, image, CNN_INPUT_SIZE, detector->cnn_threshold, found);
+  n_own = found->len;
+  padded = pad_image (image, CNN_PADDING, &dx, &dy);
+  facet_face_cnn_detect (detector->cnn, padded, CNN_PADDED_INPUT_SIZE, detector->cnn_threshold,
+                         found);
+  for (guint i = 0; i < found->len; i++)
+    {
+      FacetFace *f = &g_array_index (found, FacetFace, i);
+      double side = CNN_TO_DLIB_SIDE * f->width;
+      double cx = f->x + 0.5 * f->width - (i >= n_own ? dx : 0);
+      double cy = f->y + (0.5 - CNN_TO_DLIB_RAISE) * f->height - (i >= n_own ? dy : 0);
+      gboolean keep = cx >= 0 && cy >= 0 && cx < image->width && cy < image->height;
+
+      f->x = (float) (cx - side / 2), f->y = (float) (cy - side / 2);
+      f->width = f->height = (float) side;
+      for (guint j = 0; j < i && keep; j++)
+        {
+          FacetFace *g = &g_array_index (found, FacetFace, j);
+
+          if (g->score >= 0.0f && box_overlap (f, g) > 0.4 && g->score >= f->score)
+            keep = FALSE;
+          else if (g->score >= 0.0f && box_overlap (f, g) > 0.4)
+            g->score = -1.0f; /* the less confident of two boxes of one face goes */
+        }
+      if (!keep)
+        f->score = -1.0f;
+    }
+  for (guint i = 0; i < found->len; i++)
+    {
+      FacetFace face = g_array_index (found, FacetFace, i);
+
+      if (face.score < 0.0f)
+        continue;
+      if (!facet_face_dlib_landmarks (detector->dlib, image->data, image->width, image->height,
+                                      image->stride, &face, error))
+        return FALSE;
+      g_array_append_val (faces, face);
+    }
+  return TRUE;
+}
+
 static gint
 compare_area (gconstpointer a,
               gconstpointer b)
@@ -377,6 +545,8 @@ facet_face_detector_detect (FacetFaceDetector *detector,
                                  image->stride, 1, detector->threshold, faces, error);
   if (ok && faces->len == 0 && detector->normalise)
     ok = rescue_faint_faces (detector, image, upsample, faces, error);
+  if (ok && faces->len == 0 && detector->cnn != NULL && detector->use_cnn)
+    ok = cnn_faces (detector, image, faces, error);
   g_mutex_unlock (&detector->lock);
   if (!ok)
     return NULL;

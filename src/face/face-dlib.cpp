@@ -11,6 +11,7 @@
 
 #include "config.h"
 
+#include <cmath>
 #include <exception>
 #include <new>
 #include <vector>
@@ -171,6 +172,61 @@ facet_face_dlib_detect (FacetFaceDlib *dlib,
     {
       g_set_error (error, FACET_FACE_ERROR, FACET_FACE_ERROR_INVALID,
                    "face detection failed on a %dx%d image", width, height);
+    }
+  return FALSE;
+}
+
+/* The image of dlib's own type, copied from packed RGB. */
+static void
+to_dlib_image (dlib::array2d<dlib::rgb_pixel> &image,
+               const guint8                   *rgb,
+               int                             width,
+               int                             height,
+               int                             stride)
+{
+  image.set_size (height, width);
+  for (int y = 0; y < height; y++)
+    {
+      const guint8 *row = rgb + (gsize) y * (gsize) stride;
+      for (int x = 0; x < width; x++)
+        image[y][x] = dlib::rgb_pixel (row[3 * x], row[3 * x + 1], row[3 * x + 2]);
+    }
+}
+
+extern "C" gboolean
+facet_face_dlib_landmarks (FacetFaceDlib *dlib,
+                           const guint8  *rgb,
+                           int            width,
+                           int            height,
+                           int            stride,
+                           FacetFace     *face,
+                           GError       **error)
+{
+  g_return_val_if_fail (dlib != NULL && face != NULL, FALSE);
+  g_return_val_if_fail (rgb != NULL && width > 0 && height > 0, FALSE);
+
+  try
+    {
+      dlib::array2d<dlib::rgb_pixel> image;
+      dlib::rectangle rect ((long) lround (face->x), (long) lround (face->y),
+                            (long) lround (face->x + face->width) - 1,
+                            (long) lround (face->y + face->height) - 1);
+      dlib::full_object_detection shape;
+
+      to_dlib_image (image, rgb, width, height, stride);
+      shape = dlib->predictor (image, rect);
+      fill_face (face, rect, face->score, shape);
+      return TRUE;
+    }
+  catch (const std::exception &e)
+    {
+      g_set_error (error, FACET_FACE_ERROR, FACET_FACE_ERROR_INVALID,
+                   "landmarks failed on a %dx%d image: %s", width, height, e.what ());
+    }
+  catch (...)
+    {
+      g_set_error (error, FACET_FACE_ERROR, FACET_FACE_ERROR_INVALID,
+                   "landmarks failed on a %dx%d image", width, height);
     }
   return FALSE;
 }

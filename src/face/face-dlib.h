@@ -30,4 +30,14 @@ gboolean       facet_face_dlib_detect (FacetFaceDlib *dlib,
                                        GArray        *faces,
                                        GError       **error);
 
+/* Puts the 68 landmarks on the box of @face (from another detector); the
+ * box is rounded to whole pixels as dlib's rectangles are. */
+gboolean       facet_face_dlib_landmarks (FacetFaceDlib *dlib,
+                                          const guint8  *rgb,
+                                          int            width,
+                                          int            height,
+                                          int            stride,
+                                          FacetFace     *face,
+                                          GError       **error);
+
 G_END_DECLS

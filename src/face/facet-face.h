@@ -125,6 +125,19 @@ void               facet_face_detector_set_threshold (FacetFaceDetector *detecto
 void               facet_face_detector_set_normalise (FacetFaceDetector *detector,
                                                       gboolean           normalise);
 
+/* A second detector, a small CNN (face-api.js's tiny face detector, whose
+ * weights build-aux/install-deps.sh installs beside dlib's landmark model;
+ * $FACET_FACE_CNN names another manifest, an empty value none), looks
+ * where dlib's finds nothing: it finds the darker-skinned faces that HOG
+ * misses. Default TRUE when installed; FALSE gives dlib's alone. */
+void               facet_face_detector_set_cnn (FacetFaceDetector *detector,
+                                                gboolean           use_cnn);
+/* The CNN's lowest accepted score (0..1, default 0.5). */
+void               facet_face_detector_set_cnn_threshold (FacetFaceDetector *detector,
+                                                          double             threshold);
+/* Whether the CNN detector's weights were found and loaded. */
+gboolean           facet_face_detector_has_cnn (FacetFaceDetector *detector);
+
 /* Faces scoring at least @min_score, at the image's own size and without
  * the second look: for callers that check them another way (the tracker
  * accepts a faint face only where the person's face was a frame before). */
