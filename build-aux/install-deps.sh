@@ -24,6 +24,51 @@ PACKAGES="
   flatpak-builder
 "
 
+
+# The CNN face detector's weights: face-api.js's tiny face detector (MIT),
+# from the npm package @vladmandic/face-api, checked against the tarball's
+# sha256 (npm's own sha512 integrity is checked too when npm fetches it).
+# Only the detector's manifest and .bin are kept, beside dlib's landmark
+# model, where Facet looks for them (src/face/face-detector.c); nothing is
+# fetched at run time. FACET_FACE_CNN_DIR installs elsewhere.
+FACE_API_VERSION=1.7.15
+FACE_API_TGZ_SHA256=0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031
+FACE_CNN_BIN_SHA256=b7503ce7df31039b1c43316a9b865cab6a70dd748cc602d3fa28b551503c3871
+FACE_CNN_DIR=${FACET_FACE_CNN_DIR:-/usr/share/dlib}
+
+install_face_cnn() {
+  manifest=tiny_face_detector_model-weights_manifest.json
+  weights=tiny_face_detector_model.bin
+  if [ -f "$FACE_CNN_DIR/$manifest" ] && [ -f "$FACE_CNN_DIR/$weights" ] \
+     && echo "$FACE_CNN_BIN_SHA256  $FACE_CNN_DIR/$weights" | sha256sum -c --status; then
+    return 0
+  fi
+  echo "Installing the CNN face detector (@vladmandic/face-api $FACE_API_VERSION, MIT) in $FACE_CNN_DIR"
+  work=$(mktemp -d)
+  tgz="$work/face-api-$FACE_API_VERSION.tgz"
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$work" && npm pack --silent "@vladmandic/face-api@$FACE_API_VERSION" >/dev/null) \
+      && mv "$work/vladmandic-face-api-$FACE_API_VERSION.tgz" "$tgz"
+  else
+    curl -fsSL -o "$tgz" \
+      "https://registry.npmjs.org/@vladmandic/face-api/-/face-api-$FACE_API_VERSION.tgz"
+  fi
+  if ! echo "$FACE_API_TGZ_SHA256  $tgz" | sha256sum -c --status; then
+    echo "error: the face-api tarball does not have the expected sha256" >&2
+    rm -rf "$work"
+    return 1
+  fi
+  tar -xzf "$tgz" -C "$work" "package/model/$manifest" "package/model/$weights"
+  $SUDO_CNN install -d "$FACE_CNN_DIR"
+  $SUDO_CNN install -m644 "$work/package/model/$manifest" "$work/package/model/$weights" \
+    "$FACE_CNN_DIR/"
+  rm -rf "$work"
+}
+SUDO_CNN=""
+if [ "$(id -u)" -ne 0 ] && [ ! -w "$FACE_CNN_DIR" ] && command -v sudo >/dev/null 2>&1; then
+  SUDO_CNN="sudo"
+fi
+
 missing=""
 for p in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -32,6 +77,7 @@ for p in $PACKAGES; do
 done
 
 if [ -z "$missing" ]; then
+  install_face_cnn
   exit 0
 fi
 
@@ -49,3 +95,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+install_face_cnn

@@ -57,8 +57,6 @@ struct _FacetFaceDetector
   double         cnn_threshold;
 };
 
-G_DEFINE_QUARK (facet-face-error-quark, facet_face_error)
-
 const char *
 facet_face_status_to_string (FacetFaceStatus status)
 {

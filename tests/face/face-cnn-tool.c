@@ -2,14 +2,42 @@
  * image, for test_face_cnn.py (which compares them with PyTorch).
  *
  * Usage: face-cnn-tool MANIFEST IMAGE INPUT_SIZE OUT.f32
+ *        face-cnn-tool --synth SUBJECT SIZE OUT.png
  * Writes the n x n x 25 output as little-endian float32 to OUT.f32 and
  * prints "cells N" then one "box x y w h score" line per face at 0.3.
+ * --synth renders synthetic subject SUBJECT frontal (the first frame of
+ * `facet-cli synth --subject SUBJECT`'s look, no AU) and prints its skin
+ * tone.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "face/face-cnn.h"
+#include "media/media-synth.h"
+
+static int
+render_synth (const char *subject_id,
+              const char *size_text,
+              const char *path)
+{
+  g_autoptr (FacetSynthSubject) subject = facet_synth_subject_new (g_ascii_strtoull (subject_id, NULL, 10));
+  g_autoptr (FacetImage) frame = NULL;
+  g_autoptr (GError) error = NULL;
+  FacetSynthPose pose;
+
+  facet_synth_pose_init (&pose);
+  frame = facet_synth_render (subject, NULL, &pose, atoi (size_text));
+  if (!facet_image_save_png (frame, path, &error))
+    {
+      fprintf (stderr, "face-cnn-tool: %s\n", error->message);
+      return 1;
+    }
+  printf ("tone %.3f\n", facet_synth_subject_get_skin_tone (subject));
+  return 0;
+}
 
 int
 main (int    argc,
@@ -22,6 +50,8 @@ main (int    argc,
   g_autofree float *out = NULL;
   int size, n;
 
+  if (argc == 5 && strcmp (argv[1], "--synth") == 0)
+    return render_synth (argv[2], argv[3], argv[4]);
   if (argc != 5)
     {
       fprintf (stderr, "usage: face-cnn-tool MANIFEST IMAGE INPUT_SIZE OUT.f32\n");

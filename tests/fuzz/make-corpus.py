@@ -73,4 +73,32 @@ with open(os.path.join(st, "scalar.safetensors"), "wb") as f:
     f.write(safetensors({"s": ("BF16", [], b"\x80\x3f")}))
 with open(os.path.join(st, "empty.safetensors"), "wb") as f:
     f.write(safetensors({}))
+
+# corpus-face-cnn/: 4-byte manifest length, a tfjs weights manifest in the
+# tiny face detector's names, then weight bytes (small: the real network's
+# 193 KB exceed the fuzzer's input limit, so these reach the checks).
+fc = os.path.join(here, "corpus-face-cnn")
+os.makedirs(fc, exist_ok=True)
+
+
+def face_cnn(weights, data):
+    m = json.dumps([{"paths": ["w.bin"], "weights": weights}]).encode()
+    return struct.pack("<I", len(m)) + m + data
+
+
+q = {"dtype": "uint8", "scale": 0.01, "min": -1.0}
+seeds = {
+    "quantised.bin": ([{"name": "conv0/filters", "shape": [3, 3, 3, 16], "dtype": "float32",
+                        "quantization": q},
+                       {"name": "conv0/bias", "shape": [16], "dtype": "float32", "quantization": q}],
+                      bytes(range(256))[:448]),
+    "float.bin": ([{"name": "conv8/bias", "shape": [25], "dtype": "float32"}],
+                  struct.pack("<25f", *range(25))),
+    "unused.bin": ([{"name": "other", "shape": [2, 2], "dtype": "float32",
+                     "quantization": {"dtype": "uint16", "scale": 1, "min": 0}}], b"\x01" * 8),
+    "empty.bin": ([], b""),
+}
+for name, (weights, data) in seeds.items():
+    with open(os.path.join(fc, name), "wb") as f:
+        f.write(face_cnn(weights, data))
 print("corpora written")
