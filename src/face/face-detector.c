@@ -30,7 +30,9 @@
 /* The CNN detector (face-cnn.c), where dlib's finds nothing: its scores
  * (0..1) from this on count (bench/face-coverage.c chose it: see
  * docs/faces.md) ... */
-#define CNN_THRESHOLD 0.5
+#define CNN_THRESHOLD 0.6
+/* The image upside down is searched from this score on (upright_faces). */
+#define CNN_FLIP_THRESHOLD 0.05
 /* ... looking at two scales: the image as it is at the network's default
  * input size (faces of 10-70 % of the image), and the image shrunk into
  * the middle of a grey square twice its side (faces that fill the frame,
@@ -400,6 +402,56 @@ pad_image (const FacetImage *image,
   return out;
 }
 
+/* @image upside down. */
+static FacetImage *
+flip_image (const FacetImage *image)
+{
+  FacetImage *out = facet_image_new (image->width, image->height);
+
+  for (int y = 0; y < image->height; y++)
+    memcpy (out->data + (gsize) y * out->stride,
+            image->data + (gsize) (image->height - 1 - y) * image->stride, 3 * (gsize) image->width);
+  return out;
+}
+
+/* The CNN's faces in @image at @input_size that are upright: the network
+ * also scores faces upside down (0.5-0.8 on the synthetic faces turned
+ * over, which dlib's detector ignores), so a face is kept only when the
+ * image turned upside down does not score higher at the same place
+ * (overlap > 0.3). Appended to @found. */
+static void
+upright_faces (FacetFaceDetector *detector,
+               const FacetImage  *image,
+               int                input_size,
+               GArray            *found)
+{
+  g_autoptr (GArray) faces = g_array_new (FALSE, TRUE, sizeof (FacetFace));
+  g_autoptr (GArray) flipped_faces = g_array_new (FALSE, TRUE, sizeof (FacetFace));
+  g_autoptr (FacetImage) flipped = NULL;
+
+  facet_face_cnn_detect (detector->cnn, image, input_size, detector->cnn_threshold, faces);
+  if (faces->len == 0)
+    return;
+  flipped = flip_image (image);
+  facet_face_cnn_detect (detector->cnn, flipped, input_size, CNN_FLIP_THRESHOLD, flipped_faces);
+  for (guint i = 0; i < faces->len; i++)
+    {
+      const FacetFace *f = &g_array_index (faces, FacetFace, i);
+      gboolean upright = TRUE;
+
+      for (guint j = 0; j < flipped_faces->len && upright; j++)
+        {
+          FacetFace g = g_array_index (flipped_faces, FacetFace, j);
+
+          g.y = image->height - g.y - g.height; /* back to the image's rows */
+          if (g.score > f->score && box_overlap (f, &g) > 0.3)
+            upright = FALSE;
+        }
+      if (upright)
+        g_array_append_val (found, *f);
+    }
+}
+
 /* The CNN's look, when dlib's detector found nothing: both scales, their
  * boxes merged (overlap > 0.4: the more confident kept), turned into
  * dlib-like boxes inside the image, each with its landmarks. */
@@ -414,11 +466,10 @@ cnn_faces (FacetFaceDetector *detector,
   guint n_own;
   int dx, dy;
 
-  facet_face_cnn_detect (detector->cnn, image, CNN_INPUT_SIZE, detector->cnn_threshold, found);
+  upright_faces (detector, image, CNN_INPUT_SIZE, found);
   n_own = found->len;
   padded = pad_image (image, CNN_PADDING, &dx, &dy);
-  facet_face_cnn_detect (detector->cnn, padded, CNN_PADDED_INPUT_SIZE, detector->cnn_threshold,
-                         found);
+  upright_faces (detector, padded, CNN_PADDED_INPUT_SIZE, found);
   for (guint i = 0; i < found->len; i++)
     {
       FacetFace *f = &g_array_index (found, FacetFace, i);
@@ -541,10 +592,13 @@ facet_face_detector_detect (FacetFaceDetector *detector,
       && MAX (image->width, image->height) <= AUTO_UPSAMPLE_MAX_SIDE)
     ok = facet_face_dlib_detect (detector->dlib, image->data, image->width, image->height,
                                  image->stride, 1, detector->threshold, faces, error);
-  if (ok && faces->len == 0 && detector->normalise)
-    ok = rescue_faint_faces (detector, image, upsample, faces, error);
+  /* Where dlib finds nothing, the CNN looks; the second look is for
+   * installations without it (with it, the second look added a false
+   * detection and no face: docs/faces.md). */
   if (ok && faces->len == 0 && detector->cnn != NULL && detector->use_cnn)
     ok = cnn_faces (detector, image, faces, error);
+  else if (ok && faces->len == 0 && detector->normalise)
+    ok = rescue_faint_faces (detector, image, upsample, faces, error);
   g_mutex_unlock (&detector->lock);
   if (!ok)
     return NULL;
