@@ -594,8 +594,9 @@ facet_face_detector_detect (FacetFaceDetector *detector,
                                  image->stride, 1, detector->threshold, faces, error);
   /* Where dlib finds nothing, the CNN looks; the second look is for
    * installations without it (with it, the second look added a false
-   * detection and no face: docs/faces.md). */
-  if (ok && faces->len == 0 && detector->cnn != NULL && detector->use_cnn)
+   * detection and no face: docs/faces.md). Without either ("normalise"
+   * off), dlib's detector alone. */
+  if (ok && faces->len == 0 && detector->normalise && detector->cnn != NULL && detector->use_cnn)
     ok = cnn_faces (detector, image, faces, error);
   else if (ok && faces->len == 0 && detector->normalise)
     ok = rescue_faint_faces (detector, image, upsample, faces, error);

@@ -121,7 +121,9 @@ void               facet_face_detector_set_threshold (FacetFaceDetector *detecto
  * shows a face at the same place scoring at least 0. dlib's HOG scores
  * darker skin lower than light skin; this finds most of those faces
  * without letting in the textures that a lower threshold alone would.
- * Default TRUE; FALSE gives dlib's detector alone. */
+ * Where the CNN detector is installed and on (facet_face_detector_set_cnn),
+ * it looks instead. Default TRUE; FALSE gives dlib's detector alone (no
+ * second look, no CNN). */
 void               facet_face_detector_set_normalise (FacetFaceDetector *detector,
                                                       gboolean           normalise);
 
@@ -129,7 +131,7 @@ void               facet_face_detector_set_normalise (FacetFaceDetector *detecto
  * weights build-aux/install-deps.sh installs beside dlib's landmark model;
  * $FACET_FACE_CNN names another manifest, an empty value none), looks
  * where dlib's finds nothing: it finds the darker-skinned faces that HOG
- * misses. Default TRUE when installed; FALSE gives dlib's alone. */
+ * misses. Default TRUE when installed; FALSE: the second look instead. */
 void               facet_face_detector_set_cnn (FacetFaceDetector *detector,
                                                 gboolean           use_cnn);
 /* The CNN's lowest accepted score (0..1, default 0.5). */
