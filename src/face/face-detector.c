@@ -40,6 +40,7 @@
 #define CNN_INPUT_SIZE 416
 #define CNN_PADDED_INPUT_SIZE 224
 #define CNN_PADDING 2.0
+#define CNN_MAX_ENLARGE 2
 /* The network's boxes reach from the forehead to below the chin; dlib's
  * shape model expects its own detector's tighter, square boxes: side 0.76
  * of the CNN box's width, centre raised by 6 % of its height (measured on
@@ -429,6 +430,10 @@ upright_faces (FacetFaceDetector *detector,
   g_autoptr (GArray) flipped_faces = g_array_new (FALSE, TRUE, sizeof (FacetFace));
   g_autoptr (FacetImage) flipped = NULL;
 
+  /* No more than twice enlarged: the faces of smaller images are too
+   * small to crop (a 32 px frame has none to offer). */
+  if (input_size > CNN_MAX_ENLARGE * MAX (image->width, image->height))
+    return;
   facet_face_cnn_detect (detector->cnn, image, input_size, detector->cnn_threshold, faces);
   if (faces->len == 0)
     return;
