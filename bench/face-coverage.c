@@ -50,7 +50,7 @@ static const Config configs[] = {
   { "dlib HOG alone, threshold 0", 0.0, FALSE, FALSE },
   { "dlib HOG alone, threshold -0.2", -0.2, FALSE, FALSE },
   { "HOG + second look (Facet before the CNN)", -G_MAXDOUBLE, TRUE, FALSE },
-  { "Facet (default: HOG + second look, else the CNN)", -G_MAXDOUBLE, TRUE, TRUE },
+  { "Facet (default: HOG, else the CNN)", -G_MAXDOUBLE, TRUE, TRUE },
 };
 #define N_CONFIGS G_N_ELEMENTS (configs)
 
