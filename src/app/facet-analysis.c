@@ -15,6 +15,7 @@
 #include <glib/gi18n.h>
 
 #include "facet-analysis.h"
+#include "facet-task-set.h"
 
 struct _FacetAnalysis
 {
@@ -133,46 +134,13 @@ on_progress (const FacetAnalysisProgress *progress,
   g_main_context_invoke_full (j->context, G_PRIORITY_DEFAULT, deliver_progress, r, report_free);
 }
 
-/* The cancellables of the analysis threads still running, process-wide. */
-static GMutex     live_lock;
-static GPtrArray *live;
-
-static void
-live_add (GCancellable *cancellable)
-{
-  g_mutex_lock (&live_lock);
-  if (live == NULL)
-    live = g_ptr_array_new_with_free_func (g_object_unref);
-  g_ptr_array_add (live, g_object_ref (cancellable));
-  g_mutex_unlock (&live_lock);
-}
-
-static void
-live_remove (GCancellable *cancellable)
-{
-  g_mutex_lock (&live_lock);
-  g_ptr_array_remove (live, cancellable);
-  g_mutex_unlock (&live_lock);
-}
+/* The analysis threads still running, process-wide (facet_analysis_stop_all). */
+static FacetTaskSet live;
 
 gboolean
 facet_analysis_stop_all (guint timeout_ms)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  gboolean left = FALSE;
-
-  for (;;)
-    {
-      g_mutex_lock (&live_lock);
-      left = live != NULL && live->len > 0;
-      for (guint i = 0; left && i < live->len; i++)
-        g_cancellable_cancel (g_ptr_array_index (live, i));
-      g_mutex_unlock (&live_lock);
-      if (!left || g_get_monotonic_time () >= end)
-        break;
-      g_usleep (10000);
-    }
-  return !left;
+  return facet_task_set_stop_all (&live, timeout_ms);
 }
 
 static void analysis_run (GTask *task, Job *j, GCancellable *cancellable);
@@ -183,9 +151,9 @@ analysis_thread (GTask        *task,
                  gpointer      task_data,
                  GCancellable *cancellable)
 {
-  live_add (cancellable);
+  facet_task_set_add (&live, cancellable);
   analysis_run (task, task_data, cancellable);
-  live_remove (cancellable);
+  facet_task_set_remove (&live, cancellable);
 }
 
 static void
