@@ -958,6 +958,34 @@ facet_project_load_frame_finish (FacetProject  *self,
   return facet_project_run_finish (self, result, error);
 }
 
+static gpointer
+layers_job (FacetStore   *store,
+            gpointer      data,
+            GCancellable *cancellable,
+            GError      **error)
+{
+  return facet_store_list_layers (store, error);
+}
+
+void
+facet_project_list_layers_async (FacetProject        *self,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (FACET_IS_PROJECT (self));
+
+  facet_project_run (self, FACET_PROJECT_QUEUE_LOAD, layers_job, NULL, NULL,
+                     (GDestroyNotify) g_strfreev, NULL, callback, user_data);
+}
+
+GStrv
+facet_project_list_layers_finish (FacetProject  *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
+{
+  return facet_project_run_finish (self, result, error);
+}
+
 /* ---- Edits ----------------------------------------------------------------------------------- */
 
 typedef struct
