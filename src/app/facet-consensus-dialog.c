@@ -67,30 +67,14 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-static const char *
-state_word (FacetLabelState state)
-{
-  switch (state)
-    {
-    case FACET_LABEL_PRESENT:
-      return _("Present");
-    case FACET_LABEL_ABSENT:
-      return _("Absent");
-    case FACET_LABEL_NOT_CODABLE:
-      return _("Not codable");
-    case FACET_LABEL_UNSET:
-    default:
-      return "—";
-    }
-}
-
 static char *
 code_text (FacetLabelState state,
            int             level)
 {
   if (state == FACET_LABEL_PRESENT && level > 0)
-    return g_strdup_printf ("%s %s", state_word (state), facet_facs_intensity_letter (level));
-  return g_strdup (state_word (state));
+    return g_strdup_printf ("%s %s", facet_facs_state_text (state, "—"),
+                            facet_facs_intensity_letter (level));
+  return g_strdup (facet_facs_state_text (state, "—"));
 }
 
 /* ---- Loading --------------------------------------------------------------------------------- */
