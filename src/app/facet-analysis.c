@@ -15,6 +15,7 @@
 #include <glib/gi18n.h>
 
 #include "facet-analysis.h"
+#include "facet-invoke.h"
 #include "facet-task-set.h"
 
 struct _FacetAnalysis
@@ -58,21 +59,6 @@ typedef struct
   char         *backend;
 } Job;
 
-typedef struct
-{
-  GWeakRef              self;
-  FacetAnalysisProgress progress;
-} Report;
-
-static void
-report_free (gpointer data)
-{
-  Report *r = data;
-
-  g_weak_ref_clear (&r->self);
-  g_free (r);
-}
-
 static void
 job_free (gpointer data)
 {
@@ -98,16 +84,16 @@ format_left (double seconds)
   return g_strdup_printf (_("%.1f h left"), seconds / 3600);
 }
 
-static gboolean
-deliver_progress (gpointer data)
+static void
+deliver_progress (GObject  *owner,
+                  gpointer  data)
 {
-  Report *r = data;
-  g_autoptr (FacetAnalysis) self = g_weak_ref_get (&r->self);
-  const FacetAnalysisProgress *p = &r->progress;
+  FacetAnalysis *self = FACET_ANALYSIS (owner);
+  const FacetAnalysisProgress *p = data;
   g_autofree char *left = NULL;
 
-  if (self == NULL || !self->running)
-    return G_SOURCE_REMOVE;
+  if (!self->running)
+    return;
   self->fraction = p->frames_total > 0 ? (double) p->frames_done / p->frames_total : 1.0;
   left = format_left (p->eta);
   g_free (self->text);
@@ -117,7 +103,6 @@ deliver_progress (gpointer data)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TEXT]);
   g_signal_emit (self, signals[PROGRESS], 0, p->video_id);
-  return G_SOURCE_REMOVE;
 }
 
 /* The writer thread, after each chunk. */
@@ -126,12 +111,10 @@ on_progress (const FacetAnalysisProgress *progress,
              gpointer                     user_data)
 {
   Job *j = user_data;
-  Report *r = g_new0 (Report, 1);
-  g_autoptr (FacetAnalysis) self = g_weak_ref_get (&j->self);
+  g_autoptr (GObject) self = g_weak_ref_get (&j->self);
 
-  g_weak_ref_init (&r->self, self);
-  r->progress = *progress;
-  g_main_context_invoke_full (j->context, G_PRIORITY_DEFAULT, deliver_progress, r, report_free);
+  facet_invoke_weak (j->context, self, deliver_progress,
+                     g_memdup2 (progress, sizeof *progress), g_free);
 }
 
 /* The analysis threads still running, process-wide (facet_analysis_stop_all). */

@@ -21,6 +21,7 @@
 #include "store/facet-store.h"
 
 #include "facet-demo.h"
+#include "facet-invoke.h"
 
 #define DEMO_GROUP     "Demo"
 #define SUBJECT_PREFIX "Subject "
@@ -629,7 +630,6 @@ build_free (gpointer data)
 
 typedef struct
 {
-  GWeakRef               source;
   FacetDemoProgressFunc  progress;
   double                 fraction;
   char                  *message;
@@ -640,21 +640,18 @@ report_free (gpointer data)
 {
   Report *r = data;
 
-  g_weak_ref_clear (&r->source);
   g_free (r->message);
   g_free (r);
 }
 
-static gboolean
-report_deliver (gpointer data)
+/* A report may come after the build's answer: only to a living source. */
+static void
+report_deliver (GObject  *source,
+                gpointer  data)
 {
   Report *r = data;
-  g_autoptr (GObject) source = g_weak_ref_get (&r->source);
 
-  /* A report may come after the build's answer: only to a living source. */
-  if (source != NULL)
-    r->progress (source, r->fraction, r->message);
-  return G_SOURCE_REMOVE;
+  r->progress (source, r->fraction, r->message);
 }
 
 /* From the worker: forwarded to the caller's main context. */
@@ -670,11 +667,10 @@ build_progress (double      fraction,
   if (b->progress == NULL || source == NULL)
     return;
   r = g_new0 (Report, 1);
-  g_weak_ref_init (&r->source, source);
   r->progress = b->progress;
   r->fraction = fraction;
   r->message = g_strdup (message);
-  g_main_context_invoke_full (b->context, G_PRIORITY_DEFAULT, report_deliver, r, report_free);
+  facet_invoke_weak (b->context, source, report_deliver, r, report_free);
 }
 
 static void

@@ -24,6 +24,7 @@
 #include "face/facet-face.h"
 
 #include "facet-explainer.h"
+#include "facet-invoke.h"
 #include "facet-reload.h"
 #include "facet-task-set.h"
 
@@ -161,7 +162,6 @@ request_free (Request *r)
 
 typedef struct
 {
-  GWeakRef      self;
   GCancellable *cancellable; /* of the run that reports */
   double        fraction;
 } Report;
@@ -171,21 +171,20 @@ report_free (gpointer data)
 {
   Report *report = data;
 
-  g_weak_ref_clear (&report->self);
   g_clear_object (&report->cancellable);
   g_free (report);
 }
 
-static gboolean
-deliver_progress (gpointer data)
+static void
+deliver_progress (GObject  *owner,
+                  gpointer  data)
 {
+  FacetExplainer *self = FACET_EXPLAINER (owner);
   Report *report = data;
-  g_autoptr (FacetExplainer) self = g_weak_ref_get (&report->self);
 
   /* Not from a run stopped for a newer request or a clear. */
-  if (self != NULL && facet_reload_is_current (self->reload, report->cancellable))
+  if (facet_reload_is_current (self->reload, report->cancellable))
     g_signal_emit (self, signals[PROGRESS], 0, report->fraction);
-  return G_SOURCE_REMOVE;
 }
 
 /* From the worker: forwarded to the main context. */
@@ -198,11 +197,9 @@ on_progress (double      fraction,
   Report *report = g_new0 (Report, 1);
   g_autoptr (GObject) self = g_weak_ref_get (&r->self);
 
-  g_weak_ref_init (&report->self, self);
   report->cancellable = g_object_ref (r->cancellable);
   report->fraction = fraction;
-  g_main_context_invoke_full (r->context, G_PRIORITY_DEFAULT, deliver_progress, report,
-                              report_free);
+  facet_invoke_weak (r->context, self, deliver_progress, report, report_free);
 }
 
 static void explain_run (GTask        *task,

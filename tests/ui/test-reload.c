@@ -1,10 +1,13 @@
 /* test-reload.c — FacetReload (one load at a time, coalesced, stale answers
- * dropped) and FacetTaskSet (stopping worker threads at quit), without a
- * display: real GTasks in real threads, held at a gate the test opens. */
+ * dropped), FacetTaskSet (stopping worker threads at quit) and
+ * facet_invoke_weak (a worker's report to a main-context object that may be
+ * gone), without a display: real GTasks and threads, held at a gate the
+ * test opens. */
 #include "config.h"
 
 #include <gio/gio.h>
 
+#include "facet-invoke.h"
 #include "facet-reload.h"
 #include "facet-task-set.h"
 
@@ -209,16 +212,10 @@ static gpointer
 worker (gpointer data)
 {
   GCancellable *cancellable = data;
-  GMainContext *context = g_main_context_new ();
-  GSource *source = g_cancellable_source_new (cancellable);
 
-  /* Sleeps until stopped, like an analysis between chunks. */
-  g_source_attach (source, context);
+  /* Works until stopped, like an analysis between chunks. */
   while (!g_cancellable_is_cancelled (cancellable))
-    g_main_context_iteration (context, TRUE);
-  g_source_destroy (source);
-  g_source_unref (source);
-  g_main_context_unref (context);
+    g_usleep (1000);
   facet_task_set_remove (&workers, cancellable);
   return NULL;
 }
@@ -248,6 +245,74 @@ test_task_set (void)
   g_assert_true (facet_task_set_stop_all (&workers, 0));
 }
 
+/* ---- facet_invoke_weak ----------------------------------------------------------------------- */
+
+static int freed;
+
+static void
+count_free (gpointer data)
+{
+  freed++;
+  g_free (data);
+}
+
+static void
+record (GObject  *owner,
+        gpointer  data)
+{
+  GArray *seen = g_object_get_data (owner, "seen");
+  int value = *(int *) data;
+
+  g_array_append_val (seen, value);
+}
+
+typedef struct
+{
+  GObject *owner;
+  int      value;
+} Post;
+
+static gpointer
+post_thread (gpointer data)
+{
+  Post *p = data;
+
+  facet_invoke_weak (g_main_context_default (), p->owner, record,
+                     g_memdup2 (&p->value, sizeof (int)), count_free);
+  return NULL;
+}
+
+static void
+test_invoke (void)
+{
+  GObject *owner = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr (GArray) seen = g_array_new (FALSE, FALSE, sizeof (int));
+  Post p = { owner, 7 };
+
+  /* The main thread owns its context, as the application's main loop does
+   * (else the worker would run the report itself). */
+  g_assert_true (g_main_context_acquire (NULL));
+  g_object_set_data (owner, "seen", seen);
+  /* From a worker: runs on the main context, while the owner lives. */
+  g_thread_join (g_thread_new ("post", post_thread, &p));
+  g_assert_cmpuint (seen->len, ==, 0);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (seen->len, ==, 1);
+  g_assert_cmpint (g_array_index (seen, int, 0), ==, 7);
+  g_assert_cmpint (freed, ==, 1);
+
+  /* The owner finalized before the report runs: dropped, its data freed. */
+  p.value = 8;
+  g_thread_join (g_thread_new ("post", post_thread, &p));
+  g_object_unref (owner);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (seen->len, ==, 1);
+  g_assert_cmpint (freed, ==, 2);
+  g_main_context_release (NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -256,5 +321,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/reload/invalidate", test_invalidate);
   g_test_add_func ("/ui/reload/nothing", test_nothing);
   g_test_add_func ("/ui/task-set/stop-all", test_task_set);
+  g_test_add_func ("/ui/invoke/weak", test_invoke);
   return g_test_run ();
 }
