@@ -126,24 +126,13 @@ facet_analysis_stop_all (guint timeout_ms)
   return facet_task_set_stop_all (&live, timeout_ms);
 }
 
-static void analysis_run (GTask *task, Job *j, GCancellable *cancellable);
-
 static void
 analysis_thread (GTask        *task,
                  gpointer      source_object,
                  gpointer      task_data,
                  GCancellable *cancellable)
 {
-  facet_task_set_add (&live, cancellable);
-  analysis_run (task, task_data, cancellable);
-  facet_task_set_remove (&live, cancellable);
-}
-
-static void
-analysis_run (GTask        *task,
-              Job          *j,
-              GCancellable *cancellable)
-{
+  Job *j = task_data;
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (FacetModel) model = NULL;
   g_autoptr (FacetEngine) engine = NULL;
@@ -238,7 +227,7 @@ facet_analysis_start (FacetAnalysis *self,
   /* The pipeline stops at the next chunk on cancel and says so itself. */
   g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, j, job_free);
-  g_task_run_in_thread (task, analysis_thread);
+  facet_task_set_run_in_thread (&live, task, analysis_thread);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);

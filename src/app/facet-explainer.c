@@ -202,26 +202,13 @@ on_progress (double      fraction,
   facet_invoke_weak (r->context, self, deliver_progress, report, report_free);
 }
 
-static void explain_run (GTask        *task,
-                         Request      *r,
-                         GCancellable *cancellable);
-
 static void
 explain_thread (GTask        *task,
                 gpointer      source_object,
                 gpointer      task_data,
                 GCancellable *cancellable)
 {
-  facet_task_set_add (&live, cancellable);
-  explain_run (task, task_data, cancellable);
-  facet_task_set_remove (&live, cancellable);
-}
-
-static void
-explain_run (GTask        *task,
-             Request      *r,
-             GCancellable *cancellable)
-{
+  Request *r = task_data;
   Engine *e = r->engine;
   GError *error = NULL;
   g_autoptr (FacetForwardResult) out = NULL;
@@ -339,7 +326,7 @@ explain_start (GObject             *owner,
   /* The running task's answer comes when it has stopped, also when
    * cancelled: the engine is not used after the explainer has gone. */
   g_task_set_return_on_cancel (task, FALSE);
-  g_task_run_in_thread (task, explain_thread);
+  facet_task_set_run_in_thread (&live, task, explain_thread);
   return TRUE;
 }
 

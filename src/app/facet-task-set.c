@@ -35,6 +35,45 @@ facet_task_set_remove (FacetTaskSet *set,
   g_mutex_unlock (&set->lock);
 }
 
+typedef struct
+{
+  FacetTaskSet    *set;
+  GTaskThreadFunc  func;
+} Tracked;
+
+static void
+tracked_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  Tracked *t = g_object_get_data (G_OBJECT (task), "facet-task-set");
+
+  t->func (task, source_object, task_data, cancellable);
+  if (cancellable != NULL)
+    facet_task_set_remove (t->set, cancellable);
+}
+
+void
+facet_task_set_run_in_thread (FacetTaskSet    *set,
+                              GTask           *task,
+                              GTaskThreadFunc  func)
+{
+  Tracked *t;
+
+  g_return_if_fail (set != NULL);
+  g_return_if_fail (G_IS_TASK (task));
+  g_return_if_fail (func != NULL);
+
+  t = g_new0 (Tracked, 1);
+  t->set = set;
+  t->func = func;
+  g_object_set_data_full (G_OBJECT (task), "facet-task-set", t, g_free);
+  if (g_task_get_cancellable (task) != NULL)
+    facet_task_set_add (set, g_task_get_cancellable (task));
+  g_task_run_in_thread (task, tracked_thread);
+}
+
 gboolean
 facet_task_set_stop_all (FacetTaskSet *set,
                          guint         timeout_ms)

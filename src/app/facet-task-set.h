@@ -6,8 +6,8 @@
  *
  * Closing the last window ends the main loop, not the threads that analyse
  * videos or compute heat maps. Each kind of worker keeps a process-wide set
- * of the cancellables of its threads (a static FacetTaskSet, zero-filled);
- * a thread adds its cancellable when it starts and removes it when it ends,
+ * of the cancellables of its threads (a static FacetTaskSet, zero-filled),
+ * started with facet_task_set_run_in_thread() (or add and remove by hand),
  * and main() stops them all before the process exits under them.
  * Thread-safe: add and remove run in the workers, stop_all in main().
  */
@@ -29,6 +29,12 @@ void     facet_task_set_add      (FacetTaskSet *set,
 /* In the worker, last thing. */
 void     facet_task_set_remove   (FacetTaskSet *set,
                                   GCancellable *cancellable);
+/* g_task_run_in_thread (@task, @func) with @task's cancellable in @set
+ * from now until @func has returned: a stop_all before the thread starts
+ * finds it too. */
+void     facet_task_set_run_in_thread (FacetTaskSet    *set,
+                                       GTask           *task,
+                                       GTaskThreadFunc  func);
 /* Cancels every running thread of @set and waits (at most @timeout_ms)
  * until all have removed themselves. TRUE when none is left. */
 gboolean facet_task_set_stop_all (FacetTaskSet *set,

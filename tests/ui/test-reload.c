@@ -245,6 +245,33 @@ test_task_set (void)
   g_assert_true (facet_task_set_stop_all (&workers, 0));
 }
 
+static void
+tracked (GTask        *task,
+         gpointer      source,
+         gpointer      task_data,
+         GCancellable *cancellable)
+{
+  /* In the set while it runs. */
+  g_assert_false (facet_task_set_stop_all (&workers, 0));
+  g_task_return_boolean (task, g_cancellable_is_cancelled (cancellable));
+}
+
+static void
+test_task_set_run (void)
+{
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GTask) task = g_task_new (NULL, cancellable, NULL, NULL);
+
+  g_task_set_check_cancellable (task, FALSE);
+  facet_task_set_run_in_thread (&workers, task, tracked);
+  /* In the set from the start, before its thread has run. */
+  g_assert_true (facet_task_set_stop_all (&workers, 60000));
+  g_assert_true (g_cancellable_is_cancelled (cancellable));
+  while (!g_task_get_completed (task))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (g_task_propagate_boolean (task, NULL));
+}
+
 /* ---- facet_invoke_weak ----------------------------------------------------------------------- */
 
 static int freed;
@@ -321,6 +348,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/reload/invalidate", test_invalidate);
   g_test_add_func ("/ui/reload/nothing", test_nothing);
   g_test_add_func ("/ui/task-set/stop-all", test_task_set);
+  g_test_add_func ("/ui/task-set/run-in-thread", test_task_set_run);
   g_test_add_func ("/ui/invoke/weak", test_invoke);
   return g_test_run ();
 }
