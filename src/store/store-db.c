@@ -340,17 +340,6 @@ store_get_by_id (FacetStore   *store,
   return get.item;
 }
 
-gboolean
-store_run (FacetStore   *store,
-           sqlite3_stmt *stmt,
-           GError      **error)
-{
-  int rc = store_step (store, stmt, error);
-
-  sqlite3_reset (stmt);
-  return rc == SQLITE_DONE || rc == SQLITE_ROW;
-}
-
 const char *
 store_column_text (sqlite3_stmt *stmt,
                    int           column)

@@ -190,10 +190,6 @@ gpointer      store_get_by_id      (FacetStore   *store,
                                     const char   *what,
                                     gpointer    (*from_row) (sqlite3_stmt *stmt),
                                     GError      **error);
-/* Steps a statement that returns no rows, then resets it. */
-gboolean      store_run            (FacetStore   *store,
-                                    sqlite3_stmt *stmt,
-                                    GError      **error);
 void          store_set_error      (FacetStore   *store,
                                     GError      **error,
                                     int           rc,
