@@ -249,12 +249,9 @@ store_prepare (FacetStore *store,
   sqlite3_stmt *stmt = g_hash_table_lookup (store->statements, sql);
   int rc;
 
+  /* Left reset and cleared by its last user (store_query). */
   if (stmt != NULL)
-    {
-      sqlite3_reset (stmt);
-      sqlite3_clear_bindings (stmt);
-      return stmt;
-    }
+    return stmt;
   rc = sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
   if (rc != SQLITE_OK)
     {

@@ -86,9 +86,12 @@ typedef struct
 {
   StoreValueType type;
   int            n;       /* text/blob bytes; -1: text up to its NUL */
-  gint64         i;
-  double         d;
-  gconstpointer  p;
+  union
+  {
+    gint64        i;
+    double        d;
+    gconstpointer p;
+  };
 } StoreValue;
 
 #define STORE_INT(x)          ((StoreValue) { .type = STORE_VALUE_INT, .i = (x) })
@@ -158,10 +161,11 @@ void          store_lock           (FacetStore   *store);
 
 /* The building blocks of store_query (below); new code calls store_query.
  *
- * Cached prepared statement, reset and with cleared bindings. The cache
- * is keyed by the address of @sql: pass string literals (or other text
- * that lives as long as the program), never built strings. The compiler
- * may merge equal literals, so equal SQL text is one statement. */
+ * Cached prepared statement. The cache is keyed by the address of @sql:
+ * pass string literals (or other text that lives as long as the program),
+ * never built strings. The compiler may merge equal literals, so equal SQL
+ * text is one statement. Cached statements rest reset and with cleared
+ * bindings: store_query leaves them so, and so must any other caller. */
 sqlite3_stmt *store_prepare        (FacetStore   *store,
                                     const char   *sql,
                                     GError      **error);
