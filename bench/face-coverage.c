@@ -445,7 +445,7 @@ main (int    argc,
               bin_below[bin]++;
               below++;
             }
-          if (rate < worst)
+          if (rate < worst || worst_id == 0)
             {
               worst = rate;
               worst_id = id + 1;

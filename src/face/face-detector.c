@@ -36,7 +36,7 @@
 /* ... looking at two scales: the image as it is at the network's default
  * input size (faces of 10-70 % of the image), only where that does not
  * enlarge it (enlarged 224 px frames gave 8 more false detections on the
- * faces turned over, and no face), and the image in the middle of a grey
+ * faces turned over, and not one face more), and the image in the middle of a grey
  * square twice its side (faces that fill the frame, which the network's
  * anchors do not cover), enlarged at most twice (the faces of smaller
  * images are too small to crop: a 32 px frame has none to offer). */
