@@ -468,7 +468,7 @@ adapt (Run          *run,
   g_free (run->base_path);
   run->base_path = g_steal_pointer (&path);
   run->base_id = run->adapted_id;
-  g_atomic_int_set (&run->adapting, FALSE);
+  run->adapting = FALSE; /* read by train_done once the thread has returned */
   return TRUE;
 }
 

@@ -2,7 +2,8 @@
  *
  * A small analysed project with a tiny model (64 x 64 crops, two blocks):
  * the switch says when a base cannot be adapted and is worked by the
- * keyboard; Stop during pre-training leaves no model and no file behind;
+ * keyboard; Stop during pre-training leaves no model and no file behind,
+ * Stop during fine-tuning keeps the finished adapted model;
  * a whole run registers the adapted model (kind "pre-trained", the base
  * as its parent) and the fine-tuned one with the adapted model as its
  * parent, and shows original / masked / reconstruction faces; a missing
@@ -268,6 +269,11 @@ test_cancel (void)
   gtk_widget_activate (start);
   if (!ui_wait (adapting_cond, status, 300.0))
     g_error ("pre-training did not start: %s", gtk_label_get_text (status));
+  {
+    g_autoptr (GdkTexture) shot = ui_render (dialog);
+    g_autofree char *path = g_build_filename (fx.artefacts, "finetune-adapting.png", NULL);
+    g_assert_true (gdk_texture_save_to_png (shot, path));
+  }
   gtk_widget_activate (start);
   if (!ui_wait (idle_cond, start, 300.0))
     g_error ("Stop did not stop pre-training: %s", gtk_label_get_text (status));
@@ -349,6 +355,43 @@ test_adapt_then_finetune (void)
   ui_idle (0.2);
 }
 
+/* Stop once fine-tuning has begun: the finished adapted model stays
+ * registered and the dialog says so; no fine-tuned model is added. */
+static void
+test_cancel_finetune (void)
+{
+  GtkWidget *dialog = open_dialog ();
+  GtkWidget *start = by_id (dialog, "start_button"), *learned = by_id (dialog, "learned_box");
+  GtkLabel *status = GTK_LABEL (by_id (dialog, "status_label"));
+  g_autoptr (GPtrArray) before = list_models (), after = NULL;
+  FacetStoreModel *adapted;
+
+  gtk_switch_set_active (GTK_SWITCH (by_id (dialog, "adapt_switch")), TRUE);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (by_id (dialog, "pretrain_epochs_spin")), 1);
+  /* Every layer for far more epochs than the test waits for. */
+  adw_combo_row_set_selected (ADW_COMBO_ROW (by_id (dialog, "mode_row")), 2);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (by_id (dialog, "lambda_spin")), 0.0);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (by_id (dialog, "epochs_spin")), 500);
+  if (!ui_wait (counted_cond, by_id (dialog, "data_label"), TIMEOUT))
+    g_error ("the dialog did not count the labelled frames");
+  gtk_widget_activate (start);
+  /* The strip is shown after saving the adapted model, before fine-tuning. */
+  if (!ui_wait (visible_cond, learned, 300.0))
+    g_error ("adapting did not finish: %s", gtk_label_get_text (status));
+  gtk_widget_activate (start);
+  if (!ui_wait (idle_cond, start, 300.0))
+    g_error ("Stop did not stop fine-tuning: %s", gtk_label_get_text (status));
+  g_test_message ("%s", gtk_label_get_text (status));
+  g_assert_nonnull (strstr (gtk_label_get_text (status), "was saved; the fine-tuning was not"));
+  after = list_models ();
+  g_assert_cmpuint (after->len, ==, before->len + 1);
+  adapted = g_ptr_array_index (after, after->len - 1);
+  g_assert_cmpstr (facet_store_model_kind (adapted), ==, "pre-trained");
+  g_assert_nonnull (strstr (gtk_label_get_text (status), adapted->name));
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  ui_idle (0.2);
+}
+
 /* A video that is gone: the dialog names its file, nothing is saved. */
 static void
 test_missing_video (void)
@@ -426,6 +469,7 @@ main (int    argc,
   g_test_add_func ("/ui/pretrain/keyboard", test_keyboard);
   g_test_add_func ("/ui/pretrain/cancel", test_cancel);
   g_test_add_func ("/ui/pretrain/adapt-then-finetune", test_adapt_then_finetune);
+  g_test_add_func ("/ui/pretrain/cancel-finetune", test_cancel_finetune);
   g_test_add_func ("/ui/pretrain/missing-video", test_missing_video);
   status = g_test_run ();
 
