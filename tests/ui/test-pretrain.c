@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <X11/keysym.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include "engine/facet-engine.h"
@@ -229,7 +230,8 @@ test_unadaptable (void)
 }
 
 /* The switch by the keyboard alone: its row focused, Return turns it on,
- * and the pre-training epochs can then be set. */
+ * and the pre-training epochs can then be set. Nothing is cut off (run in
+ * German and Dutch too). */
 static void
 test_keyboard (void)
 {
@@ -245,6 +247,14 @@ test_keyboard (void)
   if (!ui_wait (sensitive_cond, epochs, TIMEOUT))
     g_error ("Return did not turn adapting on");
   g_assert_true (gtk_switch_get_active (GTK_SWITCH (sw)));
+  {
+    g_autoptr (GdkTexture) shot = ui_render (dialog);
+    g_autofree char *path = g_build_filename (fx.artefacts, "finetune-adapt-settings.png", NULL);
+    g_autofree char *cut = ui_dup_cut_labels (dialog);
+    g_assert_true (gdk_texture_save_to_png (shot, path));
+    if (cut != NULL)
+      g_error ("cut off in the dialog: %s", cut);
+  }
   gtk_window_destroy (GTK_WINDOW (dialog));
   ui_idle (0.2);
 }
@@ -348,6 +358,11 @@ test_adapt_then_finetune (void)
   strip = ui_render (picture);
   g_assert_cmpfloat (ui_texture_variance (strip), >, 0.0);
 
+  {
+    g_autofree char *cut = ui_dup_cut_labels (dialog);
+    if (cut != NULL)
+      g_error ("cut off in the dialog: %s", cut);
+  }
   shot = ui_render (dialog);
   g_assert_true (gdk_texture_save_to_png (shot, path));
   g_test_message ("the dialog: %s", path);
@@ -435,6 +450,11 @@ main (int    argc,
   int status;
 
   g_test_init (&argc, &argv, NULL);
+  /* The catalogues of this build, for a look in German or Dutch (the
+   * assertions read the English strings). */
+  bindtextdomain (GETTEXT_PACKAGE, FACET_BUILD_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
   gtk_init ();
   adw_init ();
   if (!ui_input_available ())
