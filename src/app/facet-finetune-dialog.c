@@ -148,7 +148,9 @@ typedef struct
   int         epoch;
   int         n_epochs;
   double      value;
-  GBytes     *pixels;   /* REPORT_LEARNED: RGB, @step x @n_steps pixels */
+  GBytes     *pixels;   /* REPORT_LEARNED: RGB, @width x @height */
+  int         width;
+  int         height;
 } Report;
 
 static void
@@ -167,9 +169,8 @@ static void
 show_learned (FacetFinetuneDialog *self,
               const Report        *r)
 {
-  g_autoptr (GdkTexture) texture = gdk_memory_texture_new ((int) r->step, (int) r->n_steps,
-                                                           GDK_MEMORY_R8G8B8, r->pixels,
-                                                           3 * (gsize) r->step);
+  g_autoptr (GdkTexture) texture = gdk_memory_texture_new (r->width, r->height, GDK_MEMORY_R8G8B8,
+                                                           r->pixels, 3 * (gsize) r->width);
 
   gtk_picture_set_paintable (self->learned_picture, GDK_PAINTABLE (texture));
   gtk_label_set_text (self->learned_label, r->text);
@@ -304,9 +305,9 @@ keep_report (Run                    *run,
 
 #define LEARNED_FACES 4
 #define LEARNED_GAP   4
-/* More frames than this are thinned out to every n-th (memory: 150 kB a
- * face at 224 x 224). */
-#define ADAPT_MAX_FACES 20000
+/* More frames than this are thinned out to every n-th: the faces are held
+ * in memory, 150 kB each at 224 x 224 (1.2 GB). */
+#define ADAPT_MAX_FACES 8000
 
 /* Every n-th frame so that the videos give at most ADAPT_MAX_FACES. */
 static guint
@@ -396,7 +397,6 @@ post_learned (Run                       *run,
   guint n = MIN (crops->len, LEARNED_FACES);
   g_autoptr (GPtrArray) panels = NULL;
   Report *r;
-  int width, height;
 
   for (guint i = 0; i < n; i++)
     picks[i] = g_ptr_array_index (crops, (gsize) i * crops->len / n);
@@ -405,9 +405,7 @@ post_learned (Run                       *run,
     return FALSE;
   r = g_new0 (Report, 1);
   r->kind = REPORT_LEARNED;
-  r->pixels = learned_sheet (panels, &width, &height);
-  r->step = width;
-  r->n_steps = height;
+  r->pixels = learned_sheet (panels, &r->width, &r->height);
   /* TRANSLATORS: under the picture of faces; %.0f is the share of the face hidden */
   r->text = g_strdup_printf (_("Top: faces of these videos. Middle: what the model was shown, "
                                "%.0f %% hidden (grey). Bottom: how it filled them in."),
@@ -432,6 +430,7 @@ adapt (Run          *run,
   FacetPretrainConfig cfg;
   guint skipped = 0, stride;
 
+  run->adapting = TRUE; /* read by train_done once the thread has returned */
   post_status (run, -1, _("Preparing to adapt the base model…"));
   model = facet_pretrain_model_new (run->base_path, NULL, 0, 0, error);
   if (model == NULL || (stride = adapt_stride (store, error)) == 0)
@@ -468,8 +467,54 @@ adapt (Run          *run,
   g_free (run->base_path);
   run->base_path = g_steal_pointer (&path);
   run->base_id = run->adapted_id;
-  run->adapting = FALSE; /* read by train_done once the thread has returned */
+  run->adapting = FALSE;
   return TRUE;
+}
+
+/* The base model for fine-tuning from run->base_path, @cfg set from the
+ * dialog, and everything that can be refused refused before frames are
+ * decoded. */
+static gboolean
+prepare (Run                *run,
+         FacetStore         *store,
+         GCancellable       *cancellable,
+         FacetTrainConfig   *cfg,
+         FacetModel        **base,
+         FacetTrainDataset **labels,
+         GError            **error)
+{
+  FacetTrainDataOptions dopt = { 0 };
+  FacetTrainMode mode;
+  int last_k = 2;
+
+  g_clear_pointer (base, facet_model_unref);
+  g_clear_pointer (labels, facet_train_dataset_free);
+  post_status (run, -1, _("Loading the base model…"));
+  /* A pre-trained encoder gets a fresh head for the AUs the coders label. */
+  *base = facet_train_load_base (store, run->base_path, 0, error);
+  if (*base == NULL)
+    return FALSE;
+
+  facet_train_config_init (cfg);
+  if (!facet_train_mode_parse (run->mode_text, &mode, &last_k, error))
+    return FALSE;
+  /* The mode's own defaults (heads mode: a linear probe's rate, no IAT). */
+  facet_train_config_set_mode (cfg, mode, last_k);
+  cfg->iat_lambda = run->lambda;
+  cfg->epochs = run->epochs;
+  /* the preferences' precision (FacetApplication makes it the default) */
+  cfg->precision = facet_backend_get_default_precision ();
+  cfg->cancellable = cancellable;
+  cfg->on_step = on_step;
+  cfg->on_epoch = on_epoch;
+  cfg->user_data = run;
+  if (!facet_train_check_settings (*base, cfg, error))
+    return FALSE;
+
+  dopt.labels_only = TRUE;
+  *labels = facet_train_dataset_from_store (store, facet_model_get_config (*base), &dopt, error);
+  return *labels != NULL
+         && facet_train_check (*base, facet_train_dataset_get_data (*labels), cfg, error);
 }
 
 static void
@@ -490,42 +535,14 @@ train_thread (GTask        *task,
   const FacetEpochReport *last;
 
   store = facet_store_open (run->project_path, &error);
-  if (store == NULL)
+  if (store == NULL || !prepare (run, store, cancellable, &cfg, &base, &labels, &error))
     goto failed;
-  if (run->adapt && !adapt (run, store, cancellable, &error))
-    goto failed;
-  post_status (run, -1, _("Loading the base model…"));
-  /* A pre-trained encoder gets a fresh head for the AUs the coders label. */
-  base = facet_train_load_base (store, run->base_path, 0, &error);
-  if (base == NULL)
+  /* Fine-tuning's settings and labels are checked above, before adapting,
+   * and again for the adapted model. */
+  if (run->adapt && (!adapt (run, store, cancellable, &error)
+                     || !prepare (run, store, cancellable, &cfg, &base, &labels, &error)))
     goto failed;
 
-  facet_train_config_init (&cfg);
-  {
-    FacetTrainMode mode;
-    int last_k = 2;
-    if (!facet_train_mode_parse (run->mode_text, &mode, &last_k, &error))
-      goto failed;
-    /* The mode's own defaults (heads mode: a linear probe's rate, no IAT). */
-    facet_train_config_set_mode (&cfg, mode, last_k);
-  }
-  cfg.iat_lambda = run->lambda;
-  cfg.epochs = run->epochs;
-  /* the preferences' precision (FacetApplication makes it the default) */
-  cfg.precision = facet_backend_get_default_precision ();
-  cfg.cancellable = cancellable;
-  cfg.on_step = on_step;
-  cfg.on_epoch = on_epoch;
-  cfg.user_data = run;
-  if (!facet_train_check_settings (base, &cfg, &error))
-    goto failed;
-
-  /* Everything that can be refused is refused before frames are decoded. */
-  dopt.labels_only = TRUE;
-  labels = facet_train_dataset_from_store (store, facet_model_get_config (base), &dopt, &error);
-  if (labels == NULL || !facet_train_check (base, facet_train_dataset_get_data (labels), &cfg,
-                                            &error))
-    goto failed;
   dopt.labels_only = FALSE;
   dopt.cancellable = cancellable;
   dopt.progress = on_data_progress;
@@ -827,7 +844,6 @@ on_start_clicked (FacetFinetuneDialog *self)
   run->heads = mode == 0;
   run->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
   run->adapt = self->can_adapt && gtk_switch_get_active (self->adapt_switch);
-  run->adapting = run->adapt;
   run->pretrain_epochs = gtk_spin_button_get_value_as_int (self->pretrain_epochs_spin);
   run->metrics[0][0] = run->metrics[0][1] = run->metrics[0][2] = NAN;
 
