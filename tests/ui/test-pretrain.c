@@ -25,32 +25,18 @@
 #define TIMEOUT 60.0
 #define SIZE    64
 
-/* Two subjects, three seconds each: small enough for `make check`. */
-static const char recipe[] =
-  "[Demo]\nName=pretrain ui test\nFramesPerSecond=10\nFrameSize=160\nCodec=h264\nCrop=aligned\n"
-  "LabelledFraction=0.5\nCoder=Importer\n"
-  "[Subject A1]\nSeed=11\nRecording=1\nSeconds=3\n"
-  "[Subject B2]\nSeed=22\nRecording=2\nSeconds=3\n";
-
-static struct
-{
-  char             *folder;
-  char             *project;
-  char             *artefacts;
-  FacetApplication *app;
-  FacetWindow      *window;
-  gint64            missing_id;
-} fx;
+static UiFixture fx;
+static gint64    missing_id;
 
 /* A random tiny ViT on 64 x 64 crops of the whole frame: a pre-training
  * step takes seconds on two cores. */
 static char *
-make_tiny_model (void)
+make_tiny_model (const char *folder)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (FacetModelConfig) c = facet_model_config_new ();
   g_autoptr (FacetModel) model = NULL;
-  char *path = g_build_filename (fx.folder, "tiny.safetensors", NULL);
+  char *path = g_build_filename (folder, "tiny.safetensors", NULL);
   const int *aus;
   int n_aus;
 
@@ -88,9 +74,9 @@ add_missing_model (void)
   info.sha256 = "0000000000000000000000000000000000000000000000000000000000000002";
   info.config_json = m->config_json;
   info.settings_json = "{\"kind\":\"pre-trained\"}";
-  fx.missing_id = facet_store_add_model (store, &info, &error);
+  missing_id = facet_store_add_model (store, &info, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (fx.missing_id, >, 1);
+  g_assert_cmpint (missing_id, >, 1);
 }
 
 static GPtrArray *
@@ -157,8 +143,7 @@ open_dialog (void)
   GtkWidget *dialog;
 
   /* The project reloads its models after a run: open on the new list. */
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the window did not settle within %.0f s", TIMEOUT);
+  ui_settle (fx.window, TIMEOUT);
   dialog = facet_finetune_dialog_new (GTK_WINDOW (fx.window), facet_window_get_project (fx.window));
 
   gtk_window_present (GTK_WINDOW (dialog));
@@ -444,46 +429,27 @@ main (int    argc,
       char **argv)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSettings) settings = NULL;
-  g_autofree char *model = NULL;
-  double seconds;
+  g_autofree char *model_folder = NULL, *model = NULL;
   int status;
 
-  g_test_init (&argc, &argv, NULL);
+  if (!ui_init (&argc, &argv))
+    return 77;
   /* The catalogues of this build, for a look in German or Dutch (the
    * assertions read the English strings). */
   bindtextdomain (GETTEXT_PACKAGE, FACET_BUILD_LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
-  gtk_init ();
-  adw_init ();
-  if (!ui_input_available ())
-    {
-      g_printerr ("no X display with XTest: run under tests/ui/run-xvfb.sh\n");
-      return 77;
-    }
 
-  fx.folder = g_dir_make_tmp ("facet-ui-pretrain-XXXXXX", &error);
+  /* The project is built with the tiny model in place of the demo model. */
+  model_folder = g_dir_make_tmp ("facet-ui-tiny-XXXXXX", &error);
   g_assert_no_error (error);
-  fx.artefacts = g_strdup (g_getenv ("FACET_UI_ARTEFACTS") ? g_getenv ("FACET_UI_ARTEFACTS")
-                                                           : fx.folder);
-  g_mkdir_with_parents (fx.artefacts, 0755);
-  model = make_tiny_model ();
+  model = make_tiny_model (model_folder);
   g_setenv ("FACET_DEMO_MODEL", model, TRUE);
-  fx.project = ui_build_project (fx.folder, recipe, TRUE, &seconds);
-  g_test_message ("project built and analysed in %.1f s", seconds);
+  ui_fixture_build (&fx, "facet-ui-pretrain", UI_RECIPE_TWO_SUBJECTS ("pretrain ui test"));
   add_missing_model ();
-
-  fx.app = ui_app_new ();
-  settings = g_settings_new ("io.github.facet.Facet");
-  g_settings_set_string (settings, "coder-name", "ui-test");
-  fx.window = ui_window_new (fx.app, 1200, 800);
-  facet_window_open_project (fx.window, fx.project, FALSE, FALSE);
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the project did not open within %.0f s", TIMEOUT);
+  ui_fixture_open (&fx, 1200, 800, TIMEOUT);
   facet_project_set_model_id (facet_window_get_project (fx.window), 1);
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the first model did not load within %.0f s", TIMEOUT);
+  ui_settle (fx.window, TIMEOUT);
 
   g_test_add_func ("/ui/pretrain/unadaptable", test_unadaptable);
   g_test_add_func ("/ui/pretrain/keyboard", test_keyboard);
@@ -491,15 +457,8 @@ main (int    argc,
   g_test_add_func ("/ui/pretrain/adapt-then-finetune", test_adapt_then_finetune);
   g_test_add_func ("/ui/pretrain/cancel-finetune", test_cancel_finetune);
   g_test_add_func ("/ui/pretrain/missing-video", test_missing_video);
-  status = g_test_run ();
-
-  gtk_window_destroy (GTK_WINDOW (fx.window));
-  ui_idle (0.2);
-  g_clear_object (&fx.app);
+  status = ui_fixture_close (&fx, g_test_run ());
   if (status == 0 && g_getenv ("FACET_UI_KEEP") == NULL)
-    ui_remove_tree (fx.folder);
-  g_free (fx.folder);
-  g_free (fx.project);
-  g_free (fx.artefacts);
+    ui_remove_tree (model_folder);
   return status;
 }
