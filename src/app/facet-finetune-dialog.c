@@ -29,6 +29,7 @@
 
 #include "facet-facs.h"
 #include "facet-finetune-dialog.h"
+#include "facet-invoke.h"
 #include "facet-train-plot.h"
 
 static const char *modes[] = { "heads", "last:2", "full" };
@@ -139,7 +140,6 @@ typedef enum
 
 typedef struct
 {
-  GWeakRef    self;
   ReportKind  kind;
   double      fraction;
   char       *text;
@@ -158,7 +158,6 @@ report_free (gpointer data)
 {
   Report *r = data;
 
-  g_weak_ref_clear (&r->self);
   g_free (r->text);
   g_clear_pointer (&r->pixels, g_bytes_unref);
   g_free (r);
@@ -177,14 +176,15 @@ show_learned (FacetFinetuneDialog *self,
   gtk_widget_set_visible (GTK_WIDGET (self->learned_box), TRUE);
 }
 
-static gboolean
-deliver (gpointer data)
+static void
+deliver (GObject  *owner,
+         gpointer  data)
 {
+  FacetFinetuneDialog *self = FACET_FINETUNE_DIALOG (owner);
   Report *r = data;
-  g_autoptr (FacetFinetuneDialog) self = g_weak_ref_get (&r->self);
 
-  if (self == NULL || !self->running)
-    return G_SOURCE_REMOVE;
+  if (!self->running)
+    return;
   switch (r->kind)
     {
     case REPORT_STATUS:
@@ -210,17 +210,15 @@ deliver (gpointer data)
       gtk_label_set_text (self->status_label, r->text);
       break;
     }
-  return G_SOURCE_REMOVE;
 }
 
 static void
 post (Run    *run,
       Report *r)
 {
-  g_autoptr (FacetFinetuneDialog) self = g_weak_ref_get (&run->self);
+  g_autoptr (GObject) self = g_weak_ref_get (&run->self);
 
-  g_weak_ref_init (&r->self, self);
-  g_main_context_invoke_full (run->context, G_PRIORITY_DEFAULT, deliver, r, report_free);
+  facet_invoke_weak (run->context, self, deliver, r, report_free);
 }
 
 static void
