@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "cli.h"
-#include "engine/cpu/cpu-gemm-bf16.h"
 #include "train/facet-train.h"
 
 static int
@@ -208,7 +207,7 @@ report:
           {
             /* measured on the threads used, next to what the run reached */
             g_string_append (out, ",\"bf16_peak_gflops\":");
-            facet_cli_json_float (out, facet_cpu_bf16_peak_gflops (facet_parallel_get_threads ()));
+            facet_cli_json_float (out, facet_cpu_backend_bf16_peak_gflops (facet_parallel_get_threads ()));
           }
         g_string_append_printf (out, ",\"batch\":%d,\"iterations\":%u,\"images_per_s_best\":", batch,
                                 times->len);
