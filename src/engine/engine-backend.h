@@ -20,7 +20,8 @@
  * backend's `model` field, borrowed by readers); result and gradient
  * structs are the caller's: the backend fills them and keeps no pointer.
  * Pointers in FacetTrainStep, FacetMaeStep and FacetHeadsStep are borrowed
- * for the call.
+ * for the call. The *_to_string() functions return static strings
+ * (transfer none).
  */
 #pragma once
 
@@ -52,7 +53,8 @@ typedef enum
   FACET_MAP_N_METHODS
 } FacetMapMethod;
 
-/* Outputs of a batched forward; arrays are row-major, one row per image. */
+/* Outputs of a batched forward; arrays are row-major, one row per image,
+ * owned by the result (freed with it). */
 typedef struct
 {
   guint             batch;
@@ -148,7 +150,9 @@ double      facet_op_flops           (const FacetOpDesc *op);
  */
 
 /* Gradient buffers, one per trainable tensor of the model (same names and
- * sizes; fp32). Frozen tensors have none. */
+ * sizes; fp32). Frozen tensors have none. facet_grads_new() returns a new
+ * set (transfer full, facet_grads_free()) and borrows @model for the call.
+ * Single-thread: steps add into it; one thread at a time. */
 typedef struct _FacetGrads FacetGrads;
 
 FacetGrads  *facet_grads_new          (FacetModel        *model,
