@@ -27,15 +27,6 @@ import tempfile
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
-# Backend internals used from outside the engine, known and to be removed:
-# the engine should offer what they give through engine-backend.h (a
-# backend made with a precision, whether the processor has bf16 products).
-# train-loop.c uses facet_cpu_backend_new_with_precision and
-# facet_cpu_bf16_available (bf16 training).
-KNOWN_INTERNAL = {
-    'train/train-loop.c': {'engine/cpu/cpu-backend.h', 'engine/cpu/cpu-gemm-bf16.h'},
-}
-
 
 def main():
     argv = sys.argv[1:]
@@ -80,8 +71,7 @@ def main():
                         bad.append(f'{rel}: "{inc}" ({mod} may include {sorted(allowed)})')
                     elif top != mod and '/' in inc and inc.endswith('-private.h'):
                         bad.append(f'{rel}: "{inc}" (another module\'s private header)')
-                    elif (mod != 'engine' and inc.startswith(('engine/cpu/', 'engine/vulkan/'))
-                          and inc not in KNOWN_INTERNAL.get(rel, ())):
+                    elif mod != 'engine' and inc.startswith(('engine/cpu/', 'engine/vulkan/')):
                         bad.append(f'{rel}: "{inc}" (a backend\'s internals)')
         for b in bad:
             print('# ' + b)
