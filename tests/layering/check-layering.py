@@ -77,6 +77,28 @@ def main():
             print('# ' + b)
         result(not bad, f'includes of src/{mod} stay in its layers')
 
+    # 1b. The programs on top (facet-cli, the app) use libfacet's public
+    # headers: no backend's internals, no module's private header.
+    for prog in ('cli', 'app'):
+        bad = []
+        for dirpath, _, files in os.walk(os.path.join(srcdir, prog)):
+            for fn in files:
+                if not fn.endswith(('.c', '.h')):
+                    continue
+                path = os.path.join(dirpath, fn)
+                with open(path, encoding='utf-8', errors='replace') as f:
+                    text = f.read()
+                rel = os.path.relpath(path, srcdir)
+                for inc in INCLUDE.findall(text):
+                    top = inc.split('/', 1)[0]
+                    if inc.startswith(('engine/cpu/', 'engine/vulkan/')):
+                        bad.append(f'{rel}: "{inc}" (a backend\'s internals)')
+                    elif top in layers and inc.endswith('-private.h'):
+                        bad.append(f'{rel}: "{inc}" (a module\'s private header)')
+        for b in bad:
+            print('# ' + b)
+        result(not bad, f'src/{prog} uses only the modules\' public headers')
+
     # 2. The include views: each module's own header compiles with its
     # folder (so the view is complete), every header of a module that is
     # not below it is refused. (Headers of the modules below are found
