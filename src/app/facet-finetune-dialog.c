@@ -30,6 +30,7 @@
 #include "facet-facs.h"
 #include "facet-finetune-dialog.h"
 #include "facet-invoke.h"
+#include "facet-task-set.h"
 #include "facet-train-plot.h"
 
 static const char *modes[] = { "heads", "last:2", "full" };
@@ -807,6 +808,15 @@ train_done (GObject      *object,
   facet_project_reload (self->project);
 }
 
+/* The training threads still running, process-wide (facet_finetune_stop_all). */
+static FacetTaskSet training;
+
+gboolean
+facet_finetune_stop_all (guint timeout_ms)
+{
+  return facet_task_set_stop_all (&training, timeout_ms);
+}
+
 static void
 on_start_clicked (FacetFinetuneDialog *self)
 {
@@ -855,7 +865,7 @@ on_start_clicked (FacetFinetuneDialog *self)
   task = g_task_new (self, self->cancellable, train_done, NULL);
   g_task_set_source_tag (task, on_start_clicked);
   g_task_set_task_data (task, run, run_free);
-  g_task_run_in_thread (task, train_thread);
+  facet_task_set_run_in_thread (&training, task, train_thread);
 }
 
 static void
