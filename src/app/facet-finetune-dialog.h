@@ -20,4 +20,10 @@ G_DECLARE_FINAL_TYPE (FacetFinetuneDialog, facet_finetune_dialog, FACET, FINETUN
 GtkWidget *facet_finetune_dialog_new (GtkWindow    *parent,
                                       FacetProject *project);
 
+/* Cancels every fine-tuning (and adapting) run of the process and waits
+ * (at most @timeout_ms) until their threads have ended, as
+ * facet_analysis_stop_all does: a run stopped so leaves no half-written
+ * model. TRUE when none is left. */
+gboolean   facet_finetune_stop_all   (guint         timeout_ms);
+
 G_END_DECLS

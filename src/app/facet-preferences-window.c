@@ -9,7 +9,6 @@
 
 #include <glib/gi18n.h>
 
-#include "engine/cpu/cpu-gemm-bf16.h"
 #include "engine/facet-engine.h"
 
 #include "facet-preferences-window.h"
@@ -84,7 +83,8 @@ setup_precision (FacetPreferencesWindow *self)
   adw_combo_row_set_selected (self->precision_row, selected);
   /* Whether bf16 can run here: asked for without it, fp32 runs. */
   adw_action_row_set_subtitle (ADW_ACTION_ROW (self->precision_row),
-                               facet_cpu_bf16_available ()
+                               facet_cpu_backend_resolve_precision (FACET_PRECISION_BF16)
+                                   == FACET_PRECISION_BF16
                                  ? _("This processor has bf16 products (AVX512-BF16)")
                                  : _("This processor has no bf16 products: fp32 is used"));
   g_signal_connect_swapped (self->precision_row, "notify::selected",

@@ -14,6 +14,7 @@
 #include "facet-application.h"
 #include "facet-demo.h"
 #include "facet-explainer.h"
+#include "facet-finetune-dialog.h"
 
 int
 main (int    argc,
@@ -60,5 +61,7 @@ main (int    argc,
     g_warning ("an analysis did not stop within a minute of quitting");
   if (!facet_explainer_stop_all (60000))
     g_warning ("a heat map did not stop within a minute of quitting");
+  if (!facet_finetune_stop_all (60000))
+    g_warning ("a fine-tuning run did not stop within a minute of quitting");
   return status;
 }

@@ -146,6 +146,75 @@ print_text (const char               *file,
     }
 }
 
+/* --occlusion-fill, --occlusion-drop and --occlusion-window into
+ * @options; FALSE after a message when one is unknown or out of range. */
+static gboolean
+parse_occlusion (const char      *fill_name,
+                 const char      *drop_name,
+                 int              window,
+                 FacetMapOptions *options)
+{
+  if (fill_name != NULL)
+    {
+      if (g_str_equal (fill_name, "mean"))
+        options->fill = FACET_OCCLUSION_FILL_MEAN;
+      else if (g_str_equal (fill_name, "image-mean"))
+        options->fill = FACET_OCCLUSION_FILL_IMAGE_MEAN;
+      else if (g_str_equal (fill_name, "patch-mean"))
+        options->fill = FACET_OCCLUSION_FILL_PATCH_MEAN;
+      else
+        {
+          facet_cli_failf ("unknown occlusion fill “%s” (mean, image-mean or patch-mean)",
+                           fill_name);
+          return FALSE;
+        }
+    }
+  if (drop_name != NULL)
+    {
+      if (g_str_equal (drop_name, "probability"))
+        options->probability = TRUE;
+      else if (g_str_equal (drop_name, "logit"))
+        options->probability = FALSE;
+      else
+        {
+          facet_cli_failf ("unknown occlusion drop “%s” (probability or logit)", drop_name);
+          return FALSE;
+        }
+    }
+  if (window < 1 || window > 8)
+    {
+      facet_cli_failf ("--occlusion-window %d is out of range (1-8)", window);
+      return FALSE;
+    }
+  options->window = window;
+  return TRUE;
+}
+
+/* Every AU's evidence map of one cropped image by @method, owned
+ * ([n_aus, grid * grid]); NULL with an error naming @file. */
+static float *
+explain_image (FacetEngine            *engine,
+               const FacetModelConfig *c,
+               FacetImage             *crop,
+               int                     grid,
+               FacetMapMethod          method,
+               const FacetMapOptions  *options,
+               const char             *file,
+               GError                **error)
+{
+  g_autofree float *input = g_new (float, 3 * (gsize) c->image_size * c->image_size);
+  g_autofree float *map = g_new (float, (gsize) c->n_aus * grid * grid);
+
+  facet_engine_prepare_image (engine, crop, input);
+  if (!facet_engine_explain (engine, input, method, NULL, 0, options, map, NULL, NULL, NULL,
+                             error))
+    {
+      g_prefix_error (error, "%s: ", file);
+      return NULL;
+    }
+  return g_steal_pointer (&map);
+}
+
 int
 facet_cli_predict (int    argc,
                    char **argv)
@@ -204,30 +273,8 @@ facet_cli_predict (int    argc,
                             "input-x-gradient or occlusion)", map_name);
   if (map_name != NULL && !json)
     return facet_cli_failf ("--map needs --json");
-  if (fill_name != NULL)
-    {
-      if (g_str_equal (fill_name, "mean"))
-        map_options.fill = FACET_OCCLUSION_FILL_MEAN;
-      else if (g_str_equal (fill_name, "image-mean"))
-        map_options.fill = FACET_OCCLUSION_FILL_IMAGE_MEAN;
-      else if (g_str_equal (fill_name, "patch-mean"))
-        map_options.fill = FACET_OCCLUSION_FILL_PATCH_MEAN;
-      else
-        return facet_cli_failf ("unknown occlusion fill “%s” (mean, image-mean or patch-mean)",
-                                fill_name);
-    }
-  if (drop_name != NULL)
-    {
-      if (g_str_equal (drop_name, "probability"))
-        map_options.probability = TRUE;
-      else if (g_str_equal (drop_name, "logit"))
-        map_options.probability = FALSE;
-      else
-        return facet_cli_failf ("unknown occlusion drop “%s” (probability or logit)", drop_name);
-    }
-  if (window < 1 || window > 8)
-    return facet_cli_failf ("--occlusion-window %d is out of range (1-8)", window);
-  map_options.window = window;
+  if (!parse_occlusion (fill_name, drop_name, window, &map_options))
+    return 1;
 
   model = facet_cli_load_model (model_path, aus, dataset, heads, NULL, crop_name, FALSE, &error);
   if (model == NULL)
@@ -283,17 +330,10 @@ facet_cli_predict (int    argc,
 
           if (map_name != NULL && c->n_aus > 0)
             {
-              gsize per = 3 * (gsize) c->image_size * c->image_size;
-              g_autofree float *input = g_new (float, per);
-
-              map = g_new (float, (gsize) c->n_aus * r->grid * r->grid);
-              facet_engine_prepare_image (engine, crops->pdata[i], input);
-              if (!facet_engine_explain (engine, input, map_method, NULL, 0, &map_options, map,
-                                         NULL, NULL, NULL, &error))
-                {
-                  g_prefix_error (&error, "%s: ", argv[start + i]);
-                  return facet_cli_fail (g_steal_pointer (&error));
-                }
+              map = explain_image (engine, c, crops->pdata[i], r->grid, map_method, &map_options,
+                                   argv[start + i], &error);
+              if (map == NULL)
+                return facet_cli_fail (g_steal_pointer (&error));
             }
           if (json)
             print_json (argv[start + i], c, r, (guint) i, features, map_name, map);

@@ -44,6 +44,73 @@ parse_list (const char *text,
   return TRUE;
 }
 
+/* --bias-au AU[,AU...] with --bias-rate R[,R...] (one rate for all, or
+ * one per AU) set on @subject; FALSE after a message when malformed. */
+static gboolean
+apply_bias (FacetSynthSubject *subject,
+            const char        *bias_au,
+            const char        *bias_rate)
+{
+  g_autoptr (GArray) bias_aus = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) bias_rates = g_array_new (FALSE, FALSE, sizeof (double));
+
+  if (!parse_list (bias_au, "--bias-au", bias_aus)
+      || !parse_list (bias_rate, "--bias-rate", bias_rates))
+    return FALSE;
+  if (bias_rates->len != 1 && bias_rates->len != bias_aus->len)
+    {
+      facet_cli_failf ("--bias-rate needs one rate, or one per AU of --bias-au");
+      return FALSE;
+    }
+  for (guint i = 0; i < bias_aus->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      double au = g_array_index (bias_aus, double, i);
+      double rate = g_array_index (bias_rates, double, bias_rates->len == 1 ? 0 : i);
+
+      if (au != (int) au
+          || !facet_synth_subject_set_base_rate (subject, (int) au, (float) rate, &error))
+        {
+          if (error == NULL)
+            facet_cli_failf ("--bias-au: %g is not an AU number", au);
+          else
+            facet_cli_fail (g_steal_pointer (&error));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* What came out: presence per AU, against the base rate asked for. */
+static void
+print_summary (const char         *path,
+               FacetSynthSubject  *subject,
+               FacetSynthTimeline *timeline,
+               gint64              subject_seed,
+               gint64              n_frames)
+{
+  g_autofree char *labels = facet_synth_labels_path (path);
+  g_autofree char *description = facet_synth_subject_describe (subject);
+  int n_aus;
+  const int *aus = facet_synth_aus (&n_aus);
+  g_autofree gint64 *present = g_new0 (gint64, n_aus);
+
+  printf ("%s: %" G_GINT64_FORMAT " frames of subject %" G_GINT64_FORMAT " (%s)\n", path,
+          n_frames, subject_seed, description);
+  printf ("%s: presence (intensity >= %.2f), fraction of frames, and the base rate asked for\n",
+          labels, (double)FACET_SYNTH_PRESENCE_THRESHOLD);
+  for (gint64 f = 0; f < n_frames; f++)
+    {
+      float au[FACET_SYNTH_N_AUS];
+      facet_synth_timeline_get (timeline, f, au, NULL);
+      for (int k = 0; k < n_aus; k++)
+        present[k] += au[k] >= FACET_SYNTH_PRESENCE_THRESHOLD;
+    }
+  for (int k = 0; k < n_aus; k++)
+    printf ("  AU%02d %5.3f (base rate %.3f)\n", aus[k], (double) present[k] / n_frames,
+            (double) facet_synth_subject_get_base_rate (subject, aus[k]));
+}
+
 int
 facet_cli_synth (int    argc,
                  char **argv)
@@ -53,10 +120,8 @@ facet_cli_synth (int    argc,
   g_autoptr (GError) error = NULL;
   g_autoptr (FacetSynthSubject) subject = NULL;
   g_autoptr (FacetSynthTimeline) timeline = NULL;
-  g_autoptr (GArray) bias_aus = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autoptr (GArray) bias_rates = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autofree char *codec = NULL, *bias_au = NULL, *bias_rate = NULL, *labels = NULL;
-  g_autofree char *description = NULL, *population = NULL, *light_colour = NULL;
+  g_autofree char *codec = NULL, *bias_au = NULL, *bias_rate = NULL;
+  g_autofree char *population = NULL, *light_colour = NULL;
   g_autoptr (GArray) colour = g_array_new (FALSE, FALSE, sizeof (double));
   FacetSynthCondition condition;
   double light_angle = 0.0, light_strength = -1.0, distance = 1.0, camera_yaw = 0.0;
@@ -64,9 +129,8 @@ facet_cli_synth (int    argc,
   int quality = 0;
   gint64 subject_seed = 1, seed = 0, n_frames;
   double seconds = 10.0, fps = 30.0;
-  int size = 224, n_aus;
+  int size = 224;
   gboolean bias = FALSE, quiet = FALSE;
-  const int *aus;
   GOptionEntry entries[]
     = { { "subject", 0, 0, G_OPTION_ARG_INT64, &subject_seed, "Subject (identity) seed (default 1)",
           "S" },
@@ -166,27 +230,8 @@ facet_cli_synth (int    argc,
                                           : FACET_SYNTH_POPULATION_DEFAULT);
   if (bias)
     facet_synth_subject_apply_bias_profile (subject);
-  if (bias_au != NULL)
-    {
-      if (!parse_list (bias_au, "--bias-au", bias_aus)
-          || !parse_list (bias_rate, "--bias-rate", bias_rates))
-        return 1;
-      if (bias_rates->len != 1 && bias_rates->len != bias_aus->len)
-        return facet_cli_failf ("--bias-rate needs one rate, or one per AU of --bias-au");
-      for (guint i = 0; i < bias_aus->len; i++)
-        {
-          double au = g_array_index (bias_aus, double, i);
-          double rate = g_array_index (bias_rates, double, bias_rates->len == 1 ? 0 : i);
-
-          if (au != (int) au
-              || !facet_synth_subject_set_base_rate (subject, (int) au, (float) rate, &error))
-            {
-              if (error == NULL)
-                return facet_cli_failf ("--bias-au: %g is not an AU number", au);
-              return facet_cli_fail (g_steal_pointer (&error));
-            }
-        }
-    }
+  if (bias_au != NULL && !apply_bias (subject, bias_au, bias_rate))
+    return 1;
 
   timeline = facet_synth_timeline_new (subject, (guint64) seed, n_frames, fps);
   facet_synth_timeline_set_condition (timeline, &condition);
@@ -197,27 +242,6 @@ facet_cli_synth (int    argc,
   if (quiet)
     return 0;
 
-  /* what came out: presence per AU, against the base rate asked for */
-  labels = facet_synth_labels_path (argv[1]);
-  description = facet_synth_subject_describe (subject);
-  aus = facet_synth_aus (&n_aus);
-  printf ("%s: %" G_GINT64_FORMAT " frames of subject %" G_GINT64_FORMAT " (%s)\n", argv[1],
-          n_frames, subject_seed, description);
-  printf ("%s: presence (intensity >= %.2f), fraction of frames, and the base rate asked for\n",
-          labels, (double)FACET_SYNTH_PRESENCE_THRESHOLD);
-  {
-    g_autofree gint64 *present = g_new0 (gint64, n_aus);
-
-    for (gint64 f = 0; f < n_frames; f++)
-      {
-        float au[FACET_SYNTH_N_AUS];
-        facet_synth_timeline_get (timeline, f, au, NULL);
-        for (int k = 0; k < n_aus; k++)
-          present[k] += au[k] >= FACET_SYNTH_PRESENCE_THRESHOLD;
-      }
-    for (int k = 0; k < n_aus; k++)
-      printf ("  AU%02d %5.3f (base rate %.3f)\n", aus[k], (double) present[k] / n_frames,
-              (double) facet_synth_subject_get_base_rate (subject, aus[k]));
-  }
+  print_summary (argv[1], subject, timeline, subject_seed, n_frames);
   return 0;
 }

@@ -1,4 +1,10 @@
-/* cli.h — facet-cli commands and shared helpers */
+/* cli.h — facet-cli commands and shared helpers
+ *
+ * Threads: facet-cli runs its commands in the main thread; these helpers
+ * print to stdout/stderr and are not meant for other threads.
+ * Ownership: arguments are borrowed unless a comment says otherwise;
+ * facet_cli_fail() takes @error (transfer full) and frees it.
+ */
 #pragma once
 
 #include <glib.h>
@@ -43,13 +49,15 @@ int  facet_cli_merge   (int argc, char **argv);
 int  facet_cli_agreement (int argc, char **argv);
 int  facet_cli_sample  (int argc, char **argv);
 
-/* Prints "facet-cli: <message>" on stderr (one line) and returns 1. */
+/* Prints "facet-cli: <message>" on stderr (one line) and returns 1;
+ * facet_cli_fail() frees @error (transfer full). */
 int  facet_cli_fail    (GError     *error);
 int  facet_cli_failf   (const char *format,
                         ...) G_GNUC_PRINTF (1, 2);
 gboolean facet_cli_parse (GOptionContext *context,
                           int            *argc,
                           char         ***argv);
+/* Append a JSON number, array of numbers or string (escaped) to @out. */
 void facet_cli_json_float  (GString     *out,
                             double       value);
 void facet_cli_json_floats (GString     *out,
@@ -57,6 +65,7 @@ void facet_cli_json_floats (GString     *out,
                             gsize        n);
 void facet_cli_json_string (GString     *out,
                             const char  *text);
+/* (transfer full): a new model (facet_model_unref()). */
 FacetModel *facet_cli_load_model (const char *path,
                                   const char *aus,
                                   const char *dataset,
@@ -67,7 +76,8 @@ FacetModel *facet_cli_load_model (const char *path,
                                   GError    **error);
 
 /* A model argument: the id of a model in the project, or a file. Returns
- * the file's path and sets *model_id (0 when the file is not in the project). */
+ * the file's path (transfer full, g_free()) and sets *model_id (0 when the
+ * file is not in the project). */
 char *facet_cli_resolve_model (FacetStore *store,
                                const char *arg,
                                gint64     *model_id,

@@ -10,6 +10,7 @@
 #include "engine-error.h"
 #ifdef FACET_HAVE_VULKAN
 #include "cpu/cpu-backend.h"
+#include "cpu/cpu-gemm-bf16.h"
 #include "vulkan/vulkan-backend.h"
 #endif
 
@@ -245,6 +246,29 @@ facet_backend_get_precision (FacetBackend *backend)
     return facet_vulkan_backend_get_precision (backend);
 #endif
   return FACET_PRECISION_FP32;
+}
+
+/**
+ * facet_cpu_backend_resolve_precision:
+ * @asked: the precision asked for
+ *
+ * What a CPU backend made now with @asked computes in (the rule of
+ * facet_cpu_backend_new_with_precision(), for callers that must know before
+ * or without making one: training's notice, preferences).
+ */
+FacetPrecision
+facet_cpu_backend_resolve_precision (FacetPrecision asked)
+{
+  if ((asked == FACET_PRECISION_BF16 || asked == FACET_PRECISION_AUTO)
+      && facet_cpu_bf16_available ())
+    return FACET_PRECISION_BF16;
+  return FACET_PRECISION_FP32;
+}
+
+double
+facet_cpu_backend_bf16_peak_gflops (guint threads)
+{
+  return facet_cpu_bf16_peak_gflops (threads);
 }
 
 static gint default_precision = FACET_PRECISION_FP32;

@@ -20,7 +20,8 @@
  * backend's `model` field, borrowed by readers); result and gradient
  * structs are the caller's: the backend fills them and keeps no pointer.
  * Pointers in FacetTrainStep, FacetMaeStep and FacetHeadsStep are borrowed
- * for the call.
+ * for the call. The *_to_string() functions return static strings
+ * (transfer none).
  */
 #pragma once
 
@@ -52,7 +53,8 @@ typedef enum
   FACET_MAP_N_METHODS
 } FacetMapMethod;
 
-/* Outputs of a batched forward; arrays are row-major, one row per image. */
+/* Outputs of a batched forward; arrays are row-major, one row per image,
+ * owned by the result (freed with it). */
 typedef struct
 {
   guint             batch;
@@ -148,7 +150,9 @@ double      facet_op_flops           (const FacetOpDesc *op);
  */
 
 /* Gradient buffers, one per trainable tensor of the model (same names and
- * sizes; fp32). Frozen tensors have none. */
+ * sizes; fp32). Frozen tensors have none. facet_grads_new() returns a new
+ * set (transfer full, facet_grads_free()) and borrows @model for the call.
+ * Single-thread: steps add into it; one thread at a time. */
 typedef struct _FacetGrads FacetGrads;
 
 FacetGrads  *facet_grads_new          (FacetModel        *model,
@@ -378,8 +382,21 @@ GPtrArray  *facet_backend_list_devices  (GError         **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetDeviceInfo, facet_device_info_free)
 
-/* Constructors of the built-in backends. */
-FacetBackend *facet_cpu_backend_new      (void);
+/* Constructors of the built-in backends, owned (facet_backend_free()). */
+FacetBackend   *facet_cpu_backend_new                 (void);
+/* The CPU backend in @precision rather than the process's default
+ * (training takes its own from its settings): it computes in
+ * facet_cpu_backend_resolve_precision (@precision). */
+FacetBackend   *facet_cpu_backend_new_with_precision  (FacetPrecision     precision);
+/* The precision a CPU backend made now for @asked computes in: bf16
+ * products where bf16 or auto is asked and the processor has AVX512-BF16
+ * (not switched off by FACET_CPU_FEATURES, read on each call); fp32
+ * otherwise. Any thread. */
+FacetPrecision  facet_cpu_backend_resolve_precision   (FacetPrecision     asked);
+/* The bf16 dot-product peak of @threads cores of this machine in GFLOP/s,
+ * measured (about half a second per call), 0 without AVX512-BF16: what a
+ * bf16 benchmark reached is read against it. Any thread. */
+double          facet_cpu_backend_bf16_peak_gflops   (guint              threads);
 #ifdef FACET_HAVE_VULKAN
 FacetBackend *facet_vulkan_backend_new   (GError           **error);
 #endif

@@ -72,7 +72,8 @@ typedef struct
   double eta;            /* seconds left, negative when unknown */
 } FacetAnalysisProgress;
 
-/* Called from the writer thread after every committed chunk. */
+/* Called from the writer thread after every committed chunk; @progress is
+ * borrowed for the call. */
 typedef void (*FacetAnalysisProgressFunc) (const FacetAnalysisProgress *progress,
                                            gpointer                     user_data);
 
@@ -93,7 +94,9 @@ gboolean    facet_analysis_run          (FacetStore                  *store,
                                          GError                     **error);
 
 /* The store row of a loaded model: found by the file's content hash, or
- * added (name, AUs, thresholds, configuration from the file). */
+ * added (name, AUs, thresholds, configuration from the file). @store and
+ * @model are borrowed; returns the id, 0 on error. Any thread (the store
+ * is thread-safe, the model read-only). */
 gint64      facet_pipeline_register_model (FacetStore  *store,
                                            FacetModel  *model,
                                            gint64       parent_id,
@@ -101,7 +104,8 @@ gint64      facet_pipeline_register_model (FacetStore  *store,
 
 /* A model given on the command line: a file (registered in @store on first
  * use) or the number of a model in @store; NULL @spec: the project's most
- * recent model. Returns the loaded model and its id in @store. */
+ * recent model. Returns (transfer full) the loaded model (facet_model_unref())
+ * and its id in @store. */
 FacetModel *facet_pipeline_load_model   (FacetStore  *store,
                                          const char  *spec,
                                          gint64      *model_id,
@@ -110,7 +114,9 @@ FacetModel *facet_pipeline_load_model   (FacetStore  *store,
 /* The crop used for a video's frames: a video added with crop "none" is
  * used whole; otherwise faces are detected and cropped by the model's
  * convention (box or aligned, its margin and template), or by the video's
- * kind when the model itself expects whole images. */
+ * kind when the model itself expects whole images. Returns (transfer full)
+ * a new configuration (facet_model_config_free()); @model_config is
+ * borrowed. Any thread. */
 FacetModelConfig *facet_pipeline_crop_config (const FacetModelConfig *model_config,
                                               FacetCropKind           video_crop);
 

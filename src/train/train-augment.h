@@ -1,4 +1,8 @@
-/* train-augment.h — training augmentation of face crops, deterministic under a seed */
+/* train-augment.h — training augmentation of face crops, deterministic under a seed
+ *
+ * Threads: plain functions of their arguments, reentrant; any thread.
+ * Ownership: everything is borrowed for the call; @out is the caller's.
+ */
 #pragma once
 
 #include "core/facet-core.h"

@@ -14,8 +14,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine/cpu/cpu-backend.h"
-#include "engine/cpu/cpu-gemm-bf16.h"
 #include "core/core-rng.h"
 #include "engine/engine-checkpoint.h"
 #include "train-loop.h"
@@ -53,7 +51,8 @@ facet_train_config_init (FacetTrainConfig *c)
 const char *
 facet_train_precision_notice (FacetPrecision asked)
 {
-  if (asked == FACET_PRECISION_BF16 && !facet_cpu_bf16_available ())
+  if (asked == FACET_PRECISION_BF16
+      && facet_cpu_backend_resolve_precision (asked) != FACET_PRECISION_BF16)
     return "bf16 was asked for but this processor has no AVX512-BF16 (or FACET_CPU_FEATURES "
            "switches it off); training in fp32";
   return NULL;

@@ -10,7 +10,10 @@
  * step or evaluation batch.
  * Ownership: @base, @data and @config are borrowed for the call (@base is
  * copied, never changed); the returned model and *@result are new
- * (facet_model_unref(), facet_train_result_free()).
+ * (transfer full: facet_model_unref(), facet_train_result_free()). A
+ * FacetTrainData only points at the caller's arrays and crops (borrowed);
+ * a FacetTrainResult owns its arrays and epoch reports, and each
+ * FacetEpochReport's f1 and auc (freed with the result).
  */
 #pragma once
 
@@ -132,6 +135,7 @@ void              facet_train_config_set_mode (FacetTrainConfig   *config,
                                            int                     last_k);
 void              facet_train_config_resolve (FacetTrainConfig    *config,
                                            FacetModel             *base);
+/* (transfer none): a static string, or NULL. */
 const char       *facet_train_precision_notice (FacetPrecision  asked);
 gboolean          facet_train_mode_parse  (const char             *text,
                                            FacetTrainMode         *mode,
@@ -150,6 +154,7 @@ FacetModel       *facet_train_run         (FacetModel             *base,
                                            FacetTrainResult      **result,
                                            GError                **error);
 void              facet_train_result_free (FacetTrainResult       *result);
+/* (transfer full): a new JSON string (g_free()). */
 char             *facet_train_result_metrics_json (const FacetTrainResult *result,
                                                    const FacetModelConfig *model);
 

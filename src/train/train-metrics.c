@@ -180,27 +180,18 @@ facet_metrics_auc (const float *probs,
 #define PROBE_FIT_SHARE  0.7
 #define PROBE_GAP_SHARE  0.05
 
-double
-facet_metrics_identity_probe (const float *features,
-                              gsize        n,
-                              int          dim,
-                              const int   *subjects,
-                              double      *chance)
+/* The probe's classes: subjects with at least PROBE_MIN_FRAMES frames (a
+ * subject whose face was rarely found cannot be split), numbered 0..k-1 in
+ * order of first frame into @cls (-1 for the other frames). Returns k. */
+static int
+probe_classes (const int *subjects,
+               gsize      n,
+               int       *cls)
 {
   g_autoptr (GHashTable) classes = g_hash_table_new (NULL, NULL);
   g_autoptr (GHashTable) frames = g_hash_table_new (NULL, NULL);
-  g_autofree int *cls = g_new (int, MAX (n, 1));
-  g_autofree gboolean *is_test = g_new0 (gboolean, MAX (n, 1));
-  g_autofree double *mu = g_new0 (double, dim), *sd = g_new0 (double, dim);
-  g_autofree float *x = NULL, *w = NULL, *b = NULL, *gw = NULL, *gb = NULL, *mw = NULL;
-  float *vw;
-  g_autofree float *logits = NULL;
-  int k = 0, n_train = 0, n_test = 0, correct = 0;
+  int k = 0;
 
-  if (chance)
-    *chance = -1.0;
-  /* Classes: the subjects with at least PROBE_MIN_FRAMES frames (a subject
-   * whose face was rarely found cannot be split). */
   for (gsize i = 0; i < n; i++)
     if (subjects[i] >= 0)
       {
@@ -223,12 +214,19 @@ facet_metrics_identity_probe (const float *features,
         }
       cls[i] = GPOINTER_TO_INT (v);
     }
-  if (k < 2)
-    return -1.0;
-  /* In time, not at random: neighbouring frames are near copies, and a
-   * random split puts copies on both sides, so the probe would read near
-   * 1.0 for any model. The first 70 % of a subject's frames fit the probe,
-   * the last 30 % test it, with a gap between. */
+  return k;
+}
+
+/* In time, not at random: neighbouring frames are near copies, and a
+ * random split puts copies on both sides, so the probe would read near
+ * 1.0 for any model. The first 70 % of a subject's frames fit the probe,
+ * the last 30 % test it (@is_test), with a gap between (@cls set to -1). */
+static void
+probe_split_in_time (int      *cls,
+                     gboolean *is_test,
+                     gsize     n,
+                     int       k)
+{
   for (int c = 0; c < k; c++)
     {
       g_autoptr (GArray) idx = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -246,68 +244,115 @@ facet_metrics_identity_probe (const float *features,
             cls[i] = -1; /* the gap: in neither part */
         }
     }
-  /* Chance: the share of the test frames' most frequent subject, what a
-   * probe that always guesses it reaches. */
-  {
-    g_autofree int *count = g_new0 (int, k);
-    int most = 0, total = 0;
-    for (gsize i = 0; i < n; i++)
-      if (cls[i] >= 0 && is_test[i])
-        {
-          count[cls[i]]++;
-          most = MAX (most, count[cls[i]]);
-          total++;
-        }
-    if (chance)
-      *chance = total ? (double) most / total : -1.0;
-  }
+}
 
-  /* Standardise with the training frames' statistics. */
+/* Chance: the share of the test frames' most frequent subject, what a
+ * probe that always guesses it reaches; -1 without test frames. */
+static double
+probe_chance (const int      *cls,
+              const gboolean *is_test,
+              gsize           n,
+              int             k)
+{
+  g_autofree int *count = g_new0 (int, k);
+  int most = 0, total = 0;
+
+  for (gsize i = 0; i < n; i++)
+    if (cls[i] >= 0 && is_test[i])
+      {
+        count[cls[i]]++;
+        most = MAX (most, count[cls[i]]);
+        total++;
+      }
+  return total ? (double) most / total : -1.0;
+}
+
+/* The features standardised with the training frames' statistics, owned
+ * ([n, dim]); *@n_train gets the number of training frames. */
+static float *
+probe_standardise (const float    *features,
+                   gsize           n,
+                   int             dim,
+                   const int      *cls,
+                   const gboolean *is_test,
+                   int            *n_train)
+{
+  g_autofree double *mu = g_new0 (double, dim), *sd = g_new0 (double, dim);
+  float *x;
+
+  *n_train = 0;
   for (gsize i = 0; i < n; i++)
     if (cls[i] >= 0 && !is_test[i])
       {
-        n_train++;
+        (*n_train)++;
         for (int d = 0; d < dim; d++)
           mu[d] += features[i * dim + d];
       }
   for (int d = 0; d < dim; d++)
-    mu[d] /= n_train;
+    mu[d] /= *n_train;
   for (gsize i = 0; i < n; i++)
     if (cls[i] >= 0 && !is_test[i])
       for (int d = 0; d < dim; d++)
         sd[d] += (features[i * dim + d] - mu[d]) * (features[i * dim + d] - mu[d]);
   for (int d = 0; d < dim; d++)
-    sd[d] = sqrt (sd[d] / n_train) + 1e-6;
+    sd[d] = sqrt (sd[d] / *n_train) + 1e-6;
   x = g_new (float, n * dim);
   for (gsize i = 0; i < n; i++)
     for (int d = 0; d < dim; d++)
       x[i * dim + d] = (float) ((features[i * dim + d] - mu[d]) / sd[d]);
+  return x;
+}
 
-  /* Softmax regression, full batch, Adam, small L2. */
-  w = g_new0 (float, (gsize) k * dim);
-  b = g_new0 (float, k);
-  gw = g_new (float, (gsize) k * dim);
-  gb = g_new (float, k);
-  mw = g_new0 (float, (gsize) (k * dim + k) * 2);
-  vw = mw + (gsize) k * dim + k;
-  logits = g_new (float, k);
+/* The logits of frame @x ([dim]) into @logits ([k]); returns the largest. */
+static float
+probe_logits (const float *w,
+              const float *b,
+              const float *x,
+              int          k,
+              int          dim,
+              float       *logits)
+{
+  float mx = -INFINITY;
+
+  for (int c = 0; c < k; c++)
+    {
+      float v = b[c];
+      for (int d = 0; d < dim; d++)
+        v += w[c * dim + d] * x[d];
+      logits[c] = v;
+      mx = MAX (mx, v);
+    }
+  return mx;
+}
+
+/* Softmax regression on the training frames, full batch, 300 steps of
+ * Adam, small L2: the weights into @w ([k, dim]) and @b ([k]), zeroed. */
+static void
+probe_fit (const float    *x,
+           gsize           n,
+           int             dim,
+           const int      *cls,
+           const gboolean *is_test,
+           int             k,
+           int             n_train,
+           float          *w,
+           float          *b)
+{
+  gsize nw = (gsize) k * dim;
+  g_autofree float *gw = g_new (float, nw), *gb = g_new (float, k);
+  g_autofree float *mw = g_new0 (float, (nw + k) * 2), *logits = g_new (float, k);
+  float *vw = mw + nw + k;
+
   for (int it = 1; it <= 300; it++)
     {
-      memset (gw, 0, sizeof (float) * (gsize) k * dim);
+      memset (gw, 0, sizeof (float) * nw);
       memset (gb, 0, sizeof (float) * k);
       for (gsize i = 0; i < n; i++)
         {
-          float mx = -INFINITY, z = 0;
+          float mx, z = 0;
           if (cls[i] < 0 || is_test[i])
             continue;
-          for (int c = 0; c < k; c++)
-            {
-              float v = b[c];
-              for (int d = 0; d < dim; d++)
-                v += w[c * dim + d] * x[i * dim + d];
-              logits[c] = v;
-              mx = MAX (mx, v);
-            }
+          mx = probe_logits (w, b, x + i * dim, k, dim, logits);
           for (int c = 0; c < k; c++)
             z += (logits[c] = expf (logits[c] - mx));
           for (int c = 0; c < k; c++)
@@ -318,11 +363,11 @@ facet_metrics_identity_probe (const float *features,
                 gw[c * dim + d] += g * x[i * dim + d];
             }
         }
-      for (gsize j = 0; j < (gsize) k * dim + k; j++)
+      for (gsize j = 0; j < nw + k; j++)
         {
-          gboolean is_w = j < (gsize) k * dim;
-          float *p = is_w ? &w[j] : &b[j - (gsize) k * dim];
-          float g = is_w ? gw[j] + 1e-4f * w[j] : gb[j - (gsize) k * dim];
+          gboolean is_w = j < nw;
+          float *p = is_w ? &w[j] : &b[j - nw];
+          float g = is_w ? gw[j] + 1e-4f * w[j] : gb[j - nw];
           float mhat, vhat;
           mw[j] = 0.9f * mw[j] + 0.1f * g;
           vw[j] = 0.999f * vw[j] + 0.001f * g * g;
@@ -331,7 +376,34 @@ facet_metrics_identity_probe (const float *features,
           *p -= 0.05f * mhat / (sqrtf (vhat) + 1e-8f);
         }
     }
+}
 
+double
+facet_metrics_identity_probe (const float *features,
+                              gsize        n,
+                              int          dim,
+                              const int   *subjects,
+                              double      *chance)
+{
+  g_autofree int *cls = g_new (int, MAX (n, 1));
+  g_autofree gboolean *is_test = g_new0 (gboolean, MAX (n, 1));
+  g_autofree float *x = NULL, *w = NULL, *b = NULL, *logits = NULL;
+  int k, n_train, n_test = 0, correct = 0;
+
+  if (chance)
+    *chance = -1.0;
+  k = probe_classes (subjects, n, cls);
+  if (k < 2)
+    return -1.0;
+  probe_split_in_time (cls, is_test, n, k);
+  if (chance)
+    *chance = probe_chance (cls, is_test, n, k);
+  x = probe_standardise (features, n, dim, cls, is_test, &n_train);
+  w = g_new0 (float, (gsize) k * dim);
+  b = g_new0 (float, k);
+  probe_fit (x, n, dim, cls, is_test, k, n_train, w, b);
+
+  logits = g_new (float, k);
   for (gsize i = 0; i < n; i++)
     {
       int best = 0;
@@ -339,17 +411,13 @@ facet_metrics_identity_probe (const float *features,
       if (cls[i] < 0 || !is_test[i])
         continue;
       n_test++;
+      probe_logits (w, b, x + i * dim, k, dim, logits);
       for (int c = 0; c < k; c++)
-        {
-          float v = b[c];
-          for (int d = 0; d < dim; d++)
-            v += w[c * dim + d] * x[i * dim + d];
-          if (v > best_v)
-            {
-              best_v = v;
-              best = c;
-            }
-        }
+        if (logits[c] > best_v)
+          {
+            best_v = logits[c];
+            best = c;
+          }
       correct += best == cls[i];
     }
   return n_test ? (double) correct / n_test : -1.0;

@@ -1,4 +1,10 @@
-/* train-metrics.h — F1, thresholds, ROC AUC and the identity linear probe */
+/* train-metrics.h — F1, thresholds, ROC AUC and the identity linear probe
+ *
+ * Threads: plain functions of their arguments, reentrant; any thread.
+ * Ownership: inputs are borrowed for the call; output arrays (@per_au:
+ * [n_aus]) and scalars (@mean_f1, @chance) are the caller's, and may be
+ * NULL where it says so.
+ */
 #pragma once
 
 #include <glib.h>

@@ -1,4 +1,12 @@
-/* train-optim.h — AdamW with the FMAE recipe's parameter groups and schedule */
+/* train-optim.h — AdamW with the FMAE recipe's parameter groups and schedule
+ *
+ * Threads: a FacetOptimizer is single-thread (it updates the model's
+ * weights in place and keeps its moments); the schedule functions are pure.
+ * Ownership: facet_optimizer_new() returns a new optimizer (transfer full,
+ * facet_optimizer_free()); it borrows @model (writable:
+ * facet_model_make_writable()) and @grads and keeps pointers into their
+ * buffers, so both must outlive it. @config is copied.
+ */
 #pragma once
 
 #include "engine/facet-engine.h"
@@ -34,7 +42,10 @@ double          facet_optimizer_lr_scale   (FacetOptimizer         *opt,
 double          facet_optimizer_decay_of   (FacetOptimizer         *opt,
                                             const char             *name);
 /* Moments as fp32 tensors ("adam.m.NAME", "adam.v.NAME") plus the step
- * count, for checkpoints that resume exactly. */
+ * count, for checkpoints that resume exactly. Export appends new tensors to
+ * @tensors (transfer full: the array must free them, facet_tensor_free())
+ * and new strings to @metadata (its key and value free functions must be
+ * g_free()); import copies from its borrowed arguments. */
 void            facet_optimizer_export     (FacetOptimizer         *opt,
                                             GPtrArray              *tensors,
                                             GHashTable             *metadata);

@@ -408,6 +408,185 @@ read_checkpoint (const FacetPretrainConfig *cfg,
   return TRUE;
 }
 
+/* What facet_pretrain_run() refuses before any work (@np: the model's
+ * patches, @n: the faces). */
+static gboolean
+check_settings (const FacetPretrainConfig *cfg,
+                int                        np,
+                guint                      n,
+                GError                   **error)
+{
+  if (cfg->epochs < 1 || cfg->batch < 1 || !(cfg->blr > 0.0) || cfg->weight_decay < 0.0
+      || !(cfg->mask_ratio > 0.0 && cfg->mask_ratio < 1.0)
+      || facet_mae_keep_count (np, (float) cfg->mask_ratio) < 1
+      || facet_mae_keep_count (np, (float) cfg->mask_ratio) >= np)
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS,
+                   "pre-training needs epochs >= 1, batch >= 1, a positive learning rate and a "
+                   "mask ratio that keeps and removes at least one patch");
+      return FALSE;
+    }
+  if (n == 0)
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_DATA,
+                   "no faces to pre-train on (run analysis, or check that faces are found)");
+      return FALSE;
+    }
+  if (cfg->resume && cfg->checkpoint == NULL)
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS,
+                   "resuming needs a checkpoint file");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* One pre-training run: its settings, the faces (borrowed), the backend,
+ * gradients and optimiser, and the batch buffers reused by every step. */
+typedef struct
+{
+  FacetPretrainConfig     cfg;
+  FacetImage * const     *crops;
+  guint                   n;
+  guint                   batch;
+  guint                   steps;
+  int                     np;
+  gsize                   per_image;
+  const FacetModelConfig *mc;
+  FacetBackend           *cpu;
+  FacetGrads             *grads;
+  FacetOptimizer         *opt;
+  FacetOptimConfig        oc;
+  FacetAugmentConfig      aug;
+  float                  *images;
+  float                  *noise;
+  guint                  *order;
+} Pretrain;
+
+static void
+pretrain_clear (Pretrain *p)
+{
+  g_clear_pointer (&p->opt, facet_optimizer_free);
+  g_clear_pointer (&p->grads, facet_grads_free);
+  g_clear_pointer (&p->cpu, facet_backend_free);
+  g_clear_pointer (&p->images, g_free);
+  g_clear_pointer (&p->noise, g_free);
+  g_clear_pointer (&p->order, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pretrain, pretrain_clear)
+
+/* The MAE recipe's AdamW (betas 0.9, 0.95; no layer decay) and augmentation
+ * (random resized crops from 0.2 of the face, no colour changes, no erasing). */
+static void
+pretrain_recipe (Pretrain *p)
+{
+  facet_optim_config_init (&p->oc);
+  p->oc.base_lr = facet_pretrain_peak_lr (&p->cfg);
+  p->oc.min_lr = p->cfg.min_lr;
+  p->oc.warmup_epochs = p->cfg.warmup_epochs;
+  p->oc.epochs = p->cfg.epochs;
+  p->oc.weight_decay = p->cfg.weight_decay;
+  p->oc.layer_decay = 1.0;
+  p->oc.beta1 = 0.9;
+  p->oc.beta2 = 0.95;
+
+  facet_augment_config_init (&p->aug);
+  if (p->cfg.augment)
+    {
+      p->aug.crop_scale_min = 0.2;
+      p->aug.brightness = p->aug.contrast = p->aug.saturation = 0.0;
+      p->aug.erase_p = 0.0;
+    }
+  else
+    facet_augment_config_none (&p->aug);
+}
+
+/* Step @s of @epoch: the batch's augmented faces and masking noise, one MAE
+ * step and the optimiser's update at the schedule's rate (*@lr). */
+static gboolean
+pretrain_step (Pretrain *p,
+               int       epoch,
+               guint     s,
+               double   *loss,
+               double   *lr,
+               GError  **error)
+{
+  FacetMaeStep step = { 0 };
+  FacetMaeStepResult res = { 0 };
+  guint64 seed = p->cfg.seed;
+  FacetRng nr;
+
+  for (guint b = 0; b < p->batch; b++)
+    {
+      guint idx = p->order[s * p->batch + b];
+      facet_augment_image (p->crops[idx], p->mc, &p->aug,
+                           mix (seed, (guint64) epoch, 1 + s * p->batch + b),
+                           p->images + b * p->per_image);
+    }
+  facet_rng_init (&nr, mix (seed ^ 0x6d61736bull, (guint64) epoch, s));
+  for (gsize i = 0; i < (gsize) p->batch * p->np; i++)
+    p->noise[i] = (float) facet_rng_uniform (&nr);
+
+  step.batch = p->batch;
+  step.images = p->images;
+  step.noise = p->noise;
+  step.mask_ratio = (float) p->cfg.mask_ratio;
+  step.norm_pix = p->cfg.norm_pix;
+  facet_grads_zero (p->grads);
+  if (!facet_backend_mae_step (p->cpu, &step, p->grads, &res, error))
+    {
+      g_prefix_error (error, "epoch %d, step %u: ", epoch, s + 1);
+      return FALSE;
+    }
+  *lr = facet_optim_lr_at (&p->oc, (epoch - 1) + (double) s / p->steps);
+  facet_optimizer_step (p->opt, *lr);
+  *loss = res.loss;
+  return TRUE;
+}
+
+/* One epoch over the faces in an order drawn from the seed and @epoch. */
+static gboolean
+pretrain_epoch (Pretrain           *p,
+                int                 epoch,
+                FacetPretrainEpoch *report,
+                GError            **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  double sum = 0.0, lr = 0.0;
+  FacetRng rng;
+
+  facet_rng_init (&rng, mix (p->cfg.seed, (guint64) epoch, 0));
+  for (guint i = 0; i < p->n; i++)
+    p->order[i] = i;
+  facet_rng_shuffle (&rng, p->order, p->n);
+
+  for (guint s = 0; s < p->steps; s++)
+    {
+      double loss;
+
+      if (g_cancellable_set_error_if_cancelled (p->cfg.cancellable, error))
+        return FALSE;
+      if (!pretrain_step (p, epoch, s, &loss, &lr, error))
+        return FALSE;
+      sum += loss;
+      if (p->cfg.on_step != NULL)
+        {
+          FacetPretrainProgress progress = { epoch, s + 1, p->steps, sum / (s + 1), 0.0 };
+          double secs = (g_get_monotonic_time () - start) / 1e6;
+          progress.images_per_s = secs > 0 ? (double) (s + 1) * p->batch / secs : 0.0;
+          p->cfg.on_step (&progress, p->cfg.user_data);
+        }
+    }
+  report->epoch = epoch;
+  report->loss = sum / p->steps;
+  report->lr = lr;
+  report->seconds = (g_get_monotonic_time () - start) / 1e6;
+  report->images_per_s = report->seconds > 0 ? (double) p->steps * p->batch / report->seconds
+                                              : 0.0;
+  return TRUE;
+}
+
 GArray *
 facet_pretrain_run (FacetModel                *model,
                     FacetImage * const        *crops,
@@ -416,156 +595,60 @@ facet_pretrain_run (FacetModel                *model,
                     GError                   **error)
 {
   g_autoptr (GArray) epochs = g_array_new (FALSE, TRUE, sizeof (FacetPretrainEpoch));
-  g_autoptr (FacetBackend) cpu = NULL;
-  g_autoptr (FacetGrads) grads = NULL;
-  g_autoptr (FacetOptimizer) opt = NULL;
-  g_autofree guint *order = NULL;
-  g_autofree float *images = NULL, *noise = NULL;
   g_autofree char *print = NULL;
-  FacetPretrainConfig cfg = *cfg_in;
-  const FacetModelConfig *mc;
-  FacetAugmentConfig aug;
-  FacetOptimConfig oc;
-  guint batch, steps;
-  gsize per_image;
-  int np;
+  g_auto (Pretrain) p = { 0 };
 
   g_return_val_if_fail (model != NULL && cfg_in != NULL, NULL);
 
-  mc = facet_model_get_config (model);
-  if (mc->decoder_dim <= 0)
+  p.cfg = *cfg_in;
+  p.crops = crops;
+  p.n = n;
+  p.mc = facet_model_get_config (model);
+  if (p.mc->decoder_dim <= 0)
     {
       g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS,
                    "the model has no MAE decoder to pre-train with");
       return NULL;
     }
-  np = facet_model_config_grid (mc) * facet_model_config_grid (mc);
-  if (cfg.epochs < 1 || cfg.batch < 1 || !(cfg.blr > 0.0) || cfg.weight_decay < 0.0
-      || !(cfg.mask_ratio > 0.0 && cfg.mask_ratio < 1.0)
-      || facet_mae_keep_count (np, (float) cfg.mask_ratio) < 1
-      || facet_mae_keep_count (np, (float) cfg.mask_ratio) >= np)
-    {
-      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS,
-                   "pre-training needs epochs >= 1, batch >= 1, a positive learning rate and a "
-                   "mask ratio that keeps and removes at least one patch");
-      return NULL;
-    }
-  if (n == 0)
-    {
-      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_DATA,
-                   "no faces to pre-train on (run analysis, or check that faces are found)");
-      return NULL;
-    }
-  if (cfg.resume && cfg.checkpoint == NULL)
-    {
-      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS,
-                   "resuming needs a checkpoint file");
-      return NULL;
-    }
+  p.np = facet_model_config_grid (p.mc) * facet_model_config_grid (p.mc);
+  if (!check_settings (&p.cfg, p.np, n, error))
+    return NULL;
   /* As the release's loader (drop_last), but a project smaller than one batch still trains. */
-  batch = MIN (cfg.batch, n);
-  steps = n / batch;
-  if (cfg.warmup_epochs < 0)
-    cfg.warmup_epochs = MIN (40.0, cfg.epochs / 10.0);
+  p.batch = MIN (p.cfg.batch, n);
+  p.steps = n / p.batch;
+  if (p.cfg.warmup_epochs < 0)
+    p.cfg.warmup_epochs = MIN (40.0, p.cfg.epochs / 10.0);
   if (!facet_model_make_writable (model, error))
     return NULL;
 
-  cpu = facet_cpu_backend_new ();
-  if (!facet_backend_load_model (cpu, model, error))
+  p.cpu = facet_cpu_backend_new ();
+  if (!facet_backend_load_model (p.cpu, model, error))
     return NULL;
-  grads = facet_grads_new (model, trainable, NULL);
-  facet_optim_config_init (&oc);
-  oc.base_lr = facet_pretrain_peak_lr (&cfg);
-  oc.min_lr = cfg.min_lr;
-  oc.warmup_epochs = cfg.warmup_epochs;
-  oc.epochs = cfg.epochs;
-  oc.weight_decay = cfg.weight_decay;
-  oc.layer_decay = 1.0;
-  oc.beta1 = 0.9;
-  oc.beta2 = 0.95;
-  opt = facet_optimizer_new (model, grads, &oc);
+  p.grads = facet_grads_new (model, trainable, NULL);
+  pretrain_recipe (&p);
+  p.opt = facet_optimizer_new (model, p.grads, &p.oc);
 
-  print = fingerprint (&cfg, crops, n, mc);
-  if (cfg.resume && !read_checkpoint (&cfg, model, opt, epochs, print, error))
+  print = fingerprint (&p.cfg, crops, n, p.mc);
+  if (p.cfg.resume && !read_checkpoint (&p.cfg, model, p.opt, epochs, print, error))
     return NULL;
 
-  facet_augment_config_init (&aug);
-  if (cfg.augment)
-    {
-      aug.crop_scale_min = 0.2;
-      aug.brightness = aug.contrast = aug.saturation = 0.0;
-      aug.erase_p = 0.0;
-    }
-  else
-    facet_augment_config_none (&aug);
+  p.per_image = 3 * (gsize) p.mc->image_size * p.mc->image_size;
+  p.images = g_new (float, p.batch * p.per_image);
+  p.noise = g_new (float, (gsize) p.batch * p.np);
+  p.order = g_new (guint, n);
 
-  per_image = 3 * (gsize) mc->image_size * mc->image_size;
-  images = g_new (float, batch * per_image);
-  noise = g_new (float, (gsize) batch * np);
-  order = g_new (guint, n);
-
-  for (int epoch = (int) epochs->len + 1; epoch <= cfg.epochs; epoch++)
+  for (int epoch = (int) epochs->len + 1; epoch <= p.cfg.epochs; epoch++)
     {
       FacetPretrainEpoch report = { 0 };
-      gint64 start = g_get_monotonic_time ();
-      double sum = 0.0, lr = 0.0;
-      FacetRng rng;
 
-      facet_rng_init (&rng, mix (cfg.seed, (guint64) epoch, 0));
-      for (guint i = 0; i < n; i++)
-        order[i] = i;
-      facet_rng_shuffle (&rng, order, n);
-
-      for (guint s = 0; s < steps; s++)
-        {
-          FacetMaeStep step = { 0 };
-          FacetMaeStepResult res = { 0 };
-          FacetRng nr;
-
-          if (g_cancellable_set_error_if_cancelled (cfg.cancellable, error))
-            return NULL;
-          for (guint b = 0; b < batch; b++)
-            {
-              guint idx = order[s * batch + b];
-              facet_augment_image (crops[idx], mc, &aug, mix (cfg.seed, (guint64) epoch, 1 + s * batch + b),
-                                   images + b * per_image);
-            }
-          facet_rng_init (&nr, mix (cfg.seed ^ 0x6d61736bull, (guint64) epoch, s));
-          for (gsize i = 0; i < (gsize) batch * np; i++)
-            noise[i] = (float) facet_rng_uniform (&nr);
-
-          step.batch = batch;
-          step.images = images;
-          step.noise = noise;
-          step.mask_ratio = (float) cfg.mask_ratio;
-          step.norm_pix = cfg.norm_pix;
-          facet_grads_zero (grads);
-          if (!facet_backend_mae_step (cpu, &step, grads, &res, error))
-            {
-              g_prefix_error (error, "epoch %d, step %u: ", epoch, s + 1);
-              return NULL;
-            }
-          lr = facet_optim_lr_at (&oc, (epoch - 1) + (double) s / steps);
-          facet_optimizer_step (opt, lr);
-          sum += res.loss;
-          if (cfg.on_step != NULL)
-            {
-              FacetPretrainProgress p = { epoch, s + 1, steps, sum / (s + 1), 0.0 };
-              double secs = (g_get_monotonic_time () - start) / 1e6;
-              p.images_per_s = secs > 0 ? (double) (s + 1) * batch / secs : 0.0;
-              cfg.on_step (&p, cfg.user_data);
-            }
-        }
-      report.epoch = epoch;
-      report.loss = sum / steps;
-      report.lr = lr;
-      report.seconds = (g_get_monotonic_time () - start) / 1e6;
-      report.images_per_s = report.seconds > 0 ? (double) steps * batch / report.seconds : 0.0;
-      g_array_append_val (epochs, report);
-      if (cfg.checkpoint != NULL && !write_checkpoint (&cfg, model, opt, epochs, print, error))
+      if (!pretrain_epoch (&p, epoch, &report, error))
         return NULL;
-      if (cfg.on_epoch != NULL)
-        cfg.on_epoch (&report, cfg.user_data);
+      g_array_append_val (epochs, report);
+      if (p.cfg.checkpoint != NULL
+          && !write_checkpoint (&p.cfg, model, p.opt, epochs, print, error))
+        return NULL;
+      if (p.cfg.on_epoch != NULL)
+        p.cfg.on_epoch (&report, p.cfg.user_data);
     }
   return g_steal_pointer (&epochs);
 }

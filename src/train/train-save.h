@@ -1,6 +1,10 @@
 /* train-save.h — a fine-tuned model into its project: the file in the
  * project's models folder and its row with parent, settings, data and
  * metrics (shared by facet-cli finetune and the app)
+ *
+ * Threads: any thread (the store is thread-safe); @trained is changed
+ * (named), so only its owner's thread. Ownership: everything is borrowed
+ * for the call; returned strings are new (transfer full, g_free()).
  */
 #pragma once
 

@@ -10,7 +10,6 @@
 
 #include "core/facet-core.h"
 #include "engine/facet-engine.h"
-#include "engine/cpu/cpu-gemm-bf16.h"
 #include "train/facet-train.h"
 
 #define N_SUBJ 6
@@ -145,7 +144,7 @@ test_learns_bf16 (void)
   Synthetic s;
   g_autoptr (FacetModel) base = tiny_model ();
 
-  if (!facet_cpu_bf16_available ())
+  if (facet_cpu_backend_resolve_precision (FACET_PRECISION_BF16) != FACET_PRECISION_BF16)
     {
       g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
       return;
@@ -221,6 +220,15 @@ test_bf16_fallback (void)
   cfg.precision = FACET_PRECISION_BF16;
   g_assert_nonnull (facet_train_precision_notice (cfg.precision));
   g_assert_nonnull (strstr (facet_train_precision_notice (cfg.precision), "fp32"));
+  /* The engine's public answer agrees with the backend it makes. */
+  g_assert_cmpint (facet_cpu_backend_resolve_precision (FACET_PRECISION_BF16), ==,
+                   FACET_PRECISION_FP32);
+  g_assert_cmpint (facet_cpu_backend_resolve_precision (FACET_PRECISION_AUTO), ==,
+                   FACET_PRECISION_FP32);
+  {
+    g_autoptr (FacetBackend) cpu = facet_cpu_backend_new_with_precision (FACET_PRECISION_BF16);
+    g_assert_cmpint (facet_backend_get_precision (cpu), ==, FACET_PRECISION_FP32);
+  }
   b = facet_train_run (base, &s.data, &cfg, &rb, &error);
   g_assert_no_error (error);
   if (old != NULL)

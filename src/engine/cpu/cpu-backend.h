@@ -19,7 +19,6 @@ G_BEGIN_DECLS
 
 void facet_cpu_blas_init (void);
 FacetPrecision facet_cpu_backend_get_precision (FacetBackend *backend);
-FacetBackend *facet_cpu_backend_new_with_precision (FacetPrecision asked);
 void facet_cpu_gemm      (gboolean     trans_a,
                           gboolean     trans_b,
                           int          m,
