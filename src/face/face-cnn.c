@@ -159,6 +159,20 @@ read_shape (JsonObject *entry,
   return TRUE;
 }
 
+/* A string member, or @fallback when it is absent or not a string (json-glib's
+ * own accessor is critical about objects and lists). */
+static const char *
+get_string (JsonObject *object,
+            const char *key,
+            const char *fallback)
+{
+  JsonNode *node = json_object_get_member (object, key);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return fallback;
+  return json_node_get_string (node);
+}
+
 static gboolean
 read_number (JsonObject *object,
              const char *key,
@@ -187,7 +201,7 @@ read_entry (ParseState *state,
             GError    **error)
 {
   JsonObject *quant = NULL;
-  const char *dtype = json_object_get_string_member_with_default (entry, "dtype", "");
+  const char *dtype = get_string (entry, "dtype", "");
   const char *qtype = "float32";
   double scale = 1.0, min = 0.0;
   gsize bytes;
@@ -203,7 +217,7 @@ read_entry (ParseState *state,
       JsonNode *q = json_object_get_member (entry, "quantization");
 
       quant = JSON_NODE_HOLDS_OBJECT (q) ? json_node_get_object (q) : NULL;
-      qtype = quant ? json_object_get_string_member_with_default (quant, "dtype", "") : "";
+      qtype = quant ? get_string (quant, "dtype", "") : "";
       if (quant == NULL || !read_number (quant, "scale", &scale) || !read_number (quant, "min", &min)
           || (strcmp (qtype, "uint8") != 0 && strcmp (qtype, "uint16") != 0))
         {
@@ -258,7 +272,7 @@ parse_entry (ParseState       *state,
              GError          **error)
 {
   JsonObject *entry = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-  const char *key = entry ? json_object_get_string_member_with_default (entry, "name", NULL) : NULL;
+  const char *key = entry ? get_string (entry, "name", NULL) : NULL;
   int shape[4], rank, t;
   gsize n;
 

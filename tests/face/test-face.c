@@ -403,6 +403,8 @@ test_cnn_errors (void)
                     "\"dtype\": \"int32\"}]}]", weights, n, "conv0/bias has dtype");
   assert_cnn_error ("[{\"weights\": [{\"name\": \"conv0/bias\", \"shape\": [-16]}]}]",
                     weights, n, "conv0/bias: the shape");
+  assert_cnn_error ("[{\"weights\": [{\"name\": {\"a\": 1}, \"shape\": [16]}]}]", weights, n,
+                    "a weight entry without a name");
 
   /* From files: a missing manifest, a missing and a short weight file. */
   g_assert_null (facet_face_cnn_load (path, &error));
