@@ -103,7 +103,8 @@ typedef enum
  * @attention_backward: dqkv = the gradient of q, k, v given @dout (from
  *   the kept probabilities)
  *
- * Every op but @block gets the backend's context first.
+ * Every op gets the backend's context first. A backend that only runs
+ * inference (Vulkan) leaves the backward ops NULL.
  */
 typedef struct
 {

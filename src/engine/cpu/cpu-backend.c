@@ -468,6 +468,79 @@ facet_cpu_patchify (const float *images,
         }
 }
 
+/* x [batch, tokens, dim] = the class token and the patch embeddings @emb
+ * [batch, tokens - 1, dim], each plus its row of the position table. */
+void
+facet_cpu_add_cls_pos (float       *x,
+                       const float *emb,
+                       const float *cls,
+                       const float *pos,
+                       guint        batch,
+                       int          tokens,
+                       int          dim)
+{
+  gsize np = (gsize) tokens - 1, d = (gsize) dim;
+
+  for (guint b = 0; b < batch; b++)
+    {
+      float *xb = x + (gsize) b * tokens * d;
+      facet_cpu_add (cls, pos, xb, d);
+      facet_cpu_add (emb + (gsize) b * np * d, pos + d, xb + d, np * d);
+    }
+}
+
+/* The readout's input per image: the mean of the patch tokens (@global)
+ * or the class token. */
+void
+facet_cpu_pool (const float *x,
+                float       *pooled,
+                guint        batch,
+                int          tokens,
+                int          dim,
+                gboolean     global)
+{
+  for (guint b = 0; b < batch; b++)
+    {
+      float *dst = pooled + (gsize) b * dim;
+      const float *xb = x + (gsize) b * tokens * dim;
+
+      if (global)
+        {
+          memset (dst, 0, sizeof (float) * (gsize) dim);
+          for (int p = 1; p < tokens; p++)
+            facet_cpu_add (dst, xb + (gsize) p * dim, dst, (gsize) dim);
+          for (int j = 0; j < dim; j++)
+            dst[j] /= (float) (tokens - 1);
+        }
+      else
+        memcpy (dst, xb, sizeof (float) * (gsize) dim);
+    }
+}
+
+/* Its backward: dx [batch, tokens, dim] overwritten from @dpooled. */
+void
+facet_cpu_pool_backward (const float *dpooled,
+                         float       *dx,
+                         guint        batch,
+                         int          tokens,
+                         int          dim,
+                         gboolean     global)
+{
+  memset (dx, 0, sizeof (float) * batch * (gsize) tokens * dim);
+  for (guint b = 0; b < batch; b++)
+    {
+      const float *dp = dpooled + (gsize) b * dim;
+      float *dxb = dx + (gsize) b * tokens * dim;
+
+      if (global)
+        for (int p = 1; p < tokens; p++)
+          for (int j = 0; j < dim; j++)
+            dxb[(gsize) p * dim + j] = dp[j] / (float) (tokens - 1);
+      else
+        memcpy (dxb, dp, sizeof (float) * (gsize) dim);
+    }
+}
+
 /**
  * facet_cpu_rollout:
  * @probs: [depth, batch, tokens, tokens], head-averaged attention of each layer
@@ -884,32 +957,12 @@ cpu_forward (FacetBackend       *backend,
   else
     facet_cpu_linear_grouped (self->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d,
                               k, FALSE, np);
-  for (guint b = 0; b < batch; b++)
-    {
-      float *xb = self->x + (gsize) b * t * d;
-      facet_cpu_add (self->cls, self->pos, xb, (gsize) d);
-      facet_cpu_add (self->h + (gsize) b * np * d, self->pos + d, xb + d, (gsize) np * d);
-    }
+  facet_cpu_add_cls_pos (self->x, self->h, self->cls, self->pos, batch, t, d);
 
   facet_cpu_infer_blocks (self, self->x, batch, c->depth, rollout ? self->probs_mean : NULL);
 
   /* Readout */
-  for (guint b = 0; b < batch; b++)
-    {
-      float *dst = self->pooled_raw + (gsize) b * d;
-      const float *xb = self->x + (gsize) b * t * d;
-
-      if (c->readout == FACET_READOUT_GLOBAL_POOL)
-        {
-          memset (dst, 0, sizeof (float) * (gsize) d);
-          for (int p = 1; p < t; p++)
-            facet_cpu_add (dst, xb + (gsize) p * d, dst, (gsize) d);
-          for (int j = 0; j < d; j++)
-            dst[j] /= (float) (t - 1);
-        }
-      else
-        memcpy (dst, xb, sizeof (float) * (gsize) d);
-    }
+  facet_cpu_pool (self->x, self->pooled_raw, batch, t, d, c->readout == FACET_READOUT_GLOBAL_POOL);
   facet_cpu_layer_norm (self->pooled_raw, r->pooled, batch, (gsize) d, self->norm_w, self->norm_b,
                         c->ln_eps, self->row_mean, self->row_rstd);
   if ((flags & FACET_FORWARD_RAW_FEATURE) && r->pooled_raw != NULL)

@@ -190,24 +190,14 @@ explain_forward (CpuBackend             *self,
 
   facet_cpu_patchify (image, e->patches, 1, c->image_size, c->patch_size);
   facet_cpu_linear (e->patches, self->pe_w, self->pe_b, e->emb, e->np, d, e->k, FALSE);
-  facet_cpu_add (self->cls, self->pos, e->x, (gsize) d);
-  facet_cpu_add (e->emb, self->pos + d, e->x + d, (gsize) e->np * d);
+  facet_cpu_add_cls_pos (e->x, e->emb, self->cls, self->pos, 1, t, d);
 
   {
     CpuVit vit = explain_vit (self, c, e);
     facet_vit_blocks_forward (&facet_cpu_vit_ops, &vit, 0, e->depth);
   }
 
-  if (global)
-    {
-      memset (e->pooled_raw, 0, sizeof (float) * (gsize) d);
-      for (int p = 1; p < t; p++)
-        facet_cpu_add (e->pooled_raw, e->x + (gsize) p * d, e->pooled_raw, (gsize) d);
-      for (int j = 0; j < d; j++)
-        e->pooled_raw[j] /= (float) e->np;
-    }
-  else
-    memcpy (e->pooled_raw, e->x, sizeof (float) * (gsize) d);
+  facet_cpu_pool (e->x, e->pooled_raw, 1, t, d, global);
   facet_cpu_layer_norm (e->pooled_raw, e->feat, 1, (gsize) d, self->norm_w, self->norm_b,
                         c->ln_eps, e->pmean, e->prstd);
 }
@@ -245,19 +235,12 @@ explain_backward (CpuBackend             *self,
                   gboolean                cams)
 {
   int t = e->t, d = e->d;
-  gsize td = (gsize) t * d;
   g_autofree float *dpooled = g_new0 (float, d);
 
   /* logit = head_w[au] . LN(pooled_raw) + head_b[au] */
   facet_cpu_layer_norm_backward (e->pooled_raw, self->head_w + (gsize) au * d, self->norm_w,
                                  e->pmean, e->prstd, 1, (gsize) d, dpooled, NULL, NULL);
-  memset (e->dx, 0, sizeof (float) * td);
-  if (c->readout == FACET_READOUT_GLOBAL_POOL)
-    for (int p = 1; p < t; p++)
-      for (int j = 0; j < d; j++)
-        e->dx[(gsize) p * d + j] = dpooled[j] / (float) e->np;
-  else
-    memcpy (e->dx, dpooled, sizeof (float) * (gsize) d);
+  facet_cpu_pool_backward (dpooled, e->dx, 1, t, d, c->readout == FACET_READOUT_GLOBAL_POOL);
 
   {
     CpuVit vit = explain_vit (self, c, e);

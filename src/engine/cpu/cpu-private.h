@@ -84,6 +84,25 @@ extern const FacetVitOps facet_cpu_vit_ops;
 
 void     facet_cpu_vit_bind_saved   (CpuVit                 *vit,
                                      const CpuVitSaved      *saved);
+void     facet_cpu_add_cls_pos      (float                  *x,
+                                     const float            *emb,
+                                     const float            *cls,
+                                     const float            *pos,
+                                     guint                   batch,
+                                     int                     tokens,
+                                     int                     dim);
+void     facet_cpu_pool             (const float            *x,
+                                     float                  *pooled,
+                                     guint                   batch,
+                                     int                     tokens,
+                                     int                     dim,
+                                     gboolean                global);
+void     facet_cpu_pool_backward    (const float            *dpooled,
+                                     float                  *dx,
+                                     guint                   batch,
+                                     int                     tokens,
+                                     int                     dim,
+                                     gboolean                global);
 void     facet_cpu_ensure_scratch   (CpuBackend             *self,
                                      guint                   batch,
                                      gboolean                keep_probs);

@@ -639,49 +639,7 @@ embed_forward (CpuBackend             *self,
                            FACET_BF16_BIAS);
   else
     facet_cpu_linear (st->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
-  for (guint b = 0; b < batch; b++)
-    {
-      float *xb = self->x + (gsize) b * t * d;
-      facet_cpu_add (self->cls, self->pos, xb, (gsize) d);
-      facet_cpu_add (self->h + (gsize) b * np * d, self->pos + d, xb + d, (gsize) np * d);
-    }
-}
-
-/* The readout's input from the last block's tokens (mean of the patches or
- * the class token), and with @backward its gradient back into st->dx. */
-static void
-pool (CpuBackend             *self,
-      struct _CpuTrainState  *st,
-      const FacetModelConfig *c,
-      guint                   batch,
-      gboolean                backward)
-{
-  int t = facet_model_config_tokens (c), np = t - 1, d = c->dim;
-  gboolean global = c->readout == FACET_READOUT_GLOBAL_POOL;
-
-  if (backward)
-    memset (st->dx, 0, sizeof (float) * batch * t * d);
-  for (guint b = 0; b < batch; b++)
-    {
-      float *dst = st->pooled_raw + (gsize) b * d, *dxb = st->dx + (gsize) b * t * d;
-      const float *xb = self->x + (gsize) b * t * d, *dp = st->dpooled + (gsize) b * d;
-      if (global && backward)
-        for (int p = 1; p < t; p++)
-          for (int j = 0; j < d; j++)
-            dxb[(gsize) p * d + j] = dp[j] / (float) np;
-      else if (backward)
-        memcpy (dxb, dp, sizeof (float) * (gsize) d);
-      else if (global)
-        {
-          memset (dst, 0, sizeof (float) * (gsize) d);
-          for (int p = 1; p < t; p++)
-            facet_cpu_add (dst, xb + (gsize) p * d, dst, (gsize) d);
-          for (int j = 0; j < d; j++)
-            dst[j] /= (float) np;
-        }
-      else
-        memcpy (dst, xb, sizeof (float) * (gsize) d);
-    }
+  facet_cpu_add_cls_pos (self->x, self->h, self->cls, self->pos, batch, t, d);
 }
 
 /* The gradients of the class token, positions and patch embedding from st->dx. */
@@ -848,7 +806,8 @@ facet_cpu_train_step (FacetBackend         *backend,
   embed_forward (self, st, c, step->images, batch);
   facet_cpu_infer_blocks (self, self->x, batch, first, NULL);
   facet_vit_blocks_forward (&facet_cpu_vit_ops, &vit, first, c->depth);
-  pool (self, st, c, batch, FALSE);
+  facet_cpu_pool (self->x, st->pooled_raw, batch, vit.tokens, c->dim,
+                  c->readout == FACET_READOUT_GLOBAL_POOL);
   if (!facet_cpu_heads_step (c, self->norm_w, self->norm_b, self->head_w, self->head_b, self->id_w,
                              self->id_b, st->pooled_raw, batch, step->au_targets, step->subjects,
                              step->iat_lambda, NULL, grads, st->dpooled, result, error))
@@ -856,7 +815,8 @@ facet_cpu_train_step (FacetBackend         *backend,
   if (first == c->depth && !step->train_embedding)
     return TRUE;
 
-  pool (self, st, c, batch, TRUE);
+  facet_cpu_pool_backward (st->dpooled, st->dx, batch, vit.tokens, c->dim,
+                           c->readout == FACET_READOUT_GLOBAL_POOL);
   facet_vit_blocks_backward (&facet_cpu_vit_ops, &vit, first, c->depth);
   if (step->train_embedding && first == 0)
     embed_backward (self, st, c, batch, grads);
