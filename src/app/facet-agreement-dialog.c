@@ -17,39 +17,30 @@
 #include <glib/gi18n.h>
 
 #include "facet-agreement-dialog.h"
+#include "facet-coder-pair.h"
+#include "facet-dialog-parts.h"
 #include "facet-facs.h"
+#include "facet-reload.h"
 
 struct _FacetAgreementDialog
 {
   AdwWindow      parent_instance;
 
-  GtkDropDown   *a_drop;
-  GtkDropDown   *b_drop;
+  FacetCoderPair *pair;      /* store names: "final", a layer's coder, "model:ID" */
   GtkCheckButton *sample_check;
-  GtkGrid       *grid;
-  GtkLabel      *status_label;
-  GtkButton     *copy_button;
+  GtkGrid        *grid;
+  GtkLabel       *status_label;
+  GtkButton      *copy_button;
 
-  FacetProject  *project;
-  GStrv          coders;     /* store names: "final", a layer's coder, "model:ID" */
-  GArray        *rows;       /* FacetAgreement of the last answer */
-  char          *report;
-  guint          generation;
-  gboolean       filling;
+  FacetProject   *project;
+  FacetReload    *reload;    /* the statistics for the coders chosen */
+  GArray         *rows;      /* FacetAgreement of the last answer */
+  char           *report;
 };
 
 G_DEFINE_FINAL_TYPE (FacetAgreementDialog, facet_agreement_dialog, ADW_TYPE_WINDOW)
 
 /* ---- Jobs ------------------------------------------------------------------------------------ */
-
-static gpointer
-layers_job (FacetStore   *store,
-            gpointer      data,
-            GCancellable *cancellable,
-            GError      **error)
-{
-  return facet_store_list_layers (store, error);
-}
 
 typedef struct
 {
@@ -197,29 +188,15 @@ fill_table (FacetAgreementDialog *self,
     gtk_label_set_text (self->status_label, "");
 }
 
-typedef struct
-{
-  FacetAgreementDialog *self;
-  guint                 generation;
-  char                 *a;
-  char                 *b;
-} Pending;
-
 static void
-agreement_done (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
+agreement_done (GObject      *owner,
+                GObject      *object,
+                GAsyncResult *result)
 {
-  Pending *p = user_data;
-  g_autoptr (FacetAgreementDialog) self = p->self;
+  FacetAgreementDialog *self = FACET_AGREEMENT_DIALOG (owner);
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) rows = facet_project_run_finish (FACET_PROJECT (object), result, &error);
-  g_autofree char *a = p->a, *b = p->b;
-  guint generation = p->generation;
 
-  g_free (p);
-  if (generation != self->generation || self->project == NULL)
-    return;
   if (rows == NULL)
     {
       gtk_label_set_text (self->status_label, error->message);
@@ -227,22 +204,43 @@ agreement_done (GObject      *object,
     }
   g_array_set_size (self->rows, 0);
   g_array_append_vals (self->rows, rows->data, rows->len);
-  fill_table (self, a, b);
+  /* Not stale: the coders chosen are those it was computed for. */
+  fill_table (self, facet_coder_pair_get_a (self->pair), facet_coder_pair_get_b (self->pair));
+}
+
+static gboolean
+agreement_start (GObject             *owner,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             user_data)
+{
+  FacetAgreementDialog *self = FACET_AGREEMENT_DIALOG (owner);
+  const char *a = facet_coder_pair_get_a (self->pair);
+  const char *b = facet_coder_pair_get_b (self->pair);
+  Query *q;
+
+  if (self->project == NULL || a == NULL || b == NULL || g_str_equal (a, b))
+    return FALSE;
+  q = g_new0 (Query, 1);
+  q->a = g_strdup (a);
+  q->b = g_strdup (b);
+  q->sample_only = gtk_check_button_get_active (self->sample_check);
+  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, agreement_job, q, query_free,
+                     (GDestroyNotify) g_array_unref, cancellable, callback, user_data);
+  return TRUE;
 }
 
 static void
 recompute (FacetAgreementDialog *self)
 {
-  guint ia = gtk_drop_down_get_selected (self->a_drop);
-  guint ib = gtk_drop_down_get_selected (self->b_drop);
-  Query *q;
-  Pending *p;
+  const char *a = facet_coder_pair_get_a (self->pair);
+  const char *b = facet_coder_pair_get_b (self->pair);
 
-  if (self->filling || self->coders == NULL || ia >= g_strv_length (self->coders)
-      || ib >= g_strv_length (self->coders))
+  if (a == NULL || b == NULL)
     return;
-  self->generation++;
-  if (ia == ib)
+  /* What is computing was asked for the coders chosen before. */
+  facet_reload_invalidate (self->reload);
+  if (g_str_equal (a, b))
     {
       g_array_set_size (self->rows, 0);
       gtk_label_set_text (self->status_label, _("Choose two different coders."));
@@ -250,17 +248,7 @@ recompute (FacetAgreementDialog *self)
       return;
     }
   gtk_label_set_text (self->status_label, _("Computing…"));
-  q = g_new0 (Query, 1);
-  q->a = g_strdup (self->coders[ia]);
-  q->b = g_strdup (self->coders[ib]);
-  q->sample_only = gtk_check_button_get_active (self->sample_check);
-  p = g_new0 (Pending, 1);
-  p->self = g_object_ref (self);
-  p->generation = self->generation;
-  p->a = g_strdup (q->a);
-  p->b = g_strdup (q->b);
-  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, agreement_job, q, query_free,
-                     (GDestroyNotify) g_array_unref, NULL, agreement_done, p);
+  facet_reload_request (self->reload);
 }
 
 static void
@@ -270,9 +258,11 @@ layers_done (GObject      *object,
 {
   g_autoptr (FacetAgreementDialog) self = user_data;
   g_autoptr (GError) error = NULL;
-  g_auto (GStrv) layers = facet_project_run_finish (FACET_PROJECT (object), result, &error);
+  g_auto (GStrv) layers = facet_project_list_layers_finish (FACET_PROJECT (object), result,
+                                                            &error);
   g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
-  g_autoptr (GtkStringList) titles = gtk_string_list_new (NULL);
+  g_autoptr (GStrvBuilder) titles = g_strv_builder_new ();
+  g_auto (GStrv) name_list = NULL, title_list = NULL;
   GPtrArray *models;
 
   if (self->project == NULL)
@@ -285,10 +275,10 @@ layers_done (GObject      *object,
   for (guint i = 0; layers != NULL && layers[i] != NULL; i++)
     {
       g_strv_builder_add (names, layers[i]);
-      gtk_string_list_append (titles, layers[i]);
+      g_strv_builder_add (titles, layers[i]);
     }
   g_strv_builder_add (names, "final");
-  gtk_string_list_append (titles, _("Final labels"));
+  g_strv_builder_add (titles, _("Final labels"));
   models = facet_project_get_models (self->project);
   for (guint i = 0; models != NULL && i < models->len; i++)
     {
@@ -298,18 +288,15 @@ layers_done (GObject      *object,
       g_autofree char *title = g_strdup_printf (_("Model: %s"), m->name);
 
       g_strv_builder_add (names, name);
-      gtk_string_list_append (titles, title);
+      g_strv_builder_add (titles, title);
     }
-  g_strfreev (self->coders);
-  self->coders = g_strv_builder_end (names);
-  self->filling = TRUE;
-  gtk_drop_down_set_model (self->a_drop, G_LIST_MODEL (titles));
-  gtk_drop_down_set_model (self->b_drop, G_LIST_MODEL (titles));
+  name_list = g_strv_builder_end (names);
+  title_list = g_strv_builder_end (titles);
   /* The first two coders' layers when there are two, else a coder and the
    * final labels. */
-  gtk_drop_down_set_selected (self->a_drop, 0);
-  gtk_drop_down_set_selected (self->b_drop, MIN (1, g_strv_length (self->coders) - 1));
-  self->filling = FALSE;
+  facet_coder_pair_set_coders (self->pair, (const char *const *) name_list,
+                               (const char *const *) title_list, 0,
+                               MIN (1, g_strv_length (name_list) - 1));
   recompute (self);
 }
 
@@ -335,8 +322,7 @@ facet_agreement_dialog_new (GtkWindow    *parent,
   self = g_object_new (FACET_TYPE_AGREEMENT_DIALOG, "transient-for", parent, "modal", TRUE,
                        NULL);
   self->project = g_object_ref (project);
-  facet_project_run (project, FACET_PROJECT_QUEUE_LOAD, layers_job, NULL, NULL,
-                     (GDestroyNotify) g_strfreev, NULL, layers_done, g_object_ref (self));
+  facet_project_list_layers_async (project, layers_done, g_object_ref (self));
   return self;
 }
 
@@ -345,23 +331,10 @@ facet_agreement_dialog_set_coders (FacetAgreementDialog *self,
                                    const char           *a,
                                    const char           *b)
 {
-  int ia = -1, ib = -1;
-
   g_return_val_if_fail (FACET_IS_AGREEMENT_DIALOG (self), FALSE);
 
-  for (guint i = 0; self->coders != NULL && self->coders[i] != NULL; i++)
-    {
-      if (g_str_equal (self->coders[i], a))
-        ia = (int) i;
-      if (g_str_equal (self->coders[i], b))
-        ib = (int) i;
-    }
-  if (ia < 0 || ib < 0)
+  if (!facet_coder_pair_select (self->pair, a, b))
     return FALSE;
-  self->filling = TRUE;
-  gtk_drop_down_set_selected (self->a_drop, (guint) ia);
-  self->filling = FALSE;
-  gtk_drop_down_set_selected (self->b_drop, (guint) ib);
   recompute (self);
   return TRUE;
 }
@@ -384,8 +357,7 @@ gboolean
 facet_agreement_dialog_is_busy (FacetAgreementDialog *self)
 {
   g_return_val_if_fail (FACET_IS_AGREEMENT_DIALOG (self), FALSE);
-  return self->coders == NULL
-         || g_strcmp0 (gtk_label_get_text (self->status_label), _("Computing…")) == 0;
+  return facet_coder_pair_get_n (self->pair) == 0 || facet_reload_is_busy (self->reload);
 }
 
 /* ---- Object ---------------------------------------------------------------------------------- */
@@ -395,7 +367,7 @@ facet_agreement_dialog_dispose (GObject *object)
 {
   FacetAgreementDialog *self = FACET_AGREEMENT_DIALOG (object);
 
-  self->generation++;
+  facet_reload_invalidate (self->reload);
   g_clear_object (&self->project);
   G_OBJECT_CLASS (facet_agreement_dialog_parent_class)->dispose (object);
 }
@@ -405,7 +377,7 @@ facet_agreement_dialog_finalize (GObject *object)
 {
   FacetAgreementDialog *self = FACET_AGREEMENT_DIALOG (object);
 
-  g_strfreev (self->coders);
+  g_clear_pointer (&self->reload, facet_reload_free);
   g_array_unref (self->rows);
   g_free (self->report);
   G_OBJECT_CLASS (facet_agreement_dialog_parent_class)->finalize (object);
@@ -422,29 +394,17 @@ facet_agreement_dialog_class_init (FacetAgreementDialogClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
 
-static GtkWidget *
-labelled (const char *text,
-          GtkWidget  *widget)
-{
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  GtkWidget *label = gtk_label_new_with_mnemonic (text);
-
-  gtk_label_set_mnemonic_widget (GTK_LABEL (label), widget);
-  gtk_box_append (GTK_BOX (box), label);
-  gtk_box_append (GTK_BOX (box), widget);
-  return box;
-}
-
 static void
 facet_agreement_dialog_init (FacetAgreementDialog *self)
 {
   GtkWidget *content = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  GtkWidget *body = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  GtkWidget *choice = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 18);
+  GtkWidget *body = facet_dialog_body_new (12, 12, 18, 18);
+  GtkWidget *choice;
   GtkWidget *scroller = gtk_scrolled_window_new ();
   GtkWidget *header = adw_header_bar_new ();
 
   self->rows = g_array_new (FALSE, TRUE, sizeof (FacetAgreement));
+  self->reload = facet_reload_new (G_OBJECT (self), agreement_start, agreement_done);
   gtk_window_set_title (GTK_WINDOW (self), _("Agreement Between Coders"));
   gtk_window_set_default_size (GTK_WINDOW (self), 820, 520);
 
@@ -457,17 +417,10 @@ facet_agreement_dialog_init (FacetAgreementDialog *self)
   adw_header_bar_pack_end (ADW_HEADER_BAR (header), GTK_WIDGET (self->copy_button));
   gtk_box_append (GTK_BOX (content), header);
 
-  gtk_widget_set_margin_start (body, 18);
-  gtk_widget_set_margin_end (body, 18);
-  gtk_widget_set_margin_top (body, 12);
-  gtk_widget_set_margin_bottom (body, 18);
-  self->a_drop = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
-  self->b_drop = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
-  g_signal_connect_swapped (self->a_drop, "notify::selected", G_CALLBACK (recompute), self);
-  g_signal_connect_swapped (self->b_drop, "notify::selected", G_CALLBACK (recompute), self);
-  /* TRANSLATORS: the first of the two coders compared */
-  gtk_box_append (GTK_BOX (choice), labelled (_("Coder _A"), GTK_WIDGET (self->a_drop)));
-  gtk_box_append (GTK_BOX (choice), labelled (_("Coder _B"), GTK_WIDGET (self->b_drop)));
+  choice = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 18);
+  self->pair = FACET_CODER_PAIR (facet_coder_pair_new ());
+  g_signal_connect_swapped (self->pair, "changed", G_CALLBACK (recompute), self);
+  gtk_box_append (GTK_BOX (choice), GTK_WIDGET (self->pair));
   self->sample_check = GTK_CHECK_BUTTON (gtk_check_button_new_with_mnemonic (
                                            _("Only the _reliability sample")));
   g_signal_connect_swapped (self->sample_check, "toggled", G_CALLBACK (recompute), self);
@@ -481,10 +434,7 @@ facet_agreement_dialog_init (FacetAgreementDialog *self)
   gtk_widget_set_vexpand (scroller, TRUE);
   gtk_box_append (GTK_BOX (body), scroller);
 
-  self->status_label = GTK_LABEL (gtk_label_new (_("Computing…")));
-  gtk_label_set_xalign (self->status_label, 0);
-  gtk_label_set_wrap (self->status_label, TRUE);
-  gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "dim-label");
+  self->status_label = GTK_LABEL (facet_dialog_note_new (_("Computing…")));
   gtk_box_append (GTK_BOX (body), GTK_WIDGET (self->status_label));
   {
     GtkWidget *hint = gtk_label_new (_("Per AU on the frames both coded: the share of frames "

@@ -15,6 +15,8 @@
 #include <glib/gi18n.h>
 
 #include "facet-analysis.h"
+#include "facet-invoke.h"
+#include "facet-task-set.h"
 
 struct _FacetAnalysis
 {
@@ -57,21 +59,6 @@ typedef struct
   char         *backend;
 } Job;
 
-typedef struct
-{
-  GWeakRef              self;
-  FacetAnalysisProgress progress;
-} Report;
-
-static void
-report_free (gpointer data)
-{
-  Report *r = data;
-
-  g_weak_ref_clear (&r->self);
-  g_free (r);
-}
-
 static void
 job_free (gpointer data)
 {
@@ -97,16 +84,16 @@ format_left (double seconds)
   return g_strdup_printf (_("%.1f h left"), seconds / 3600);
 }
 
-static gboolean
-deliver_progress (gpointer data)
+static void
+deliver_progress (GObject  *owner,
+                  gpointer  data)
 {
-  Report *r = data;
-  g_autoptr (FacetAnalysis) self = g_weak_ref_get (&r->self);
-  const FacetAnalysisProgress *p = &r->progress;
+  FacetAnalysis *self = FACET_ANALYSIS (owner);
+  const FacetAnalysisProgress *p = data;
   g_autofree char *left = NULL;
 
-  if (self == NULL || !self->running)
-    return G_SOURCE_REMOVE;
+  if (!self->running)
+    return;
   self->fraction = p->frames_total > 0 ? (double) p->frames_done / p->frames_total : 1.0;
   left = format_left (p->eta);
   g_free (self->text);
@@ -116,7 +103,6 @@ deliver_progress (gpointer data)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TEXT]);
   g_signal_emit (self, signals[PROGRESS], 0, p->video_id);
-  return G_SOURCE_REMOVE;
 }
 
 /* The writer thread, after each chunk. */
@@ -125,57 +111,20 @@ on_progress (const FacetAnalysisProgress *progress,
              gpointer                     user_data)
 {
   Job *j = user_data;
-  Report *r = g_new0 (Report, 1);
-  g_autoptr (FacetAnalysis) self = g_weak_ref_get (&j->self);
+  g_autoptr (GObject) self = g_weak_ref_get (&j->self);
 
-  g_weak_ref_init (&r->self, self);
-  r->progress = *progress;
-  g_main_context_invoke_full (j->context, G_PRIORITY_DEFAULT, deliver_progress, r, report_free);
+  facet_invoke_weak (j->context, self, deliver_progress,
+                     g_memdup2 (progress, sizeof *progress), g_free);
 }
 
-/* The cancellables of the analysis threads still running, process-wide. */
-static GMutex     live_lock;
-static GPtrArray *live;
-
-static void
-live_add (GCancellable *cancellable)
-{
-  g_mutex_lock (&live_lock);
-  if (live == NULL)
-    live = g_ptr_array_new_with_free_func (g_object_unref);
-  g_ptr_array_add (live, g_object_ref (cancellable));
-  g_mutex_unlock (&live_lock);
-}
-
-static void
-live_remove (GCancellable *cancellable)
-{
-  g_mutex_lock (&live_lock);
-  g_ptr_array_remove (live, cancellable);
-  g_mutex_unlock (&live_lock);
-}
+/* The analysis threads still running, process-wide (facet_analysis_stop_all). */
+static FacetTaskSet live;
 
 gboolean
 facet_analysis_stop_all (guint timeout_ms)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  gboolean left = FALSE;
-
-  for (;;)
-    {
-      g_mutex_lock (&live_lock);
-      left = live != NULL && live->len > 0;
-      for (guint i = 0; left && i < live->len; i++)
-        g_cancellable_cancel (g_ptr_array_index (live, i));
-      g_mutex_unlock (&live_lock);
-      if (!left || g_get_monotonic_time () >= end)
-        break;
-      g_usleep (10000);
-    }
-  return !left;
+  return facet_task_set_stop_all (&live, timeout_ms);
 }
-
-static void analysis_run (GTask *task, Job *j, GCancellable *cancellable);
 
 static void
 analysis_thread (GTask        *task,
@@ -183,16 +132,7 @@ analysis_thread (GTask        *task,
                  gpointer      task_data,
                  GCancellable *cancellable)
 {
-  live_add (cancellable);
-  analysis_run (task, task_data, cancellable);
-  live_remove (cancellable);
-}
-
-static void
-analysis_run (GTask        *task,
-              Job          *j,
-              GCancellable *cancellable)
-{
+  Job *j = task_data;
   g_autoptr (FacetStore) store = NULL;
   g_autoptr (FacetModel) model = NULL;
   g_autoptr (FacetEngine) engine = NULL;
@@ -287,7 +227,7 @@ facet_analysis_start (FacetAnalysis *self,
   /* The pipeline stops at the next chunk on cancel and says so itself. */
   g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, j, job_free);
-  g_task_run_in_thread (task, analysis_thread);
+  facet_task_set_run_in_thread (&live, task, analysis_thread);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);

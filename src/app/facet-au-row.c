@@ -52,18 +52,7 @@ static guint signals[N_SIGNALS];
 static const char *
 state_text (FacetLabelState state)
 {
-  switch (state)
-    {
-    case FACET_LABEL_PRESENT:
-      return _("Present");
-    case FACET_LABEL_ABSENT:
-      return _("Absent");
-    case FACET_LABEL_NOT_CODABLE:
-      return _("Not codable");
-    case FACET_LABEL_UNSET:
-    default:
-      return _("Unlabelled");
-    }
+  return facet_facs_state_text (state, _("Unlabelled"));
 }
 
 static const char *

@@ -20,8 +20,11 @@
 
 #include <glib/gi18n.h>
 
+#include "facet-coder-pair.h"
 #include "facet-consensus-dialog.h"
+#include "facet-dialog-parts.h"
 #include "facet-facs.h"
+#include "facet-reload.h"
 
 /* A run of disagreeing frames with the same two codes. */
 typedef struct
@@ -42,20 +45,17 @@ struct _FacetConsensusDialog
 {
   AdwWindow      parent_instance;
 
-  GtkDropDown   *a_drop;
-  GtkDropDown   *b_drop;
-  GtkListBox    *list;
-  GtkLabel      *status_label;
-  GtkButton     *agreed_button;
+  FacetCoderPair *pair;          /* the coders' layers compared */
+  GtkListBox     *list;
+  GtkLabel       *status_label;
+  GtkButton      *agreed_button;
 
-  FacetProject  *project;
-  GStrv          layers;
-  GArray        *runs;       /* Run, one per list row */
-  guint          generation;
-  gboolean       filling;
-  gboolean       loading;
-  guint          writing;
-  int            keep_index; /* the row to select after the next reload */
+  FacetProject   *project;
+  gboolean        layers_loading;
+  FacetReload    *runs_reload;   /* the disagreements of the pair chosen */
+  GArray         *runs;          /* Run, one per list row */
+  guint           writing;
+  int             keep_index;    /* the row to select after the next reload */
 };
 
 G_DEFINE_FINAL_TYPE (FacetConsensusDialog, facet_consensus_dialog, ADW_TYPE_WINDOW)
@@ -67,42 +67,17 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-static const char *
-state_word (FacetLabelState state)
-{
-  switch (state)
-    {
-    case FACET_LABEL_PRESENT:
-      return _("Present");
-    case FACET_LABEL_ABSENT:
-      return _("Absent");
-    case FACET_LABEL_NOT_CODABLE:
-      return _("Not codable");
-    case FACET_LABEL_UNSET:
-    default:
-      return "—";
-    }
-}
-
 static char *
 code_text (FacetLabelState state,
            int             level)
 {
   if (state == FACET_LABEL_PRESENT && level > 0)
-    return g_strdup_printf ("%s %s", state_word (state), facet_facs_intensity_letter (level));
-  return g_strdup (state_word (state));
+    return g_strdup_printf ("%s %s", facet_facs_state_text (state, "—"),
+                            facet_facs_intensity_letter (level));
+  return g_strdup (facet_facs_state_text (state, "—"));
 }
 
 /* ---- Loading --------------------------------------------------------------------------------- */
-
-static gpointer
-layers_job (FacetStore   *store,
-            gpointer      data,
-            GCancellable *cancellable,
-            GError      **error)
-{
-  return facet_store_list_layers (store, error);
-}
 
 typedef struct
 {
@@ -209,19 +184,16 @@ row_new (FacetConsensusDialog *self,
 }
 
 static void
-runs_done (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
+runs_done (GObject      *owner,
+           GObject      *object,
+           GAsyncResult *result)
 {
-  g_autoptr (FacetConsensusDialog) self = user_data;
+  FacetConsensusDialog *self = FACET_CONSENSUS_DIALOG (owner);
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) runs = facet_project_run_finish (FACET_PROJECT (object), result, &error);
   GtkWidget *child;
   GtkListBoxRow *row;
 
-  self->loading = FALSE;
-  if (self->project == NULL)
-    return;
   if (runs == NULL)
     {
       gtk_label_set_text (self->status_label, error->message);
@@ -257,27 +229,54 @@ runs_done (GObject      *object,
     }
 }
 
+/* The two coders chosen, when they are two; NULL otherwise. */
+static Pair *
+chosen_pair (FacetConsensusDialog *self)
+{
+  const char *a = facet_coder_pair_get_a (self->pair);
+  const char *b = facet_coder_pair_get_b (self->pair);
+  Pair *pair;
+
+  if (a == NULL || b == NULL || g_str_equal (a, b))
+    return NULL;
+  pair = g_new0 (Pair, 1);
+  pair->a = g_strdup (a);
+  pair->b = g_strdup (b);
+  return pair;
+}
+
+static gboolean
+runs_start (GObject             *owner,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  FacetConsensusDialog *self = FACET_CONSENSUS_DIALOG (owner);
+  Pair *pair = self->project != NULL ? chosen_pair (self) : NULL;
+
+  if (pair == NULL)
+    return FALSE;
+  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, runs_job, pair, pair_free,
+                     (GDestroyNotify) g_array_unref, cancellable, callback, user_data);
+  return TRUE;
+}
+
 static void
 reload (FacetConsensusDialog *self)
 {
-  guint ia = gtk_drop_down_get_selected (self->a_drop);
-  guint ib = gtk_drop_down_get_selected (self->b_drop);
-  Pair *pair;
+  const char *a = facet_coder_pair_get_a (self->pair);
+  const char *b = facet_coder_pair_get_b (self->pair);
 
-  if (self->filling || self->layers == NULL || ia >= g_strv_length (self->layers)
-      || ib >= g_strv_length (self->layers))
+  if (a == NULL || b == NULL)
     return;
-  if (ia == ib)
+  /* What is reading was asked for other coders, or before a decision. */
+  facet_reload_invalidate (self->runs_reload);
+  if (g_str_equal (a, b))
     {
       gtk_label_set_text (self->status_label, _("Choose two different coders."));
       return;
     }
-  pair = g_new0 (Pair, 1);
-  pair->a = g_strdup (self->layers[ia]);
-  pair->b = g_strdup (self->layers[ib]);
-  self->loading = TRUE;
-  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, runs_job, pair, pair_free,
-                     (GDestroyNotify) g_array_unref, NULL, runs_done, g_object_ref (self));
+  facet_reload_request (self->runs_reload);
 }
 
 static void
@@ -287,22 +286,17 @@ layers_done (GObject      *object,
 {
   g_autoptr (FacetConsensusDialog) self = user_data;
   g_autoptr (GError) error = NULL;
-  GStrv layers = facet_project_run_finish (FACET_PROJECT (object), result, &error);
-  g_autoptr (GtkStringList) titles = NULL;
+  g_auto (GStrv) layers = facet_project_list_layers_finish (FACET_PROJECT (object), result,
+                                                            &error);
 
-  self->loading = FALSE;
+  self->layers_loading = FALSE;
   if (self->project == NULL)
-    {
-      g_strfreev (layers);
-      return;
-    }
+    return;
   if (layers == NULL)
     {
       gtk_label_set_text (self->status_label, error ? error->message : "");
       return;
     }
-  g_strfreev (self->layers);
-  self->layers = layers;
   if (g_strv_length (layers) < 2)
     {
       gtk_label_set_text (self->status_label,
@@ -310,14 +304,7 @@ layers_done (GObject      *object,
                             "independent coding in the coder menu of the header bar."));
       return;
     }
-  titles = gtk_string_list_new ((const char *const *) layers);
-  self->filling = TRUE;
-  gtk_drop_down_set_model (self->a_drop, G_LIST_MODEL (titles));
-  gtk_drop_down_set_model (self->b_drop, G_LIST_MODEL (titles));
-  gtk_drop_down_set_selected (self->a_drop, 0);
-  gtk_drop_down_set_selected (self->b_drop, 1);
-  self->filling = FALSE;
-  self->loading = TRUE;
+  facet_coder_pair_set_coders (self->pair, (const char *const *) layers, NULL, 0, 1);
   reload (self);
 }
 
@@ -368,10 +355,7 @@ resolve_done (GObject      *object,
       return;
     }
   if (self->project != NULL)
-    {
-      self->loading = TRUE;
-      reload (self);
-    }
+    reload (self);
 }
 
 /* @which: 'a', 'b', or 's' with @state for a value of the resolver's own. */
@@ -385,7 +369,7 @@ decide (FacetConsensusDialog *self,
   Decision *d;
   int index;
 
-  if (row == NULL || self->loading || self->writing > 0)
+  if (row == NULL || facet_consensus_dialog_is_busy (self))
     return;
   index = gtk_list_box_row_get_index (row);
   if (index < 0 || index >= (int) self->runs->len)
@@ -394,9 +378,9 @@ decide (FacetConsensusDialog *self,
   d = g_new0 (Decision, 1);
   d->labels = g_array_new (FALSE, TRUE, sizeof (FacetLabel));
   if (which == 'a')
-    d->taken_from = g_strdup (self->layers[gtk_drop_down_get_selected (self->a_drop)]);
+    d->taken_from = g_strdup (facet_coder_pair_get_a (self->pair));
   else if (which == 'b')
-    d->taken_from = g_strdup (self->layers[gtk_drop_down_get_selected (self->b_drop)]);
+    d->taken_from = g_strdup (facet_coder_pair_get_b (self->pair));
   for (gint64 f = r->first; f <= r->last; f++)
     {
       FacetLabel l = { 0 };
@@ -525,23 +509,16 @@ agreed_done (GObject      *object,
                                     (gulong) out->copied), (int) out->copied);
   gtk_button_set_label (self->agreed_button, text);
   gtk_widget_set_sensitive (GTK_WIDGET (self->agreed_button), FALSE);
-  self->loading = TRUE;
   reload (self);
 }
 
 static void
 on_copy_agreed (FacetConsensusDialog *self)
 {
-  guint ia = gtk_drop_down_get_selected (self->a_drop);
-  guint ib = gtk_drop_down_get_selected (self->b_drop);
   Pair *pair;
 
-  if (self->layers == NULL || ia == ib || ia >= g_strv_length (self->layers)
-      || ib >= g_strv_length (self->layers) || self->writing > 0)
+  if (self->writing > 0 || (pair = chosen_pair (self)) == NULL)
     return;
-  pair = g_new0 (Pair, 1);
-  pair->a = g_strdup (self->layers[ia]);
-  pair->b = g_strdup (self->layers[ib]);
   self->writing++;
   facet_project_run (self->project, FACET_PROJECT_QUEUE_EDIT, agreed_job, pair, pair_free,
                      g_free, NULL, agreed_done, g_object_ref (self));
@@ -559,9 +536,8 @@ facet_consensus_dialog_new (GtkWindow    *parent,
 
   self = g_object_new (FACET_TYPE_CONSENSUS_DIALOG, "transient-for", parent, NULL);
   self->project = g_object_ref (project);
-  self->loading = TRUE;
-  facet_project_run (project, FACET_PROJECT_QUEUE_LOAD, layers_job, NULL, NULL,
-                     (GDestroyNotify) g_strfreev, NULL, layers_done, g_object_ref (self));
+  self->layers_loading = TRUE;
+  facet_project_list_layers_async (project, layers_done, g_object_ref (self));
   return self;
 }
 
@@ -570,24 +546,10 @@ facet_consensus_dialog_set_coders (FacetConsensusDialog *self,
                                    const char           *a,
                                    const char           *b)
 {
-  int ia = -1, ib = -1;
-
   g_return_val_if_fail (FACET_IS_CONSENSUS_DIALOG (self), FALSE);
 
-  for (guint i = 0; self->layers != NULL && self->layers[i] != NULL; i++)
-    {
-      if (g_str_equal (self->layers[i], a))
-        ia = (int) i;
-      if (g_str_equal (self->layers[i], b))
-        ib = (int) i;
-    }
-  if (ia < 0 || ib < 0)
+  if (!facet_coder_pair_select (self->pair, a, b))
     return FALSE;
-  self->filling = TRUE;
-  gtk_drop_down_set_selected (self->a_drop, (guint) ia);
-  gtk_drop_down_set_selected (self->b_drop, (guint) ib);
-  self->filling = FALSE;
-  self->loading = TRUE;
   reload (self);
   return TRUE;
 }
@@ -603,7 +565,7 @@ gboolean
 facet_consensus_dialog_is_busy (FacetConsensusDialog *self)
 {
   g_return_val_if_fail (FACET_IS_CONSENSUS_DIALOG (self), FALSE);
-  return self->loading || self->writing > 0;
+  return self->layers_loading || facet_reload_is_busy (self->runs_reload) || self->writing > 0;
 }
 
 /* ---- Object ---------------------------------------------------------------------------------- */
@@ -613,6 +575,7 @@ facet_consensus_dialog_dispose (GObject *object)
 {
   FacetConsensusDialog *self = FACET_CONSENSUS_DIALOG (object);
 
+  facet_reload_invalidate (self->runs_reload);
   g_clear_object (&self->project);
   G_OBJECT_CLASS (facet_consensus_dialog_parent_class)->dispose (object);
 }
@@ -622,7 +585,7 @@ facet_consensus_dialog_finalize (GObject *object)
 {
   FacetConsensusDialog *self = FACET_CONSENSUS_DIALOG (object);
 
-  g_strfreev (self->layers);
+  g_clear_pointer (&self->runs_reload, facet_reload_free);
   g_array_unref (self->runs);
   G_OBJECT_CLASS (facet_consensus_dialog_parent_class)->finalize (object);
 }
@@ -669,12 +632,12 @@ static void
 facet_consensus_dialog_init (FacetConsensusDialog *self)
 {
   GtkWidget *content = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  GtkWidget *body = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  GtkWidget *choice = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *body = facet_dialog_body_new (12, 12, 18, 18);
   GtkWidget *scroller = gtk_scrolled_window_new ();
   GtkWidget *label;
 
   self->runs = g_array_new (FALSE, TRUE, sizeof (Run));
+  self->runs_reload = facet_reload_new (G_OBJECT (self), runs_start, runs_done);
   gtk_window_set_title (GTK_WINDOW (self), _("Consensus"));
   gtk_window_set_default_size (GTK_WINDOW (self), 760, 520);
   {
@@ -690,21 +653,9 @@ facet_consensus_dialog_init (FacetConsensusDialog *self)
     gtk_box_append (GTK_BOX (content), header);
   }
 
-  gtk_widget_set_margin_start (body, 18);
-  gtk_widget_set_margin_end (body, 18);
-  gtk_widget_set_margin_top (body, 12);
-  gtk_widget_set_margin_bottom (body, 18);
-  self->a_drop = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
-  self->b_drop = GTK_DROP_DOWN (gtk_drop_down_new (NULL, NULL));
-  g_signal_connect_swapped (self->a_drop, "notify::selected", G_CALLBACK (reload), self);
-  g_signal_connect_swapped (self->b_drop, "notify::selected", G_CALLBACK (reload), self);
-  label = gtk_label_new (_("Coder A"));
-  gtk_box_append (GTK_BOX (choice), label);
-  gtk_box_append (GTK_BOX (choice), GTK_WIDGET (self->a_drop));
-  label = gtk_label_new (_("Coder B"));
-  gtk_box_append (GTK_BOX (choice), label);
-  gtk_box_append (GTK_BOX (choice), GTK_WIDGET (self->b_drop));
-  gtk_box_append (GTK_BOX (body), choice);
+  self->pair = FACET_CODER_PAIR (facet_coder_pair_new ());
+  g_signal_connect_swapped (self->pair, "changed", G_CALLBACK (reload), self);
+  gtk_box_append (GTK_BOX (body), GTK_WIDGET (self->pair));
 
   /* Captions over the columns of the rows (row_new lays them out alike). */
   {
@@ -735,10 +686,7 @@ facet_consensus_dialog_init (FacetConsensusDialog *self)
   gtk_widget_set_vexpand (scroller, TRUE);
   gtk_box_append (GTK_BOX (body), scroller);
 
-  self->status_label = GTK_LABEL (gtk_label_new (_("Reading the coders’ layers…")));
-  gtk_label_set_xalign (self->status_label, 0);
-  gtk_label_set_wrap (self->status_label, TRUE);
-  gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "dim-label");
+  self->status_label = GTK_LABEL (facet_dialog_note_new (_("Reading the coders’ layers…")));
   gtk_box_append (GTK_BOX (body), GTK_WIDGET (self->status_label));
   gtk_box_append (GTK_BOX (content), body);
   adw_window_set_content (ADW_WINDOW (self), content);

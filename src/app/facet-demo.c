@@ -21,6 +21,7 @@
 #include "store/facet-store.h"
 
 #include "facet-demo.h"
+#include "facet-invoke.h"
 
 #define DEMO_GROUP     "Demo"
 #define SUBJECT_PREFIX "Subject "
@@ -602,4 +603,138 @@ failed:
   g_clear_pointer (&store, facet_store_close);
   remove_project_files (building);
   return NULL;
+}
+
+/* ---- In the background ----------------------------------------------------------------------- */
+
+typedef struct
+{
+  GWeakRef               source;
+  GMainContext          *context;
+  char                  *resource;
+  char                  *folder;
+  FacetDemoProgressFunc  progress;
+} Build;
+
+static void
+build_free (gpointer data)
+{
+  Build *b = data;
+
+  g_weak_ref_clear (&b->source);
+  g_main_context_unref (b->context);
+  g_free (b->resource);
+  g_free (b->folder);
+  g_free (b);
+}
+
+typedef struct
+{
+  FacetDemoProgressFunc  progress;
+  double                 fraction;
+  char                  *message;
+} Report;
+
+static void
+report_free (gpointer data)
+{
+  Report *r = data;
+
+  g_free (r->message);
+  g_free (r);
+}
+
+/* A report may come after the build's answer: only to a living source. */
+static void
+report_deliver (GObject  *source,
+                gpointer  data)
+{
+  Report *r = data;
+
+  r->progress (source, r->fraction, r->message);
+}
+
+/* From the worker: forwarded to the caller's main context. */
+static void
+build_progress (double      fraction,
+                const char *message,
+                gpointer    user_data)
+{
+  Build *b = user_data;
+  Report *r;
+  g_autoptr (GObject) source = g_weak_ref_get (&b->source);
+
+  if (b->progress == NULL || source == NULL)
+    return;
+  r = g_new0 (Report, 1);
+  r->progress = b->progress;
+  r->fraction = fraction;
+  r->message = g_strdup (message);
+  facet_invoke_weak (b->context, source, report_deliver, r, report_free);
+}
+
+static void
+build_thread (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  Build *b = task_data;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (FacetDemoRecipe) recipe = NULL;
+  g_autofree char *name = g_path_get_basename (b->resource);
+  GError *error = NULL;
+  char *project;
+
+  bytes = g_resources_lookup_data (b->resource, 0, &error);
+  if (bytes != NULL)
+    recipe = facet_demo_recipe_load_from_data (g_bytes_get_data (bytes, NULL),
+                                               g_bytes_get_size (bytes), name, &error);
+  if (recipe == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  project = facet_demo_build (recipe, b->folder, build_progress, b, cancellable, &error);
+  if (project == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, project, g_free);
+}
+
+void
+facet_demo_build_async (GObject               *source,
+                        const char            *recipe_resource,
+                        const char            *folder,
+                        FacetDemoProgressFunc  progress,
+                        GCancellable          *cancellable,
+                        GAsyncReadyCallback    callback,
+                        gpointer               user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  Build *b;
+
+  g_return_if_fail (G_IS_OBJECT (source));
+  g_return_if_fail (recipe_resource != NULL);
+  g_return_if_fail (folder != NULL);
+
+  b = g_new0 (Build, 1);
+  g_weak_ref_init (&b->source, source);
+  b->context = g_main_context_ref_thread_default ();
+  b->resource = g_strdup (recipe_resource);
+  b->folder = g_strdup (folder);
+  b->progress = progress;
+  task = g_task_new (source, cancellable, callback, user_data);
+  g_task_set_source_tag (task, facet_demo_build_async);
+  g_task_set_task_data (task, b, build_free);
+  g_task_run_in_thread (task, build_thread);
+}
+
+char *
+facet_demo_build_finish (GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (G_IS_TASK (result), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == facet_demo_build_async, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

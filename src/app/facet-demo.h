@@ -51,6 +51,26 @@ char            *facet_demo_build                 (const FacetDemoRecipe *recipe
                                                    GCancellable     *cancellable,
                                                    GError          **error);
 
+/* Progress of facet_demo_build_async, on the caller's main context, while
+ * @source lives. */
+typedef void (*FacetDemoProgressFunc) (GObject    *source,
+                                       double      fraction,
+                                       const char *message);
+
+/* facet_demo_build in a worker thread, the recipe read from the GResource
+ * @recipe_resource (the app's carries "facet-demo.recipe"); @source is the
+ * GTask's source object (kept alive until the answer). */
+void             facet_demo_build_async           (GObject               *source,
+                                                   const char            *recipe_resource,
+                                                   const char            *folder,
+                                                   FacetDemoProgressFunc  progress,
+                                                   GCancellable          *cancellable,
+                                                   GAsyncReadyCallback    callback,
+                                                   gpointer               user_data);
+/* The project path, or NULL with @error set. */
+char            *facet_demo_build_finish          (GAsyncResult          *result,
+                                                   GError               **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetDemoRecipe, facet_demo_recipe_free)
 
 G_END_DECLS

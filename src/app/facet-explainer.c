@@ -24,6 +24,9 @@
 #include "face/facet-face.h"
 
 #include "facet-explainer.h"
+#include "facet-invoke.h"
+#include "facet-reload.h"
+#include "facet-task-set.h"
 
 /* The engine is used by one worker at a time; a request holds the lock
  * for its whole forward. */
@@ -40,11 +43,9 @@ struct _FacetExplainer
   GObject           parent_instance;
 
   Engine           *engine;
-  gboolean          busy;
-  GCancellable     *running;
-  struct _Request  *pending;
+  FacetReload      *reload;   /* one request at a time; clear() drops its answer */
+  struct _Request  *pending;  /* the newest request, not started yet */
   FacetExplanation *result;
-  guint             generation;
 };
 
 G_DEFINE_FINAL_TYPE (FacetExplainer, facet_explainer, G_TYPE_OBJECT)
@@ -69,53 +70,19 @@ typedef struct _Request
   gint64            video_id;
   gint64            frame;
   FacetMapMethod    method;
-  guint             generation;
+  GCancellable     *cancellable; /* of its run, once started */
   GMainContext     *context;
   GWeakRef          self;
   FacetExplanation *result;
 } Request;
 
-/* The cancellables of the explainer threads still running, process-wide
- * (facet_explainer_stop_all). */
-static GMutex     live_lock;
-static GPtrArray *live;
-
-static void
-live_add (GCancellable *cancellable)
-{
-  g_mutex_lock (&live_lock);
-  if (live == NULL)
-    live = g_ptr_array_new_with_free_func (g_object_unref);
-  g_ptr_array_add (live, g_object_ref (cancellable));
-  g_mutex_unlock (&live_lock);
-}
-
-static void
-live_remove (GCancellable *cancellable)
-{
-  g_mutex_lock (&live_lock);
-  g_ptr_array_remove (live, cancellable);
-  g_mutex_unlock (&live_lock);
-}
+/* The explainer threads still running, process-wide (facet_explainer_stop_all). */
+static FacetTaskSet live;
 
 gboolean
 facet_explainer_stop_all (guint timeout_ms)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  gboolean left = FALSE;
-
-  for (;;)
-    {
-      g_mutex_lock (&live_lock);
-      left = live != NULL && live->len > 0;
-      for (guint i = 0; left && i < live->len; i++)
-        g_cancellable_cancel (g_ptr_array_index (live, i));
-      g_mutex_unlock (&live_lock);
-      if (!left || g_get_monotonic_time () >= end)
-        break;
-      g_usleep (10000);
-    }
-  return !left;
+  return facet_task_set_stop_all (&live, timeout_ms);
 }
 
 const char *
@@ -186,6 +153,7 @@ request_free (Request *r)
   engine_unref (r->engine);
   g_weak_ref_clear (&r->self);
   g_clear_pointer (&r->context, g_main_context_unref);
+  g_clear_object (&r->cancellable);
   g_free (r->model_path);
   g_clear_pointer (&r->image, facet_image_unref);
   facet_explanation_free (r->result);
@@ -194,9 +162,8 @@ request_free (Request *r)
 
 typedef struct
 {
-  GWeakRef self;
-  guint    generation;
-  double   fraction;
+  GCancellable *cancellable; /* of the run that reports */
+  double        fraction;
 } Report;
 
 static void
@@ -204,19 +171,20 @@ report_free (gpointer data)
 {
   Report *report = data;
 
-  g_weak_ref_clear (&report->self);
+  g_clear_object (&report->cancellable);
   g_free (report);
 }
 
-static gboolean
-deliver_progress (gpointer data)
+static void
+deliver_progress (GObject  *owner,
+                  gpointer  data)
 {
+  FacetExplainer *self = FACET_EXPLAINER (owner);
   Report *report = data;
-  g_autoptr (FacetExplainer) self = g_weak_ref_get (&report->self);
 
-  if (self != NULL && report->generation == self->generation && self->busy)
+  /* Not from a run stopped for a newer request or a clear. */
+  if (facet_reload_is_current (self->reload, report->cancellable))
     g_signal_emit (self, signals[PROGRESS], 0, report->fraction);
-  return G_SOURCE_REMOVE;
 }
 
 /* From the worker: forwarded to the main context. */
@@ -229,16 +197,10 @@ on_progress (double      fraction,
   Report *report = g_new0 (Report, 1);
   g_autoptr (GObject) self = g_weak_ref_get (&r->self);
 
-  g_weak_ref_init (&report->self, self);
-  report->generation = r->generation;
+  report->cancellable = g_object_ref (r->cancellable);
   report->fraction = fraction;
-  g_main_context_invoke_full (r->context, G_PRIORITY_DEFAULT, deliver_progress, report,
-                              report_free);
+  facet_invoke_weak (r->context, self, deliver_progress, report, report_free);
 }
-
-static void explain_run (GTask        *task,
-                         Request      *r,
-                         GCancellable *cancellable);
 
 static void
 explain_thread (GTask        *task,
@@ -246,16 +208,7 @@ explain_thread (GTask        *task,
                 gpointer      task_data,
                 GCancellable *cancellable)
 {
-  live_add (cancellable);
-  explain_run (task, task_data, cancellable);
-  live_remove (cancellable);
-}
-
-static void
-explain_run (GTask        *task,
-             Request      *r,
-             GCancellable *cancellable)
-{
+  Request *r = task_data;
   Engine *e = r->engine;
   GError *error = NULL;
   g_autoptr (FacetForwardResult) out = NULL;
@@ -333,56 +286,48 @@ explain_run (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
-static void start (FacetExplainer *self,
-                   Request        *r);
-
 static void
-explain_done (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
+explain_done (GObject      *owner,
+              GObject      *object,
+              GAsyncResult *result)
 {
-  FacetExplainer *self = FACET_EXPLAINER (object);
+  FacetExplainer *self = FACET_EXPLAINER (owner);
   Request *r = g_task_get_task_data (G_TASK (result));
   g_autoptr (GError) error = NULL;
 
-  self->busy = FALSE;
-  g_clear_object (&self->running);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
-      /* Cancelled: a newer request or a clear took its place. */
-      if (r->generation == self->generation
-          && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      /* Cancelled: a newer request took its place. */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_signal_emit (self, signals[FAILED], 0, error);
+      return;
     }
-  else if (r->generation == self->generation)
-    {
-      facet_explanation_free (self->result);
-      self->result = g_steal_pointer (&r->result);
-      g_signal_emit (self, signals[READY], 0, self->result);
-    }
-  if (self->pending != NULL)
-    {
-      Request *next = self->pending;
-      self->pending = NULL;
-      start (self, next);
-    }
+  facet_explanation_free (self->result);
+  self->result = g_steal_pointer (&r->result);
+  g_signal_emit (self, signals[READY], 0, self->result);
 }
 
-static void
-start (FacetExplainer *self,
-       Request        *r)
+static gboolean
+explain_start (GObject             *owner,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             data)
 {
+  FacetExplainer *self = FACET_EXPLAINER (owner);
   g_autoptr (GTask) task = NULL;
+  Request *r = g_steal_pointer (&self->pending);
 
-  self->running = g_cancellable_new ();
-  task = g_task_new (self, self->running, explain_done, NULL);
-  g_task_set_source_tag (task, start);
+  if (r == NULL)
+    return FALSE;
+  r->cancellable = g_object_ref (cancellable);
+  task = g_task_new (self, cancellable, callback, data);
+  g_task_set_source_tag (task, explain_start);
   g_task_set_task_data (task, r, (GDestroyNotify) request_free);
-  /* The running task's result is dropped when it arrives (if the
-   * cancellable was cancelled); keep the explainer alive until then. */
+  /* The running task's answer comes when it has stopped, also when
+   * cancelled: the engine is not used after the explainer has gone. */
   g_task_set_return_on_cancel (task, FALSE);
-  self->busy = TRUE;
-  g_task_run_in_thread (task, explain_thread);
+  facet_task_set_run_in_thread (&live, task, explain_thread);
+  return TRUE;
 }
 
 void
@@ -412,20 +357,15 @@ facet_explainer_request (FacetExplainer *self,
   r->video_id = video_id;
   r->frame = frame;
   r->method = method;
-  r->generation = self->generation;
   r->context = g_main_context_ref_thread_default ();
   g_weak_ref_init (&r->self, self);
 
-  if (self->busy)
-    {
-      /* The newest request replaces any that waits, and stops a slow one
-       * that runs (occlusion of a frame the coder has left). */
-      request_free (self->pending);
-      self->pending = r;
-      g_cancellable_cancel (self->running);
-      return;
-    }
-  start (self, r);
+  /* The newest request replaces any that waits, and stops a slow one
+   * that runs (occlusion of a frame the coder has left); it runs next. */
+  request_free (self->pending);
+  self->pending = r;
+  facet_reload_cancel (self->reload);
+  facet_reload_request (self->reload);
 }
 
 const FacetExplanation *
@@ -442,9 +382,7 @@ facet_explainer_clear (FacetExplainer *self)
 
   /* Answers to earlier requests are dropped when they arrive; a slow one
    * still running stops. */
-  self->generation++;
-  if (self->running != NULL)
-    g_cancellable_cancel (self->running);
+  facet_reload_invalidate (self->reload);
   g_clear_pointer (&self->pending, request_free);
   g_clear_pointer (&self->result, facet_explanation_free);
 }
@@ -454,7 +392,7 @@ facet_explainer_finalize (GObject *object)
 {
   FacetExplainer *self = (FacetExplainer *) object;
 
-  g_clear_object (&self->running);
+  g_clear_pointer (&self->reload, facet_reload_free);
   g_clear_pointer (&self->pending, request_free);
   g_clear_pointer (&self->result, facet_explanation_free);
   engine_unref (self->engine);
@@ -493,6 +431,7 @@ facet_explainer_init (FacetExplainer *self)
   self->engine = g_new0 (Engine, 1);
   g_atomic_ref_count_init (&self->engine->ref);
   g_mutex_init (&self->engine->lock);
+  self->reload = facet_reload_new (G_OBJECT (self), explain_start, explain_done);
 }
 
 FacetExplainer *

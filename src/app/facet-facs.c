@@ -136,3 +136,21 @@ facet_facs_intensity_letter (int level)
 
   return letters[CLAMP (level, 0, 5)];
 }
+
+const char *
+facet_facs_state_text (FacetLabelState  state,
+                       const char      *unset)
+{
+  switch (state)
+    {
+    case FACET_LABEL_PRESENT:
+      return _("Present");
+    case FACET_LABEL_ABSENT:
+      return _("Absent");
+    case FACET_LABEL_NOT_CODABLE:
+      return _("Not codable");
+    case FACET_LABEL_UNSET:
+    default:
+      return unset;
+    }
+}

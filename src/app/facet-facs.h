@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "store/facet-store.h"
+
 G_BEGIN_DECLS
 
 /* "Lip corner puller" for 12, in the user's language; "Action unit 99"
@@ -22,5 +24,8 @@ const char *facet_facs_group (int au);
 /* FACS intensity letters: "A" .. "E" for levels 1-5 (facet_intensity_to_level
  * in the store), "" for 0. */
 const char *facet_facs_intensity_letter (int   level);
+/* "Present", "Absent", "Not codable", translated; @unset for UNSET. */
+const char *facet_facs_state_text (FacetLabelState  state,
+                                   const char      *unset);
 
 G_END_DECLS

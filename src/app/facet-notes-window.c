@@ -12,6 +12,7 @@
 
 #include "facet-facs.h"
 #include "facet-notes-window.h"
+#include "facet-reload.h"
 #include "facet-window-private.h"
 
 struct _FacetNotesWindow
@@ -24,8 +25,7 @@ struct _FacetNotesWindow
   GtkListBox      *list;
   GtkStack        *stack;
   GPtrArray       *notes;   /* FacetStoreNote shown, in row order */
-  gboolean         loading;
-  gboolean         again;
+  FacetReload     *reload;  /* the list, read again on a search or a change */
   gboolean         disposed;
   gulong           changed_handler;
 };
@@ -98,21 +98,15 @@ describe (FacetNotesWindow     *self,
 }
 
 static void
-list_done (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
+list_done (GObject      *owner,
+           GObject      *object,
+           GAsyncResult *result)
 {
-  g_autoptr (FacetNotesWindow) self = user_data;
+  FacetNotesWindow *self = FACET_NOTES_WINDOW (owner);
   g_autoptr (GError) error = NULL;
   GPtrArray *notes = facet_project_run_finish (FACET_PROJECT (object), result, &error);
   GtkWidget *child;
 
-  self->loading = FALSE;
-  if (self->disposed)
-    {
-      g_clear_pointer (&notes, g_ptr_array_unref);
-      return;
-    }
   if (notes == NULL)
     {
       if (self->window != NULL)
@@ -143,29 +137,29 @@ list_done (GObject      *object,
       gtk_list_box_append (self->list, row);
     }
   gtk_stack_set_visible_child_name (self->stack, notes->len > 0 ? "list" : "empty");
-  if (self->again)
-    {
-      self->again = FALSE;
-      reload (self);
-    }
+}
+
+static gboolean
+list_start (GObject             *owner,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  FacetNotesWindow *self = FACET_NOTES_WINDOW (owner);
+  const char *text;
+
+  if (self->disposed)
+    return FALSE;
+  text = gtk_editable_get_text (GTK_EDITABLE (self->search));
+  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, list_job, g_strdup (text), g_free,
+                     (GDestroyNotify) g_ptr_array_unref, cancellable, callback, user_data);
+  return TRUE;
 }
 
 static void
 reload (FacetNotesWindow *self)
 {
-  const char *text;
-
-  if (self->disposed)
-    return;
-  text = gtk_editable_get_text (GTK_EDITABLE (self->search));
-  if (self->loading)
-    {
-      self->again = TRUE;
-      return;
-    }
-  self->loading = TRUE;
-  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, list_job, g_strdup (text), g_free,
-                     (GDestroyNotify) g_ptr_array_unref, NULL, list_done, g_object_ref (self));
+  facet_reload_request (self->reload);
 }
 
 static void
@@ -227,7 +221,7 @@ gboolean
 facet_notes_window_is_loading (FacetNotesWindow *self)
 {
   g_return_val_if_fail (FACET_IS_NOTES_WINDOW (self), FALSE);
-  return self->loading || self->notes == NULL;
+  return facet_reload_is_busy (self->reload) || self->notes == NULL;
 }
 
 GtkEditable *
@@ -432,6 +426,7 @@ facet_notes_window_dispose (GObject *object)
     g_object_remove_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
   self->window = NULL;
   self->disposed = TRUE;
+  facet_reload_invalidate (self->reload);
   if (self->project != NULL)
     g_clear_signal_handler (&self->changed_handler, self->project);
   g_clear_object (&self->project);
@@ -444,6 +439,7 @@ facet_notes_window_finalize (GObject *object)
   FacetNotesWindow *self = FACET_NOTES_WINDOW (object);
 
   g_clear_pointer (&self->notes, g_ptr_array_unref);
+  g_clear_pointer (&self->reload, facet_reload_free);
   G_OBJECT_CLASS (facet_notes_window_parent_class)->finalize (object);
 }
 
@@ -463,4 +459,5 @@ facet_notes_window_class_init (FacetNotesWindowClass *klass)
 static void
 facet_notes_window_init (FacetNotesWindow *self)
 {
+  self->reload = facet_reload_new (G_OBJECT (self), list_start, list_done);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "facet-project.h"
+#include "facet-reload.h"
 
 /* One worker thread with its own connection and a FIFO of jobs, so that
  * label edits happen in the order the coder made them. */
@@ -51,7 +52,7 @@ struct _FacetProject
   char         *coder;
   char         *layer;        /* NULL: the final layer */
   gint64        serials[4];
-  gboolean      polling;
+  FacetReload  *poll;       /* reading the change counters: one read at a time */
   guint         reload_serial;
   int          *scheme;       /* the lab's coding scheme, ascending; NULL: the model's AUs */
   int           n_scheme;
@@ -407,6 +408,14 @@ facet_project_open_finish (GAsyncResult  *result,
 
 /* ---- Object ---------------------------------------------------------------------------------- */
 
+static gboolean poll_start (GObject             *owner,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             data);
+static void     poll_done  (GObject             *owner,
+                            GObject             *object,
+                            GAsyncResult        *result);
+
 static void
 facet_project_finalize (GObject *object)
 {
@@ -417,6 +426,7 @@ facet_project_finalize (GObject *object)
       worker_stop (self->workers[i]);
   if (self->watch_target != NULL)
     g_rc_box_release_full (self->watch_target, watch_target_free);
+  g_clear_pointer (&self->poll, facet_reload_free);
   g_clear_pointer (&self->videos, g_ptr_array_unref);
   g_clear_pointer (&self->models, g_ptr_array_unref);
   g_free (self->scheme);
@@ -535,6 +545,7 @@ static void
 facet_project_init (FacetProject *self)
 {
   self->common_threshold = NAN;
+  self->poll = facet_reload_new (G_OBJECT (self), poll_start, poll_done);
 }
 
 const char *
@@ -840,15 +851,14 @@ serials_job (FacetStore   *store,
 }
 
 static void
-poll_done (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
+poll_done (GObject      *owner,
+           GObject      *object,
+           GAsyncResult *result)
 {
-  FacetProject *self = FACET_PROJECT (object);
+  FacetProject *self = FACET_PROJECT (owner);
   g_autofree gint64 *serials = facet_project_run_finish (self, result, NULL);
   guint what = 0;
 
-  self->polling = FALSE;
   if (serials == NULL)
     return;
   for (guint i = 0; i < G_N_ELEMENTS (change_kinds); i++)
@@ -864,16 +874,23 @@ poll_done (GObject      *object,
   g_signal_emit (self, signals[CHANGED], 0, what, (gint64) 0, (gint64) 0, (gint64) -1);
 }
 
+static gboolean
+poll_start (GObject             *owner,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             data)
+{
+  facet_project_run (FACET_PROJECT (owner), FACET_PROJECT_QUEUE_LOAD, serials_job, NULL, NULL,
+                     g_free, cancellable, callback, data);
+  return TRUE;
+}
+
 void
 facet_project_poll (FacetProject *self)
 {
   g_return_if_fail (FACET_IS_PROJECT (self));
 
-  if (self->polling)
-    return;
-  self->polling = TRUE;
-  facet_project_run (self, FACET_PROJECT_QUEUE_LOAD, serials_job, NULL, NULL, g_free, NULL,
-                     poll_done, NULL);
+  facet_reload_request (self->poll);
 }
 
 /* ---- Frames ---------------------------------------------------------------------------------- */
@@ -954,6 +971,34 @@ FacetFrameState *
 facet_project_load_frame_finish (FacetProject  *self,
                                  GAsyncResult  *result,
                                  GError       **error)
+{
+  return facet_project_run_finish (self, result, error);
+}
+
+static gpointer
+layers_job (FacetStore   *store,
+            gpointer      data,
+            GCancellable *cancellable,
+            GError      **error)
+{
+  return facet_store_list_layers (store, error);
+}
+
+void
+facet_project_list_layers_async (FacetProject        *self,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (FACET_IS_PROJECT (self));
+
+  facet_project_run (self, FACET_PROJECT_QUEUE_LOAD, layers_job, NULL, NULL,
+                     (GDestroyNotify) g_strfreev, NULL, callback, user_data);
+}
+
+GStrv
+facet_project_list_layers_finish (FacetProject  *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
 {
   return facet_project_run_finish (self, result, error);
 }

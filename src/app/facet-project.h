@@ -127,6 +127,13 @@ void             facet_project_load_frame_async (FacetProject       *self,
 FacetFrameState *facet_project_load_frame_finish (FacetProject      *self,
                                                 GAsyncResult        *result,
                                                 GError             **error);
+/* The coders' layers (facet_store_list_layers), read on the load queue. */
+void             facet_project_list_layers_async (FacetProject      *self,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+GStrv            facet_project_list_layers_finish (FacetProject     *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
 /* Sets [first, last] of @au (UNSET clears) as one undo step of the coder;
  * the result is the change set id (0 when nothing changed). */
 void             facet_project_set_labels_async (FacetProject       *self,

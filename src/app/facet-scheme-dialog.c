@@ -14,6 +14,7 @@
 
 #include <glib/gi18n.h>
 
+#include "facet-dialog-parts.h"
 #include "facet-facs.h"
 #include "facet-scheme-dialog.h"
 #include "facet-window-private.h"
@@ -132,7 +133,7 @@ facet_scheme_dialog_new (FacetWindow  *window,
 {
   FacetSchemeDialog *self;
   FacetStoreModel *m;
-  GtkWidget *box, *header, *cancel, *scroller, *content, *intro, *clamp;
+  GtkWidget *box, *content;
   GtkWidget *group = NULL;
   const char *last_group = NULL;
   g_autofree int *vocabulary = NULL;
@@ -150,33 +151,18 @@ facet_scheme_dialog_new (FacetWindow  *window,
   scheme = facet_project_get_scheme (project, &n_scheme);
 
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  header = adw_header_bar_new ();
-  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header),
-                                   adw_window_title_new (_("Coding Scheme"), NULL));
-  adw_header_bar_set_show_end_title_buttons (ADW_HEADER_BAR (header), FALSE);
-  cancel = gtk_button_new_with_mnemonic (_("_Cancel"));
-  g_signal_connect_swapped (cancel, "clicked", G_CALLBACK (gtk_window_destroy), self);
-  adw_header_bar_pack_start (ADW_HEADER_BAR (header), cancel);
-  self->save_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("_Save")));
-  gtk_widget_add_css_class (GTK_WIDGET (self->save_button), "suggested-action");
-  g_signal_connect_swapped (self->save_button, "clicked", G_CALLBACK (facet_scheme_dialog_save),
-                            self);
-  adw_header_bar_pack_end (ADW_HEADER_BAR (header), GTK_WIDGET (self->save_button));
-  gtk_box_append (GTK_BOX (box), header);
-
-  content = gtk_box_new (GTK_ORIENTATION_VERTICAL, 18);
-  gtk_widget_set_margin_top (content, 12);
-  gtk_widget_set_margin_bottom (content, 12);
-  gtk_widget_set_margin_start (content, 12);
-  gtk_widget_set_margin_end (content, 12);
-  intro = gtk_label_new (_("The codes this project's coders score. The model's action units are "
-                           "always in the list. Any other code ticked here is coded by hand: it "
-                           "has no prediction, and the panel, the timeline and the exports say "
-                           "so. U, its number and Enter select it; 1, 2, 3 label it."));
-  gtk_label_set_wrap (GTK_LABEL (intro), TRUE);
-  gtk_label_set_xalign (GTK_LABEL (intro), 0);
-  gtk_widget_add_css_class (intro, "dim-label");
-  gtk_box_append (GTK_BOX (content), intro);
+  gtk_box_append (GTK_BOX (box),
+                  facet_dialog_edit_header (GTK_WINDOW (self), _("Coding Scheme"),
+                                            G_CALLBACK (facet_scheme_dialog_save),
+                                            &self->save_button));
+  content = facet_dialog_body_new (18, 12, 12, 12);
+  gtk_box_append (GTK_BOX (content),
+                  facet_dialog_note_new (_("The codes this project's coders score. The model's "
+                                           "action units are always in the list. Any other code "
+                                           "ticked here is coded by hand: it has no prediction, "
+                                           "and the panel, the timeline and the exports say so. "
+                                           "U, its number and Enter select it; 1, 2, 3 label "
+                                           "it.")));
 
   vocabulary = facet_facs_list (&n);
   /* By kind (units, descriptors, head, eyes, gross behaviour), each by
@@ -221,15 +207,7 @@ facet_scheme_dialog_new (FacetWindow  *window,
         g_hash_table_insert (self->checks, GINT_TO_POINTER (au), check);
       }
     }
-  clamp = adw_clamp_new ();
-  adw_clamp_set_maximum_size (ADW_CLAMP (clamp), 640);
-  adw_clamp_set_child (ADW_CLAMP (clamp), content);
-  scroller = gtk_scrolled_window_new ();
-  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER,
-                                  GTK_POLICY_AUTOMATIC);
-  gtk_widget_set_vexpand (scroller, TRUE);
-  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), clamp);
-  gtk_box_append (GTK_BOX (box), scroller);
+  gtk_box_append (GTK_BOX (box), facet_dialog_scroll_clamped (content, 640));
   adw_window_set_content (ADW_WINDOW (self), box);
   return GTK_WIDGET (self);
 }

@@ -13,6 +13,7 @@
 
 #include "core/facet-core.h"
 
+#include "facet-reload.h"
 #include "facet-sidebar.h"
 
 struct _FacetSidebar
@@ -31,8 +32,7 @@ struct _FacetSidebar
   gboolean      rebuilding;
   gboolean      updating_models;
   guint         refresh_source;
-  gboolean      refreshing;
-  gboolean      refresh_again;
+  FacetReload  *stats_reload;  /* the progress figures of every video */
 };
 
 G_DEFINE_FINAL_TYPE (FacetSidebar, facet_sidebar, GTK_TYPE_WIDGET)
@@ -138,18 +138,15 @@ failed:
   return NULL;
 }
 
-static void refresh_now (FacetSidebar *self);
-
 static void
-stats_done (GObject      *object,
-            GAsyncResult *result,
-            gpointer      user_data)
+stats_done (GObject      *owner,
+            GObject      *object,
+            GAsyncResult *result)
 {
-  g_autoptr (FacetSidebar) self = user_data;
+  FacetSidebar *self = FACET_SIDEBAR (owner);
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) stats = facet_project_run_finish (FACET_PROJECT (object), result, &error);
 
-  self->refreshing = FALSE;
   if (stats == NULL)
     {
       g_warning ("cannot read the progress of the videos: %s", error->message);
@@ -178,27 +175,21 @@ stats_done (GObject      *object,
       gtk_accessible_update_property (GTK_ACCESSIBLE (bar), GTK_ACCESSIBLE_PROPERTY_VALUE_TEXT,
                                       text, -1);
     }
-  if (self->refresh_again)
-    {
-      self->refresh_again = FALSE;
-      facet_sidebar_refresh (self);
-    }
 }
 
-static void
-refresh_now (FacetSidebar *self)
+static gboolean
+stats_start (GObject             *owner,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
 {
+  FacetSidebar *self = FACET_SIDEBAR (owner);
   StatsJob *j;
   GPtrArray *videos;
   FacetStoreModel *m;
 
   if (self->project == NULL)
-    return;
-  if (self->refreshing)
-    {
-      self->refresh_again = TRUE;
-      return;
-    }
+    return FALSE;
   videos = facet_project_get_videos (self->project);
   j = g_new0 (StatsJob, 1);
   j->model_id = facet_project_get_model_id (self->project);
@@ -223,9 +214,15 @@ refresh_now (FacetSidebar *self)
       VideoStats s = { v->id, v->n_frames, 0, 0 };
       g_array_append_val (j->videos, s);
     }
-  self->refreshing = TRUE;
   facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, stats_job, j, stats_job_free,
-                     (GDestroyNotify) g_array_unref, NULL, stats_done, g_object_ref (self));
+                     (GDestroyNotify) g_array_unref, cancellable, callback, user_data);
+  return TRUE;
+}
+
+static void
+refresh_now (FacetSidebar *self)
+{
+  facet_reload_request (self->stats_reload);
 }
 
 static gboolean
@@ -478,6 +475,8 @@ static void
 on_model_changed (FacetSidebar *self)
 {
   update_model_selection (self);
+  /* Figures counted for the former model are dropped when they come. */
+  facet_reload_invalidate (self->stats_reload);
   refresh_now (self);
 }
 
@@ -499,6 +498,7 @@ facet_sidebar_set_project (FacetSidebar *self,
     g_signal_handlers_disconnect_by_data (self->project, self);
   g_set_object (&self->project, project);
   self->selected = 0;
+  facet_reload_invalidate (self->stats_reload);
   if (project != NULL)
     {
       g_signal_connect_swapped (project, "videos-changed", G_CALLBACK (rebuild), self);
@@ -552,6 +552,7 @@ facet_sidebar_dispose (GObject *object)
   FacetSidebar *self = (FacetSidebar *) object;
 
   g_clear_handle_id (&self->refresh_source, g_source_remove);
+  facet_reload_invalidate (self->stats_reload);
   if (self->project != NULL)
     g_signal_handlers_disconnect_by_data (self->project, self);
   g_clear_object (&self->project);
@@ -561,12 +562,22 @@ facet_sidebar_dispose (GObject *object)
 }
 
 static void
+facet_sidebar_finalize (GObject *object)
+{
+  FacetSidebar *self = (FacetSidebar *) object;
+
+  g_clear_pointer (&self->stats_reload, facet_reload_free);
+  G_OBJECT_CLASS (facet_sidebar_parent_class)->finalize (object);
+}
+
+static void
 facet_sidebar_class_init (FacetSidebarClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = facet_sidebar_dispose;
+  object_class->finalize = facet_sidebar_finalize;
 
   /**
    * FacetSidebar::video-selected:
@@ -638,6 +649,7 @@ facet_sidebar_init (FacetSidebar *self)
   g_type_ensure (ADW_TYPE_STATUS_PAGE);
   gtk_widget_init_template (GTK_WIDGET (self));
   self->rows = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->stats_reload = facet_reload_new (G_OBJECT (self), stats_start, stats_done);
   gtk_list_box_set_header_func (self->list, header_func, NULL, NULL);
   gtk_drop_down_set_factory (self->model_dropdown, button_factory);
   gtk_drop_down_set_list_factory (self->model_dropdown, list_factory);

@@ -18,6 +18,7 @@
 
 #include <glib/gi18n.h>
 
+#include "facet-dialog-parts.h"
 #include "facet-facs.h"
 #include "facet-thresholds-dialog.h"
 #include "facet-window-private.h"
@@ -308,7 +309,7 @@ facet_thresholds_dialog_new (FacetWindow  *window,
 {
   FacetThresholdsDialog *self;
   FacetStoreModel *m;
-  GtkWidget *box, *header, *cancel, *scroller, *list, *clamp, *content;
+  GtkWidget *box, *header, *list, *content;
   g_autofree char *title = NULL;
 
   g_return_val_if_fail (FACET_IS_PROJECT (project), NULL);
@@ -322,18 +323,10 @@ facet_thresholds_dialog_new (FacetWindow  *window,
   m = facet_project_find_model (project, model_id);
 
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  header = adw_header_bar_new ();
   title = g_strdup_printf (_("Thresholds of %s"), m ? m->name : "");
-  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title, NULL));
-  adw_header_bar_set_show_end_title_buttons (ADW_HEADER_BAR (header), FALSE);
-  cancel = gtk_button_new_with_mnemonic (_("_Cancel"));
-  g_signal_connect_swapped (cancel, "clicked", G_CALLBACK (gtk_window_destroy), self);
-  adw_header_bar_pack_start (ADW_HEADER_BAR (header), cancel);
-  self->save_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("_Save")));
-  gtk_widget_add_css_class (GTK_WIDGET (self->save_button), "suggested-action");
-  g_signal_connect_swapped (self->save_button, "clicked", G_CALLBACK (facet_thresholds_dialog_save),
-                            self);
-  adw_header_bar_pack_end (ADW_HEADER_BAR (header), GTK_WIDGET (self->save_button));
+  header = facet_dialog_edit_header (GTK_WINDOW (self), title,
+                                     G_CALLBACK (facet_thresholds_dialog_save),
+                                     &self->save_button);
   self->best_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("_Best F1 Each")));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->best_button),
                                _("Set every slider to the threshold with the highest F1 on the "
@@ -343,15 +336,8 @@ facet_thresholds_dialog_new (FacetWindow  *window,
   adw_header_bar_pack_end (ADW_HEADER_BAR (header), GTK_WIDGET (self->best_button));
   gtk_box_append (GTK_BOX (box), header);
 
-  content = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  gtk_widget_set_margin_top (content, 12);
-  gtk_widget_set_margin_bottom (content, 12);
-  gtk_widget_set_margin_start (content, 12);
-  gtk_widget_set_margin_end (content, 12);
-  self->intro = GTK_LABEL (gtk_label_new (_("Measuring the F1 on the coded frames…")));
-  gtk_label_set_wrap (self->intro, TRUE);
-  gtk_label_set_xalign (self->intro, 0);
-  gtk_widget_add_css_class (GTK_WIDGET (self->intro), "dim-label");
+  content = facet_dialog_body_new (12, 12, 12, 12);
+  self->intro = GTK_LABEL (facet_dialog_note_new (_("Measuring the F1 on the coded frames…")));
   gtk_box_append (GTK_BOX (content), GTK_WIDGET (self->intro));
   list = gtk_list_box_new ();
   gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
@@ -364,15 +350,7 @@ facet_thresholds_dialog_new (FacetWindow  *window,
         gtk_list_box_append (GTK_LIST_BOX (list), au_row (self, m->au_ids[i], m->thresholds[i]));
     }
   gtk_box_append (GTK_BOX (content), list);
-  clamp = adw_clamp_new ();
-  adw_clamp_set_maximum_size (ADW_CLAMP (clamp), 720);
-  adw_clamp_set_child (ADW_CLAMP (clamp), content);
-  scroller = gtk_scrolled_window_new ();
-  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER,
-                                  GTK_POLICY_AUTOMATIC);
-  gtk_widget_set_vexpand (scroller, TRUE);
-  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), clamp);
-  gtk_box_append (GTK_BOX (box), scroller);
+  gtk_box_append (GTK_BOX (box), facet_dialog_scroll_clamped (content, 720));
   adw_window_set_content (ADW_WINDOW (self), box);
 
   for (int i = 0; i < self->n_aus; i++)

@@ -178,7 +178,8 @@ facet_window_scheme_after_reset (FacetWindow *self)
   /* An event begun in another video or AU list is dropped, not finished here. */
   self->event_onset = -1;
   self->event_apex = -1;
-  self->marks_loading = FALSE;
+  /* A load for the former video is dropped when it comes. */
+  facet_reload_invalidate (self->marks_reload);
   facet_window_reload_marks (self);
 }
 
@@ -266,21 +267,21 @@ show_marks (FacetWindow *self)
 }
 
 static void
-marks_done (GObject      *object,
-            GAsyncResult *result,
-            gpointer      user_data)
+marks_done (GObject      *owner,
+            GObject      *object,
+            GAsyncResult *result)
 {
-  g_autoptr (FacetWindow) self = user_data;
+  FacetWindow *self = FACET_WINDOW (owner);
   g_autoptr (GError) error = NULL;
   Marks *m = facet_project_run_finish (FACET_PROJECT (object), result, &error);
 
-  self->marks_loading = FALSE;
   if (m == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         facet_window_toast (self, error->message);
+      return;
     }
-  else if (FACET_PROJECT (object) == self->project && m->video_id == self->video_id)
+  if (FACET_PROJECT (object) == self->project && m->video_id == self->video_id)
     {
       g_clear_pointer (&self->events, g_array_unref);
       g_clear_pointer (&self->notes, g_ptr_array_unref);
@@ -288,29 +289,29 @@ marks_done (GObject      *object,
       self->notes = g_steal_pointer (&m->notes);
       show_marks (self);
     }
-  if (m != NULL)
-    marks_free (m);
-  if (self->marks_again && self->project != NULL)
-    {
-      self->marks_again = FALSE;
-      facet_window_reload_marks (self);
-    }
+  marks_free (m);
+}
+
+static gboolean
+marks_start (GObject             *owner,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  FacetWindow *self = FACET_WINDOW (owner);
+
+  if (self->project == NULL || self->video_id == 0)
+    return FALSE;
+  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, marks_job,
+                     g_memdup2 (&self->video_id, sizeof (gint64)), g_free,
+                     marks_free, cancellable, callback, user_data);
+  return TRUE;
 }
 
 void
 facet_window_reload_marks (FacetWindow *self)
 {
-  if (self->project == NULL || self->video_id == 0)
-    return;
-  if (self->marks_loading)
-    {
-      self->marks_again = TRUE;
-      return;
-    }
-  self->marks_loading = TRUE;
-  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, marks_job,
-                     g_memdup2 (&self->video_id, sizeof (gint64)), g_free,
-                     marks_free, NULL, marks_done, g_object_ref (self));
+  facet_reload_request (self->marks_reload);
 }
 
 /* ---- Marking events ------------------------------------------------------------------------------ */
@@ -678,6 +679,7 @@ facet_window_init_marks (FacetWindow *self)
 
   self->event_onset = -1;
   self->event_apex = -1;
+  self->marks_reload = facet_reload_new (G_OBJECT (self), marks_start, marks_done);
   gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
   gtk_event_controller_set_name (controller, "facet-marking-keys");
   for (guint i = 0; i < G_N_ELEMENTS (coding_keys); i++)

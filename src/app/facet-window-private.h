@@ -7,6 +7,7 @@
 
 #include "facet-analysis.h"
 #include "facet-explainer.h"
+#include "facet-reload.h"
 #include "facet-sidebar.h"
 #include "facet-window.h"
 
@@ -88,14 +89,9 @@ struct _FacetWindow
   char                 *model_path;
 
   FacetFrameState      *frame_state;       /* of the current frame once loaded */
-  gboolean              frame_loading;
-  gboolean              frame_again;
-  guint                 generation;        /* raised when the video or model changes */
-
-  gboolean              probs_loading;
-  gboolean              probs_again;
-  gboolean              lanes_loading;
-  gboolean              lanes_again;
+  FacetReload          *frame_reload;      /* the frame's labels and face */
+  FacetReload          *probs_reload;      /* the timeline's curves; invalidated with the video */
+  FacetReload          *lanes_reload;      /* the timeline's label strips; likewise */
   guint                 edits_in_flight;
 
   gint64                explained_frame;   /* the frame the explainer was asked about */
@@ -114,8 +110,7 @@ struct _FacetWindow
   char                 *aus_signature;     /* model, thresholds and scheme the list was built from */
   GArray               *events;            /* FacetStoreEvent of the video shown */
   GPtrArray            *notes;             /* FacetStoreNote of the video shown */
-  gboolean              marks_loading;
-  gboolean              marks_again;
+  FacetReload          *marks_reload;      /* events and notes of the video shown */
   gint64                event_onset;       /* of the event being marked, -1: none */
   gint64                event_apex;
   int                   event_au;

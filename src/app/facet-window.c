@@ -7,8 +7,8 @@
  * read and written by FacetProject's worker threads, frames are decoded by
  * FacetPlayer, heat maps computed by FacetExplainer and videos analysed by
  * FacetAnalysis, all of which answer on the main context. Each answer is
- * checked against the current video, model and frame (`generation`), so a
- * late answer for something the coder has left is dropped.
+ * checked against the current video, model and frame, and the reloads
+ * (FacetReload) drop a late answer for something the coder has left.
  */
 #define G_LOG_DOMAIN "facet-window"
 
@@ -140,10 +140,10 @@ facet_window_is_settled (FacetWindow *self)
   if (facet_player_get_shown_frame (self->player) != frame
       || facet_frame_view_get_frame (self->frame_view) != frame)
     return FALSE;
-  if (self->frame_loading || self->frame_state == NULL || self->frame_state->frame != frame)
+  if (facet_reload_is_busy (self->frame_reload) || self->frame_state == NULL || self->frame_state->frame != frame)
     return FALSE;
-  if (self->probs_loading || self->lanes_loading || self->marks_loading
-      || self->edits_in_flight > 0)
+  if (facet_reload_is_busy (self->probs_reload) || facet_reload_is_busy (self->lanes_reload)
+      || facet_reload_is_busy (self->marks_reload) || self->edits_in_flight > 0)
     return FALSE;
   if (gtk_toggle_button_get_active (self->heatmap_toggle) && self->model_path != NULL
       && (self->explaining || self->explained_frame != frame))
@@ -357,7 +357,7 @@ maybe_explain (FacetWindow *self)
     return;
   if (self->video_crop != FACET_CROP_NONE)
     {
-      if (s == NULL || s->frame != frame || self->frame_loading)
+      if (s == NULL || s->frame != frame || facet_reload_is_busy (self->frame_reload))
         return;
       if (!s->has_face || !s->face.has_transform)
         {
@@ -399,15 +399,14 @@ on_explain_failed (FacetExplainer *explainer,
 }
 
 static void
-frame_state_done (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+frame_state_done (GObject      *owner,
+                  GObject      *object,
+                  GAsyncResult *result)
 {
-  g_autoptr (FacetWindow) self = user_data;
+  FacetWindow *self = FACET_WINDOW (owner);
   g_autoptr (GError) error = NULL;
   FacetFrameState *s = facet_project_load_frame_finish (FACET_PROJECT (object), result, &error);
 
-  self->frame_loading = FALSE;
   if (s == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -426,27 +425,28 @@ frame_state_done (GObject      *object,
       update_notice (self);
       maybe_explain (self);
     }
-  if (self->frame_again && self->project != NULL)
-    {
-      self->frame_again = FALSE;
-      facet_window_reload_frame_state (self);
-    }
+}
+
+static gboolean
+frame_state_start (GObject             *owner,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             data)
+{
+  FacetWindow *self = FACET_WINDOW (owner);
+
+  if (self->project == NULL || self->video_id == 0)
+    return FALSE;
+  facet_project_load_frame_async (self->project, self->video_id,
+                                  facet_player_get_frame (self->player), cancellable, callback,
+                                  data);
+  return TRUE;
 }
 
 void
 facet_window_reload_frame_state (FacetWindow *self)
 {
-  if (self->project == NULL || self->video_id == 0)
-    return;
-  if (self->frame_loading)
-    {
-      self->frame_again = TRUE;
-      return;
-    }
-  self->frame_loading = TRUE;
-  facet_project_load_frame_async (self->project, self->video_id,
-                                  facet_player_get_frame (self->player),
-                                  NULL, frame_state_done, g_object_ref (self));
+  facet_reload_request (self->frame_reload);
 }
 
 static void
@@ -519,12 +519,6 @@ lane_query_free (gpointer data)
   g_free (q);
 }
 
-typedef struct
-{
-  FacetWindow *self;
-  guint        generation;
-} Pending;
-
 static gpointer
 predictions_job (FacetStore   *store,
                  gpointer      data,
@@ -537,68 +531,57 @@ predictions_job (FacetStore   *store,
 }
 
 static void
-predictions_done (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+predictions_done (GObject      *owner,
+                  GObject      *object,
+                  GAsyncResult *result)
 {
-  Pending *p = user_data;
-  g_autoptr (FacetWindow) self = p->self;
+  FacetWindow *self = FACET_WINDOW (owner);
   g_autoptr (GError) error = NULL;
   g_autoptr (FacetPredictionSet) set = facet_project_run_finish (FACET_PROJECT (object), result,
                                                                  &error);
   FacetTimelineData *data = facet_timeline_get_data (self->timeline);
-  guint generation = p->generation;
 
-  g_free (p);
-  self->probs_loading = FALSE;
   if (set == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         facet_window_toast (self, error->message);
     }
-  else if (generation == self->generation && data != NULL
-           && (facet_window_scheme_remap_set (self, set),
-               set->n_aus == facet_timeline_data_get_n_lanes (data)))
+  else if (data != NULL && (facet_window_scheme_remap_set (self, set),
+                            set->n_aus == facet_timeline_data_get_n_lanes (data)))
     {
       facet_timeline_data_set_values (data, set->frames, set->probs, set->n);
       facet_timeline_data_changed (self->timeline);
     }
-  if (self->probs_again)
-    {
-      self->probs_again = FALSE;
-      facet_window_reload_predictions (self);
-    }
 }
 
 /* Loads what the timeline lacks: during an analysis only the new chunks. */
-void
-facet_window_reload_predictions (FacetWindow *self)
+static gboolean
+predictions_start (GObject             *owner,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data)
 {
+  FacetWindow *self = FACET_WINDOW (owner);
   FacetTimelineData *data = facet_timeline_get_data (self->timeline);
   LaneQuery *q;
-  Pending *p;
 
-  if (self->project == NULL || data == NULL || self->model_id == 0)
-    return;
-  if (self->probs_loading)
-    {
-      self->probs_again = TRUE;
-      return;
-    }
-  if (facet_timeline_data_first_unknown (data) >= facet_timeline_data_get_n_frames (data))
-    return;
+  if (self->project == NULL || data == NULL || self->model_id == 0
+      || facet_timeline_data_first_unknown (data) >= facet_timeline_data_get_n_frames (data))
+    return FALSE;
   q = g_new0 (LaneQuery, 1);
   q->model_id = self->model_id;
   q->video_id = self->video_id;
   q->first = facet_timeline_data_first_unknown (data);
   q->last = -1;
-  /* The generation travels with the job so that a late answer is dropped. */
-  p = g_new0 (Pending, 1);
-  p->self = g_object_ref (self);
-  p->generation = self->generation;
-  self->probs_loading = TRUE;
   facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, predictions_job, q, lane_query_free,
-                     (GDestroyNotify) facet_prediction_set_free, NULL, predictions_done, p);
+                     (GDestroyNotify) facet_prediction_set_free, cancellable, callback, user_data);
+  return TRUE;
+}
+
+void
+facet_window_reload_predictions (FacetWindow *self)
+{
+  facet_reload_request (self->probs_reload);
 }
 
 static gpointer
@@ -629,26 +612,21 @@ segments_job (FacetStore   *store,
 }
 
 static void
-segments_done (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
+segments_done (GObject      *owner,
+               GObject      *object,
+               GAsyncResult *result)
 {
-  Pending *p = user_data;
-  g_autoptr (FacetWindow) self = p->self;
+  FacetWindow *self = FACET_WINDOW (owner);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) lanes = facet_project_run_finish (FACET_PROJECT (object), result, &error);
   FacetTimelineData *data = facet_timeline_get_data (self->timeline);
-  guint generation = p->generation;
 
-  g_free (p);
-  self->lanes_loading = FALSE;
   if (lanes == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         facet_window_toast (self, error->message);
     }
-  else if (generation == self->generation && data != NULL
-           && (int) lanes->len == 2 * facet_timeline_data_get_n_lanes (data))
+  else if (data != NULL && (int) lanes->len == 2 * facet_timeline_data_get_n_lanes (data))
     {
       for (guint i = 0; i < lanes->len / 2; i++)
         {
@@ -664,36 +642,32 @@ segments_done (GObject      *object,
         }
       facet_timeline_data_changed (self->timeline);
     }
-  if (self->lanes_again)
-    {
-      self->lanes_again = FALSE;
-      facet_window_reload_lanes (self);
-    }
+}
+
+static gboolean
+segments_start (GObject             *owner,
+                GCancellable        *cancellable,
+                GAsyncReadyCallback  callback,
+                gpointer             user_data)
+{
+  FacetWindow *self = FACET_WINDOW (owner);
+  LaneQuery *q;
+
+  if (self->project == NULL || self->video_id == 0 || self->n_aus == 0)
+    return FALSE;
+  q = g_new0 (LaneQuery, 1);
+  q->video_id = self->video_id;
+  q->n_aus = self->n_aus;
+  q->au_ids = g_memdup2 (self->au_ids, sizeof (int) * self->n_aus);
+  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, segments_job, q, lane_query_free,
+                     (GDestroyNotify) g_ptr_array_unref, cancellable, callback, user_data);
+  return TRUE;
 }
 
 void
 facet_window_reload_lanes (FacetWindow *self)
 {
-  LaneQuery *q;
-  Pending *p;
-
-  if (self->project == NULL || self->video_id == 0 || self->n_aus == 0)
-    return;
-  if (self->lanes_loading)
-    {
-      self->lanes_again = TRUE;
-      return;
-    }
-  q = g_new0 (LaneQuery, 1);
-  q->video_id = self->video_id;
-  q->n_aus = self->n_aus;
-  q->au_ids = g_memdup2 (self->au_ids, sizeof (int) * self->n_aus);
-  p = g_new0 (Pending, 1);
-  p->self = g_object_ref (self);
-  p->generation = self->generation;
-  self->lanes_loading = TRUE;
-  facet_project_run (self->project, FACET_PROJECT_QUEUE_LOAD, segments_job, q, lane_query_free,
-                     (GDestroyNotify) g_ptr_array_unref, NULL, segments_done, p);
+  facet_reload_request (self->lanes_reload);
 }
 
 /* A new timeline for the current video and model. */
@@ -704,9 +678,9 @@ reset_timeline (FacetWindow *self)
                                                                 self->video_id) : NULL;
   FacetTimelineData *data = NULL;
 
-  self->generation++;
-  self->probs_again = FALSE;
-  self->lanes_again = FALSE;
+  /* Loads asked for the former video or model are dropped when they come. */
+  facet_reload_invalidate (self->probs_reload);
+  facet_reload_invalidate (self->lanes_reload);
   if (v != NULL)
     {
       data = facet_timeline_data_new (v->n_frames, self->n_aus);
@@ -718,9 +692,6 @@ reset_timeline (FacetWindow *self)
   facet_timeline_set_position (self->timeline, facet_player_get_frame (self->player));
   facet_timeline_set_selected_lane (self->timeline,
                                     MAX (facet_au_panel_get_selected (self->au_panel), 0));
-  /* Both loads carry the new generation: answers for the old one are dropped. */
-  self->probs_loading = FALSE;
-  self->lanes_loading = FALSE;
   facet_window_reload_predictions (self);
   facet_window_reload_lanes (self);
 }
@@ -1079,100 +1050,15 @@ facet_window_close_project (FacetWindow *self)
 
 /* ---- The demo -------------------------------------------------------------------------------- */
 
-typedef struct
-{
-  GWeakRef      self;
-  GMainContext *context;
-  char         *folder;
-  double        fraction;
-  char         *message;
-} DemoBuild;
-
 static void
-demo_build_free (gpointer data)
+demo_progress (GObject    *source,
+               double      fraction,
+               const char *message)
 {
-  DemoBuild *d = data;
+  FacetWindow *self = FACET_WINDOW (source);
 
-  g_weak_ref_clear (&d->self);
-  g_main_context_unref (d->context);
-  g_free (d->folder);
-  g_free (d->message);
-  g_free (d);
-}
-
-typedef struct
-{
-  GWeakRef self;
-  double   fraction;
-  char    *message;
-} DemoProgress;
-
-static void
-demo_progress_free (gpointer data)
-{
-  DemoProgress *p = data;
-
-  g_weak_ref_clear (&p->self);
-  g_free (p->message);
-  g_free (p);
-}
-
-static gboolean
-demo_progress_deliver (gpointer data)
-{
-  DemoProgress *p = data;
-  g_autoptr (FacetWindow) self = g_weak_ref_get (&p->self);
-
-  if (self == NULL)
-    return G_SOURCE_REMOVE;
-  gtk_progress_bar_set_fraction (self->loading_progress, p->fraction);
-  gtk_progress_bar_set_text (self->loading_progress, p->message);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-demo_progress (double      fraction,
-               const char *message,
-               gpointer    user_data)
-{
-  DemoBuild *d = user_data;
-  DemoProgress *p = g_new0 (DemoProgress, 1);
-  g_autoptr (FacetWindow) self = g_weak_ref_get (&d->self);
-
-  g_weak_ref_init (&p->self, self);
-  p->fraction = fraction;
-  p->message = g_strdup (message);
-  g_main_context_invoke_full (d->context, G_PRIORITY_DEFAULT, demo_progress_deliver, p,
-                              demo_progress_free);
-}
-
-static void
-demo_thread (GTask        *task,
-             gpointer      source_object,
-             gpointer      task_data,
-             GCancellable *cancellable)
-{
-  DemoBuild *d = task_data;
-  g_autoptr (GBytes) bytes = NULL;
-  g_autoptr (FacetDemoRecipe) recipe = NULL;
-  GError *error = NULL;
-  char *project;
-
-  bytes = g_resources_lookup_data ("/io/github/facet/Facet/facet-demo.recipe", 0, &error);
-  if (bytes != NULL)
-    recipe = facet_demo_recipe_load_from_data (g_bytes_get_data (bytes, NULL),
-                                               g_bytes_get_size (bytes),
-                                               "facet-demo.recipe", &error);
-  if (recipe == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  project = facet_demo_build (recipe, d->folder, demo_progress, d, cancellable, &error);
-  if (project == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, project, g_free);
+  gtk_progress_bar_set_fraction (self->loading_progress, fraction);
+  gtk_progress_bar_set_text (self->loading_progress, message);
 }
 
 static void
@@ -1182,7 +1068,7 @@ demo_built (GObject      *object,
 {
   FacetWindow *self = FACET_WINDOW (object);
   g_autoptr (GError) error = NULL;
-  g_autofree char *project = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autofree char *project = facet_demo_build_finish (result, &error);
 
   if (project == NULL)
     {
@@ -1208,20 +1094,15 @@ void
 facet_window_open_demo (FacetWindow *self,
                         const char  *folder)
 {
-  g_autoptr (GTask) task = NULL;
   g_autofree char *project = NULL;
-  DemoBuild *d;
+  g_autofree char *where = NULL;
 
   g_return_if_fail (FACET_IS_WINDOW (self));
 
-  d = g_new0 (DemoBuild, 1);
-  g_weak_ref_init (&d->self, self);
-  d->context = g_main_context_ref_thread_default ();
-  d->folder = folder ? g_strdup (folder) : facet_demo_default_folder ();
-  project = facet_demo_project_path (d->folder);
+  where = folder ? g_strdup (folder) : facet_demo_default_folder ();
+  project = facet_demo_project_path (where);
   if (g_file_test (project, G_FILE_TEST_IS_REGULAR))
     {
-      demo_build_free (d);
       facet_window_open_project (self, project, FALSE, TRUE);
       return;
     }
@@ -1237,10 +1118,8 @@ facet_window_open_demo (FacetWindow *self,
                                    _("Recording synthetic subjects with known action units. This "
                                      "happens once; the model then analyses them while you look."));
   gtk_stack_set_visible_child_name (self->main_stack, "loading");
-  task = g_task_new (self, self->open_cancellable, demo_built, NULL);
-  g_task_set_source_tag (task, facet_window_open_demo);
-  g_task_set_task_data (task, d, demo_build_free);
-  g_task_run_in_thread (task, demo_thread);
+  facet_demo_build_async (G_OBJECT (self), "/io/github/facet/Facet/facet-demo.recipe", where,
+                          demo_progress, self->open_cancellable, demo_built, NULL);
 }
 
 /* ---- Analysis -------------------------------------------------------------------------------- */
@@ -1465,6 +1344,11 @@ facet_window_dispose (GObject *object)
   FacetWindow *self = (FacetWindow *) object;
 
   g_clear_handle_id (&self->poll_source, g_source_remove);
+  /* Nothing read for this window is shown or asked again. */
+  facet_reload_invalidate (self->frame_reload);
+  facet_reload_invalidate (self->probs_reload);
+  facet_reload_invalidate (self->lanes_reload);
+  facet_reload_invalidate (self->marks_reload);
   if (self->open_cancellable != NULL)
     g_cancellable_cancel (self->open_cancellable);
   g_clear_object (&self->open_cancellable);
@@ -1504,6 +1388,18 @@ facet_window_dispose (GObject *object)
 }
 
 static void
+facet_window_finalize (GObject *object)
+{
+  FacetWindow *self = (FacetWindow *) object;
+
+  g_clear_pointer (&self->frame_reload, facet_reload_free);
+  g_clear_pointer (&self->probs_reload, facet_reload_free);
+  g_clear_pointer (&self->lanes_reload, facet_reload_free);
+  g_clear_pointer (&self->marks_reload, facet_reload_free);
+  G_OBJECT_CLASS (facet_window_parent_class)->finalize (object);
+}
+
+static void
 facet_window_class_init (FacetWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1511,6 +1407,7 @@ facet_window_class_init (FacetWindowClass *klass)
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = facet_window_dispose;
+  object_class->finalize = facet_window_finalize;
   window_class->close_request = on_close_request;
 
   g_type_ensure (FACET_TYPE_AU_PANEL);
@@ -1583,6 +1480,9 @@ facet_window_init (FacetWindow *self)
   self->in_point = -1;
   self->review_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->au_typed = g_string_new (NULL);
+  self->frame_reload = facet_reload_new (G_OBJECT (self), frame_state_start, frame_state_done);
+  self->probs_reload = facet_reload_new (G_OBJECT (self), predictions_start, predictions_done);
+  self->lanes_reload = facet_reload_new (G_OBJECT (self), segments_start, segments_done);
 
   self->settings = g_settings_new ("io.github.facet.Facet");
   gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (self->settings,

@@ -5,7 +5,8 @@
  * byte, on any machine — one encoder thread (x264's output depends on its
  * thread count), FFmpeg's bit-exact flags for the codec and the muxer (no
  * version strings, no random Matroska segment UID), a C integer DCT for
- * MJPEG and MPEG-4, and a bit-exact RGB-to-YUV conversion.
+ * MJPEG and MPEG-4, a bit-exact RGB-to-YUV conversion, and x264 without
+ * macroblock-tree rate control (which reads memory it never wrote).
  *
  * The file is written under a temporary name next to the target and renamed
  * when finished, so an interrupted run never leaves a half-written video
@@ -135,6 +136,17 @@ configure_encoder (FacetMediaWriter              *writer,
       /* RGB-to-YUV in swscale uses BT.601, limited range: say so. */
       enc->colorspace = AVCOL_SPC_SMPTE170M;
       enc->color_range = AVCOL_RANGE_MPEG;
+      /* Macroblock-tree rate control is off: with it, Debian 12's x264
+       * (0.164) reads memory it never wrote (its assembly; asm=0 does not),
+       * and the same frames came out different from run to run with the
+       * state of the heap (MALLOC_PERTURB_ shows it at once). */
+      if (av_opt_set_int (enc->priv_data, "mbtree", 0, 0) < 0)
+        {
+          g_set_error (error, FACET_MEDIA_ERROR, FACET_MEDIA_ERROR_UNSUPPORTED,
+                       "%s: this x264 has no “mbtree” option, so its output would not be "
+                       "reproducible", writer->path);
+          return FALSE;
+        }
       if (av_opt_set (enc->priv_data, "preset", options->preset ? options->preset : "fast", 0) < 0
           || av_opt_set (enc->priv_data, "crf", crf, 0) < 0)
         {

@@ -27,35 +27,7 @@
 #define TIMEOUT 60.0
 
 /* Two subjects, three seconds each: small enough for `make check`. */
-static const char recipe[] =
-  "[Demo]\nName=ui test\nFramesPerSecond=10\nFrameSize=160\nCodec=h264\nCrop=aligned\n"
-  "LabelledFraction=0.5\nCoder=Importer\n"
-  "[Subject A1]\nSeed=11\nRecording=1\nSeconds=3\n"
-  "[Subject B2]\nSeed=22\nRecording=2\nSeconds=3\n";
-
-static struct
-{
-  char             *folder;
-  char             *project;
-  char             *artefacts;
-  FacetApplication *app;
-  FacetWindow      *window;
-} fx;
-
-static FacetLabel
-read_label (gint64 video,
-            gint64 frame,
-            int    au)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
-  FacetLabel label = { 0 };
-
-  g_assert_no_error (error);
-  facet_store_get_label (store, video, frame, au, &label, &error);
-  g_assert_no_error (error);
-  return label;
-}
+static UiFixture fx;
 
 /* A second model row for the same file (as a copy of it would be), so
  * that the sidebar has a model to switch to. */
@@ -80,19 +52,6 @@ add_second_model (void)
   info.config_json = m->config_json;
   g_assert_cmpint (facet_store_add_model (store, &info, &error), ==, 2);
   g_assert_no_error (error);
-}
-
-static void
-settle (void)
-{
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the window did not settle within %.0f s", TIMEOUT);
-}
-
-static gint64
-frame (void)
-{
-  return facet_player_get_frame (facet_window_get_player (fx.window));
 }
 
 static void
@@ -121,8 +80,8 @@ test_step (void)
   ui_focus (GTK_WINDOW (fx.window));
   for (int i = 0; i < 3; i++)
     ui_key (XK_Right, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 3);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 3);
   /* The picture on screen is that frame, not a neighbour. */
   g_assert_cmpint (facet_frame_view_get_frame (facet_window_get_frame_view (fx.window)), ==, 3);
   position = facet_transport_dup_position_text (facet_window_get_transport (fx.window));
@@ -130,17 +89,17 @@ test_step (void)
 
   /* A second is ten frames here. */
   ui_key (XK_Right, TRUE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 13);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 13);
   ui_key (XK_Left, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 12);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 12);
   ui_key (XK_End, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 29);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 29);
   ui_key (XK_Home, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 0);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 0);
   g_assert_cmpint (facet_timeline_get_position (facet_window_get_timeline (fx.window)), ==, 0);
 }
 
@@ -155,54 +114,54 @@ test_label_keys (void)
   /* Frame 20 is past the imported half: unlabelled. */
   for (int i = 0; i < 2; i++)
     ui_key (XK_Right, TRUE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 20);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 20);
   facet_au_panel_set_selected (panel, 0);
   ui_key (XK_Down, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, 1);
   au = facet_au_panel_get_au (panel, 1);
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_UNSET);
 
   ui_key (XK_1, FALSE, FALSE);
-  settle ();
-  l = read_label (1, 20, au);
+  ui_settle (fx.window, TIMEOUT);
+  l = ui_read_label (fx.project, 1, 20, au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_cmpint (l.source, ==, FACET_LABEL_SOURCE_HUMAN);
   g_assert_cmpstr (l.coder, ==, "ui-test");
   g_assert_cmpint (facet_au_panel_get_label_state (panel, 1), ==, FACET_LABEL_PRESENT);
 
   ui_key (XK_2, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_ABSENT);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_ABSENT);
   ui_key (XK_3, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_NOT_CODABLE);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_NOT_CODABLE);
   g_assert_cmpint (facet_au_panel_get_label_state (panel, 1), ==, FACET_LABEL_NOT_CODABLE);
 
   /* Undo walks back through the store's history, redo forward again. */
   ui_key (XK_z, FALSE, TRUE);
-  settle ();
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_ABSENT);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_ABSENT);
   ui_key (XK_z, FALSE, TRUE);
-  settle ();
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_PRESENT);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_PRESENT);
   ui_key (XK_z, TRUE, TRUE);
-  settle ();
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_ABSENT);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_ABSENT);
   g_assert_cmpint (facet_au_panel_get_label_state (panel, 1), ==, FACET_LABEL_ABSENT);
 
   ui_key (XK_0, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_UNSET);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_UNSET);
   g_assert_cmpint (facet_au_panel_get_label_state (panel, 1), ==, FACET_LABEL_UNSET);
 
   /* Moving on keeps the label where it was made. */
   ui_key (XK_Right, FALSE, FALSE);
   ui_key (XK_1, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (read_label (1, 21, au).state, ==, FACET_LABEL_PRESENT);
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_UNSET);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 21, au).state, ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_UNSET);
 }
 
 static void
@@ -217,7 +176,7 @@ test_range (void)
 
   ui_focus (GTK_WINDOW (fx.window));
   facet_timeline_zoom_fit (timeline);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   y = facet_timeline_layout_lane_y (l, lane) + l->lane_height / 2;
   x0 = facet_timeline_layout_frame_to_x (l, 16.5);
   x1 = facet_timeline_layout_frame_to_x (l, 24.5);
@@ -231,11 +190,11 @@ test_range (void)
   g_assert_true (facet_timeline_get_range (timeline, NULL, NULL, NULL));
   ui_focus (GTK_WINDOW (fx.window));
   ui_key (XK_1, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_false (facet_timeline_get_range (timeline, NULL, NULL, NULL));
   for (gint64 f = 16; f <= 24; f++)
-    g_assert_cmpint (read_label (1, f, au).state, ==, FACET_LABEL_PRESENT);
-  g_assert_cmpint (read_label (1, 25, au).state, ==, FACET_LABEL_UNSET);
+    g_assert_cmpint (ui_read_label (fx.project, 1, f, au).state, ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 25, au).state, ==, FACET_LABEL_UNSET);
   /* The lane shows the new run. */
   {
     guint n;
@@ -248,9 +207,9 @@ test_range (void)
 
   /* One undo step takes the whole range back. */
   ui_key (XK_z, FALSE, TRUE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   for (gint64 f = 16; f <= 24; f++)
-    g_assert_cmpint (read_label (1, f, au).state, ==, FACET_LABEL_UNSET);
+    g_assert_cmpint (ui_read_label (fx.project, 1, f, au).state, ==, FACET_LABEL_UNSET);
 }
 
 typedef struct
@@ -275,7 +234,7 @@ set_overlay (GSettings     *settings,
     ui_key (XK_h, FALSE, FALSE);
   if ((g_settings_get_enum (settings, "heatmap-source") == 1) != o->per_au)
     ui_key (XK_m, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (g_settings_get_boolean (settings, "show-face-box"), ==, o->box);
   g_assert_cmpint (g_settings_get_boolean (settings, "show-landmarks"), ==, o->landmarks);
   g_assert_cmpint (g_settings_get_boolean (settings, "show-heatmap"), ==, o->heatmap);
@@ -299,7 +258,7 @@ test_screenshots (void)
   ui_focus (GTK_WINDOW (fx.window));
   /* A frame with a face, a few into the video. */
   facet_window_show_video (fx.window, 2, 7);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_true (ui_widget_bounds (GTK_WIDGET (facet_window_get_frame_view (fx.window)),
                                    GTK_WIDGET (fx.window), &view));
   for (guint i = 0; i < G_N_ELEMENTS (overlays); i++)
@@ -345,7 +304,7 @@ test_screenshots (void)
 static void
 test_review (void)
 {
-  gint64 before_video = facet_window_get_video_id (fx.window), before = frame ();
+  gint64 before_video = facet_window_get_video_id (fx.window), before = ui_frame (fx.window);
   gboolean moved = FALSE;
 
   ui_focus (GTK_WINDOW (fx.window));
@@ -353,10 +312,10 @@ test_review (void)
   for (int i = 0; i < 3; i++)
     {
       ui_key (XK_n, FALSE, FALSE);
-      settle ();
-      moved |= facet_window_get_video_id (fx.window) != before_video || frame () != before;
+      ui_settle (fx.window, TIMEOUT);
+      moved |= facet_window_get_video_id (fx.window) != before_video || ui_frame (fx.window) != before;
       before_video = facet_window_get_video_id (fx.window);
-      before = frame ();
+      before = ui_frame (fx.window);
     }
   g_assert_true (moved);
 }
@@ -447,7 +406,7 @@ test_add_media (void)
   g_assert_cmpuint (facet_project_get_videos (facet_window_get_project (fx.window))->len, ==, 3);
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (add)), ==, "_Close");
   gtk_window_destroy (found);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
 }
 
 /* A child of a template by its id in the .ui file. */
@@ -540,11 +499,11 @@ test_zoom_face (void)
   double centre;
 
   facet_window_show_video (fx.window, 2, 7);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_focus (GTK_WINDOW (fx.window));
   g_assert_true (facet_frame_view_get_face_bounds (view, &whole));
   ui_key (XK_z, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpfloat (facet_frame_view_get_zoom (view), ==, 2.0);
   g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
   g_assert_cmpfloat_with_epsilon (zoomed.size.width / whole.size.width, 2.0, 0.02);
@@ -553,11 +512,11 @@ test_zoom_face (void)
   g_assert_cmpfloat (centre, >, 0);
   g_assert_cmpfloat (centre, <, gtk_widget_get_width (GTK_WIDGET (view)));
   ui_key (XK_z, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
   g_assert_cmpfloat_with_epsilon (zoomed.size.width / whole.size.width, 4.0, 0.04);
   ui_key (XK_z, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpfloat (facet_frame_view_get_zoom (view), ==, 1.0);
   g_assert_true (facet_frame_view_get_face_bounds (view, &zoomed));
   g_assert_cmpfloat_with_epsilon (zoomed.size.width, whole.size.width, 0.5);
@@ -576,26 +535,26 @@ test_type_au (void)
       lane12 = i;
   g_assert_cmpint (lane12, >, 0);
   facet_window_show_video (fx.window, 1, 26);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_focus (GTK_WINDOW (fx.window));
   facet_au_panel_set_selected (panel, 0);
-  g_assert_cmpint (read_label (1, 26, first).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 26, first).state, ==, FACET_LABEL_UNSET);
   ui_key (XK_u, FALSE, FALSE);
   ui_type ("12");
   ui_key (XK_Return, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane12);
   /* The digits typed were not labels. */
-  g_assert_cmpint (read_label (1, 26, first).state, ==, FACET_LABEL_UNSET);
-  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 26, first).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 26, 12).state, ==, FACET_LABEL_UNSET);
   ui_key (XK_1, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_PRESENT);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 26, 12).state, ==, FACET_LABEL_PRESENT);
 
   ui_key (XK_u, FALSE, FALSE);
   ui_type ("99");
   ui_key (XK_Return, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane12);
   g_assert_cmpstr (facet_window_get_last_toast (fx.window), ==,
                    "AU99 is not in the coding scheme: add it in the menu's Coding Scheme");
@@ -604,8 +563,8 @@ test_type_au (void)
   ui_type ("4");
   ui_key (XK_Escape, FALSE, FALSE);
   ui_key (XK_2, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (read_label (1, 26, 12).state, ==, FACET_LABEL_ABSENT);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 26, 12).state, ==, FACET_LABEL_ABSENT);
 }
 
 /* ---- Defects a new coder met (issue 19) ------------------------------------- */
@@ -642,7 +601,7 @@ test_goto (void)
   g_autofree char *cut = NULL;
 
   facet_window_show_video (fx.window, 1, 3);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_focus (GTK_WINDOW (fx.window));
   ui_key (XK_g, FALSE, TRUE);
   g_assert_true (ui_wait (popover_mapped, NULL, 5.0));
@@ -655,8 +614,8 @@ test_goto (void)
   if (!ui_wait (entry_reads, (gpointer) "15", 5.0))
     g_error ("typing 15 over 3 gave '%s'", gtk_editable_get_text (GTK_EDITABLE (goto_entry ())));
   ui_key (XK_Return, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 15);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 15);
   g_assert_false (popover_mapped (NULL));
 }
 
@@ -693,34 +652,34 @@ test_accept_all (void)
   FacetLabel l;
 
   facet_window_show_video (fx.window, 1, f);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_focus (GTK_WINDOW (fx.window));
   facet_au_panel_set_selected (panel, 0);
-  g_assert_cmpint (read_label (1, f, other).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, f, other).state, ==, FACET_LABEL_UNSET);
   /* Absent or present, whichever the model does not say: accepting
    * would change it. */
   ui_key (XK_1, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_key (XK_a, TRUE, FALSE);
-  settle ();
-  l = read_label (1, f, own);
+  ui_settle (fx.window, TIMEOUT);
+  l = ui_read_label (fx.project, 1, f, own);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_cmpint (l.source, ==, FACET_LABEL_SOURCE_HUMAN);
-  l = read_label (1, f, other);
+  l = ui_read_label (fx.project, 1, f, other);
   g_test_message ("after Shift+A: %s", facet_window_get_last_toast (fx.window));
   g_assert_cmpint (l.state, !=, FACET_LABEL_UNSET);
   g_assert_cmpint (l.source, ==, FACET_LABEL_SOURCE_ACCEPTED);
   /* Once every AU is labelled there is nothing left, and it says so. */
   ui_key (XK_a, TRUE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpstr (facet_window_get_last_toast (fx.window), ==,
                    "Every action unit of this frame is labelled already");
   /* Undo says what it took back: the accepted ones, not the coder's. */
   ui_key (XK_z, FALSE, TRUE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_nonnull (strstr (facet_window_get_last_toast (fx.window), "Undone: "));
-  g_assert_cmpint (read_label (1, f, other).state, ==, FACET_LABEL_UNSET);
-  g_assert_cmpint (read_label (1, f, own).state, ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, f, other).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, f, own).state, ==, FACET_LABEL_PRESENT);
 }
 
 /* Home/End move in the video wherever the focus is; a click on the
@@ -734,18 +693,18 @@ test_home_end (void)
   int selected;
 
   facet_window_show_video (fx.window, 1, 5);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_focus (GTK_WINDOW (fx.window));
   g_assert_nonnull (row);
   gtk_widget_grab_focus (row);
   selected = facet_au_panel_get_selected (panel);
   ui_key (XK_End, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 29);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 29);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, selected);
   ui_key (XK_Home, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 0);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 0);
   ui_click (view, 10, 10);
   g_assert_true (gtk_root_get_focus (GTK_ROOT (fx.window)) == view);
 }
@@ -763,18 +722,18 @@ test_panel_scroll (void)
 
   ui_focus (GTK_WINDOW (fx.window));
   facet_au_panel_set_selected (panel, 0);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   /* The list is longer than the panel: there is something to scroll. */
   g_test_message ("AU list: %.0f px in %.0f", gtk_adjustment_get_upper (adj),
                   gtk_adjustment_get_page_size (adj));
   g_assert_cmpfloat (gtk_adjustment_get_upper (adj), >, gtk_adjustment_get_page_size (adj) + 40);
   for (int i = 1; i < n; i++)
     ui_key (XK_Down, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, n - 1);
   g_assert_true (facet_au_panel_selected_in_view (panel));
   facet_timeline_set_selected_lane (facet_window_get_timeline (fx.window), 0);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, 0);
   g_assert_true (facet_au_panel_selected_in_view (panel));
 }
@@ -848,10 +807,10 @@ test_switch_model (void)
   pick_model (dropdown, "2 · ");
   g_assert_true (ui_wait (model_is, GINT_TO_POINTER (2), 5.0));
   g_assert_cmpuint (gtk_drop_down_get_selected (GTK_DROP_DOWN (dropdown)), ==, 1);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   pick_model (dropdown, "1 · ");
   g_assert_true (ui_wait (model_is, GINT_TO_POINTER (1), 5.0));
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
 }
 
 /* "Next to check" steps by event: never into a run shown before; E marks
@@ -870,11 +829,11 @@ test_review_events (void)
       int au, lane;
 
       ui_key (XK_n, FALSE, FALSE);
-      settle ();
+      ui_settle (fx.window, TIMEOUT);
       if (!facet_window_get_review_event (fx.window, &video, &au, &first, &last, &apex))
         break;
       g_assert_cmpint (facet_window_get_video_id (fx.window), ==, video);
-      g_assert_cmpint (frame (), ==, apex);
+      g_assert_cmpint (ui_frame (fx.window), ==, apex);
       g_assert_cmpint (first, <=, apex);
       g_assert_cmpint (apex, <=, last);
       for (int k = 0; k < n; k++)
@@ -998,37 +957,11 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSettings) settings = NULL;
-  double seconds;
-  int status;
-
-  g_test_init (&argc, &argv, NULL);
-  gtk_init ();
-  adw_init ();
-  if (!ui_input_available ())
-    {
-      g_printerr ("no X display with XTest: run under tests/ui/run-xvfb.sh\n");
-      return 77;
-    }
-
-  fx.folder = g_dir_make_tmp ("facet-ui-XXXXXX", &error);
-  g_assert_no_error (error);
-  fx.artefacts = g_build_filename (g_getenv ("FACET_UI_ARTEFACTS") ? g_getenv ("FACET_UI_ARTEFACTS")
-                                                                   : fx.folder, NULL);
-  g_mkdir_with_parents (fx.artefacts, 0755);
-  fx.project = ui_build_project (fx.folder, recipe, TRUE, &seconds);
-  g_test_message ("demo project built and analysed in %.1f s", seconds);
+  if (!ui_init (&argc, &argv))
+    return 77;
+  ui_fixture_build (&fx, "facet-ui", UI_RECIPE_TWO_SUBJECTS ("ui test"));
   add_second_model ();
-
-  fx.app = ui_app_new ();
-  settings = g_settings_new ("io.github.facet.Facet");
-  g_settings_set_string (settings, "coder-name", "ui-test");
-  g_settings_set_boolean (settings, "show-face-box", FALSE);
-  fx.window = ui_window_new (fx.app, 1400, 900);
-  facet_window_open_project (fx.window, fx.project, FALSE, FALSE);
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the demo project did not open within %.0f s", TIMEOUT);
+  ui_fixture_open (&fx, 1400, 900, TIMEOUT);
   /* The newest model is the one shown first: the analysed one is 1. */
   facet_project_set_model_id (facet_window_get_project (fx.window), 1);
   if (!ui_wait_settled (fx.window, TIMEOUT))
@@ -1055,15 +988,5 @@ main (int    argc,
   g_test_add_func ("/ui/app/type-au", test_type_au);
   g_test_add_func ("/ui/app/add-media", test_add_media);
   g_test_add_func ("/ui/app/finetune", test_finetune);
-  status = g_test_run ();
-
-  gtk_window_destroy (GTK_WINDOW (fx.window));
-  ui_idle (0.2);
-  g_clear_object (&fx.app);
-  if (status == 0 && g_getenv ("FACET_UI_KEEP") == NULL)
-    ui_remove_tree (fx.folder);
-  g_free (fx.folder);
-  g_free (fx.project);
-  g_free (fx.artefacts);
-  return status;
+  return ui_fixture_close (&fx, g_test_run ());
 }

@@ -25,35 +25,7 @@
 
 #define TIMEOUT 60.0
 
-static const char recipe[] =
-  "[Demo]\nName=coding test\nFramesPerSecond=10\nFrameSize=160\nCodec=h264\nCrop=aligned\n"
-  "LabelledFraction=0.5\nCoder=Importer\n"
-  "[Subject A1]\nSeed=11\nRecording=1\nSeconds=3\n"
-  "[Subject B2]\nSeed=22\nRecording=2\nSeconds=3\n";
-
-static struct
-{
-  char             *folder;
-  char             *project;
-  FacetApplication *app;
-  FacetWindow      *window;
-  GSettings        *settings;
-} fx;
-
-static FacetLabel
-read_label (gint64 video,
-            gint64 frame,
-            int    au)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
-  FacetLabel label = { 0 };
-
-  g_assert_no_error (error);
-  facet_store_get_label (store, video, frame, au, &label, &error);
-  g_assert_no_error (error);
-  return label;
-}
+static UiFixture fx;
 
 /* Renders @widget to BUILD/tests/ui/artefacts/coding-NAME.png and fails
  * when the picture is one flat colour. */
@@ -76,30 +48,17 @@ save_render (GtkWidget  *widget,
 }
 
 static void
-settle (void)
-{
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the window did not settle within %.0f s", TIMEOUT);
-}
-
-static gint64
-frame (void)
-{
-  return facet_player_get_frame (facet_window_get_player (fx.window));
-}
-
-static void
 go_to (gint64 target)
 {
   ui_focus (GTK_WINDOW (fx.window));
   ui_key (XK_Home, FALSE, FALSE);
-  settle ();
-  while (frame () < target)
+  ui_settle (fx.window, TIMEOUT);
+  while (ui_frame (fx.window) < target)
     {
       ui_key (XK_Right, FALSE, FALSE);
-      settle ();
+      ui_settle (fx.window, TIMEOUT);
     }
-  g_assert_cmpint (frame (), ==, target);
+  g_assert_cmpint (ui_frame (fx.window), ==, target);
 }
 
 static GtkWidget *
@@ -168,13 +127,13 @@ test_intensity_keys (void)
   go_to (20);
   facet_au_panel_set_selected (panel, 1);
   au = facet_au_panel_get_au (panel, 1);
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_UNSET);
 
   /* 1 then C: present at intensity C, one label. */
   ui_key (XK_1, FALSE, FALSE);
   ui_key (XK_c, FALSE, FALSE);
-  settle ();
-  l = read_label (1, 20, au);
+  ui_settle (fx.window, TIMEOUT);
+  l = ui_read_label (fx.project, 1, 20, au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 3);
   g_assert_cmpfloat_with_epsilon (l.intensity, 0.6f, 1e-6);
@@ -185,50 +144,50 @@ test_intensity_keys (void)
 
   /* Undo takes the intensity back, the presence stays. */
   ui_key (XK_z, FALSE, TRUE);
-  settle ();
-  l = read_label (1, 20, au);
+  ui_settle (fx.window, TIMEOUT);
+  l = ui_read_label (fx.project, 1, 20, au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_true (isnan (l.intensity));
   g_assert_cmpint (facet_au_panel_get_intensity (panel, 1), ==, 0);
   g_assert_cmpint (lane_intensity (1, 20), ==, 0);
   /* Redo brings it again. */
   ui_key (XK_z, TRUE, TRUE);
-  settle ();
-  g_assert_cmpint (facet_intensity_to_level (read_label (1, 20, au).intensity), ==, 3);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (facet_intensity_to_level (ui_read_label (fx.project, 1, 20, au).intensity), ==, 3);
 
   /* After another key the letters are theirs again: B toggles the face
    * box and no intensity is written. */
   ui_key (XK_Right, FALSE, FALSE);
   ui_key (XK_1, FALSE, FALSE);
   ui_key (XK_Right, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 22);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 22);
   {
     gboolean box = g_settings_get_boolean (fx.settings, "show-face-box");
 
     ui_key (XK_b, FALSE, FALSE);
-    settle ();
+    ui_settle (fx.window, TIMEOUT);
     g_assert_cmpint (g_settings_get_boolean (fx.settings, "show-face-box"), ==, !box);
     ui_key (XK_b, FALSE, FALSE);
-    settle ();
+    ui_settle (fx.window, TIMEOUT);
   }
-  l = read_label (1, 21, au);
+  l = ui_read_label (fx.project, 1, 21, au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_true (isnan (l.intensity));
-  g_assert_cmpint (read_label (1, 22, au).state, ==, FACET_LABEL_UNSET);
-  g_assert_cmpint (facet_intensity_to_level (read_label (1, 20, au).intensity), ==, 3);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 22, au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (facet_intensity_to_level (ui_read_label (fx.project, 1, 20, au).intensity), ==, 3);
 
   /* Shift+E after 1 is not an intensity (Shift+A there is "accept all");
    * E alone is. */
   ui_key (XK_Left, FALSE, FALSE);
   ui_key (XK_1, FALSE, FALSE);
   ui_key (XK_E, TRUE, FALSE);
-  settle ();
-  g_assert_true (isnan (read_label (1, 21, au).intensity));
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_true (isnan (ui_read_label (fx.project, 1, 21, au).intensity));
   ui_key (XK_1, FALSE, FALSE);
   ui_key (XK_e, FALSE, FALSE);
-  settle ();
-  l = read_label (1, 21, au);
+  ui_settle (fx.window, TIMEOUT);
+  l = ui_read_label (fx.project, 1, 21, au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 5);
   g_assert_cmpint (lane_intensity (1, 21), ==, 5);
@@ -248,24 +207,24 @@ test_intensity_range (void)
   for (int i = 0; i < 4; i++)
     ui_key (XK_Right, FALSE, FALSE);
   ui_key (XK_o, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_key (XK_1, FALSE, FALSE);
   ui_key (XK_b, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   for (gint64 f = 22; f <= 26; f++)
     {
-      FacetLabel l = read_label (1, f, au);
+      FacetLabel l = ui_read_label (fx.project, 1, f, au);
 
       g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
       g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 2);
       g_assert_cmpint (lane_intensity (2, f), ==, 2);
     }
-  g_assert_cmpint (read_label (1, 27, au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 27, au).state, ==, FACET_LABEL_UNSET);
   /* One undo step for the intensity of the whole range. */
   ui_key (XK_z, FALSE, TRUE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   for (gint64 f = 22; f <= 26; f++)
-    g_assert_true (isnan (read_label (1, f, au).intensity));
+    g_assert_true (isnan (ui_read_label (fx.project, 1, f, au).intensity));
 }
 
 /* The AU panel's letter button: a click and a letter in its popover. */
@@ -279,7 +238,7 @@ test_intensity_click (void)
   go_to (20);
   facet_au_panel_set_selected (panel, 1);
   au = facet_au_panel_get_au (panel, 1);
-  g_assert_cmpint (read_label (1, 20, au).state, ==, FACET_LABEL_PRESENT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 20, au).state, ==, FACET_LABEL_PRESENT);
   row = gtk_widget_get_ancestor (find_named (GTK_WIDGET (panel), "intensity-button"),
                                  GTK_TYPE_LIST_BOX_ROW);
   /* The first row with a letter button shown is the present AU's. */
@@ -299,8 +258,8 @@ test_intensity_click (void)
   d = find_button (popover, "D");
   g_assert_nonnull (d);
   ui_click_centre (d);
-  settle ();
-  g_assert_cmpint (facet_intensity_to_level (read_label (1, 20, au).intensity), ==, 4);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (facet_intensity_to_level (ui_read_label (fx.project, 1, 20, au).intensity), ==, 4);
   g_assert_cmpint (facet_au_panel_get_intensity (panel, 1), ==, 4);
   g_assert_cmpstr (gtk_menu_button_get_label (GTK_MENU_BUTTON (button)), ==, "D");
   save_render (GTK_WIDGET (fx.window), "intensity");
@@ -325,7 +284,7 @@ test_blind (void)
   g_assert_false (facet_timeline_get_hide_predictions (timeline));
 
   g_settings_set_boolean (fx.settings, "blind-coding", TRUE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_false (gtk_widget_get_visible (bar));
   g_assert_true (facet_timeline_get_hide_predictions (timeline));
   save_render (GTK_WIDGET (fx.window), "blind");
@@ -333,17 +292,17 @@ test_blind (void)
   /* A would accept the model's word: not while blind. */
   ui_focus (GTK_WINDOW (fx.window));
   ui_key (XK_a, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (read_label (1, 28, au).state, ==, FACET_LABEL_UNSET);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 28, au).state, ==, FACET_LABEL_UNSET);
   g_assert_nonnull (strstr (coder_label (), "ui-test"));
 
   g_settings_set_boolean (fx.settings, "blind-coding", FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_true (gtk_widget_get_visible (bar));
   g_assert_false (facet_timeline_get_hide_predictions (timeline));
   ui_key (XK_a, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (read_label (1, 28, au).source, ==, FACET_LABEL_SOURCE_ACCEPTED);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 28, au).source, ==, FACET_LABEL_SOURCE_ACCEPTED);
 }
 
 /* The header bar names the coder; the name typed in its popover is the
@@ -368,7 +327,7 @@ test_coder_button (void)
   gtk_editable_select_region (GTK_EDITABLE (entry), 0, -1);
   ui_type ("bob");
   ui_key (XK_Return, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpstr (g_settings_get_string (fx.settings, "coder-name"), ==, "bob");
   g_assert_cmpstr (gtk_menu_button_get_label (button), ==, "bob");
 
@@ -376,10 +335,10 @@ test_coder_button (void)
   facet_au_panel_set_selected (panel, 3);
   au = facet_au_panel_get_au (panel, 3);
   ui_key (XK_2, FALSE, FALSE);
-  settle ();
-  g_assert_cmpstr (read_label (1, 27, au).coder, ==, "bob");
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpstr (ui_read_label (fx.project, 1, 27, au).coder, ==, "bob");
   g_settings_set_string (fx.settings, "coder-name", "ui-test");
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpstr (gtk_menu_button_get_label (button), ==, "ui-test");
 }
 
@@ -409,7 +368,7 @@ set_independent (gboolean on)
   const char *list[] = { path, NULL };
 
   g_settings_set_strv (fx.settings, "independent-projects", on ? list : NULL);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_window_get_independent (fx.window), ==, on);
 }
 
@@ -434,42 +393,42 @@ test_independent (void)
   ui_key (XK_Left, FALSE, FALSE);
   ui_key (XK_2, FALSE, FALSE);
   ui_key (XK_Right, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (read_layer ("ui-test", 24, layer_au).state, ==, FACET_LABEL_ABSENT);
   l = read_layer ("ui-test", 25, layer_au);
   g_assert_cmpint (l.state, ==, FACET_LABEL_PRESENT);
   g_assert_cmpint (facet_intensity_to_level (l.intensity), ==, 4);
-  g_assert_cmpint (read_label (1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
 
   /* Bob codes the same frame absent in his own layer. */
   g_settings_set_string (fx.settings, "coder-name", "bob");
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_label_state (panel, 4), ==, FACET_LABEL_UNSET);
   ui_focus (GTK_WINDOW (fx.window));
   ui_key (XK_2, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (read_layer ("bob", 25, layer_au).state, ==, FACET_LABEL_ABSENT);
   g_assert_cmpint (read_layer ("ui-test", 25, layer_au).state, ==, FACET_LABEL_PRESENT);
-  g_assert_cmpint (read_label (1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
 
   /* Bob's undo takes back Bob's label only. */
   ui_key (XK_z, FALSE, TRUE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (read_layer ("bob", 25, layer_au).state, ==, FACET_LABEL_UNSET);
   g_assert_cmpint (read_layer ("ui-test", 25, layer_au).state, ==, FACET_LABEL_PRESENT);
   ui_key (XK_2, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (read_layer ("bob", 25, layer_au).state, ==, FACET_LABEL_ABSENT);
   ui_key (XK_Left, FALSE, FALSE);
   ui_key (XK_2, FALSE, FALSE);
   ui_key (XK_Right, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (read_layer ("bob", 24, layer_au).state, ==, FACET_LABEL_ABSENT);
-  g_assert_cmpint (read_label (1, 24, layer_au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 24, layer_au).state, ==, FACET_LABEL_UNSET);
 
   /* Back to ui-test: the panel shows ui-test's own code again. */
   g_settings_set_string (fx.settings, "coder-name", "ui-test");
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_label_state (panel, 4), ==, FACET_LABEL_PRESENT);
   g_assert_cmpint (facet_au_panel_get_intensity (panel, 4), ==, 4);
 }
@@ -504,8 +463,8 @@ test_consensus (void)
   ui_click_centre (find_button (GTK_WIDGET (dialog), "Copy the _Agreed Codes"));
   ui_idle (0.2);
   g_assert_true (ui_wait (consensus_ready, dialog, TIMEOUT));
-  g_assert_cmpint (read_label (1, 24, layer_au).state, ==, FACET_LABEL_ABSENT);
-  g_assert_cmpint (read_label (1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 24, layer_au).state, ==, FACET_LABEL_ABSENT);
+  g_assert_cmpint (ui_read_label (fx.project, 1, 25, layer_au).state, ==, FACET_LABEL_UNSET);
   g_assert_cmpuint (facet_consensus_dialog_get_n_runs (dialog), ==, before);
 
   save_render (GTK_WIDGET (dialog), "consensus");
@@ -515,7 +474,7 @@ test_consensus (void)
   g_assert_true (ui_wait (consensus_ready, dialog, TIMEOUT));
   g_assert_cmpuint (facet_consensus_dialog_get_n_runs (dialog), ==, before - 1);
   {
-    FacetLabel l = read_label (1, 25, layer_au);
+    FacetLabel l = ui_read_label (fx.project, 1, 25, layer_au);
     g_autoptr (GError) error = NULL;
     g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
 
@@ -643,59 +602,37 @@ test_sample (void)
   for (int i = 0; i < 2; i++)
     {
       gint64 video = facet_window_get_video_id (fx.window);
-      FacetReliabilitySegment *next = expected_next (segments, video, frame ());
+      FacetReliabilitySegment *next = expected_next (segments, video, ui_frame (fx.window));
 
       facet_window_toast (fx.window, "-");
       ui_focus (GTK_WINDOW (fx.window));
       ui_key (XK_n, FALSE, FALSE);
       g_assert_true (ui_wait (sample_toast, NULL, TIMEOUT));
-      settle ();
+      ui_settle (fx.window, TIMEOUT);
       g_assert_cmpint (facet_window_get_video_id (fx.window), ==, next->video_id);
-      g_assert_cmpint (frame (), ==, next->first);
+      g_assert_cmpint (ui_frame (fx.window), ==, next->first);
     }
   g_settings_set_boolean (fx.settings, "review-sample", FALSE);
 
   /* Blind, N takes the sample too (the model's queue is hidden). */
   g_settings_set_boolean (fx.settings, "blind-coding", TRUE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   facet_window_toast (fx.window, "-");
   ui_focus (GTK_WINDOW (fx.window));
   ui_key (XK_n, FALSE, FALSE);
   g_assert_true (ui_wait (sample_toast, NULL, TIMEOUT));
   g_settings_set_boolean (fx.settings, "blind-coding", FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
 }
 
 int
 main (int    argc,
       char **argv)
 {
-  g_autoptr (GError) error = NULL;
-  double seconds;
-  int status;
-
-  g_test_init (&argc, &argv, NULL);
-  gtk_init ();
-  adw_init ();
-  if (!ui_input_available ())
-    {
-      g_printerr ("no X display with XTest: run under tests/ui/run-xvfb.sh\n");
-      return 77;
-    }
-
-  fx.folder = g_dir_make_tmp ("facet-coding-XXXXXX", &error);
-  g_assert_no_error (error);
-  fx.project = ui_build_project (fx.folder, recipe, TRUE, &seconds);
-  g_test_message ("demo project built and analysed in %.1f s", seconds);
-
-  fx.app = ui_app_new ();
-  fx.settings = g_settings_new ("io.github.facet.Facet");
-  g_settings_set_string (fx.settings, "coder-name", "ui-test");
-  g_settings_set_boolean (fx.settings, "show-face-box", FALSE);
-  fx.window = ui_window_new (fx.app, 1400, 900);
-  facet_window_open_project (fx.window, fx.project, FALSE, FALSE);
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the demo project did not open within %.0f s", TIMEOUT);
+  if (!ui_init (&argc, &argv))
+    return 77;
+  ui_fixture_build (&fx, "facet-coding", UI_RECIPE_TWO_SUBJECTS ("coding test"));
+  ui_fixture_open (&fx, 1400, 900, TIMEOUT);
 
   g_test_add_func ("/ui/coding/intensity-keys", test_intensity_keys);
   g_test_add_func ("/ui/coding/intensity-range", test_intensity_range);
@@ -706,15 +643,5 @@ main (int    argc,
   g_test_add_func ("/ui/coding/consensus", test_consensus);
   g_test_add_func ("/ui/coding/agreement", test_agreement);
   g_test_add_func ("/ui/coding/sample", test_sample);
-  status = g_test_run ();
-
-  gtk_window_destroy (GTK_WINDOW (fx.window));
-  ui_idle (0.2);
-  g_clear_object (&fx.settings);
-  g_clear_object (&fx.app);
-  if (status == 0 && g_getenv ("FACET_UI_KEEP") == NULL)
-    ui_remove_tree (fx.folder);
-  g_free (fx.folder);
-  g_free (fx.project);
-  return status;
+  return ui_fixture_close (&fx, g_test_run ());
 }

@@ -22,20 +22,8 @@
 
 #define TIMEOUT 60.0
 
-static const char recipe[] =
-  "[Demo]\nName=coding test\nFramesPerSecond=10\nFrameSize=160\nCodec=h264\nCrop=aligned\n"
-  "LabelledFraction=0.5\nCoder=Importer\n"
-  "[Subject A1]\nSeed=11\nRecording=1\nSeconds=3\n"
-  "[Subject B2]\nSeed=22\nRecording=2\nSeconds=3\n";
-
-static struct
-{
-  char             *folder;
-  char             *project;
-  FacetApplication *app;
-  FacetWindow      *window;
-  int               hand[2];  /* the two AUs the scheme adds */
-} fx;
+static UiFixture fx;
+static int       hand_coded[2];  /* the two AUs the scheme adds */
 
 static FacetStore *
 open_store (void)
@@ -45,19 +33,6 @@ open_store (void)
 
   g_assert_no_error (error);
   return store;
-}
-
-static void
-settle (void)
-{
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the window did not settle within %.0f s", TIMEOUT);
-}
-
-static gint64
-frame (void)
-{
-  return facet_player_get_frame (facet_window_get_player (fx.window));
 }
 
 static int
@@ -125,18 +100,18 @@ test_panel_rescroll (void)
   int n = facet_au_panel_get_n_aus (panel);
 
   facet_au_panel_set_selected (panel, n - 1);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_idle (0.3);
   g_assert_true (facet_au_panel_selected_in_view (panel));
   gtk_window_set_default_size (GTK_WINDOW (fx.window), 1024, 700);
   ui_idle (1.0);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_idle (0.3);
   g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (fx.window)), <=, 1100);
   g_assert_true (facet_au_panel_selected_in_view (panel));
   gtk_window_set_default_size (GTK_WINDOW (fx.window), 1400, 900);
   ui_idle (1.0);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
 }
 
 /* Two FACS codes the model lacks join the scheme in its dialog; they are
@@ -165,7 +140,7 @@ test_scheme (void)
   model_au = m->au_ids[0];
   for (guint i = 0; i < G_N_ELEMENTS (candidates) && k < 2; i++)
     if (facet_store_model_find_au (m, candidates[i]) < 0)
-      fx.hand[k++] = candidates[i];
+      hand_coded[k++] = candidates[i];
   g_assert_cmpint (k, ==, 2);
 
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.coding-scheme", NULL);
@@ -178,7 +153,7 @@ test_scheme (void)
   for (int i = 0; i < 2; i++)
     {
       GtkCheckButton *check = facet_scheme_dialog_get_check (FACET_SCHEME_DIALOG (dialog),
-                                                             fx.hand[i]);
+                                                             hand_coded[i]);
       g_assert_nonnull (check);
       g_assert_false (gtk_check_button_get_active (check));
       /* Scroll it into view before clicking it. */
@@ -192,7 +167,7 @@ test_scheme (void)
   g_assert_nonnull (save);
   ui_click_centre (save);
   ui_idle (0.5);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_null (ui_find_toplevel (FACET_TYPE_SCHEME_DIALOG));
 
   store = open_store ();
@@ -202,7 +177,7 @@ test_scheme (void)
   g_assert_cmpint (facet_au_panel_get_n_aus (panel), ==, n_before + 2);
   for (int i = 0; i < 2; i++)
     {
-      lane = lane_of (fx.hand[i]);
+      lane = lane_of (hand_coded[i]);
       g_assert_cmpint (lane, >=, 0);
       g_assert_true (facet_au_panel_get_hand_coded (panel, lane));
       g_assert_true (facet_timeline_get_hand_coded (timeline, lane));
@@ -214,35 +189,35 @@ test_scheme (void)
 
   /* U, the number, Enter selects an AU coded by hand; 1 labels it. */
   facet_window_show_video (fx.window, 1, 22);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_focus (GTK_WINDOW (fx.window));
   {
-    g_autofree char *digits = g_strdup_printf ("%d", fx.hand[0]);
+    g_autofree char *digits = g_strdup_printf ("%d", hand_coded[0]);
     ui_key (XK_u, FALSE, FALSE);
     ui_type (digits);
     ui_key (XK_Return, FALSE, FALSE);
   }
-  settle ();
-  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane_of (fx.hand[0]));
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane_of (hand_coded[0]));
   ui_key (XK_1, FALSE, FALSE);
-  settle ();
-  g_assert_true (facet_store_get_label (store, 1, 22, fx.hand[0], &label, &error));
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_true (facet_store_get_label (store, 1, 22, hand_coded[0], &label, &error));
   g_assert_no_error (error);
   g_assert_cmpint (label.state, ==, FACET_LABEL_PRESENT);
   g_assert_cmpstr (label.coder, ==, "ui-test");
-  g_assert_cmpint (facet_au_panel_get_label_state (panel, lane_of (fx.hand[0])), ==,
+  g_assert_cmpint (facet_au_panel_get_label_state (panel, lane_of (hand_coded[0])), ==,
                    FACET_LABEL_PRESENT);
   /* Accepting predictions leaves it alone: there is none. */
   ui_key (XK_a, TRUE, FALSE);
-  settle ();
-  g_assert_true (facet_store_get_label (store, 1, 22, fx.hand[1], &label, &error));
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_true (facet_store_get_label (store, 1, 22, hand_coded[1], &label, &error));
   g_assert_cmpint (label.state, ==, FACET_LABEL_UNSET);
 
   /* The exports have a column for it, decided by the coder's label only. */
   {
     FacetExportOptions options = { FACET_EXPORT_TIMESERIES, 1, 1, NAN };
-    g_autofree char *col = g_strdup_printf ("AU%02d", fx.hand[0]);
-    g_autofree char *col2 = g_strdup_printf ("AU%02d", fx.hand[1]);
+    g_autofree char *col = g_strdup_printf ("AU%02d", hand_coded[0]);
+    g_autofree char *col2 = g_strdup_printf ("AU%02d", hand_coded[1]);
 
     g_assert_true (facet_store_export (store, &options, csv, &error));
     g_assert_no_error (error);
@@ -256,8 +231,8 @@ static void
 step_to (gint64 target)
 {
   facet_window_show_video (fx.window, 1, target);
-  settle ();
-  g_assert_cmpint (frame (), ==, target);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, target);
 }
 
 /* S at the onset, P at the apex, F at the offset: an event in the store,
@@ -274,7 +249,7 @@ test_events (void)
   g_autofree char *csv = g_build_filename (fx.folder, "events.csv", NULL);
   g_autofree char *eaf = g_build_filename (fx.folder, "video.eaf", NULL);
   g_autofree char *text = NULL, *row = NULL, *apex = NULL;
-  int au = fx.hand[1], lane = lane_of (au);
+  int au = hand_coded[1], lane = lane_of (au);
   FacetStoreEvent e;
   GdkRectangle area;
 
@@ -283,23 +258,23 @@ test_events (void)
   ui_focus (GTK_WINDOW (fx.window));
   facet_au_panel_set_selected (panel, lane);
   facet_timeline_zoom_fit (timeline);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_idle (0.3);
   before = ui_render (GTK_WIDGET (timeline));
 
   ui_key (XK_s, FALSE, FALSE);
   for (int i = 0; i < 3; i++)
     ui_key (XK_Right, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_key (XK_p, FALSE, FALSE);
   for (int i = 0; i < 4; i++)
     ui_key (XK_Right, FALSE, FALSE);
-  settle ();
-  g_assert_cmpint (frame (), ==, 12);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 12);
   /* While it is being marked, the timeline shows it. */
   g_assert_cmpuint (facet_timeline_count_marks (timeline, FACET_TIMELINE_MARK_PENDING), ==, 1);
   ui_key (XK_f, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
 
   events = facet_store_list_events (store, 1, au, &error);
   g_assert_no_error (error);
@@ -346,18 +321,18 @@ test_events (void)
 
   /* X on the event deletes it; S, F marks one without an apex. */
   ui_key (XK_Left, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_key (XK_x, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_clear_pointer (&events, g_array_unref);
   events = facet_store_list_events (store, 1, au, &error);
   g_assert_cmpuint (events->len, ==, 0);
   g_assert_cmpuint (facet_timeline_count_marks (timeline, FACET_TIMELINE_MARK_EVENT), ==, 0);
   ui_key (XK_s, FALSE, FALSE);
   ui_key (XK_Right, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_key (XK_f, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_clear_pointer (&events, g_array_unref);
   events = facet_store_list_events (store, 1, au, &error);
   g_assert_cmpuint (events->len, ==, 1);
@@ -366,7 +341,7 @@ test_events (void)
   g_assert_cmpint (g_array_index (events, FacetStoreEvent, 0).offset, ==, 12);
   /* F without S says what to do and marks nothing. */
   ui_key (XK_f, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_true (g_str_has_prefix (facet_window_get_last_toast (fx.window), "Mark the onset"));
 }
 
@@ -391,7 +366,7 @@ add_note (const char *text)
   ui_type (text);
   ui_key (XK_Return, FALSE, FALSE);
   g_assert_true (ui_wait (dialog_gone, NULL, 5.0));
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
 }
 
 static gboolean
@@ -421,7 +396,7 @@ test_notes (void)
   g_autofree char *text = NULL;
   FacetNotesWindow *win;
   const FacetStoreNote *n;
-  int lane = lane_of (fx.hand[0]);
+  int lane = lane_of (hand_coded[0]);
 
   step_to (3);
   ui_focus (GTK_WINDOW (fx.window));
@@ -431,13 +406,13 @@ test_notes (void)
   ui_key (XK_i, FALSE, FALSE);
   ui_key (XK_Right, FALSE, FALSE);
   ui_key (XK_Right, FALSE, FALSE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   ui_key (XK_o, FALSE, FALSE);
   g_assert_true (facet_timeline_get_range (timeline, NULL, NULL, NULL));
   add_note ("occluded by the hand");
   ui_key (XK_Escape, FALSE, FALSE);
   /* On the marked event of the previous test (frames 11-12). */
-  facet_au_panel_set_selected (panel, lane_of (fx.hand[1]));
+  facet_au_panel_set_selected (panel, lane_of (hand_coded[1]));
   step_to (12);
   ui_focus (GTK_WINDOW (fx.window));
   add_note ("weak, check with a second coder");
@@ -453,12 +428,12 @@ test_notes (void)
   n = notes->pdata[1];
   g_assert_cmpint (n->first, ==, 3);
   g_assert_cmpint (n->last, ==, 5);
-  g_assert_cmpint (n->au, ==, fx.hand[0]);
+  g_assert_cmpint (n->au, ==, hand_coded[0]);
   g_assert_cmpstr (n->text, ==, "occluded by the hand");
   n = notes->pdata[2];
   g_assert_cmpint (n->first, ==, 11);
   g_assert_cmpint (n->last, ==, 12);
-  g_assert_cmpint (n->au, ==, fx.hand[1]);
+  g_assert_cmpint (n->au, ==, hand_coded[1]);
   g_assert_cmpint (n->event_id, >, 0);
   g_assert_cmpuint (facet_timeline_count_marks (timeline, FACET_TIMELINE_MARK_NOTE), ==, 3);
 
@@ -475,8 +450,8 @@ test_notes (void)
   g_assert_cmpstr (gtk_editable_get_text (facet_notes_window_get_search (win)), ==, "occluded");
   g_assert_cmpuint (facet_notes_window_get_n_notes (win), ==, 1);
   g_assert_true (facet_notes_window_activate_row (win, 0));
-  settle ();
-  g_assert_cmpint (frame (), ==, 3);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_cmpint (ui_frame (fx.window), ==, 3);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, lane);
 
   /* Exported: a CSV of the notes, and a tier in the ELAN file. */
@@ -610,7 +585,7 @@ test_thresholds (void)
   expect[0] = (float) au;
   expect[1] = roundf ((float) value * 100.0f) / 100.0f;
   g_assert_true (ui_wait (threshold_is, expect, TIMEOUT));
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_assert_null (ui_find_toplevel (FACET_TYPE_THRESHOLDS_DIALOG));
   saved = facet_store_get_model (store, 1, &error);
   g_assert_no_error (error);
@@ -626,47 +601,15 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSettings) settings = NULL;
-  double seconds;
-  int status;
-
-  g_test_init (&argc, &argv, NULL);
-  gtk_init ();
-  adw_init ();
-  if (!ui_input_available ())
-    {
-      g_printerr ("no X display with XTest: run under tests/ui/run-xvfb.sh\n");
-      return 77;
-    }
-
-  fx.folder = g_dir_make_tmp ("facet-ergonomics-XXXXXX", &error);
-  g_assert_no_error (error);
-  fx.project = ui_build_project (fx.folder, recipe, TRUE, &seconds);
-  g_test_message ("demo project built and analysed in %.1f s", seconds);
-
-  fx.app = ui_app_new ();
-  settings = g_settings_new ("io.github.facet.Facet");
-  g_settings_set_string (settings, "coder-name", "ui-test");
-  g_settings_set_boolean (settings, "show-face-box", FALSE);
-  fx.window = ui_window_new (fx.app, 1400, 900);
-  facet_window_open_project (fx.window, fx.project, FALSE, FALSE);
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the demo project did not open within %.0f s", TIMEOUT);
+  if (!ui_init (&argc, &argv))
+    return 77;
+  ui_fixture_build (&fx, "facet-ergonomics", UI_RECIPE_TWO_SUBJECTS ("coding test"));
+  ui_fixture_open (&fx, 1400, 900, TIMEOUT);
 
   g_test_add_func ("/ui/ergonomics/panel-rescroll", test_panel_rescroll);
   g_test_add_func ("/ui/ergonomics/scheme", test_scheme);
   g_test_add_func ("/ui/ergonomics/events", test_events);
   g_test_add_func ("/ui/ergonomics/notes", test_notes);
   g_test_add_func ("/ui/ergonomics/thresholds", test_thresholds);
-  status = g_test_run ();
-
-  gtk_window_destroy (GTK_WINDOW (fx.window));
-  ui_idle (0.2);
-  g_clear_object (&fx.app);
-  if (status == 0 && g_getenv ("FACET_UI_KEEP") == NULL)
-    ui_remove_tree (fx.folder);
-  g_free (fx.folder);
-  g_free (fx.project);
-  return status;
+  return ui_fixture_close (&fx, g_test_run ());
 }

@@ -22,21 +22,7 @@ static const char recipe[] =
   "LabelledFraction=0.5\nCoder=Importer\n"
   "[Subject A1]\nSeed=11\nRecording=1\nSeconds=2\n";
 
-static struct
-{
-  char             *folder;
-  char             *project;
-  FacetApplication *app;
-  FacetWindow      *window;
-  GSettings        *settings;
-} fx;
-
-static void
-settle (void)
-{
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the window did not settle within %.0f s", TIMEOUT);
-}
+static UiFixture fx;
 
 /* The map on screen, copied, and the legend. */
 static float *
@@ -54,7 +40,7 @@ static void
 use_method (const char *id)
 {
   gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.heatmap-method", "s", id);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
 }
 
 static double
@@ -81,11 +67,11 @@ test_switch (void)
   int grid = 0;
 
   facet_window_show_video (fx.window, 1, 5);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   g_settings_set_string (fx.settings, "heatmap-source", "au");
   g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
   facet_au_panel_set_selected (facet_window_get_au_panel (fx.window), 0);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
 
   for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
     {
@@ -141,7 +127,7 @@ test_cancel (void)
   g_assert_true (ui_wait (heatmap_off_and_idle, NULL, TIMEOUT));
   /* And on again: the map comes. */
   g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
-  settle ();
+  ui_settle (fx.window, TIMEOUT);
   {
     int grid = 0;
     g_autofree char *legend = NULL;
@@ -155,40 +141,20 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autoptr (GError) error = NULL;
-  double seconds;
   int status;
 
-  g_test_init (&argc, &argv, NULL);
-  gtk_init ();
-  adw_init ();
-  if (!ui_input_available ())
-    {
-      g_printerr ("no X display with XTest: run under tests/ui/run-xvfb.sh\n");
-      return 77;
-    }
-  fx.folder = g_dir_make_tmp ("facet-ui-maps-XXXXXX", &error);
-  g_assert_no_error (error);
-  fx.project = ui_build_project (fx.folder, recipe, TRUE, &seconds);
-  g_test_message ("demo project built and analysed in %.1f s", seconds);
-  fx.app = ui_app_new ();
-  fx.settings = g_settings_new ("io.github.facet.Facet");
-  fx.window = ui_window_new (fx.app, 1200, 800);
-  facet_window_open_project (fx.window, fx.project, FALSE, FALSE);
-  if (!ui_wait_settled (fx.window, TIMEOUT))
-    g_error ("the project did not open within %.0f s", TIMEOUT);
+  if (!ui_init (&argc, &argv))
+    return 77;
+  ui_fixture_build (&fx, "facet-ui-maps", recipe);
+  ui_fixture_open (&fx, 1200, 800, TIMEOUT);
 
   g_test_add_func ("/ui/maps/switch", test_switch);
   g_test_add_func ("/ui/maps/cancel", test_cancel);
   status = g_test_run ();
 
-  gtk_window_destroy (GTK_WINDOW (fx.window));
+  /* No explainer thread outlives the window. */
+  gtk_window_destroy (GTK_WINDOW (g_steal_pointer (&fx.window)));
   ui_idle (0.2);
   g_assert_true (facet_explainer_stop_all (60000));
-  g_clear_object (&fx.settings);
-  g_clear_object (&fx.app);
-  ui_remove_tree (fx.folder);
-  g_free (fx.folder);
-  g_free (fx.project);
-  return status;
+  return ui_fixture_close (&fx, status);
 }

@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include <glib/gstdio.h>
+
 #include <gdk/x11/gdkx.h>
 #include <X11/Xlib.h>
 #include <X11/extensions/XTest.h>
@@ -48,6 +50,103 @@ ui_build_project (const char *folder,
   if (seconds != NULL)
     *seconds = g_get_monotonic_time () / 1e6 - start;
   return project;
+}
+
+gboolean
+ui_init (int    *argc,
+         char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  gtk_init ();
+  adw_init ();
+  if (!ui_input_available ())
+    {
+      g_printerr ("no X display with XTest: run under tests/ui/run-xvfb.sh\n");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+ui_fixture_build (UiFixture  *fx,
+                  const char *prefix,
+                  const char *recipe_text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *pattern = g_strdup_printf ("%s-XXXXXX", prefix);
+  const char *artefacts = g_getenv ("FACET_UI_ARTEFACTS");
+  double seconds;
+
+  fx->folder = g_dir_make_tmp (pattern, &error);
+  g_assert_no_error (error);
+  fx->artefacts = g_strdup (artefacts != NULL ? artefacts : fx->folder);
+  g_mkdir_with_parents (fx->artefacts, 0755);
+  fx->project = ui_build_project (fx->folder, recipe_text, TRUE, &seconds);
+  g_test_message ("demo project built and analysed in %.1f s", seconds);
+}
+
+void
+ui_fixture_open (UiFixture *fx,
+                 int        width,
+                 int        height,
+                 double     timeout)
+{
+  fx->app = ui_app_new ();
+  fx->settings = g_settings_new ("io.github.facet.Facet");
+  g_settings_set_string (fx->settings, "coder-name", "ui-test");
+  g_settings_set_boolean (fx->settings, "show-face-box", FALSE);
+  fx->window = ui_window_new (fx->app, width, height);
+  facet_window_open_project (fx->window, fx->project, FALSE, FALSE);
+  if (!ui_wait_settled (fx->window, timeout))
+    g_error ("the demo project did not open within %.0f s", timeout);
+}
+
+int
+ui_fixture_close (UiFixture *fx,
+                  int        status)
+{
+  if (fx->window != NULL)
+    gtk_window_destroy (GTK_WINDOW (fx->window));
+  fx->window = NULL;
+  ui_idle (0.2);
+  g_clear_object (&fx->settings);
+  g_clear_object (&fx->app);
+  if (status == 0 && g_getenv ("FACET_UI_KEEP") == NULL && fx->folder != NULL)
+    ui_remove_tree (fx->folder);
+  g_clear_pointer (&fx->folder, g_free);
+  g_clear_pointer (&fx->project, g_free);
+  g_clear_pointer (&fx->artefacts, g_free);
+  return status;
+}
+
+void
+ui_settle (FacetWindow *window,
+           double       timeout)
+{
+  if (!ui_wait_settled (window, timeout))
+    g_error ("the window did not settle within %.0f s", timeout);
+}
+
+gint64
+ui_frame (FacetWindow *window)
+{
+  return facet_player_get_frame (facet_window_get_player (window));
+}
+
+FacetLabel
+ui_read_label (const char *project,
+               gint64      video,
+               gint64      frame,
+               int         au)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_open (project, &error);
+  FacetLabel label = { 0 };
+
+  g_assert_no_error (error);
+  facet_store_get_label (store, video, frame, au, &label, &error);
+  g_assert_no_error (error);
+  return label;
 }
 
 FacetApplication *

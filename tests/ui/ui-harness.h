@@ -16,6 +16,14 @@ G_BEGIN_DECLS
 
 typedef gboolean (*UiCondition) (gpointer data);
 
+/* The recipe of the small project most UI tests code: two subjects, 3 s
+ * each at 10 fps, 160 px, the first half imported as "Importer"'s. */
+#define UI_RECIPE_TWO_SUBJECTS(name)                                                             \
+  "[Demo]\nName=" name "\nFramesPerSecond=10\nFrameSize=160\nCodec=h264\nCrop=aligned\n"        \
+  "LabelledFraction=0.5\nCoder=Importer\n"                                                        \
+  "[Subject A1]\nSeed=11\nRecording=1\nSeconds=3\n"                                              \
+  "[Subject B2]\nSeed=22\nRecording=2\nSeconds=3\n"
+
 /* A small analysed demo project in @folder from @recipe_text; returns the
  * project path. The model: the demo model when there is one, else the
  * random stand-in (see facet-demo.c). */
@@ -23,6 +31,51 @@ char             *ui_build_project   (const char   *folder,
                                       const char   *recipe_text,
                                       gboolean      analyse,
                                       double       *seconds);
+
+/* The start of every UI test's main(): GLib's test framework, GTK and
+ * libadwaita. FALSE (with a message) when there is no X display with
+ * XTest: the test then exits 77 (skipped). */
+gboolean          ui_init            (int          *argc,
+                                      char       ***argv);
+
+/* What most UI tests share: a small analysed demo project in a temporary
+ * folder, the application, and one window on the project, coded as
+ * "ui-test" with the face box off. */
+typedef struct
+{
+  char             *folder;    /* the temporary folder, removed when every test passed */
+  char             *project;   /* the project file in it */
+  char             *artefacts; /* $FACET_UI_ARTEFACTS, else the folder: pictures kept */
+  FacetApplication *app;
+  FacetWindow      *window;
+  GSettings        *settings;  /* the application's, in memory */
+} UiFixture;
+
+/* Builds and analyses the project from @recipe_text in a new folder named
+ * after @prefix (g_dir_make_tmp's "prefix-XXXXXX"). */
+void              ui_fixture_build   (UiFixture    *fx,
+                                      const char   *prefix,
+                                      const char   *recipe_text);
+/* The application and a @width x @height window with the project open
+ * and settled (g_error when it does not within @timeout seconds). */
+void              ui_fixture_open    (UiFixture    *fx,
+                                      int           width,
+                                      int           height,
+                                      double        timeout);
+/* Closes the window and the application, removes the folder when @status
+ * is 0 (and $FACET_UI_KEEP is unset), frees @fx; returns @status. */
+int               ui_fixture_close   (UiFixture    *fx,
+                                      int           status);
+/* Waits until @window is settled; g_error after @timeout seconds. */
+void              ui_settle          (FacetWindow  *window,
+                                      double        timeout);
+/* The window's current frame. */
+gint64            ui_frame           (FacetWindow  *window);
+/* The label in the project file, read through a connection of its own. */
+FacetLabel        ui_read_label      (const char   *project,
+                                      gint64        video,
+                                      gint64        frame,
+                                      int           au);
 
 FacetApplication *ui_app_new         (void);
 FacetWindow      *ui_window_new      (FacetApplication *app,
