@@ -14,6 +14,10 @@
  * storage for (X_IN, X_MID) are skipped by its ops, and H1/H2, HID/ACT may
  * share one buffer.
  *
+ * Threads: a context belongs to one pass on one thread (the CPU contexts
+ * point into the backend's scratch, itself single-thread); the ops may
+ * spread their own work over the worker pool.
+ *
  * Errors: ops return nothing. A backend whose ops can fail (recording on a
  * device) keeps the first error in its context and does nothing after it;
  * its caller checks once the description has run.
