@@ -8,6 +8,12 @@
  * facet_train_save_model for the file and the row). The base model is
  * measured on the same held-out subjects as the new one, so the two
  * columns of the result compare like with like.
+ *
+ * "Adapt to these videos first" runs MAE pre-training (the library calls of
+ * `facet-cli pretrain`) on every face of the project's videos before that,
+ * in the same thread: the adapted model is saved and registered only once
+ * its last epoch is done, fine-tuning starts from it, and a strip of
+ * original / masked / reconstructed faces shows what it learnt.
  */
 #define G_LOG_DOMAIN "facet-finetune"
 
@@ -23,6 +29,7 @@
 
 #include "facet-facs.h"
 #include "facet-finetune-dialog.h"
+#include "facet-invoke.h"
 #include "facet-train-plot.h"
 
 static const char *modes[] = { "heads", "last:2", "full" };
@@ -33,11 +40,19 @@ struct _FacetFinetuneDialog
 
   GtkButton      *close_button;
   GtkButton      *start_button;
+  AdwActionRow   *adapt_row;
+  GtkLabel       *adapt_label;
+  GtkSwitch      *adapt_switch;
   AdwComboRow    *base_row;
   AdwComboRow    *mode_row;
   GtkSpinButton  *lambda_spin;
   GtkSpinButton  *epochs_spin;
   GtkLabel       *data_label;
+  GtkBox         *learned_box;
+  GtkLabel       *learned_label;
+  GtkPicture     *learned_picture;
+  AdwActionRow   *pretrain_epochs_row;
+  GtkSpinButton  *pretrain_epochs_spin;
   FacetTrainPlot *plot;
   GtkProgressBar *progress;
   GtkLabel       *status_label;
@@ -50,6 +65,7 @@ struct _FacetFinetuneDialog
   gboolean        running;
   gint64          new_model_id;
   double          lambda;       /* IAT strength set for last:2 and full */
+  gboolean        can_adapt;    /* the chosen base model can be pre-trained further */
 };
 
 G_DEFINE_FINAL_TYPE (FacetFinetuneDialog, facet_finetune_dialog, ADW_TYPE_WINDOW)
@@ -74,8 +90,13 @@ typedef struct
   double        lambda;
   int           epochs;
   gboolean      heads;
+  gboolean      adapt;          /* pre-train on the project's faces first */
+  int           pretrain_epochs;
+  gboolean      adapting;       /* still in the pre-training phase */
 
   /* Results */
+  gint64        adapted_id;     /* the pre-trained model, 0: none (yet) */
+  char         *adapted_name;
   gint64        new_id;
   char         *new_name;
   int           n_aus;
@@ -99,6 +120,7 @@ run_free (gpointer data)
   g_free (r->project_path);
   g_free (r->base_path);
   g_free (r->mode_text);
+  g_free (r->adapted_name);
   g_free (r->new_name);
   g_free (r->au_ids);
   g_free (r->f1[0]);
@@ -113,11 +135,11 @@ typedef enum
   REPORT_STATUS,
   REPORT_STEP,
   REPORT_EPOCH,
+  REPORT_LEARNED,
 } ReportKind;
 
 typedef struct
 {
-  GWeakRef    self;
   ReportKind  kind;
   double      fraction;
   char       *text;
@@ -126,6 +148,9 @@ typedef struct
   int         epoch;
   int         n_epochs;
   double      value;
+  GBytes     *pixels;   /* REPORT_LEARNED: RGB, @width x @height */
+  int         width;
+  int         height;
 } Report;
 
 static void
@@ -133,19 +158,33 @@ report_free (gpointer data)
 {
   Report *r = data;
 
-  g_weak_ref_clear (&r->self);
   g_free (r->text);
+  g_clear_pointer (&r->pixels, g_bytes_unref);
   g_free (r);
 }
 
-static gboolean
-deliver (gpointer data)
+/* The strip of original, masked and reconstructed faces, and what it shows. */
+static void
+show_learned (FacetFinetuneDialog *self,
+              const Report        *r)
 {
-  Report *r = data;
-  g_autoptr (FacetFinetuneDialog) self = g_weak_ref_get (&r->self);
+  g_autoptr (GdkTexture) texture = gdk_memory_texture_new (r->width, r->height, GDK_MEMORY_R8G8B8,
+                                                           r->pixels, 3 * (gsize) r->width);
 
-  if (self == NULL || !self->running)
-    return G_SOURCE_REMOVE;
+  gtk_picture_set_paintable (self->learned_picture, GDK_PAINTABLE (texture));
+  gtk_label_set_text (self->learned_label, r->text);
+  gtk_widget_set_visible (GTK_WIDGET (self->learned_box), TRUE);
+}
+
+static void
+deliver (GObject  *owner,
+         gpointer  data)
+{
+  FacetFinetuneDialog *self = FACET_FINETUNE_DIALOG (owner);
+  Report *r = data;
+
+  if (!self->running)
+    return;
   switch (r->kind)
     {
     case REPORT_STATUS:
@@ -162,23 +201,24 @@ deliver (gpointer data)
       gtk_progress_bar_set_fraction (self->progress, (double) r->step / MAX (r->n_steps, 1));
       gtk_label_set_text (self->status_label, r->text);
       break;
+    case REPORT_LEARNED:
+      show_learned (self, r);
+      break;
     case REPORT_EPOCH:
     default:
       facet_train_plot_add_f1 (self->plot, r->epoch, r->value);
       gtk_label_set_text (self->status_label, r->text);
       break;
     }
-  return G_SOURCE_REMOVE;
 }
 
 static void
 post (Run    *run,
       Report *r)
 {
-  g_autoptr (FacetFinetuneDialog) self = g_weak_ref_get (&run->self);
+  g_autoptr (GObject) self = g_weak_ref_get (&run->self);
 
-  g_weak_ref_init (&r->self, self);
-  g_main_context_invoke_full (run->context, G_PRIORITY_DEFAULT, deliver, r, report_free);
+  facet_invoke_weak (run->context, self, deliver, r, report_free);
 }
 
 static void
@@ -259,6 +299,222 @@ keep_report (Run                    *run,
   run->auc[k] = g_memdup2 (e->auc, sizeof (double) * run->n_aus);
 }
 
+/* ---- Adapting: MAE pre-training on the project's faces ----------------------------------------- */
+
+#define LEARNED_FACES 4
+#define LEARNED_GAP   4
+/* More frames than this are thinned out to every n-th: the faces are held
+ * in memory, 150 kB each at 224 x 224 (1.2 GB). */
+#define ADAPT_MAX_FACES 8000
+
+/* Every n-th frame so that the videos give at most ADAPT_MAX_FACES. */
+static guint
+adapt_stride (FacetStore *store,
+              GError    **error)
+{
+  g_autoptr (GPtrArray) videos = facet_store_list_videos (store, error);
+  gint64 total = 0;
+
+  if (videos == NULL)
+    return 0;
+  for (guint v = 0; v < videos->len; v++)
+    total += ((FacetStoreVideo *) g_ptr_array_index (videos, v))->n_frames;
+  return (guint) MAX (1, (total + ADAPT_MAX_FACES - 1) / ADAPT_MAX_FACES);
+}
+
+static void
+on_faces_progress (double      fraction,
+                   const char *message,
+                   gpointer    user_data)
+{
+  g_autofree char *text = g_strdup_printf (_("Reading the faces of the videos… %.0f %%"),
+                                           100 * MAX (fraction, 0));
+
+  post_status (user_data, fraction, text);
+}
+
+static void
+on_pretrain_step (const FacetPretrainProgress *p,
+                  gpointer                     user_data)
+{
+  Run *run = user_data;
+  Report *r = g_new0 (Report, 1);
+
+  /* The plot and the bar count steps over the whole phase. */
+  r->kind = REPORT_STEP;
+  r->step = (gint64) (p->epoch - 1) * p->n_steps + p->step;
+  r->n_steps = (gint64) run->pretrain_epochs * p->n_steps;
+  r->n_epochs = run->pretrain_epochs;
+  r->value = p->loss;
+  /* TRANSLATORS: pre-training progress: epoch of epochs, reconstruction loss, speed */
+  r->text = g_strdup_printf (_("Adapting: epoch %d of %d · reconstruction loss %.4f · %.0f "
+                               "images/s"), p->epoch, run->pretrain_epochs, p->loss,
+                             p->images_per_s);
+  post (run, r);
+}
+
+/* The panels of facet_pretrain_show (original | masked | reconstruction,
+ * side by side) regrouped into one picture: a column per face, a row per
+ * kind of panel. */
+static GBytes *
+learned_sheet (GPtrArray *panels,
+               int       *width,
+               int       *height)
+{
+  FacetImage *first = g_ptr_array_index (panels, 0);
+  int size = first->height, n = (int) panels->len;
+  gsize stride;
+  guint8 *pixels;
+
+  *width = n * size + (n - 1) * LEARNED_GAP;
+  *height = 3 * size + 2 * LEARNED_GAP;
+  stride = 3 * (gsize) *width;
+  pixels = g_malloc (stride * *height);
+  memset (pixels, 255, stride * *height);
+  for (int i = 0; i < n; i++)
+    {
+      FacetImage *p = g_ptr_array_index (panels, i);
+      for (int k = 0; k < 3; k++)
+        for (int y = 0; y < size; y++)
+          memcpy (pixels + (gsize) (k * (size + LEARNED_GAP) + y) * stride
+                    + 3 * (gsize) i * (size + LEARNED_GAP),
+                  p->data + (gsize) y * p->stride + 3 * (gsize) k * size, 3 * (gsize) size);
+    }
+  return g_bytes_new_take (pixels, stride * *height);
+}
+
+/* A few faces spread over the project, through the adapted model. */
+static gboolean
+post_learned (Run                       *run,
+              FacetModel                *model,
+              GPtrArray                 *crops,
+              const FacetPretrainConfig *cfg,
+              GError                   **error)
+{
+  FacetImage *picks[LEARNED_FACES];
+  guint n = MIN (crops->len, LEARNED_FACES);
+  g_autoptr (GPtrArray) panels = NULL;
+  Report *r;
+
+  for (guint i = 0; i < n; i++)
+    picks[i] = g_ptr_array_index (crops, (gsize) i * crops->len / n);
+  panels = facet_pretrain_show (model, picks, n, cfg->mask_ratio, cfg->seed, error);
+  if (panels == NULL)
+    return FALSE;
+  r = g_new0 (Report, 1);
+  r->kind = REPORT_LEARNED;
+  r->pixels = learned_sheet (panels, &r->width, &r->height);
+  /* TRANSLATORS: under the picture of faces; %.0f is the share of the face hidden */
+  r->text = g_strdup_printf (_("Top: faces of these videos. Middle: what the model was shown, "
+                               "%.0f %% hidden (grey). Bottom: how it filled them in."),
+                             100 * cfg->mask_ratio);
+  post (run, r);
+  return TRUE;
+}
+
+/* Pre-trains on every face of the project's videos, from the base model,
+ * saves and registers the result, and makes it the base of fine-tuning. */
+static gboolean
+adapt (Run          *run,
+       FacetStore   *store,
+       GCancellable *cancellable,
+       GError      **error)
+{
+  g_autoptr (FacetModel) model = NULL;
+  g_autoptr (GPtrArray) crops = NULL;
+  g_autoptr (GArray) epochs = NULL;
+  g_autofree char *path = NULL;
+  FacetPretrainSaveOptions so = { 0 };
+  FacetPretrainConfig cfg;
+  guint skipped = 0, stride;
+
+  run->adapting = TRUE; /* read by train_done once the thread has returned */
+  post_status (run, -1, _("Preparing to adapt the base model…"));
+  model = facet_pretrain_model_new (run->base_path, NULL, 0, 0, error);
+  if (model == NULL || (stride = adapt_stride (store, error)) == 0)
+    return FALSE;
+  crops = facet_pretrain_collect (store, facet_model_get_config (model), stride, cancellable,
+                                  on_faces_progress, run, &skipped, error);
+  if (crops == NULL)
+    return FALSE;
+
+  facet_pretrain_config_init (&cfg);
+  cfg.epochs = run->pretrain_epochs;
+  cfg.cancellable = cancellable;
+  cfg.on_step = on_pretrain_step;
+  cfg.user_data = run;
+  /* No checkpoint: a stopped run leaves nothing behind. */
+  epochs = facet_pretrain_run (model, (FacetImage * const *) crops->pdata, crops->len, &cfg, error);
+  if (epochs == NULL || g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  post_status (run, 1.0, _("Saving the adapted model…"));
+  so.base_id = run->base_id;
+  so.base_desc = run->base_path;
+  so.stride = stride;
+  so.n_frames = crops->len;
+  so.skipped = skipped;
+  run->adapted_id = facet_pretrain_save_model (store, model, &cfg, epochs, &so, &path, error);
+  if (run->adapted_id <= 0)
+    return FALSE;
+  run->adapted_name = g_strdup (facet_model_get_config (model)->name);
+  if (!post_learned (run, model, crops, &cfg, error))
+    return FALSE;
+
+  /* Fine-tuning goes on from the adapted model, its row the new one's parent. */
+  g_free (run->base_path);
+  run->base_path = g_steal_pointer (&path);
+  run->base_id = run->adapted_id;
+  run->adapting = FALSE;
+  return TRUE;
+}
+
+/* The base model for fine-tuning from run->base_path, @cfg set from the
+ * dialog, and everything that can be refused refused before frames are
+ * decoded. */
+static gboolean
+prepare (Run                *run,
+         FacetStore         *store,
+         GCancellable       *cancellable,
+         FacetTrainConfig   *cfg,
+         FacetModel        **base,
+         FacetTrainDataset **labels,
+         GError            **error)
+{
+  FacetTrainDataOptions dopt = { 0 };
+  FacetTrainMode mode;
+  int last_k = 2;
+
+  g_clear_pointer (base, facet_model_unref);
+  g_clear_pointer (labels, facet_train_dataset_free);
+  post_status (run, -1, _("Loading the base model…"));
+  /* A pre-trained encoder gets a fresh head for the AUs the coders label. */
+  *base = facet_train_load_base (store, run->base_path, 0, error);
+  if (*base == NULL)
+    return FALSE;
+
+  facet_train_config_init (cfg);
+  if (!facet_train_mode_parse (run->mode_text, &mode, &last_k, error))
+    return FALSE;
+  /* The mode's own defaults (heads mode: a linear probe's rate, no IAT). */
+  facet_train_config_set_mode (cfg, mode, last_k);
+  cfg->iat_lambda = run->lambda;
+  cfg->epochs = run->epochs;
+  /* the preferences' precision (FacetApplication makes it the default) */
+  cfg->precision = facet_backend_get_default_precision ();
+  cfg->cancellable = cancellable;
+  cfg->on_step = on_step;
+  cfg->on_epoch = on_epoch;
+  cfg->user_data = run;
+  if (!facet_train_check_settings (*base, cfg, error))
+    return FALSE;
+
+  dopt.labels_only = TRUE;
+  *labels = facet_train_dataset_from_store (store, facet_model_get_config (*base), &dopt, error);
+  return *labels != NULL
+         && facet_train_check (*base, facet_train_dataset_get_data (*labels), cfg, error);
+}
+
 static void
 train_thread (GTask        *task,
               gpointer      source_object,
@@ -276,40 +532,15 @@ train_thread (GTask        *task,
   GError *error = NULL;
   const FacetEpochReport *last;
 
-  post_status (run, -1, _("Loading the base model…"));
   store = facet_store_open (run->project_path, &error);
-  if (store == NULL)
+  if (store == NULL || !prepare (run, store, cancellable, &cfg, &base, &labels, &error))
     goto failed;
-  base = facet_model_load (run->base_path, NULL, &error);
-  if (base == NULL)
-    goto failed;
-
-  facet_train_config_init (&cfg);
-  {
-    FacetTrainMode mode;
-    int last_k = 2;
-    if (!facet_train_mode_parse (run->mode_text, &mode, &last_k, &error))
-      goto failed;
-    /* The mode's own defaults (heads mode: a linear probe's rate, no IAT). */
-    facet_train_config_set_mode (&cfg, mode, last_k);
-  }
-  cfg.iat_lambda = run->lambda;
-  cfg.epochs = run->epochs;
-  /* the preferences' precision (FacetApplication makes it the default) */
-  cfg.precision = facet_backend_get_default_precision ();
-  cfg.cancellable = cancellable;
-  cfg.on_step = on_step;
-  cfg.on_epoch = on_epoch;
-  cfg.user_data = run;
-  if (!facet_train_check_settings (base, &cfg, &error))
+  /* Fine-tuning's settings and labels are checked above, before adapting,
+   * and again for the adapted model. */
+  if (run->adapt && (!adapt (run, store, cancellable, &error)
+                     || !prepare (run, store, cancellable, &cfg, &base, &labels, &error)))
     goto failed;
 
-  /* Everything that can be refused is refused before frames are decoded. */
-  dopt.labels_only = TRUE;
-  labels = facet_train_dataset_from_store (store, facet_model_get_config (base), &dopt, &error);
-  if (labels == NULL || !facet_train_check (base, facet_train_dataset_get_data (labels), &cfg,
-                                            &error))
-    goto failed;
   dopt.labels_only = FALSE;
   dopt.cancellable = cancellable;
   dopt.progress = on_data_progress;
@@ -409,6 +640,13 @@ results_notes (const Run *run)
                                        "subjects."), c0, c1);
       g_string_append_c (notes, '\n');
     }
+  if (run->adapt)
+    {
+      /* TRANSLATORS: %s is the adapted (pre-trained) model's name */
+      g_string_append_printf (notes, _("The left column is the adapted model “%s” with new AU heads "
+                                       "that no label has trained yet."), run->adapted_name);
+      g_string_append_c (notes, '\n');
+    }
   g_string_append (notes, _("Both columns are measured here on the same held-out frames of this "
                             "project; the sidebar shows what the base model reached on the frames it "
                             "was checked on when it was made, so its numbers differ."));
@@ -444,7 +682,8 @@ show_results (FacetFinetuneDialog *self,
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->results_grid))) != NULL)
     gtk_grid_remove (self->results_grid, child);
   add_cell (self, _("On the held-out subjects"), 0, 0, TRUE);
-  add_cell (self, _("Base model"), 1, 0, TRUE);
+  /* After adapting, the starting point is the adapted encoder with new heads. */
+  add_cell (self, run->adapt ? _("Adapted, before fine-tuning") : _("Base model"), 1, 0, TRUE);
   add_cell (self, run->new_name, 2, 0, TRUE);
   for (guint m = 0; m < G_N_ELEMENTS (names); m++, row++)
     add_row (self, row, _(names[m]), run->metrics[0][m], run->metrics[1][m]);
@@ -486,6 +725,10 @@ set_running (FacetFinetuneDialog *self,
   gtk_widget_set_sensitive (GTK_WIDGET (self->lambda_spin),
                             !running && adw_combo_row_get_selected (self->mode_row) != 0);
   gtk_widget_set_sensitive (GTK_WIDGET (self->epochs_spin), !running);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->adapt_row), !running && self->can_adapt);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->pretrain_epochs_row),
+                            !running && self->can_adapt
+                              && gtk_switch_get_active (self->adapt_switch));
 }
 
 static void
@@ -501,25 +744,43 @@ train_done (GObject      *object,
   g_clear_object (&self->cancellable);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        gtk_label_set_text (self->status_label,
-                            _("Stopped. Nothing was saved; start again when you like."));
+      g_autofree char *text = NULL;
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && run->adapted_id > 0)
+        /* TRANSLATORS: %s is the adapted (pre-trained) model's name */
+        text = g_strdup_printf (_("Stopped. The adapted model “%s” was saved; the fine-tuning "
+                                  "was not. Choose it as the base model to fine-tune from it."),
+                                run->adapted_name);
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        text = g_strdup (_("Stopped. Nothing was saved; start again when you like."));
+      else if (run->adapting)
+        text = g_strdup_printf (_("Adapting to the videos failed: %s"), error->message);
       else
-        {
-          g_autofree char *text = g_strdup_printf (_("Training failed: %s"), error->message);
-          gtk_label_set_text (self->status_label, text);
-        }
+        text = g_strdup_printf (_("Training failed: %s"), error->message);
+      gtk_label_set_text (self->status_label, text);
+      if (run->adapted_id > 0)
+        facet_project_reload (self->project);
       gtk_progress_bar_set_fraction (self->progress, 0);
       return;
     }
   self->new_model_id = run->new_id;
   {
-    /* TRANSLATORS: after fine-tuning: the new model's name, training and
-     * validation sample counts */
-    g_autofree char *text = g_strdup_printf (_("Saved as model “%s”, trained on %u frames and "
-                                               "checked on %u "
-                                               "frames of other subjects."),
-                                             run->new_name, run->n_train, run->n_val);
+    g_autofree char *text = NULL;
+
+    if (run->adapt)
+      /* TRANSLATORS: after adapting and fine-tuning: the adapted model's name, the new
+       * model's name, training and validation sample counts */
+      text = g_strdup_printf (_("Adapted to the videos as “%s”, then fine-tuned and saved as "
+                                "model “%s”, trained on %u frames and checked on %u frames of "
+                                "other subjects."),
+                              run->adapted_name, run->new_name, run->n_train, run->n_val);
+    else
+      /* TRANSLATORS: after fine-tuning: the new model's name, training and
+       * validation sample counts */
+      text = g_strdup_printf (_("Saved as model “%s”, trained on %u frames and "
+                                "checked on %u "
+                                "frames of other subjects."),
+                              run->new_name, run->n_train, run->n_val);
     gtk_label_set_text (self->status_label, text);
   }
   show_results (self, run);
@@ -580,12 +841,15 @@ on_start_clicked (FacetFinetuneDialog *self)
   run->lambda = gtk_spin_button_get_value (self->lambda_spin);
   run->heads = mode == 0;
   run->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
+  run->adapt = self->can_adapt && gtk_switch_get_active (self->adapt_switch);
+  run->pretrain_epochs = gtk_spin_button_get_value_as_int (self->pretrain_epochs_spin);
   run->metrics[0][0] = run->metrics[0][1] = run->metrics[0][2] = NAN;
 
   self->cancellable = g_cancellable_new ();
   self->new_model_id = 0;
   gtk_widget_set_visible (GTK_WIDGET (self->results_grid), FALSE);
   gtk_widget_set_visible (GTK_WIDGET (self->reanalyse_button), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->learned_box), FALSE);
   facet_train_plot_reset (self->plot, 1, run->epochs);
   set_running (self, TRUE);
   task = g_task_new (self, self->cancellable, train_done, NULL);
@@ -665,6 +929,66 @@ count_done (GObject      *object,
   gtk_label_set_text (self->data_label, text);
 }
 
+/* ---- Whether the base can be adapted ----------------------------------------------------------- */
+
+/* NULL when @m can be pre-trained further, else why not. */
+static char *
+adapt_refusal (FacetFinetuneDialog   *self,
+               const FacetStoreModel *m,
+               gboolean              *has_decoder)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetModelConfig) c = facet_model_config_from_string (m->config_json, &error);
+  g_autofree char *folder = g_path_get_dirname (facet_project_get_path (self->project));
+  g_autofree char *path = g_path_is_absolute (m->file) ? g_strdup (m->file)
+                                                       : g_build_filename (folder, m->file, NULL);
+
+  if (c == NULL)
+    /* TRANSLATORS: %s says what is wrong with the model's description */
+    return g_strdup_printf (_("its description cannot be read (%s)"), error->message);
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    /* TRANSLATORS: %s is a file name */
+    return g_strdup_printf (_("its file %s is missing"), path);
+  if (c->in_chans != 3 || c->patch_size <= 0 || c->image_size % c->patch_size != 0
+      || facet_model_config_grid (c) < 2)
+    return g_strdup (_("its input is not a colour image cut into square patches, which "
+                       "pre-training hides and fills in"));
+  *has_decoder = c->decoder_dim > 0;
+  return NULL;
+}
+
+/* What adapting would start from, or why it cannot; the switch follows. */
+static void
+update_adapt (FacetFinetuneDialog *self)
+{
+  guint row = adw_combo_row_get_selected (self->base_row);
+  FacetStoreModel *m = NULL;
+  g_autofree char *why = NULL, *text = NULL;
+  gboolean has_decoder = FALSE;
+
+  if (self->project != NULL && row < self->model_ids->len)
+    m = facet_project_find_model (self->project, g_array_index (self->model_ids, gint64, row));
+  if (m == NULL)
+    why = g_strdup (_("no base model is chosen"));
+  else
+    why = adapt_refusal (self, m, &has_decoder);
+  self->can_adapt = why == NULL;
+  if (why != NULL)
+    {
+      /* TRANSLATORS: %s says why, e.g. "its file /x/y.safetensors is missing" */
+      text = g_strdup_printf (_("This base model cannot be adapted: %s."), why);
+      gtk_switch_set_active (self->adapt_switch, FALSE);
+    }
+  else if (has_decoder)
+    text = g_strdup (_("Continues this pre-trained model’s training on these videos; fine-tuning "
+                       "then gives it AU heads."));
+  else
+    text = g_strdup (_("Starts from this model’s encoder with a new decoder. Fine-tuning then "
+                       "learns its AU heads anew from your labels."));
+  gtk_label_set_text (self->adapt_label, text);
+  set_running (self, self->running);
+}
+
 GtkWidget *
 facet_finetune_dialog_new (GtkWindow    *parent,
                            FacetProject *project)
@@ -693,6 +1017,7 @@ facet_finetune_dialog_new (GtkWindow    *parent,
     }
   adw_combo_row_set_model (self->base_row, G_LIST_MODEL (names));
   adw_combo_row_set_selected (self->base_row, selected);
+  update_adapt (self);
   current = facet_project_get_model (project);
   if (current != NULL)
     facet_project_run (project, FACET_PROJECT_QUEUE_LOAD, count_job,
@@ -735,13 +1060,21 @@ facet_finetune_dialog_class_init (FacetFinetuneDialogClass *klass)
   g_type_ensure (FACET_TYPE_TRAIN_PLOT);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/facet/Facet/facet-finetune-dialog.ui");
+  gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, adapt_label);
+  gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, adapt_row);
+  gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, adapt_switch);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, base_row);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, close_button);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, data_label);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, epochs_spin);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, lambda_spin);
+  gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, learned_box);
+  gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, learned_label);
+  gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, learned_picture);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, mode_row);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, plot);
+  gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, pretrain_epochs_row);
+  gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, pretrain_epochs_spin);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, progress);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, reanalyse_button);
   gtk_widget_class_bind_template_child (widget_class, FacetFinetuneDialog, results_grid);
@@ -778,4 +1111,6 @@ facet_finetune_dialog_init (FacetFinetuneDialog *self)
   self->lambda = gtk_spin_button_get_value (self->lambda_spin);
   g_signal_connect_swapped (self->mode_row, "notify::selected", G_CALLBACK (on_mode_changed), self);
   on_mode_changed (self);
+  g_signal_connect_swapped (self->base_row, "notify::selected", G_CALLBACK (update_adapt), self);
+  g_signal_connect_swapped (self->adapt_switch, "notify::active", G_CALLBACK (update_adapt), self);
 }

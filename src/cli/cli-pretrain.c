@@ -3,7 +3,6 @@
 
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -214,95 +213,6 @@ show (FacetStore *store,
   return 0;
 }
 
-/* The model file and its row: kind "pre-trained", the base as parent. */
-static gint64
-save_model (FacetStore                *store,
-            FacetModel                *model,
-            const char                *name_arg,
-            gint64                     base_id,
-            const char                *base_desc,
-            const FacetPretrainConfig *cfg,
-            guint                      stride,
-            guint                      n_frames,
-            guint                      skipped,
-            GArray                    *epochs,
-            char                     **out_path,
-            GError                   **error)
-{
-  g_autofree char *name = NULL, *dir = NULL, *path = NULL, *settings = NULL, *config = NULL;
-  g_autoptr (GString) metrics = g_string_new ("{\"loss\":");
-  g_autoptr (GString) base_json = g_string_new (NULL);
-  g_autofree char *data = NULL;
-  FacetStoreModelInfo info = { 0 };
-  FacetPretrainEpoch *last = &g_array_index (epochs, FacetPretrainEpoch, epochs->len - 1);
-  gint64 id;
-
-  if (name_arg != NULL)
-    name = g_strdup (name_arg);
-  else
-    {
-      g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-      g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
-      name = g_strdup_printf ("pretrain-%s", stamp);
-    }
-  dir = g_build_filename (facet_store_get_folder (store), "models", NULL);
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   "%s: cannot create the folder (%s)", dir, g_strerror (saved));
-      return 0;
-    }
-  {
-    g_autofree char *file = g_strconcat (name, ".safetensors", NULL);
-    g_strdelimit (file, "/\\", '_');
-    path = g_build_filename (dir, file, NULL);
-  }
-  {
-    FacetModelConfig *mc = facet_model_get_config_mut (model);
-    g_free (mc->name);
-    mc->name = g_strdup (name);
-  }
-  facet_cli_json_string (base_json, base_desc);
-  settings = g_strdup_printf ("{\"kind\":\"pre-trained\",\"epochs\":%u,\"batch\":%u,"
-                              "\"mask_ratio\":%g,\"blr\":%g,\"lr\":%g,\"weight_decay\":%g,"
-                              "\"warmup_epochs\":%g,\"augment\":%s,\"norm_pix\":%s,"
-                              "\"stride\":%u,\"seed\":%" G_GUINT64_FORMAT ",\"base\":%s}",
-                              epochs->len, cfg->batch, cfg->mask_ratio, cfg->blr,
-                              facet_pretrain_peak_lr (cfg), cfg->weight_decay, cfg->warmup_epochs,
-                              cfg->augment ? "true" : "false", cfg->norm_pix ? "true" : "false",
-                              stride, cfg->seed, base_json->str);
-  {
-    g_autoptr (GHashTable) meta = g_hash_table_new (g_str_hash, g_str_equal);
-    g_hash_table_insert (meta, (gpointer) "facet.training", settings);
-    if (!facet_model_save (model, path, meta, error))
-      return 0;
-  }
-  facet_cli_json_float (metrics, last->loss);
-  g_string_append (metrics, ",\"losses\":[");
-  for (guint i = 0; i < epochs->len; i++)
-    {
-      if (i)
-        g_string_append_c (metrics, ',');
-      facet_cli_json_float (metrics, g_array_index (epochs, FacetPretrainEpoch, i).loss);
-    }
-  g_string_append (metrics, "]}");
-  data = g_strdup_printf ("{\"frames\":%u,\"skipped\":%u,\"stride\":%u}", n_frames, skipped,
-                          stride);
-  config = facet_model_config_to_string (facet_model_get_config (model));
-  info.file = path;
-  info.name = name;
-  info.parent_id = base_id;
-  info.config_json = config;
-  info.settings_json = settings;
-  info.metrics_json = metrics->str;
-  info.data_json = data;
-  id = facet_store_add_model (store, &info, error);
-  if (id > 0 && out_path != NULL)
-    *out_path = g_steal_pointer (&path);
-  return id;
-}
-
 int
 facet_cli_pretrain (int    argc,
                     char **argv)
@@ -435,8 +345,8 @@ facet_cli_pretrain (int    argc,
 
   {
     g_autofree char *desc = base_path ? g_strdup (base_path) : g_strdup_printf ("new %s", size ? size : "base");
-    new_id = save_model (store, model, name, base_id, desc, &cfg, (guint) stride, crops->len,
-                         skipped, epochs, &out_path, &error);
+    FacetPretrainSaveOptions so = { name, base_id, desc, (guint) stride, crops->len, skipped };
+    new_id = facet_pretrain_save_model (store, model, &cfg, epochs, &so, &out_path, &error);
   }
   if (new_id <= 0)
     return facet_cli_fail (g_steal_pointer (&error));

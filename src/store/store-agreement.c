@@ -105,8 +105,6 @@ coder_aus (FacetStore  *store,
            GError     **error)
 {
   g_autoptr (GArray) aus = g_array_new (FALSE, FALSE, sizeof (int));
-  sqlite3_stmt *st;
-  int rc;
 
   if (c->is_model)
     {
@@ -114,19 +112,11 @@ coder_aus (FacetStore  *store,
         g_array_append_val (aus, c->model->au_ids[a]);
       return g_steal_pointer (&aus);
     }
-  st = store_prepare (store, "SELECT DISTINCT au FROM labels WHERE layer = ?1 "
-                      "AND (?2 = 0 OR video_id = ?2) ORDER BY au", error);
-  if (st == NULL)
+  if (store_query (store, "SELECT DISTINCT au FROM labels WHERE layer = ?1 "
+                   "AND (?2 = 0 OR video_id = ?2) ORDER BY au", store_row_int_array, aus, error,
+                   STORE_INT (c->layer), STORE_INT (video_id)) < 0)
     return NULL;
-  sqlite3_bind_int64 (st, 1, c->layer);
-  sqlite3_bind_int64 (st, 2, video_id);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      int au = sqlite3_column_int (st, 0);
-      g_array_append_val (aus, au);
-    }
-  sqlite3_reset (st);
-  return rc == SQLITE_DONE ? g_steal_pointer (&aus) : NULL;
+  return g_steal_pointer (&aus);
 }
 
 static gboolean
@@ -147,6 +137,34 @@ typedef struct
   guint8 *level;
 } Codes;
 
+/* What label_code_row fills: @codes of @video, AU -> column @index. */
+typedef struct
+{
+  Codes                 *codes;
+  const FacetStoreVideo *video;
+  const int             *index;
+  guint                  n_aus;
+} CodesFill;
+
+static gboolean
+label_code_row (sqlite3_stmt *row,
+                gpointer      data,
+                GError      **error)
+{
+  CodesFill *fill = data;
+  gint64 f = sqlite3_column_int64 (row, 0);
+  int au = sqlite3_column_int (row, 1), a = au >= 0 && au < 100 ? fill->index[au] : -1;
+  gsize k;
+
+  if (a < 0 || f < 0 || f >= fill->video->n_frames)
+    return TRUE;
+  k = (gsize) f * fill->n_aus + a;
+  fill->codes->state[k] = (guint8) sqlite3_column_int (row, 2);
+  if (sqlite3_column_type (row, 3) != SQLITE_NULL)
+    fill->codes->level[k] = (guint8) facet_intensity_to_level ((float) sqlite3_column_double (row, 3));
+  return TRUE;
+}
+
 static gboolean
 coder_fill (FacetStore            *store,
             const Coder           *c,
@@ -157,8 +175,7 @@ coder_fill (FacetStore            *store,
 {
   gsize cells = (gsize) video->n_frames * aus->len;
   int index[100];
-  sqlite3_stmt *st;
-  int rc;
+  CodesFill fill = { codes, video, index, aus->len };
 
   codes->state = g_malloc0 (cells);
   codes->level = g_malloc0 (cells);
@@ -190,26 +207,9 @@ coder_fill (FacetStore            *store,
         }
       return TRUE;
     }
-  st = store_prepare (store, "SELECT frame, au, state, intensity FROM labels "
-                      "WHERE layer = ? AND video_id = ?", error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, c->layer);
-  sqlite3_bind_int64 (st, 2, video->id);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      gint64 f = sqlite3_column_int64 (st, 0);
-      int au = sqlite3_column_int (st, 1), a = au >= 0 && au < 100 ? index[au] : -1;
-      gsize k;
-      if (a < 0 || f < 0 || f >= video->n_frames)
-        continue;
-      k = (gsize) f * aus->len + a;
-      codes->state[k] = (guint8) sqlite3_column_int (st, 2);
-      if (sqlite3_column_type (st, 3) != SQLITE_NULL)
-        codes->level[k] = (guint8) facet_intensity_to_level ((float) sqlite3_column_double (st, 3));
-    }
-  sqlite3_reset (st);
-  return rc == SQLITE_DONE;
+  return store_query (store, "SELECT frame, au, state, intensity FROM labels "
+                      "WHERE layer = ? AND video_id = ?", label_code_row, &fill, error,
+                      STORE_INT (c->layer), STORE_INT (video->id)) >= 0;
 }
 
 /* Running sums of one AU over the videos. */
@@ -317,20 +317,8 @@ video_tally (FacetStore                  *store,
     {
       /* Outside the marked segments nothing counts as coded. */
       g_autoptr (GArray) spans = g_array_new (FALSE, FALSE, sizeof (gint64));
-      sqlite3_stmt *st = store_prepare (store, "SELECT first, last FROM reliability_segments "
-                                        "WHERE video_id = ?", error);
-      int rc;
-      if (st == NULL)
-        goto out;
-      sqlite3_bind_int64 (st, 1, video->id);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          gint64 lo = sqlite3_column_int64 (st, 0), hi = sqlite3_column_int64 (st, 1);
-          g_array_append_val (spans, lo);
-          g_array_append_val (spans, hi);
-        }
-      sqlite3_reset (st);
-      if (rc != SQLITE_DONE)
+      if (store_query (store, "SELECT first, last FROM reliability_segments WHERE video_id = ?",
+                       store_row_int64_array, spans, error, STORE_INT (video->id)) < 0)
         goto out;
       for (gint64 f = 0; f < video->n_frames; f++)
         if (!in_sample (spans, f))

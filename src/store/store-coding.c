@@ -115,6 +115,31 @@ facet_store_resolve_label (FacetStore       *store,
   return facet_store_resolve_labels (store, &l, 1, taken_from, NULL, error);
 }
 
+typedef struct
+{
+  gboolean *resolved;
+  char    **taken_from;
+  char    **resolver;
+} Resolution;
+
+static gboolean
+resolution_row (sqlite3_stmt *row,
+                gpointer      data,
+                GError      **error)
+{
+  Resolution *r = data;
+
+  if (sqlite3_column_int (row, 0) != FACET_CHANGESET_RESOLVE)
+    return FALSE;
+  if (r->resolved != NULL)
+    *r->resolved = TRUE;
+  if (r->taken_from != NULL && sqlite3_column_type (row, 1) != SQLITE_NULL)
+    *r->taken_from = g_strdup (store_column_text (row, 1));
+  if (r->resolver != NULL)
+    *r->resolver = g_strdup (store_column_text (row, 2));
+  return FALSE;
+}
+
 gboolean
 facet_store_get_resolution (FacetStore *store,
                             gint64      video_id,
@@ -125,8 +150,7 @@ facet_store_get_resolution (FacetStore *store,
                             char      **resolver,
                             GError    **error)
 {
-  sqlite3_stmt *st;
-  int rc = -1;
+  Resolution r = { resolved, taken_from, resolver };
 
   g_return_val_if_fail (store != NULL, FALSE);
 
@@ -136,31 +160,12 @@ facet_store_get_resolution (FacetStore *store,
     *taken_from = NULL;
   if (resolver != NULL)
     *resolver = NULL;
-  store_lock (store);
-  st = store_prepare (store,
+  return store_query (store,
                       "SELECT s.kind, h.taken_from, c.name FROM label_history h "
                       "JOIN changesets s ON s.id = h.changeset_id JOIN coders c ON c.id = s.coder_id "
                       "WHERE h.layer = 0 AND h.video_id = ? AND h.frame = ? AND h.au = ? "
-                      "ORDER BY h.id DESC LIMIT 1", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int64 (st, 2, frame);
-      sqlite3_bind_int (st, 3, au);
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW && sqlite3_column_int (st, 0) == FACET_CHANGESET_RESOLVE)
-        {
-          if (resolved != NULL)
-            *resolved = TRUE;
-          if (taken_from != NULL && sqlite3_column_type (st, 1) != SQLITE_NULL)
-            *taken_from = g_strdup (store_column_text (st, 1));
-          if (resolver != NULL)
-            *resolver = g_strdup (store_column_text (st, 2));
-        }
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  return rc >= 0;
+                      "ORDER BY h.id DESC LIMIT 1", resolution_row, &r, error,
+                      STORE_INT (video_id), STORE_INT (frame), STORE_INT (au)) >= 0;
 }
 
 static gboolean
@@ -181,6 +186,42 @@ column_intensity (sqlite3_stmt *st,
   return sqlite3_column_type (st, col) == SQLITE_NULL ? NAN : (float) sqlite3_column_double (st, col);
 }
 
+typedef struct
+{
+  GArray  *out;
+  gboolean unresolved_only;
+  guint    limit;
+} Disagreements;
+
+static gboolean
+disagreement_row (sqlite3_stmt *row,
+                  gpointer      data,
+                  GError      **error)
+{
+  Disagreements *dis = data;
+  FacetDisagreement d;
+
+  d.video_id = sqlite3_column_int64 (row, 0);
+  d.frame = sqlite3_column_int64 (row, 1);
+  d.au = sqlite3_column_int (row, 2);
+  d.state_a = sqlite3_column_int (row, 3);
+  d.intensity_a = column_intensity (row, 4);
+  d.state_b = sqlite3_column_int (row, 5);
+  d.intensity_b = column_intensity (row, 6);
+  d.final_state = sqlite3_column_type (row, 7) == SQLITE_NULL ? FACET_LABEL_UNSET
+                                                               : sqlite3_column_int (row, 7);
+  d.final_intensity = column_intensity (row, 8);
+  if (same_code (d.state_a, d.intensity_a, d.state_b, d.intensity_b))
+    return TRUE;
+  if (dis->unresolved_only
+      && (same_code (d.final_state, d.final_intensity, d.state_a, d.intensity_a)
+          || same_code (d.final_state, d.final_intensity, d.state_b, d.intensity_b)))
+    return TRUE;
+  g_array_append_val (dis->out, d);
+  /* At the limit: stop (not an error). */
+  return dis->limit == 0 || dis->out->len < dis->limit;
+}
+
 GArray *
 facet_store_list_disagreements (FacetStore *store,
                                 const char *a,
@@ -192,62 +233,60 @@ facet_store_list_disagreements (FacetStore *store,
                                 GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetDisagreement));
+  Disagreements dis = { out, unresolved_only, limit };
   gint64 la = 0, lb = 0;
-  sqlite3_stmt *st = NULL;
-  int rc = SQLITE_DONE;
+  gboolean ok;
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  if (!store_layer_id (store, a, FALSE, &la, error) || !store_layer_id (store, b, FALSE, &lb, error))
-    rc = -1;
-  else if (la >= 0 && lb >= 0)
-    st = store_prepare (store,
-                        "SELECT a.video_id, a.frame, a.au, a.state, a.intensity, b.state, "
-                        "b.intensity, f.state, f.intensity FROM labels a "
-                        "JOIN labels b ON b.layer = ?2 AND b.video_id = a.video_id "
-                        "AND b.frame = a.frame AND b.au = a.au "
-                        "LEFT JOIN labels f ON f.layer = 0 AND f.video_id = a.video_id "
-                        "AND f.frame = a.frame AND f.au = a.au "
-                        "WHERE a.layer = ?1 AND (?3 = 0 OR a.video_id = ?3) AND (?4 = 0 OR a.au = ?4) "
-                        "ORDER BY a.video_id, a.frame, a.au", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, la);
-      sqlite3_bind_int64 (st, 2, lb);
-      sqlite3_bind_int64 (st, 3, video_id);
-      sqlite3_bind_int (st, 4, au);
-      while ((limit == 0 || out->len < limit) && (rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          FacetDisagreement d;
-          d.video_id = sqlite3_column_int64 (st, 0);
-          d.frame = sqlite3_column_int64 (st, 1);
-          d.au = sqlite3_column_int (st, 2);
-          d.state_a = sqlite3_column_int (st, 3);
-          d.intensity_a = column_intensity (st, 4);
-          d.state_b = sqlite3_column_int (st, 5);
-          d.intensity_b = column_intensity (st, 6);
-          d.final_state = sqlite3_column_type (st, 7) == SQLITE_NULL ? FACET_LABEL_UNSET
-                                                                      : sqlite3_column_int (st, 7);
-          d.final_intensity = column_intensity (st, 8);
-          if (same_code (d.state_a, d.intensity_a, d.state_b, d.intensity_b))
-            continue;
-          if (unresolved_only
-              && (same_code (d.final_state, d.final_intensity, d.state_a, d.intensity_a)
-                  || same_code (d.final_state, d.final_intensity, d.state_b, d.intensity_b)))
-            continue;
-          g_array_append_val (out, d);
-        }
-      if (rc == SQLITE_ROW)
-        rc = SQLITE_DONE; /* stopped at the limit */
-      sqlite3_reset (st);
-    }
-  else if (rc != -1 && (la < 0 || lb < 0))
-    rc = SQLITE_DONE; /* a layer nobody wrote: nothing differs */
-  else
-    rc = -1;
+  ok = store_layer_id (store, a, FALSE, &la, error) && store_layer_id (store, b, FALSE, &lb, error);
+  /* A layer nobody wrote (-1): nothing differs. */
+  if (ok && la >= 0 && lb >= 0)
+    ok = store_query (store,
+                      "SELECT a.video_id, a.frame, a.au, a.state, a.intensity, b.state, "
+                      "b.intensity, f.state, f.intensity FROM labels a "
+                      "JOIN labels b ON b.layer = ?2 AND b.video_id = a.video_id "
+                      "AND b.frame = a.frame AND b.au = a.au "
+                      "LEFT JOIN labels f ON f.layer = 0 AND f.video_id = a.video_id "
+                      "AND f.frame = a.frame AND f.au = a.au "
+                      "WHERE a.layer = ?1 AND (?3 = 0 OR a.video_id = ?3) AND (?4 = 0 OR a.au = ?4) "
+                      "ORDER BY a.video_id, a.frame, a.au", disagreement_row, &dis, error,
+                      STORE_INT (la), STORE_INT (lb), STORE_INT (video_id), STORE_INT (au)) >= 0;
   store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  return ok ? g_steal_pointer (&out) : NULL;
+}
+
+typedef struct
+{
+  GArray  *cells;
+  gboolean overwrite;
+  gint64   differ;
+} Agreed;
+
+static gboolean
+agreed_row (sqlite3_stmt *row,
+            gpointer      data,
+            GError      **error)
+{
+  Agreed *ag = data;
+  FacetLabel l = { 0 };
+
+  l.video_id = sqlite3_column_int64 (row, 0);
+  l.frame = sqlite3_column_int64 (row, 1);
+  l.au = sqlite3_column_int (row, 2);
+  l.state = sqlite3_column_int (row, 3);
+  l.intensity = column_intensity (row, 4);
+  l.source = FACET_LABEL_SOURCE_HUMAN;
+  if (!same_code (l.state, l.intensity, sqlite3_column_int (row, 5), column_intensity (row, 6)))
+    {
+      ag->differ++;
+      return TRUE;
+    }
+  if (!ag->overwrite && sqlite3_column_type (row, 7) != SQLITE_NULL)
+    return TRUE;
+  g_array_append_val (ag->cells, l);
+  return TRUE;
 }
 
 gint64
@@ -262,9 +301,8 @@ facet_store_resolve_agreed (FacetStore *store,
 {
   g_autoptr (GArray) cells = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
   g_autofree char *from = NULL, *desc = NULL;
-  gint64 la = 0, lb = 0, id = -1, differ = 0;
-  sqlite3_stmt *st;
-  int rc;
+  Agreed ag = { cells, overwrite, 0 };
+  gint64 la = 0, lb = 0, id = -1;
 
   g_return_val_if_fail (store != NULL, -1);
 
@@ -285,39 +323,15 @@ facet_store_resolve_agreed (FacetStore *store,
                    "%s: coder “%s” has no layer of their own", store->path, la < 0 ? a : b);
       goto fail;
     }
-  st = store_prepare (store,
-                      "SELECT a.video_id, a.frame, a.au, a.state, a.intensity, b.state, b.intensity, "
-                      "f.state FROM labels a JOIN labels b ON b.layer = ?2 AND b.video_id = a.video_id "
-                      "AND b.frame = a.frame AND b.au = a.au "
-                      "LEFT JOIN labels f ON f.layer = 0 AND f.video_id = a.video_id "
-                      "AND f.frame = a.frame AND f.au = a.au "
-                      "WHERE a.layer = ?1 AND (?3 = 0 OR a.video_id = ?3) "
-                      "ORDER BY a.video_id, a.frame, a.au", error);
-  if (st == NULL)
-    goto fail;
-  sqlite3_bind_int64 (st, 1, la);
-  sqlite3_bind_int64 (st, 2, lb);
-  sqlite3_bind_int64 (st, 3, video_id);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      FacetLabel l = { 0 };
-      l.video_id = sqlite3_column_int64 (st, 0);
-      l.frame = sqlite3_column_int64 (st, 1);
-      l.au = sqlite3_column_int (st, 2);
-      l.state = sqlite3_column_int (st, 3);
-      l.intensity = column_intensity (st, 4);
-      l.source = FACET_LABEL_SOURCE_HUMAN;
-      if (!same_code (l.state, l.intensity, sqlite3_column_int (st, 5), column_intensity (st, 6)))
-        {
-          differ++;
-          continue;
-        }
-      if (!overwrite && sqlite3_column_type (st, 7) != SQLITE_NULL)
-        continue;
-      g_array_append_val (cells, l);
-    }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
+  if (store_query (store,
+                   "SELECT a.video_id, a.frame, a.au, a.state, a.intensity, b.state, b.intensity, "
+                   "f.state FROM labels a JOIN labels b ON b.layer = ?2 AND b.video_id = a.video_id "
+                   "AND b.frame = a.frame AND b.au = a.au "
+                   "LEFT JOIN labels f ON f.layer = 0 AND f.video_id = a.video_id "
+                   "AND f.frame = a.frame AND f.au = a.au "
+                   "WHERE a.layer = ?1 AND (?3 = 0 OR a.video_id = ?3) "
+                   "ORDER BY a.video_id, a.frame, a.au", agreed_row, &ag, error,
+                   STORE_INT (la), STORE_INT (lb), STORE_INT (video_id)) < 0)
     goto fail;
   id = store_write_labels_locked (store, 0, (FacetLabel *) cells->data, cells->len,
                                   FACET_CHANGESET_RESOLVE, desc, from, error);
@@ -331,7 +345,7 @@ facet_store_resolve_agreed (FacetStore *store,
   if (n_copied != NULL)
     *n_copied = id > 0 ? (gint64) cells->len : 0;
   if (n_disagree != NULL)
-    *n_disagree = differ;
+    *n_disagree = ag.differ;
   goto out;
 fail:
   id = -1;
@@ -371,26 +385,28 @@ span_free (GArray *taken,
   return TRUE;
 }
 
+static gboolean
+span_row (sqlite3_stmt *row,
+          gpointer      data,
+          GError      **error)
+{
+  Span s = { sqlite3_column_int64 (row, 0), sqlite3_column_int64 (row, 1) };
+
+  g_array_append_val ((GArray *) data, s);
+  return TRUE;
+}
+
 static GArray *
 read_taken (FacetStore *store,
             gint64      video_id,
             GError    **error)
 {
   g_autoptr (GArray) taken = g_array_new (FALSE, FALSE, sizeof (Span));
-  sqlite3_stmt *st = store_prepare (store, "SELECT first, last FROM reliability_segments "
-                                    "WHERE video_id = ?", error);
-  int rc;
 
-  if (st == NULL)
+  if (store_query (store, "SELECT first, last FROM reliability_segments WHERE video_id = ?",
+                   span_row, taken, error, STORE_INT (video_id)) < 0)
     return NULL;
-  sqlite3_bind_int64 (st, 1, video_id);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      Span s = { sqlite3_column_int64 (st, 0), sqlite3_column_int64 (st, 1) };
-      g_array_append_val (taken, s);
-    }
-  sqlite3_reset (st);
-  return rc == SQLITE_DONE ? g_steal_pointer (&taken) : NULL;
+  return g_steal_pointer (&taken);
 }
 
 static gboolean
@@ -401,19 +417,10 @@ insert_segment (FacetStore *store,
                 gint64      last,
                 GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store, "INSERT INTO reliability_segments (sample_id, video_id, "
-                                    "first, last) VALUES (?, ?, ?, ?)", error);
-
-  if (st == NULL)
-    return FALSE;
-  if (sample_id != 0)
-    sqlite3_bind_int64 (st, 1, sample_id);
-  else
-    sqlite3_bind_null (st, 1);
-  sqlite3_bind_int64 (st, 2, video_id);
-  sqlite3_bind_int64 (st, 3, first);
-  sqlite3_bind_int64 (st, 4, last);
-  return store_run (store, st, error);
+  return store_query_run (store, "INSERT INTO reliability_segments (sample_id, video_id, first, "
+                          "last) VALUES (?, ?, ?, ?)", error,
+                          sample_id != 0 ? STORE_INT (sample_id) : STORE_NULL, STORE_INT (video_id),
+                          STORE_INT (first), STORE_INT (last));
 }
 
 /* Random non-overlapping segments of @seg frames in one video until @need
@@ -478,7 +485,6 @@ facet_store_sample_reliability (FacetStore               *store,
   g_autoptr (GPtrArray) videos = NULL, subjects = NULL;
   g_autoptr (GRand) rand = NULL;
   gint64 sample_id = 0, coder;
-  sqlite3_stmt *st;
 
   g_return_val_if_fail (store != NULL && options != NULL, 0);
 
@@ -510,16 +516,12 @@ facet_store_sample_reliability (FacetStore               *store,
   if (!store_begin (store, error))
     goto out;
   coder = store_coder_id (store, error);
-  st = coder ? store_prepare (store, "INSERT INTO reliability_samples (created, percent, seconds, "
-                              "seed, coder_id) VALUES (?, ?, ?, ?, ?)", error) : NULL;
-  if (st == NULL)
-    goto fail;
-  sqlite3_bind_double (st, 1, store_time_now ());
-  sqlite3_bind_double (st, 2, options->percent);
-  sqlite3_bind_double (st, 3, options->seconds);
-  sqlite3_bind_int64 (st, 4, options->seed);
-  sqlite3_bind_int64 (st, 5, coder);
-  if (!store_run (store, st, error))
+  if (coder == 0
+      || !store_query_run (store, "INSERT INTO reliability_samples (created, percent, seconds, "
+                           "seed, coder_id) VALUES (?, ?, ?, ?, ?)", error,
+                           STORE_REAL (store_time_now ()), STORE_REAL (options->percent),
+                           STORE_REAL (options->seconds), STORE_INT (options->seed),
+                           STORE_INT (coder)))
     goto fail;
   sample_id = sqlite3_last_insert_rowid (store->db);
   /* Stratified: subject by subject, each of their videos gets its share, so
@@ -596,7 +598,6 @@ facet_store_clear_reliability (FacetStore *store,
                                gint64      segment_id,
                                GError    **error)
 {
-  sqlite3_stmt *st;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (store != NULL, FALSE);
@@ -604,11 +605,8 @@ facet_store_clear_reliability (FacetStore *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = store_prepare (store, "DELETE FROM reliability_segments WHERE ?1 = 0 OR id = ?1", error);
-  if (st == NULL)
-    goto fail;
-  sqlite3_bind_int64 (st, 1, segment_id);
-  if (!store_run (store, st, error))
+  if (!store_query_run (store, "DELETE FROM reliability_segments WHERE ?1 = 0 OR id = ?1", error,
+                        STORE_INT (segment_id)))
     goto fail;
   if (segment_id != 0 && sqlite3_changes (store->db) == 0)
     {
@@ -628,39 +626,38 @@ out:
   return ok;
 }
 
+static gboolean
+segment_row (sqlite3_stmt *row,
+             gpointer      data,
+             GError      **error)
+{
+  FacetReliabilitySegment *seg = g_new0 (FacetReliabilitySegment, 1);
+
+  seg->id = sqlite3_column_int64 (row, 0);
+  seg->sample_id = sqlite3_column_int64 (row, 1);
+  seg->video_id = sqlite3_column_int64 (row, 2);
+  seg->first = sqlite3_column_int64 (row, 3);
+  seg->last = sqlite3_column_int64 (row, 4);
+  seg->subject = g_strdup (store_column_text (row, 5));
+  g_ptr_array_add (data, seg);
+  return TRUE;
+}
+
 GPtrArray *
 facet_store_list_reliability (FacetStore *store,
                               gint64      video_id,
                               GError    **error)
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_reliability_segment_free);
-  sqlite3_stmt *st;
-  int rc = -1;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT r.id, r.sample_id, r.video_id, r.first, r.last, s.name "
-                      "FROM reliability_segments r JOIN videos v ON v.id = r.video_id "
-                      "JOIN subjects s ON s.id = v.subject_id "
-                      "WHERE ?1 = 0 OR r.video_id = ?1 ORDER BY r.video_id, r.first, r.id", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          FacetReliabilitySegment *seg = g_new0 (FacetReliabilitySegment, 1);
-          seg->id = sqlite3_column_int64 (st, 0);
-          seg->sample_id = sqlite3_column_int64 (st, 1);
-          seg->video_id = sqlite3_column_int64 (st, 2);
-          seg->first = sqlite3_column_int64 (st, 3);
-          seg->last = sqlite3_column_int64 (st, 4);
-          seg->subject = g_strdup (store_column_text (st, 5));
-          g_ptr_array_add (out, seg);
-        }
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  if (store_query (store,
+                   "SELECT r.id, r.sample_id, r.video_id, r.first, r.last, s.name "
+                   "FROM reliability_segments r JOIN videos v ON v.id = r.video_id "
+                   "JOIN subjects s ON s.id = v.subject_id "
+                   "WHERE ?1 = 0 OR r.video_id = ?1 ORDER BY r.video_id, r.first, r.id",
+                   segment_row, out, error, STORE_INT (video_id)) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }

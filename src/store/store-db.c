@@ -249,12 +249,9 @@ store_prepare (FacetStore *store,
   sqlite3_stmt *stmt = g_hash_table_lookup (store->statements, sql);
   int rc;
 
+  /* Left reset and cleared by its last user (store_query). */
   if (stmt != NULL)
-    {
-      sqlite3_reset (stmt);
-      sqlite3_clear_bindings (stmt);
-      return stmt;
-    }
+    return stmt;
   rc = sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
   if (rc != SQLITE_OK)
     {
@@ -308,6 +305,23 @@ store_set_not_found (FacetStore  *store,
                "%s: there is no %s %" G_GINT64_FORMAT " in the project", store->path, what, id);
 }
 
+typedef struct
+{
+  gpointer (*from_row) (sqlite3_stmt *stmt);
+  gpointer   item;
+} GetById;
+
+static gboolean
+get_by_id_row (sqlite3_stmt *row,
+               gpointer      data,
+               GError      **error)
+{
+  GetById *get = data;
+
+  get->item = get->from_row (row);
+  return FALSE;
+}
+
 gpointer
 store_get_by_id (FacetStore   *store,
                  const char   *sql,
@@ -316,35 +330,11 @@ store_get_by_id (FacetStore   *store,
                  gpointer    (*from_row) (sqlite3_stmt *stmt),
                  GError      **error)
 {
-  gpointer item = NULL;
-  sqlite3_stmt *st;
-  int rc;
+  GetById get = { from_row, NULL };
 
-  store_lock (store);
-  st = store_prepare (store, sql, error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, id);
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW)
-        item = from_row (st);
-      else if (rc == SQLITE_DONE)
-        store_set_not_found (store, what, id, error);
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  return item;
-}
-
-gboolean
-store_run (FacetStore   *store,
-           sqlite3_stmt *stmt,
-           GError      **error)
-{
-  int rc = store_step (store, stmt, error);
-
-  sqlite3_reset (stmt);
-  return rc == SQLITE_DONE || rc == SQLITE_ROW;
+  if (store_query (store, sql, get_by_id_row, &get, error, STORE_INT (id)) == 0)
+    store_set_not_found (store, what, id, error);
+  return get.item;
 }
 
 const char *
@@ -524,12 +514,8 @@ store_note_change (FacetStore      *store,
 
   if ((store->pending_what & what) == 0)
     {
-      sqlite3_stmt *st = store_prepare (store,
-                                        "UPDATE counters SET value = value + 1 WHERE name = ?", error);
-      if (st == NULL)
-        return FALSE;
-      sqlite3_bind_text (st, 1, change_counter_name (what), -1, SQLITE_STATIC);
-      if (!store_run (store, st, error))
+      if (!store_query_run (store, "UPDATE counters SET value = value + 1 WHERE name = ?", error,
+                            STORE_TEXT (change_counter_name (what))))
         return FALSE;
     }
   if (store->pending_what == 0)
@@ -603,21 +589,12 @@ gint64
 facet_store_get_serial (FacetStore      *store,
                         FacetStoreChange what)
 {
-  sqlite3_stmt *st;
   gint64 value = 0;
 
   g_return_val_if_fail (store != NULL, 0);
 
-  store_lock (store);
-  st = store_prepare (store, "SELECT value FROM counters WHERE name = ?", NULL);
-  if (st != NULL)
-    {
-      sqlite3_bind_text (st, 1, change_counter_name (what), -1, SQLITE_STATIC);
-      if (store_step (store, st, NULL) == SQLITE_ROW)
-        value = sqlite3_column_int64 (st, 0);
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
+  store_query (store, "SELECT value FROM counters WHERE name = ?", store_row_int64, &value, NULL,
+               STORE_TEXT (change_counter_name (what)));
   return value;
 }
 
@@ -670,6 +647,8 @@ facet_store_close (FacetStore *store)
   g_free (store);
 }
 
+/* Not store_query: this also reads the probe connection, which is closed
+ * right after (a cached statement would keep it open). */
 static gboolean
 pragma_int (FacetStore *store,
             const char *sql,
@@ -804,20 +783,11 @@ migrate (FacetStore *store,
   set_version = g_strdup_printf ("PRAGMA user_version = %d", to);
   if (!store_exec (store, set_version, error))
     goto fail;
-  if (from > 0)
+  if (from > 0 && store_query_once (store, "PRAGMA foreign_key_check", NULL, NULL, NULL) != 0)
     {
-      sqlite3_stmt *st = store_prepare_once (store, "PRAGMA foreign_key_check", error);
-      int rc;
-      if (st == NULL)
-        goto fail;
-      rc = sqlite3_step (st);
-      sqlite3_finalize (st);
-      if (rc != SQLITE_DONE)
-        {
-          g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
-                       "%s: broken references between tables; not migrated", store->path);
-          goto fail;
-        }
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
+                   "%s: broken references between tables; not migrated", store->path);
+      goto fail;
     }
   return store_commit (store, error);
 
@@ -830,18 +800,13 @@ static gboolean
 read_meta (FacetStore *store,
            GError    **error)
 {
-  sqlite3_stmt *st;
-
   if (!pragma_int (store, "PRAGMA user_version", &store->version, error))
     return FALSE;
   if (store->version < 2)
     return TRUE;
-  st = store_prepare (store, "SELECT value FROM meta WHERE key = 'project_id'", error);
-  if (st == NULL)
+  if (store_query (store, "SELECT value FROM meta WHERE key = 'project_id'", store_row_text,
+                   &store->project_id, error) < 0)
     return FALSE;
-  if (store_step (store, st, error) == SQLITE_ROW)
-    store->project_id = g_strdup (store_column_text (st, 0));
-  sqlite3_reset (st);
   if (store->project_id == NULL)
     {
       g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
@@ -1002,37 +967,28 @@ gboolean
 facet_store_check_integrity (FacetStore *store,
                              GError    **error)
 {
-  sqlite3_stmt *st;
-  gboolean ok = FALSE;
-  int rc;
+  g_autofree char *result = NULL, *table = NULL;
+  gint64 n;
 
   g_return_val_if_fail (store != NULL, FALSE);
 
   store_lock (store);
-  st = store_prepare_once (store, "PRAGMA integrity_check", error);
-  if (st == NULL)
-    goto out;
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW && g_strcmp0 (store_column_text (st, 0), "ok") != 0)
-    g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT, "%s: damaged: %s",
-                 store->path, store_column_text (st, 0));
-  else if (rc == SQLITE_ROW)
+  n = store_query_once (store, "PRAGMA integrity_check", store_row_text, &result, error);
+  if (n > 0 && g_strcmp0 (result, "ok") != 0)
     {
-      sqlite3_finalize (st);
-      st = store_prepare_once (store, "PRAGMA foreign_key_check", error);
-      if (st == NULL)
-        goto out;
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW)
-        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
-                     "%s: a row of table %s points at a missing row", store->path,
-                     store_column_text (st, 0));
-      ok = rc == SQLITE_DONE;
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT, "%s: damaged: %s",
+                   store->path, result);
+      n = -1;
     }
-  sqlite3_finalize (st);
-out:
+  else if (n >= 0)
+    {
+      n = store_query_once (store, "PRAGMA foreign_key_check", store_row_text, &table, error);
+      if (n > 0)
+        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
+                     "%s: a row of table %s points at a missing row", store->path, table);
+    }
   store_unlock_and_notify (store);
-  return ok;
+  return n == 0;
 }
 
 /* ---- Subjects and coders ------------------------------------------------------ */
@@ -1044,6 +1000,20 @@ facet_store_subject_free (FacetStoreSubject *subject)
     return;
   g_free (subject->name);
   g_free (subject);
+}
+
+static gboolean
+subject_row (sqlite3_stmt *row,
+             gpointer      data,
+             GError      **error)
+{
+  FacetStoreSubject *s = g_new0 (FacetStoreSubject, 1);
+
+  s->id = sqlite3_column_int64 (row, 0);
+  s->name = g_strdup (store_column_text (row, 1));
+  s->n_videos = (guint) sqlite3_column_int (row, 2);
+  g_ptr_array_add (data, s);
+  return TRUE;
 }
 
 static gboolean
@@ -1067,25 +1037,14 @@ subject_id_locked (FacetStore *store,
                    const char *name,
                    GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store, "SELECT id FROM subjects WHERE name = ?", error);
-  gint64 id = 0;
-  int rc;
+  gint64 id = 0, n;
 
-  if (st == NULL)
-    return 0;
-  sqlite3_bind_text (st, 1, name, -1, SQLITE_TRANSIENT);
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW)
-    id = sqlite3_column_int64 (st, 0);
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
+  n = store_query (store, "SELECT id FROM subjects WHERE name = ?", store_row_int64, &id, error,
+                   STORE_TEXT (name));
+  if (n != 0)
     return id;
-  st = store_prepare (store, "INSERT INTO subjects (name, created) VALUES (?, ?)", error);
-  if (st == NULL)
-    return 0;
-  sqlite3_bind_text (st, 1, name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_double (st, 2, store_time_now ());
-  if (!store_run (store, st, error))
+  if (!store_query_run (store, "INSERT INTO subjects (name, created) VALUES (?, ?)", error,
+                        STORE_TEXT (name), STORE_REAL (store_time_now ())))
     return 0;
   return sqlite3_last_insert_rowid (store->db);
 }
@@ -1129,27 +1088,14 @@ facet_store_list_subjects (FacetStore *store,
                            GError    **error)
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_subject_free);
-  sqlite3_stmt *st;
-  int rc = -1;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT s.id, s.name, (SELECT count(*) FROM videos v WHERE v.subject_id = s.id) "
-                      "FROM subjects s ORDER BY s.id", error);
-  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      FacetStoreSubject *s = g_new0 (FacetStoreSubject, 1);
-      s->id = sqlite3_column_int64 (st, 0);
-      s->name = g_strdup (store_column_text (st, 1));
-      s->n_videos = (guint) sqlite3_column_int (st, 2);
-      g_ptr_array_add (out, s);
-    }
-  if (st != NULL)
-    sqlite3_reset (st);
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  if (store_query (store,
+                   "SELECT s.id, s.name, (SELECT count(*) FROM videos v WHERE v.subject_id = s.id) "
+                   "FROM subjects s ORDER BY s.id", subject_row, out, error) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }
 
 void
@@ -1178,42 +1124,23 @@ gint64
 store_coder_id (FacetStore *store,
                 GError    **error)
 {
-  sqlite3_stmt *st;
-  int rc;
+  gint64 n;
 
   if (store->coder_id != 0)
     {
       /* A rolled-back transaction may have taken the row with it. */
-      st = store_prepare (store, "SELECT 1 FROM coders WHERE id = ?", error);
-      if (st == NULL)
+      n = store_query (store, "SELECT 1 FROM coders WHERE id = ?", NULL, NULL, error,
+                       STORE_INT (store->coder_id));
+      if (n < 0)
         return 0;
-      sqlite3_bind_int64 (st, 1, store->coder_id);
-      rc = store_step (store, st, error);
-      sqlite3_reset (st);
-      if (rc == SQLITE_ROW)
+      if (n > 0)
         return store->coder_id;
       store->coder_id = 0;
     }
-  st = store_prepare (store, "SELECT id FROM coders WHERE name = ?", error);
-  if (st == NULL)
-    return 0;
-  sqlite3_bind_text (st, 1, store->coder, -1, SQLITE_TRANSIENT);
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW)
-    store->coder_id = sqlite3_column_int64 (st, 0);
-  sqlite3_reset (st);
-  if (rc < 0)
-    return 0;
-  if (store->coder_id == 0)
+  if (!store_layer_id (store, store->coder, TRUE, &store->coder_id, error))
     {
-      st = store_prepare (store, "INSERT INTO coders (name, created) VALUES (?, ?)", error);
-      if (st == NULL)
-        return 0;
-      sqlite3_bind_text (st, 1, store->coder, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_double (st, 2, store_time_now ());
-      if (!store_run (store, st, error))
-        return 0;
-      store->coder_id = sqlite3_last_insert_rowid (store->db);
+      store->coder_id = 0;
+      return 0;
     }
   return store->coder_id;
 }
@@ -1225,29 +1152,26 @@ store_layer_id (FacetStore *store,
                 gint64     *id,
                 GError    **error)
 {
-  sqlite3_stmt *st;
-  int rc;
+  gint64 n;
 
   *id = 0;
   if (name == NULL)
     return TRUE;
-  st = store_prepare (store, "SELECT id FROM coders WHERE name = ?", error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_text (st, 1, name, -1, SQLITE_TRANSIENT);
-  rc = store_step (store, st, error);
-  *id = rc == SQLITE_ROW ? sqlite3_column_int64 (st, 0) : -1;
-  sqlite3_reset (st);
-  if (rc < 0)
-    return FALSE;
-  if (*id > 0 || !create)
-    return TRUE;
-  st = store_prepare (store, "INSERT INTO coders (name, created) VALUES (?, ?)", error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_text (st, 1, name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_double (st, 2, store_time_now ());
-  if (!store_run (store, st, error))
+  n = store_query (store, "SELECT id FROM coders WHERE name = ?", store_row_int64, id, error,
+                   STORE_TEXT (name));
+  if (n < 0)
+    {
+      *id = -1;
+      return FALSE;
+    }
+  if (n > 0 || !create)
+    {
+      if (n == 0)
+        *id = -1;
+      return TRUE;
+    }
+  if (!store_query_run (store, "INSERT INTO coders (name, created) VALUES (?, ?)", error,
+                        STORE_TEXT (name), STORE_REAL (store_time_now ())))
     return FALSE;
   *id = sqlite3_last_insert_rowid (store->db);
   return TRUE;
@@ -1287,21 +1211,14 @@ facet_store_list_layers (FacetStore *store,
                          GError    **error)
 {
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  sqlite3_stmt *st;
-  int rc = -1;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT name FROM coders WHERE id IN (SELECT DISTINCT layer FROM changesets "
-                      "WHERE layer != 0) ORDER BY name", error);
-  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
-    g_strv_builder_add (b, store_column_text (st, 0));
-  if (st != NULL)
-    sqlite3_reset (st);
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_strv_builder_end (b) : NULL;
+  if (store_query (store,
+                   "SELECT name FROM coders WHERE id IN (SELECT DISTINCT layer FROM changesets "
+                   "WHERE layer != 0) ORDER BY name", store_row_strv, b, error) < 0)
+    return NULL;
+  return g_strv_builder_end (b);
 }
 
 GStrv
@@ -1309,19 +1226,12 @@ facet_store_list_coders (FacetStore *store,
                          GError    **error)
 {
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  sqlite3_stmt *st;
-  int rc = -1;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store, "SELECT name FROM coders ORDER BY id", error);
-  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
-    g_strv_builder_add (b, store_column_text (st, 0));
-  if (st != NULL)
-    sqlite3_reset (st);
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_strv_builder_end (b) : NULL;
+  if (store_query (store, "SELECT name FROM coders ORDER BY id", store_row_strv, b, error) < 0)
+    return NULL;
+  return g_strv_builder_end (b);
 }
 
 /* ---- Small shared helpers --------------------------------------------------------- */
@@ -1332,19 +1242,15 @@ store_video_exists (FacetStore *store,
                     gint64     *n_frames,
                     GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store, "SELECT n_frames FROM videos WHERE id = ?", error);
-  int rc;
+  gint64 frames = 0, n;
 
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, video_id);
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW && n_frames != NULL)
-    *n_frames = sqlite3_column_int64 (st, 0);
-  sqlite3_reset (st);
-  if (rc == SQLITE_DONE)
+  n = store_query (store, "SELECT n_frames FROM videos WHERE id = ?", store_row_int64, &frames,
+                   error, STORE_INT (video_id));
+  if (n == 0)
     store_set_not_found (store, "video", video_id, error);
-  return rc == SQLITE_ROW;
+  if (n > 0 && n_frames != NULL)
+    *n_frames = frames;
+  return n > 0;
 }
 
 void

@@ -107,6 +107,46 @@ table_free (Table *t)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Table, table_free)
 
+typedef struct
+{
+  GArray *out;       /* FaceRow */
+  GArray *landmarks; /* float, or NULL */
+} FaceRows;
+
+static gboolean
+face_row (sqlite3_stmt *row,
+          gpointer      data,
+          GError      **error)
+{
+  FaceRows *rows = data;
+  GArray *landmarks = rows->landmarks;
+  FaceRow f;
+
+  f.frame = sqlite3_column_int64 (row, 0);
+  f.status = sqlite3_column_int (row, 1);
+  f.quality = (float) sqlite3_column_double (row, 2);
+  f.has_time = sqlite3_column_type (row, 3) != SQLITE_NULL;
+  f.time = sqlite3_column_double (row, 3);
+  f.landmarks_at = G_MAXUINT;
+  if (landmarks != NULL && sqlite3_column_bytes (row, 4) == 68 * 2 * 4)
+    {
+      /* Stored as 68 (x, y) float32 LE pairs. */
+      const guint8 *b = sqlite3_column_blob (row, 4);
+      f.landmarks_at = landmarks->len;
+      g_array_set_size (landmarks, landmarks->len + 68 * 2);
+      for (int i = 0; i < 68 * 2; i++)
+        {
+          guint32 bits = (guint32) b[4 * i] | ((guint32) b[4 * i + 1] << 8)
+                         | ((guint32) b[4 * i + 2] << 16) | ((guint32) b[4 * i + 3] << 24);
+          float v;
+          memcpy (&v, &bits, sizeof v);
+          g_array_index (landmarks, float, f.landmarks_at + (i % 2) * 68 + i / 2) = v;
+        }
+    }
+  g_array_append_val (rows->out, f);
+  return TRUE;
+}
+
 /* The faces of a video; with @landmarks, their landmarks appended there as
  * x0..x67, y0..y67 (OpenFace's order). */
 static GArray *
@@ -116,46 +156,14 @@ read_faces (FacetStore *store,
             GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FaceRow));
-  sqlite3_stmt *st;
-  int rc = -1;
+  FaceRows rows = { out, landmarks };
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT frame, status, quality, time, landmarks FROM faces "
-                      "WHERE video_id = ? ORDER BY frame", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          FaceRow f;
-          f.frame = sqlite3_column_int64 (st, 0);
-          f.status = sqlite3_column_int (st, 1);
-          f.quality = (float) sqlite3_column_double (st, 2);
-          f.has_time = sqlite3_column_type (st, 3) != SQLITE_NULL;
-          f.time = sqlite3_column_double (st, 3);
-          f.landmarks_at = G_MAXUINT;
-          if (landmarks != NULL && sqlite3_column_bytes (st, 4) == 68 * 2 * 4)
-            {
-              /* Stored as 68 (x, y) float32 LE pairs. */
-              const guint8 *b = sqlite3_column_blob (st, 4);
-              f.landmarks_at = landmarks->len;
-              g_array_set_size (landmarks, landmarks->len + 68 * 2);
-              for (int i = 0; i < 68 * 2; i++)
-                {
-                  guint32 bits = (guint32) b[4 * i] | ((guint32) b[4 * i + 1] << 8)
-                                 | ((guint32) b[4 * i + 2] << 16) | ((guint32) b[4 * i + 3] << 24);
-                  float v;
-                  memcpy (&v, &bits, sizeof v);
-                  g_array_index (landmarks, float, f.landmarks_at + (i % 2) * 68 + i / 2) = v;
-                }
-            }
-          g_array_append_val (out, f);
-        }
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  if (store_query (store,
+                   "SELECT frame, status, quality, time, landmarks FROM faces "
+                   "WHERE video_id = ? ORDER BY frame", face_row, &rows, error,
+                   STORE_INT (video_id)) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }
 
 static int

@@ -1767,19 +1767,9 @@ facet_store_import_labels_full (FacetStore                    *store,
       if (id > 0)
         {
           /* What the change set holds: the labels that differed. */
-          sqlite3_stmt *st = store_prepare (store, "SELECT n_changes FROM changesets WHERE id = ?",
-                                            error);
-          if (st == NULL)
+          if (store_query (store, "SELECT n_changes FROM changesets WHERE id = ?",
+                           store_row_int64, &changed, error, STORE_INT (id)) <= 0)
             id = -1;
-          else
-            {
-              sqlite3_bind_int64 (st, 1, id);
-              if (store_step (store, st, error) == SQLITE_ROW)
-                changed = sqlite3_column_int64 (st, 0);
-              else
-                id = -1;
-              sqlite3_reset (st);
-            }
         }
       if (id < 0)
         store_rollback (store);

@@ -94,6 +94,29 @@ cell_equal (const Cell *a,
          && (!a->has_intensity || a->intensity == b->intensity);
 }
 
+/* Columns state, intensity, source, coder_id, time from @col on. */
+static void
+cell_from_row (sqlite3_stmt *row,
+               int           col,
+               Cell         *cell)
+{
+  cell->state = sqlite3_column_int (row, col);
+  cell->has_intensity = sqlite3_column_type (row, col + 1) != SQLITE_NULL;
+  cell->intensity = sqlite3_column_double (row, col + 1);
+  cell->source = sqlite3_column_int (row, col + 2);
+  cell->coder_id = sqlite3_column_int64 (row, col + 3);
+  cell->time = sqlite3_column_double (row, col + 4);
+}
+
+static gboolean
+cell_row (sqlite3_stmt *row,
+          gpointer      data,
+          GError      **error)
+{
+  cell_from_row (row, 0, data);
+  return FALSE;
+}
+
 static gboolean
 read_cell (FacetStore *store,
            gint64      layer,
@@ -103,31 +126,12 @@ read_cell (FacetStore *store,
            Cell       *cell,
            GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store,
-                                    "SELECT state, intensity, source, coder_id, time FROM labels "
-                                    "WHERE video_id = ? AND frame = ? AND au = ? AND layer = ?",
-                                    error);
-  int rc;
-
   memset (cell, 0, sizeof *cell);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, video);
-  sqlite3_bind_int64 (st, 2, frame);
-  sqlite3_bind_int (st, 3, au);
-  sqlite3_bind_int64 (st, 4, layer);
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW)
-    {
-      cell->state = sqlite3_column_int (st, 0);
-      cell->has_intensity = sqlite3_column_type (st, 1) != SQLITE_NULL;
-      cell->intensity = sqlite3_column_double (st, 1);
-      cell->source = sqlite3_column_int (st, 2);
-      cell->coder_id = sqlite3_column_int64 (st, 3);
-      cell->time = sqlite3_column_double (st, 4);
-    }
-  sqlite3_reset (st);
-  return rc >= 0;
+  return store_query (store,
+                      "SELECT state, intensity, source, coder_id, time FROM labels "
+                      "WHERE video_id = ? AND frame = ? AND au = ? AND layer = ?", cell_row, cell,
+                      error, STORE_INT (video), STORE_INT (frame), STORE_INT (au),
+                      STORE_INT (layer)) >= 0;
 }
 
 /* Puts @to into a cell and appends the history row (@from is what was
@@ -146,83 +150,41 @@ write_cell (FacetStore *store,
             double      when,
             GError    **error)
 {
-  sqlite3_stmt *st;
+  gboolean was_set = from->state != FACET_LABEL_UNSET, is_set = to->state != FACET_LABEL_UNSET;
+  gboolean ok;
 
-  if (to->state == FACET_LABEL_UNSET)
-    {
-      st = store_prepare (store, "DELETE FROM labels WHERE video_id = ? AND frame = ? AND au = ? "
-                          "AND layer = ?", error);
-      if (st == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (st, 1, video);
-      sqlite3_bind_int64 (st, 2, frame);
-      sqlite3_bind_int (st, 3, au);
-      sqlite3_bind_int64 (st, 4, layer);
-    }
+  if (!is_set)
+    ok = store_query_run (store, "DELETE FROM labels WHERE video_id = ? AND frame = ? AND au = ? "
+                          "AND layer = ?", error, STORE_INT (video), STORE_INT (frame),
+                          STORE_INT (au), STORE_INT (layer));
   else
-    {
-      st = store_prepare (store,
-                          "INSERT OR REPLACE INTO labels (video_id, frame, au, state, coder_id, time, "
-                          "source, intensity, layer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
-      if (st == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (st, 1, video);
-      sqlite3_bind_int64 (st, 2, frame);
-      sqlite3_bind_int (st, 3, au);
-      sqlite3_bind_int (st, 4, to->state);
-      sqlite3_bind_int64 (st, 5, to->coder_id);
-      sqlite3_bind_double (st, 6, to->time);
-      sqlite3_bind_int (st, 7, to->source);
-      if (to->has_intensity)
-        sqlite3_bind_double (st, 8, to->intensity);
-      else
-        sqlite3_bind_null (st, 8);
-      sqlite3_bind_int64 (st, 9, layer);
-    }
-  if (!store_run (store, st, error))
+    ok = store_query_run (store,
+                          "INSERT OR REPLACE INTO labels (video_id, frame, au, state, coder_id, "
+                          "time, source, intensity, layer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", error,
+                          STORE_INT (video), STORE_INT (frame), STORE_INT (au),
+                          STORE_INT (to->state), STORE_INT (to->coder_id), STORE_REAL (to->time),
+                          STORE_INT (to->source),
+                          to->has_intensity ? STORE_REAL (to->intensity) : STORE_NULL,
+                          STORE_INT (layer));
+  if (!ok)
     return FALSE;
 
-  st = store_prepare (store,
-                      "INSERT INTO label_history (changeset_id, video_id, frame, au, old_state, "
-                      "old_intensity, old_source, old_coder_id, old_time, new_state, new_intensity, "
-                      "new_source, time, layer, taken_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, changeset);
-  sqlite3_bind_int64 (st, 2, video);
-  sqlite3_bind_int64 (st, 3, frame);
-  sqlite3_bind_int (st, 4, au);
-  sqlite3_bind_int (st, 5, from->state);
-  if (from->state != FACET_LABEL_UNSET && from->has_intensity)
-    sqlite3_bind_double (st, 6, from->intensity);
-  else
-    sqlite3_bind_null (st, 6);
-  if (from->state != FACET_LABEL_UNSET)
-    {
-      sqlite3_bind_int (st, 7, from->source);
-      sqlite3_bind_int64 (st, 8, from->coder_id);
-      sqlite3_bind_double (st, 9, from->time);
-    }
-  else
-    {
-      sqlite3_bind_null (st, 7);
-      sqlite3_bind_null (st, 8);
-      sqlite3_bind_null (st, 9);
-    }
-  sqlite3_bind_int (st, 10, to->state);
-  if (to->state != FACET_LABEL_UNSET && to->has_intensity)
-    sqlite3_bind_double (st, 11, to->intensity);
-  else
-    sqlite3_bind_null (st, 11);
-  sqlite3_bind_int (st, 12, to->state != FACET_LABEL_UNSET ? to->source : 0);
-  sqlite3_bind_double (st, 13, when);
-  sqlite3_bind_int64 (st, 14, layer);
-  if (taken_from != NULL)
-    sqlite3_bind_text (st, 15, taken_from, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (st, 15);
-  return store_run (store, st, error);
+  /* Old columns are NULL where there was no label (text NULL binds NULL). */
+  return store_query_run (store,
+                          "INSERT INTO label_history (changeset_id, video_id, frame, au, old_state, "
+                          "old_intensity, old_source, old_coder_id, old_time, new_state, "
+                          "new_intensity, new_source, time, layer, taken_from) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error,
+                          STORE_INT (changeset), STORE_INT (video), STORE_INT (frame),
+                          STORE_INT (au), STORE_INT (from->state),
+                          was_set && from->has_intensity ? STORE_REAL (from->intensity) : STORE_NULL,
+                          was_set ? STORE_INT (from->source) : STORE_NULL,
+                          was_set ? STORE_INT (from->coder_id) : STORE_NULL,
+                          was_set ? STORE_REAL (from->time) : STORE_NULL,
+                          STORE_INT (to->state),
+                          is_set && to->has_intensity ? STORE_REAL (to->intensity) : STORE_NULL,
+                          STORE_INT (is_set ? to->source : 0), STORE_REAL (when),
+                          STORE_INT (layer), STORE_TEXT (taken_from));
 }
 
 static gint64
@@ -234,25 +196,14 @@ new_changeset (FacetStore        *store,
                const char        *description,
                GError           **error)
 {
-  sqlite3_stmt *st = store_prepare (store,
-                                    "INSERT INTO changesets (coder_id, time, kind, state, target_id, "
-                                    "description, n_changes, layer) VALUES (?, ?, ?, 0, ?, ?, 0, ?)",
-                                    error);
-  g_autofree char *desc = NULL;
+  g_autofree char *desc = g_utf8_make_valid (description ? description : "", -1);
 
-  if (st == NULL)
-    return 0;
-  desc = g_utf8_make_valid (description ? description : "", -1);
-  sqlite3_bind_int64 (st, 1, coder);
-  sqlite3_bind_double (st, 2, store_time_now ());
-  sqlite3_bind_int (st, 3, kind);
-  if (target != 0)
-    sqlite3_bind_int64 (st, 4, target);
-  else
-    sqlite3_bind_null (st, 4);
-  sqlite3_bind_text (st, 5, desc, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (st, 6, layer);
-  if (!store_run (store, st, error))
+  if (!store_query_run (store,
+                        "INSERT INTO changesets (coder_id, time, kind, state, target_id, "
+                        "description, n_changes, layer) VALUES (?, ?, ?, 0, ?, ?, 0, ?)", error,
+                        STORE_INT (coder), STORE_REAL (store_time_now ()), STORE_INT (kind),
+                        target != 0 ? STORE_INT (target) : STORE_NULL, STORE_TEXT (desc),
+                        STORE_INT (layer)))
     return 0;
   return sqlite3_last_insert_rowid (store->db);
 }
@@ -263,14 +214,8 @@ finish_changeset (FacetStore *store,
                   gint64      n_changes,
                   GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store, "UPDATE changesets SET n_changes = ? WHERE id = ?",
-                                    error);
-
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, n_changes);
-  sqlite3_bind_int64 (st, 2, changeset);
-  return store_run (store, st, error);
+  return store_query_run (store, "UPDATE changesets SET n_changes = ? WHERE id = ?", error,
+                          STORE_INT (n_changes), STORE_INT (changeset));
 }
 
 static gboolean
@@ -323,15 +268,8 @@ drop_redo (FacetStore *store,
            gint64      coder,
            GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store,
-                                    "UPDATE changesets SET state = 2 WHERE coder_id = ? AND layer = ? "
-                                    "AND state = 1", error);
-
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, coder);
-  sqlite3_bind_int64 (st, 2, layer);
-  return store_run (store, st, error);
+  return store_query_run (store, "UPDATE changesets SET state = 2 WHERE coder_id = ? AND layer = ? "
+                          "AND state = 1", error, STORE_INT (coder), STORE_INT (layer));
 }
 
 /* The cells a write will touch, read up front: one range query per
@@ -366,6 +304,28 @@ typedef struct
   gint64 lo, hi;
 } CellRange;
 
+typedef struct
+{
+  CellCache       *cache;
+  const CellRange *range;
+} CacheFill;
+
+static gboolean
+cache_cell_row (sqlite3_stmt *row,
+                gpointer      data,
+                GError      **error)
+{
+  CacheFill *fill = data;
+  Cell c;
+
+  cell_from_row (row, 1, &c);
+  g_array_append_val (fill->cache->cells, c);
+  g_hash_table_insert (fill->cache->index,
+                       cell_key (fill->range->video, sqlite3_column_int64 (row, 0), fill->range->au),
+                       GUINT_TO_POINTER (fill->cache->cells->len));
+  return TRUE;
+}
+
 static gboolean
 cell_cache_fill (FacetStore       *store,
                  gint64            layer,
@@ -399,34 +359,14 @@ cell_cache_fill (FacetStore       *store,
   for (guint r = 0; r < ranges->len; r++)
     {
       CellRange *cr = &g_array_index (ranges, CellRange, r);
-      sqlite3_stmt *st = store_prepare (store,
-                                        "SELECT frame, state, intensity, source, coder_id, time "
-                                        "FROM labels WHERE video_id = ? AND au = ? "
-                                        "AND frame BETWEEN ? AND ? AND layer = ?", error);
-      int rc;
+      CacheFill fill = { cache, cr };
 
-      if (st == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (st, 1, cr->video);
-      sqlite3_bind_int (st, 2, cr->au);
-      sqlite3_bind_int64 (st, 3, cr->lo);
-      sqlite3_bind_int64 (st, 4, cr->hi);
-      sqlite3_bind_int64 (st, 5, layer);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          Cell c;
-          c.state = sqlite3_column_int (st, 1);
-          c.has_intensity = sqlite3_column_type (st, 2) != SQLITE_NULL;
-          c.intensity = sqlite3_column_double (st, 2);
-          c.source = sqlite3_column_int (st, 3);
-          c.coder_id = sqlite3_column_int64 (st, 4);
-          c.time = sqlite3_column_double (st, 5);
-          g_array_append_val (cache->cells, c);
-          g_hash_table_insert (cache->index, cell_key (cr->video, sqlite3_column_int64 (st, 0), cr->au),
-                               GUINT_TO_POINTER (cache->cells->len));
-        }
-      sqlite3_reset (st);
-      if (rc != SQLITE_DONE)
+      if (store_query (store,
+                       "SELECT frame, state, intensity, source, coder_id, time "
+                       "FROM labels WHERE video_id = ? AND au = ? "
+                       "AND frame BETWEEN ? AND ? AND layer = ?", cache_cell_row, &fill, error,
+                       STORE_INT (cr->video), STORE_INT (cr->au), STORE_INT (cr->lo),
+                       STORE_INT (cr->hi), STORE_INT (layer)) < 0)
         return FALSE;
     }
   return TRUE;
@@ -489,7 +429,6 @@ store_write_labels_locked (FacetStore        *store,
   double now = store_time_now ();
   CellCache cache = { 0 };
   gint64 result = -1;
-  sqlite3_stmt *st;
 
   coder = store_coder_id (store, error);
   if (coder == 0)
@@ -541,11 +480,8 @@ store_write_labels_locked (FacetStore        *store,
 
   if (changes == 0)
     {
-      st = store_prepare (store, "DELETE FROM changesets WHERE id = ?", error);
-      if (st == NULL)
-        goto out;
-      sqlite3_bind_int64 (st, 1, changeset);
-      result = store_run (store, st, error) ? 0 : -1;
+      result = store_query_run (store, "DELETE FROM changesets WHERE id = ?", error,
+                                STORE_INT (changeset)) ? 0 : -1;
       goto out;
     }
   if (!finish_changeset (store, changeset, changes, error) || !drop_redo (store, layer, coder, error)
@@ -660,6 +596,42 @@ label_from_row (sqlite3_stmt *st,
   l->time = sqlite3_column_double (st, first_col + 4);
 }
 
+/* Rows into a GArray of FacetLabel made from @proto; with @first_col 2
+ * the row starts with frame and AU. */
+typedef struct
+{
+  GArray    *out;
+  FacetLabel proto;
+  int        first_col;
+} LabelList;
+
+static gboolean
+label_list_row (sqlite3_stmt *row,
+                gpointer      data,
+                GError      **error)
+{
+  LabelList *list = data;
+  FacetLabel l = list->proto;
+
+  if (list->first_col == 2)
+    {
+      l.frame = sqlite3_column_int64 (row, 0);
+      l.au = sqlite3_column_int (row, 1);
+    }
+  label_from_row (row, list->first_col, &l);
+  g_array_append_val (list->out, l);
+  return TRUE;
+}
+
+static gboolean
+label_row (sqlite3_stmt *row,
+           gpointer      data,
+           GError      **error)
+{
+  label_from_row (row, 0, data);
+  return FALSE;
+}
+
 gboolean
 facet_store_get_label (FacetStore *store,
                        gint64      video_id,
@@ -668,8 +640,7 @@ facet_store_get_label (FacetStore *store,
                        FacetLabel *out,
                        GError    **error)
 {
-  sqlite3_stmt *st;
-  int rc = -1;
+  gboolean ok;
   gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL && out != NULL, FALSE);
@@ -678,25 +649,15 @@ facet_store_get_label (FacetStore *store,
                         .state = FACET_LABEL_UNSET, .intensity = NAN };
 
   store_lock (store);
-  st = store_current_layer (store, FALSE, &layer, error)
-       ? store_prepare (store,
-                        "SELECT l.state, l.intensity, l.source, c.name, l.time FROM labels l "
-                        "JOIN coders c ON c.id = l.coder_id "
-                        "WHERE l.video_id = ? AND l.frame = ? AND l.au = ? AND l.layer = ?", error)
-       : NULL;
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int64 (st, 2, frame);
-      sqlite3_bind_int (st, 3, au);
-      sqlite3_bind_int64 (st, 4, layer);
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW)
-        label_from_row (st, 0, out);
-      sqlite3_reset (st);
-    }
+  ok = store_current_layer (store, FALSE, &layer, error)
+       && store_query (store,
+                       "SELECT l.state, l.intensity, l.source, c.name, l.time FROM labels l "
+                       "JOIN coders c ON c.id = l.coder_id "
+                       "WHERE l.video_id = ? AND l.frame = ? AND l.au = ? AND l.layer = ?",
+                       label_row, out, error, STORE_INT (video_id), STORE_INT (frame),
+                       STORE_INT (au), STORE_INT (layer)) >= 0;
   store_unlock_and_notify (store);
-  return rc >= 0;
+  return ok;
 }
 
 /* Under the lock: the labels of layer @layer (a stored layer value). */
@@ -710,42 +671,24 @@ get_labels_in (FacetStore *store,
                GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
-  sqlite3_stmt *st;
-  int rc = -1;
+  LabelList list = { out, { .video_id = video_id }, 2 };
+  /* One AU or all; the second statement ignores ?2. */
+  const char *sql = au != 0
+    ? "SELECT l.frame, l.au, l.state, l.intensity, l.source, c.name, l.time "
+      "FROM labels l JOIN coders c ON c.id = l.coder_id "
+      "WHERE l.layer = ?5 AND l.video_id = ?1 AND l.au = ?2 "
+      "AND l.frame BETWEEN ?3 AND ?4 ORDER BY l.frame"
+    : "SELECT l.frame, l.au, l.state, l.intensity, l.source, c.name, l.time "
+      "FROM labels l JOIN coders c ON c.id = l.coder_id "
+      "WHERE l.layer = ?5 AND l.video_id = ?1 AND l.frame BETWEEN ?3 AND ?4 "
+      "ORDER BY l.frame, l.au";
 
   if (last < 0)
     last = G_MAXINT64;
-  if (au != 0)
-    st = store_prepare (store,
-                        "SELECT l.frame, l.au, l.state, l.intensity, l.source, c.name, l.time "
-                        "FROM labels l JOIN coders c ON c.id = l.coder_id "
-                        "WHERE l.layer = ?5 AND l.video_id = ?1 AND l.au = ?2 "
-                        "AND l.frame BETWEEN ?3 AND ?4 ORDER BY l.frame", error);
-  else
-    st = store_prepare (store,
-                        "SELECT l.frame, l.au, l.state, l.intensity, l.source, c.name, l.time "
-                        "FROM labels l JOIN coders c ON c.id = l.coder_id "
-                        "WHERE l.layer = ?5 AND l.video_id = ?1 AND l.frame BETWEEN ?3 AND ?4 "
-                        "ORDER BY l.frame, l.au", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      if (au != 0)
-        sqlite3_bind_int (st, 2, au);
-      sqlite3_bind_int64 (st, 3, first);
-      sqlite3_bind_int64 (st, 4, last);
-      sqlite3_bind_int64 (st, 5, layer);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          FacetLabel l = { .video_id = video_id };
-          l.frame = sqlite3_column_int64 (st, 0);
-          l.au = sqlite3_column_int (st, 1);
-          label_from_row (st, 2, &l);
-          g_array_append_val (out, l);
-        }
-      sqlite3_reset (st);
-    }
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  if (store_query (store, sql, label_list_row, &list, error, STORE_INT (video_id), STORE_INT (au),
+                   STORE_INT (first), STORE_INT (last), STORE_INT (layer)) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }
 
 GArray *
@@ -805,38 +748,46 @@ facet_store_get_labelled_frames (FacetStore *store,
                                  GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint64));
-  sqlite3_stmt *st;
-  int rc = -1;
+  gboolean ok;
   gint64 layer = 0;
+  /* One AU or all; the second statement ignores ?2. */
+  const char *sql = au != 0
+    ? "SELECT frame FROM labels WHERE layer = ?3 AND video_id = ?1 AND au = ?2 ORDER BY frame"
+    : "SELECT DISTINCT frame FROM labels WHERE layer = ?3 AND video_id = ?1 ORDER BY frame";
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  if (!store_current_layer (store, FALSE, &layer, error))
-    st = NULL;
-  else if (au != 0)
-    st = store_prepare (store,
-                        "SELECT frame FROM labels WHERE layer = ?3 AND video_id = ?1 AND au = ?2 "
-                        "ORDER BY frame", error);
-  else
-    st = store_prepare (store,
-                        "SELECT DISTINCT frame FROM labels WHERE layer = ?3 AND video_id = ?1 "
-                        "ORDER BY frame", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int64 (st, 3, layer);
-      if (au != 0)
-        sqlite3_bind_int (st, 2, au);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          gint64 f = sqlite3_column_int64 (st, 0);
-          g_array_append_val (out, f);
-        }
-      sqlite3_reset (st);
-    }
+  ok = store_current_layer (store, FALSE, &layer, error)
+       && store_query (store, sql, store_row_int64_array, out, error, STORE_INT (video_id),
+                       STORE_INT (au), STORE_INT (layer)) >= 0;
   store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  return ok ? g_steal_pointer (&out) : NULL;
+}
+
+static gboolean
+segment_row (sqlite3_stmt *row,
+             gpointer      data,
+             GError      **error)
+{
+  GArray *out = data;
+  gint64 f = sqlite3_column_int64 (row, 0);
+  FacetLabelState state = sqlite3_column_int (row, 1);
+  FacetLabelSource source = sqlite3_column_int (row, 2);
+  int level = state == FACET_LABEL_PRESENT && sqlite3_column_type (row, 3) != SQLITE_NULL
+              ? facet_intensity_to_level ((float) sqlite3_column_double (row, 3)) : 0;
+  FacetLabelSegment *prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1) : NULL;
+
+  if (prev != NULL && prev->last + 1 == f && prev->state == state && prev->source == source
+      && prev->level == level)
+    prev->last = f;
+  else
+    {
+      FacetLabelSegment seg = { .first = f, .last = f, .state = state, .source = source,
+                                .level = level };
+      g_array_append_val (out, seg);
+    }
+  return TRUE;
 }
 
 /* Under the lock: runs of equal state, source and intensity level in one layer. */
@@ -850,43 +801,16 @@ segments_in (FacetStore *store,
              GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
-  sqlite3_stmt *st;
-  int rc = -1;
 
   if (last < 0)
     last = G_MAXINT64;
-  st = store_prepare (store,
-                      "SELECT frame, state, source, intensity FROM labels WHERE video_id = ? "
-                      "AND au = ? AND frame BETWEEN ? AND ? AND layer = ? ORDER BY frame", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int (st, 2, au);
-      sqlite3_bind_int64 (st, 3, first);
-      sqlite3_bind_int64 (st, 4, last);
-      sqlite3_bind_int64 (st, 5, layer);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          gint64 f = sqlite3_column_int64 (st, 0);
-          FacetLabelState state = sqlite3_column_int (st, 1);
-          FacetLabelSource source = sqlite3_column_int (st, 2);
-          int level = state == FACET_LABEL_PRESENT && sqlite3_column_type (st, 3) != SQLITE_NULL
-                      ? facet_intensity_to_level ((float) sqlite3_column_double (st, 3)) : 0;
-          FacetLabelSegment *prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1)
-                                             : NULL;
-          if (prev != NULL && prev->last + 1 == f && prev->state == state && prev->source == source
-              && prev->level == level)
-            prev->last = f;
-          else
-            {
-              FacetLabelSegment seg = { .first = f, .last = f, .state = state, .source = source,
-                                        .level = level };
-              g_array_append_val (out, seg);
-            }
-        }
-      sqlite3_reset (st);
-    }
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  if (store_query (store,
+                   "SELECT frame, state, source, intensity FROM labels WHERE video_id = ? "
+                   "AND au = ? AND frame BETWEEN ? AND ? AND layer = ? ORDER BY frame",
+                   segment_row, out, error, STORE_INT (video_id), STORE_INT (au),
+                   STORE_INT (first), STORE_INT (last), STORE_INT (layer)) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }
 
 GArray *
@@ -937,61 +861,59 @@ compare_count (gconstpointer a,
   return ((const FacetLabelCount *) a)->au - ((const FacetLabelCount *) b)->au;
 }
 
+static gboolean
+count_row (sqlite3_stmt *row,
+           gpointer      data,
+           GError      **error)
+{
+  GArray *out = data;
+  int au = sqlite3_column_int (row, 0);
+  FacetLabelCount *c = out->len ? &g_array_index (out, FacetLabelCount, out->len - 1) : NULL;
+  gint64 n = sqlite3_column_int64 (row, 2);
+
+  if (c == NULL || c->au != au)
+    {
+      g_array_set_size (out, out->len + 1);
+      c = &g_array_index (out, FacetLabelCount, out->len - 1);
+      c->au = au;
+    }
+  switch (sqlite3_column_int (row, 1))
+    {
+    case FACET_LABEL_PRESENT:
+      c->present += n;
+      break;
+    case FACET_LABEL_ABSENT:
+      c->absent += n;
+      break;
+    default:
+      c->not_codable += n;
+      break;
+    }
+  return TRUE;
+}
+
 GArray *
 facet_store_count_labels (FacetStore *store,
                           gint64      video_id,
                           GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, TRUE, sizeof (FacetLabelCount));
-  sqlite3_stmt *st;
-  int rc = -1;
+  gboolean ok;
   gint64 layer = 0;
+  /* One video or all; the second statement ignores ?1. */
+  const char *sql = video_id != 0
+    ? "SELECT au, state, count(*) FROM labels WHERE layer = ?2 AND video_id = ?1 "
+      "GROUP BY au, state ORDER BY au"
+    : "SELECT au, state, count(*) FROM labels WHERE layer = ?2 GROUP BY au, state ORDER BY au";
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  if (!store_current_layer (store, FALSE, &layer, error))
-    st = NULL;
-  else if (video_id != 0)
-    st = store_prepare (store,
-                        "SELECT au, state, count(*) FROM labels WHERE layer = ?2 AND video_id = ?1 "
-                        "GROUP BY au, state ORDER BY au", error);
-  else
-    st = store_prepare (store, "SELECT au, state, count(*) FROM labels WHERE layer = ?2 "
-                        "GROUP BY au, state ORDER BY au", error);
-  if (st != NULL)
-    {
-      if (video_id != 0)
-        sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int64 (st, 2, layer);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          int au = sqlite3_column_int (st, 0);
-          FacetLabelCount *c = out->len ? &g_array_index (out, FacetLabelCount, out->len - 1) : NULL;
-          gint64 n = sqlite3_column_int64 (st, 2);
-          if (c == NULL || c->au != au)
-            {
-              g_array_set_size (out, out->len + 1);
-              c = &g_array_index (out, FacetLabelCount, out->len - 1);
-              c->au = au;
-            }
-          switch (sqlite3_column_int (st, 1))
-            {
-            case FACET_LABEL_PRESENT:
-              c->present += n;
-              break;
-            case FACET_LABEL_ABSENT:
-              c->absent += n;
-              break;
-            default:
-              c->not_codable += n;
-              break;
-            }
-        }
-      sqlite3_reset (st);
-    }
+  ok = store_current_layer (store, FALSE, &layer, error)
+       && store_query (store, sql, count_row, out, error, STORE_INT (video_id),
+                       STORE_INT (layer)) >= 0;
   store_unlock_and_notify (store);
-  if (rc != SQLITE_DONE)
+  if (!ok)
     return NULL;
   g_array_sort (out, compare_count);
   return g_steal_pointer (&out);
@@ -1030,27 +952,35 @@ static const char redo_query[] =
   "SELECT " CHANGESET_COLUMNS " WHERE c.name = ?1 AND s.layer = ?2 AND s.state = 1 "
   "ORDER BY s.undo_serial DESC LIMIT 1";
 
+static gboolean
+changeset_row (sqlite3_stmt *row,
+               gpointer      data,
+               GError      **error)
+{
+  *(FacetChangeset **) data = changeset_from_row (row);
+  return FALSE;
+}
+
+static gboolean
+changeset_list_row (sqlite3_stmt *row,
+                    gpointer      data,
+                    GError      **error)
+{
+  g_ptr_array_add (data, changeset_from_row (row));
+  return TRUE;
+}
+
 static FacetChangeset *
 peek_locked (FacetStore *store,
              const char *sql,
              GError    **error)
 {
   FacetChangeset *c = NULL;
-  sqlite3_stmt *st;
   gint64 layer = 0;
-  int rc;
 
   if (!store_current_layer (store, FALSE, &layer, error))
     return NULL;
-  st = store_prepare (store, sql, error);
-  if (st == NULL)
-    return NULL;
-  sqlite3_bind_text (st, 1, store->coder, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (st, 2, layer);
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW)
-    c = changeset_from_row (st);
-  sqlite3_reset (st);
+  store_query (store, sql, changeset_row, &c, error, STORE_TEXT (store->coder), STORE_INT (layer));
   return c;
 }
 
@@ -1087,43 +1017,46 @@ typedef struct
   Cell   old_cell, new_cell;
 } HistoryRow;
 
+static gboolean
+history_row (sqlite3_stmt *row,
+             gpointer      data,
+             GError      **error)
+{
+  HistoryRow h = { 0 };
+
+  h.video = sqlite3_column_int64 (row, 0);
+  h.frame = sqlite3_column_int64 (row, 1);
+  h.au = sqlite3_column_int (row, 2);
+  h.old_cell.state = sqlite3_column_int (row, 3);
+  h.old_cell.has_intensity = sqlite3_column_type (row, 4) != SQLITE_NULL;
+  h.old_cell.intensity = sqlite3_column_double (row, 4);
+  h.old_cell.source = sqlite3_column_int (row, 5);
+  /* Version 1 history did not keep who had set the old label. */
+  h.old_cell.coder_id = sqlite3_column_type (row, 6) != SQLITE_NULL
+                        ? sqlite3_column_int64 (row, 6) : 0;
+  h.old_cell.time = sqlite3_column_double (row, 7);
+  h.new_cell.state = sqlite3_column_int (row, 8);
+  h.new_cell.has_intensity = sqlite3_column_type (row, 9) != SQLITE_NULL;
+  h.new_cell.intensity = sqlite3_column_double (row, 9);
+  h.new_cell.source = sqlite3_column_int (row, 10);
+  g_array_append_val ((GArray *) data, h);
+  return TRUE;
+}
+
 static GArray *
 read_changeset_rows (FacetStore *store,
                      gint64      changeset,
                      GError    **error)
 {
   g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (HistoryRow));
-  sqlite3_stmt *st = store_prepare (store,
-                                    "SELECT video_id, frame, au, old_state, old_intensity, old_source, "
-                                    "old_coder_id, old_time, new_state, new_intensity, new_source "
-                                    "FROM label_history WHERE changeset_id = ? ORDER BY id", error);
-  int rc;
 
-  if (st == NULL)
+  if (store_query (store,
+                   "SELECT video_id, frame, au, old_state, old_intensity, old_source, "
+                   "old_coder_id, old_time, new_state, new_intensity, new_source "
+                   "FROM label_history WHERE changeset_id = ? ORDER BY id", history_row, rows,
+                   error, STORE_INT (changeset)) < 0)
     return NULL;
-  sqlite3_bind_int64 (st, 1, changeset);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      HistoryRow h = { 0 };
-      h.video = sqlite3_column_int64 (st, 0);
-      h.frame = sqlite3_column_int64 (st, 1);
-      h.au = sqlite3_column_int (st, 2);
-      h.old_cell.state = sqlite3_column_int (st, 3);
-      h.old_cell.has_intensity = sqlite3_column_type (st, 4) != SQLITE_NULL;
-      h.old_cell.intensity = sqlite3_column_double (st, 4);
-      h.old_cell.source = sqlite3_column_int (st, 5);
-      /* Version 1 history did not keep who had set the old label. */
-      h.old_cell.coder_id = sqlite3_column_type (st, 6) != SQLITE_NULL
-                            ? sqlite3_column_int64 (st, 6) : 0;
-      h.old_cell.time = sqlite3_column_double (st, 7);
-      h.new_cell.state = sqlite3_column_int (st, 8);
-      h.new_cell.has_intensity = sqlite3_column_type (st, 9) != SQLITE_NULL;
-      h.new_cell.intensity = sqlite3_column_double (st, 9);
-      h.new_cell.source = sqlite3_column_int (st, 10);
-      g_array_append_val (rows, h);
-    }
-  sqlite3_reset (st);
-  return rc == SQLITE_DONE ? g_steal_pointer (&rows) : NULL;
+  return g_steal_pointer (&rows);
 }
 
 static gint64
@@ -1139,7 +1072,6 @@ step_locked (FacetStore *store,
   gboolean many = FALSE;
   GError *local = NULL;
   double now = store_time_now ();
-  sqlite3_stmt *st;
 
   target = peek_locked (store, undo ? undo_query : redo_query, &local);
   if (target == NULL)
@@ -1204,17 +1136,9 @@ step_locked (FacetStore *store,
   if (!finish_changeset (store, step, changes, error))
     return 0;
   /* Undone: redo order follows the undo step's id. Redone: undoable again. */
-  st = store_prepare (store, "UPDATE changesets SET state = ?, undo_serial = ? WHERE id = ?",
-                      error);
-  if (st == NULL)
-    return 0;
-  sqlite3_bind_int (st, 1, undo ? FACET_CHANGESET_UNDONE : FACET_CHANGESET_APPLIED);
-  if (undo)
-    sqlite3_bind_int64 (st, 2, step);
-  else
-    sqlite3_bind_null (st, 2);
-  sqlite3_bind_int64 (st, 3, target->id);
-  if (!store_run (store, st, error))
+  if (!store_query_run (store, "UPDATE changesets SET state = ?, undo_serial = ? WHERE id = ?",
+                        error, STORE_INT (undo ? FACET_CHANGESET_UNDONE : FACET_CHANGESET_APPLIED),
+                        undo ? STORE_INT (step) : STORE_NULL, STORE_INT (target->id)))
     return 0;
   if (changes > 0
       && !store_note_change (store, FACET_STORE_CHANGE_LABELS, many ? 0 : video, many ? 0 : lo,
@@ -1273,30 +1197,20 @@ facet_store_list_changesets (FacetStore *store,
                              GError    **error)
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_changeset_free);
-  sqlite3_stmt *st;
-  int rc = -1;
+  gboolean ok;
   gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  st = store_current_layer (store, FALSE, &layer, error)
-       ? store_prepare (store,
-                        "SELECT " CHANGESET_COLUMNS " WHERE (?1 IS NULL OR c.name = ?1) "
-                        "AND s.layer = ?3 ORDER BY s.id DESC LIMIT ?2", error)
-       : NULL;
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 3, layer);
-      if (coder != NULL)
-        sqlite3_bind_text (st, 1, coder, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64 (st, 2, limit > 0 ? (gint64) limit : -1);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        g_ptr_array_add (out, changeset_from_row (st));
-      sqlite3_reset (st);
-    }
+  ok = store_current_layer (store, FALSE, &layer, error)
+       && store_query (store,
+                       "SELECT " CHANGESET_COLUMNS " WHERE (?1 IS NULL OR c.name = ?1) "
+                       "AND s.layer = ?3 ORDER BY s.id DESC LIMIT ?2", changeset_list_row, out,
+                       error, STORE_TEXT (coder), STORE_INT (limit > 0 ? (gint64) limit : -1),
+                       STORE_INT (layer)) >= 0;
   store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  return ok ? g_steal_pointer (&out) : NULL;
 }
 
 GArray *
@@ -1307,35 +1221,21 @@ facet_store_get_label_history (FacetStore *store,
                                GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FacetLabel));
-  sqlite3_stmt *st;
-  int rc = -1;
+  LabelList list = { out, { .video_id = video_id, .frame = frame, .au = au }, 0 };
+  gboolean ok;
   gint64 layer = 0;
 
   g_return_val_if_fail (store != NULL, NULL);
 
   store_lock (store);
-  st = store_current_layer (store, FALSE, &layer, error)
-       ? store_prepare (store,
-                        "SELECT h.new_state, h.new_intensity, h.new_source, c.name, h.time "
-                        "FROM label_history h JOIN changesets s ON s.id = h.changeset_id "
-                        "JOIN coders c ON c.id = s.coder_id "
-                        "WHERE h.layer = ? AND h.video_id = ? AND h.frame = ? AND h.au = ? "
-                        "ORDER BY h.id", error)
-       : NULL;
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, layer);
-      sqlite3_bind_int64 (st, 2, video_id);
-      sqlite3_bind_int64 (st, 3, frame);
-      sqlite3_bind_int (st, 4, au);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          FacetLabel l = { .video_id = video_id, .frame = frame, .au = au };
-          label_from_row (st, 0, &l);
-          g_array_append_val (out, l);
-        }
-      sqlite3_reset (st);
-    }
+  ok = store_current_layer (store, FALSE, &layer, error)
+       && store_query (store,
+                       "SELECT h.new_state, h.new_intensity, h.new_source, c.name, h.time "
+                       "FROM label_history h JOIN changesets s ON s.id = h.changeset_id "
+                       "JOIN coders c ON c.id = s.coder_id "
+                       "WHERE h.layer = ? AND h.video_id = ? AND h.frame = ? AND h.au = ? "
+                       "ORDER BY h.id", label_list_row, &list, error, STORE_INT (layer),
+                       STORE_INT (video_id), STORE_INT (frame), STORE_INT (au)) >= 0;
   store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  return ok ? g_steal_pointer (&out) : NULL;
 }

@@ -147,9 +147,7 @@ facet_store_add_model (FacetStore                *store,
   g_autofree char *abs = NULL, *sha = NULL, *file = NULL, *name = NULL, *aus = NULL;
   g_autofree char *thresholds = NULL;
   const char *config, *settings, *metrics, *data;
-  sqlite3_stmt *st;
-  gint64 id = 0;
-  int rc;
+  gint64 id = 0, n;
 
   g_return_val_if_fail (store != NULL && info != NULL && info->file != NULL, 0);
 
@@ -209,59 +207,34 @@ facet_store_add_model (FacetStore                *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = store_prepare (store, "SELECT id FROM models WHERE sha256 = ? ORDER BY id LIMIT 1", error);
-  if (st == NULL)
+  n = store_query (store, "SELECT id FROM models WHERE sha256 = ? ORDER BY id LIMIT 1",
+                   store_row_int64, &id, error, STORE_TEXT (sha));
+  if (n < 0)
     goto fail;
-  sqlite3_bind_text (st, 1, sha, -1, SQLITE_TRANSIENT);
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW)
-    id = sqlite3_column_int64 (st, 0);
-  sqlite3_reset (st);
-  if (rc < 0)
-    goto fail;
-  if (id != 0)
+  if (n > 0)
     {
       store_rollback (store);
       goto out;
     }
   if (info->parent_id != 0)
     {
-      st = store_prepare (store, "SELECT 1 FROM models WHERE id = ?", error);
-      if (st == NULL)
+      n = store_query (store, "SELECT 1 FROM models WHERE id = ?", NULL, NULL, error,
+                       STORE_INT (info->parent_id));
+      if (n == 0)
+        g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
+                     "%s: parent model %" G_GINT64_FORMAT " is not in the project",
+                     info->file, info->parent_id);
+      if (n <= 0)
         goto fail;
-      sqlite3_bind_int64 (st, 1, info->parent_id);
-      rc = store_step (store, st, error);
-      sqlite3_reset (st);
-      if (rc != SQLITE_ROW)
-        {
-          if (rc == SQLITE_DONE)
-            g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_NOT_FOUND,
-                         "%s: parent model %" G_GINT64_FORMAT " is not in the project",
-                         info->file, info->parent_id);
-          goto fail;
-        }
     }
-  st = store_prepare (store,
-                      "INSERT INTO models (name, file, parent_id, created, aus, config, metrics, "
-                      "sha256, thresholds, settings, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      error);
-  if (st == NULL)
-    goto fail;
-  sqlite3_bind_text (st, 1, name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 2, file, -1, SQLITE_TRANSIENT);
-  if (info->parent_id != 0)
-    sqlite3_bind_int64 (st, 3, info->parent_id);
-  else
-    sqlite3_bind_null (st, 3);
-  sqlite3_bind_double (st, 4, store_time_now ());
-  sqlite3_bind_text (st, 5, aus, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 6, config, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 7, metrics, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 8, sha, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 9, thresholds, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 10, settings, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 11, data, -1, SQLITE_TRANSIENT);
-  if (!store_run (store, st, error))
+  if (!store_query_run (store,
+                        "INSERT INTO models (name, file, parent_id, created, aus, config, metrics, "
+                        "sha256, thresholds, settings, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        error, STORE_TEXT (name), STORE_TEXT (file),
+                        info->parent_id != 0 ? STORE_INT (info->parent_id) : STORE_NULL,
+                        STORE_REAL (store_time_now ()), STORE_TEXT (aus), STORE_TEXT (config),
+                        STORE_TEXT (metrics), STORE_TEXT (sha), STORE_TEXT (thresholds),
+                        STORE_TEXT (settings), STORE_TEXT (data)))
     goto fail;
   id = sqlite3_last_insert_rowid (store->db);
   if (!store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error))
@@ -327,59 +300,40 @@ facet_store_get_model (FacetStore *store,
   return m;
 }
 
+static gboolean
+model_row (sqlite3_stmt *row,
+           gpointer      data,
+           GError      **error)
+{
+  g_ptr_array_add (data, model_from_row (row));
+  return TRUE;
+}
+
 GPtrArray *
 facet_store_list_models (FacetStore *store,
                          GError    **error)
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_model_free);
-  sqlite3_stmt *st;
-  int rc = -1;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store, "SELECT " MODEL_COLUMNS " ORDER BY id", error);
-  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
-    g_ptr_array_add (out, model_from_row (st));
-  if (st != NULL)
-    sqlite3_reset (st);
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
-}
-
-static gint64
-single_id (FacetStore *store,
-           const char *sql,
-           const char *text,
-           GError    **error)
-{
-  sqlite3_stmt *st;
-  gint64 id = 0;
-  int rc = -1;
-
-  store_lock (store);
-  st = store_prepare (store, sql, error);
-  if (st != NULL)
-    {
-      if (text != NULL)
-        sqlite3_bind_text (st, 1, text, -1, SQLITE_TRANSIENT);
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW)
-        id = sqlite3_column_int64 (st, 0);
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  return rc < 0 ? -1 : id;
+  if (store_query (store, "SELECT " MODEL_COLUMNS " ORDER BY id", model_row, out, error) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }
 
 gint64
 facet_store_latest_model (FacetStore *store,
                           GError    **error)
 {
+  gint64 id = 0;
+
   g_return_val_if_fail (store != NULL, -1);
   /* Pre-trained encoders (no AU list) cannot analyse: never the default. */
-  return single_id (store, "SELECT id FROM models WHERE aus != '' ORDER BY created DESC, id DESC "
-                    "LIMIT 1", NULL, error);
+  if (store_query (store, "SELECT id FROM models WHERE aus != '' ORDER BY created DESC, id DESC "
+                   "LIMIT 1", store_row_int64, &id, error) < 0)
+    return -1;
+  return id;
 }
 
 gint64
@@ -387,9 +341,13 @@ facet_store_find_model (FacetStore *store,
                         const char *sha256,
                         GError    **error)
 {
+  gint64 id = 0;
+
   g_return_val_if_fail (store != NULL && sha256 != NULL, -1);
-  return single_id (store, "SELECT id FROM models WHERE sha256 = ? ORDER BY id LIMIT 1", sha256,
-                    error);
+  if (store_query (store, "SELECT id FROM models WHERE sha256 = ? ORDER BY id LIMIT 1",
+                   store_row_int64, &id, error, STORE_TEXT (sha256)) < 0)
+    return -1;
+  return id;
 }
 
 char *
@@ -407,7 +365,6 @@ facet_store_set_model_metrics (FacetStore *store,
                                GError    **error)
 {
   const char *metrics;
-  sqlite3_stmt *st;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (store != NULL, FALSE);
@@ -417,19 +374,14 @@ facet_store_set_model_metrics (FacetStore *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = store_prepare (store, "UPDATE models SET metrics = ? WHERE id = ?", error);
-  if (st != NULL)
+  ok = store_query_run (store, "UPDATE models SET metrics = ? WHERE id = ?", error,
+                        STORE_TEXT (metrics), STORE_INT (model_id));
+  if (ok && sqlite3_changes (store->db) == 0)
     {
-      sqlite3_bind_text (st, 1, metrics, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64 (st, 2, model_id);
-      ok = store_run (store, st, error);
-      if (ok && sqlite3_changes (store->db) == 0)
-        {
-          store_set_not_found (store, "model", model_id, error);
-          ok = FALSE;
-        }
-      ok = ok && store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error);
+      store_set_not_found (store, "model", model_id, error);
+      ok = FALSE;
     }
+  ok = ok && store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error);
   if (ok)
     ok = store_commit (store, error);
   else
@@ -459,7 +411,6 @@ facet_store_begin_run (FacetStore *store,
                        GError    **error)
 {
   const char *settings;
-  sqlite3_stmt *st;
   gint64 id = 0;
 
   g_return_val_if_fail (store != NULL, 0);
@@ -469,17 +420,11 @@ facet_store_begin_run (FacetStore *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = store_prepare (store,
-                      "INSERT INTO runs (model_id, started, status, frames, settings) "
-                      "VALUES (?, ?, 'running', 0, ?)", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, model_id);
-      sqlite3_bind_double (st, 2, store_time_now ());
-      sqlite3_bind_text (st, 3, settings, -1, SQLITE_TRANSIENT);
-      if (store_run (store, st, error))
-        id = sqlite3_last_insert_rowid (store->db);
-    }
+  if (store_query_run (store,
+                       "INSERT INTO runs (model_id, started, status, frames, settings) "
+                       "VALUES (?, ?, 'running', 0, ?)", error,
+                       STORE_INT (model_id), STORE_REAL (store_time_now ()), STORE_TEXT (settings)))
+    id = sqlite3_last_insert_rowid (store->db);
   if (id == 0 || !store_commit (store, error))
     {
       if (store->tx_depth > 0)
@@ -498,7 +443,6 @@ facet_store_end_run (FacetStore *store,
                      gint64      frames,
                      GError    **error)
 {
-  sqlite3_stmt *st;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (store != NULL && status != NULL, FALSE);
@@ -506,16 +450,9 @@ facet_store_end_run (FacetStore *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = store_prepare (store, "UPDATE runs SET finished = ?, status = ?, frames = ? WHERE id = ?",
-                      error);
-  if (st != NULL)
-    {
-      sqlite3_bind_double (st, 1, store_time_now ());
-      sqlite3_bind_text (st, 2, status, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64 (st, 3, frames);
-      sqlite3_bind_int64 (st, 4, run_id);
-      ok = store_run (store, st, error);
-    }
+  ok = store_query_run (store, "UPDATE runs SET finished = ?, status = ?, frames = ? WHERE id = ?",
+                        error, STORE_REAL (store_time_now ()), STORE_TEXT (status),
+                        STORE_INT (frames), STORE_INT (run_id));
   if (ok)
     ok = store_commit (store, error);
   else
@@ -525,34 +462,35 @@ out:
   return ok;
 }
 
+static gboolean
+run_row (sqlite3_stmt *row,
+         gpointer      data,
+         GError      **error)
+{
+  FacetStoreRun *r = g_new0 (FacetStoreRun, 1);
+
+  r->id = sqlite3_column_int64 (row, 0);
+  r->model_id = sqlite3_column_int64 (row, 1);
+  r->started = sqlite3_column_double (row, 2);
+  r->finished = sqlite3_column_double (row, 3);
+  r->status = g_strdup (store_column_text (row, 4));
+  r->frames = sqlite3_column_int64 (row, 5);
+  r->settings_json = g_strdup (store_column_text (row, 6));
+  g_ptr_array_add (data, r);
+  return TRUE;
+}
+
 GPtrArray *
 facet_store_list_runs (FacetStore *store,
                        GError    **error)
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_run_free);
-  sqlite3_stmt *st;
-  int rc = -1;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT id, model_id, started, finished, status, frames, settings FROM runs "
-                      "ORDER BY id", error);
-  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      FacetStoreRun *r = g_new0 (FacetStoreRun, 1);
-      r->id = sqlite3_column_int64 (st, 0);
-      r->model_id = sqlite3_column_int64 (st, 1);
-      r->started = sqlite3_column_double (st, 2);
-      r->finished = sqlite3_column_double (st, 3);
-      r->status = g_strdup (store_column_text (st, 4));
-      r->frames = sqlite3_column_int64 (st, 5);
-      r->settings_json = g_strdup (store_column_text (st, 6));
-      g_ptr_array_add (out, r);
-    }
-  if (st != NULL)
-    sqlite3_reset (st);
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  if (store_query (store,
+                   "SELECT id, model_id, started, finished, status, frames, settings FROM runs "
+                   "ORDER BY id", run_row, out, error) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }

@@ -38,32 +38,24 @@ facet_store_get_scheme (FacetStore *store,
                         GError    **error)
 {
   g_autoptr (GArray) aus = g_array_new (FALSE, FALSE, sizeof (int));
-  sqlite3_stmt *st;
-  int rc;
+  g_autofree char *value = NULL;
+  g_auto (GStrv) parts = NULL;
 
   g_return_val_if_fail (store != NULL && n_aus != NULL, NULL);
 
   *n_aus = 0;
-  store_lock (store);
-  st = store_prepare (store, "SELECT value FROM meta WHERE key = '" SCHEME_KEY "'", error);
-  rc = st != NULL ? store_step (store, st, error) : -1;
-  if (rc == SQLITE_ROW)
-    {
-      g_auto (GStrv) parts = g_strsplit (store_column_text (st, 0), ",", -1);
-      for (guint i = 0; parts[i] != NULL; i++)
-        {
-          char *end = NULL;
-          gint64 au = g_ascii_strtoll (parts[i], &end, 10);
-          /* A damaged entry is skipped rather than refusing the project. */
-          if (end != parts[i] && *end == '\0' && store_au_valid ((int) au))
-            g_array_append_val (aus, (int) { (int) au });
-        }
-    }
-  if (st != NULL)
-    sqlite3_reset (st);
-  store_unlock_and_notify (store);
-  if (rc < 0)
+  if (store_query (store, "SELECT value FROM meta WHERE key = '" SCHEME_KEY "'", store_row_text,
+                   &value, error) < 0)
     return NULL;
+  parts = g_strsplit (value ? value : "", ",", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      char *end = NULL;
+      gint64 au = g_ascii_strtoll (parts[i], &end, 10);
+      /* A damaged entry is skipped rather than refusing the project. */
+      if (end != parts[i] && *end == '\0' && store_au_valid ((int) au))
+        g_array_append_val (aus, (int) { (int) au });
+    }
   *n_aus = (int) aus->len;
   return aus->len > 0 ? (int *) (void *) g_array_free (g_steal_pointer (&aus), FALSE) : NULL;
 }
@@ -76,7 +68,6 @@ facet_store_set_scheme (FacetStore *store,
 {
   g_autoptr (GArray) sorted = g_array_new (FALSE, FALSE, sizeof (int));
   g_autoptr (GString) text = g_string_new (NULL);
-  sqlite3_stmt *st;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (store != NULL && (aus != NULL || n_aus == 0), FALSE);
@@ -100,17 +91,11 @@ facet_store_set_scheme (FacetStore *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = n_aus == 0
-    ? store_prepare (store, "DELETE FROM meta WHERE key = '" SCHEME_KEY "'", error)
-    : store_prepare (store, "INSERT OR REPLACE INTO meta (key, value) VALUES ('" SCHEME_KEY "', ?)",
-                     error);
-  if (st != NULL)
-    {
-      if (n_aus > 0)
-        sqlite3_bind_text (st, 1, text->str, -1, SQLITE_TRANSIENT);
-      ok = store_run (store, st, error)
-           && store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error);
-    }
+  ok = (n_aus == 0
+        ? store_query_run (store, "DELETE FROM meta WHERE key = '" SCHEME_KEY "'", error)
+        : store_query_run (store, "INSERT OR REPLACE INTO meta (key, value) VALUES ('"
+                           SCHEME_KEY "', ?)", error, STORE_TEXT (text->str)))
+       && store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error);
   if (ok)
     ok = store_commit (store, error);
   else
@@ -132,7 +117,6 @@ facet_store_set_model_thresholds (FacetStore  *store,
   g_autoptr (FacetStoreModel) model = NULL;
   g_autoptr (GString) text = g_string_new (NULL);
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  sqlite3_stmt *st;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (store != NULL && thresholds != NULL, FALSE);
@@ -163,14 +147,9 @@ facet_store_set_model_thresholds (FacetStore  *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = store_prepare (store, "UPDATE models SET thresholds = ? WHERE id = ?", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_text (st, 1, text->str, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64 (st, 2, model_id);
-      ok = store_run (store, st, error)
-           && store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error);
-    }
+  ok = store_query_run (store, "UPDATE models SET thresholds = ? WHERE id = ?", error,
+                        STORE_TEXT (text->str), STORE_INT (model_id))
+       && store_note_change (store, FACET_STORE_CHANGE_MODELS, 0, 0, -1, error);
   if (ok)
     ok = store_commit (store, error);
   else
@@ -383,7 +362,6 @@ facet_store_add_event (FacetStore            *store,
                        const FacetStoreEvent *event,
                        GError               **error)
 {
-  sqlite3_stmt *st;
   gint64 id = -1, coder;
 
   g_return_val_if_fail (store != NULL && event != NULL, -1);
@@ -411,22 +389,13 @@ facet_store_add_event (FacetStore            *store,
       store_rollback (store);
       goto out;
     }
-  st = store_prepare (store,
-                      "INSERT INTO events (video_id, au, onset, apex, offset, coder_id, time) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, event->video_id);
-      sqlite3_bind_int (st, 2, event->au);
-      sqlite3_bind_int64 (st, 3, event->onset);
-      if (event->apex >= 0)
-        sqlite3_bind_int64 (st, 4, event->apex);
-      sqlite3_bind_int64 (st, 5, event->offset);
-      sqlite3_bind_int64 (st, 6, coder);
-      sqlite3_bind_double (st, 7, store_time_now ());
-      if (store_run (store, st, error))
-        id = sqlite3_last_insert_rowid (store->db);
-    }
+  if (store_query_run (store,
+                       "INSERT INTO events (video_id, au, onset, apex, offset, coder_id, time) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", error,
+                       STORE_INT (event->video_id), STORE_INT (event->au), STORE_INT (event->onset),
+                       event->apex >= 0 ? STORE_INT (event->apex) : STORE_NULL,
+                       STORE_INT (event->offset), STORE_INT (coder), STORE_REAL (store_time_now ())))
+    id = sqlite3_last_insert_rowid (store->db);
   if (id > 0 && store_note_change (store, FACET_STORE_CHANGE_LABELS, event->video_id,
                                    event->onset, event->offset, error)
       && store_commit (store, error))
@@ -448,26 +417,14 @@ delete_row (FacetStore *store,
             gint64      id,
             GError    **error)
 {
-  sqlite3_stmt *st;
   gboolean ok = FALSE;
 
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  if (unlink_sql != NULL)
-    {
-      st = store_prepare (store, unlink_sql, error);
-      if (st == NULL)
-        goto fail;
-      sqlite3_bind_int64 (st, 1, id);
-      if (!store_run (store, st, error))
-        goto fail;
-    }
-  st = store_prepare (store, delete_sql, error);
-  if (st == NULL)
+  if (unlink_sql != NULL && !store_query_run (store, unlink_sql, error, STORE_INT (id)))
     goto fail;
-  sqlite3_bind_int64 (st, 1, id);
-  if (!store_run (store, st, error))
+  if (!store_query_run (store, delete_sql, error, STORE_INT (id)))
     goto fail;
   if (sqlite3_changes (store->db) == 0)
     {
@@ -496,49 +453,44 @@ facet_store_delete_event (FacetStore *store,
                      error);
 }
 
+static gboolean
+event_row (sqlite3_stmt *row,
+           gpointer      data,
+           GError      **error)
+{
+  FacetStoreEvent e = {
+    .id = sqlite3_column_int64 (row, 0),
+    .video_id = sqlite3_column_int64 (row, 1),
+    .au = sqlite3_column_int (row, 2),
+    .onset = sqlite3_column_int64 (row, 3),
+    .apex = sqlite3_column_type (row, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64 (row, 4),
+    .offset = sqlite3_column_int64 (row, 5),
+    .coder = g_intern_string (store_column_text (row, 6)),
+    .time = sqlite3_column_double (row, 7),
+  };
+
+  g_array_append_val ((GArray *) data, e);
+  return TRUE;
+}
+
 GArray *
 facet_store_list_events (FacetStore *store,
                          gint64      video_id,
                          int         au,
                          GError    **error)
 {
-  GArray *events = g_array_new (FALSE, FALSE, sizeof (FacetStoreEvent));
-  sqlite3_stmt *st;
-  int rc = -1;
+  g_autoptr (GArray) events = g_array_new (FALSE, FALSE, sizeof (FacetStoreEvent));
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT e.id, e.video_id, e.au, e.onset, e.apex, e.offset, c.name, e.time "
-                      "FROM events e JOIN coders c ON c.id = e.coder_id "
-                      "WHERE (?1 = 0 OR e.video_id = ?1) AND (?2 = 0 OR e.au = ?2) "
-                      "ORDER BY e.video_id, e.onset, e.au, e.id", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int (st, 2, au);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          FacetStoreEvent e = {
-            .id = sqlite3_column_int64 (st, 0),
-            .video_id = sqlite3_column_int64 (st, 1),
-            .au = sqlite3_column_int (st, 2),
-            .onset = sqlite3_column_int64 (st, 3),
-            .apex = sqlite3_column_type (st, 4) == SQLITE_NULL ? -1
-                                                               : sqlite3_column_int64 (st, 4),
-            .offset = sqlite3_column_int64 (st, 5),
-            .coder = g_intern_string (store_column_text (st, 6)),
-            .time = sqlite3_column_double (st, 7),
-          };
-          g_array_append_val (events, e);
-        }
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  if (rc != SQLITE_DONE)
-    g_clear_pointer (&events, g_array_unref);
-  return events;
+  if (store_query (store,
+                   "SELECT e.id, e.video_id, e.au, e.onset, e.apex, e.offset, c.name, e.time "
+                   "FROM events e JOIN coders c ON c.id = e.coder_id "
+                   "WHERE (?1 = 0 OR e.video_id = ?1) AND (?2 = 0 OR e.au = ?2) "
+                   "ORDER BY e.video_id, e.onset, e.au, e.id", event_row, events, error,
+                   STORE_INT (video_id), STORE_INT (au)) < 0)
+    return NULL;
+  return g_steal_pointer (&events);
 }
 
 /* ---- Notes --------------------------------------------------------------------------------- */
@@ -557,8 +509,8 @@ facet_store_add_note (FacetStore           *store,
                       const FacetStoreNote *note,
                       GError              **error)
 {
-  sqlite3_stmt *st;
-  gint64 id = -1, coder, first = note ? note->first : 0, last = note ? note->last : 0;
+  g_autoptr (GArray) event = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 id = -1, coder, n, first = note ? note->first : 0, last = note ? note->last : 0;
   int au = note ? note->au : 0;
 
   g_return_val_if_fail (store != NULL && note != NULL, -1);
@@ -590,48 +542,32 @@ facet_store_add_note (FacetStore           *store,
   if (note->event_id > 0)
     {
       /* A note on an event spans the event. */
-      st = store_prepare (store, "SELECT video_id, au, onset, offset FROM events WHERE id = ?",
-                          error);
-      if (st == NULL)
+      n = store_query (store, "SELECT video_id, au, onset, offset FROM events WHERE id = ?",
+                       store_row_int64_array, event, error, STORE_INT (note->event_id));
+      if (n == 0)
+        store_set_not_found (store, "event", note->event_id, error);
+      if (n <= 0)
         goto fail;
-      sqlite3_bind_int64 (st, 1, note->event_id);
-      if (store_step (store, st, error) != SQLITE_ROW)
+      if (g_array_index (event, gint64, 0) != note->video_id)
         {
-          sqlite3_reset (st);
-          store_set_not_found (store, "event", note->event_id, error);
-          goto fail;
-        }
-      if (sqlite3_column_int64 (st, 0) != note->video_id)
-        {
-          sqlite3_reset (st);
           g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
                        "%s: event %" G_GINT64_FORMAT " is not in video %" G_GINT64_FORMAT,
                        store->path, note->event_id, note->video_id);
           goto fail;
         }
-      au = sqlite3_column_int (st, 1);
-      first = sqlite3_column_int64 (st, 2);
-      last = sqlite3_column_int64 (st, 3);
-      sqlite3_reset (st);
+      au = (int) g_array_index (event, gint64, 1);
+      first = g_array_index (event, gint64, 2);
+      last = g_array_index (event, gint64, 3);
     }
   if (!check_frames (store, note->video_id, first, last, "the note's", error)
       || (coder = store_coder_id (store, error)) == 0)
     goto fail;
-  st = store_prepare (store,
-                      "INSERT INTO notes (video_id, first, last, au, event_id, text, coder_id, time)"
-                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
-  if (st == NULL)
-    goto fail;
-  sqlite3_bind_int64 (st, 1, note->video_id);
-  sqlite3_bind_int64 (st, 2, first);
-  sqlite3_bind_int64 (st, 3, last);
-  sqlite3_bind_int (st, 4, au);
-  if (note->event_id > 0)
-    sqlite3_bind_int64 (st, 5, note->event_id);
-  sqlite3_bind_text (st, 6, note->text, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (st, 7, coder);
-  sqlite3_bind_double (st, 8, store_time_now ());
-  if (!store_run (store, st, error))
+  if (!store_query_run (store,
+                        "INSERT INTO notes (video_id, first, last, au, event_id, text, coder_id, "
+                        "time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error,
+                        STORE_INT (note->video_id), STORE_INT (first), STORE_INT (last),
+                        STORE_INT (au), note->event_id > 0 ? STORE_INT (note->event_id) : STORE_NULL,
+                        STORE_TEXT (note->text), STORE_INT (coder), STORE_REAL (store_time_now ())))
     goto fail;
   id = sqlite3_last_insert_rowid (store->db);
   if (store_note_change (store, FACET_STORE_CHANGE_LABELS, note->video_id, first, last, error)
@@ -654,63 +590,65 @@ facet_store_delete_note (FacetStore *store,
   return delete_row (store, "DELETE FROM notes WHERE id = ?", NULL, "note", note_id, error);
 }
 
+typedef struct
+{
+  GPtrArray  *notes;
+  const char *needle;  /* casefolded search text, or NULL */
+} NoteList;
+
+static gboolean
+note_row (sqlite3_stmt *row,
+          gpointer      data,
+          GError      **error)
+{
+  NoteList *list = data;
+  const char *text = store_column_text (row, 6);
+  const char *coder = store_column_text (row, 7);
+  FacetStoreNote *n;
+
+  /* The search ignores case in any script (SQLite's LIKE only folds
+   * ASCII) and also finds the coder and the AU's code. */
+  if (list->needle != NULL)
+    {
+      g_autofree char *hay = g_strdup_printf ("%s\n%s\nAU%02d", text, coder,
+                                              sqlite3_column_int (row, 4));
+      g_autofree char *folded = g_utf8_casefold (hay, -1);
+      if (strstr (folded, list->needle) == NULL)
+        return TRUE;
+    }
+  n = g_new0 (FacetStoreNote, 1);
+  n->id = sqlite3_column_int64 (row, 0);
+  n->video_id = sqlite3_column_int64 (row, 1);
+  n->first = sqlite3_column_int64 (row, 2);
+  n->last = sqlite3_column_int64 (row, 3);
+  n->au = sqlite3_column_int (row, 4);
+  n->event_id = sqlite3_column_type (row, 5) == SQLITE_NULL ? 0 : sqlite3_column_int64 (row, 5);
+  n->text = g_strdup (text);
+  n->coder = g_intern_string (coder);
+  n->time = sqlite3_column_double (row, 8);
+  g_ptr_array_add (list->notes, n);
+  return TRUE;
+}
+
 GPtrArray *
 facet_store_list_notes (FacetStore *store,
                         gint64      video_id,
                         const char *search,
                         GError    **error)
 {
-  GPtrArray *notes = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_note_free);
+  g_autoptr (GPtrArray) notes = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_note_free);
   g_autofree char *needle = search && *search ? g_utf8_casefold (search, -1) : NULL;
-  sqlite3_stmt *st;
-  int rc = -1;
+  NoteList list = { notes, needle };
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT n.id, n.video_id, n.first, n.last, n.au, n.event_id, n.text, c.name,"
-                      " n.time FROM notes n JOIN coders c ON c.id = n.coder_id "
-                      "WHERE (?1 = 0 OR n.video_id = ?1) ORDER BY n.video_id, n.first, n.id",
-                      error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          const char *text = store_column_text (st, 6);
-          const char *coder = store_column_text (st, 7);
-          FacetStoreNote *n;
-
-          /* The search ignores case in any script (SQLite's LIKE only
-           * folds ASCII) and also finds the coder and the AU's code. */
-          if (needle != NULL)
-            {
-              g_autofree char *hay = g_strdup_printf ("%s\n%s\nAU%02d", text, coder,
-                                                      sqlite3_column_int (st, 4));
-              g_autofree char *folded = g_utf8_casefold (hay, -1);
-              if (strstr (folded, needle) == NULL)
-                continue;
-            }
-          n = g_new0 (FacetStoreNote, 1);
-          n->id = sqlite3_column_int64 (st, 0);
-          n->video_id = sqlite3_column_int64 (st, 1);
-          n->first = sqlite3_column_int64 (st, 2);
-          n->last = sqlite3_column_int64 (st, 3);
-          n->au = sqlite3_column_int (st, 4);
-          n->event_id = sqlite3_column_type (st, 5) == SQLITE_NULL ? 0
-                                                                   : sqlite3_column_int64 (st, 5);
-          n->text = g_strdup (text);
-          n->coder = g_intern_string (coder);
-          n->time = sqlite3_column_double (st, 8);
-          g_ptr_array_add (notes, n);
-        }
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  if (rc != SQLITE_DONE)
-    g_clear_pointer (&notes, g_ptr_array_unref);
-  return notes;
+  if (store_query (store,
+                   "SELECT n.id, n.video_id, n.first, n.last, n.au, n.event_id, n.text, c.name,"
+                   " n.time FROM notes n JOIN coders c ON c.id = n.coder_id "
+                   "WHERE (?1 = 0 OR n.video_id = ?1) ORDER BY n.video_id, n.first, n.id",
+                   note_row, &list, error, STORE_INT (video_id)) < 0)
+    return NULL;
+  return g_steal_pointer (&notes);
 }
 
 /* ---- Exports ------------------------------------------------------------------------------- */

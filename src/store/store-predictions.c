@@ -20,20 +20,18 @@ model_n_aus (FacetStore *store,
              gint64      model_id,
              GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store, "SELECT aus FROM models WHERE id = ?", error);
+  g_autofree char *aus = NULL;
   g_autofree int *ids = NULL;
-  int n = 0, rc;
+  gint64 rows;
+  int n = 0;
 
-  if (st == NULL)
-    return 0;
-  sqlite3_bind_int64 (st, 1, model_id);
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW && !store_parse_au_list (store_column_text (st, 0), &ids, &n))
+  rows = store_query (store, "SELECT aus FROM models WHERE id = ?", store_row_text, &aus, error,
+                      STORE_INT (model_id));
+  if (rows > 0 && !store_parse_au_list (aus, &ids, &n))
     n = 0;
-  sqlite3_reset (st);
-  if (rc == SQLITE_DONE)
+  if (rows == 0)
     store_set_not_found (store, "model", model_id, error);
-  else if (rc == SQLITE_ROW && n == 0)
+  else if (rows > 0 && n == 0)
     g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
                  "%s: model %" G_GINT64_FORMAT " has a damaged AU list", store->path, model_id);
   return n;
@@ -141,20 +139,63 @@ flush_block (FacetStore   *store,
              guint         count,
              GError      **error)
 {
-  sqlite3_stmt *st;
-
   if (count == 0)
     return TRUE;
   put_u16 (stats, count);
-  st = store_prepare (store, "INSERT OR REPLACE INTO prediction_blocks (model_id, video_id, block, "
-                      "stats) VALUES (?, ?, ?, ?)", error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, model_id);
-  sqlite3_bind_int64 (st, 2, video_id);
-  sqlite3_bind_int64 (st, 3, block);
-  sqlite3_bind_blob (st, 4, stats, 2 + 8 * n_aus, SQLITE_TRANSIENT);
-  return store_run (store, st, error);
+  return store_query_run (store, "INSERT OR REPLACE INTO prediction_blocks (model_id, video_id, "
+                          "block, stats) VALUES (?, ?, ?, ?)", error, STORE_INT (model_id),
+                          STORE_INT (video_id), STORE_INT (block),
+                          STORE_BLOB (stats, 2 + 8 * n_aus));
+}
+
+/* The block being summed while store_update_blocks reads predictions. */
+typedef struct
+{
+  FacetStore *store;
+  gint64      model_id, video_id, block;
+  int         n_aus;
+  guint8     *stats;
+  guint       count;
+} BlockSum;
+
+static gboolean
+block_sum_row (sqlite3_stmt *row,
+               gpointer      data,
+               GError      **error)
+{
+  BlockSum *sum = data;
+  const guint8 *blob = sqlite3_column_blob (row, 1);
+  gint64 b = sqlite3_column_int64 (row, 0) / BLOCK;
+
+  if (sqlite3_column_bytes (row, 1) < 2 * sum->n_aus)
+    return TRUE;
+  if (b != sum->block)
+    {
+      if (!flush_block (sum->store, sum->model_id, sum->video_id, sum->block, sum->n_aus,
+                        sum->stats, sum->count, error))
+        return FALSE;
+      sum->block = b;
+      sum->count = 0;
+    }
+  for (int a = 0; a < sum->n_aus; a++)
+    {
+      guint8 *s = sum->stats + 2 + 8 * a;
+      guint v = get_u16 (blob + 2 * a);
+      if (sum->count == 0)
+        {
+          put_u16 (s, v);
+          put_u16 (s + 2, v);
+          put_u32 (s + 4, v);
+        }
+      else
+        {
+          put_u16 (s, MIN (get_u16 (s), v));
+          put_u16 (s + 2, MAX (get_u16 (s + 2), v));
+          put_u32 (s + 4, get_u32 (s + 4) + v);
+        }
+    }
+  sum->count++;
+  return TRUE;
 }
 
 gboolean
@@ -166,77 +207,28 @@ store_update_blocks (FacetStore *store,
                      GError    **error)
 {
   g_autofree guint8 *stats = NULL;
-  sqlite3_stmt *st;
-  gint64 block = -1;
-  guint count = 0;
-  int n_aus, rc;
+  BlockSum sum = { store, model_id, video_id, -1, 0, NULL, 0 };
 
-  n_aus = model_n_aus (store, model_id, error);
-  if (n_aus == 0)
+  sum.n_aus = model_n_aus (store, model_id, error);
+  if (sum.n_aus == 0)
     return FALSE;
   if (last_block < 0)
     last_block = G_MAXINT64 / BLOCK - 1;
-  st = store_prepare (store, "DELETE FROM prediction_blocks WHERE model_id = ? AND video_id = ? "
-                      "AND block BETWEEN ? AND ?", error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, model_id);
-  sqlite3_bind_int64 (st, 2, video_id);
-  sqlite3_bind_int64 (st, 3, first_block);
-  sqlite3_bind_int64 (st, 4, last_block);
-  if (!store_run (store, st, error))
+  if (!store_query_run (store, "DELETE FROM prediction_blocks WHERE model_id = ? AND video_id = ? "
+                        "AND block BETWEEN ? AND ?", error, STORE_INT (model_id),
+                        STORE_INT (video_id), STORE_INT (first_block), STORE_INT (last_block)))
     return FALSE;
 
-  stats = g_new0 (guint8, 2 + 8 * n_aus);
-  st = store_prepare_once (store,
-                           "SELECT frame, probs FROM predictions WHERE model_id = ? AND video_id = ? "
-                           "AND frame BETWEEN ? AND ? AND probs IS NOT NULL ORDER BY frame", error);
-  if (st == NULL)
+  stats = sum.stats = g_new0 (guint8, 2 + 8 * sum.n_aus);
+  /* A statement of its own: the callback writes while it steps. */
+  if (store_query_once (store,
+                        "SELECT frame, probs FROM predictions WHERE model_id = ? AND video_id = ? "
+                        "AND frame BETWEEN ? AND ? AND probs IS NOT NULL ORDER BY frame",
+                        block_sum_row, &sum, error, STORE_INT (model_id), STORE_INT (video_id),
+                        STORE_INT (first_block * BLOCK),
+                        STORE_INT (last_block * BLOCK + BLOCK - 1)) < 0)
     return FALSE;
-  sqlite3_bind_int64 (st, 1, model_id);
-  sqlite3_bind_int64 (st, 2, video_id);
-  sqlite3_bind_int64 (st, 3, first_block * BLOCK);
-  sqlite3_bind_int64 (st, 4, last_block * BLOCK + BLOCK - 1);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      const guint8 *blob = sqlite3_column_blob (st, 1);
-      gint64 b = sqlite3_column_int64 (st, 0) / BLOCK;
-
-      if (sqlite3_column_bytes (st, 1) < 2 * n_aus)
-        continue;
-      if (b != block)
-        {
-          if (!flush_block (store, model_id, video_id, block, n_aus, stats, count, error))
-            {
-              sqlite3_finalize (st);
-              return FALSE;
-            }
-          block = b;
-          count = 0;
-        }
-      for (int a = 0; a < n_aus; a++)
-        {
-          guint8 *s = stats + 2 + 8 * a;
-          guint v = get_u16 (blob + 2 * a);
-          if (count == 0)
-            {
-              put_u16 (s, v);
-              put_u16 (s + 2, v);
-              put_u32 (s + 4, v);
-            }
-          else
-            {
-              put_u16 (s, MIN (get_u16 (s), v));
-              put_u16 (s + 2, MAX (get_u16 (s + 2), v));
-              put_u32 (s + 4, get_u32 (s + 4) + v);
-            }
-        }
-      count++;
-    }
-  sqlite3_finalize (st);
-  if (rc != SQLITE_DONE)
-    return FALSE;
-  return flush_block (store, model_id, video_id, block, n_aus, stats, count, error);
+  return flush_block (store, model_id, video_id, sum.block, sum.n_aus, stats, sum.count, error);
 }
 
 gboolean
@@ -246,22 +238,11 @@ store_rebuild_blocks (FacetStore *store,
                       GError    **error)
 {
   g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, sizeof (gint64));
-  sqlite3_stmt *st;
-  int rc;
 
   if (model_id != 0)
     return store_update_blocks (store, model_id, video_id, 0, -1, error);
-  st = store_prepare_once (store, "SELECT DISTINCT model_id, video_id FROM predictions", error);
-  if (st == NULL)
-    return FALSE;
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      gint64 m = sqlite3_column_int64 (st, 0), v = sqlite3_column_int64 (st, 1);
-      g_array_append_val (pairs, m);
-      g_array_append_val (pairs, v);
-    }
-  sqlite3_finalize (st);
-  if (rc != SQLITE_DONE)
+  if (store_query_once (store, "SELECT DISTINCT model_id, video_id FROM predictions",
+                        store_row_int64_array, pairs, error) < 0)
     return FALSE;
   for (guint i = 0; i < pairs->len; i += 2)
     if (!store_update_blocks (store, g_array_index (pairs, gint64, i),
@@ -277,36 +258,21 @@ write_face_row (FacetStore             *store,
                 GError                **error)
 {
   guint8 landmarks[8 * FACET_STORE_N_LANDMARKS], transform[48];
-  sqlite3_stmt *st = store_prepare (store,
-                                    "INSERT OR REPLACE INTO faces (video_id, frame, status, x, y, w, h, "
-                                    "landmarks, quality, time, score, transform) "
-                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
 
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, video_id);
-  sqlite3_bind_int64 (st, 2, r->frame);
-  sqlite3_bind_int (st, 3, r->status);
-  for (int k = 0; k < 4; k++)
-    sqlite3_bind_double (st, 4 + k, r->box[k]);
   if (r->has_landmarks)
-    {
-      pack_floats (r->landmarks, 2 * FACET_STORE_N_LANDMARKS, landmarks);
-      sqlite3_bind_blob (st, 8, landmarks, sizeof landmarks, SQLITE_TRANSIENT);
-    }
-  else
-    sqlite3_bind_null (st, 8);
-  sqlite3_bind_double (st, 9, r->quality);
-  sqlite3_bind_double (st, 10, r->time);
-  sqlite3_bind_double (st, 11, r->score);
+    pack_floats (r->landmarks, 2 * FACET_STORE_N_LANDMARKS, landmarks);
   if (r->has_transform)
-    {
-      pack_doubles (r->transform, 6, transform);
-      sqlite3_bind_blob (st, 12, transform, sizeof transform, SQLITE_TRANSIENT);
-    }
-  else
-    sqlite3_bind_null (st, 12);
-  return store_run (store, st, error);
+    pack_doubles (r->transform, 6, transform);
+  return store_query_run (store,
+                          "INSERT OR REPLACE INTO faces (video_id, frame, status, x, y, w, h, "
+                          "landmarks, quality, time, score, transform) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error,
+                          STORE_INT (video_id), STORE_INT (r->frame), STORE_INT (r->status),
+                          STORE_REAL (r->box[0]), STORE_REAL (r->box[1]), STORE_REAL (r->box[2]),
+                          STORE_REAL (r->box[3]),
+                          STORE_BLOB (r->has_landmarks ? landmarks : NULL, sizeof landmarks),
+                          STORE_REAL (r->quality), STORE_REAL (r->time), STORE_REAL (r->score),
+                          STORE_BLOB (r->has_transform ? transform : NULL, sizeof transform));
 }
 
 static gboolean
@@ -348,22 +314,12 @@ write_locked (FacetStore             *store,
         return FALSE;
       if (model_id != 0)
         {
-          sqlite3_stmt *st = store_prepare (store,
-                                            "INSERT OR REPLACE INTO predictions (model_id, video_id, "
-                                            "frame, probs) VALUES (?, ?, ?, ?)", error);
-          if (st == NULL)
-            return FALSE;
-          sqlite3_bind_int64 (st, 1, model_id);
-          sqlite3_bind_int64 (st, 2, video_id);
-          sqlite3_bind_int64 (st, 3, r->frame);
           if (r->probs != NULL)
-            {
-              store_pack_probs (r->probs, n_aus, probs);
-              sqlite3_bind_blob (st, 4, probs, 2 * n_aus, SQLITE_STATIC);
-            }
-          else
-            sqlite3_bind_null (st, 4);
-          if (!store_run (store, st, error))
+            store_pack_probs (r->probs, n_aus, probs);
+          if (!store_query_run (store, "INSERT OR REPLACE INTO predictions (model_id, video_id, "
+                                "frame, probs) VALUES (?, ?, ?, ?)", error, STORE_INT (model_id),
+                                STORE_INT (video_id), STORE_INT (r->frame),
+                                STORE_BLOB (r->probs != NULL ? probs : NULL, 2 * n_aus)))
             return FALSE;
         }
       lo = MIN (lo, r->frame);
@@ -402,6 +358,34 @@ facet_store_write_results (FacetStore             *store,
   return ok;
 }
 
+static gboolean
+face_row (sqlite3_stmt *row,
+          gpointer      data,
+          GError      **error)
+{
+  FacetFrameResult *out = data;
+  const guint8 *lm = sqlite3_column_blob (row, 5);
+  const guint8 *tf = sqlite3_column_blob (row, 9);
+
+  out->status = sqlite3_column_int (row, 0);
+  for (int k = 0; k < 4; k++)
+    out->box[k] = (float) sqlite3_column_double (row, 1 + k);
+  if (lm != NULL && sqlite3_column_bytes (row, 5) == 8 * FACET_STORE_N_LANDMARKS)
+    {
+      unpack_floats (lm, 2 * FACET_STORE_N_LANDMARKS, out->landmarks);
+      out->has_landmarks = TRUE;
+    }
+  out->quality = (float) sqlite3_column_double (row, 6);
+  out->time = sqlite3_column_double (row, 7);
+  out->score = (float) sqlite3_column_double (row, 8);
+  if (tf != NULL && sqlite3_column_bytes (row, 9) == 48)
+    {
+      unpack_doubles (tf, 6, out->transform);
+      out->has_transform = TRUE;
+    }
+  return FALSE;
+}
+
 gboolean
 facet_store_get_face (FacetStore       *store,
                       gint64            video_id,
@@ -410,49 +394,38 @@ facet_store_get_face (FacetStore       *store,
                       gboolean         *found,
                       GError          **error)
 {
-  sqlite3_stmt *st;
-  int rc = -1;
+  gint64 n;
 
   g_return_val_if_fail (store != NULL && out != NULL && found != NULL, FALSE);
 
   memset (out, 0, sizeof *out);
   out->frame = frame;
-  *found = FALSE;
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT status, x, y, w, h, landmarks, quality, time, score, transform "
-                      "FROM faces WHERE video_id = ? AND frame = ?", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, video_id);
-      sqlite3_bind_int64 (st, 2, frame);
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW)
-        {
-          const guint8 *lm = sqlite3_column_blob (st, 5);
-          const guint8 *tf = sqlite3_column_blob (st, 9);
-          *found = TRUE;
-          out->status = sqlite3_column_int (st, 0);
-          for (int k = 0; k < 4; k++)
-            out->box[k] = (float) sqlite3_column_double (st, 1 + k);
-          if (lm != NULL && sqlite3_column_bytes (st, 5) == 8 * FACET_STORE_N_LANDMARKS)
-            {
-              unpack_floats (lm, 2 * FACET_STORE_N_LANDMARKS, out->landmarks);
-              out->has_landmarks = TRUE;
-            }
-          out->quality = (float) sqlite3_column_double (st, 6);
-          out->time = sqlite3_column_double (st, 7);
-          out->score = (float) sqlite3_column_double (st, 8);
-          if (tf != NULL && sqlite3_column_bytes (st, 9) == 48)
-            {
-              unpack_doubles (tf, 6, out->transform);
-              out->has_transform = TRUE;
-            }
-        }
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  return rc >= 0;
+  n = store_query (store,
+                   "SELECT status, x, y, w, h, landmarks, quality, time, score, transform "
+                   "FROM faces WHERE video_id = ? AND frame = ?", face_row, out, error,
+                   STORE_INT (video_id), STORE_INT (frame));
+  *found = n > 0;
+  return n >= 0;
+}
+
+/* Unpacks a probability blob in column @col into @probs (NULL: only found). */
+typedef struct
+{
+  float *probs;
+  int    n_aus;
+} ProbsOut;
+
+static gboolean
+probs_row (sqlite3_stmt *row,
+           gpointer      data,
+           GError      **error)
+{
+  ProbsOut *p = data;
+
+  if (p->probs != NULL)
+    store_unpack_probs (sqlite3_column_blob (row, 0), sqlite3_column_bytes (row, 0), p->n_aus,
+                        p->probs);
+  return FALSE;
 }
 
 gboolean
@@ -464,37 +437,21 @@ facet_store_get_prediction (FacetStore *store,
                             gboolean   *found,
                             GError    **error)
 {
-  sqlite3_stmt *st;
-  int rc = -1, n_aus;
+  ProbsOut p = { probs, 0 };
+  gint64 n = -1;
 
   g_return_val_if_fail (store != NULL && found != NULL, FALSE);
 
-  *found = FALSE;
   store_lock (store);
-  n_aus = model_n_aus (store, model_id, error);
-  if (n_aus == 0)
-    goto out;
-  st = store_prepare (store,
-                      "SELECT probs FROM predictions WHERE model_id = ? AND video_id = ? AND frame = ?",
-                      error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, model_id);
-      sqlite3_bind_int64 (st, 2, video_id);
-      sqlite3_bind_int64 (st, 3, frame);
-      rc = store_step (store, st, error);
-      if (rc == SQLITE_ROW)
-        {
-          *found = TRUE;
-          if (probs != NULL)
-            store_unpack_probs (sqlite3_column_blob (st, 0), sqlite3_column_bytes (st, 0), n_aus,
-                                probs);
-        }
-      sqlite3_reset (st);
-    }
-out:
+  p.n_aus = model_n_aus (store, model_id, error);
+  if (p.n_aus > 0)
+    n = store_query (store,
+                     "SELECT probs FROM predictions WHERE model_id = ? AND video_id = ? AND frame = ?",
+                     probs_row, &p, error, STORE_INT (model_id), STORE_INT (video_id),
+                     STORE_INT (frame));
   store_unlock_and_notify (store);
-  return rc >= 0;
+  *found = n > 0;
+  return n >= 0;
 }
 
 void
@@ -506,6 +463,28 @@ facet_prediction_set_free (FacetPredictionSet *set)
   g_free (set->frames);
   g_free (set->probs);
   g_free (set);
+}
+
+typedef struct
+{
+  GArray *frames, *probs;
+  int     n_aus;
+} ProbsList;
+
+static gboolean
+probs_list_row (sqlite3_stmt *row,
+                gpointer      data,
+                GError      **error)
+{
+  ProbsList *list = data;
+  gint64 f = sqlite3_column_int64 (row, 0);
+  guint at = list->probs->len;
+
+  g_array_append_val (list->frames, f);
+  g_array_set_size (list->probs, at + list->n_aus);
+  store_unpack_probs (sqlite3_column_blob (row, 1), sqlite3_column_bytes (row, 1), list->n_aus,
+                      &g_array_index (list->probs, float, at));
+  return TRUE;
 }
 
 FacetPredictionSet *
@@ -520,39 +499,21 @@ facet_store_get_predictions (FacetStore *store,
   g_autoptr (GArray) frames = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GArray) probs = g_array_new (FALSE, FALSE, sizeof (float));
   FacetPredictionSet *set;
-  sqlite3_stmt *st;
-  int rc = -1;
+  ProbsList list = { frames, probs, 0 };
 
   g_return_val_if_fail (store != NULL, NULL);
 
   model = facet_store_get_model (store, model_id, error);
   if (model == NULL)
     return NULL;
+  list.n_aus = model->n_aus;
   if (last < 0)
     last = G_MAXINT64;
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT frame, probs FROM predictions WHERE model_id = ? AND video_id = ? "
-                      "AND frame BETWEEN ? AND ? ORDER BY frame", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, model_id);
-      sqlite3_bind_int64 (st, 2, video_id);
-      sqlite3_bind_int64 (st, 3, first);
-      sqlite3_bind_int64 (st, 4, last);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          gint64 f = sqlite3_column_int64 (st, 0);
-          guint at = probs->len;
-          g_array_append_val (frames, f);
-          g_array_set_size (probs, at + model->n_aus);
-          store_unpack_probs (sqlite3_column_blob (st, 1), sqlite3_column_bytes (st, 1),
-                              model->n_aus, &g_array_index (probs, float, at));
-        }
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  if (rc != SQLITE_DONE)
+  if (store_query (store,
+                   "SELECT frame, probs FROM predictions WHERE model_id = ? AND video_id = ? "
+                   "AND frame BETWEEN ? AND ? ORDER BY frame", probs_list_row, &list, error,
+                   STORE_INT (model_id), STORE_INT (video_id), STORE_INT (first),
+                   STORE_INT (last)) < 0)
     return NULL;
   set = g_new0 (FacetPredictionSet, 1);
   set->n = frames->len;
@@ -570,28 +531,15 @@ facet_store_get_analysed_frames (FacetStore *store,
                                  GError    **error)
 {
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint64));
-  sqlite3_stmt *st;
-  int rc = -1;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT frame FROM predictions WHERE model_id = ? AND video_id = ? "
-                      "ORDER BY frame", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, model_id);
-      sqlite3_bind_int64 (st, 2, video_id);
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          gint64 f = sqlite3_column_int64 (st, 0);
-          g_array_append_val (out, f);
-        }
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  if (store_query (store,
+                   "SELECT frame FROM predictions WHERE model_id = ? AND video_id = ? "
+                   "ORDER BY frame", store_row_int64_array, out, error, STORE_INT (model_id),
+                   STORE_INT (video_id)) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }
 
 gint64
@@ -600,77 +548,96 @@ facet_store_count_analysed (FacetStore *store,
                             gint64      video_id,
                             GError    **error)
 {
-  sqlite3_stmt *st;
   gint64 n = -1;
 
   g_return_val_if_fail (store != NULL, -1);
 
-  store_lock (store);
-  st = store_prepare (store,
-                      "SELECT count(*) FROM predictions WHERE model_id = ?1 "
-                      "AND (?2 = 0 OR video_id = ?2)", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_int64 (st, 1, model_id);
-      sqlite3_bind_int64 (st, 2, video_id);
-      if (store_step (store, st, error) == SQLITE_ROW)
-        n = sqlite3_column_int64 (st, 0);
-      sqlite3_reset (st);
-    }
-  store_unlock_and_notify (store);
+  if (store_query (store,
+                   "SELECT count(*) FROM predictions WHERE model_id = ?1 "
+                   "AND (?2 = 0 OR video_id = ?2)", store_row_int64, &n, error,
+                   STORE_INT (model_id), STORE_INT (video_id)) < 0)
+    return -1;
   return n;
 }
 
 /* ---- Timeline ------------------------------------------------------------------- */
 
+/* Sums of one AU's probabilities into timeline buckets. */
+typedef struct
+{
+  GArray       *buckets;
+  const gint64 *starts;
+  double       *sums;
+  int           index;
+  guint         b;       /* the bucket of the last row */
+} TimelineSum;
+
+static gboolean
+timeline_raw_row (sqlite3_stmt *row,
+                  gpointer      data,
+                  GError      **error)
+{
+  TimelineSum *t = data;
+  const guint8 *blob = sqlite3_column_blob (row, 1);
+  gint64 f = sqlite3_column_int64 (row, 0);
+  FacetTimelineBucket *k;
+  float p;
+
+  if (blob == NULL || sqlite3_column_bytes (row, 1) < 2 * (t->index + 1))
+    return TRUE;
+  while (t->b + 1 < t->buckets->len && f >= t->starts[t->b + 1])
+    t->b++;
+  p = (float) get_u16 (blob + 2 * t->index) / 65535.0f;
+  k = &g_array_index (t->buckets, FacetTimelineBucket, t->b);
+  k->n++;
+  k->min = MIN (k->min, p);
+  k->max = MAX (k->max, p);
+  t->sums[t->b] += p;
+  return TRUE;
+}
+
+static gboolean
+timeline_block_row (sqlite3_stmt *row,
+                    gpointer      data,
+                    GError      **error)
+{
+  TimelineSum *t = data;
+  const guint8 *stats = sqlite3_column_blob (row, 1);
+  gint64 f = sqlite3_column_int64 (row, 0) * BLOCK;
+  FacetTimelineBucket *k;
+  const guint8 *s;
+
+  if (stats == NULL || sqlite3_column_bytes (row, 1) < 2 + 8 * (t->index + 1))
+    return TRUE;
+  while (t->b + 1 < t->buckets->len && f >= t->starts[t->b + 1])
+    t->b++;
+  k = &g_array_index (t->buckets, FacetTimelineBucket, t->b);
+  s = stats + 2 + 8 * t->index;
+  k->n += get_u16 (stats);
+  k->min = MIN (k->min, (float) get_u16 (s) / 65535.0f);
+  k->max = MAX (k->max, (float) get_u16 (s + 2) / 65535.0f);
+  t->sums[t->b] += (double) get_u32 (s + 4) / 65535.0;
+  return TRUE;
+}
+
 /* Adds the frames [from, to] read from the predictions themselves. */
-static int
+static gboolean
 timeline_raw (FacetStore    *store,
               gint64         model_id,
               gint64         video_id,
-              int            index,
               gint64         from,
               gint64         to,
-              GArray        *buckets,
-              const gint64  *starts,
-              double        *sums,
+              TimelineSum   *sum,
               GError       **error)
 {
-  sqlite3_stmt *st;
-  guint b = 0;
-  int rc;
-
-  if (from > to)
-    return SQLITE_DONE;
-  st = store_prepare (store,
-                      "SELECT frame, probs FROM predictions WHERE model_id = ? AND video_id = ? "
-                      "AND frame BETWEEN ? AND ? ORDER BY frame", error);
-  if (st == NULL)
-    return -1;
-  sqlite3_bind_int64 (st, 1, model_id);
-  sqlite3_bind_int64 (st, 2, video_id);
-  sqlite3_bind_int64 (st, 3, from);
-  sqlite3_bind_int64 (st, 4, to);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      const guint8 *blob = sqlite3_column_blob (st, 1);
-      gint64 f = sqlite3_column_int64 (st, 0);
-      FacetTimelineBucket *k;
-      float p;
-
-      if (blob == NULL || sqlite3_column_bytes (st, 1) < 2 * (index + 1))
-        continue;
-      while (b + 1 < buckets->len && f >= starts[b + 1])
-        b++;
-      p = (float) get_u16 (blob + 2 * index) / 65535.0f;
-      k = &g_array_index (buckets, FacetTimelineBucket, b);
-      k->n++;
-      k->min = MIN (k->min, p);
-      k->max = MAX (k->max, p);
-      sums[b] += p;
-    }
-  sqlite3_reset (st);
-  return rc;
+  /* Each call starts at the first bucket, as the rows come in frame order. */
+  sum->b = 0;
+  return from > to
+         || store_query (store,
+                         "SELECT frame, probs FROM predictions WHERE model_id = ? AND video_id = ? "
+                         "AND frame BETWEEN ? AND ? ORDER BY frame", timeline_raw_row, sum, error,
+                         STORE_INT (model_id), STORE_INT (video_id), STORE_INT (from),
+                         STORE_INT (to)) >= 0;
 }
 
 GArray *
@@ -687,9 +654,10 @@ facet_store_get_timeline (FacetStore *store,
   g_autoptr (GArray) out = NULL;
   g_autofree double *sums = NULL;
   g_autofree gint64 *starts = NULL;
-  gboolean blocks;
+  gboolean blocks, ok;
   gint64 span;
-  int index, rc = -1;
+  TimelineSum sum = { 0 };
+  int index;
 
   g_return_val_if_fail (store != NULL, NULL);
 
@@ -743,57 +711,30 @@ facet_store_get_timeline (FacetStore *store,
       k->max = -INFINITY;
     }
 
+  sum = (TimelineSum) { out, starts, sums, index, 0 };
   store_lock (store);
   if (!blocks)
-    rc = timeline_raw (store, model_id, video_id, index, first, last, out, starts, sums, error);
+    ok = timeline_raw (store, model_id, video_id, first, last, &sum, error);
   else
     {
       /* Whole blocks from the summaries, the partial ones at both ends of
        * the range from the predictions. */
       gint64 fb = (first + BLOCK - 1) / BLOCK, lb = (last + 1) / BLOCK - 1;
-      sqlite3_stmt *st;
-      guint b = 0;
 
-      rc = timeline_raw (store, model_id, video_id, index, first, MIN (fb * BLOCK - 1, last), out,
-                         starts, sums, error);
-      if (rc == SQLITE_DONE && lb >= fb)
-        rc = timeline_raw (store, model_id, video_id, index, (lb + 1) * BLOCK, last, out, starts,
-                           sums, error);
-      st = rc == SQLITE_DONE && lb >= fb
-           ? store_prepare (store, "SELECT block, stats FROM prediction_blocks WHERE model_id = ? "
-                            "AND video_id = ? AND block BETWEEN ? AND ? ORDER BY block", error)
-           : NULL;
-      if (st != NULL)
+      ok = timeline_raw (store, model_id, video_id, first, MIN (fb * BLOCK - 1, last), &sum, error);
+      if (ok && lb >= fb)
         {
-          sqlite3_bind_int64 (st, 1, model_id);
-          sqlite3_bind_int64 (st, 2, video_id);
-          sqlite3_bind_int64 (st, 3, fb);
-          sqlite3_bind_int64 (st, 4, lb);
-          while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-            {
-              const guint8 *stats = sqlite3_column_blob (st, 1);
-              gint64 f = sqlite3_column_int64 (st, 0) * BLOCK;
-              FacetTimelineBucket *k;
-              const guint8 *s;
-              guint count;
-
-              if (stats == NULL || sqlite3_column_bytes (st, 1) < 2 + 8 * (index + 1))
-                continue;
-              while (b + 1 < n_buckets && f >= starts[b + 1])
-                b++;
-              k = &g_array_index (out, FacetTimelineBucket, b);
-              s = stats + 2 + 8 * index;
-              count = get_u16 (stats);
-              k->n += count;
-              k->min = MIN (k->min, (float) get_u16 (s) / 65535.0f);
-              k->max = MAX (k->max, (float) get_u16 (s + 2) / 65535.0f);
-              sums[b] += (double) get_u32 (s + 4) / 65535.0;
-            }
-          sqlite3_reset (st);
+          ok = timeline_raw (store, model_id, video_id, (lb + 1) * BLOCK, last, &sum, error);
+          sum.b = 0;
+          ok = ok && store_query (store, "SELECT block, stats FROM prediction_blocks "
+                                  "WHERE model_id = ? AND video_id = ? AND block BETWEEN ? AND ? "
+                                  "ORDER BY block", timeline_block_row, &sum, error,
+                                  STORE_INT (model_id), STORE_INT (video_id), STORE_INT (fb),
+                                  STORE_INT (lb)) >= 0;
         }
     }
   store_unlock_and_notify (store);
-  if (rc != SQLITE_DONE)
+  if (!ok)
     return NULL;
   for (guint b = 0; b < n_buckets; b++)
     {
@@ -906,6 +847,82 @@ better_uncertain (gconstpointer pa,
   return compare_position (a, b);
 }
 
+/* What review_video collects over one video's predictions. */
+typedef struct
+{
+  const FacetStoreModel *model;
+  gint64                 video_id;
+  int                    index;
+  const float           *thresholds;
+  FacetReviewKind        kinds;
+  Best                  *disagree, *uncertain;
+  /* (frame * 128 + AU) -> state, packed into the pointers themselves. */
+  GHashTable            *labels;
+  float                 *probs;
+} Review;
+
+static gboolean
+review_label_row (sqlite3_stmt *row,
+                  gpointer      data,
+                  GError      **error)
+{
+  Review *r = data;
+  guint64 key = (guint64) sqlite3_column_int64 (row, 0) * 128 + (guint64) sqlite3_column_int (row, 1);
+
+  g_hash_table_insert (r->labels, GSIZE_TO_POINTER ((gsize) key),
+                       GINT_TO_POINTER (sqlite3_column_int (row, 2)));
+  return TRUE;
+}
+
+static gboolean
+review_prediction_row (sqlite3_stmt *row,
+                       gpointer      data,
+                       GError      **error)
+{
+  Review *r = data;
+  const FacetStoreModel *model = r->model;
+  const guint8 *blob = sqlite3_column_blob (row, 1);
+  gint64 frame = sqlite3_column_int64 (row, 0);
+
+  if (blob == NULL)
+    return TRUE;
+  store_unpack_probs (blob, sqlite3_column_bytes (row, 1), model->n_aus, r->probs);
+  for (int a = 0; a < model->n_aus; a++)
+    {
+      float p = r->probs[a], t = r->thresholds[a];
+      FacetReviewItem item;
+      guint64 key;
+      int state;
+
+      if ((r->index >= 0 && a != r->index) || isnan (p))
+        continue;
+      key = (guint64) frame * 128 + (guint64) model->au_ids[a];
+      state = GPOINTER_TO_INT (g_hash_table_lookup (r->labels, GSIZE_TO_POINTER ((gsize) key)));
+      item.video_id = r->video_id;
+      item.frame = frame;
+      item.au = model->au_ids[a];
+      item.prob = p;
+      item.threshold = t;
+      item.label = state;
+      item.score = fabsf (p - t);
+      if (state == FACET_LABEL_PRESENT || state == FACET_LABEL_ABSENT)
+        {
+          gboolean says_present = p >= t;
+          if ((r->kinds & FACET_REVIEW_DISAGREE) && says_present != (state == FACET_LABEL_PRESENT))
+            {
+              item.kind = FACET_REVIEW_DISAGREE;
+              best_add (r->disagree, &item);
+            }
+        }
+      else if (state == FACET_LABEL_UNSET && (r->kinds & FACET_REVIEW_UNCERTAIN))
+        {
+          item.kind = FACET_REVIEW_UNCERTAIN;
+          best_add (r->uncertain, &item);
+        }
+    }
+  return TRUE;
+}
+
 static gboolean
 review_video (FacetStore            *store,
               const FacetStoreModel *model,
@@ -917,83 +934,19 @@ review_video (FacetStore            *store,
               Best                  *uncertain,
               GError               **error)
 {
-  /* (frame * 128 + AU) -> state, packed into the pointers themselves. */
   g_autoptr (GHashTable) labels = g_hash_table_new (g_direct_hash, g_direct_equal);
   g_autofree float *probs = g_new (float, model->n_aus);
-  sqlite3_stmt *st;
-  int rc;
-
+  Review r = { model, video_id, index, thresholds, kinds, disagree, uncertain, labels, probs };
   gint64 layer = 0;
 
-  if (!store_current_layer (store, FALSE, &layer, error))
-    return FALSE;
-  st = store_prepare (store, "SELECT frame, au, state FROM labels WHERE layer = ? AND video_id = ?",
-                      error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, layer);
-  sqlite3_bind_int64 (st, 2, video_id);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      guint64 key = (guint64) sqlite3_column_int64 (st, 0) * 128 + (guint64) sqlite3_column_int (st, 1);
-      g_hash_table_insert (labels, GSIZE_TO_POINTER ((gsize) key),
-                           GINT_TO_POINTER (sqlite3_column_int (st, 2)));
-    }
-  sqlite3_reset (st);
-  if (rc != SQLITE_DONE)
-    return FALSE;
-
-  st = store_prepare (store,
-                      "SELECT frame, probs FROM predictions WHERE model_id = ? AND video_id = ?",
-                      error);
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (st, 1, model->id);
-  sqlite3_bind_int64 (st, 2, video_id);
-  while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-    {
-      const guint8 *blob = sqlite3_column_blob (st, 1);
-      gint64 frame = sqlite3_column_int64 (st, 0);
-
-      if (blob == NULL)
-        continue;
-      store_unpack_probs (blob, sqlite3_column_bytes (st, 1), model->n_aus, probs);
-      for (int a = 0; a < model->n_aus; a++)
-        {
-          FacetReviewItem item;
-          guint64 key;
-          int state;
-
-          if ((index >= 0 && a != index) || isnan (probs[a]))
-            continue;
-          key = (guint64) frame * 128 + (guint64) model->au_ids[a];
-          state = GPOINTER_TO_INT (g_hash_table_lookup (labels, GSIZE_TO_POINTER ((gsize) key)));
-          item.video_id = video_id;
-          item.frame = frame;
-          item.au = model->au_ids[a];
-          item.prob = probs[a];
-          item.threshold = thresholds[a];
-          item.label = state;
-          item.score = fabsf (probs[a] - thresholds[a]);
-          if (state == FACET_LABEL_PRESENT || state == FACET_LABEL_ABSENT)
-            {
-              gboolean says_present = probs[a] >= thresholds[a];
-              if ((kinds & FACET_REVIEW_DISAGREE)
-                  && says_present != (state == FACET_LABEL_PRESENT))
-                {
-                  item.kind = FACET_REVIEW_DISAGREE;
-                  best_add (disagree, &item);
-                }
-            }
-          else if (state == FACET_LABEL_UNSET && (kinds & FACET_REVIEW_UNCERTAIN))
-            {
-              item.kind = FACET_REVIEW_UNCERTAIN;
-              best_add (uncertain, &item);
-            }
-        }
-    }
-  sqlite3_reset (st);
-  return rc == SQLITE_DONE;
+  return store_current_layer (store, FALSE, &layer, error)
+         && store_query (store,
+                         "SELECT frame, au, state FROM labels WHERE layer = ? AND video_id = ?",
+                         review_label_row, &r, error, STORE_INT (layer), STORE_INT (video_id)) >= 0
+         && store_query (store,
+                         "SELECT frame, probs FROM predictions WHERE model_id = ? AND video_id = ?",
+                         review_prediction_row, &r, error, STORE_INT (model->id),
+                         STORE_INT (video_id)) >= 0;
 }
 
 GArray *

@@ -32,14 +32,140 @@ struct _FacetStore
   gint64      pending_last;
 };
 
+/* ---- Queries (store-query.c) ------------------------------------------------
+ *
+ *   gint64 id = 0;
+ *   int found = store_query (store, "SELECT id FROM coders WHERE name = ?",
+ *                            store_row_int64, &id, error, STORE_TEXT (name));
+ *   if (!store_query_run (store, "UPDATE videos SET path = ? WHERE id = ?", error,
+ *                         STORE_TEXT (rel), STORE_INT (video_id)))
+ *     ...
+ *
+ * store_query() takes the store's lock, prepares @sql (from the statement
+ * cache, so @sql must be a literal: see store_prepare), binds the values in
+ * order to the `?` parameters, calls @row for each result row, resets the
+ * statement, clears its bindings and unlocks. It returns the number of
+ * rows seen (0 for a statement without rows), or -1 with @error set
+ * ("PROJECT: sqlite's message (running a query)", as store_step).
+ *
+ * Values (type-checked by the compiler, one per `?`):
+ *   STORE_INT (x)     any integer (bound as int64)
+ *   STORE_REAL (x)    a double
+ *   STORE_TEXT (s)    UTF-8 text up to its NUL, NULL binds SQL NULL
+ *   STORE_TEXT_LEN (s, n), STORE_BLOB (p, n)   @n bytes at @p (NULL: SQL NULL)
+ *   STORE_NULL        SQL NULL
+ * Text and blobs are borrowed, not copied: they need to live only for the
+ * call (the bindings are cleared before it returns).
+ *
+ * Row callbacks read the current row with sqlite3_column_*() (column
+ * pointers are valid only inside the callback: copy what you keep). They
+ * return TRUE for the next row, FALSE to stop; a callback that stops with
+ * @error set makes the query fail (-1, the error passed on). They run with
+ * the store's lock held, so they may call other store_* functions, but
+ * never the same SQL text (it is the same cached statement) and nothing
+ * that waits for another thread using this store.
+ *
+ * Threads: as every store function, any thread; the lock is recursive, so
+ * a query inside a transaction (store_begin) joins it. Write statements
+ * belong inside a transaction, as before.
+ *
+ * STORE_QUERY_ONCE (store_query_once, store_query_run_once) prepares a
+ * statement for this call only: SQL built at run time, statements on an
+ * attached database, rare maintenance queries. */
+
+typedef enum
+{
+  STORE_VALUE_NULL,
+  STORE_VALUE_INT,
+  STORE_VALUE_REAL,
+  STORE_VALUE_TEXT,
+  STORE_VALUE_BLOB,
+} StoreValueType;
+
+typedef struct
+{
+  StoreValueType type;
+  int            n;       /* text/blob bytes; -1: text up to its NUL */
+  union
+  {
+    gint64        i;
+    double        d;
+    gconstpointer p;
+  };
+} StoreValue;
+
+#define STORE_INT(x)          ((StoreValue) { .type = STORE_VALUE_INT, .i = (x) })
+#define STORE_REAL(x)         ((StoreValue) { .type = STORE_VALUE_REAL, .d = (x) })
+#define STORE_TEXT(s)         ((StoreValue) { .type = STORE_VALUE_TEXT, .p = (const char *) (s), .n = -1 })
+#define STORE_TEXT_LEN(s, len) ((StoreValue) { .type = STORE_VALUE_TEXT, .p = (const char *) (s), .n = (len) })
+#define STORE_BLOB(ptr, len)  ((StoreValue) { .type = STORE_VALUE_BLOB, .p = (ptr), .n = (len) })
+#define STORE_NULL            ((StoreValue) { .type = STORE_VALUE_NULL })
+
+typedef enum
+{
+  STORE_QUERY_CACHED = 0,
+  STORE_QUERY_ONCE   = 1 << 0,
+} StoreQueryFlags;
+
+/* Reads the current row of @row; see above. */
+typedef gboolean (*StoreRowFunc) (sqlite3_stmt *row,
+                                  gpointer      data,
+                                  GError      **error);
+
+gint64        store_query_full     (FacetStore       *store,
+                                    StoreQueryFlags   flags,
+                                    const char       *sql,
+                                    StoreRowFunc      row,
+                                    gpointer          data,
+                                    GError          **error,
+                                    const StoreValue *values,
+                                    gsize             n_values);
+
+/* The values as an array and its length (none is allowed). */
+#define STORE_VALUES(...) \
+  (const StoreValue[]) { __VA_ARGS__ }, \
+  (sizeof ((const StoreValue[]) { __VA_ARGS__ }) / sizeof (StoreValue))
+
+#define store_query(store, sql, row, data, error, ...) \
+  store_query_full ((store), STORE_QUERY_CACHED, (sql), (row), (data), (error), \
+                    STORE_VALUES (__VA_ARGS__))
+#define store_query_once(store, sql, row, data, error, ...) \
+  store_query_full ((store), STORE_QUERY_ONCE, (sql), (row), (data), (error), \
+                    STORE_VALUES (__VA_ARGS__))
+/* A statement whose rows, if any, are not read: TRUE or FALSE with @error. */
+#define store_query_run(store, sql, error, ...) \
+  (store_query_full ((store), STORE_QUERY_CACHED, (sql), NULL, NULL, (error), \
+                     STORE_VALUES (__VA_ARGS__)) >= 0)
+#define store_query_run_once(store, sql, error, ...) \
+  (store_query_full ((store), STORE_QUERY_ONCE, (sql), NULL, NULL, (error), \
+                     STORE_VALUES (__VA_ARGS__)) >= 0)
+
+/* Row callbacks for the common shapes. The first four read column 0 of the
+ * first row into @data (gint64 *, int *, double *, or char ** that is NULL
+ * or owned: the caller frees the copy) and stop; the others collect every
+ * row. */
+gboolean      store_row_int64      (sqlite3_stmt *row, gpointer data, GError **error);
+gboolean      store_row_int        (sqlite3_stmt *row, gpointer data, GError **error);
+gboolean      store_row_double     (sqlite3_stmt *row, gpointer data, GError **error);
+gboolean      store_row_text       (sqlite3_stmt *row, gpointer data, GError **error);
+/* Column 0 into a GStrvBuilder (NULL as ""); every column, in order, into
+ * a GArray of gint64 / of int (two columns: pairs one after the other). */
+gboolean      store_row_strv       (sqlite3_stmt *row, gpointer data, GError **error);
+gboolean      store_row_int64_array (sqlite3_stmt *row, gpointer data, GError **error);
+gboolean      store_row_int_array  (sqlite3_stmt *row, gpointer data, GError **error);
+
 /* Every public function takes the lock with store_lock() and leaves with
  * store_unlock_and_notify(), which calls the watchers once the outermost
  * lock is gone. */
 void          store_lock           (FacetStore   *store);
 
-/* Cached prepared statement, reset and with cleared bindings. The cache
- * is keyed by the address of @sql: pass string literals (or other text
- * that lives as long as the program), never built strings. */
+/* The building blocks of store_query (below); new code calls store_query.
+ *
+ * Cached prepared statement. The cache is keyed by the address of @sql:
+ * pass string literals (or other text that lives as long as the program),
+ * never built strings. The compiler may merge equal literals, so equal SQL
+ * text is one statement. Cached statements rest reset and with cleared
+ * bindings: store_query leaves them so, and so must any other caller. */
 sqlite3_stmt *store_prepare        (FacetStore   *store,
                                     const char   *sql,
                                     GError      **error);
@@ -67,10 +193,6 @@ gpointer      store_get_by_id      (FacetStore   *store,
                                     gint64        id,
                                     const char   *what,
                                     gpointer    (*from_row) (sqlite3_stmt *stmt),
-                                    GError      **error);
-/* Steps a statement that returns no rows, then resets it. */
-gboolean      store_run            (FacetStore   *store,
-                                    sqlite3_stmt *stmt,
                                     GError      **error);
 void          store_set_error      (FacetStore   *store,
                                     GError      **error,

@@ -35,15 +35,10 @@ read_meta_value (FacetStore *store,
                  const char *key,
                  GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store, "SELECT value FROM meta WHERE key = ?", error);
   char *value = NULL;
 
-  if (st == NULL)
-    return NULL;
-  sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
-  if (store_step (store, st, error) == SQLITE_ROW)
-    value = g_strdup (store_column_text (st, 0));
-  sqlite3_reset (st);
+  store_query (store, "SELECT value FROM meta WHERE key = ?", store_row_text, &value, error,
+               STORE_TEXT (key));
   return value;
 }
 
@@ -53,14 +48,8 @@ write_meta_value (FacetStore *store,
                   const char *value,
                   GError    **error)
 {
-  sqlite3_stmt *st = store_prepare (store, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                                    error);
-
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_text (st, 1, key, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 2, value, -1, SQLITE_TRANSIENT);
-  return store_run (store, st, error);
+  return store_query_run (store, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", error,
+                          STORE_TEXT (key), STORE_TEXT (value));
 }
 
 static gboolean
@@ -70,17 +59,10 @@ attach (FacetStore *store,
         GError    **error)
 {
   g_autofree char *sql = g_strdup_printf ("ATTACH DATABASE ? AS %s", schema);
-  sqlite3_stmt *st = store_prepare_once (store, sql, error);
-  int rc;
 
-  if (st == NULL)
-    return FALSE;
-  sqlite3_bind_text (st, 1, path, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step (st);
-  sqlite3_finalize (st);
-  if (rc != SQLITE_DONE)
+  if (!store_query_run_once (store, sql, error, STORE_TEXT (path)))
     {
-      store_set_error (store, error, rc, "attaching another project file");
+      g_prefix_error (error, "attaching %s: ", path);
       return FALSE;
     }
   return TRUE;
@@ -219,62 +201,60 @@ count_of (FacetStore *store,
           const char *sql,
           GError    **error)
 {
-  sqlite3_stmt *st = store_prepare_once (store, sql, error);
   gint64 n = -1;
 
-  if (st == NULL)
+  if (store_query_once (store, sql, store_row_int64, &n, error) < 0)
     return -1;
-  if (store_step (store, st, error) == SQLITE_ROW)
-    n = sqlite3_column_int64 (st, 0);
-  sqlite3_finalize (st);
   return n;
 }
 
-gboolean
-facet_store_merge_shard (FacetStore      *store,
-                         const char      *shard_path,
-                         FacetMergeStats *stats,
-                         GError         **error)
+/* Opens the shard at @abs and checks that it belongs to @store: its shard
+ * id and the highest run id it holds come back. */
+static FacetStore *
+open_shard_of (FacetStore *store,
+               const char *abs,
+               const char *shard_path,
+               char      **shard_id,
+               gint64     *max_run,
+               GError    **error)
 {
   g_autoptr (FacetStore) shard = NULL;
-  g_autoptr (GPtrArray) shard_videos = NULL, shard_models = NULL;
-  g_autofree char *shard_id = NULL, *abs = NULL, *merged_key = NULL, *merged = NULL;
-  g_autofree char *runs_sql = NULL;
-  FacetMergeStats local_stats = { 0 };
   GError *local = NULL;
-  gboolean ok = FALSE, attached = FALSE;
-  gint64 n, last_run = 0, max_run = 0;
 
-  g_return_val_if_fail (store != NULL && shard_path != NULL, FALSE);
-
-  abs = g_canonicalize_filename (shard_path, NULL);
-  if (g_str_equal (abs, store->path))
-    {
-      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
-                   "%s is the project itself, not a shard", shard_path);
-      return FALSE;
-    }
   /* Opening checks the format (and migrates an older shard). */
   shard = facet_store_open (abs, error);
   if (shard == NULL)
-    return FALSE;
+    return NULL;
   store_lock (shard);
-  shard_id = read_meta_value (shard, "shard_id", &local);
-  max_run = count_of (shard, "SELECT coalesce(max(id), 0) FROM runs", local ? NULL : &local);
+  *shard_id = read_meta_value (shard, "shard_id", &local);
+  *max_run = count_of (shard, "SELECT coalesce(max(id), 0) FROM runs", local ? NULL : &local);
   store_unlock_and_notify (shard);
   if (local != NULL)
     {
       g_propagate_error (error, local);
-      return FALSE;
+      return NULL;
     }
-  if (shard_id == NULL || g_strcmp0 (shard->project_id, store->project_id) != 0)
+  if (*shard_id == NULL || g_strcmp0 (shard->project_id, store->project_id) != 0)
     {
       g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_MISMATCH,
                    "%s is not a shard of %s (another project id)", shard_path, store->path);
-      return FALSE;
+      return NULL;
     }
-  shard_videos = facet_store_list_videos (shard, error);
-  shard_models = facet_store_list_models (shard, error);
+  return g_steal_pointer (&shard);
+}
+
+/* The shard's videos must be the project's; its models are found in the
+ * project by content hash, or added (counted in @stats). */
+static gboolean
+match_videos_and_models (FacetStore      *store,
+                         FacetStore      *shard,
+                         const char      *shard_path,
+                         FacetMergeStats *stats,
+                         GError         **error)
+{
+  g_autoptr (GPtrArray) shard_videos = facet_store_list_videos (shard, error);
+  g_autoptr (GPtrArray) shard_models = shard_videos ? facet_store_list_models (shard, error) : NULL;
+
   if (shard_videos == NULL || shard_models == NULL)
     return FALSE;
   for (guint i = 0; i < shard_videos->len; i++)
@@ -306,26 +286,23 @@ facet_store_merge_shard (FacetStore      *store,
                                        .metrics_json = sm->metrics_json, .data_json = sm->data_json };
           if (facet_store_add_model (store, &info, error) == 0)
             return FALSE;
-          local_stats.models++;
+          stats->models++;
         }
     }
-  g_clear_pointer (&shard, facet_store_close);
+  return TRUE;
+}
 
-  merged_key = g_strdup_printf ("merged_runs:%s", shard_id);
-  store_lock (store);
-  if (!attach (store, abs, "shard", error))
-    goto out;
-  attached = TRUE;
-  if (!store_begin (store, error))
-    goto out;
-  merged = read_meta_value (store, merged_key, &local);
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      goto fail;
-    }
-  if (merged != NULL)
-    last_run = g_ascii_strtoll (merged, NULL, 10);
+/* In the transaction, with the shard attached as "shard": fills
+ * temp.merge_models (shard model id -> project model id) and refuses a
+ * shard with damaged rows. Nothing damaged may come in: blobs of the
+ * model's size, frames inside their video, known models. */
+static gboolean
+check_shard_rows (FacetStore *store,
+                  const char *shard_path,
+                  GError    **error)
+{
+  gint64 n;
+
   if (!store_exec (store,
                    "CREATE TEMP TABLE IF NOT EXISTS merge_models (shard_id INTEGER PRIMARY KEY,"
                    "  main_id INTEGER NOT NULL, n_aus INTEGER NOT NULL);\n"
@@ -335,9 +312,7 @@ facet_store_merge_shard (FacetStore      *store,
                    "  FROM shard.models s JOIN main.models m ON m.sha256 = s.sha256"
                    "  AND m.id = (SELECT min (id) FROM main.models WHERE sha256 = s.sha256);\n",
                    error))
-    goto fail;
-  /* Nothing damaged may come in: blobs of the model's size, frames inside
-   * their video, known models. */
+    return FALSE;
   n = count_of (store,
                 "SELECT count(*) FROM shard.predictions p LEFT JOIN temp.merge_models m"
                 "  ON m.shard_id = p.model_id LEFT JOIN main.videos v ON v.id = p.video_id"
@@ -350,7 +325,7 @@ facet_store_merge_shard (FacetStore      *store,
         g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
                      "%s: %" G_GINT64_FORMAT " predictions are damaged or point outside the "
                      "project; nothing merged", shard_path, n);
-      goto fail;
+      return FALSE;
     }
   n = count_of (store,
                 "SELECT count(*) FROM shard.faces f LEFT JOIN main.videos v ON v.id = f.video_id"
@@ -363,72 +338,124 @@ facet_store_merge_shard (FacetStore      *store,
         g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_CORRUPT,
                      "%s: %" G_GINT64_FORMAT " face results are damaged; nothing merged",
                      shard_path, n);
-      goto fail;
+      return FALSE;
     }
-  /* Rows already in the project stay as they are: merging twice is a no-op. */
-  local_stats.predictions = changes_of (store,
-                                        "INSERT OR IGNORE INTO main.predictions (model_id, video_id,"
-                                        "  frame, probs) SELECT m.main_id, p.video_id, p.frame, p.probs"
-                                        "  FROM shard.predictions p JOIN temp.merge_models m"
-                                        "  ON m.shard_id = p.model_id", error);
-  if (local_stats.predictions < 0)
-    goto fail;
-  /* The timeline summaries of everything that came in. */
-  if (local_stats.predictions > 0)
+  return TRUE;
+}
+
+/* The timeline summaries of every (model, video) that came in. */
+static gboolean
+rebuild_merged_blocks (FacetStore *store,
+                       GError    **error)
+{
+  g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  if (store_query_once (store,
+                        "SELECT DISTINCT m.main_id, p.video_id FROM shard.predictions p"
+                        "  JOIN temp.merge_models m ON m.shard_id = p.model_id",
+                        store_row_int64_array, pairs, error) < 0)
+    return FALSE;
+  for (guint i = 0; i < pairs->len; i += 2)
+    if (!store_rebuild_blocks (store, g_array_index (pairs, gint64, i),
+                               g_array_index (pairs, gint64, i + 1), error))
+      return FALSE;
+  return TRUE;
+}
+
+/* In the transaction, after check_shard_rows: copies predictions, faces and
+ * the runs not merged before (the meta row @merged_key holds the last
+ * merged run id). Rows already in the project stay as they are: merging
+ * twice is a no-op. */
+static gboolean
+copy_shard_rows (FacetStore      *store,
+                 const char      *merged_key,
+                 gint64           max_run,
+                 FacetMergeStats *stats,
+                 GError         **error)
+{
+  g_autofree char *merged = NULL, *runs_sql = NULL;
+  GError *local = NULL;
+  gint64 last_run = 0;
+  char buf[32];
+
+  merged = read_meta_value (store, merged_key, &local);
+  if (local != NULL)
     {
-      g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, sizeof (gint64));
-      sqlite3_stmt *st = store_prepare_once (store,
-                                             "SELECT DISTINCT m.main_id, p.video_id FROM shard.predictions p"
-                                             "  JOIN temp.merge_models m ON m.shard_id = p.model_id", error);
-      int rc;
-      if (st == NULL)
-        goto fail;
-      while ((rc = store_step (store, st, error)) == SQLITE_ROW)
-        {
-          gint64 m = sqlite3_column_int64 (st, 0), v = sqlite3_column_int64 (st, 1);
-          g_array_append_val (pairs, m);
-          g_array_append_val (pairs, v);
-        }
-      sqlite3_finalize (st);
-      if (rc != SQLITE_DONE)
-        goto fail;
-      for (guint i = 0; i < pairs->len; i += 2)
-        if (!store_rebuild_blocks (store, g_array_index (pairs, gint64, i),
-                                   g_array_index (pairs, gint64, i + 1), error))
-          goto fail;
+      g_propagate_error (error, local);
+      return FALSE;
     }
-  local_stats.faces = changes_of (store,
-                                  "INSERT OR IGNORE INTO main.faces (video_id, frame, status, x, y, w,"
-                                  "  h, landmarks, quality, time, score, transform)"
-                                  "  SELECT video_id, frame, status, x, y, w, h, landmarks, quality,"
-                                  "  time, score, transform FROM shard.faces", error);
-  if (local_stats.faces < 0)
-    goto fail;
+  if (merged != NULL)
+    last_run = g_ascii_strtoll (merged, NULL, 10);
+  stats->predictions = changes_of (store,
+                                   "INSERT OR IGNORE INTO main.predictions (model_id, video_id,"
+                                   "  frame, probs) SELECT m.main_id, p.video_id, p.frame, p.probs"
+                                   "  FROM shard.predictions p JOIN temp.merge_models m"
+                                   "  ON m.shard_id = p.model_id", error);
+  if (stats->predictions < 0)
+    return FALSE;
+  if (stats->predictions > 0 && !rebuild_merged_blocks (store, error))
+    return FALSE;
+  stats->faces = changes_of (store,
+                             "INSERT OR IGNORE INTO main.faces (video_id, frame, status, x, y, w,"
+                             "  h, landmarks, quality, time, score, transform)"
+                             "  SELECT video_id, frame, status, x, y, w, h, landmarks, quality,"
+                             "  time, score, transform FROM shard.faces", error);
+  if (stats->faces < 0)
+    return FALSE;
   runs_sql = g_strdup_printf ("INSERT INTO main.runs (model_id, started, finished, status, frames,"
                               "  settings) SELECT m.main_id, r.started, r.finished, r.status, r.frames,"
                               "  r.settings FROM shard.runs r JOIN temp.merge_models m"
                               "  ON m.shard_id = r.model_id WHERE r.id > %" G_GINT64_FORMAT
                               "  ORDER BY r.id", last_run);
-  local_stats.runs = changes_of (store, runs_sql, error);
-  if (local_stats.runs < 0)
-    goto fail;
-  {
-    char buf[32];
-    g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, MAX (max_run, last_run));
-    if (!write_meta_value (store, merged_key, buf, error))
-      goto fail;
-  }
-  if (local_stats.predictions + local_stats.faces > 0
-      && !store_note_change (store, FACET_STORE_CHANGE_PREDICTIONS, 0, 0, -1, error))
-    goto fail;
-  ok = store_commit (store, error);
-  goto out;
+  stats->runs = changes_of (store, runs_sql, error);
+  if (stats->runs < 0)
+    return FALSE;
+  g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, MAX (max_run, last_run));
+  if (!write_meta_value (store, merged_key, buf, error))
+    return FALSE;
+  return stats->predictions + stats->faces == 0
+         || store_note_change (store, FACET_STORE_CHANGE_PREDICTIONS, 0, 0, -1, error);
+}
 
-fail:
-  store_rollback (store);
-out:
-  if (attached)
+gboolean
+facet_store_merge_shard (FacetStore      *store,
+                         const char      *shard_path,
+                         FacetMergeStats *stats,
+                         GError         **error)
+{
+  g_autoptr (FacetStore) shard = NULL;
+  g_autofree char *shard_id = NULL, *abs = NULL, *merged_key = NULL;
+  FacetMergeStats local_stats = { 0 };
+  gboolean ok = FALSE;
+  gint64 max_run = 0;
+
+  g_return_val_if_fail (store != NULL && shard_path != NULL, FALSE);
+
+  abs = g_canonicalize_filename (shard_path, NULL);
+  if (g_str_equal (abs, store->path))
     {
+      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID,
+                   "%s is the project itself, not a shard", shard_path);
+      return FALSE;
+    }
+  shard = open_shard_of (store, abs, shard_path, &shard_id, &max_run, error);
+  if (shard == NULL || !match_videos_and_models (store, shard, shard_path, &local_stats, error))
+    return FALSE;
+  g_clear_pointer (&shard, facet_store_close);
+
+  merged_key = g_strdup_printf ("merged_runs:%s", shard_id);
+  store_lock (store);
+  if (attach (store, abs, "shard", error))
+    {
+      if (store_begin (store, error))
+        {
+          ok = check_shard_rows (store, shard_path, error)
+               && copy_shard_rows (store, merged_key, max_run, &local_stats, error);
+          if (ok)
+            ok = store_commit (store, error);
+          else
+            store_rollback (store);
+        }
       sqlite3_exec (store->db, "DROP TABLE IF EXISTS temp.merge_models", NULL, NULL, NULL);
       detach (store, "shard");
     }

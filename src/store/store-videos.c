@@ -186,9 +186,7 @@ facet_store_add_video (FacetStore                *store,
                        GError                   **error)
 {
   g_autofree char *abs = NULL, *rel = NULL, *sha = NULL;
-  sqlite3_stmt *st;
-  gint64 size = 0, id = 0, subject;
-  int rc;
+  gint64 size = 0, id = 0, subject, n;
 
   g_return_val_if_fail (store != NULL && info != NULL && info->path != NULL, 0);
 
@@ -223,43 +221,25 @@ facet_store_add_video (FacetStore                *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = store_prepare (store, "SELECT id FROM videos WHERE sha256 = ?", error);
-  if (st == NULL)
-    goto fail;
-  sqlite3_bind_text (st, 1, sha, -1, SQLITE_TRANSIENT);
-  rc = store_step (store, st, error);
-  if (rc == SQLITE_ROW)
-    {
-      g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_EXISTS,
-                   "%s is already in the project as video %" G_GINT64_FORMAT " (same content)",
-                   info->path, (gint64) sqlite3_column_int64 (st, 0));
-      sqlite3_reset (st);
-      goto fail;
-    }
-  sqlite3_reset (st);
-  if (rc < 0)
+  n = store_query (store, "SELECT id FROM videos WHERE sha256 = ?", store_row_int64, &id, error,
+                   STORE_TEXT (sha));
+  if (n > 0)
+    g_set_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_EXISTS,
+                 "%s is already in the project as video %" G_GINT64_FORMAT " (same content)",
+                 info->path, id);
+  if (n != 0)
     goto fail;
   subject = store_subject_id (store, info->subject, error);
   if (subject == 0)
     goto fail;
-  st = store_prepare (store,
-                      "INSERT INTO videos (subject_id, path, abs_path, size, sha256, n_frames, fps, "
-                      "width, height, crop, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      error);
-  if (st == NULL)
-    goto fail;
-  sqlite3_bind_int64 (st, 1, subject);
-  sqlite3_bind_text (st, 2, rel, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (st, 3, abs, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (st, 4, size);
-  sqlite3_bind_text (st, 5, sha, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (st, 6, info->n_frames);
-  sqlite3_bind_double (st, 7, info->fps);
-  sqlite3_bind_int (st, 8, info->width);
-  sqlite3_bind_int (st, 9, info->height);
-  sqlite3_bind_text (st, 10, facet_crop_kind_to_string (info->crop), -1, SQLITE_STATIC);
-  sqlite3_bind_double (st, 11, store_time_now ());
-  if (!store_run (store, st, error))
+  if (!store_query_run (store,
+                        "INSERT INTO videos (subject_id, path, abs_path, size, sha256, n_frames, "
+                        "fps, width, height, crop, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        error, STORE_INT (subject), STORE_TEXT (rel), STORE_TEXT (abs),
+                        STORE_INT (size), STORE_TEXT (sha), STORE_INT (info->n_frames),
+                        STORE_REAL (info->fps), STORE_INT (info->width), STORE_INT (info->height),
+                        STORE_TEXT (facet_crop_kind_to_string (info->crop)),
+                        STORE_REAL (store_time_now ())))
     goto fail;
   id = sqlite3_last_insert_rowid (store->db);
   if (!store_note_change (store, FACET_STORE_CHANGE_VIDEOS, id, 0, -1, error))
@@ -302,6 +282,15 @@ video_from_row (sqlite3_stmt *st)
   return v;
 }
 
+static gboolean
+video_row (sqlite3_stmt *row,
+           gpointer      data,
+           GError      **error)
+{
+  g_ptr_array_add (data, video_from_row (row));
+  return TRUE;
+}
+
 FacetStoreVideo *
 facet_store_get_video (FacetStore *store,
                        gint64      video_id,
@@ -318,19 +307,12 @@ facet_store_list_videos (FacetStore *store,
                          GError    **error)
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) facet_store_video_free);
-  sqlite3_stmt *st;
-  int rc = -1;
 
   g_return_val_if_fail (store != NULL, NULL);
 
-  store_lock (store);
-  st = store_prepare (store, "SELECT " VIDEO_COLUMNS " ORDER BY v.id", error);
-  while (st != NULL && (rc = store_step (store, st, error)) == SQLITE_ROW)
-    g_ptr_array_add (out, video_from_row (st));
-  if (st != NULL)
-    sqlite3_reset (st);
-  store_unlock_and_notify (store);
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  if (store_query (store, "SELECT " VIDEO_COLUMNS " ORDER BY v.id", video_row, out, error) < 0)
+    return NULL;
+  return g_steal_pointer (&out);
 }
 
 /* The relative path made absolute and canonical: "../" is resolved, so the
@@ -424,7 +406,6 @@ facet_store_relocate_video (FacetStore *store,
 {
   g_autoptr (FacetStoreVideo) v = NULL;
   g_autofree char *abs = NULL, *sha = NULL, *rel = NULL;
-  sqlite3_stmt *st;
   gint64 size;
   gboolean ok = FALSE;
 
@@ -448,15 +429,9 @@ facet_store_relocate_video (FacetStore *store,
   store_lock (store);
   if (!store_begin (store, error))
     goto out;
-  st = store_prepare (store, "UPDATE videos SET path = ?, abs_path = ? WHERE id = ?", error);
-  if (st != NULL)
-    {
-      sqlite3_bind_text (st, 1, rel, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text (st, 2, abs, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64 (st, 3, video_id);
-      ok = store_run (store, st, error)
-           && store_note_change (store, FACET_STORE_CHANGE_VIDEOS, video_id, 0, -1, error);
-    }
+  ok = store_query_run (store, "UPDATE videos SET path = ?, abs_path = ? WHERE id = ?", error,
+                        STORE_TEXT (rel), STORE_TEXT (abs), STORE_INT (video_id))
+       && store_note_change (store, FACET_STORE_CHANGE_VIDEOS, video_id, 0, -1, error);
   if (ok)
     ok = store_commit (store, error);
   else

@@ -109,4 +109,27 @@ GPtrArray  *facet_pretrain_show         (FacetModel                *model,
                                          guint64                    seed,
                                          GError                   **error);
 
+/* What describes a pre-trained model's row besides the run's settings. */
+typedef struct
+{
+  const char *name;      /* NULL: "pretrain-YYYYmmdd-HHMMSS" */
+  gint64      base_id;   /* the parent row, 0: none (a fresh model or a file) */
+  const char *base_desc; /* the start as written in the settings: a file or "new SIZE" */
+  guint       stride;
+  guint       n_frames;  /* the faces it was pre-trained on */
+  guint       skipped;   /* frames left out (no face, damaged) */
+} FacetPretrainSaveOptions;
+
+/* Names @model, saves it as models/NAME.safetensors next to the project
+ * (the settings in its metadata; the file appears whole or not at all)
+ * and adds its row, kind "pre-trained", with the epochs' losses. Returns
+ * the new model's id (0 on error); @out_path (nullable) gets the file. */
+gint64      facet_pretrain_save_model   (FacetStore                     *store,
+                                         FacetModel                     *model,
+                                         const FacetPretrainConfig      *config,
+                                         GArray                         *epochs,
+                                         const FacetPretrainSaveOptions *options,
+                                         char                          **out_path,
+                                         GError                        **error);
+
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "store/facet-store.h"
+#include "store/store-private.h"
 
 static char *tmpdir;
 
@@ -1327,6 +1328,161 @@ test_two_connections (void)
   g_assert_cmpint (g_array_index (counts, FacetLabelCount, 1).present, ==, 60);
 }
 
+/* ---- store_query, the store's private query helper ---------------------------- */
+
+typedef struct
+{
+  int      rows;
+  int      stop_at;   /* return FALSE at this row (1-based), 0: never */
+  int      fail_at;   /* set an error at this row, 0: never */
+  gint64   sum;
+} Counting;
+
+static gboolean
+counting_row (sqlite3_stmt *row,
+              gpointer      data,
+              GError      **error)
+{
+  Counting *c = data;
+
+  c->rows++;
+  c->sum += sqlite3_column_int64 (row, 0);
+  if (c->rows == c->fail_at)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "row %d refused", c->rows);
+      return FALSE;
+    }
+  return c->stop_at == 0 || c->rows < c->stop_at;
+}
+
+static gboolean
+typed_row (sqlite3_stmt *row,
+           gpointer      data,
+           GError      **error)
+{
+  static const guint8 blob[] = { 1, 0, 2 };
+
+  g_assert_cmpint (sqlite3_column_type (row, 0), ==, SQLITE_INTEGER);
+  g_assert_cmpint (sqlite3_column_int64 (row, 0), ==, G_GINT64_CONSTANT (1) << 40);
+  g_assert_cmpint (sqlite3_column_type (row, 1), ==, SQLITE_FLOAT);
+  g_assert_cmpfloat (sqlite3_column_double (row, 1), ==, 0.25);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (row, 2), ==, "a'b -- ä");
+  g_assert_cmpint (sqlite3_column_type (row, 3), ==, SQLITE_BLOB);
+  g_assert_cmpint (sqlite3_column_bytes (row, 3), ==, 3);
+  g_assert_cmpmem (sqlite3_column_blob (row, 3), 3, blob, 3);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (row, 4), ==, "ab");
+  for (int c = 5; c < 8; c++)
+    g_assert_cmpint (sqlite3_column_type (row, c), ==, SQLITE_NULL);
+  /* The lock is recursive: a row callback may call the store. */
+  {
+    g_auto (GStrv) coders = facet_store_list_coders (data, NULL);
+    g_assert_nonnull (coders);
+  }
+  return TRUE;
+}
+
+static void
+test_query_helper (void)
+{
+  g_autofree char *path = new_project_path ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_create (path, &error);
+  g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
+  g_auto (GStrv) strv = NULL;
+  static const guint8 blob[] = { 1, 0, 2 };
+  static const char counter[] =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10) SELECT x FROM c";
+  Counting count = { 0 };
+  g_autofree char *text = NULL;
+  g_autofree char *built = NULL;
+  gint64 value = -1, n;
+
+  g_assert_no_error (error);
+
+  /* Every kind of value, bound in order; NULL text and blobs are SQL NULL. */
+  n = store_query (store, "SELECT ?, ?, ?, ?, ?, ?, ?, ?", typed_row, store, &error,
+                   STORE_INT (G_GINT64_CONSTANT (1) << 40), STORE_REAL (0.25),
+                   STORE_TEXT ("a'b -- ä"), STORE_BLOB (blob, 3), STORE_TEXT_LEN ("abc", 2),
+                   STORE_TEXT (NULL), STORE_BLOB (NULL, 3), STORE_NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 1);
+
+  /* The bindings do not outlive the call: fewer values leave NULL. */
+  n = store_query (store, "SELECT ?, ?", store_row_int64_array, pairs, &error, STORE_INT (1),
+                   STORE_INT (2));
+  g_assert_cmpint (n, ==, 1);
+  n = store_query (store, "SELECT ?, ?", store_row_int64_array, pairs, &error, STORE_INT (7));
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 1);
+  g_assert_cmpuint (pairs->len, ==, 4);
+  g_assert_cmpint (g_array_index (pairs, gint64, 2), ==, 7);
+  g_assert_cmpint (g_array_index (pairs, gint64, 3), ==, 0); /* NULL read as an integer */
+  {
+    g_autofree char *second = NULL;
+    /* One value for a statement numbered up to ?2: ?2 stays NULL (read as ""). */
+    n = store_query (store, "SELECT ?2", store_row_text, &second, &error, STORE_INT (3));
+    g_assert_no_error (error);
+    g_assert_cmpint (n, ==, 1);
+    g_assert_cmpstr (second, ==, "");
+  }
+
+  /* Every row, a stop, and a failing callback. */
+  n = store_query (store, counter, counting_row, &count, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 10);
+  g_assert_cmpint (count.sum, ==, 55);
+  count = (Counting) { .stop_at = 3 };
+  n = store_query (store, counter, counting_row, &count, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 3);
+  g_assert_cmpint (count.sum, ==, 6);
+  count = (Counting) { .fail_at = 2 };
+  n = store_query (store, counter, counting_row, &count, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_cmpint (n, ==, -1);
+  g_clear_error (&error);
+  /* ... and the statement runs again after it. */
+  count = (Counting) { 0 };
+  g_assert_cmpint (store_query (store, counter, counting_row, &count, &error), ==, 10);
+
+  /* A value too many: INVALID, naming the project; nothing else changes. */
+  n = store_query (store, "SELECT ?", NULL, NULL, &error, STORE_INT (1), STORE_INT (2));
+  g_assert_error (error, FACET_STORE_ERROR, FACET_STORE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_cmpint (n, ==, -1);
+  g_clear_error (&error);
+  g_assert_cmpint (store_query (store, "SELECT ?", store_row_int64, &value, &error,
+                                STORE_INT (5)), ==, 1);
+  g_assert_cmpint (value, ==, 5);
+
+  /* SQL that fails names the project too. */
+  g_assert_false (store_query_run (store, "INSERT INTO no_such_table VALUES (1)", &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+
+  /* Built SQL through a statement of its own; a write; the one-value readers. */
+  built = g_strdup_printf ("SELECT %d", 12);
+  g_assert_cmpint (store_query_once (store, built, store_row_int64, &value, &error), ==, 1);
+  g_assert_cmpint (value, ==, 12);
+  g_assert_true (store_query_run (store, "INSERT INTO meta (key, value) VALUES (?, ?)", &error,
+                                  STORE_TEXT ("query-test"), STORE_TEXT ("x")));
+  g_assert_no_error (error);
+  g_assert_cmpint (store_query (store, "SELECT value FROM meta WHERE key = ?", store_row_text,
+                                &text, &error, STORE_TEXT ("query-test")), ==, 1);
+  g_assert_cmpstr (text, ==, "x");
+  g_assert_cmpint (store_query (store, "SELECT value FROM meta WHERE key = ?", store_row_text,
+                                &text, &error, STORE_TEXT ("absent")), ==, 0);
+  g_assert_cmpstr (text, ==, "x"); /* untouched without a row */
+  g_assert_cmpint (store_query (store, "SELECT key FROM meta WHERE key IN ('query-test', "
+                                "'created') ORDER BY key", store_row_strv, names, &error), ==, 2);
+  strv = g_strv_builder_end (names);
+  g_assert_cmpstr (strv[0], ==, "created");
+  g_assert_cmpstr (strv[1], ==, "query-test");
+  g_assert_null (strv[2]);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1354,6 +1510,7 @@ main (int    argc,
   g_test_add_func ("/store/export/formats", test_exports);
   g_test_add_func ("/store/shards", test_shards);
   g_test_add_func ("/store/concurrency/two-connections", test_two_connections);
+  g_test_add_func ("/store/query/helper", test_query_helper);
 
   rc = g_test_run ();
   {
