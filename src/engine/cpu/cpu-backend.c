@@ -468,6 +468,79 @@ facet_cpu_patchify (const float *images,
         }
 }
 
+/* x [batch, tokens, dim] = the class token and the patch embeddings @emb
+ * [batch, tokens - 1, dim], each plus its row of the position table. */
+void
+facet_cpu_add_cls_pos (float       *x,
+                       const float *emb,
+                       const float *cls,
+                       const float *pos,
+                       guint        batch,
+                       int          tokens,
+                       int          dim)
+{
+  gsize np = (gsize) tokens - 1, d = (gsize) dim;
+
+  for (guint b = 0; b < batch; b++)
+    {
+      float *xb = x + (gsize) b * tokens * d;
+      facet_cpu_add (cls, pos, xb, d);
+      facet_cpu_add (emb + (gsize) b * np * d, pos + d, xb + d, np * d);
+    }
+}
+
+/* The readout's input per image: the mean of the patch tokens (@global)
+ * or the class token. */
+void
+facet_cpu_pool (const float *x,
+                float       *pooled,
+                guint        batch,
+                int          tokens,
+                int          dim,
+                gboolean     global)
+{
+  for (guint b = 0; b < batch; b++)
+    {
+      float *dst = pooled + (gsize) b * dim;
+      const float *xb = x + (gsize) b * tokens * dim;
+
+      if (global)
+        {
+          memset (dst, 0, sizeof (float) * (gsize) dim);
+          for (int p = 1; p < tokens; p++)
+            facet_cpu_add (dst, xb + (gsize) p * dim, dst, (gsize) dim);
+          for (int j = 0; j < dim; j++)
+            dst[j] /= (float) (tokens - 1);
+        }
+      else
+        memcpy (dst, xb, sizeof (float) * (gsize) dim);
+    }
+}
+
+/* Its backward: dx [batch, tokens, dim] overwritten from @dpooled. */
+void
+facet_cpu_pool_backward (const float *dpooled,
+                         float       *dx,
+                         guint        batch,
+                         int          tokens,
+                         int          dim,
+                         gboolean     global)
+{
+  memset (dx, 0, sizeof (float) * batch * (gsize) tokens * dim);
+  for (guint b = 0; b < batch; b++)
+    {
+      const float *dp = dpooled + (gsize) b * dim;
+      float *dxb = dx + (gsize) b * tokens * dim;
+
+      if (global)
+        for (int p = 1; p < tokens; p++)
+          for (int j = 0; j < dim; j++)
+            dxb[(gsize) p * dim + j] = dp[j] / (float) (tokens - 1);
+      else
+        memcpy (dxb, dp, sizeof (float) * (gsize) dim);
+    }
+}
+
 /**
  * facet_cpu_rollout:
  * @probs: [depth, batch, tokens, tokens], head-averaged attention of each layer
@@ -771,58 +844,68 @@ au_maps (CpuBackend         *self,
     }
 }
 
+/* Inference: the blocks' roles on the backend's scratch, nothing kept. */
+typedef struct
+{
+  CpuBackend *self;
+  float      *probs_mean;
+} InferBind;
+
+static void
+infer_bind (CpuVit *vit,
+            int     l)
+{
+  InferBind *ib = vit->data;
+  CpuBackend *self = ib->self;
+  BlockWeights *bw = &self->blocks[l];
+
+  vit->w = bw;
+  if (vit->bf16)
+    {
+      ensure_bf16 (self, l);
+      vit->w16[FACET_VIT_QKV_LINEAR] = bw->qkv16;
+      vit->w16[FACET_VIT_PROJ] = bw->proj16;
+      vit->w16[FACET_VIT_FC1] = bw->fc1_16;
+      vit->w16[FACET_VIT_FC2] = bw->fc2_16;
+    }
+  if (ib->probs_mean != NULL)
+    vit->probs_mean = ib->probs_mean + (gsize) l * vit->batch * vit->tokens * vit->tokens;
+}
+
 /**
- * facet_cpu_block_forward:
+ * facet_cpu_infer_blocks:
  * @x: [batch * tokens, dim], updated in place
- * @probs_mean: (nullable): where to put head-averaged attention
+ * @last: blocks [0, @last) run
+ * @probs_mean: (nullable): where to put each layer's head-averaged attention
  *
- * One pre-norm transformer block for inference, using the backend's scratch
- * (which must be sized for @batch).
+ * The blocks for inference (engine-vit.h's description on the CPU ops),
+ * using the backend's scratch (which must be sized for @batch). In bf16
+ * the four products and the two of attention run in bf16 (fp32 sums),
+ * epilogues fused; LayerNorm and softmax stay fp32.
  */
 void
-facet_cpu_block_forward (CpuBackend *self,
-                         int         l,
-                         float      *x,
-                         guint       batch,
-                         float      *probs_mean)
+facet_cpu_infer_blocks (CpuBackend *self,
+                        float      *x,
+                        guint       batch,
+                        int         last,
+                        float      *probs_mean)
 {
   const FacetModelConfig *c = facet_model_get_config (self->parent.model);
-  const BlockWeights *bw = &self->blocks[l];
-  int t = facet_model_config_tokens (c), d = c->dim, hid = c->mlp_hidden;
-  int m = (int) batch * t;
+  InferBind ib = { self, probs_mean };
+  CpuVit vit = {
+    .batch = batch, .tokens = facet_model_config_tokens (c), .dim = c->dim, .heads = c->heads,
+    .hidden = c->mlp_hidden, .eps = c->ln_eps,
+    .bf16 = self->precision == FACET_PRECISION_BF16,
+    .grouped = self->precision != FACET_PRECISION_BF16,
+    .probs = self->probs, .bind = infer_bind, .data = &ib,
+  };
 
-  if (self->precision == FACET_PRECISION_BF16)
-    {
-      /* The four products and the two of attention in bf16 (fp32 sums),
-       * epilogues fused; LayerNorm and softmax stay fp32. */
-      ensure_bf16 (self, l);
-      facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
-                                NULL, NULL);
-      facet_cpu_linear_bf16 (self->h, bw->qkv16, bw->qkvb, self->qkv, m, FACET_BF16_BIAS);
-      facet_cpu_attention_bf16 (self->qkv, self->attn, self->probs, probs_mean, (int) batch, t,
-                                c->heads, d);
-      facet_cpu_linear_bf16 (self->attn, bw->proj16, bw->projb, x, m,
-                             FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
-      facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
-                                NULL, NULL);
-      facet_cpu_linear_bf16 (self->h, bw->fc1_16, bw->fc1b, self->mlp, m,
-                             FACET_BF16_BIAS | FACET_BF16_GELU);
-      facet_cpu_linear_bf16 (self->mlp, bw->fc2_16, bw->fc2b, x, m,
-                             FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
-      return;
-    }
-
-  facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps, NULL,
-                            NULL);
-  facet_cpu_linear_grouped (self->h, bw->qkvw, bw->qkvb, self->qkv, m, 3 * d, d, FALSE, t);
-  facet_cpu_attention (self->qkv, self->attn, self->probs, probs_mean, (int) batch, t, c->heads, d);
-  facet_cpu_linear_grouped (self->attn, bw->projw, bw->projb, x, m, d, d, TRUE, t);
-
-  facet_cpu_par_layer_norm (x, self->h, (gsize) m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps, NULL,
-                            NULL);
-  facet_cpu_linear_grouped (self->h, bw->fc1w, NULL, self->mlp, m, hid, d, FALSE, t);
-  facet_cpu_par_bias_gelu (self->mlp, bw->fc1b, (gsize) m, (gsize) hid);
-  facet_cpu_linear_grouped (self->mlp, bw->fc2w, bw->fc2b, x, m, d, hid, TRUE, t);
+  vit.buf[FACET_VIT_X] = x;
+  vit.buf[FACET_VIT_H1] = vit.buf[FACET_VIT_H2] = self->h;
+  vit.buf[FACET_VIT_QKV] = self->qkv;
+  vit.buf[FACET_VIT_ATTN] = self->attn;
+  vit.buf[FACET_VIT_ACT] = self->mlp;
+  facet_vit_blocks_forward (&facet_cpu_vit_ops, &vit, 0, last);
 }
 
 static gboolean
@@ -874,34 +957,12 @@ cpu_forward (FacetBackend       *backend,
   else
     facet_cpu_linear_grouped (self->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d,
                               k, FALSE, np);
-  for (guint b = 0; b < batch; b++)
-    {
-      float *xb = self->x + (gsize) b * t * d;
-      facet_cpu_add (self->cls, self->pos, xb, (gsize) d);
-      facet_cpu_add (self->h + (gsize) b * np * d, self->pos + d, xb + d, (gsize) np * d);
-    }
+  facet_cpu_add_cls_pos (self->x, self->h, self->cls, self->pos, batch, t, d);
 
-  for (int l = 0; l < c->depth; l++)
-    facet_cpu_block_forward (self, l, self->x, batch,
-                             rollout ? self->probs_mean + (gsize) l * batch * t * t : NULL);
+  facet_cpu_infer_blocks (self, self->x, batch, c->depth, rollout ? self->probs_mean : NULL);
 
   /* Readout */
-  for (guint b = 0; b < batch; b++)
-    {
-      float *dst = self->pooled_raw + (gsize) b * d;
-      const float *xb = self->x + (gsize) b * t * d;
-
-      if (c->readout == FACET_READOUT_GLOBAL_POOL)
-        {
-          memset (dst, 0, sizeof (float) * (gsize) d);
-          for (int p = 1; p < t; p++)
-            facet_cpu_add (dst, xb + (gsize) p * d, dst, (gsize) d);
-          for (int j = 0; j < d; j++)
-            dst[j] /= (float) (t - 1);
-        }
-      else
-        memcpy (dst, xb, sizeof (float) * (gsize) d);
-    }
+  facet_cpu_pool (self->x, self->pooled_raw, batch, t, d, c->readout == FACET_READOUT_GLOBAL_POOL);
   facet_cpu_layer_norm (self->pooled_raw, r->pooled, batch, (gsize) d, self->norm_w, self->norm_b,
                         c->ln_eps, self->row_mean, self->row_rstd);
   if ((flags & FACET_FORWARD_RAW_FEATURE) && r->pooled_raw != NULL)

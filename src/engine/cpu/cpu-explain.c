@@ -32,10 +32,7 @@
 #include "cpu-private.h"
 #include "engine/engine-error.h"
 
-typedef struct
-{
-  float *x_in, *h1, *mean1, *rstd1, *qkv, *probs, *attn, *x_mid, *h2, *mean2, *rstd2, *pre;
-} Saved;
+typedef CpuVitSaved Saved;
 
 typedef struct
 {
@@ -44,6 +41,8 @@ typedef struct
   float *patches, *emb, *x, *pooled_raw, *feat, *pmean, *prstd;
   /* backward scratch */
   float *dx, *dmid, *dh, *dhid, *act, *dattn, *dqkv, *scratch, *dprobs, *cams;
+  CpuBackend *self;
+  gboolean    want_cams;
 } Explain;
 
 static void
@@ -123,6 +122,62 @@ explain_init (Explain                *e,
   e->cams = ALLOC ((gsize) e->depth * tt);
 }
 
+static void add_head_cam (const Explain *e,
+                          const Saved   *s,
+                          int            h,
+                          float         *cam);
+
+/* The blocks' roles on the kept activations of block l. */
+static void
+explain_bind (CpuVit *vit,
+              int     l)
+{
+  Explain *e = vit->data;
+
+  vit->w = &e->self->blocks[l];
+  facet_cpu_vit_bind_saved (vit, &e->saved[l]);
+}
+
+/* Before the attention backward of block l: its Abar into e->cams. */
+static void
+explain_cams (CpuVit *vit)
+{
+  Explain *e = vit->data;
+  gsize tt = (gsize) e->t * e->t;
+  float *cam = e->cams + (gsize) vit->layer * tt;
+
+  if (!e->want_cams)
+    return;
+  memset (cam, 0, sizeof (float) * tt);
+  for (int h = 0; h < e->heads; h++)
+    add_head_cam (e, &e->saved[vit->layer], h, cam);
+}
+
+/* One image through engine-vit.h's description on the CPU ops (fp32
+ * products, activations kept, no weight gradients). */
+static CpuVit
+explain_vit (CpuBackend             *self,
+             const FacetModelConfig *c,
+             Explain                *e)
+{
+  CpuVit vit = {
+    .batch = 1, .tokens = e->t, .dim = e->d, .heads = e->heads, .hidden = e->hid,
+    .eps = c->ln_eps, .dprobs = e->scratch, .bind = explain_bind, .data = e,
+    .attention_hook = explain_cams,
+  };
+
+  e->self = self;
+  vit.buf[FACET_VIT_X] = e->x;
+  vit.buf[FACET_VIT_ACT] = e->act;
+  vit.buf[FACET_VIT_DX] = e->dx;
+  vit.buf[FACET_VIT_DMID] = e->dmid;
+  vit.buf[FACET_VIT_DH] = e->dh;
+  vit.buf[FACET_VIT_DHID] = e->dhid;
+  vit.buf[FACET_VIT_DQKV] = e->dqkv;
+  vit.buf[FACET_VIT_DATTN] = e->dattn;
+  return vit;
+}
+
 /* The forward of one image, keeping what the backward needs. */
 static void
 explain_forward (CpuBackend             *self,
@@ -130,43 +185,19 @@ explain_forward (CpuBackend             *self,
                  Explain                *e,
                  const float            *image)
 {
-  int t = e->t, d = e->d, hid = e->hid;
+  int t = e->t, d = e->d;
   gboolean global = c->readout == FACET_READOUT_GLOBAL_POOL;
 
   facet_cpu_patchify (image, e->patches, 1, c->image_size, c->patch_size);
   facet_cpu_linear (e->patches, self->pe_w, self->pe_b, e->emb, e->np, d, e->k, FALSE);
-  facet_cpu_add (self->cls, self->pos, e->x, (gsize) d);
-  facet_cpu_add (e->emb, self->pos + d, e->x + d, (gsize) e->np * d);
+  facet_cpu_add_cls_pos (e->x, e->emb, self->cls, self->pos, 1, t, d);
 
-  for (int l = 0; l < e->depth; l++)
-    {
-      const BlockWeights *bw = &self->blocks[l];
-      Saved *s = &e->saved[l];
+  {
+    CpuVit vit = explain_vit (self, c, e);
+    facet_vit_blocks_forward (&facet_cpu_vit_ops, &vit, 0, e->depth);
+  }
 
-      memcpy (s->x_in, e->x, sizeof (float) * (gsize) t * d);
-      facet_cpu_par_layer_norm (e->x, s->h1, (gsize) t, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
-                                s->mean1, s->rstd1);
-      facet_cpu_linear (s->h1, bw->qkvw, bw->qkvb, s->qkv, t, 3 * d, d, FALSE);
-      facet_cpu_attention (s->qkv, s->attn, s->probs, NULL, 1, t, e->heads, d);
-      facet_cpu_linear (s->attn, bw->projw, bw->projb, e->x, t, d, d, TRUE);
-      memcpy (s->x_mid, e->x, sizeof (float) * (gsize) t * d);
-      facet_cpu_par_layer_norm (e->x, s->h2, (gsize) t, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
-                                s->mean2, s->rstd2);
-      facet_cpu_linear (s->h2, bw->fc1w, bw->fc1b, s->pre, t, hid, d, FALSE);
-      facet_cpu_gelu (s->pre, e->act, (gsize) t * hid);
-      facet_cpu_linear (e->act, bw->fc2w, bw->fc2b, e->x, t, d, hid, TRUE);
-    }
-
-  if (global)
-    {
-      memset (e->pooled_raw, 0, sizeof (float) * (gsize) d);
-      for (int p = 1; p < t; p++)
-        facet_cpu_add (e->pooled_raw, e->x + (gsize) p * d, e->pooled_raw, (gsize) d);
-      for (int j = 0; j < d; j++)
-        e->pooled_raw[j] /= (float) e->np;
-    }
-  else
-    memcpy (e->pooled_raw, e->x, sizeof (float) * (gsize) d);
+  facet_cpu_pool (e->x, e->pooled_raw, 1, t, d, global);
   facet_cpu_layer_norm (e->pooled_raw, e->feat, 1, (gsize) d, self->norm_w, self->norm_b,
                         c->ln_eps, e->pmean, e->prstd);
 }
@@ -203,52 +234,19 @@ explain_backward (CpuBackend             *self,
                   int                     au,
                   gboolean                cams)
 {
-  int t = e->t, d = e->d, hid = e->hid;
-  gsize td = (gsize) t * d, tt = (gsize) t * t;
+  int t = e->t, d = e->d;
   g_autofree float *dpooled = g_new0 (float, d);
 
   /* logit = head_w[au] . LN(pooled_raw) + head_b[au] */
   facet_cpu_layer_norm_backward (e->pooled_raw, self->head_w + (gsize) au * d, self->norm_w,
                                  e->pmean, e->prstd, 1, (gsize) d, dpooled, NULL, NULL);
-  memset (e->dx, 0, sizeof (float) * td);
-  if (c->readout == FACET_READOUT_GLOBAL_POOL)
-    for (int p = 1; p < t; p++)
-      for (int j = 0; j < d; j++)
-        e->dx[(gsize) p * d + j] = dpooled[j] / (float) e->np;
-  else
-    memcpy (e->dx, dpooled, sizeof (float) * (gsize) d);
+  facet_cpu_pool_backward (dpooled, e->dx, 1, t, d, c->readout == FACET_READOUT_GLOBAL_POOL);
 
-  for (int l = e->depth - 1; l >= 0; l--)
-    {
-      const BlockWeights *bw = &self->blocks[l];
-      const Saved *s = &e->saved[l];
-
-      /* x = x_mid + fc2(gelu(fc1(LN2(x_mid)))) */
-      facet_cpu_gelu (s->pre, e->act, (gsize) t * hid);
-      facet_cpu_linear_backward (e->act, bw->fc2w, e->dx, t, d, hid, e->dhid, FALSE, NULL, NULL);
-      facet_cpu_gelu_backward (s->pre, e->dhid, e->dhid, (gsize) t * hid);
-      facet_cpu_linear_backward (s->h2, bw->fc1w, e->dhid, t, hid, d, e->dh, FALSE, NULL, NULL);
-      memcpy (e->dmid, e->dx, sizeof (float) * td);
-      facet_cpu_layer_norm_backward (s->x_mid, e->dh, bw->n2w, s->mean2, s->rstd2, (gsize) t,
-                                     (gsize) d, e->dmid, NULL, NULL);
-
-      /* x_mid = x_in + proj(attn(LN1(x_in))) */
-      facet_cpu_linear_backward (s->attn, bw->projw, e->dmid, t, d, d, e->dattn, FALSE, NULL,
-                                 NULL);
-      if (cams)
-        {
-          float *cam = e->cams + (gsize) l * tt;
-          memset (cam, 0, sizeof (float) * tt);
-          for (int h = 0; h < e->heads; h++)
-            add_head_cam (e, s, h, cam);
-        }
-      facet_cpu_attention_backward (s->qkv, s->probs, e->dattn, e->dqkv, e->scratch, 1, t,
-                                    e->heads, d);
-      facet_cpu_linear_backward (s->h1, bw->qkvw, e->dqkv, t, 3 * d, d, e->dh, FALSE, NULL, NULL);
-      memcpy (e->dx, e->dmid, sizeof (float) * td);
-      facet_cpu_layer_norm_backward (s->x_in, e->dh, bw->n1w, s->mean1, s->rstd1, (gsize) t,
-                                     (gsize) d, e->dx, NULL, NULL);
-    }
+  {
+    CpuVit vit = explain_vit (self, c, e);
+    e->want_cams = cams;
+    facet_vit_blocks_backward (&facet_cpu_vit_ops, &vit, 0, e->depth);
+  }
 }
 
 /* R = I; R += Abar_l R for l = 0 .. depth-1; then the readout's row(s). */

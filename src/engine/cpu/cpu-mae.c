@@ -24,10 +24,7 @@
 #include "cpu-private.h"
 #include "engine/engine-error.h"
 
-typedef struct
-{
-  float *x_in, *h1, *mean1, *rstd1, *qkv, *probs, *attn, *x_mid, *h2, *mean2, *rstd2, *pre;
-} Saved;
+typedef CpuVitSaved Saved;
 
 /* The shape of a stack of blocks: the encoder on the kept tokens, or the decoder. */
 typedef struct
@@ -223,18 +220,41 @@ mae_state_new (CpuBackend *self,
   return st;
 }
 
-static float *
-block_grad (FacetGrads  *grads,
-            const Stack *s,
-            int          l,
-            const char  *suffix)
+/* The stack's blocks on the CPU ops: their roles on its kept activations. */
+static void
+stack_bind (CpuVit *vit,
+            int     l)
 {
-  char name[80];
-  g_snprintf (name, sizeof name, "%s.%d.%s", s->prefix, l, suffix);
-  return facet_grads_get (grads, name);
+  const Stack *s = vit->data;
+
+  vit->w = &s->weights[l];
+  facet_cpu_vit_bind_saved (vit, &s->saved[l]);
 }
 
-/* x [batch * tokens, dim] through the stack, keeping what the backward needs. */
+static CpuVit
+stack_vit (struct _CpuMaeState *st,
+           const Stack         *s,
+           guint                batch,
+           float                eps,
+           FacetGrads          *grads)
+{
+  CpuVit vit = {
+    .batch = batch, .tokens = s->tokens, .dim = s->dim, .heads = s->heads, .hidden = s->hidden,
+    .eps = eps, .dprobs = st->dprobs, .grads = grads, .prefix = s->prefix, .bind = stack_bind,
+    .data = (gpointer) s,
+  };
+
+  vit.buf[FACET_VIT_ACT] = st->act;
+  vit.buf[FACET_VIT_DMID] = st->dmid;
+  vit.buf[FACET_VIT_DH] = st->dh;
+  vit.buf[FACET_VIT_DHID] = st->dhid;
+  vit.buf[FACET_VIT_DQKV] = st->dqkv;
+  vit.buf[FACET_VIT_DATTN] = st->dattn;
+  return vit;
+}
+
+/* x [batch * tokens, dim] through the stack (engine-vit.h's description),
+ * keeping what the backward needs. */
 static void
 stack_forward (struct _CpuMaeState *st,
                const Stack         *s,
@@ -242,26 +262,10 @@ stack_forward (struct _CpuMaeState *st,
                guint                batch,
                float                eps)
 {
-  gsize m = batch * (gsize) s->tokens, d = (gsize) s->dim;
+  CpuVit vit = stack_vit (st, s, batch, eps, NULL);
 
-  for (int l = 0; l < s->depth; l++)
-    {
-      const BlockWeights *bw = &s->weights[l];
-      Saved *sb = &s->saved[l];
-
-      memcpy (sb->x_in, x, sizeof (float) * m * d);
-      facet_cpu_par_layer_norm (x, sb->h1, m, d, bw->n1w, bw->n1b, eps, sb->mean1, sb->rstd1);
-      facet_cpu_linear (sb->h1, bw->qkvw, bw->qkvb, sb->qkv, (int) m, 3 * s->dim, s->dim, FALSE);
-      facet_cpu_attention (sb->qkv, sb->attn, sb->probs, NULL, (int) batch, s->tokens, s->heads,
-                           s->dim);
-      facet_cpu_linear (sb->attn, bw->projw, bw->projb, x, (int) m, s->dim, s->dim, TRUE);
-
-      memcpy (sb->x_mid, x, sizeof (float) * m * d);
-      facet_cpu_par_layer_norm (x, sb->h2, m, d, bw->n2w, bw->n2b, eps, sb->mean2, sb->rstd2);
-      facet_cpu_linear (sb->h2, bw->fc1w, bw->fc1b, sb->pre, (int) m, s->hidden, s->dim, FALSE);
-      facet_cpu_gelu (sb->pre, st->act, m * (gsize) s->hidden);
-      facet_cpu_linear (st->act, bw->fc2w, bw->fc2b, x, (int) m, s->dim, s->hidden, TRUE);
-    }
+  vit.buf[FACET_VIT_X] = x;
+  facet_vit_blocks_forward (&facet_cpu_vit_ops, &vit, 0, s->depth);
 }
 
 /* dx: the gradient of the stack's output on entry, of its input on return. */
@@ -272,42 +276,10 @@ stack_backward (struct _CpuMaeState *st,
                 guint                batch,
                 FacetGrads          *grads)
 {
-  int m = (int) batch * s->tokens, d = s->dim, hid = s->hidden;
-  gsize md = (gsize) m * d;
+  CpuVit vit = stack_vit (st, s, batch, 0.0f, grads);
 
-  for (int l = s->depth - 1; l >= 0; l--)
-    {
-      const BlockWeights *bw = &s->weights[l];
-      Saved *sb = &s->saved[l];
-
-      /* x = x_mid + fc2(gelu(fc1(LN2(x_mid)))) */
-      facet_cpu_gelu (sb->pre, st->act, (gsize) m * hid);
-      facet_cpu_linear_backward (st->act, bw->fc2w, dx, m, d, hid, st->dhid, FALSE,
-                                 block_grad (grads, s, l, "mlp.fc2.weight"),
-                                 block_grad (grads, s, l, "mlp.fc2.bias"));
-      facet_cpu_gelu_backward (sb->pre, st->dhid, st->dhid, (gsize) m * hid);
-      facet_cpu_linear_backward (sb->h2, bw->fc1w, st->dhid, m, hid, d, st->dh, FALSE,
-                                 block_grad (grads, s, l, "mlp.fc1.weight"),
-                                 block_grad (grads, s, l, "mlp.fc1.bias"));
-      memcpy (st->dmid, dx, sizeof (float) * md);
-      facet_cpu_layer_norm_backward (sb->x_mid, st->dh, bw->n2w, sb->mean2, sb->rstd2, (gsize) m,
-                                     (gsize) d, st->dmid, block_grad (grads, s, l, "norm2.weight"),
-                                     block_grad (grads, s, l, "norm2.bias"));
-
-      /* x_mid = x_in + proj(attn(LN1(x_in))) */
-      facet_cpu_linear_backward (sb->attn, bw->projw, st->dmid, m, d, d, st->dattn, FALSE,
-                                 block_grad (grads, s, l, "attn.proj.weight"),
-                                 block_grad (grads, s, l, "attn.proj.bias"));
-      facet_cpu_attention_backward (sb->qkv, sb->probs, st->dattn, st->dqkv, st->dprobs,
-                                    (int) batch, s->tokens, s->heads, d);
-      facet_cpu_linear_backward (sb->h1, bw->qkvw, st->dqkv, m, 3 * d, d, st->dh, FALSE,
-                                 block_grad (grads, s, l, "attn.qkv.weight"),
-                                 block_grad (grads, s, l, "attn.qkv.bias"));
-      memcpy (dx, st->dmid, sizeof (float) * md);
-      facet_cpu_layer_norm_backward (sb->x_in, st->dh, bw->n1w, sb->mean1, sb->rstd1, (gsize) m,
-                                     (gsize) d, dx, block_grad (grads, s, l, "norm1.weight"),
-                                     block_grad (grads, s, l, "norm1.bias"));
-    }
+  vit.buf[FACET_VIT_DX] = dx;
+  facet_vit_blocks_backward (&facet_cpu_vit_ops, &vit, 0, s->depth);
 }
 
 typedef struct
@@ -355,28 +327,22 @@ patchify_channel_last (const float *images,
 #define GRAD(name) facet_grads_get (grads, name)
 #define W(name) facet_model_get_weights (model, name)
 
-/**
- * facet_cpu_mae_step:
- *
- * Forward with saved activations, the reconstruction loss, and its backward
- * into @grads (added to what they hold; tensors without a buffer are frozen,
- * as the release freezes both position tables).
- */
-gboolean
-facet_cpu_mae_step (FacetBackend       *backend,
-                    const FacetMaeStep *step,
-                    FacetGrads         *grads,
-                    FacetMaeStepResult *result,
-                    GError            **error)
+/* The decoder's tensors outside its blocks. */
+typedef struct
 {
-  CpuBackend *self = (CpuBackend *) backend;
-  FacetModel *model = self->parent.model;
-  const FacetModelConfig *c;
-  struct _CpuMaeState *st;
   const float *mask_token, *dpos, *de_w, *de_b, *dn_w, *dn_b, *dp_w, *dp_b;
-  guint batch = step->batch;
-  int np, keep, k, d, dd, te, td;
-  double loss = 0.0, n_removed = 0.0;
+} Decoder;
+
+/* The step's model, batch and ratio checked; the decoder's tensors looked up. */
+static gboolean
+check_step (FacetModel         *model,
+            const FacetMaeStep *step,
+            int                *keep,
+            Decoder            *dec,
+            GError            **error)
+{
+  const FacetModelConfig *c;
+  int np;
 
   if (model == NULL)
     {
@@ -390,72 +356,71 @@ facet_cpu_mae_step (FacetBackend       *backend,
                    "the model has no MAE decoder: pre-training needs one");
       return FALSE;
     }
-  if (batch == 0 || step->images == NULL || step->noise == NULL)
+  if (step->batch == 0 || step->images == NULL || step->noise == NULL)
     {
       g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
                    "a pre-training step needs images and masking noise");
       return FALSE;
     }
   np = facet_model_config_grid (c) * facet_model_config_grid (c);
-  keep = facet_mae_keep_count (np, step->mask_ratio);
-  if (!(step->mask_ratio > 0.0f && step->mask_ratio < 1.0f) || keep < 1 || keep >= np)
+  *keep = facet_mae_keep_count (np, step->mask_ratio);
+  if (!(step->mask_ratio > 0.0f && step->mask_ratio < 1.0f) || *keep < 1 || *keep >= np)
     {
       g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
                    "mask ratio %g keeps %d of %d patches; it must keep at least one and remove "
-                   "at least one", (double) step->mask_ratio, keep, np);
+                   "at least one", (double) step->mask_ratio, *keep, np);
       return FALSE;
     }
-  mask_token = W ("mask_token");
-  dpos = W ("decoder_pos_embed");
-  de_w = W ("decoder_embed.weight");
-  de_b = W ("decoder_embed.bias");
-  dn_w = W ("decoder_norm.weight");
-  dn_b = W ("decoder_norm.bias");
-  dp_w = W ("decoder_pred.weight");
-  dp_b = W ("decoder_pred.bias");
-  if (!mask_token || !dpos || !de_w || !de_b || !dn_w || !dn_b || !dp_w || !dp_b)
+  *dec = (Decoder) { W ("mask_token"), W ("decoder_pos_embed"), W ("decoder_embed.weight"),
+                     W ("decoder_embed.bias"), W ("decoder_norm.weight"), W ("decoder_norm.bias"),
+                     W ("decoder_pred.weight"), W ("decoder_pred.bias") };
+  if (!dec->mask_token || !dec->dpos || !dec->de_w || !dec->de_b || !dec->dn_w || !dec->dn_b
+      || !dec->dp_w || !dec->dp_b)
     {
       g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_MISSING,
                    "the model's MAE decoder is incomplete");
       return FALSE;
     }
+  return TRUE;
+}
 
-  if (self->mae == NULL || self->mae->model != model || self->mae->cap_batch < batch
-      || self->mae->keep != keep)
+/* Masking: ids_shuffle = argsort(noise), ids_restore = argsort(ids_shuffle). */
+static void
+mask_patches (struct _CpuMaeState *st,
+              const float         *noise,
+              guint                batch,
+              int                  np)
+{
+  g_autofree Ranked *r = g_new (Ranked, np);
+
+  for (guint b = 0; b < batch; b++)
     {
-      g_clear_pointer (&self->mae, facet_cpu_mae_state_free);
-      self->mae = mae_state_new (self, batch, keep, error);
-      if (self->mae == NULL)
-        return FALSE;
+      int *shuffle = st->ids_shuffle + (gsize) b * np, *restore = st->ids_restore + (gsize) b * np;
+      for (int i = 0; i < np; i++)
+        r[i] = (Ranked) { noise + (gsize) b * np, i };
+      qsort (r, (gsize) np, sizeof (Ranked), ranked_cmp);
+      for (int j = 0; j < np; j++)
+        {
+          shuffle[j] = r[j].index;
+          restore[r[j].index] = j;
+        }
+      for (int i = 0; i < np; i++)
+        st->mask[(gsize) b * np + i] = restore[i] >= st->keep ? 1.0f : 0.0f;
     }
-  st = self->mae;
-  k = 3 * c->patch_size * c->patch_size;
-  d = c->dim;
-  dd = c->decoder_dim;
-  te = 1 + keep;
-  td = 1 + np;
+}
 
-  /* Masking: ids_shuffle = argsort(noise), ids_restore = argsort(ids_shuffle). */
-  {
-    g_autofree Ranked *r = g_new (Ranked, np);
-    for (guint b = 0; b < batch; b++)
-      {
-        int *shuffle = st->ids_shuffle + (gsize) b * np, *restore = st->ids_restore + (gsize) b * np;
-        for (int i = 0; i < np; i++)
-          r[i] = (Ranked) { step->noise + (gsize) b * np, i };
-        qsort (r, (gsize) np, sizeof (Ranked), ranked_cmp);
-        for (int j = 0; j < np; j++)
-          {
-            shuffle[j] = r[j].index;
-            restore[r[j].index] = j;
-          }
-        for (int i = 0; i < np; i++)
-          st->mask[(gsize) b * np + i] = restore[i] >= keep ? 1.0f : 0.0f;
-      }
-  }
+/* The encoder's input: only the kept patches are embedded. */
+static void
+embed_kept (CpuBackend             *self,
+            struct _CpuMaeState    *st,
+            const FacetModelConfig *c,
+            const float            *images,
+            guint                   batch)
+{
+  int np = facet_model_config_grid (c) * facet_model_config_grid (c), keep = st->keep;
+  int k = 3 * c->patch_size * c->patch_size, d = c->dim, te = 1 + keep;
 
-  /* Encoder on the kept patches: only those are embedded. */
-  facet_cpu_patchify (step->images, st->patches, (int) batch, c->image_size, c->patch_size);
+  facet_cpu_patchify (images, st->patches, (int) batch, c->image_size, c->patch_size);
   for (guint b = 0; b < batch; b++)
     for (int j = 0; j < keep; j++)
       memcpy (st->kept + ((gsize) b * keep + j) * k,
@@ -471,30 +436,47 @@ facet_cpu_mae_step (FacetBackend       *backend,
                        self->pos + (gsize) (1 + st->ids_shuffle[(gsize) b * np + j]) * d,
                        xb + (gsize) (1 + j) * d, (gsize) d);
     }
-  stack_forward (st, &st->enc, st->xe, batch, c->ln_eps);
-  facet_cpu_par_layer_norm (st->xe, st->ze, batch * (gsize) te, (gsize) d, self->norm_w,
-                            self->norm_b, c->ln_eps, st->zmean, st->zrstd);
+}
 
-  /* Decoder: embed, mask tokens where patches were removed, original order. */
-  facet_cpu_linear (st->ze, de_w, de_b, st->y, (int) batch * te, dd, d, FALSE);
+/* The decoder's input: embedded encoder output, mask tokens where patches
+ * were removed, original order. */
+static void
+decoder_input (struct _CpuMaeState    *st,
+               const FacetModelConfig *c,
+               const Decoder          *dec,
+               guint                   batch)
+{
+  int np = facet_model_config_grid (c) * facet_model_config_grid (c);
+  int dd = c->decoder_dim, te = 1 + st->keep, td = 1 + np;
+
+  facet_cpu_linear (st->ze, dec->de_w, dec->de_b, st->y, (int) batch * te, dd, c->dim, FALSE);
   for (guint b = 0; b < batch; b++)
     {
       const float *yb = st->y + (gsize) b * te * dd;
       float *xb = st->xd + (gsize) b * td * dd;
-      facet_cpu_add (yb, dpos, xb, (gsize) dd);
+      facet_cpu_add (yb, dec->dpos, xb, (gsize) dd);
       for (int i = 0; i < np; i++)
         {
           int r = st->ids_restore[(gsize) b * np + i];
-          const float *src = r < keep ? yb + (gsize) (1 + r) * dd : mask_token;
-          facet_cpu_add (src, dpos + (gsize) (1 + i) * dd, xb + (gsize) (1 + i) * dd, (gsize) dd);
+          const float *src = r < st->keep ? yb + (gsize) (1 + r) * dd : dec->mask_token;
+          facet_cpu_add (src, dec->dpos + (gsize) (1 + i) * dd, xb + (gsize) (1 + i) * dd,
+                         (gsize) dd);
         }
     }
-  stack_forward (st, &st->dec, st->xd, batch, c->ln_eps);
-  facet_cpu_par_layer_norm (st->xd, st->zd, batch * (gsize) td, (gsize) dd, dn_w, dn_b, c->ln_eps,
-                            st->dmean, st->drstd);
-  facet_cpu_linear (st->zd, dp_w, dp_b, st->pred, (int) batch * td, k, dd, FALSE);
+}
 
-  /* Loss on the removed patches, each against its own normalised pixels. */
+/* Loss on the removed patches, each against its own normalised pixels;
+ * st->dpred its gradient. */
+static double
+reconstruction_loss (struct _CpuMaeState    *st,
+                     const FacetModelConfig *c,
+                     const FacetMaeStep     *step)
+{
+  guint batch = step->batch;
+  int np = facet_model_config_grid (c) * facet_model_config_grid (c), td = 1 + np;
+  int k = 3 * c->patch_size * c->patch_size;
+  double loss = 0.0, n_removed = 0.0;
+
   patchify_channel_last (step->images, st->target, (int) batch, c->image_size, c->patch_size);
   for (gsize i = 0; i < batch * (gsize) np; i++)
     n_removed += st->mask[i];
@@ -530,7 +512,129 @@ facet_cpu_mae_step (FacetBackend       *backend,
           }
         loss += err / k;
       }
-  loss /= n_removed;
+  return loss / n_removed;
+}
+
+/* The decoder input's gradient (st->dxd) to the position table, the mask
+ * token and the embedded encoder output (st->dy). */
+static void
+decoder_input_backward (struct _CpuMaeState    *st,
+                        const FacetModelConfig *c,
+                        guint                   batch,
+                        FacetGrads             *grads)
+{
+  int np = facet_model_config_grid (c) * facet_model_config_grid (c);
+  int dd = c->decoder_dim, te = 1 + st->keep, td = 1 + np;
+  float *g_dpos = GRAD ("decoder_pos_embed"), *g_mask = GRAD ("mask_token");
+
+  for (guint b = 0; b < batch; b++)
+    {
+      const float *db = st->dxd + (gsize) b * td * dd;
+      float *dyb = st->dy + (gsize) b * te * dd;
+      if (g_dpos != NULL)
+        facet_cpu_add (g_dpos, db, g_dpos, (gsize) td * dd);
+      memcpy (dyb, db, sizeof (float) * (gsize) dd);
+      for (int i = 0; i < np; i++)
+        {
+          int r = st->ids_restore[(gsize) b * np + i];
+          const float *src = db + (gsize) (1 + i) * dd;
+          if (r < st->keep)
+            memcpy (dyb + (gsize) (1 + r) * dd, src, sizeof (float) * (gsize) dd);
+          else if (g_mask != NULL)
+            facet_cpu_add (g_mask, src, g_mask, (gsize) dd);
+        }
+    }
+}
+
+/* The encoder input's gradient (st->dxe) to the class token, the position
+ * table and the patch embedding. */
+static void
+embed_kept_backward (CpuBackend             *self,
+                     struct _CpuMaeState    *st,
+                     const FacetModelConfig *c,
+                     guint                   batch,
+                     FacetGrads             *grads)
+{
+  int np = facet_model_config_grid (c) * facet_model_config_grid (c), keep = st->keep;
+  int k = 3 * c->patch_size * c->patch_size, d = c->dim, te = 1 + keep;
+  float *g_cls = GRAD ("cls_token"), *g_pos = GRAD ("pos_embed");
+
+  for (guint b = 0; b < batch; b++)
+    {
+      const float *db = st->dxe + (gsize) b * te * d;
+      if (g_cls != NULL)
+        facet_cpu_add (g_cls, db, g_cls, (gsize) d);
+      if (g_pos != NULL)
+        {
+          facet_cpu_add (g_pos, db, g_pos, (gsize) d);
+          for (int j = 0; j < keep; j++)
+            {
+              float *row = g_pos + (gsize) (1 + st->ids_shuffle[(gsize) b * np + j]) * d;
+              facet_cpu_add (row, db + (gsize) (1 + j) * d, row, (gsize) d);
+            }
+        }
+      memcpy (st->emb + (gsize) b * keep * d, db + d, sizeof (float) * (gsize) keep * d);
+    }
+  facet_cpu_linear_backward (st->kept, self->pe_w, st->emb, (int) batch * keep, d, k, NULL, FALSE,
+                             GRAD ("patch_embed.proj.weight"), GRAD ("patch_embed.proj.bias"));
+}
+
+/**
+ * facet_cpu_mae_step:
+ *
+ * Forward with saved activations, the reconstruction loss, and its backward
+ * into @grads (added to what they hold; tensors without a buffer are frozen,
+ * as the release freezes both position tables). Encoder and decoder blocks
+ * run engine-vit.h's description.
+ */
+gboolean
+facet_cpu_mae_step (FacetBackend       *backend,
+                    const FacetMaeStep *step,
+                    FacetGrads         *grads,
+                    FacetMaeStepResult *result,
+                    GError            **error)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+  FacetModel *model = self->parent.model;
+  const FacetModelConfig *c;
+  struct _CpuMaeState *st;
+  Decoder dec;
+  guint batch = step->batch;
+  int np, keep, k, d, dd, te, td;
+  double loss;
+
+  if (!check_step (model, step, &keep, &dec, error))
+    return FALSE;
+  c = facet_model_get_config (model);
+  if (self->mae == NULL || self->mae->model != model || self->mae->cap_batch < batch
+      || self->mae->keep != keep)
+    {
+      g_clear_pointer (&self->mae, facet_cpu_mae_state_free);
+      self->mae = mae_state_new (self, batch, keep, error);
+      if (self->mae == NULL)
+        return FALSE;
+    }
+  st = self->mae;
+  np = facet_model_config_grid (c) * facet_model_config_grid (c);
+  k = 3 * c->patch_size * c->patch_size;
+  d = c->dim;
+  dd = c->decoder_dim;
+  te = 1 + keep;
+  td = 1 + np;
+
+  /* Forward: encoder on the kept patches, decoder on every position */
+  mask_patches (st, step->noise, batch, np);
+  embed_kept (self, st, c, step->images, batch);
+  stack_forward (st, &st->enc, st->xe, batch, c->ln_eps);
+  facet_cpu_par_layer_norm (st->xe, st->ze, batch * (gsize) te, (gsize) d, self->norm_w,
+                            self->norm_b, c->ln_eps, st->zmean, st->zrstd);
+  decoder_input (st, c, &dec, batch);
+  stack_forward (st, &st->dec, st->xd, batch, c->ln_eps);
+  facet_cpu_par_layer_norm (st->xd, st->zd, batch * (gsize) td, (gsize) dd, dec.dn_w, dec.dn_b,
+                            c->ln_eps, st->dmean, st->drstd);
+  facet_cpu_linear (st->zd, dec.dp_w, dec.dp_b, st->pred, (int) batch * td, k, dd, FALSE);
+
+  loss = reconstruction_loss (st, c, step);
   if (!isfinite (loss))
     {
       g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_VALUE,
@@ -548,63 +652,24 @@ facet_cpu_mae_step (FacetBackend       *backend,
                   sizeof (float) * (gsize) np * k);
     }
 
-  /* Backward through the decoder ---------------------------------------- */
-  facet_cpu_linear_backward (st->zd, dp_w, st->dpred, (int) batch * td, k, dd, st->dzd, FALSE,
+  /* Backward through the decoder ... */
+  facet_cpu_linear_backward (st->zd, dec.dp_w, st->dpred, (int) batch * td, k, dd, st->dzd, FALSE,
                              GRAD ("decoder_pred.weight"), GRAD ("decoder_pred.bias"));
   memset (st->dxd, 0, sizeof (float) * batch * (gsize) td * dd);
-  facet_cpu_layer_norm_backward (st->xd, st->dzd, dn_w, st->dmean, st->drstd, batch * (gsize) td,
-                                 (gsize) dd, st->dxd, GRAD ("decoder_norm.weight"),
-                                 GRAD ("decoder_norm.bias"));
+  facet_cpu_layer_norm_backward (st->xd, st->dzd, dec.dn_w, st->dmean, st->drstd,
+                                 batch * (gsize) td, (gsize) dd, st->dxd,
+                                 GRAD ("decoder_norm.weight"), GRAD ("decoder_norm.bias"));
   stack_backward (st, &st->dec, st->dxd, batch, grads);
-  {
-    float *g_dpos = GRAD ("decoder_pos_embed"), *g_mask = GRAD ("mask_token");
-    for (guint b = 0; b < batch; b++)
-      {
-        const float *db = st->dxd + (gsize) b * td * dd;
-        float *dyb = st->dy + (gsize) b * te * dd;
-        if (g_dpos != NULL)
-          facet_cpu_add (g_dpos, db, g_dpos, (gsize) td * dd);
-        memcpy (dyb, db, sizeof (float) * (gsize) dd);
-        for (int i = 0; i < np; i++)
-          {
-            int r = st->ids_restore[(gsize) b * np + i];
-            const float *src = db + (gsize) (1 + i) * dd;
-            if (r < keep)
-              memcpy (dyb + (gsize) (1 + r) * dd, src, sizeof (float) * (gsize) dd);
-            else if (g_mask != NULL)
-              facet_cpu_add (g_mask, src, g_mask, (gsize) dd);
-          }
-      }
-  }
-  facet_cpu_linear_backward (st->ze, de_w, st->dy, (int) batch * te, dd, d, st->dze, FALSE,
+  decoder_input_backward (st, c, batch, grads);
+  facet_cpu_linear_backward (st->ze, dec.de_w, st->dy, (int) batch * te, dd, d, st->dze, FALSE,
                              GRAD ("decoder_embed.weight"), GRAD ("decoder_embed.bias"));
 
-  /* ... and the encoder ----------------------------------------------------- */
+  /* ... and the encoder */
   memset (st->dxe, 0, sizeof (float) * batch * (gsize) te * d);
   facet_cpu_layer_norm_backward (st->xe, st->dze, self->norm_w, st->zmean, st->zrstd,
                                  batch * (gsize) te, (gsize) d, st->dxe, GRAD ("norm.weight"),
                                  GRAD ("norm.bias"));
   stack_backward (st, &st->enc, st->dxe, batch, grads);
-  {
-    float *g_cls = GRAD ("cls_token"), *g_pos = GRAD ("pos_embed");
-    for (guint b = 0; b < batch; b++)
-      {
-        const float *db = st->dxe + (gsize) b * te * d;
-        if (g_cls != NULL)
-          facet_cpu_add (g_cls, db, g_cls, (gsize) d);
-        if (g_pos != NULL)
-          {
-            facet_cpu_add (g_pos, db, g_pos, (gsize) d);
-            for (int j = 0; j < keep; j++)
-              {
-                float *row = g_pos + (gsize) (1 + st->ids_shuffle[(gsize) b * np + j]) * d;
-                facet_cpu_add (row, db + (gsize) (1 + j) * d, row, (gsize) d);
-              }
-          }
-        memcpy (st->emb + (gsize) b * keep * d, db + d, sizeof (float) * (gsize) keep * d);
-      }
-  }
-  facet_cpu_linear_backward (st->kept, self->pe_w, st->emb, (int) batch * keep, d, k, NULL, FALSE,
-                             GRAD ("patch_embed.proj.weight"), GRAD ("patch_embed.proj.bias"));
+  embed_kept_backward (self, st, c, batch, grads);
   return TRUE;
 }

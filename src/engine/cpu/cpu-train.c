@@ -24,11 +24,7 @@
 #include "cpu-private.h"
 #include "engine/engine-error.h"
 
-typedef struct
-{
-  float *x_in, *h1, *mean1, *rstd1, *qkv, *probs, *attn, *x_mid, *h2, *mean2, *rstd2, *pre;
-  float *act; /* gelu(pre), kept in bf16 precision (the fp32 step computes it again) */
-} SavedBlock;
+typedef CpuVitSaved SavedBlock;
 
 /* bf16 packs of a trained block's weights (bf16 precision only): as the
  * forward reads them, and transposed for the input gradients. Refreshed from
@@ -317,8 +313,8 @@ refresh_bf16 (CpuBackend             *self,
  * through w's transposed pack @wt, dw += dy^T x, db += colsum(dy) in fp32.
  * With @gelu_pre (x = gelu(gelu_pre)), dx is carried back through the GELU
  * in the product's epilogue: the gradient of gelu_pre. */
-static void
-linear_backward_bf16 (const float           *x,
+void
+facet_cpu_linear_backward_bf16 (const float           *x,
                       const FacetBf16Weight *wt,
                       const float           *dy,
                       int                    m,
@@ -336,16 +332,6 @@ linear_backward_bf16 (const float           *x,
   if (dw != NULL)
     facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
   bias_grad (dy, (gsize) m, (gsize) n, db);
-}
-
-static gboolean
-all_ones (const float *scale,
-          guint        n)
-{
-  for (guint i = 0; i < n; i++)
-    if (scale[i] != 1.0f)
-      return FALSE;
-  return TRUE;
 }
 
 /* Attention backward ---------------------------------------------------------- */
@@ -428,8 +414,8 @@ facet_cpu_attention_backward (const float *qkv,
 }
 
 /* The same with the four products of each head in bf16 (fp32 sums). */
-static void
-attention_backward_bf16 (const float *qkv,
+void
+facet_cpu_attention_backward_bf16 (const float *qkv,
                          const float *probs,
                          const float *dout,
                          float       *dqkv,
@@ -446,44 +432,6 @@ attention_backward_bf16 (const float *qkv,
 
 /* Helpers ---------------------------------------------------------------------- */
 
-/* y += scale[image] * src, rows of @tokens per image. */
-static void
-add_scaled_rows (float       *y,
-                 const float *src,
-                 const float *scale,
-                 guint        batch,
-                 int          tokens,
-                 int          dim)
-{
-  gsize per = (gsize) tokens * dim;
-
-  for (guint b = 0; b < batch; b++)
-    {
-      float s = scale[b];
-      float *yb = y + b * per;
-      const float *xb = src + b * per;
-      if (s == 0.0f)
-        continue;
-      for (gsize i = 0; i < per; i++)
-        yb[i] += s * xb[i];
-    }
-}
-
-static void
-scale_rows (float       *y,
-            const float *src,
-            const float *scale,
-            guint        batch,
-            int          tokens,
-            int          dim)
-{
-  gsize per = (gsize) tokens * dim;
-
-  for (guint b = 0; b < batch; b++)
-    for (gsize i = 0; i < per; i++)
-      y[b * per + i] = scale[b] * src[b * per + i];
-}
-
 static inline double
 softplus (double z)
 {
@@ -498,16 +446,6 @@ sigmoidf (float z)
 }
 
 #define GRAD(name) facet_grads_get (grads, name)
-
-static float *
-block_grad (FacetGrads *grads,
-            int         l,
-            const char *suffix)
-{
-  char name[64];
-  g_snprintf (name, sizeof name, "blocks.%d.%s", l, suffix);
-  return facet_grads_get (grads, name);
-}
 
 /**
  * facet_cpu_heads_step:
@@ -661,26 +599,135 @@ facet_cpu_heads_train_step (FacetBackend         *backend,
                                step->pos_weight, grads, NULL, result, error);
 }
 
-/**
- * facet_cpu_train_step:
- *
- * Forward with saved activations, losses, backward into @grads (added to
- * what they hold). Weights are read from the model as they are now.
- */
-gboolean
-facet_cpu_train_step (FacetBackend         *backend,
-                      const FacetTrainStep *step,
-                      FacetGrads           *grads,
-                      FacetTrainStepResult *result,
-                      GError              **error)
+/* Drop-path draws: one per image, block and branch, rate rising linearly
+ * with depth as in timm (dpr = linspace(0, drop_path, depth)). */
+static void
+draw_drop_path (float                  *keep,
+                const FacetModelConfig *c,
+                const FacetTrainStep   *step)
 {
-  CpuBackend *self = (CpuBackend *) backend;
-  const FacetModelConfig *c;
+  FacetRng rng;
+
+  facet_rng_init (&rng, step->seed);
+  for (int l = 0; l < c->depth; l++)
+    {
+      double rate = c->depth > 1 ? step->drop_path * l / (c->depth - 1) : step->drop_path;
+      for (guint i = 0; i < 2 * step->batch; i++)
+        {
+          float k = 1.0f;
+          if (rate > 0.0)
+            k = facet_rng_uniform (&rng) < rate ? 0.0f : (float) (1.0 / (1.0 - rate));
+          keep[((gsize) l * 2) * step->batch + i] = k;
+        }
+    }
+}
+
+/* Patch embedding, class token and positions into self->x. */
+static void
+embed_forward (CpuBackend             *self,
+               struct _CpuTrainState  *st,
+               const FacetModelConfig *c,
+               const float            *images,
+               guint                   batch)
+{
+  int t = facet_model_config_tokens (c), np = t - 1, d = c->dim;
+  int k = 3 * c->patch_size * c->patch_size;
+
+  facet_cpu_patchify (images, st->patches, (int) batch, c->image_size, c->patch_size);
+  if (self->precision == FACET_PRECISION_BF16)
+    facet_cpu_linear_bf16 (st->patches, st->pe16, self->pe_b, self->h, (int) batch * np,
+                           FACET_BF16_BIAS);
+  else
+    facet_cpu_linear (st->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
+  facet_cpu_add_cls_pos (self->x, self->h, self->cls, self->pos, batch, t, d);
+}
+
+/* The gradients of the class token, positions and patch embedding from st->dx. */
+static void
+embed_backward (CpuBackend             *self,
+                struct _CpuTrainState  *st,
+                const FacetModelConfig *c,
+                guint                   batch,
+                FacetGrads             *grads)
+{
+  int t = facet_model_config_tokens (c), np = t - 1, d = c->dim;
+  int k = 3 * c->patch_size * c->patch_size;
+  float *dcls = GRAD ("cls_token"), *dpos = GRAD ("pos_embed");
+
+  for (guint b = 0; b < batch; b++)
+    {
+      const float *dxb = st->dx + (gsize) b * t * d;
+      if (dcls)
+        facet_cpu_add (dcls, dxb, dcls, (gsize) d);
+      if (dpos)
+        facet_cpu_add (dpos, dxb, dpos, (gsize) t * d);
+      memcpy (st->dpatch + (gsize) b * np * d, dxb + d, sizeof (float) * (gsize) np * d);
+    }
+  if (self->precision == FACET_PRECISION_BF16)
+    facet_cpu_linear_backward_bf16 (st->patches, NULL, st->dpatch, (int) batch * np, d, k, NULL,
+                                    NULL, GRAD ("patch_embed.proj.weight"),
+                                    GRAD ("patch_embed.proj.bias"));
+  else
+    facet_cpu_linear_backward (st->patches, self->pe_w, st->dpatch, (int) batch * np, d, k, NULL,
+                               FALSE, GRAD ("patch_embed.proj.weight"),
+                               GRAD ("patch_embed.proj.bias"));
+}
+
+/* Training: the trained blocks' roles on their kept activations. */
+typedef struct
+{
+  CpuBackend            *self;
   struct _CpuTrainState *st;
-  guint batch = step->batch;
-  int t, d, hid, np, k, first, n_train;
-  gsize m;
-  gboolean global, bf16 = self->precision == FACET_PRECISION_BF16;
+  int                    first;
+} TrainBind;
+
+static void
+train_bind (CpuVit *vit,
+            int     l)
+{
+  TrainBind *tb = vit->data;
+  int i = l - tb->first;
+
+  vit->w = &tb->self->blocks[l];
+  facet_cpu_vit_bind_saved (vit, &tb->st->saved[i]);
+  vit->keep[0] = tb->st->keep + (gsize) l * 2 * vit->batch;
+  vit->keep[1] = vit->keep[0] + vit->batch;
+  if (vit->bf16)
+    {
+      const Bf16Block *p = &tb->st->w16[i];
+      const FacetBf16Weight *packs[4] = { p->qkv, p->proj, p->fc1, p->fc2 };
+      const FacetBf16Weight *tpacks[4] = { p->qkv_t, p->proj_t, p->fc1_t, p->fc2_t };
+      memcpy (vit->w16, packs, sizeof packs);
+      memcpy (vit->wt16, tpacks, sizeof tpacks);
+    }
+}
+
+/* The training state for this step's batch and trained blocks. */
+static struct _CpuTrainState *
+ensure_train_state (CpuBackend             *self,
+                    const FacetModelConfig *c,
+                    guint                   batch,
+                    int                     n_train)
+{
+  gboolean bf16 = self->precision == FACET_PRECISION_BF16;
+
+  facet_cpu_ensure_scratch (self, batch, FALSE);
+  if (self->train == NULL || self->train->cap_batch < batch || self->train->n_saved != n_train)
+    {
+      facet_cpu_train_state_free (self->train);
+      self->train = train_state_new (c, batch, n_train, bf16);
+    }
+  if (bf16)
+    refresh_bf16 (self, self->train, c->depth - n_train);
+  return self->train;
+}
+
+static gboolean
+check_step (CpuBackend           *self,
+            const FacetTrainStep *step,
+            GError              **error)
+{
+  const FacetModelConfig *c;
 
   if (self->parent.model == NULL)
     {
@@ -688,7 +735,7 @@ facet_cpu_train_step (FacetBackend         *backend,
       return FALSE;
     }
   c = facet_model_get_config (self->parent.model);
-  if (batch == 0 || step->images == NULL || step->au_targets == NULL)
+  if (step->batch == 0 || step->images == NULL || step->au_targets == NULL)
     {
       g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
                    "a training step needs images and AU targets");
@@ -706,249 +753,72 @@ facet_cpu_train_step (FacetBackend         *backend,
                    "IAT lambda must be >= 0 and drop path in [0, 1)");
       return FALSE;
     }
+  return TRUE;
+}
 
-  t = facet_model_config_tokens (c);
-  np = t - 1;
-  d = c->dim;
-  hid = c->mlp_hidden;
-  k = 3 * c->patch_size * c->patch_size;
-  m = (gsize) batch * t;
-  global = c->readout == FACET_READOUT_GLOBAL_POOL;
+/**
+ * facet_cpu_train_step:
+ *
+ * Forward with saved activations, losses, backward into @grads (added to
+ * what they hold). Weights are read from the model as they are now. The
+ * blocks run engine-vit.h's description: the frozen ones as in inference,
+ * the trained ones keeping their activations, with drop path.
+ */
+gboolean
+facet_cpu_train_step (FacetBackend         *backend,
+                      const FacetTrainStep *step,
+                      FacetGrads           *grads,
+                      FacetTrainStepResult *result,
+                      GError              **error)
+{
+  CpuBackend *self = (CpuBackend *) backend;
+  const FacetModelConfig *c;
+  struct _CpuTrainState *st;
+  guint batch = step->batch;
+  int first;
+  TrainBind tb;
+  CpuVit vit;
+
+  if (!check_step (self, step, error))
+    return FALSE;
+  c = facet_model_get_config (self->parent.model);
   first = CLAMP (step->first_trainable_block, 0, c->depth);
-  n_train = c->depth - first;
+  st = ensure_train_state (self, c, batch, c->depth - first);
+  draw_drop_path (st->keep, c, step);
 
-  facet_cpu_ensure_scratch (self, batch, FALSE);
-  if (self->train == NULL || self->train->cap_batch < batch || self->train->n_saved != n_train)
-    {
-      facet_cpu_train_state_free (self->train);
-      self->train = train_state_new (c, batch, n_train, bf16);
-    }
-  st = self->train;
-  if (bf16)
-    refresh_bf16 (self, st, first);
+  tb = (TrainBind) { self, st, first };
+  vit = (CpuVit) {
+    .batch = batch, .tokens = facet_model_config_tokens (c), .dim = c->dim, .heads = c->heads,
+    .hidden = c->mlp_hidden, .eps = c->ln_eps, .bf16 = self->precision == FACET_PRECISION_BF16,
+    .act_kept = self->precision == FACET_PRECISION_BF16, .dprobs = st->dprobs,
+    .grads = grads, .prefix = "blocks", .bind = train_bind, .data = &tb,
+  };
+  vit.buf[FACET_VIT_X] = self->x;
+  vit.buf[FACET_VIT_ACT] = st->act;
+  vit.buf[FACET_VIT_DX] = st->dx;
+  vit.buf[FACET_VIT_DMID] = st->dmid;
+  vit.buf[FACET_VIT_DH] = st->dh;
+  vit.buf[FACET_VIT_DHID] = st->dhid;
+  vit.buf[FACET_VIT_DQKV] = st->dqkv;
+  vit.buf[FACET_VIT_DATTN] = st->dattn;
+  vit.buf[FACET_VIT_DTMP] = st->dtmp;
 
-  /* Drop-path draws: one per image, block and branch, rate rising linearly
-   * with depth as in timm (dpr = linspace(0, drop_path, depth)). */
-  {
-    FacetRng rng;
-    facet_rng_init (&rng, step->seed);
-    for (int l = 0; l < c->depth; l++)
-      {
-        double rate = c->depth > 1 ? step->drop_path * l / (c->depth - 1) : step->drop_path;
-        for (guint i = 0; i < 2 * batch; i++)
-          {
-            float keep = 1.0f;
-            if (rate > 0.0)
-              keep = facet_rng_uniform (&rng) < rate ? 0.0f : (float) (1.0 / (1.0 - rate));
-            st->keep[((gsize) l * 2) * batch + i] = keep;
-          }
-      }
-  }
-
-  /* Forward ----------------------------------------------------------------- */
-  facet_cpu_patchify (step->images, st->patches, (int) batch, c->image_size, c->patch_size);
-  if (bf16)
-    facet_cpu_linear_bf16 (st->patches, st->pe16, self->pe_b, self->h, (int) batch * np,
-                           FACET_BF16_BIAS);
-  else
-    facet_cpu_linear (st->patches, self->pe_w, self->pe_b, self->h, (int) batch * np, d, k, FALSE);
-  for (guint b = 0; b < batch; b++)
-    {
-      float *xb = self->x + (gsize) b * t * d;
-      facet_cpu_add (self->cls, self->pos, xb, (gsize) d);
-      facet_cpu_add (self->h + (gsize) b * np * d, self->pos + d, xb + d, (gsize) np * d);
-    }
-
-  for (int l = 0; l < first; l++)
-    facet_cpu_block_forward (self, l, self->x, batch, NULL);
-
-  for (int i = 0; i < n_train; i++)
-    {
-      int l = first + i;
-      const BlockWeights *bw = &self->blocks[l];
-      SavedBlock *sb = &st->saved[i];
-      const float *keep1 = st->keep + (gsize) l * 2 * batch, *keep2 = keep1 + batch;
-
-      if (bf16)
-        {
-          /* the four products and attention's two in bf16 (fp32 sums);
-           * LayerNorm, softmax, GELU and the residual stream in fp32 */
-          const Bf16Block *p = &st->w16[i];
-          memcpy (sb->x_in, self->x, sizeof (float) * m * d);
-          facet_cpu_par_layer_norm (self->x, sb->h1, m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
-                                    sb->mean1, sb->rstd1);
-          facet_cpu_linear_bf16 (sb->h1, p->qkv, bw->qkvb, sb->qkv, (int) m, FACET_BF16_BIAS);
-          facet_cpu_attention_bf16 (sb->qkv, sb->attn, sb->probs, NULL, (int) batch, t, c->heads, d);
-          if (all_ones (keep1, batch))
-            facet_cpu_linear_bf16 (sb->attn, p->proj, bw->projb, self->x, (int) m,
-                                   FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
-          else
-            {
-              facet_cpu_linear_bf16 (sb->attn, p->proj, bw->projb, st->dtmp, (int) m, FACET_BF16_BIAS);
-              add_scaled_rows (self->x, st->dtmp, keep1, batch, t, d);
-            }
-          memcpy (sb->x_mid, self->x, sizeof (float) * m * d);
-          facet_cpu_par_layer_norm (self->x, sb->h2, m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
-                                    sb->mean2, sb->rstd2);
-          /* GELU in fc1's epilogue, its input kept for the backward */
-          facet_cpu_linear_bf16_aux (sb->h2, p->fc1, bw->fc1b, sb->act, sb->pre, (int) m,
-                                     FACET_BF16_BIAS | FACET_BF16_GELU | FACET_BF16_KEEP_PRE);
-          if (all_ones (keep2, batch))
-            facet_cpu_linear_bf16 (sb->act, p->fc2, bw->fc2b, self->x, (int) m,
-                                   FACET_BF16_BIAS | FACET_BF16_ACCUMULATE);
-          else
-            {
-              facet_cpu_linear_bf16 (sb->act, p->fc2, bw->fc2b, st->dtmp, (int) m, FACET_BF16_BIAS);
-              add_scaled_rows (self->x, st->dtmp, keep2, batch, t, d);
-            }
-          continue;
-        }
-
-      memcpy (sb->x_in, self->x, sizeof (float) * m * d);
-      facet_cpu_par_layer_norm (self->x, sb->h1, m, (gsize) d, bw->n1w, bw->n1b, c->ln_eps,
-                                sb->mean1, sb->rstd1);
-      facet_cpu_linear (sb->h1, bw->qkvw, bw->qkvb, sb->qkv, (int) m, 3 * d, d, FALSE);
-      facet_cpu_attention (sb->qkv, sb->attn, sb->probs, NULL, (int) batch, t, c->heads, d);
-      facet_cpu_linear (sb->attn, bw->projw, bw->projb, st->dtmp, (int) m, d, d, FALSE);
-      add_scaled_rows (self->x, st->dtmp, keep1, batch, t, d);
-
-      memcpy (sb->x_mid, self->x, sizeof (float) * m * d);
-      facet_cpu_par_layer_norm (self->x, sb->h2, m, (gsize) d, bw->n2w, bw->n2b, c->ln_eps,
-                                sb->mean2, sb->rstd2);
-      facet_cpu_linear (sb->h2, bw->fc1w, bw->fc1b, sb->pre, (int) m, hid, d, FALSE);
-      facet_cpu_gelu (sb->pre, st->act, m * hid);
-      facet_cpu_linear (st->act, bw->fc2w, bw->fc2b, st->dtmp, (int) m, d, hid, FALSE);
-      add_scaled_rows (self->x, st->dtmp, keep2, batch, t, d);
-    }
-
-  for (guint b = 0; b < batch; b++)
-    {
-      float *dst = st->pooled_raw + (gsize) b * d;
-      const float *xb = self->x + (gsize) b * t * d;
-      if (global)
-        {
-          memset (dst, 0, sizeof (float) * (gsize) d);
-          for (int p = 1; p < t; p++)
-            facet_cpu_add (dst, xb + (gsize) p * d, dst, (gsize) d);
-          for (int j = 0; j < d; j++)
-            dst[j] /= (float) np;
-        }
-      else
-        memcpy (dst, xb, sizeof (float) * (gsize) d);
-    }
+  embed_forward (self, st, c, step->images, batch);
+  facet_cpu_infer_blocks (self, self->x, batch, first, NULL);
+  facet_vit_blocks_forward (&facet_cpu_vit_ops, &vit, first, c->depth);
+  facet_cpu_pool (self->x, st->pooled_raw, batch, vit.tokens, c->dim,
+                  c->readout == FACET_READOUT_GLOBAL_POOL);
   if (!facet_cpu_heads_step (c, self->norm_w, self->norm_b, self->head_w, self->head_b, self->id_w,
                              self->id_b, st->pooled_raw, batch, step->au_targets, step->subjects,
                              step->iat_lambda, NULL, grads, st->dpooled, result, error))
     return FALSE;
-
-  if (n_train == 0 && !step->train_embedding)
+  if (first == c->depth && !step->train_embedding)
     return TRUE;
 
-  memset (st->dx, 0, sizeof (float) * m * d);
-  for (guint b = 0; b < batch; b++)
-    {
-      const float *dp = st->dpooled + (gsize) b * d;
-      float *dxb = st->dx + (gsize) b * t * d;
-      if (global)
-        for (int p = 1; p < t; p++)
-          for (int j = 0; j < d; j++)
-            dxb[(gsize) p * d + j] = dp[j] / (float) np;
-      else
-        memcpy (dxb, dp, sizeof (float) * (gsize) d);
-    }
-
-  for (int i = n_train - 1; i >= 0; i--)
-    {
-      int l = first + i;
-      const BlockWeights *bw = &self->blocks[l];
-      SavedBlock *sb = &st->saved[i];
-      const float *keep1 = st->keep + (gsize) l * 2 * batch, *keep2 = keep1 + batch;
-
-      if (bf16)
-        {
-          const Bf16Block *p = &st->w16[i];
-          const float *dy2 = st->dx, *dy1 = st->dmid;
-
-          /* the same as below with the products' bf16 packs */
-          if (!all_ones (keep2, batch))
-            {
-              scale_rows (st->dtmp, st->dx, keep2, batch, t, d);
-              dy2 = st->dtmp;
-            }
-          linear_backward_bf16 (sb->act, p->fc2_t, dy2, (int) m, d, hid, st->dhid, sb->pre,
-                                block_grad (grads, l, "mlp.fc2.weight"),
-                                block_grad (grads, l, "mlp.fc2.bias"));
-          linear_backward_bf16 (sb->h2, p->fc1_t, st->dhid, (int) m, hid, d, st->dh, NULL,
-                                block_grad (grads, l, "mlp.fc1.weight"),
-                                block_grad (grads, l, "mlp.fc1.bias"));
-          memcpy (st->dmid, st->dx, sizeof (float) * m * d);
-          facet_cpu_layer_norm_backward (sb->x_mid, st->dh, bw->n2w, sb->mean2, sb->rstd2, m,
-                                         (gsize) d, st->dmid, block_grad (grads, l, "norm2.weight"),
-                                         block_grad (grads, l, "norm2.bias"));
-          if (!all_ones (keep1, batch))
-            {
-              scale_rows (st->dtmp, st->dmid, keep1, batch, t, d);
-              dy1 = st->dtmp;
-            }
-          linear_backward_bf16 (sb->attn, p->proj_t, dy1, (int) m, d, d, st->dattn, NULL,
-                                block_grad (grads, l, "attn.proj.weight"),
-                                block_grad (grads, l, "attn.proj.bias"));
-          attention_backward_bf16 (sb->qkv, sb->probs, st->dattn, st->dqkv, st->dprobs,
-                                        (int) batch, t, c->heads, d);
-          linear_backward_bf16 (sb->h1, p->qkv_t, st->dqkv, (int) m, 3 * d, d, st->dh, NULL,
-                                block_grad (grads, l, "attn.qkv.weight"),
-                                block_grad (grads, l, "attn.qkv.bias"));
-          memcpy (st->dx, st->dmid, sizeof (float) * m * d);
-          facet_cpu_layer_norm_backward (sb->x_in, st->dh, bw->n1w, sb->mean1, sb->rstd1, m,
-                                         (gsize) d, st->dx, block_grad (grads, l, "norm1.weight"),
-                                         block_grad (grads, l, "norm1.bias"));
-          continue;
-        }
-
-      /* MLP branch: x = x_mid + keep2 * fc2(gelu(fc1(LN2(x_mid)))) */
-      scale_rows (st->dtmp, st->dx, keep2, batch, t, d);
-      facet_cpu_gelu (sb->pre, st->act, m * hid);
-      facet_cpu_linear_backward (st->act, bw->fc2w, st->dtmp, (int) m, d, hid, st->dhid, FALSE,
-                       block_grad (grads, l, "mlp.fc2.weight"), block_grad (grads, l, "mlp.fc2.bias"));
-      facet_cpu_gelu_backward (sb->pre, st->dhid, st->dhid, m * hid);
-      facet_cpu_linear_backward (sb->h2, bw->fc1w, st->dhid, (int) m, hid, d, st->dh, FALSE,
-                       block_grad (grads, l, "mlp.fc1.weight"), block_grad (grads, l, "mlp.fc1.bias"));
-      memcpy (st->dmid, st->dx, sizeof (float) * m * d);
-      facet_cpu_layer_norm_backward (sb->x_mid, st->dh, bw->n2w, sb->mean2, sb->rstd2, m, (gsize) d, st->dmid,
-                           block_grad (grads, l, "norm2.weight"), block_grad (grads, l, "norm2.bias"));
-
-      /* Attention branch: x_mid = x_in + keep1 * proj(attn(LN1(x_in))) */
-      scale_rows (st->dtmp, st->dmid, keep1, batch, t, d);
-      facet_cpu_linear_backward (sb->attn, bw->projw, st->dtmp, (int) m, d, d, st->dattn, FALSE,
-                       block_grad (grads, l, "attn.proj.weight"), block_grad (grads, l, "attn.proj.bias"));
-      facet_cpu_attention_backward (sb->qkv, sb->probs, st->dattn, st->dqkv, st->dprobs,
-                                    (int) batch, t, c->heads, d);
-      facet_cpu_linear_backward (sb->h1, bw->qkvw, st->dqkv, (int) m, 3 * d, d, st->dh, FALSE,
-                       block_grad (grads, l, "attn.qkv.weight"), block_grad (grads, l, "attn.qkv.bias"));
-      memcpy (st->dx, st->dmid, sizeof (float) * m * d);
-      facet_cpu_layer_norm_backward (sb->x_in, st->dh, bw->n1w, sb->mean1, sb->rstd1, m, (gsize) d, st->dx,
-                           block_grad (grads, l, "norm1.weight"), block_grad (grads, l, "norm1.bias"));
-    }
-
+  facet_cpu_pool_backward (st->dpooled, st->dx, batch, vit.tokens, c->dim,
+                           c->readout == FACET_READOUT_GLOBAL_POOL);
+  facet_vit_blocks_backward (&facet_cpu_vit_ops, &vit, first, c->depth);
   if (step->train_embedding && first == 0)
-    {
-      float *dcls = GRAD ("cls_token"), *dpos = GRAD ("pos_embed");
-      for (guint b = 0; b < batch; b++)
-        {
-          const float *dxb = st->dx + (gsize) b * t * d;
-          if (dcls)
-            facet_cpu_add (dcls, dxb, dcls, (gsize) d);
-          if (dpos)
-            facet_cpu_add (dpos, dxb, dpos, (gsize) t * d);
-          memcpy (st->dpatch + (gsize) b * np * d, dxb + d, sizeof (float) * (gsize) np * d);
-        }
-      if (bf16)
-        linear_backward_bf16 (st->patches, NULL, st->dpatch, (int) batch * np, d, k, NULL, NULL,
-                              GRAD ("patch_embed.proj.weight"), GRAD ("patch_embed.proj.bias"));
-      else
-        facet_cpu_linear_backward (st->patches, self->pe_w, st->dpatch, (int) batch * np, d, k, NULL,
-                                   FALSE, GRAD ("patch_embed.proj.weight"),
-                                   GRAD ("patch_embed.proj.bias"));
-    }
+    embed_backward (self, st, c, batch, grads);
   return TRUE;
 }

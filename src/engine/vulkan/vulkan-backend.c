@@ -1,9 +1,10 @@
 /* vulkan-backend.c — FMAE-IAT on Vulkan compute
  *
  * The forward of a chunk of images is one command buffer: patch embedding
- * (im2col in the product's loads), per block layer norm -> qkv product ->
- * fused attention -> projection with the residual add fused -> layer norm
- * -> fc1 with GELU fused -> fc2 with the residual add fused, then the fp32
+ * (im2col in the product's loads), the blocks as engine-vit.h describes
+ * them (layer norm -> qkv product -> fused attention -> projection with the
+ * residual add fused -> layer norm -> fc1 with GELU fused -> fc2 with the
+ * residual add fused), recorded by this file's ops, then the fp32
  * readout tail, and on request the attention rollout and the per-AU maps.
  * Weights are uploaded once; scratch buffers are sized once per chunk size.
  *
@@ -25,6 +26,7 @@
 #include <string.h>
 
 #include "engine/engine-error.h"
+#include "engine/engine-vit.h"
 #include "vulkan-private.h"
 #include "shaders/push-constants.h"
 
@@ -953,70 +955,183 @@ record_embed (VulkanBackend       *self,
   return TRUE;
 }
 
-/* One encoder block: x += attn (norm1 (x)); x += mlp (norm2 (x)). With
- * @io->rollout, layer @l's head-averaged attention goes to probs[l]. */
+/* The blocks: engine-vit.h's description, its ops recording dispatches.
+ * Nothing is kept for a backward: the roles resolve to the chunk's scratch
+ * (H1 and H2 share one buffer, GELU is fused into fc1, the residual adds
+ * into the projections). Each op ends with a barrier, but the attention
+ * op with @io->rollout, whose head-averaged probabilities (layer l's into
+ * probs[l]) need no barrier before the projection that follows. */
+typedef struct
+{
+  VulkanBackend *self;
+  FacetVkFrame  *frame;
+  FrameIO       *io;
+  int            l;
+  GError        *error; /* the first failure; the ops do nothing after it */
+} VkVit;
+
+static View
+vit_view (VkVit      *vit,
+          FacetVitBuf b)
+{
+  VulkanBackend *self = vit->self;
+
+  switch (b)
+    {
+    case FACET_VIT_X:
+      return VIEW (&self->x);
+    case FACET_VIT_H1:
+    case FACET_VIT_H2:
+      return VIEW (&self->h);
+    case FACET_VIT_QKV:
+      return VIEW (&self->qkv);
+    case FACET_VIT_ATTN:
+      return VIEW (&self->attn);
+    case FACET_VIT_ACT:
+      return VIEW (&self->mlp);
+    default:
+      return (View) { NULL, 0 };
+    }
+}
+
+static guint32
+vit_rows (VkVit *vit)
+{
+  const FacetModelConfig *c = facet_model_get_config (vit->self->parent.model);
+  return vit->io->count * (guint32) facet_model_config_tokens (c);
+}
+
+static void
+vk_vit_block (gpointer ctx,
+              int      l)
+{
+  ((VkVit *) ctx)->l = l;
+}
+
+static void
+vk_vit_copy (gpointer    ctx,
+             FacetVitBuf src,
+             FacetVitBuf dst)
+{
+  /* nothing is kept */
+}
+
+static void
+vk_vit_layer_norm (gpointer     ctx,
+                   FacetVitNorm norm,
+                   FacetVitBuf  x,
+                   FacetVitBuf  y)
+{
+  VkVit *vit = ctx;
+  VulkanBackend *self = vit->self;
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  const BlockWeights *bw = &self->blocks[vit->l];
+  gboolean first = norm == FACET_VIT_NORM1;
+  View none = { NULL, 0 };
+
+  if (vit->error != NULL)
+    return;
+  if (record_layer_norm (self, vit->frame, act_suffix (self), vit_view (vit, x),
+                         VIEW (first ? &bw->n1w : &bw->n2w), VIEW (first ? &bw->n1b : &bw->n2b),
+                         vit_view (vit, y), none, vit_rows (vit), (guint32) c->dim, c->ln_eps,
+                         &vit->error))
+    facet_vk_barrier (vit->frame);
+}
+
+static void
+vk_vit_linear (gpointer       ctx,
+               FacetVitLinear which,
+               FacetVitBuf    x,
+               FacetVitBuf    y,
+               FacetVitBuf    aux,
+               guint          flags)
+{
+  VkVit *vit = ctx;
+  VulkanBackend *self = vit->self;
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  const BlockWeights *bw = &self->blocks[vit->l];
+  guint32 d = (guint32) c->dim, hid = (guint32) c->mlp_hidden;
+  MatmulArgs args = { .a = vit_view (vit, x), .d = vit_view (vit, y), .m = vit_rows (vit),
+                      .flags = FACET_MATMUL_BIAS };
+
+  if (vit->error != NULL)
+    return;
+  switch (which)
+    {
+    case FACET_VIT_QKV_LINEAR:
+      args.w = VIEW (&bw->qkvw), args.bias = VIEW (&bw->qkvb), args.n = 3 * d, args.k = d;
+      break;
+    case FACET_VIT_PROJ:
+      args.w = VIEW (&bw->projw), args.bias = VIEW (&bw->projb), args.n = d, args.k = d;
+      break;
+    case FACET_VIT_FC1:
+      args.w = VIEW (&bw->fc1w), args.bias = VIEW (&bw->fc1b), args.n = hid, args.k = d;
+      break;
+    case FACET_VIT_FC2:
+    default:
+      args.w = VIEW (&bw->fc2w), args.bias = VIEW (&bw->fc2b), args.n = d, args.k = hid;
+      break;
+    }
+  args.lda = args.k;
+  args.ldd = args.n;
+  if (flags & FACET_VIT_OP_GELU)
+    args.flags |= FACET_MATMUL_GELU;
+  if (flags & FACET_VIT_OP_RESIDUAL)
+    args.flags |= FACET_MATMUL_ACCUMULATE;
+  matmul_main (self, &args);
+  if (record_matmul (self, vit->frame, &args, &vit->error))
+    facet_vk_barrier (vit->frame);
+}
+
+static void
+vk_vit_attention (gpointer    ctx,
+                  FacetVitBuf qkv,
+                  FacetVitBuf out)
+{
+  VkVit *vit = ctx;
+  VulkanBackend *self = vit->self;
+  const FacetModelConfig *c = facet_model_get_config (self->parent.model);
+  guint32 n = vit->io->count, t = (guint32) facet_model_config_tokens (c);
+  guint32 d = (guint32) c->dim, heads = (guint32) c->heads;
+  View none = { NULL, 0 };
+
+  if (vit->error != NULL
+      || !record_attention (self, vit->frame, vit_view (vit, qkv), vit_view (vit, out),
+                            vit->io->rollout ? VIEW (&self->lse) : none, n, t, heads, d,
+                            &vit->error))
+    return;
+  facet_vk_barrier (vit->frame);
+  /* The head-averaged probabilities need the lse rows just written; the
+   * projection does not wait for them. */
+  if (vit->io->rollout)
+    record_attn_probs (self, vit->frame, vit_view (vit, qkv), VIEW (&self->lse),
+                       VIEW (&self->probs[vit->l]), n, t, heads, d, &vit->error);
+}
+
+/* Inference only: no backward ops. */
+static const FacetVitOps vk_vit_ops = {
+  .block = vk_vit_block,
+  .copy = vk_vit_copy,
+  .layer_norm = vk_vit_layer_norm,
+  .linear = vk_vit_linear,
+  .attention = vk_vit_attention,
+};
+
 static gboolean
-record_block (VulkanBackend *self,
-              FacetVkFrame  *frame,
-              FrameIO       *io,
-              int            l,
-              GError       **error)
+record_blocks (VulkanBackend *self,
+               FacetVkFrame  *frame,
+               FrameIO       *io,
+               GError       **error)
 {
   const FacetModelConfig *c = facet_model_get_config (self->parent.model);
-  guint32 n = io->count, t = (guint32) facet_model_config_tokens (c), d = (guint32) c->dim;
-  guint32 hid = (guint32) c->mlp_hidden, heads = (guint32) c->heads, m = n * t;
-  const char *s = act_suffix (self);
-  View none = { NULL, 0 };
-  const BlockWeights *bw = &self->blocks[l];
-  MatmulArgs qkv = { .a = VIEW (&self->h), .w = VIEW (&bw->qkvw), .bias = VIEW (&bw->qkvb),
-                     .d = VIEW (&self->qkv), .m = m, .n = 3 * d, .k = d, .lda = d,
-                     .ldd = 3 * d, .flags = FACET_MATMUL_BIAS };
-  MatmulArgs proj = { .a = VIEW (&self->attn), .w = VIEW (&bw->projw),
-                      .bias = VIEW (&bw->projb), .d = VIEW (&self->x),
-                      .m = m, .n = d, .k = d, .lda = d, .ldd = d,
-                      .flags = FACET_MATMUL_BIAS | FACET_MATMUL_ACCUMULATE };
-  MatmulArgs fc1 = { .a = VIEW (&self->h), .w = VIEW (&bw->fc1w), .bias = VIEW (&bw->fc1b),
-                     .d = VIEW (&self->mlp), .m = m, .n = hid, .k = d, .lda = d, .ldd = hid,
-                     .flags = FACET_MATMUL_BIAS | FACET_MATMUL_GELU };
-  MatmulArgs fc2 = { .a = VIEW (&self->mlp), .w = VIEW (&bw->fc2w), .bias = VIEW (&bw->fc2b),
-                     .d = VIEW (&self->x), .m = m, .n = d, .k = hid, .lda = hid, .ldd = d,
-                     .flags = FACET_MATMUL_BIAS | FACET_MATMUL_ACCUMULATE };
+  VkVit vit = { self, frame, io, 0, NULL };
 
-  matmul_main (self, &qkv);
-  matmul_main (self, &proj);
-  matmul_main (self, &fc1);
-  matmul_main (self, &fc2);
-
-  if (!record_layer_norm (self, frame, s, VIEW (&self->x), VIEW (&bw->n1w), VIEW (&bw->n1b),
-                          VIEW (&self->h), none, m, d, c->ln_eps, error))
-    return FALSE;
-  facet_vk_barrier (frame);
-  if (!record_matmul (self, frame, &qkv, error))
-    return FALSE;
-  facet_vk_barrier (frame);
-  if (!record_attention (self, frame, VIEW (&self->qkv), VIEW (&self->attn),
-                         io->rollout ? VIEW (&self->lse) : none, n, t, heads, d, error))
-    return FALSE;
-  facet_vk_barrier (frame);
-  /* The head-averaged probabilities need the lse rows just written;
-   * the projection does not wait for them. */
-  if (io->rollout
-      && !record_attn_probs (self, frame, VIEW (&self->qkv), VIEW (&self->lse),
-                             VIEW (&self->probs[l]), n, t, heads, d, error))
-    return FALSE;
-  if (!record_matmul (self, frame, &proj, error))
-    return FALSE;
-  facet_vk_barrier (frame);
-  if (!record_layer_norm (self, frame, s, VIEW (&self->x), VIEW (&bw->n2w), VIEW (&bw->n2b),
-                          VIEW (&self->h), none, m, d, c->ln_eps, error))
-    return FALSE;
-  facet_vk_barrier (frame);
-  if (!record_matmul (self, frame, &fc1, error))
-    return FALSE;
-  facet_vk_barrier (frame);
-  if (!record_matmul (self, frame, &fc2, error))
-    return FALSE;
-  facet_vk_barrier (frame);
+  facet_vit_blocks_forward (&vk_vit_ops, &vit, 0, c->depth);
+  if (vit.error != NULL)
+    {
+      g_propagate_error (error, vit.error);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -1134,9 +1249,8 @@ record_forward (VulkanBackend *self,
 
   if (!record_embed (self, frame, images, n, error))
     return FALSE;
-  for (int l = 0; l < c->depth; l++)
-    if (!record_block (self, frame, io, l, error))
-      return FALSE;
+  if (!record_blocks (self, frame, io, error))
+    return FALSE;
   if (!record_readout (self, frame, io, error))
     return FALSE;
   if (io->maps && !record_au_maps (self, frame, io, error))
