@@ -22,6 +22,7 @@ PACKAGES="
   locales-all r-base-core
   slurmd slurmctld slurm-client munge
   flatpak-builder
+  curl ca-certificates
 "
 
 

@@ -3,10 +3,11 @@
 
 The demo model (its trained head, not a new one) meets a lab's recordings filmed under a warm light
 from one side, slightly blurred and compressed harder (`synth --light-colour --light-strength --blur
---quality`): its features still rank the frames (AUC 0.775) but its head's operating point no
-longer fits (F1 at 0.5 0.400, against 0.49 on the demo's own condition). Heads mode with its
+--quality`): its features still rank the frames (AUC 0.777) but its head's operating point no
+longer fits (F1 at 0.5 0.368, against 0.49 on the demo's own condition). Heads mode with its
 defaults, on four coded subjects, must raise held-out mean AUC over the base model measured on the
-same two held-out subjects (seeds 1-3: +0.032 to +0.034; docs/training.md has the table).
+same two held-out subjects (seeds 1-3: +0.015 to +0.016 with the CNN face detector, +0.032 to
++0.034 with dlib alone; docs/training.md has the table).
 """
 import json
 import os
@@ -38,11 +39,12 @@ class HeadsShift(unittest.TestCase):
             self.assertLess(m["base_f1_mean"], 0.45, out)
             self.assertGreater(m["base_auc_mean"], 0.6, out)
             # heads mode recovers part of it, on the same held-out frames: AUC rose by
-            # 0.032-0.034 with seeds 1-3 (2026-12-07). F1 at 0.5 on two subjects' frames
-            # does not rise reliably (+0.003 here, -0.126 under a harsher condition:
-            # docs/training.md), so it is printed, not asserted. The project is the same
-            # from run to run since the writer's x264 runs without mbtree.
-            self.assertGreater(m["auc_mean"], m["base_auc_mean"] + 0.02, out)
+            # 0.015-0.016 with seeds 1-3 (2026-12-07; 0.032-0.034 before the CNN detector
+            # found the darker subjects' remaining frames). F1 at 0.5 on two subjects'
+            # frames does not rise reliably (+0.013 here, -0.126 under a harsher
+            # condition: docs/training.md), so it is printed, not asserted. The project
+            # is the same from run to run since the writer's x264 runs without mbtree.
+            self.assertGreater(m["auc_mean"], m["base_auc_mean"] + 0.01, out)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
