@@ -691,6 +691,42 @@ get_labels_in (FacetStore *store,
   return g_steal_pointer (&out);
 }
 
+/* A range reader under the lock (get_labels_in, segments_in). */
+typedef GArray *(*LayerRangeReader) (FacetStore *store,
+                                     gint64      layer,
+                                     gint64      video_id,
+                                     int         au,
+                                     gint64      first,
+                                     gint64      last,
+                                     GError    **error);
+
+/* @read on the layer named @layer_name, or on the store's current layer
+ * where it is NULL, with the lock taken. */
+static GArray *
+read_in_layer (FacetStore       *store,
+               const char       *layer_name,
+               LayerRangeReader  read,
+               gint64            video_id,
+               int               au,
+               gint64            first,
+               gint64            last,
+               GError          **error)
+{
+  GArray *out = NULL;
+  gint64 layer = 0;
+  gboolean found;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  store_lock (store);
+  found = layer_name != NULL ? store_layer_id (store, layer_name, FALSE, &layer, error)
+                             : store_current_layer (store, FALSE, &layer, error);
+  if (found)
+    out = read (store, layer, video_id, au, first, last, error);
+  store_unlock_and_notify (store);
+  return out;
+}
+
 GArray *
 facet_store_get_labels (FacetStore *store,
                         gint64      video_id,
@@ -699,16 +735,7 @@ facet_store_get_labels (FacetStore *store,
                         gint64      last,
                         GError    **error)
 {
-  GArray *out = NULL;
-  gint64 layer = 0;
-
-  g_return_val_if_fail (store != NULL, NULL);
-
-  store_lock (store);
-  if (store_current_layer (store, FALSE, &layer, error))
-    out = get_labels_in (store, layer, video_id, au, first, last, error);
-  store_unlock_and_notify (store);
-  return out;
+  return read_in_layer (store, NULL, get_labels_in, video_id, au, first, last, error);
 }
 
 GArray *
@@ -720,16 +747,7 @@ facet_store_get_layer_labels (FacetStore *store,
                               gint64      last,
                               GError    **error)
 {
-  GArray *out = NULL;
-  gint64 layer = 0;
-
-  g_return_val_if_fail (store != NULL, NULL);
-
-  store_lock (store);
-  if (store_layer_id (store, layer_name, FALSE, &layer, error))
-    out = get_labels_in (store, layer, video_id, au, first, last, error);
-  store_unlock_and_notify (store);
-  return out;
+  return read_in_layer (store, layer_name, get_labels_in, video_id, au, first, last, error);
 }
 
 GArray *
@@ -821,16 +839,7 @@ facet_store_get_label_segments (FacetStore *store,
                                 gint64      last,
                                 GError    **error)
 {
-  GArray *out = NULL;
-  gint64 layer = 0;
-
-  g_return_val_if_fail (store != NULL, NULL);
-
-  store_lock (store);
-  if (store_current_layer (store, FALSE, &layer, error))
-    out = segments_in (store, layer, video_id, au, first, last, error);
-  store_unlock_and_notify (store);
-  return out;
+  return read_in_layer (store, NULL, segments_in, video_id, au, first, last, error);
 }
 
 GArray *
@@ -842,16 +851,7 @@ facet_store_get_layer_segments (FacetStore *store,
                                 gint64      last,
                                 GError    **error)
 {
-  GArray *out = NULL;
-  gint64 layer = 0;
-
-  g_return_val_if_fail (store != NULL, NULL);
-
-  store_lock (store);
-  if (store_layer_id (store, layer_name, FALSE, &layer, error))
-    out = segments_in (store, layer, video_id, au, first, last, error);
-  store_unlock_and_notify (store);
-  return out;
+  return read_in_layer (store, layer_name, segments_in, video_id, au, first, last, error);
 }
 
 static int
