@@ -232,12 +232,16 @@ facet_cli_pretrain (int    argc,
   gboolean resume = FALSE, no_augment = FALSE, quiet = FALSE, json = FALSE, do_show = FALSE;
   double mask_ratio = 0.75, blr = 1.5e-4, lr = 0.0, weight_decay = 0.05, warmup = -1.0;
   int epochs_n = 10, batch = 64, stride = 1, heads = 0;
+  FacetPretrainDecoder decoder = { 0 };
   gint64 seed = 0, base_id = 0, new_id;
   guint skipped = 0, sigint_id, sigterm_id;
   GOptionEntry entries[] = {
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Start from scratch: tiny, small or base (default base)", "SIZE" },
     { "base", 0, 0, G_OPTION_ARG_STRING, &base_arg, "Or continue from a model: a file (FMAE .pth, Facet model) or a model id of the project", "M" },
     { "heads", 0, 0, G_OPTION_ARG_INT, &heads, "Attention heads of --base when the file does not say", "N" },
+    { "decoder-dim", 0, 0, G_OPTION_ARG_INT, &decoder.dim, "Width of a fresh MAE decoder (default 512, the release's)", "W" },
+    { "decoder-depth", 0, 0, G_OPTION_ARG_INT, &decoder.depth, "Blocks of a fresh MAE decoder (default 8)", "N" },
+    { "decoder-heads", 0, 0, G_OPTION_ARG_INT, &decoder.heads, "Attention heads of a fresh MAE decoder (default: 16 at width 512, else width / 32)", "N" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs_n, "Epochs (default 10)", "E" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Batch size (default 64)", "B" },
     { "mask-ratio", 0, 0, G_OPTION_ARG_DOUBLE, &mask_ratio, "Share of patches removed (default 0.75)", "R" },
@@ -280,6 +284,10 @@ facet_cli_pretrain (int    argc,
     return facet_cli_failf ("unknown --size “%s” (tiny, small or base)", size);
   if (epochs_n < 1 || batch < 1 || stride < 1)
     return facet_cli_failf ("--epochs, --batch and --stride must be at least 1");
+  if (decoder.dim < 0 || decoder.dim > 8192 || decoder.depth < 0 || decoder.depth > 128
+      || decoder.heads < 0)
+    return facet_cli_failf ("--decoder-dim must be 1 to 8192, --decoder-depth 1 to 128 and "
+                            "--decoder-heads at least 1");
 
   facet_pretrain_config_init (&cfg);
   cfg.epochs = epochs_n;
@@ -306,7 +314,8 @@ facet_cli_pretrain (int    argc,
       if (base_path == NULL)
         return facet_cli_fail (g_steal_pointer (&error));
     }
-  model = facet_pretrain_model_new (base_path, size ? size : "base", heads, (guint64) seed, &error);
+  model = facet_pretrain_model_new (base_path, size ? size : "base", heads, &decoder,
+                                    (guint64) seed, &error);
   if (model == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
 
