@@ -19,7 +19,9 @@
 #                   continuing the last pre-trained model (or starting from
 #                   the fresh encoder with a light decoder); the model is
 #                   saved as models/pre-<total epochs>.safetensors there;
-#   finetune NAME   fine-tunes unlabelled.facet's model NAME on labelled.facet.
+#   finetune NAME   fine-tunes unlabelled.facet's model NAME on labelled.facet;
+#   probe NAME      a linear probe (heads mode) of NAME's frozen encoder
+#                   ("scratch": the fresh one) on the same frames.
 # Every fine-tuning has the same recipe and budget (FT_EPOCHS epochs over
 # FT_MAX_PER_VIDEO frames of each subject; batch 32, lr 1e-3, full mode: the
 # demo's settings) and the same held-out subjects (a
@@ -33,9 +35,9 @@ step=${3:-all}
 arg=${4:-}
 cli="$(cd "$builddir" && pwd)/src/cli/facet-cli"
 
-LABELLED=${LABELLED:-80}            # labelled subjects (seeds 1..LABELLED, as the demo's)
+LABELLED=${LABELLED:-64}            # labelled subjects (seeds 1..LABELLED, as the demo's)
 SECONDS_PER_SUBJECT=${SECONDS_PER_SUBJECT:-30}
-PRE_SUBJECTS=${PRE_SUBJECTS:-2000}  # unlabelled identities
+PRE_SUBJECTS=${PRE_SUBJECTS:-1200}  # unlabelled identities
 PRE_SECONDS=${PRE_SECONDS:-3}       # frames of each, 1 s apart
 RATE=${RATE:-0.3}
 AUS=1,2,4,6,9,12,15,17,25,26,43
@@ -46,9 +48,9 @@ FT_MAX_PER_VIDEO=${FT_MAX_PER_VIDEO:-10}  # labelled frames of each subject fine
 LR=${LR:-1e-3}
 DECODER_DIM=${DECODER_DIM:-128}
 DECODER_DEPTH=${DECODER_DEPTH:-2}
-PRE_BATCH=${PRE_BATCH:-64}
-PRE_BLR=${PRE_BLR:-1.5e-4}
-SEGMENTS=${SEGMENTS:-"4 4 8"}       # pre-training epochs between fine-tunings
+PRE_BATCH=${PRE_BATCH:-32}
+PRE_BLR=${PRE_BLR:-8e-3}             # peak lr 1e-3 at batch 32
+SEGMENTS=${SEGMENTS:-"3 6 9"}       # pre-training epochs between fine-tunings
 JOBS=${JOBS:-4}                     # parallel video generators
 
 rates="$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE"
@@ -177,6 +179,15 @@ PY
   echo "$name: held-out F1, AUC: $(cat "ft-$name.metrics")"
 }
 
+# A linear probe of the frozen encoder $1 (heads mode, 10 epochs, lr 1e-2)
+# on the same frames and held-out subjects: what its features carry.
+probe_of () {
+  timed "probe-$2.cpu" "$cli" finetune labelled.facet --base "$1" --mode heads --epochs 10 \
+    --batch 32 --lr 1e-2 --no-augment --iat-lambda 0 --val-fraction 0.25 --seed 1 \
+    --max-per-video "$FT_MAX_PER_VIDEO" --name "probe-$2" --quiet > "probe-$2.log"
+  tail -3 "probe-$2.log"
+}
+
 # $1 more epochs of pre-training; prints the new model's name.
 pretrain_more () {
   more=$1
@@ -203,6 +214,9 @@ case "$step" in
   scratch) finetune_from init.safetensors scratch ;;
   pretrain) pretrain_more "$arg" ;;
   finetune) finetune_from "$work/models/$arg.safetensors" "$arg" ;;
+  probe)
+    if [ "$arg" = scratch ]; then probe_of init.safetensors scratch
+    else probe_of "$work/models/$arg.safetensors" "$arg"; fi ;;
   all)
     make_data
     finetune_from init.safetensors scratch
@@ -211,5 +225,6 @@ case "$step" in
       finetune_from "models/$name.safetensors" "$name"
     done
     column -t curve.tsv ;;
-  *) echo "unknown step $step (data, scratch, pretrain E, finetune NAME, all)" >&2; exit 2 ;;
+  *) echo "unknown step $step (data, scratch, pretrain E, finetune NAME, probe NAME, all)" >&2
+     exit 2 ;;
 esac
