@@ -44,7 +44,7 @@ AUS=1,2,4,6,9,12,15,17,25,26,43
 SIZE=${SIZE:-160}
 FRAME=${FRAME:-256}
 FT_EPOCHS=${FT_EPOCHS:-6}
-FT_MAX_PER_VIDEO=${FT_MAX_PER_VIDEO:-10}  # labelled frames of each subject fine-tuning uses (0: all 30)
+FT_MAX_PER_VIDEO=${FT_MAX_PER_VIDEO:-10}  # frames of each subject fine-tuning uses (0: all)
 LR=${LR:-1e-3}
 DECODER_DIM=${DECODER_DIM:-128}
 DECODER_DEPTH=${DECODER_DEPTH:-2}
@@ -172,7 +172,8 @@ PY
     pre_epochs=${name#pre-}
     pre_cpu=$(cat "pre-$pre_epochs.cpu-total")
   fi
-  [ -f curve.tsv ] || printf 'start\tpre_epochs\tpre_cpu_s\theld_out_f1\theld_out_auc\tft_cpu_s\tft_wall_s\n' \
+  [ -f curve.tsv ] \
+  || printf 'start\tpre_epochs\tpre_cpu_s\theld_out_f1\theld_out_auc\tft_cpu_s\tft_wall_s\n' \
     > curve.tsv
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$pre_epochs" "$pre_cpu" \
     "$(tr ' ' '\t' < "ft-$name.metrics")" "$(tr ' ' '\t' < "ft-$name.cpu")" >> curve.tsv

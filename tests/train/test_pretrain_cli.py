@@ -197,8 +197,8 @@ class Pretrain(unittest.TestCase):
         path2, _ = self.model_file(project, json.loads(out[-1])["model"])
         self.assertEqual(safetensors_header(path2)["decoder_blocks.0.attn.qkv.weight"]["shape"],
                          [192, 64])
-        self.assertTrue(weights(path2)["decoder_pred.weight"] != weights(path)["decoder_pred.weight"],
-                        "the decoder did not train on")
+        before, after = weights(path)["decoder_pred.weight"], weights(path2)["decoder_pred.weight"]
+        self.assertTrue(before != after, "the decoder did not train on")
         r = cli("pretrain", project, "--base", first, "--decoder-depth", 2, check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("already has an MAE decoder (width 64, depth 1)", r.stderr)
@@ -211,7 +211,8 @@ class Pretrain(unittest.TestCase):
             (["pretrain", project, "--mask-ratio", "1.5"], "--mask-ratio"),
             (["pretrain", project, "--base", self.mae, "--resume"], "no checkpoint"),
             (["pretrain", project, "--show", "1:3"], "--model"),
-            (["pretrain", project, "--base", self.mae, "--decoder-dim", 16], "already has an MAE decoder"),
+            (["pretrain", project, "--base", self.mae, "--decoder-dim", 16],
+             "already has an MAE decoder"),
             (["pretrain", project, "--size", "tiny", "--decoder-dim", 30, "--decoder-heads", 4],
              "multiple of the head count"),
             (["pretrain", project, "--size", "tiny", "--decoder-depth", -1], "--decoder-depth"),
