@@ -402,6 +402,7 @@ static const char * const model_metric_keys[] = {
   "base_f1_mean", "base_auc_mean", "base_f1", "base_auc",
   "id_probe_acc", "id_probe_chance", "id_probe_train_acc", "id_probe_train_chance",
   "base_id_probe_acc", "base_id_probe_train_acc", "thresholds", "n_train", "n_val",
+  "base_model_id", "start_f1_mean", "start_auc_mean",
 };
 
 int

@@ -167,6 +167,8 @@ facet_train_result_free (FacetTrainResult *r)
   g_free (r->train_subjects);
   g_free (r->val_subjects);
   g_free (r->thresholds);
+  facet_epoch_report_clear (r->reference);
+  g_free (r->reference);
   g_free (r);
 }
 
@@ -360,8 +362,11 @@ fill_targets (Run   *run,
 
   for (int a = 0; a < run->mc->n_aus; a++)
     out[a] = -1.0f;
+  /* A label of an AU the model lacks (facet_train_evaluate only: training
+   * refuses such data) has no place in the model's order. */
   for (int a = 0; a < d->n_aus; a++)
-    out[run->au_map[a]] = d->targets[(gsize) i * d->n_aus + a];
+    if (run->au_map[a] >= 0)
+      out[run->au_map[a]] = d->targets[(gsize) i * d->n_aus + a];
 }
 
 /* Forward (no augmentation) of samples @idx: probabilities, normalised and
@@ -1059,6 +1064,121 @@ evaluate_base (Run              *run,
   return TRUE;
 }
 
+/* Per-AU values of @mc's order into @au_ids' order (NAN where @mc has no such AU). */
+static double *
+remap_per_au (const double           *values,
+              const FacetModelConfig *mc,
+              const int              *au_ids,
+              int                     n_aus)
+{
+  double *out = g_new (double, MAX (n_aus, 1));
+
+  for (int a = 0; a < n_aus; a++)
+    {
+      int k = facet_model_config_find_au (mc, au_ids[a]);
+      out[a] = k >= 0 ? values[k] : NAN;
+    }
+  return out;
+}
+
+/**
+ * facet_train_evaluate:
+ * @model: the model to measure (borrowed; not changed)
+ * @data: the samples, crops in @model's crop convention
+ * @val_subjects: the held-out subjects (subject indices of @data), e.g. a
+ *   FacetTrainResult's
+ * @config: its precision and cancellable are used, nothing else
+ * @au_ids: (array length=n_aus): the order of @report's per-AU values
+ * @report: (out caller-allocates): free its arrays with facet_epoch_report_clear()
+ *
+ * Measures @model on the samples of @val_subjects exactly as
+ * facet_train_run() measures its base model (epoch 0): F1 at 0.5 and at the
+ * best common threshold, ROC AUC, the identity probe on the held-out
+ * subjects and on every other subject of @data (the training subjects).
+ * Labels of AUs @model lacks are left out; @report's f1 and auc follow
+ * @au_ids, NAN where @model has no such AU. For the app, which fine-tunes
+ * from a model adapted to the videos and compares the result with the base
+ * model the coder chose, on the same held-out frames.
+ */
+gboolean
+facet_train_evaluate (FacetModel             *model,
+                      const FacetTrainData   *data,
+                      const int              *val_subjects,
+                      int                     n_val_subjects,
+                      const FacetTrainConfig *config,
+                      const int              *au_ids,
+                      int                     n_aus,
+                      FacetEpochReport       *report,
+                      GError                **error)
+{
+  g_autoptr (FacetTrainResult) split = g_new0 (FacetTrainResult, 1);
+  FacetTrainConfig cfg;
+  FacetEpochReport rep = { 0 };
+  Run run = { 0 };
+  gboolean ok;
+  double t0 = facet_now ();
+
+  g_return_val_if_fail (model != NULL && data != NULL && config != NULL && report != NULL, FALSE);
+  g_return_val_if_fail (val_subjects != NULL && n_val_subjects > 0, FALSE);
+  g_return_val_if_fail (au_ids != NULL || n_aus == 0, FALSE);
+
+  memset (report, 0, sizeof *report);
+  facet_train_config_init (&cfg);
+  cfg.precision = config->precision;
+  cfg.cancellable = config->cancellable;
+  cfg.val_subjects = val_subjects;
+  cfg.n_val_subjects = n_val_subjects;
+  run.data = data;
+  run.cfg = &cfg;
+  run.model = model;
+  run.mc = facet_model_get_config (model);
+  split_subjects (&run, split);
+  if (split->n_val_subjects == 0)
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_DATA,
+                   "none of the %d held-out subjects has labelled frames to measure on",
+                   n_val_subjects);
+      run_clear (&run);
+      return FALSE;
+    }
+  run.au_map = g_new (int, MAX (data->n_aus, 1));
+  for (int a = 0; a < data->n_aus; a++)
+    run.au_map[a] = facet_model_config_find_au (run.mc, data->au_ids[a]);
+  run.cpu = facet_cpu_backend_new_with_precision (cfg.precision);
+  rep.train_loss = rep.train_au_loss = rep.train_id_loss = NAN;
+  ok = facet_backend_load_model (run.cpu, model, error)
+       && evaluate (&run, &rep, split->n_train_subjects > 0, NULL, error);
+  run_clear (&run);
+  if (ok)
+    {
+      report->epoch = 0;
+      report->train_loss = report->train_au_loss = report->train_id_loss = NAN;
+      report->f1_05 = rep.f1_05;
+      report->f1_best = rep.f1_best;
+      report->best_threshold = rep.best_threshold;
+      report->auc_mean = rep.auc_mean;
+      report->id_probe_acc = rep.id_probe_acc;
+      report->id_probe_chance = rep.id_probe_chance;
+      report->id_probe_train_acc = rep.id_probe_train_acc;
+      report->id_probe_train_chance = rep.id_probe_train_chance;
+      report->f1 = remap_per_au (rep.f1, run.mc, au_ids, n_aus);
+      report->auc = remap_per_au (rep.auc, run.mc, au_ids, n_aus);
+      report->seconds = facet_now () - t0;
+    }
+  g_free (rep.f1);
+  g_free (rep.auc);
+  return ok;
+}
+
+void
+facet_epoch_report_clear (FacetEpochReport *report)
+{
+  if (report == NULL)
+    return;
+  g_clear_pointer (&report->f1, g_free);
+  g_clear_pointer (&report->auc, g_free);
+}
+
 /* Resumes from the checkpoint when asked; returns the first epoch to run,
  * 0 on error. */
 static int
@@ -1192,7 +1312,10 @@ append_per_au (GString                *s,
  *  "base_id_probe_acc", "base_id_probe_train_acc", "f1_best_threshold",
  *  "best_threshold", "thresholds": {...}, "n_train", "n_val", "epochs": [...]}.
  * F1 is at 0.5 for both models: the tuned thresholds were chosen on these
- * same frames.
+ * same frames. With @r's reference set, the base_* values are the
+ * reference model's (named by "base_model_id"), and the model training
+ * started from (epoch 0) is in "start_f1_mean", "start_auc_mean" and the
+ * epochs list.
  */
 char *
 facet_train_result_metrics_json (const FacetTrainResult *r,
@@ -1208,7 +1331,7 @@ facet_train_result_metrics_json (const FacetTrainResult *r,
       return g_string_free (s, FALSE);
     }
   last = &g_array_index (r->epochs, FacetEpochReport, r->epochs->len - 1);
-  base = &g_array_index (r->epochs, FacetEpochReport, 0);
+  base = r->reference != NULL ? r->reference : &g_array_index (r->epochs, FacetEpochReport, 0);
   g_string_append_printf (s, "\"f1_mean\":%s", json_number (b, last->f1_05));
   g_string_append_printf (s, ",\"auc_mean\":%s", json_number (b, last->auc_mean));
   append_per_au (s, "f1", mc, last->f1);
@@ -1222,6 +1345,17 @@ facet_train_result_metrics_json (const FacetTrainResult *r,
       g_string_append_printf (s, ",\"base_id_probe_acc\":%s", json_number (b, base->id_probe_acc));
       g_string_append_printf (s, ",\"base_id_probe_train_acc\":%s",
                               json_number (b, base->id_probe_train_acc));
+    }
+  if (r->reference != NULL)
+    {
+      const FacetEpochReport *start = &g_array_index (r->epochs, FacetEpochReport, 0);
+
+      g_string_append_printf (s, ",\"base_model_id\":%" G_GINT64_FORMAT, r->reference_id);
+      if (start->epoch == 0)
+        {
+          g_string_append_printf (s, ",\"start_f1_mean\":%s", json_number (b, start->f1_05));
+          g_string_append_printf (s, ",\"start_auc_mean\":%s", json_number (b, start->auc_mean));
+        }
     }
   g_string_append_printf (s, ",\"id_probe_acc\":%s", json_number (b, last->id_probe_acc));
   g_string_append_printf (s, ",\"id_probe_chance\":%s", json_number (b, last->id_probe_chance));

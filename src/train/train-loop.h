@@ -121,6 +121,13 @@ typedef struct
   double   *thresholds;        /* per AU of the model, tuned on validation */
   int       first_epoch;       /* 1 unless resumed */
   FacetPrecision precision;    /* the products' precision the run had: fp32 or bf16 */
+  /* NULL from facet_train_run(); a caller may set it (g_new, arrays owned,
+   * freed with the result) to the report of another model on the same
+   * held-out frames (facet_train_evaluate()) that the stored base_* metrics
+   * should compare with, @reference_id its row: the app fine-tunes from a
+   * model adapted to the videos, but compares with the coder's base model. */
+  FacetEpochReport *reference;
+  gint64            reference_id;
 } FacetTrainResult;
 
 /* Heads mode's defaults (see facet_train_config_set_mode): the learning
@@ -154,6 +161,16 @@ FacetModel       *facet_train_run         (FacetModel             *base,
                                            FacetTrainResult      **result,
                                            GError                **error);
 void              facet_train_result_free (FacetTrainResult       *result);
+gboolean          facet_train_evaluate    (FacetModel             *model,
+                                           const FacetTrainData   *data,
+                                           const int              *val_subjects,
+                                           int                     n_val_subjects,
+                                           const FacetTrainConfig *config,
+                                           const int              *au_ids,
+                                           int                     n_aus,
+                                           FacetEpochReport       *report,
+                                           GError                **error);
+void              facet_epoch_report_clear (FacetEpochReport      *report);
 /* (transfer full): a new JSON string (g_free()). */
 char             *facet_train_result_metrics_json (const FacetTrainResult *result,
                                                    const FacetModelConfig *model);
