@@ -608,6 +608,52 @@ facet_timeline_data_get_disagreements (FacetTimelineData *data,
   return (const FacetLabelSegment *) (gpointer) out->data;
 }
 
+gint64
+facet_timeline_data_compare (const FacetTimelineData *a,
+                             const FacetTimelineData *b,
+                             int                      lane,
+                             GArray                  *out)
+{
+  const float *va, *vb;
+  float ta, tb;
+  gint64 n = 0;
+
+  g_return_val_if_fail (a != NULL && b != NULL, 0);
+  g_return_val_if_fail (out != NULL, 0);
+  g_return_val_if_fail (a->n_frames == b->n_frames, 0);
+
+  if (lane < 0 || lane >= a->n_lanes || lane >= b->n_lanes)
+    return 0;
+  ta = a->thresholds[lane];
+  tb = b->thresholds[lane];
+  /* A lane without a threshold (coded by hand, an AU one model lacks) has
+   * nothing to compare. */
+  if (isnan (ta) || isnan (tb))
+    return 0;
+  va = a->values + (gsize) lane * (gsize) a->n_frames;
+  vb = b->values + (gsize) lane * (gsize) b->n_frames;
+  for (gint64 f = 0; f < a->n_frames; f++)
+    {
+      FacetLabelState state;
+      FacetLabelSegment *prev;
+
+      /* NAN: not analysed by that model, or no face there. */
+      if (isnan (va[f]) || isnan (vb[f]) || (va[f] >= ta) == (vb[f] >= tb))
+        continue;
+      state = va[f] >= ta ? FACET_LABEL_PRESENT : FACET_LABEL_ABSENT;
+      prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1) : NULL;
+      if (prev != NULL && prev->last == f - 1 && prev->state == state)
+        prev->last = f;
+      else
+        {
+          FacetLabelSegment d = { f, f, state, FACET_LABEL_SOURCE_HUMAN, 0 };
+          g_array_append_val (out, d);
+        }
+      n++;
+    }
+  return n;
+}
+
 guint
 facet_timeline_segments_to_rects (const FacetLabelSegment *segments,
                                   guint                    n,
