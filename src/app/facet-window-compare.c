@@ -227,6 +227,8 @@ update_bar (FacetWindow *self)
   tip = g_strdup_printf (_("Analyse this video with “%s”"), model_name (m));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->compare_analyse), tip);
   gtk_widget_set_visible (GTK_WIDGET (self->compare_analyse), n >= 0 && n < v->n_frames);
+  /* Nothing to step to before the second model has a curve. */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.compare-next", n != 0);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.compare-analyse",
                                  n >= 0 && n < v->n_frames && !running);
 }
