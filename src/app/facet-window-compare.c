@@ -193,6 +193,10 @@ update_bar (FacetWindow *self)
   g_autofree char *a = NULL, *b = NULL, *text = NULL, *tip = NULL;
   gint64 n;
 
+  /* Blind coding hides every prediction, the second model's too. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->compare_button), !self->blind);
+  if (self->blind)
+    m = NULL;
   gtk_widget_set_visible (self->compare_bar, m != NULL && shown != NULL && v != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.compare-next",
                                  m != NULL && shown != NULL && v != NULL);
@@ -473,7 +477,8 @@ act_compare_menu (GtkWidget  *widget,
 {
   FacetWindow *self = FACET_WINDOW (widget);
 
-  if (self->project != NULL && gtk_widget_is_visible (GTK_WIDGET (self->compare_button)))
+  if (self->project != NULL && gtk_widget_is_visible (GTK_WIDGET (self->compare_button))
+      && !self->blind)
     gtk_menu_button_popup (self->compare_button);
 }
 
@@ -545,6 +550,7 @@ facet_window_init_compare (FacetWindow *self)
   g_signal_connect_swapped (self->timeline, "notify::selected-lane", G_CALLBACK (on_selected_lane),
                             self);
   g_signal_connect_swapped (self->analysis, "notify::running", G_CALLBACK (update_bar), self);
+  g_signal_connect_swapped (self->settings, "changed::blind-coding", G_CALLBACK (update_bar), self);
   g_signal_connect_swapped (self->settings, "changed::threshold",
                             G_CALLBACK (facet_window_compare_reset), self);
   g_signal_connect_swapped (self->settings, "changed::use-model-thresholds",

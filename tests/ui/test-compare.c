@@ -10,7 +10,7 @@
  * that model id, that the shaded runs are exactly the frames where the
  * two disagree at their thresholds (counted here from the file), that
  * Shift+Ctrl+M goes to the first of them, and that the choice is kept for
- * the project. Then the model without predictions: the bar names it and
+ * the project, and that blind coding hides it. Then the model without predictions: the bar names it and
  * says it has not analysed the video; its button analyses the video with
  * it (the shown model stays) and its curve fills in. "Stop comparing"
  * removes the second curve, the bar and the remembered choice.
@@ -18,9 +18,11 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <X11/keysym.h>
+#include <glib/gi18n.h>
 
 #include "facet-project.h"
 #include "facet-timeline.h"
@@ -227,7 +229,9 @@ static void
 save_picture (const char *name)
 {
   g_autoptr (GdkTexture) picture = ui_render (GTK_WIDGET (fx.window));
-  g_autofree char *path = g_build_filename (fx.artefacts, name, NULL);
+  const char *lang = g_getenv ("LANGUAGE");
+  g_autofree char *file = g_strdup_printf ("%s%s%s.png", name, lang ? "-" : "", lang ? lang : "");
+  g_autofree char *path = g_build_filename (fx.artefacts, file, NULL);
 
   g_assert_true (gdk_texture_save_to_png (picture, path));
   g_test_message ("the window: %s", path);
@@ -253,17 +257,17 @@ first_differing_lane (gint64 *first)
   return -1;
 }
 
+/* The widget named @name under @root (in any language). */
 static GtkWidget *
-find_menu_button (GtkWidget  *root,
-                  const char *label)
+find_named (GtkWidget  *root,
+            const char *name)
 {
-  if (GTK_IS_MENU_BUTTON (root)
-      && g_strcmp0 (gtk_menu_button_get_label (GTK_MENU_BUTTON (root)), label) == 0)
+  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
     return root;
   for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
        c = gtk_widget_get_next_sibling (c))
     {
-      GtkWidget *found = find_menu_button (c, label);
+      GtkWidget *found = find_named (c, name);
 
       if (found != NULL)
         return found;
@@ -289,7 +293,7 @@ test_parent (void)
    * parent: the shown model is not offered, "None" comes first, the model
    * without predictions for the video last, in a section of its own). */
   ui_focus (GTK_WINDOW (fx.window));
-  button = find_menu_button (GTK_WIDGET (fx.window), "Compare");
+  button = find_named (GTK_WIDGET (fx.window), "compare-button");
   g_assert_nonnull (button);
   popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (button)));
   ui_key (XK_m, FALSE, TRUE);
@@ -314,6 +318,11 @@ test_parent (void)
   g_free (legend);
   legend = g_strdup_printf ("╍╍ %s", parent_name);
   g_assert_nonnull (shown_label (legend));
+  /* Nothing in the bar is cut off, also at 1024x700 in German. */
+  {
+    g_autofree char *cut = ui_dup_cut_labels (gtk_widget_get_parent (shown_label (legend)));
+    g_assert_null (cut);
+  }
 
   /* Shift+Ctrl+M: to the first frame the selected AU's models disagree on. */
   lane = first_differing_lane (&first);
@@ -332,7 +341,36 @@ test_parent (void)
     const FacetLabelSegment *runs = facet_timeline_get_compare_runs (timeline (), lane, &n);
     g_assert_cmpint (facet_timeline_segments_find (runs, n, ui_frame (fx.window)), >=, 0);
   }
-  save_picture ("compare.png");
+  save_picture ("compare");
+
+  /* Blind coding hides the second model as it hides the first. */
+  g_settings_set_boolean (fx.settings, "blind-coding", TRUE);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_null (shown_label ("╍╍"));
+  g_assert_false (gtk_widget_get_sensitive (button));
+  g_settings_set_boolean (fx.settings, "blind-coding", FALSE);
+  ui_settle (fx.window, TIMEOUT);
+  g_assert_nonnull (shown_label (legend));
+  g_assert_true (gtk_widget_get_sensitive (button));
+}
+
+/* The mapped button under @root that activates @action, or NULL. */
+static GtkWidget *
+find_action_button (GtkWidget  *root,
+                    const char *action)
+{
+  if (GTK_IS_BUTTON (root) && gtk_widget_get_mapped (root)
+      && g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (root)), action) == 0)
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_action_button (c, action);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
 }
 
 static gboolean
@@ -358,10 +396,10 @@ test_not_analysed (void)
   g_assert_nonnull (shown_label ("“not run yet” has not analysed this video"));
   g_assert_cmpint (facet_timeline_data_count_known (facet_timeline_get_compare (timeline ())), ==,
                    0);
-  analyse = ui_find (GTK_WIDGET (fx.window), GTK_TYPE_BUTTON, "Analyse This Video");
+  analyse = find_action_button (GTK_WIDGET (fx.window), "win.compare-analyse");
   g_assert_nonnull (analyse);
   g_assert_true (gtk_widget_get_mapped (analyse));
-  save_picture ("compare-not-analysed.png");
+  save_picture ("compare-not-analysed");
   ui_click_centre (analyse);
   g_assert_true (ui_wait (idle_model_done, NULL, TIMEOUT));
   /* The shown model stayed; the new curve is that model's. */
@@ -370,25 +408,6 @@ test_not_analysed (void)
   differing = check_against_store (idle_id);
   g_assert_cmpint (differing, >, 0);
   g_assert_false (gtk_widget_get_mapped (analyse));
-}
-
-/* The mapped button under @root that activates @action, or NULL. */
-static GtkWidget *
-find_action_button (GtkWidget  *root,
-                    const char *action)
-{
-  if (GTK_IS_BUTTON (root) && gtk_widget_get_mapped (root)
-      && g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (root)), action) == 0)
-    return root;
-  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      GtkWidget *found = find_action_button (c, action);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
 }
 
 static void
@@ -412,13 +431,21 @@ int
 main (int    argc,
       char **argv)
 {
-  int status;
+  int status, width = 1280, height = 800;
 
   if (!ui_init (&argc, &argv))
     return 77;
+  /* The catalogues of this build, for app-compare-de. */
+  bindtextdomain (GETTEXT_PACKAGE, FACET_BUILD_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
   ui_fixture_build (&fx, "facet-ui-compare", recipe);
   prepare_project ();
-  ui_fixture_open (&fx, 1280, 800, TIMEOUT);
+  /* FACET_UI_SIZE: "1024x700" for the smallest window the app supports. */
+  if (g_getenv ("FACET_UI_SIZE") != NULL
+      && sscanf (g_getenv ("FACET_UI_SIZE"), "%dx%d", &width, &height) != 2)
+    g_error ("FACET_UI_SIZE: “%s” is not WIDTHxHEIGHT", g_getenv ("FACET_UI_SIZE"));
+  ui_fixture_open (&fx, width, height, TIMEOUT);
 
   g_test_add_func ("/ui/compare/parent", test_parent);
   g_test_add_func ("/ui/compare/not-analysed", test_not_analysed);
