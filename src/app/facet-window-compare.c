@@ -180,6 +180,40 @@ summary_text (FacetWindow *self)
   return g_strdup_printf ("%s (%s)", first, second);
 }
 
+/* The second model's probabilities at the frame, beside the first's in
+ * the AU panel. */
+static void
+update_panel (FacetWindow *self)
+{
+  FacetTimelineData *other = facet_timeline_get_compare (self->timeline);
+  FacetStoreModel *m = compare_model (self);
+  gint64 frame = facet_player_get_frame (self->player);
+  int n = facet_au_panel_get_n_aus (self->au_panel);
+  g_autofree float *p = NULL, *t = NULL;
+
+  if (other == NULL || m == NULL || self->blind || facet_timeline_data_get_n_lanes (other) != n)
+    {
+      facet_au_panel_set_compare (self->au_panel, NULL, NULL, NULL);
+      return;
+    }
+  p = g_new (float, MAX (n, 1));
+  t = g_new (float, MAX (n, 1));
+  for (int i = 0; i < n; i++)
+    {
+      gboolean inside = frame >= 0 && frame < facet_timeline_data_get_n_frames (other);
+
+      p[i] = inside ? facet_timeline_data_get_value (other, i, frame) : NAN;
+      t[i] = facet_timeline_data_get_threshold (other, i);
+    }
+  facet_au_panel_set_compare (self->au_panel, model_name (m), p, t);
+}
+
+void
+facet_window_compare_frame_changed (FacetWindow *self)
+{
+  update_panel (self);
+}
+
 /* The bar under the timeline's header: both names, the legend, how much
  * they disagree, and what is missing. */
 static void
@@ -198,6 +232,7 @@ update_bar (FacetWindow *self)
   if (self->blind)
     m = NULL;
   gtk_widget_set_visible (self->compare_bar, m != NULL && shown != NULL && v != NULL);
+  update_panel (self);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.compare-next",
                                  m != NULL && shown != NULL && v != NULL);
   if (m == NULL || shown == NULL || v == NULL)

@@ -223,6 +223,8 @@ void     facet_window_init_compare        (FacetWindow    *self);
 void     facet_window_compare_reset       (FacetWindow    *self);
 /* Predictions or models changed: what the second model lacks is loaded. */
 void     facet_window_compare_reload      (FacetWindow    *self);
+/* The AU panel's second probabilities for the frame now shown. */
+void     facet_window_compare_frame_changed (FacetWindow  *self);
 /* The bar's figures after the shown model's curves changed. */
 void     facet_window_compare_update      (FacetWindow    *self);
 /* A project was opened (or closed): its remembered choice. */

@@ -458,6 +458,7 @@ on_frame_changed (FacetWindow *self)
   facet_timeline_set_position (self->timeline, frame);
   update_description (self);
   facet_window_reload_frame_state (self);
+  facet_window_compare_frame_changed (self);
 }
 
 static void

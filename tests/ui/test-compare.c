@@ -275,6 +275,26 @@ find_named (GtkWidget  *root,
   return NULL;
 }
 
+/* The AU panel shows the second model's probability at the frame beside
+ * the first's: the curve's value there (checked against the file above). */
+static void
+check_panel (void)
+{
+  FacetAuPanel *panel = facet_window_get_au_panel (fx.window);
+  FacetTimelineData *other = facet_timeline_get_compare (timeline ());
+  gint64 frame = ui_frame (fx.window);
+
+  g_assert_cmpint (facet_au_panel_get_n_aus (panel), ==,
+                   facet_timeline_data_get_n_lanes (other));
+  for (int i = 0; i < facet_au_panel_get_n_aus (panel); i++)
+    {
+      float p = facet_timeline_data_get_value (other, i, frame);
+      g_autofree char *expected = isnan (p) ? g_strdup ("╍ –") : g_strdup_printf ("╍ %.2f", p);
+
+      g_assert_cmpstr (facet_au_panel_get_compare_text (panel, i), ==, expected);
+    }
+}
+
 static void
 test_parent (void)
 {
@@ -341,6 +361,7 @@ test_parent (void)
     const FacetLabelSegment *runs = facet_timeline_get_compare_runs (timeline (), lane, &n);
     g_assert_cmpint (facet_timeline_segments_find (runs, n, ui_frame (fx.window)), >=, 0);
   }
+  check_panel ();
   save_picture ("compare");
 
   /* Blind coding hides the second model as it hides the first. */
@@ -407,6 +428,7 @@ test_not_analysed (void)
                    child_id);
   differing = check_against_store (idle_id);
   g_assert_cmpint (differing, >, 0);
+  check_panel ();
   g_assert_false (gtk_widget_get_mapped (analyse));
 }
 
@@ -423,6 +445,7 @@ test_off (void)
   g_assert_null (shown_label ("━━"));
   g_assert_null (find_action_button (GTK_WIDGET (fx.window), "compare.model"));
   g_assert_cmpint (remembered (), ==, 0);
+  g_assert_null (facet_au_panel_get_compare_text (facet_window_get_au_panel (fx.window), 0));
   /* The first model's curve is still there. */
   g_assert_cmpint (facet_timeline_data_count_known (facet_timeline_get_data (timeline ())), >, 0);
 }
