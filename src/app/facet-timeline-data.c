@@ -41,6 +41,7 @@ struct _FacetTimelineData
   GArray **disagree;    /* [lane]: FacetLabelSegment, valid unless dirty */
   gboolean *dirty;
   float   *thresholds;
+  guint    values_serial; /* raised when a value or a threshold changes */
 };
 
 FacetTimelineData *
@@ -221,6 +222,8 @@ facet_timeline_data_set_values (FacetTimelineData *data,
   g_return_if_fail (data != NULL);
   g_return_if_fail (n == 0 || (frames != NULL && values != NULL));
 
+  data->values_serial++;
+
   for (gsize i = 0; i < n; i++)
     {
       gint64 f = frames[i];
@@ -252,6 +255,8 @@ void
 facet_timeline_data_clear_values (FacetTimelineData *data)
 {
   g_return_if_fail (data != NULL);
+
+  data->values_serial++;
 
   for (gsize i = 0; i < (gsize) data->n_frames * (gsize) data->n_lanes; i++)
     data->values[i] = NAN;
@@ -534,11 +539,20 @@ facet_timeline_data_set_threshold (FacetTimelineData *data,
   g_return_if_fail (data != NULL);
   g_return_if_fail (lane >= 0 && lane < data->n_lanes);
 
-  if (data->thresholds[lane] != threshold)
+  /* NAN != NAN: a lane without a threshold is not changed again. */
+  if (data->thresholds[lane] != threshold && !(isnan (threshold) && isnan (data->thresholds[lane])))
     {
       data->thresholds[lane] = threshold;
       data->dirty[lane] = TRUE;
+      data->values_serial++;
     }
+}
+
+guint
+facet_timeline_data_get_values_serial (const FacetTimelineData *data)
+{
+  g_return_val_if_fail (data != NULL, 0);
+  return data->values_serial;
 }
 
 float

@@ -113,6 +113,9 @@ const FacetLabelSegment *facet_timeline_data_get_disagreements (FacetTimelineDat
                                                        int                      lane,
                                                        guint                   *n);
 
+/* Raised whenever a value or a threshold changes (not the labels): what
+ * depends on the probabilities alone is kept until it moves. */
+guint              facet_timeline_data_get_values_serial (const FacetTimelineData *data);
 /* Where two models disagree: runs of frames of @lane at which @a and @b
  * (the same frames and lanes, each with its own thresholds) both have a
  * probability and one is at or above its threshold while the other is

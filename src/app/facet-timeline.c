@@ -94,7 +94,8 @@ struct _FacetTimeline
   char                *name;         /* the models' names, for the tooltip */
   char                *compare_name;
   GPtrArray           *compare_runs; /* per lane: GArray of FacetLabelSegment */
-  guint                compare_serial; /* the serial the runs were found at */
+  guint                compare_serial; /* both data's values serials the runs were found at */
+  guint                compare_other_serial;
 };
 
 G_DEFINE_FINAL_TYPE (FacetTimeline, facet_timeline, GTK_TYPE_WIDGET)
@@ -352,7 +353,11 @@ facet_timeline_get_compare_runs (FacetTimeline *self,
   *n = 0;
   if (self->compare == NULL || self->data == NULL || lane < 0 || lane >= self->n_lanes)
     return NULL;
-  if (self->compare_runs == NULL || self->compare_serial != self->serial)
+  /* Found again only when a probability or a threshold changed: not for
+   * every label the coder sets (7 ms for an hour of 12 AUs). */
+  if (self->compare_runs == NULL
+      || self->compare_serial != facet_timeline_data_get_values_serial (self->data)
+      || self->compare_other_serial != facet_timeline_data_get_values_serial (self->compare))
     {
       g_clear_pointer (&self->compare_runs, g_ptr_array_unref);
       self->compare_runs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
@@ -363,7 +368,8 @@ facet_timeline_get_compare_runs (FacetTimeline *self,
           facet_timeline_data_compare (self->data, self->compare, i, r);
           g_ptr_array_add (self->compare_runs, r);
         }
-      self->compare_serial = self->serial;
+      self->compare_serial = facet_timeline_data_get_values_serial (self->data);
+      self->compare_other_serial = facet_timeline_data_get_values_serial (self->compare);
     }
   runs = g_ptr_array_index (self->compare_runs, lane);
   *n = runs->len;

@@ -576,6 +576,25 @@ test_compare (void)
   facet_timeline_data_set_threshold (a, 2, 0.5f);
   facet_timeline_data_set_threshold (b, 2, NAN);
 
+  /* The values serial moves with values and thresholds, not with labels
+   * (the widget keeps the runs until it moves). */
+  {
+    guint s0 = facet_timeline_data_get_values_serial (b);
+    FacetLabelSegment seg = { 0, 9, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_HUMAN, 0 };
+
+    facet_timeline_data_set_segments (b, 0, &seg, 1);
+    facet_timeline_data_set_threshold (b, 2, NAN);
+    g_assert_cmpuint (facet_timeline_data_get_values_serial (b), ==, s0);
+    facet_timeline_data_set_threshold (b, 0, 0.7f);
+    g_assert_cmpuint (facet_timeline_data_get_values_serial (b), ==, s0);
+    facet_timeline_data_set_threshold (b, 0, 0.6f);
+    g_assert_cmpuint (facet_timeline_data_get_values_serial (b), !=, s0);
+    facet_timeline_data_set_threshold (b, 0, 0.7f);
+    s0 = facet_timeline_data_get_values_serial (b);
+    facet_timeline_data_set_values (b, frames, vb, 1);
+    g_assert_cmpuint (facet_timeline_data_get_values_serial (b), !=, s0);
+  }
+
   for (int lane = 0; lane < 3; lane++)
     {
       g_autoptr (GArray) runs = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
