@@ -120,19 +120,27 @@ update_menu (FacetWindow *self)
   g_autoptr (GMenu) ready = g_menu_new ();
   g_autoptr (GMenu) missing = g_menu_new ();
   GPtrArray *models = self->project ? facet_project_get_models (self->project) : NULL;
+  FacetStoreModel *shown = self->project ? facet_project_get_model (self->project) : NULL;
 
   g_menu_append (ready, _("None"), "compare.model(int64 0)");
   for (guint i = 0; models != NULL && i < models->len; i++)
     {
       FacetStoreModel *m = g_ptr_array_index (models, i);
-      g_autofree char *action = NULL;
+      g_autofree char *action = NULL, *label = NULL;
       gint64 n;
 
       if (m->id == self->model_id || !predicts_aus (m))
         continue;
       action = g_strdup_printf ("compare.model(int64 %" G_GINT64_FORMAT ")", m->id);
       n = analysed_frames (self, m->id);
-      g_menu_append (n == 0 ? missing : ready, model_name (m), action);
+      /* The comparison fine-tuning asks for: the model it started from. */
+      if (shown != NULL && m->id == shown->parent_id)
+        /* TRANSLATORS: Compare menu: a model's name */
+        label = g_strdup_printf (_("%s (the shown model’s parent)"), model_name (m));
+      else if (shown != NULL && m->parent_id == shown->id)
+        /* TRANSLATORS: Compare menu: a model's name */
+        label = g_strdup_printf (_("%s (fine-tuned from the shown model)"), model_name (m));
+      g_menu_append (n == 0 ? missing : ready, label ? label : model_name (m), action);
     }
   g_menu_append_section (menu, NULL, G_MENU_MODEL (ready));
   if (g_menu_model_get_n_items (G_MENU_MODEL (missing)) > 0)
@@ -249,6 +257,10 @@ update_bar (FacetWindow *self)
   if (n == 0 && running && facet_analysis_get_model_id (self->analysis) == m->id)
     /* TRANSLATORS: %s is a model's name */
     text = g_strdup_printf (_("“%s” is analysing this video"), model_name (m));
+  else if (n == 0 && running)
+    /* TRANSLATORS: %s is a model's name */
+    text = g_strdup_printf (_("“%s” has not analysed this video; it can once the running "
+                              "analysis ends"), model_name (m));
   else if (n == 0)
     /* TRANSLATORS: %s is a model's name */
     text = g_strdup_printf (_("“%s” has not analysed this video"), model_name (m));

@@ -295,6 +295,24 @@ check_panel (void)
     }
 }
 
+/* The label of item @item of section @section of the Compare menu. */
+static char *
+menu_label (GtkWidget *button,
+            int        section,
+            int        item)
+{
+  GMenuModel *menu = gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (button));
+  g_autoptr (GMenuModel) items = NULL;
+  char *label = NULL;
+
+  g_assert_cmpint (g_menu_model_get_n_items (menu), >, section);
+  items = g_menu_model_get_item_link (menu, section, G_MENU_LINK_SECTION);
+  g_assert_cmpint (g_menu_model_get_n_items (items), >, item);
+  g_assert_true (g_menu_model_get_item_attribute (items, item, G_MENU_ATTRIBUTE_LABEL, "s",
+                                                  &label));
+  return label;
+}
+
 static void
 test_parent (void)
 {
@@ -316,6 +334,18 @@ test_parent (void)
   button = find_named (GTK_WIDGET (fx.window), "compare-button");
   g_assert_nonnull (button);
   popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (button)));
+  /* The menu: None, the parent (said to be), then the model without
+   * predictions for this video in a section of its own. */
+  {
+    g_autofree char *none = menu_label (button, 0, 0);
+    g_autofree char *offered = menu_label (button, 0, 1);
+    g_autofree char *idle = menu_label (button, 1, 0);
+    g_autofree char *parent = g_strdup_printf (_("%s (the shown model’s parent)"), parent_name);
+
+    g_assert_cmpstr (none, ==, _("None"));
+    g_assert_cmpstr (offered, ==, parent);
+    g_assert_cmpstr (idle, ==, "not run yet");
+  }
   ui_key (XK_m, FALSE, TRUE);
   g_assert_true (ui_wait (popover_shown, popover, 10));
   ui_idle (0.3);
