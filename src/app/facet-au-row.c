@@ -191,7 +191,8 @@ facet_au_row_set_compare (FacetAuRow *self,
     /* TRANSLATORS: the compared model's probability in the AU panel: the model's name */
     tip = g_strdup_printf (_("%s: no probability for this frame"), name);
   else
-    /* TRANSLATORS: the compared model's probability in the AU panel: name, probability, threshold */
+    /* TRANSLATORS: the compared model's probability in the AU panel: name,
+     * probability, threshold */
     tip = g_strdup_printf (_("%s: probability %.3f, threshold %.2f"), name, probability,
                            threshold);
   gtk_label_set_text (self->compare_label, text);

@@ -1180,7 +1180,8 @@ on_analysis_progress (FacetAnalysis *analysis,
                       FacetWindow   *self)
 {
   facet_sidebar_refresh (self->sidebar);
-  if (video_id == self->video_id && facet_analysis_get_model_id (analysis) == self->compare_model_id)
+  if (video_id == self->video_id
+      && facet_analysis_get_model_id (analysis) == self->compare_model_id)
     facet_window_compare_reload (self);
   if (video_id == self->video_id && facet_analysis_get_model_id (analysis) == self->model_id)
     {

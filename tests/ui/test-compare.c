@@ -9,11 +9,13 @@
  * curve holds the parent's predictions as the project file has them for
  * that model id, that the shaded runs are exactly the frames where the
  * two disagree at their thresholds (counted here from the file), that
- * Shift+Ctrl+M goes to the first of them, and that the choice is kept for
- * the project, and that blind coding hides it. Then the model without predictions: the bar names it and
- * says it has not analysed the video; its button analyses the video with
- * it (the shown model stays) and its curve fills in. "Stop comparing"
- * removes the second curve, the bar and the remembered choice.
+ * Shift+Ctrl+M goes to one of them, that the AU panel shows the parent's
+ * value at the frame, that the choice is kept for the project and that
+ * blind coding hides it all. Then the model without predictions: the bar
+ * names it and says it has not analysed the video; its button analyses
+ * the video with it (the shown model stays) and its curve fills in.
+ * "Stop comparing" removes the second curve, the bar and the remembered
+ * choice.
  */
 #include "config.h"
 
