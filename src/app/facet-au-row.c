@@ -178,6 +178,9 @@ facet_au_row_set_compare (FacetAuRow *self,
 
   g_return_if_fail (FACET_IS_AU_ROW (self));
 
+  /* Called for every frame: nothing to do while nothing is compared. */
+  if (!self->comparing && (name == NULL || self->hand_coded))
+    return;
   self->comparing = name != NULL && !self->hand_coded;
   gtk_widget_set_visible (GTK_WIDGET (self->compare_label), !self->blind && self->comparing);
   if (!self->comparing)

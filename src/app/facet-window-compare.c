@@ -578,7 +578,9 @@ act_compare_analyse (GtkWidget  *widget,
 static void
 on_selected_lane (FacetWindow *self)
 {
-  update_bar (self);
+  /* Only the summary names the selected AU. */
+  if (gtk_widget_get_visible (self->compare_bar))
+    update_bar (self);
 }
 
 void
