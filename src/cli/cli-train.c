@@ -245,8 +245,8 @@ finetune_summary_heads (const FacetTrainResult *result,
                         const FacetEpochReport *base,
                         const FacetEpochReport *last)
 {
-  printf ("held-out mean F1 at each model's own thresholds (the new model's chosen on the training "
-          "subjects, out of fold): base %.3f, new %.3f (%+.3f)\n",
+  printf ("at each model's own per-AU thresholds (the new model's chosen on the training subjects, "
+          "out of fold), held-out mean F1: base %.3f, new %.3f (%+.3f)\n",
           result->base_f1_at_thresholds, result->f1_at_thresholds,
           result->f1_at_thresholds - result->base_f1_at_thresholds);
   if (result->kept_base)

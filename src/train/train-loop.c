@@ -1149,10 +1149,12 @@ get_head (Run *run)
   return head;
 }
 
-/* Out-of-fold scores of the training samples into @oof: each training
- * subject in turn is left out, and a head trained from the base's on the
- * others (the run's settings, schedule and seed) scores its frames. The
- * model's head is left as it was; the run's optimiser is not touched. */
+/* Out-of-fold scores of the training samples into @oof: the training
+ * subjects fall into FACET_TRAIN_HEADS_FOLDS folds (one subject each where
+ * there are no more), each fold in turn is left out, and a head trained
+ * from the base's on the others (the run's settings, schedule and seed)
+ * scores its frames. The model's head is left as it was; the run's
+ * optimiser is not touched. */
 static gboolean
 heads_out_of_fold (Run              *run,
                    FacetTrainResult *result,
@@ -1163,12 +1165,16 @@ heads_out_of_fold (Run              *run,
 {
   const FacetModelConfig *mc = run->mc;
   g_autofree float *saved = get_head (run);
+  g_autofree int *fold = g_new (int, MAX (run->data->n_subjects, 1));
   guint n = run->train_idx->len;
+  int n_folds = MIN (result->n_train_subjects, FACET_TRAIN_HEADS_FOLDS);
   gboolean ok = TRUE;
 
-  for (int k = 0; k < result->n_train_subjects && ok; k++)
+  /* train_subjects is in the seed's shuffled order */
+  for (int k = 0; k < result->n_train_subjects; k++)
+    fold[result->train_subjects[k]] = k % n_folds;
+  for (int k = 0; k < n_folds && ok; k++)
     {
-      int left_out = result->train_subjects[k];
       g_autoptr (FacetOptimizer) opt = NULL;
 
       set_head (run, base_head);
@@ -1179,14 +1185,14 @@ heads_out_of_fold (Run              *run,
           FacetRng rng;
           guint m = 0;
           for (guint j = 0; j < n; j++)
-            if (subjects[j] != left_out)
+            if (fold[subjects[j]] != k)
               run->order[m++] = j;
           facet_rng_init (&rng, mix (run->cfg->seed, mix (2000 + (guint64) k, (guint64) epoch)));
           facet_rng_shuffle (&rng, run->order, m);
           ok = m > 0 && fit_epoch (run, opt, m, epoch, FALSE, sums, error);
         }
       for (guint j = 0; j < n && ok; j++)
-        if (subjects[j] == left_out)
+        if (fold[subjects[j]] == k)
           head_probs (run, run->feat_train + (gsize) j * mc->dim, 1, NULL, oof + (gsize) j * mc->n_aus);
     }
   set_head (run, saved);

@@ -141,6 +141,9 @@ typedef struct
 /* How much the out-of-fold estimate on the training subjects must exceed the
  * base model's F1 there before heads mode replaces a trained head. */
 #define FACET_TRAIN_HEADS_MIN_GAIN 0.05
+/* At most this many folds choose heads mode's thresholds (one subject a
+ * fold where there are fewer training subjects). */
+#define FACET_TRAIN_HEADS_FOLDS 5
 
 void              facet_train_config_init (FacetTrainConfig       *config);
 void              facet_train_config_set_mode (FacetTrainConfig   *config,

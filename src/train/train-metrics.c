@@ -133,28 +133,36 @@ facet_metrics_best_threshold_by_subject (const float *probs,
                                          int          n_aus,
                                          int          au)
 {
-  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (GHashTable) group = g_hash_table_new (NULL, NULL);
+  g_autofree gsize *start = NULL, *fill = NULL;
   g_autofree float *p = g_new (float, MAX (n, 1)), *t = g_new (float, MAX (n, 1));
+  guint k = 0;
   double best = 0.5, best_f1 = -1.0;
 
+  /* The frames grouped by subject once: every threshold then walks them in
+   * one pass. */
   for (gsize i = 0; i < n; i++)
-    if (g_hash_table_add (seen, GINT_TO_POINTER (subjects[i] + 1)))
-      g_array_append_val (ids, subjects[i]);
+    if (!g_hash_table_contains (group, GINT_TO_POINTER (subjects[i] + 1)))
+      g_hash_table_insert (group, GINT_TO_POINTER (subjects[i] + 1), GUINT_TO_POINTER (k++));
+  start = g_new0 (gsize, k + 1);
+  fill = g_new0 (gsize, MAX (k, 1));
+  for (gsize i = 0; i < n; i++)
+    start[GPOINTER_TO_UINT (g_hash_table_lookup (group, GINT_TO_POINTER (subjects[i] + 1))) + 1]++;
+  for (guint g = 0; g < k; g++)
+    start[g + 1] += start[g];
+  for (gsize i = 0; i < n; i++)
+    {
+      guint g = GPOINTER_TO_UINT (g_hash_table_lookup (group, GINT_TO_POINTER (subjects[i] + 1)));
+      p[start[g] + fill[g]] = probs[i * n_aus + au];
+      t[start[g] + fill[g]++] = targets[i * n_aus + au];
+    }
   for (int step = 5; step <= 95; step++)
     {
       double sum = 0.0, f;
       int counted = 0;
-      for (guint k = 0; k < ids->len; k++)
+      for (guint g = 0; g < k; g++)
         {
-          gsize m = 0;
-          for (gsize i = 0; i < n; i++)
-            if (subjects[i] == g_array_index (ids, int, k))
-              {
-                p[m] = probs[i * n_aus + au];
-                t[m++] = targets[i * n_aus + au];
-              }
-          f = facet_metrics_f1 (p, t, m, 1, 0, step / 100.0);
+          f = facet_metrics_f1 (p + start[g], t + start[g], start[g + 1] - start[g], 1, 0, step / 100.0);
           if (!isnan (f))
             {
               sum += f;
