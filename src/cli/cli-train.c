@@ -250,12 +250,14 @@ finetune_summary_heads (const FacetTrainResult *result,
           result->base_f1_at_thresholds, result->f1_at_thresholds,
           result->f1_at_thresholds - result->base_f1_at_thresholds);
   if (result->kept_base)
-    printf ("note: on the training subjects, out of fold, a new head reached mean F1 %.3f against the "
-            "base's %.3f; that is no clear gain, so the new model keeps the base's head and "
-            "thresholds\n", result->oof_f1, result->base_train_f1);
+    printf ("note: on the training subjects, out of fold, a new head reached mean F1 %.3f against "
+            "the base's %.3f; that is no clear gain, so the new model keeps the base's head and "
+            "thresholds\n",
+            result->oof_f1, result->base_train_f1);
   else if (result->f1_at_thresholds < result->base_f1_at_thresholds
            || (isnan (result->f1_at_thresholds) && last->f1_05 < base->f1_05))
-    printf ("note: the new model is worse than its base on the held-out subjects; keep using the base\n");
+    printf ("note: the new model is worse than its base on the held-out subjects; "
+            "keep using the base\n");
 }
 
 /* The last lines: the split, and the new model beside its base on the same
@@ -424,7 +426,8 @@ static const char * const model_metric_keys[] = {
   "base_f1_mean", "base_auc_mean", "base_f1", "base_auc",
   "id_probe_acc", "id_probe_chance", "id_probe_train_acc", "id_probe_train_chance",
   "base_id_probe_acc", "base_id_probe_train_acc", "thresholds", "thresholds_chosen_on",
-  "f1_mean_at_thresholds", "f1_at_thresholds", "base_f1_mean_at_thresholds", "base_f1_at_thresholds",
+  "f1_mean_at_thresholds", "f1_at_thresholds",
+  "base_f1_mean_at_thresholds", "base_f1_at_thresholds",
   "oof_f1_mean", "base_train_f1_mean", "kept_base_head", "n_train", "n_val",
 };
 

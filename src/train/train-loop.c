@@ -1030,8 +1030,9 @@ fit_epoch (Run            *run,
       if (report && cfg->on_step)
         {
           double elapsed = facet_now () - t0;
-          FacetTrainProgress p = { epoch, cfg->epochs, global_step + 1, (gint64) cfg->epochs * steps,
-                                   sr.loss, sr.au_loss, sr.id_loss, lr,
+          FacetTrainProgress p = { epoch, cfg->epochs, global_step + 1,
+                                   (gint64) cfg->epochs * steps, sr.loss, sr.au_loss,
+                                   sr.id_loss, lr,
                                    /* too short a time to measure a rate over says nothing */
                                    elapsed >= 0.05 ? (double) nb * (s + 1) / elapsed : 0.0 };
           cfg->on_step (&p, cfg->user_data);
@@ -1145,7 +1146,8 @@ get_head (Run *run)
   float *head = g_new (float, nw + run->mc->n_aus);
 
   memcpy (head, facet_model_get_weights (run->model, "head.weight"), sizeof (float) * nw);
-  memcpy (head + nw, facet_model_get_weights (run->model, "head.bias"), sizeof (float) * run->mc->n_aus);
+  memcpy (head + nw, facet_model_get_weights (run->model, "head.bias"),
+          sizeof (float) * run->mc->n_aus);
   return head;
 }
 
@@ -1193,7 +1195,8 @@ heads_out_of_fold (Run              *run,
         }
       for (guint j = 0; j < n && ok; j++)
         if (fold[subjects[j]] == k)
-          head_probs (run, run->feat_train + (gsize) j * mc->dim, 1, NULL, oof + (gsize) j * mc->n_aus);
+          head_probs (run, run->feat_train + (gsize) j * mc->dim, 1, NULL,
+                      oof + (gsize) j * mc->n_aus);
     }
   set_head (run, saved);
   return ok;
@@ -1258,7 +1261,8 @@ heads_finish (Run              *run,
   g_autofree float *probs = g_new (float, (gsize) MAX (n, 1) * mc->n_aus);
   g_autofree float *targets = g_new (float, (gsize) MAX (n, 1) * mc->n_aus);
   g_autofree double *base_th = g_new (double, mc->n_aus);
-  FacetEpochReport *last = &g_array_index (result->epochs, FacetEpochReport, result->epochs->len - 1);
+  FacetEpochReport *last = &g_array_index (result->epochs, FacetEpochReport,
+                                           result->epochs->len - 1);
 
   for (int a = 0; a < mc->n_aus; a++)
     base_th[a] = base_thresholds[a];
@@ -1406,7 +1410,8 @@ facet_train_run (FacetModel             *base,
   for (int epoch = first_epoch; epoch <= cfg.epochs; epoch++)
     if (!run_epoch (&run, epoch, result, error))
       goto fail;
-  if (heads && !heads_finish (&run, result, base_head, facet_model_get_config (base)->thresholds, error))
+  if (heads
+      && !heads_finish (&run, result, base_head, facet_model_get_config (base)->thresholds, error))
     goto fail;
 
   /* Per-AU thresholds travel with the model (heads mode: chosen on the

@@ -162,7 +162,8 @@ facet_metrics_best_threshold_by_subject (const float *probs,
       int counted = 0;
       for (guint g = 0; g < k; g++)
         {
-          f = facet_metrics_f1 (p + start[g], t + start[g], start[g + 1] - start[g], 1, 0, step / 100.0);
+          f = facet_metrics_f1 (p + start[g], t + start[g], start[g + 1] - start[g], 1, 0,
+                                step / 100.0);
           if (!isnan (f))
             {
               sum += f;
@@ -171,8 +172,9 @@ facet_metrics_best_threshold_by_subject (const float *probs,
         }
       f = counted ? sum / counted : NAN;
       /* prefer the threshold nearest 0.5 among equals */
-      if (!isnan (f) && (f > best_f1 + 1e-12
-                         || (fabs (f - best_f1) <= 1e-12 && fabs (step / 100.0 - 0.5) < fabs (best - 0.5))))
+      if (!isnan (f)
+          && (f > best_f1 + 1e-12
+              || (fabs (f - best_f1) <= 1e-12 && fabs (step / 100.0 - 0.5) < fabs (best - 0.5))))
         {
           best_f1 = f;
           best = step / 100.0;

@@ -316,7 +316,8 @@ test_heads_mode (void)
   g_assert_false (result->kept_base);
   g_assert_false (isnan (result->f1_at_thresholds) || isnan (result->base_f1_at_thresholds));
   for (int a = 0; a < 3; a++)
-    g_assert_cmpfloat (facet_model_get_config (trained)->thresholds[a], ==, (float) result->thresholds[a]);
+    g_assert_cmpfloat (facet_model_get_config (trained)->thresholds[a], ==,
+                       (float) result->thresholds[a]);
   {
     /* A head that a new one does not beat clearly on the training subjects
      * stays, with its thresholds, and the report measures the model that is
@@ -340,7 +341,8 @@ test_heads_mode (void)
                      facet_model_get_weights (kept, "head.weight"), 3 * 32 * 4);
     g_assert_cmpmem (facet_model_get_config (rethresholded)->thresholds, 3 * 4,
                      facet_model_get_config (kept)->thresholds, 3 * 4);
-    g_assert_cmpfloat_with_epsilon (end->f1_05, g_array_index (again->epochs, FacetEpochReport, 0).f1_05, 1e-9);
+    g_assert_cmpfloat_with_epsilon (end->f1_05,
+                                    g_array_index (again->epochs, FacetEpochReport, 0).f1_05, 1e-9);
     g_assert_cmpfloat_with_epsilon (again->f1_at_thresholds, again->base_f1_at_thresholds, 1e-9);
   }
   synthetic_clear (&s);
@@ -504,10 +506,10 @@ test_metrics (void)
     float p3[] = { 0.9f, 0.8f, 0.3f, 0.2f, 0.6f, 0.4f, 0.35f, 0.97f, 0.95f };
     float t3[] = { 1, 1, 0, 0, 0, 1, 0, 0, 0 };
     int s3[] = { 0, 0, 0, 0, 0, 1, 1, 2, 2 };
-    g_assert_cmpfloat_with_epsilon (facet_metrics_best_threshold_by_subject (p3, t3, s3, 9, 1, 0), 0.40,
-                                    1e-9);
-    g_assert_cmpfloat_with_epsilon (facet_metrics_best_threshold_by_subject (p3, t3, s3, 5, 1, 0), 0.61,
-                                    0.011);
+    g_assert_cmpfloat_with_epsilon (facet_metrics_best_threshold_by_subject (p3, t3, s3, 9, 1, 0),
+                                    0.40, 1e-9);
+    g_assert_cmpfloat_with_epsilon (facet_metrics_best_threshold_by_subject (p3, t3, s3, 5, 1, 0),
+                                    0.61, 0.011);
   }
   {
     /* Ties share ranks: all equal scores give AUC 0.5. */
