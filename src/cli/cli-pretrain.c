@@ -213,6 +213,43 @@ show (FacetStore *store,
   return 0;
 }
 
+/* The start of a run: --size or --base, and a fresh decoder's shape.
+ * Returns 0, or 1 with the reason printed when they do not make sense. */
+static int
+check_start (const char                 *base_arg,
+             const char                 *size,
+             const FacetPretrainDecoder *decoder)
+{
+  if (base_arg != NULL && size != NULL)
+    return facet_cli_failf ("give either --size (from scratch) or --base (continue), not both");
+  if (size != NULL && !g_str_equal (size, "tiny") && !g_str_equal (size, "small")
+      && !g_str_equal (size, "base"))
+    return facet_cli_failf ("unknown --size “%s” (tiny, small or base)", size);
+  if (decoder->dim < 0 || decoder->dim > 8192 || decoder->depth < 0 || decoder->depth > 128
+      || decoder->heads < 0)
+    return facet_cli_failf ("--decoder-dim must be 1 to 8192, --decoder-depth 1 to 128 and "
+                            "--decoder-heads at least 1");
+  return 0;
+}
+
+static void
+print_saved (gboolean    json,
+             gint64      id,
+             const char *name,
+             const char *path)
+{
+  if (json)
+    {
+      g_autoptr (GString) s = g_string_new (NULL);
+      g_string_append_printf (s, "{\"model\":%" G_GINT64_FORMAT ",\"file\":", id);
+      facet_cli_json_string (s, path);
+      g_string_append (s, ",\"kind\":\"pre-trained\"}\n");
+      fputs (s->str, stdout);
+    }
+  else
+    printf ("model %" G_GINT64_FORMAT " “%s” (pre-trained): %s\n", id, name, path);
+}
+
 int
 facet_cli_pretrain (int    argc,
                     char **argv)
@@ -280,17 +317,10 @@ facet_cli_pretrain (int    argc,
                  argv + 2, argc - 2);
   if (argc != 2)
     return facet_cli_failf ("pretrain takes one project file (frames only with --show)");
-  if (base_arg != NULL && size != NULL)
-    return facet_cli_failf ("give either --size (from scratch) or --base (continue), not both");
-  if (size != NULL && !g_str_equal (size, "tiny") && !g_str_equal (size, "small")
-      && !g_str_equal (size, "base"))
-    return facet_cli_failf ("unknown --size “%s” (tiny, small or base)", size);
+  if (check_start (base_arg, size, &decoder) != 0)
+    return 1;
   if (epochs_n < 1 || batch < 1 || stride < 1)
     return facet_cli_failf ("--epochs, --batch and --stride must be at least 1");
-  if (decoder.dim < 0 || decoder.dim > 8192 || decoder.depth < 0 || decoder.depth > 128
-      || decoder.heads < 0)
-    return facet_cli_failf ("--decoder-dim must be 1 to 8192, --decoder-depth 1 to 128 and "
-                            "--decoder-heads at least 1");
 
   facet_pretrain_config_init (&cfg);
   cfg.epochs = epochs_n;
@@ -363,16 +393,6 @@ facet_cli_pretrain (int    argc,
   if (new_id <= 0)
     return facet_cli_fail (g_steal_pointer (&error));
   g_unlink (checkpoint);
-  if (json)
-    {
-      g_autoptr (GString) s = g_string_new (NULL);
-      g_string_append_printf (s, "{\"model\":%" G_GINT64_FORMAT ",\"file\":", new_id);
-      facet_cli_json_string (s, out_path);
-      g_string_append (s, ",\"kind\":\"pre-trained\"}\n");
-      fputs (s->str, stdout);
-    }
-  else
-    printf ("model %" G_GINT64_FORMAT " “%s” (pre-trained): %s\n", new_id,
-            facet_model_get_config (model)->name, out_path);
+  print_saved (json, new_id, facet_model_get_config (model)->name, out_path);
   return 0;
 }
