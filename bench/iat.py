@@ -31,6 +31,10 @@ EPOCHS = int(os.environ.get("IAT_EPOCHS", "8"))
 LAMBDA = float(os.environ.get("IAT_LAMBDA", "1.0"))
 MODE = os.environ.get("IAT_MODE", "last:2")
 SEEDS = [int(x) for x in os.environ.get("IAT_SEEDS", "1,2,3").split(",")]
+# Further finetune options for both runs, e.g. "--blr 5e-3" (split at spaces).
+EXTRA = os.environ.get("IAT_ARGS", "").split()
+# A folder that keeps the study between runs: built there once, reused after.
+WORKDIR = os.environ.get("IAT_WORKDIR")
 
 
 def mean_spread(values):
@@ -52,10 +56,28 @@ def cli(*args):
 def main():
     if not os.path.exists(DEMO):
         sys.exit(f"{DEMO}: the demo model is missing (data/demo/make-demo-model.sh makes it)")
-    with tempfile.TemporaryDirectory(prefix="facet-iat-") as d:
+    with tempfile.TemporaryDirectory(prefix="facet-iat-") as tmp:
+        d = WORKDIR or tmp
+        os.makedirs(d, exist_ok=True)
         project = os.path.join(d, "study.facet")
-        cli("init", project)
-        held = []
+        held = build_study(d, project)
+        run_and_report(d, project, held)
+
+
+def build_study(d, project):
+    """The study's videos and labels in @d (kept there when IAT_WORKDIR is
+    set: a later run with the same sizes reuses them); the held-out names."""
+    held = [f"S{i + 1:02d}" for i in range(TRAIN, TRAIN + HELD)]
+    stamp = os.path.join(d, "study.json")
+    wanted = {"train": TRAIN, "held": HELD, "seconds": SECONDS}
+    if os.path.exists(stamp) and os.path.exists(project):
+        with open(stamp) as f:
+            if json.load(f) == wanted:
+                return held
+    if os.path.exists(project):
+        os.remove(project)
+    cli("init", project)
+    if True:
         seed = 700
         # Identities that dlib's detector does not find at all (docs/synth.md)
         # would leave a subject without frames: they are passed over.
@@ -75,8 +97,13 @@ def main():
             cli("add", project, video, "--subject", name, "--crop", "aligned")
             cli("labels", "import", project, video.replace(".mkv", ".labels.csv"), "--format", "csv",
                 "--video", i + 1)
-            if not biased:
-                held.append(name)
+    with open(stamp, "w") as f:
+        json.dump(wanted, f)
+    return held
+
+
+def run_and_report(d, project, held):
+    if True:
         results = {}
         for lam in (0.0, LAMBDA):
             for seed_ in SEEDS:
@@ -85,7 +112,7 @@ def main():
                     dst.write(src.read())
                 cli("finetune", p, "--base", DEMO, "--mode", MODE, "--iat-lambda", lam, "--epochs", EPOCHS,
                     "--batch", 32, "--blr", "1e-3", "--seed", seed_, "--val-subjects", ",".join(held),
-                    "--name", f"lambda-{lam}", "--quiet")
+                    "--name", f"lambda-{lam}", "--quiet", *EXTRA)
                 models = json.loads(cli("models", p, "--json"))
                 results.setdefault(lam, []).append(models[-1]["metrics"])
         print(f"IAT in miniature: {TRAIN} training subjects with subject-specific AU base rates, "
