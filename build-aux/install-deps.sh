@@ -36,15 +36,33 @@ FACE_API_VERSION=1.7.15
 FACE_API_TGZ_SHA256=0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031
 FACE_CNN_BIN_SHA256=b7503ce7df31039b1c43316a9b865cab6a70dd748cc602d3fa28b551503c3871
 FACE_CNN_DIR=${FACET_FACE_CNN_DIR:-/usr/share/dlib}
+# The same tarball's six demo photographs (real group photographs, 22
+# faces, 1.2 MB; MIT), for tests/face/test_face_photos.py: test data only,
+# outside the system's folders. FACET_FACE_PHOTOS_DIR installs elsewhere.
+FACE_PHOTOS_DIR=${FACET_FACE_PHOTOS_DIR:-/usr/local/share/facet-test/face-api-demo}
+FACE_PHOTOS_SHA256=ab680326a7490040d4f665e78342291a286ff5cbb79c20fa8b7d66e848db71c9
+
+face_cnn_installed() {
+  [ -f "$FACE_CNN_DIR/tiny_face_detector_model-weights_manifest.json" ] \
+    && [ -f "$FACE_CNN_DIR/tiny_face_detector_model.bin" ] \
+    && echo "$FACE_CNN_BIN_SHA256  $FACE_CNN_DIR/tiny_face_detector_model.bin" | sha256sum -c --status
+}
+
+# The six photographs, hashed together in order.
+face_photos_installed() {
+  [ "$(cat "$FACE_PHOTOS_DIR"/sample1.jpg "$FACE_PHOTOS_DIR"/sample2.jpg "$FACE_PHOTOS_DIR"/sample3.jpg \
+        "$FACE_PHOTOS_DIR"/sample4.jpg "$FACE_PHOTOS_DIR"/sample5.jpg "$FACE_PHOTOS_DIR"/sample6.jpg \
+        2>/dev/null | sha256sum | cut -d' ' -f1)" = "$FACE_PHOTOS_SHA256" ]
+}
 
 install_face_cnn() {
   manifest=tiny_face_detector_model-weights_manifest.json
   weights=tiny_face_detector_model.bin
-  if [ -f "$FACE_CNN_DIR/$manifest" ] && [ -f "$FACE_CNN_DIR/$weights" ] \
-     && echo "$FACE_CNN_BIN_SHA256  $FACE_CNN_DIR/$weights" | sha256sum -c --status; then
+  if face_cnn_installed && face_photos_installed; then
     return 0
   fi
   echo "Installing the CNN face detector (@vladmandic/face-api $FACE_API_VERSION, MIT) in $FACE_CNN_DIR"
+  echo "and its demo photographs (test data) in $FACE_PHOTOS_DIR"
   work=$(mktemp -d)
   tgz="$work/face-api-$FACE_API_VERSION.tgz"
   if command -v npm >/dev/null 2>&1; then
@@ -59,15 +77,24 @@ install_face_cnn() {
     rm -rf "$work"
     return 1
   fi
-  tar -xzf "$tgz" -C "$work" "package/model/$manifest" "package/model/$weights"
+  tar -xzf "$tgz" -C "$work" "package/model/$manifest" "package/model/$weights" \
+    package/demo/sample1.jpg package/demo/sample2.jpg package/demo/sample3.jpg \
+    package/demo/sample4.jpg package/demo/sample5.jpg package/demo/sample6.jpg
   $SUDO_CNN install -d "$FACE_CNN_DIR"
   $SUDO_CNN install -m644 "$work/package/model/$manifest" "$work/package/model/$weights" \
     "$FACE_CNN_DIR/"
+  $SUDO_PHOTOS install -d "$FACE_PHOTOS_DIR"
+  $SUDO_PHOTOS install -m644 "$work"/package/demo/sample[1-6].jpg "$FACE_PHOTOS_DIR/"
   rm -rf "$work"
 }
 SUDO_CNN=""
 if [ "$(id -u)" -ne 0 ] && [ ! -w "$FACE_CNN_DIR" ] && command -v sudo >/dev/null 2>&1; then
   SUDO_CNN="sudo"
+fi
+SUDO_PHOTOS=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 \
+   && ! { mkdir -p "$FACE_PHOTOS_DIR" 2>/dev/null && [ -w "$FACE_PHOTOS_DIR" ]; }; then
+  SUDO_PHOTOS="sudo"
 fi
 
 missing=""

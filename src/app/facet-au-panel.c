@@ -187,6 +187,30 @@ facet_au_panel_set_state (FacetAuPanel          *self,
     }
 }
 
+void
+facet_au_panel_set_compare (FacetAuPanel *self,
+                            const char   *name,
+                            const float  *probs,
+                            const float  *thresholds)
+{
+  g_return_if_fail (FACET_IS_AU_PANEL (self));
+  g_return_if_fail (name == NULL || (probs != NULL && thresholds != NULL));
+
+  for (guint i = 0; i < self->rows->len; i++)
+    facet_au_row_set_compare (g_ptr_array_index (self->rows, i), name, name ? probs[i] : NAN,
+                              name ? thresholds[i] : NAN);
+}
+
+const char *
+facet_au_panel_get_compare_text (FacetAuPanel *self,
+                                 int           index)
+{
+  g_return_val_if_fail (FACET_IS_AU_PANEL (self), NULL);
+  if (index < 0 || index >= (int) self->rows->len)
+    return NULL;
+  return facet_au_row_get_compare_text (g_ptr_array_index (self->rows, index));
+}
+
 int
 facet_au_panel_get_n_aus (FacetAuPanel *self)
 {

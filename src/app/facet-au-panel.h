@@ -24,6 +24,15 @@ void             facet_au_panel_set_aus       (FacetAuPanel          *self,
 void             facet_au_panel_set_state     (FacetAuPanel          *self,
                                                const FacetFrameState *state,
                                                const float           *thresholds);
+/* A second model's probabilities at the frame, per AU of the panel, beside
+ * the first's (@name NULL: none). */
+void             facet_au_panel_set_compare   (FacetAuPanel          *self,
+                                               const char            *name,
+                                               const float           *probs,
+                                               const float           *thresholds);
+/* What row @index shows of the second model, NULL when nothing. */
+const char      *facet_au_panel_get_compare_text (FacetAuPanel       *self,
+                                               int                    index);
 int              facet_au_panel_get_n_aus     (FacetAuPanel          *self);
 /* Index of the selected AU in the model's order, -1 when none. */
 int              facet_au_panel_get_selected  (FacetAuPanel          *self);

@@ -21,6 +21,7 @@ struct _FacetAuRow
   GtkLabel        *code_label;
   GtkLabel        *name_label;
   GtkLabel        *prob_label;
+  GtkLabel        *compare_label;
   GtkLevelBar     *prob_bar;
   GtkLabel        *hand_label;
   GtkLabel        *state_label;
@@ -37,6 +38,8 @@ struct _FacetAuRow
   int              intensity; /* level 0-5 (0: none, 1-5: A-E) */
   float            probability;
   gboolean         hand_coded;  /* the model does not predict this AU */
+  gboolean         blind;
+  gboolean         comparing;   /* a second model's probability is shown */
 };
 
 G_DEFINE_FINAL_TYPE (FacetAuRow, facet_au_row, GTK_TYPE_LIST_BOX_ROW)
@@ -83,8 +86,13 @@ update_accessible (FacetAuRow *self)
    * "AU12 Lip corner puller, probability 0.83, Present" */
   g_autofree char *text = g_strdup_printf (_("%s %s, %s, %s"), code, name, prob,
                                            state_text (self->state));
+  /* The compared model's value follows, as its tooltip says it. */
+  const char *more = self->comparing && !self->blind
+                       ? gtk_widget_get_tooltip_text (GTK_WIDGET (self->compare_label)) : NULL;
+  g_autofree char *all = more ? g_strdup_printf ("%s; %s", text, more) : NULL;
 
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  all ? all : text, -1);
 }
 
 static void
@@ -154,8 +162,52 @@ facet_au_row_set_blind (FacetAuRow *self,
                         gboolean    blind)
 {
   g_return_if_fail (FACET_IS_AU_ROW (self));
+  self->blind = blind;
   gtk_widget_set_visible (GTK_WIDGET (self->prob_label), !blind);
   gtk_widget_set_visible (GTK_WIDGET (self->prob_bar), !blind);
+  gtk_widget_set_visible (GTK_WIDGET (self->compare_label), !blind && self->comparing);
+}
+
+void
+facet_au_row_set_compare (FacetAuRow *self,
+                          const char *name,
+                          float       probability,
+                          float       threshold)
+{
+  g_autofree char *text = NULL, *tip = NULL;
+
+  g_return_if_fail (FACET_IS_AU_ROW (self));
+
+  /* Called for every frame: nothing to do while nothing is compared. */
+  if (!self->comparing && (name == NULL || self->hand_coded))
+    return;
+  self->comparing = name != NULL && !self->hand_coded;
+  gtk_widget_set_visible (GTK_WIDGET (self->compare_label), !self->blind && self->comparing);
+  if (!self->comparing)
+    {
+      update_accessible (self);
+      return;
+    }
+  /* The dash of its line in the timeline, then the value. */
+  text = isnan (probability) ? g_strdup ("╍ –") : g_strdup_printf ("╍ %.2f", probability);
+  if (isnan (probability))
+    /* TRANSLATORS: the compared model's probability in the AU panel: the model's name */
+    tip = g_strdup_printf (_("%s: no probability for this frame"), name);
+  else
+    /* TRANSLATORS: the compared model's probability in the AU panel: name,
+     * probability, threshold */
+    tip = g_strdup_printf (_("%s: probability %.3f, threshold %.2f"), name, probability,
+                           threshold);
+  gtk_label_set_text (self->compare_label, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->compare_label), tip);
+  update_accessible (self);
+}
+
+const char *
+facet_au_row_get_compare_text (FacetAuRow *self)
+{
+  g_return_val_if_fail (FACET_IS_AU_ROW (self), NULL);
+  return self->comparing ? gtk_label_get_text (self->compare_label) : NULL;
 }
 
 FacetLabelState
@@ -253,6 +305,8 @@ facet_au_row_set_hand_coded (FacetAuRow *self,
   g_return_if_fail (FACET_IS_AU_ROW (self));
 
   self->hand_coded = hand_coded;
+  if (hand_coded)
+    facet_au_row_set_compare (self, NULL, NAN, NAN);
   gtk_widget_set_visible (GTK_WIDGET (self->prob_bar), !hand_coded);
   gtk_widget_set_visible (GTK_WIDGET (self->hand_label), hand_coded);
   facet_au_row_set_probability (self, NAN, 0.5f);
@@ -297,6 +351,7 @@ facet_au_row_class_init (FacetAuRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, name_label);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, not_codable_button);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, present_button);
+  gtk_widget_class_bind_template_child (widget_class, FacetAuRow, compare_label);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, prob_bar);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, prob_label);
   gtk_widget_class_bind_template_child (widget_class, FacetAuRow, source_label);

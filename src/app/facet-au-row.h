@@ -31,6 +31,15 @@ int        facet_au_row_get_intensity   (FacetAuRow       *self);
 void       facet_au_row_set_blind       (FacetAuRow       *self,
                                          gboolean          blind);
 
+/* A second model's probability beside the first's (@name NULL: none;
+ * NAN: none at this frame). */
+void       facet_au_row_set_compare     (FacetAuRow       *self,
+                                         const char       *name,
+                                         float             probability,
+                                         float             threshold);
+/* What the row shows of the second model ("╍ 0.31"), NULL when none. */
+const char *facet_au_row_get_compare_text (FacetAuRow     *self);
+
 /* An AU of the coding scheme the model does not predict: no bar, says so. */
 void             facet_au_row_set_hand_coded  (FacetAuRow *self,
                                                gboolean    hand_coded);

@@ -13,7 +13,10 @@
  * `facet-cli pretrain`) on every face of the project's videos before that,
  * in the same thread: the adapted model is saved and registered only once
  * its last epoch is done, fine-tuning starts from it, and a strip of
- * original / masked / reconstructed faces shows what it learnt.
+ * original / masked / reconstructed faces shows what it learnt. The
+ * comparison is still with the base model the coder chose, measured on the
+ * fine-tuning's held-out frames (facet_train_evaluate): the adapted model
+ * with its untrained AU heads would only show chance.
  */
 #define G_LOG_DOMAIN "facet-finetune"
 
@@ -87,6 +90,9 @@ typedef struct
   char         *project_path;
   char         *base_path;
   gint64        base_id;
+  char         *base_name;      /* the base model the coder chose, for the comparison */
+  char         *chosen_path;    /* its file (base_path becomes the adapted model's) */
+  gint64        chosen_id;
   char         *mode_text;
   double        lambda;
   int           epochs;
@@ -98,6 +104,8 @@ typedef struct
   /* Results */
   gint64        adapted_id;     /* the pre-trained model, 0: none (yet) */
   char         *adapted_name;
+  double        start_f1;       /* the adapted model with new heads, before fine-tuning */
+  gboolean      chosen_no_aus;  /* the chosen base predicts no AUs (a pre-trained one) */
   gint64        new_id;
   char         *new_name;
   int           n_aus;
@@ -120,6 +128,8 @@ run_free (gpointer data)
   g_main_context_unref (r->context);
   g_free (r->project_path);
   g_free (r->base_path);
+  g_free (r->base_name);
+  g_free (r->chosen_path);
   g_free (r->mode_text);
   g_free (r->adapted_name);
   g_free (r->new_name);
@@ -516,6 +526,53 @@ prepare (Run                *run,
          && facet_train_check (*base, facet_train_dataset_get_data (*labels), cfg, error);
 }
 
+/* The base model the coder chose, on the held-out frames of @result, as the
+ * comparison's reference (after adapting, fine-tuning started from another
+ * model). A chosen model without AU outputs has nothing to compare: its
+ * report is empty ("—"). */
+static gboolean
+measure_chosen (Run                    *run,
+                FacetTrainDataset      *dataset,
+                const FacetTrainConfig *cfg,
+                FacetModel             *trained,
+                FacetTrainResult       *result,
+                GError                **error)
+{
+  const FacetModelConfig *mc = facet_model_get_config (trained);
+  g_autoptr (FacetModel) chosen = NULL;
+  FacetEpochReport *rep = g_new0 (FacetEpochReport, 1);
+
+  post_status (run, -1, _("Measuring the base model on the same held-out frames…"));
+  chosen = facet_model_load (run->chosen_path, NULL, error);
+  if (chosen == NULL)
+    {
+      g_free (rep);
+      return FALSE;
+    }
+  run->chosen_no_aus = facet_model_get_config (chosen)->n_aus == 0;
+  if (run->chosen_no_aus)
+    {
+      rep->f1_05 = rep->f1_best = rep->best_threshold = rep->auc_mean = NAN;
+      rep->train_loss = rep->train_au_loss = rep->train_id_loss = NAN;
+      rep->id_probe_acc = rep->id_probe_chance = -1.0;
+      rep->id_probe_train_acc = rep->id_probe_train_chance = -1.0;
+      rep->f1 = g_new (double, MAX (mc->n_aus, 1));
+      rep->auc = g_new (double, MAX (mc->n_aus, 1));
+      for (int a = 0; a < mc->n_aus; a++)
+        rep->f1[a] = rep->auc[a] = NAN;
+    }
+  else if (!facet_train_evaluate (chosen, facet_train_dataset_get_data (dataset),
+                                  result->val_subjects, result->n_val_subjects, cfg, mc->au_ids,
+                                  mc->n_aus, rep, error))
+    {
+      g_free (rep);
+      return FALSE;
+    }
+  result->reference = rep;
+  result->reference_id = run->chosen_id;
+  return TRUE;
+}
+
 static void
 train_thread (GTask        *task,
               gpointer      source_object,
@@ -553,6 +610,10 @@ train_thread (GTask        *task,
   trained = facet_train_run (base, facet_train_dataset_get_data (dataset), &cfg, &result, &error);
   if (trained == NULL)
     goto failed;
+  /* The stored base_* metrics and the left column: the chosen base, not the
+   * adapted model (epoch 0) with its untrained heads. */
+  if (run->adapt && !measure_chosen (run, dataset, &cfg, trained, result, &error))
+    goto failed;
 
   facet_train_config_resolve (&cfg, base); /* the settings the run used, for the record */
   sopt.mode_text = run->mode_text;
@@ -566,9 +627,13 @@ train_thread (GTask        *task,
   run->new_name = g_strdup (facet_model_get_config (trained)->name);
   run->n_aus = facet_model_get_config (trained)->n_aus;
   run->au_ids = g_memdup2 (facet_model_get_config (trained)->au_ids, sizeof (int) * run->n_aus);
-  /* Epoch 0 is the base model on the same held-out frames as the new one. */
+  /* Epoch 0 is the base model on the same held-out frames as the new one;
+   * after adapting, the chosen base measured there (result->reference). */
   last = &g_array_index (result->epochs, FacetEpochReport, result->epochs->len - 1);
-  keep_report (run, 0, &g_array_index (result->epochs, FacetEpochReport, 0));
+  run->start_f1 = g_array_index (result->epochs, FacetEpochReport, 0).f1_05;
+  keep_report (run, 0, result->reference != NULL ? result->reference
+                                                 : &g_array_index (result->epochs,
+                                                                   FacetEpochReport, 0));
   keep_report (run, 1, last);
   run->n_train = result->n_train;
   run->n_val = result->n_val;
@@ -641,11 +706,22 @@ results_notes (const Run *run)
                                        "subjects."), c0, c1);
       g_string_append_c (notes, '\n');
     }
+  if (run->adapt && run->chosen_no_aus)
+    {
+      /* TRANSLATORS: %s is the base model's name */
+      g_string_append_printf (notes, _("The base model “%s” is a pre-trained model without AU "
+                                       "outputs: there is nothing of it to compare (—)."),
+                              run->base_name);
+      g_string_append_c (notes, '\n');
+    }
   if (run->adapt)
     {
-      /* TRANSLATORS: %s is the adapted (pre-trained) model's name */
-      g_string_append_printf (notes, _("The left column is the adapted model “%s” with new AU heads "
-                                       "that no label has trained yet."), run->adapted_name);
+      g_autofree char *start = metric_text (run->start_f1);
+      /* TRANSLATORS: the adapted model's name and its mean F1 with untrained AU heads */
+      g_string_append_printf (notes, _("Fine-tuning started from the adapted model “%s”, whose new AU "
+                                       "heads no label had trained yet (mean F1 %s, chance level); "
+                                       "the left column is the base model you chose."),
+                              run->adapted_name, start);
       g_string_append_c (notes, '\n');
     }
   g_string_append (notes, _("Both columns are measured here on the same held-out frames of this "
@@ -677,14 +753,17 @@ show_results (FacetFinetuneDialog *self,
                                  N_("Identity probe, held-out subjects"),
                                  N_("Identity probe, training subjects") };
   g_autofree char *notes = results_notes (run);
+  g_autofree char *base = NULL;
   GtkWidget *child, *label;
   int row = 1;
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->results_grid))) != NULL)
     gtk_grid_remove (self->results_grid, child);
   add_cell (self, _("On the held-out subjects"), 0, 0, TRUE);
-  /* After adapting, the starting point is the adapted encoder with new heads. */
-  add_cell (self, run->adapt ? _("Adapted, before fine-tuning") : _("Base model"), 1, 0, TRUE);
+  /* TRANSLATORS: a column heading: the base model's name (also after adapting to the videos:
+   * the model the coder chose, not the adapted one) */
+  base = g_strdup_printf (_("Base model “%s”"), run->base_name);
+  add_cell (self, base, 1, 0, TRUE);
   add_cell (self, run->new_name, 2, 0, TRUE);
   for (guint m = 0; m < G_N_ELEMENTS (names); m++, row++)
     add_row (self, row, _(names[m]), run->metrics[0][m], run->metrics[1][m]);
@@ -749,9 +828,12 @@ train_done (GObject      *object,
 
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && run->adapted_id > 0)
         /* TRANSLATORS: %s is the adapted (pre-trained) model's name */
+        /* TRANSLATORS: the adapted (pre-trained) model's name, the base model's name */
         text = g_strdup_printf (_("Stopped. The adapted model “%s” was saved; the fine-tuning "
-                                  "was not. Choose it as the base model to fine-tune from it."),
-                                run->adapted_name);
+                                  "was not, so there is no new model to compare with the base "
+                                  "model “%s”. Choose the adapted model as the base model to "
+                                  "fine-tune from it."),
+                                run->adapted_name, run->base_name);
       else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         text = g_strdup (_("Stopped. Nothing was saved; start again when you like."));
       else if (run->adapting)
@@ -847,6 +929,10 @@ on_start_clicked (FacetFinetuneDialog *self)
                                                   : g_build_filename (folder, m->file, NULL);
   }
   run->base_id = m->id;
+  run->chosen_path = g_strdup (run->base_path);
+  run->chosen_id = m->id;
+  run->base_name = m->name != NULL ? g_strdup (m->name) : g_path_get_basename (m->file);
+  run->start_f1 = NAN;
   run->mode_text = g_strdup (modes[MIN (mode, G_N_ELEMENTS (modes) - 1)]);
   run->lambda = gtk_spin_button_get_value (self->lambda_spin);
   run->heads = mode == 0;

@@ -41,6 +41,7 @@ struct _FacetTimelineData
   GArray **disagree;    /* [lane]: FacetLabelSegment, valid unless dirty */
   gboolean *dirty;
   float   *thresholds;
+  guint    values_serial; /* raised when a value or a threshold changes */
 };
 
 FacetTimelineData *
@@ -221,6 +222,8 @@ facet_timeline_data_set_values (FacetTimelineData *data,
   g_return_if_fail (data != NULL);
   g_return_if_fail (n == 0 || (frames != NULL && values != NULL));
 
+  data->values_serial++;
+
   for (gsize i = 0; i < n; i++)
     {
       gint64 f = frames[i];
@@ -252,6 +255,8 @@ void
 facet_timeline_data_clear_values (FacetTimelineData *data)
 {
   g_return_if_fail (data != NULL);
+
+  data->values_serial++;
 
   for (gsize i = 0; i < (gsize) data->n_frames * (gsize) data->n_lanes; i++)
     data->values[i] = NAN;
@@ -534,11 +539,20 @@ facet_timeline_data_set_threshold (FacetTimelineData *data,
   g_return_if_fail (data != NULL);
   g_return_if_fail (lane >= 0 && lane < data->n_lanes);
 
-  if (data->thresholds[lane] != threshold)
+  /* NAN != NAN: a lane without a threshold is not changed again. */
+  if (data->thresholds[lane] != threshold && !(isnan (threshold) && isnan (data->thresholds[lane])))
     {
       data->thresholds[lane] = threshold;
       data->dirty[lane] = TRUE;
+      data->values_serial++;
     }
+}
+
+guint
+facet_timeline_data_get_values_serial (const FacetTimelineData *data)
+{
+  g_return_val_if_fail (data != NULL, 0);
+  return data->values_serial;
 }
 
 float
@@ -606,6 +620,52 @@ facet_timeline_data_get_disagreements (FacetTimelineData *data,
     }
   *n = out->len;
   return (const FacetLabelSegment *) (gpointer) out->data;
+}
+
+gint64
+facet_timeline_data_compare (const FacetTimelineData *a,
+                             const FacetTimelineData *b,
+                             int                      lane,
+                             GArray                  *out)
+{
+  const float *va, *vb;
+  float ta, tb;
+  gint64 n = 0;
+
+  g_return_val_if_fail (a != NULL && b != NULL, 0);
+  g_return_val_if_fail (out != NULL, 0);
+  g_return_val_if_fail (a->n_frames == b->n_frames, 0);
+
+  if (lane < 0 || lane >= a->n_lanes || lane >= b->n_lanes)
+    return 0;
+  ta = a->thresholds[lane];
+  tb = b->thresholds[lane];
+  /* A lane without a threshold (coded by hand, an AU one model lacks) has
+   * nothing to compare. */
+  if (isnan (ta) || isnan (tb))
+    return 0;
+  va = a->values + (gsize) lane * (gsize) a->n_frames;
+  vb = b->values + (gsize) lane * (gsize) b->n_frames;
+  for (gint64 f = 0; f < a->n_frames; f++)
+    {
+      FacetLabelState state;
+      FacetLabelSegment *prev;
+
+      /* NAN: not analysed by that model, or no face there. */
+      if (isnan (va[f]) || isnan (vb[f]) || (va[f] >= ta) == (vb[f] >= tb))
+        continue;
+      state = va[f] >= ta ? FACET_LABEL_PRESENT : FACET_LABEL_ABSENT;
+      prev = out->len ? &g_array_index (out, FacetLabelSegment, out->len - 1) : NULL;
+      if (prev != NULL && prev->last == f - 1 && prev->state == state)
+        prev->last = f;
+      else
+        {
+          FacetLabelSegment d = { f, f, state, FACET_LABEL_SOURCE_HUMAN, 0 };
+          g_array_append_val (out, d);
+        }
+      n++;
+    }
+  return n;
 }
 
 guint

@@ -113,6 +113,20 @@ const FacetLabelSegment *facet_timeline_data_get_disagreements (FacetTimelineDat
                                                        int                      lane,
                                                        guint                   *n);
 
+/* Raised whenever a value or a threshold changes (not the labels): what
+ * depends on the probabilities alone is kept until it moves. */
+guint              facet_timeline_data_get_values_serial (const FacetTimelineData *data);
+/* Where two models disagree: runs of frames of @lane at which @a and @b
+ * (the same frames and lanes, each with its own thresholds) both have a
+ * probability and one is at or above its threshold while the other is
+ * below. A run's state is FACET_LABEL_PRESENT where @a says present,
+ * FACET_LABEL_ABSENT where @a says absent. Appended to @out (GArray of
+ * FacetLabelSegment); returns the number of frames. */
+gint64             facet_timeline_data_compare        (const FacetTimelineData *a,
+                                                       const FacetTimelineData *b,
+                                                       int                      lane,
+                                                       GArray                  *out);
+
 /* A run turned into pixels: [x0, x1) inside the plot. */
 #define FACET_TIMELINE_STATE_MIXED 255
 

@@ -88,6 +88,14 @@ struct _FacetTimeline
   gboolean            *hand_coded;   /* per lane, or NULL */
   PangoLayout         *hand_layout;
   gboolean             hide_predictions; /* blind coding */
+
+  /* A second model's curves (facet_timeline_set_compare) */
+  FacetTimelineData   *compare;
+  char                *name;         /* the models' names, for the tooltip */
+  char                *compare_name;
+  GPtrArray           *compare_runs; /* per lane: GArray of FacetLabelSegment */
+  guint                compare_serial; /* both data's values serials the runs were found at */
+  guint                compare_other_serial;
 };
 
 G_DEFINE_FINAL_TYPE (FacetTimeline, facet_timeline, GTK_TYPE_WIDGET)
@@ -111,6 +119,10 @@ static guint signals[N_SIGNALS];
 static const GdkRGBA accent = { 0.208f, 0.518f, 0.894f, 1.0f };
 static const GdkRGBA curve = { 0.110f, 0.443f, 0.847f, 1.0f };
 static const GdkRGBA disagree_colour = { 0.878f, 0.106f, 0.141f, 1.0f };
+/* The second model: orange beside the first's blue (a pair that stays
+ * apart for the common colour-vision deficiencies), and dashed, so that
+ * the two read apart without colour too. */
+static const GdkRGBA compare_colour = { 0.902f, 0.380f, 0.0f, 1.0f };
 
 static GdkRGBA
 label_colour (int state)
@@ -248,6 +260,8 @@ facet_timeline_set_data (FacetTimeline     *self,
   self->n_lanes = data ? facet_timeline_data_get_n_lanes (data) : 0;
   g_clear_pointer (&self->hand_coded, g_free);
   g_array_set_size (self->marks, 0);
+  g_clear_pointer (&self->compare, facet_timeline_data_free);
+  g_clear_pointer (&self->compare_runs, g_ptr_array_unref);
   if (self->n_lanes > 0)
     self->au_ids = g_memdup2 (au_ids, sizeof (int) * self->n_lanes);
   self->fps = fps > 0 ? fps : 25.0;
@@ -292,6 +306,74 @@ facet_timeline_data_changed (FacetTimeline *self)
   g_return_if_fail (FACET_IS_TIMELINE (self));
   self->serial++;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+facet_timeline_set_compare (FacetTimeline     *self,
+                            FacetTimelineData *other,
+                            const char        *name,
+                            const char        *other_name)
+{
+  g_return_if_fail (FACET_IS_TIMELINE (self));
+  g_return_if_fail (other == NULL || self->data != NULL);
+  g_return_if_fail (other == NULL
+                    || (facet_timeline_data_get_n_lanes (other) == self->n_lanes
+                        && facet_timeline_data_get_n_frames (other)
+                             == facet_timeline_data_get_n_frames (self->data)));
+
+  if (self->compare != other)
+    g_clear_pointer (&self->compare, facet_timeline_data_free);
+  self->compare = other;
+  g_clear_pointer (&self->compare_runs, g_ptr_array_unref);
+  g_free (self->name);
+  self->name = g_strdup (name);
+  g_free (self->compare_name);
+  self->compare_name = g_strdup (other_name);
+  facet_timeline_data_changed (self);
+}
+
+FacetTimelineData *
+facet_timeline_get_compare (FacetTimeline *self)
+{
+  g_return_val_if_fail (FACET_IS_TIMELINE (self), NULL);
+  return self->compare;
+}
+
+/* The runs are found again once the data changed (a load, a threshold). */
+const FacetLabelSegment *
+facet_timeline_get_compare_runs (FacetTimeline *self,
+                                 int            lane,
+                                 guint         *n)
+{
+  GArray *runs;
+
+  g_return_val_if_fail (FACET_IS_TIMELINE (self), NULL);
+  g_return_val_if_fail (n != NULL, NULL);
+
+  *n = 0;
+  if (self->compare == NULL || self->data == NULL || lane < 0 || lane >= self->n_lanes)
+    return NULL;
+  /* Found again only when a probability or a threshold changed: not for
+   * every label the coder sets (7 ms for an hour of 12 AUs). */
+  if (self->compare_runs == NULL
+      || self->compare_serial != facet_timeline_data_get_values_serial (self->data)
+      || self->compare_other_serial != facet_timeline_data_get_values_serial (self->compare))
+    {
+      g_clear_pointer (&self->compare_runs, g_ptr_array_unref);
+      self->compare_runs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+      for (int i = 0; i < self->n_lanes; i++)
+        {
+          GArray *r = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
+
+          facet_timeline_data_compare (self->data, self->compare, i, r);
+          g_ptr_array_add (self->compare_runs, r);
+        }
+      self->compare_serial = facet_timeline_data_get_values_serial (self->data);
+      self->compare_other_serial = facet_timeline_data_get_values_serial (self->compare);
+    }
+  runs = g_ptr_array_index (self->compare_runs, lane);
+  *n = runs->len;
+  return (const FacetLabelSegment *) (gpointer) runs->data;
 }
 
 gint64
@@ -704,6 +786,119 @@ draw_curves (FacetTimeline *self,
     }
 }
 
+/* A dashed horizontal stroke: on for 5 of every 8 pixels, counted from
+ * the plot's left edge so that the dashes stay put while the curve moves. */
+static void
+dashed_fill (Canvas  *canvas,
+             double   x0,
+             double   x1,
+             double   y,
+             double   h,
+             double   origin,
+             guint32  colour)
+{
+  for (double x = floor (x0); x < x1; x += 1)
+    if (((gint64) (x - origin) & 7) < 5)
+      canvas_fill (canvas, x, y, 1, h, colour, FALSE);
+}
+
+/* Under the curves: the frames where the two models disagree at their
+ * thresholds, shaded over the whole height of the curve. */
+static void
+draw_compare_shading (FacetTimeline *self,
+                      Canvas        *canvas,
+                      int            lane0,
+                      int            lane1)
+{
+  const FacetTimelineLayout *l = &self->layout;
+  double plot_w = facet_timeline_layout_plot_width (l);
+  guint32 shade = premultiply (&compare_colour, 0.22);
+
+  if (self->compare == NULL || self->hide_predictions || plot_w <= 0)
+    return;
+  for (int lane = lane0; lane <= lane1; lane++)
+    {
+      double y = facet_timeline_layout_lane_y (l, lane);
+      double h = l->lane_height - LABELS_H - DISAGREE_H - 4;
+      const FacetLabelSegment *runs;
+      guint n;
+
+      runs = facet_timeline_get_compare_runs (self, lane, &n);
+      g_array_set_size (self->rects, 0);
+      facet_timeline_segments_to_rects (runs, n, l->first, l->frames_per_px, plot_w, self->rects);
+      for (guint i = 0; i < self->rects->len; i++)
+        {
+          const FacetTimelineRect *r = &g_array_index (self->rects, FacetTimelineRect, i);
+          double x0 = floor (l->label_width + r->x0), x1 = ceil (l->label_width + r->x1);
+
+          canvas_fill (canvas, x0, y + 1, MAX (x1 - x0, 1.0), h, shade, TRUE);
+        }
+    }
+}
+
+/* Over the first model's curve: the second model's mean as a dashed line
+ * (no min-max band, so that both read in one lane) and its threshold as
+ * sparse orange ticks where it differs from the first's. */
+static void
+draw_compare_curves (FacetTimeline *self,
+                     Canvas        *canvas,
+                     int            lane0,
+                     int            lane1)
+{
+  const FacetTimelineLayout *l = &self->layout;
+  double plot_w = facet_timeline_layout_plot_width (l);
+  guint columns = (guint) ceil (plot_w);
+  guint32 line = premultiply (&compare_colour, 1.0), tick = premultiply (&compare_colour, 0.7);
+
+  if (self->compare == NULL || self->hide_predictions || plot_w <= 0 || columns == 0)
+    return;
+  if (columns > self->n_buckets)
+    {
+      self->buckets = g_renew (FacetTimelineSpan, self->buckets, columns);
+      self->n_buckets = columns;
+    }
+  for (int lane = lane0; lane <= lane1; lane++)
+    {
+      double y = facet_timeline_layout_lane_y (l, lane);
+      double top = y + 5, bottom = y + l->lane_height - LABELS_H - DISAGREE_H - 5;
+      double t = facet_timeline_data_get_threshold (self->compare, lane);
+      double prev = NAN;
+
+      if (!isnan (t) && t != facet_timeline_data_get_threshold (self->data, lane))
+        for (double x = l->label_width + 3; x < l->label_width + plot_w; x += 14)
+          canvas_fill (canvas, x, floor (value_y (t, top, bottom)), 2, 1, tick, TRUE);
+      /* One value per column: the mean of the bucket, or the frame's value
+       * when zoomed in beyond a frame per pixel. */
+      if (l->frames_per_px >= 1.0)
+        facet_timeline_data_decimate (self->compare, lane, l->first, l->frames_per_px, columns,
+                                      self->buckets);
+      for (guint c = 0; c < columns; c++)
+        {
+          const FacetTimelineSpan *b = &self->buckets[c];
+          double x = l->label_width + c, m, v = b->mean;
+
+          if (l->frames_per_px < 1.0)
+            {
+              gint64 f = (gint64) floor (l->first + (c + 0.5) * l->frames_per_px);
+
+              v = f < l->n_frames ? facet_timeline_data_get_value (self->compare, lane, f) : NAN;
+            }
+          else if (b->n == 0)
+            v = NAN;
+          if (isnan (v))
+            {
+              prev = NAN;
+              continue;
+            }
+          m = floor (value_y (v, top, bottom));
+          if (isnan (prev))
+            prev = m;
+          dashed_fill (canvas, x, x + 1, MIN (prev, m), fabs (m - prev) + 2, l->label_width, line);
+          prev = m;
+        }
+    }
+}
+
 static void
 draw_runs (FacetTimeline           *self,
            Canvas                  *canvas,
@@ -905,7 +1100,9 @@ update_lanes_texture (FacetTimeline *self,
       g_autoptr (GBytes) bytes = NULL;
 
       canvas.px = g_malloc0 (size);
+      draw_compare_shading (self, &canvas, lane0, lane1);
       draw_curves (self, &canvas, lane0, lane1);
+      draw_compare_curves (self, &canvas, lane0, lane1);
       for (int lane = lane0; lane <= lane1; lane++)
         {
           double y = facet_timeline_layout_lane_y (l, lane);
@@ -1328,6 +1525,35 @@ on_key_pressed (GtkEventControllerKey *controller,
   return FALSE;
 }
 
+/* Both models' probabilities at @frame, and whether they disagree there;
+ * NULL without a comparison. */
+static char *
+compare_tooltip (FacetTimeline *self,
+                 int            lane,
+                 gint64         frame)
+{
+  float a, b;
+  g_autofree char *pa = NULL, *pb = NULL;
+  const FacetLabelSegment *runs;
+  guint n;
+
+  if (self->compare == NULL || self->hide_predictions)
+    return NULL;
+  a = facet_timeline_data_get_value (self->data, lane, frame);
+  b = facet_timeline_data_get_value (self->compare, lane, frame);
+  pa = isnan (a) ? g_strdup ("–") : g_strdup_printf ("%.2f", a);
+  pb = isnan (b) ? g_strdup ("–") : g_strdup_printf ("%.2f", b);
+  runs = facet_timeline_get_compare_runs (self, lane, &n);
+  if (facet_timeline_segments_find (runs, n, frame) >= 0)
+    /* TRANSLATORS: timeline tooltip comparing two models: name, probability, name, probability */
+    return g_strdup_printf (_("%s p = %s, %s p = %s: the models disagree"),
+                            self->name ? self->name : "", pa,
+                            self->compare_name ? self->compare_name : "", pb);
+  /* TRANSLATORS: timeline tooltip comparing two models: name, probability, name, probability */
+  return g_strdup_printf (_("%s p = %s, %s p = %s"), self->name ? self->name : "", pa,
+                          self->compare_name ? self->compare_name : "", pb);
+}
+
 static gboolean
 on_query_tooltip (GtkWidget     *widget,
                   int            x,
@@ -1399,7 +1625,10 @@ on_query_tooltip (GtkWidget     *widget,
     /* TRANSLATORS: timeline tooltip: "AU12 Lip corner puller", frame, time, probability, label */
     g_autofree char *text = g_strdup_printf (_("%s %s\nFrame %d (%s): %s, %s"),
                                              code, name, (int) hit.frame, time, prob, label);
-    gtk_tooltip_set_text (tooltip, text);
+    g_autofree char *more = compare_tooltip (self, hit.lane, hit.frame);
+    g_autofree char *both = more ? g_strconcat (text, "\n", more, NULL) : NULL;
+
+    gtk_tooltip_set_text (tooltip, both ? both : text);
   }
   return TRUE;
 }
@@ -1422,6 +1651,10 @@ facet_timeline_dispose (GObject *object)
   g_clear_pointer (&self->marks, g_array_unref);
   g_clear_pointer (&self->hand_coded, g_free);
   g_clear_object (&self->hand_layout);
+  g_clear_pointer (&self->compare, facet_timeline_data_free);
+  g_clear_pointer (&self->compare_runs, g_ptr_array_unref);
+  g_clear_pointer (&self->name, g_free);
+  g_clear_pointer (&self->compare_name, g_free);
   if (self->hadj != NULL)
     g_signal_handlers_disconnect_by_data (self->hadj, self);
   if (self->vadj != NULL)

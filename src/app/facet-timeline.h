@@ -28,6 +28,23 @@ FacetTimelineData *facet_timeline_get_data        (FacetTimeline     *self);
 void               facet_timeline_set_hide_predictions (FacetTimeline *self,
                                                    gboolean           hide);
 gboolean           facet_timeline_get_hide_predictions (FacetTimeline *self);
+/* A second model's probabilities beside the data's: @other has the same
+ * lanes and frames, each lane that model's probability of the lane's AU
+ * (NAN where it lacks the AU) and its threshold. Drawn as a dashed orange
+ * line over the first model's curve, the frames where the two disagree
+ * at their thresholds shaded; the tooltip names both (@name, @other_name).
+ * Takes @other (NULL: no comparison); cleared by set_data. */
+void               facet_timeline_set_compare     (FacetTimeline     *self,
+                                                   FacetTimelineData *other,
+                                                   const char        *name,
+                                                   const char        *other_name);
+FacetTimelineData *facet_timeline_get_compare     (FacetTimeline     *self);
+/* The runs of @lane where the models disagree, as drawn
+ * (facet_timeline_data_compare; state: the first model's); NULL and 0
+ * without a comparison. */
+const FacetLabelSegment *facet_timeline_get_compare_runs (FacetTimeline *self,
+                                                   int                lane,
+                                                   guint             *n);
 /* Redraws after the data changed. */
 void               facet_timeline_data_changed    (FacetTimeline     *self);
 

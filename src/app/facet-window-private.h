@@ -127,6 +127,17 @@ struct _FacetWindow
   gint64                sample_video;      /* the reliability segment N last went to */
   gint64                sample_first;
   gint64                sample_last;
+  /* facet-window-compare.c: a second model's curves in the timeline */
+  GtkMenuButton        *compare_button;
+  GtkWidget            *compare_bar;
+  GtkLabel             *compare_first;
+  GtkLabel             *compare_second;
+  GtkLabel             *compare_summary;
+  GtkButton            *compare_analyse;
+  GSimpleAction        *compare_action;    /* compare.model (int64 model id, 0: none) */
+  gint64                compare_model_id;  /* chosen (remembered per project), 0: none */
+  FacetReload          *compare_reload;    /* its predictions, every model's analysed frames */
+  GArray               *compare_counts;    /* gint64 pairs: model id, frames of the video */
 };
 
 /* facet-window.c */
@@ -203,6 +214,25 @@ gboolean facet_window_get_blind           (FacetWindow    *self);
 /* N while coding blind or with "review-sample" on: the next segment of
  * the reliability sample. FALSE: not in that mode (the model's queue). */
 gboolean facet_window_review_sample_next  (FacetWindow    *self);
+
+/* facet-window-compare.c */
+void     facet_window_class_init_compare  (GtkWidgetClass *widget_class);
+void     facet_window_init_compare        (FacetWindow    *self);
+/* A new timeline or other thresholds: the second model's lanes made again
+ * and loaded. */
+void     facet_window_compare_reset       (FacetWindow    *self);
+/* Predictions or models changed: what the second model lacks is loaded. */
+void     facet_window_compare_reload      (FacetWindow    *self);
+/* The AU panel's second probabilities for the frame now shown. */
+void     facet_window_compare_frame_changed (FacetWindow  *self);
+/* The bar's figures after the shown model's curves changed. */
+void     facet_window_compare_update      (FacetWindow    *self);
+/* A project was opened (or closed): its remembered choice. */
+void     facet_window_compare_watch_project (FacetWindow  *self);
+/* Analyses @video_id with @model_id without showing that model. */
+void     facet_window_start_compare_analysis (FacetWindow *self,
+                                           gint64         model_id,
+                                           gint64         video_id);
 
 /* facet-window-dnd.c */
 void     facet_window_init_dnd            (FacetWindow    *self);

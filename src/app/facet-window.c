@@ -143,7 +143,8 @@ facet_window_is_settled (FacetWindow *self)
   if (facet_reload_is_busy (self->frame_reload) || self->frame_state == NULL || self->frame_state->frame != frame)
     return FALSE;
   if (facet_reload_is_busy (self->probs_reload) || facet_reload_is_busy (self->lanes_reload)
-      || facet_reload_is_busy (self->marks_reload) || self->edits_in_flight > 0)
+      || facet_reload_is_busy (self->marks_reload) || facet_reload_is_busy (self->compare_reload)
+      || self->edits_in_flight > 0)
     return FALSE;
   if (gtk_toggle_button_get_active (self->heatmap_toggle) && self->model_path != NULL
       && (self->explaining || self->explained_frame != frame))
@@ -457,6 +458,7 @@ on_frame_changed (FacetWindow *self)
   facet_timeline_set_position (self->timeline, frame);
   update_description (self);
   facet_window_reload_frame_state (self);
+  facet_window_compare_frame_changed (self);
 }
 
 static void
@@ -551,6 +553,7 @@ predictions_done (GObject      *owner,
     {
       facet_timeline_data_set_values (data, set->frames, set->probs, set->n);
       facet_timeline_data_changed (self->timeline);
+      facet_window_compare_update (self);
     }
 }
 
@@ -694,6 +697,7 @@ reset_timeline (FacetWindow *self)
                                     MAX (facet_au_panel_get_selected (self->au_panel), 0));
   facet_window_reload_predictions (self);
   facet_window_reload_lanes (self);
+  facet_window_compare_reset (self);
 }
 
 /* ---- Model ----------------------------------------------------------------------------------- */
@@ -894,6 +898,7 @@ on_project_changed (FacetProject *project,
   if ((what & FACET_STORE_CHANGE_PREDICTIONS) && here)
     {
       facet_window_reload_predictions (self);
+      facet_window_compare_reload (self);
       facet_window_reload_frame_state (self);
     }
   facet_sidebar_refresh (self->sidebar);
@@ -940,6 +945,7 @@ set_project (FacetWindow  *self,
   self->explained_frame = -1;
   g_set_object (&self->project, project);
   facet_window_coding_watch_project (self);
+  facet_window_compare_watch_project (self);
 
   facet_sidebar_set_project (self->sidebar, project);
   facet_frame_view_set_texture (self->frame_view, NULL, -1);
@@ -965,6 +971,8 @@ set_project (FacetWindow  *self,
                             self);
   g_signal_connect_swapped (project, "models-changed",
                             G_CALLBACK (facet_window_scheme_models_changed), self);
+  g_signal_connect_swapped (project, "models-changed", G_CALLBACK (facet_window_compare_reset),
+                            self);
   self->poll_source = g_timeout_add_seconds (2, poll_project, self);
 
   gtk_stack_set_visible_child_name (self->main_stack, "project");
@@ -1124,28 +1132,46 @@ facet_window_open_demo (FacetWindow *self,
 
 /* ---- Analysis -------------------------------------------------------------------------------- */
 
-void
-facet_window_start_analysis (FacetWindow *self,
-                             gint64       model_id,
-                             gint64       video_id)
+static gboolean
+start_analysis (FacetWindow *self,
+                gint64       model_id,
+                gint64       video_id)
 {
   g_autofree char *backend = NULL;
 
-  g_return_if_fail (FACET_IS_WINDOW (self));
-
   if (self->project == NULL || model_id <= 0)
-    return;
+    return FALSE;
   backend = facet_window_dup_backend (self);
   if (!facet_analysis_start (self->analysis, facet_project_get_path (self->project), model_id,
                              video_id > 0 ? &video_id : NULL, video_id > 0 ? 1 : 0, backend))
     {
       facet_window_toast (self, _("An analysis is running already"));
-      return;
+      return FALSE;
     }
   self->analysis_unasked = FALSE;
   update_notice (self);
-  if (model_id != facet_project_get_model_id (self->project))
+  return TRUE;
+}
+
+void
+facet_window_start_analysis (FacetWindow *self,
+                             gint64       model_id,
+                             gint64       video_id)
+{
+  g_return_if_fail (FACET_IS_WINDOW (self));
+
+  if (start_analysis (self, model_id, video_id)
+      && model_id != facet_project_get_model_id (self->project))
     facet_project_set_model_id (self->project, model_id);
+}
+
+/* The comparison's analysis: the shown model stays. */
+void
+facet_window_start_compare_analysis (FacetWindow *self,
+                                     gint64       model_id,
+                                     gint64       video_id)
+{
+  start_analysis (self, model_id, video_id);
 }
 
 static void
@@ -1154,6 +1180,9 @@ on_analysis_progress (FacetAnalysis *analysis,
                       FacetWindow   *self)
 {
   facet_sidebar_refresh (self->sidebar);
+  if (video_id == self->video_id
+      && facet_analysis_get_model_id (analysis) == self->compare_model_id)
+    facet_window_compare_reload (self);
   if (video_id == self->video_id && facet_analysis_get_model_id (analysis) == self->model_id)
     {
       facet_window_reload_predictions (self);
@@ -1176,6 +1205,7 @@ on_analysis_finished (FacetAnalysis               *analysis,
   facet_sidebar_refresh (self->sidebar);
   facet_window_reload_predictions (self);
   facet_window_reload_frame_state (self);
+  facet_window_compare_reload (self);
   if (error == NULL)
     {
       g_autofree char *text = NULL;
@@ -1349,6 +1379,7 @@ facet_window_dispose (GObject *object)
   facet_reload_invalidate (self->probs_reload);
   facet_reload_invalidate (self->lanes_reload);
   facet_reload_invalidate (self->marks_reload);
+  facet_reload_invalidate (self->compare_reload);
   if (self->open_cancellable != NULL)
     g_cancellable_cancel (self->open_cancellable);
   g_clear_object (&self->open_cancellable);
@@ -1381,6 +1412,7 @@ facet_window_dispose (GObject *object)
   g_clear_pointer (&self->notes, g_ptr_array_unref);
   g_clear_pointer (&self->model_path, g_free);
   g_clear_pointer (&self->last_toast, g_free);
+  g_clear_pointer (&self->compare_counts, g_array_unref);
   if (self->au_typed != NULL)
     g_string_free (g_steal_pointer (&self->au_typed), TRUE);
   gtk_widget_dispose_template (GTK_WIDGET (self), FACET_TYPE_WINDOW);
@@ -1396,6 +1428,7 @@ facet_window_finalize (GObject *object)
   g_clear_pointer (&self->probs_reload, facet_reload_free);
   g_clear_pointer (&self->lanes_reload, facet_reload_free);
   g_clear_pointer (&self->marks_reload, facet_reload_free);
+  g_clear_pointer (&self->compare_reload, facet_reload_free);
   G_OBJECT_CLASS (facet_window_parent_class)->finalize (object);
 }
 
@@ -1467,6 +1500,7 @@ facet_window_class_init (FacetWindowClass *klass)
   facet_window_class_init_actions (widget_class);
   facet_window_class_init_marks (widget_class);
   facet_window_class_init_coding (widget_class);
+  facet_window_class_init_compare (widget_class);
 }
 
 static void
@@ -1578,6 +1612,7 @@ facet_window_init (FacetWindow *self)
   facet_window_init_shortcuts (self);
   facet_window_init_marks (self);
   facet_window_init_coding (self);
+  facet_window_init_compare (self);
   facet_window_init_dnd (self);
   update_recent (self);
   on_model_changed (self);

@@ -241,6 +241,28 @@ finetune_val_subjects (const char        *project,
   return TRUE;
 }
 
+/* Heads mode's last lines: both models at the thresholds they are used with,
+ * and whether the head was kept. */
+static void
+finetune_summary_heads (const FacetTrainResult *result,
+                        const FacetEpochReport *base,
+                        const FacetEpochReport *last)
+{
+  printf ("at each model's own per-AU thresholds (the new model's chosen on the training subjects, "
+          "out of fold), held-out mean F1: base %.3f, new %.3f (%+.3f)\n",
+          result->base_f1_at_thresholds, result->f1_at_thresholds,
+          result->f1_at_thresholds - result->base_f1_at_thresholds);
+  if (result->kept_base)
+    printf ("note: on the training subjects, out of fold, a new head reached mean F1 %.3f against "
+            "the base's %.3f; that is no clear gain, so the new model keeps the base's head and "
+            "thresholds\n",
+            result->oof_f1, result->base_train_f1);
+  else if (result->f1_at_thresholds < result->base_f1_at_thresholds
+           || (isnan (result->f1_at_thresholds) && last->f1_05 < base->f1_05))
+    printf ("note: the new model is worse than its base on the held-out subjects; "
+            "keep using the base\n");
+}
+
 /* The last lines: the split, and the new model beside its base on the same
  * held-out frames. */
 static void
@@ -267,7 +289,9 @@ finetune_summary (const FacetTrainResult *result,
             "(%.3f); training subjects base %.3f, new %.3f (%.3f)\n",
             base->id_probe_acc, last->id_probe_acc, last->id_probe_chance, base->id_probe_train_acc,
             last->id_probe_train_acc, last->id_probe_train_chance);
-  if (last->f1_05 < base->f1_05)
+  if (result->f1_at_thresholds_au != NULL)
+    finetune_summary_heads (result, base, last);
+  else if (last->f1_05 < base->f1_05)
     printf ("note: the new model is worse than its base on the held-out subjects; keep using the base\n");
 }
 
@@ -404,7 +428,11 @@ static const char * const model_metric_keys[] = {
   "f1_mean", "auc_mean", "f1", "auc",
   "base_f1_mean", "base_auc_mean", "base_f1", "base_auc",
   "id_probe_acc", "id_probe_chance", "id_probe_train_acc", "id_probe_train_chance",
-  "base_id_probe_acc", "base_id_probe_train_acc", "thresholds", "n_train", "n_val",
+  "base_id_probe_acc", "base_id_probe_train_acc", "thresholds", "thresholds_chosen_on",
+  "f1_mean_at_thresholds", "f1_at_thresholds",
+  "base_f1_mean_at_thresholds", "base_f1_at_thresholds",
+  "oof_f1_mean", "base_train_f1_mean", "kept_base_head", "n_train", "n_val",
+  "base_model_id", "start_f1_mean", "start_auc_mean",
 };
 
 int

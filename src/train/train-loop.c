@@ -167,6 +167,10 @@ facet_train_result_free (FacetTrainResult *r)
   g_free (r->train_subjects);
   g_free (r->val_subjects);
   g_free (r->thresholds);
+  facet_epoch_report_clear (r->reference);
+  g_free (r->reference);
+  g_free (r->f1_at_thresholds_au);
+  g_free (r->base_f1_at_thresholds_au);
   g_free (r);
 }
 
@@ -341,7 +345,9 @@ typedef struct
   GArray                 *val_idx;
   int                     first_block;
   gboolean                embedding;
-  float                  *raw_train;  /* heads mode: cached features */
+  float                  *raw_train;  /* heads mode: cached features (before the final norm) */
+  float                  *feat_train; /* heads mode: the AU head's input, training samples */
+  float                  *feat_val;   /* heads mode: the same, held-out samples */
   int                     trainable[3]; /* for trainable_for_mode */
   float                  *anchor;     /* heads mode: the base model's AU head (weight, bias) */
   float                  *pos_weight; /* heads mode with balance: per model AU, or NULL */
@@ -363,8 +369,11 @@ fill_targets (Run   *run,
 
   for (int a = 0; a < run->mc->n_aus; a++)
     out[a] = -1.0f;
+  /* A label of an AU the model lacks (facet_train_evaluate only: training
+   * refuses such data) has no place in the model's order. */
   for (int a = 0; a < d->n_aus; a++)
-    out[run->au_map[a]] = d->targets[(gsize) i * d->n_aus + a];
+    if (run->au_map[a] >= 0)
+      out[run->au_map[a]] = d->targets[(gsize) i * d->n_aus + a];
 }
 
 /* Forward (no augmentation) of samples @idx: probabilities, normalised and
@@ -404,6 +413,30 @@ predict_samples (Run      *run,
         return FALSE;
     }
   return TRUE;
+}
+
+/* The AU probabilities of @n cached head inputs @feats ([n, dim]) under
+ * @head (weight then bias; NULL: the model's own head now). */
+static void
+head_probs (Run         *run,
+            const float *feats,
+            guint        n,
+            const float *head,
+            float       *probs)
+{
+  const FacetModelConfig *mc = run->mc;
+  const float *w = head ? head : facet_model_get_weights (run->model, "head.weight");
+  const float *b = head ? head + (gsize) mc->n_aus * mc->dim
+                        : facet_model_get_weights (run->model, "head.bias");
+
+  for (guint i = 0; i < n; i++)
+    for (int a = 0; a < mc->n_aus; a++)
+      {
+        double z = b[a];
+        for (int d = 0; d < mc->dim; d++)
+          z += (double) w[(gsize) a * mc->dim + d] * feats[(gsize) i * mc->dim + d];
+        probs[(gsize) i * mc->n_aus + a] = (float) (1.0 / (1.0 + exp (-z)));
+      }
 }
 
 /* The identity probe on the normalised features of samples @idx (at most
@@ -454,7 +487,13 @@ evaluate (Run              *run,
   int auc_n = 0;
 
   rep->id_probe_train_acc = rep->id_probe_train_chance = -1.0;
-  if (!predict_samples (run, run->val_idx, probs, feats, NULL, error))
+  if (run->feat_val != NULL)
+    {
+      /* Heads mode: the frozen backbone's features do not change. */
+      memcpy (feats, run->feat_val, sizeof (float) * n * mc->dim);
+      head_probs (run, run->feat_val, n, NULL, probs);
+    }
+  else if (!predict_samples (run, run->val_idx, probs, feats, NULL, error))
     return FALSE;
   for (guint j = 0; j < n; j++)
     {
@@ -703,6 +742,8 @@ run_clear (Run *run)
   g_clear_pointer (&run->train_idx, g_array_unref);
   g_clear_pointer (&run->val_idx, g_array_unref);
   g_clear_pointer (&run->raw_train, g_free);
+  g_clear_pointer (&run->feat_train, g_free);
+  g_clear_pointer (&run->feat_val, g_free);
   g_clear_pointer (&run->print, g_free);
   g_clear_pointer (&run->anchor, g_free);
   g_clear_pointer (&run->pos_weight, g_free);
@@ -881,14 +922,8 @@ anchor_head (Run *run)
   const float *b = facet_model_get_weights (run->model, "head.bias");
   float k = (float) run->cfg->anchor;
 
-  if (k <= 0.0f || gw == NULL || gb == NULL)
+  if (k <= 0.0f || gw == NULL || gb == NULL || run->anchor == NULL)
     return;
-  if (run->anchor == NULL)
-    {
-      run->anchor = g_new (float, nw + mc->n_aus);
-      memcpy (run->anchor, w, sizeof (float) * nw);
-      memcpy (run->anchor + nw, b, sizeof (float) * mc->n_aus);
-    }
   for (gsize i = 0; i < nw; i++)
     gw[i] += k * (w[i] - run->anchor[i]);
   for (int a = 0; a < mc->n_aus; a++)
@@ -962,32 +997,26 @@ train_step (Run                  *run,
     }
 }
 
-/* One epoch: steps, then the evaluation on the held-out subjects (with the
- * per-AU thresholds and the probe on the training subjects at the last). */
+/* An epoch's optimisation steps with @opt over run->order[0 .. n) (sample
+ * indices, or positions in the cached features in heads mode): progress to
+ * on_step when @report, the summed losses (total, AU, ID) into @sums. */
 static gboolean
-run_epoch (Run              *run,
-           int               epoch,
-           FacetTrainResult *result,
-           GError          **error)
+fit_epoch (Run            *run,
+           FacetOptimizer *opt,
+           guint           n,
+           int             epoch,
+           gboolean        report,
+           double          sums[3],
+           GError        **error)
 {
   const FacetTrainConfig *cfg = run->cfg;
-  FacetEpochReport rep = { 0 };
-  FacetRng rng;
-  double loss_sum = 0, au_sum = 0, id_sum = 0, t0 = facet_now ();
-  gint64 n_steps = 0, global_step = (gint64) (epoch - 1) * run->steps_per_epoch;
-  guint n_train = run->train_idx->len;
-  gboolean last = epoch == cfg->epochs;
+  gint64 steps = MAX (1, (gint64) n / cfg->batch), global_step = (gint64) (epoch - 1) * steps;
+  double t0 = facet_now ();
 
-  rep.epoch = epoch;
-  for (guint i = 0; i < n_train; i++)
-    run->order[i] = cfg->mode == FACET_TRAIN_HEADS ? i : g_array_index (run->train_idx, guint, i);
-  facet_rng_init (&rng, mix (cfg->seed, 1000 + (guint64) epoch));
-  facet_rng_shuffle (&rng, run->order, n_train);
-
-  for (gint64 s = 0; s < run->steps_per_epoch; s++, global_step++)
+  for (gint64 s = 0; s < steps; s++, global_step++)
     {
       guint start = (guint) (s * cfg->batch);
-      guint nb = MIN ((guint) cfg->batch, n_train - start);
+      guint nb = MIN ((guint) cfg->batch, n - start);
       FacetTrainStepResult sr = { 0 };
       double lr;
 
@@ -1003,28 +1032,55 @@ run_epoch (Run              *run,
         }
       if (cfg->clip_grad > 0)
         facet_clip_grad_norm (run->grads, cfg->clip_grad);
-      lr = facet_optim_lr_at (&cfg->optim, (epoch - 1) + (double) s / run->steps_per_epoch);
-      facet_optimizer_step (run->opt, lr);
-      loss_sum += sr.loss;
-      au_sum += sr.au_loss;
-      id_sum += sr.id_loss;
-      n_steps++;
-      if (cfg->on_step)
+      lr = facet_optim_lr_at (&cfg->optim, (epoch - 1) + (double) s / steps);
+      facet_optimizer_step (opt, lr);
+      sums[0] += sr.loss;
+      sums[1] += sr.au_loss;
+      sums[2] += sr.id_loss;
+      if (report && cfg->on_step)
         {
           double elapsed = facet_now () - t0;
           FacetTrainProgress p = { epoch, cfg->epochs, global_step + 1,
-                                   (gint64) cfg->epochs * run->steps_per_epoch, sr.loss, sr.au_loss,
+                                   (gint64) cfg->epochs * steps, sr.loss, sr.au_loss,
                                    sr.id_loss, lr,
                                    /* too short a time to measure a rate over says nothing */
-                                   elapsed >= 0.05 ? (double) nb * n_steps / elapsed : 0.0 };
+                                   elapsed >= 0.05 ? (double) nb * (s + 1) / elapsed : 0.0 };
           cfg->on_step (&p, cfg->user_data);
         }
     }
+  return TRUE;
+}
 
-  rep.train_loss = loss_sum / MAX (n_steps, 1);
-  rep.train_au_loss = au_sum / MAX (n_steps, 1);
-  rep.train_id_loss = id_sum / MAX (n_steps, 1);
-  if (!evaluate (run, &rep, last, last ? &result->thresholds : NULL, error))
+/* One epoch: steps, then the evaluation on the held-out subjects (with the
+ * per-AU thresholds and the probe on the training subjects at the last). */
+static gboolean
+run_epoch (Run              *run,
+           int               epoch,
+           FacetTrainResult *result,
+           GError          **error)
+{
+  const FacetTrainConfig *cfg = run->cfg;
+  gboolean heads = cfg->mode == FACET_TRAIN_HEADS;
+  FacetEpochReport rep = { 0 };
+  FacetRng rng;
+  double sums[3] = { 0 }, t0 = facet_now ();
+  guint n_train = run->train_idx->len;
+  gboolean last = epoch == cfg->epochs;
+
+  rep.epoch = epoch;
+  for (guint i = 0; i < n_train; i++)
+    run->order[i] = heads ? i : g_array_index (run->train_idx, guint, i);
+  facet_rng_init (&rng, mix (cfg->seed, 1000 + (guint64) epoch));
+  facet_rng_shuffle (&rng, run->order, n_train);
+  if (!fit_epoch (run, run->opt, n_train, epoch, TRUE, sums, error))
+    return FALSE;
+
+  rep.train_loss = sums[0] / run->steps_per_epoch;
+  rep.train_au_loss = sums[1] / run->steps_per_epoch;
+  rep.train_id_loss = sums[2] / run->steps_per_epoch;
+  /* Heads mode chose its thresholds on the training subjects before the
+   * epochs; the other modes tune them on the held-out ones here. */
+  if (!evaluate (run, &rep, last, last && !heads ? &result->thresholds : NULL, error))
     {
       g_free (rep.f1);
       g_free (rep.auc);
@@ -1062,6 +1118,330 @@ evaluate_base (Run              *run,
   if (run->cfg->on_epoch)
     run->cfg->on_epoch (&g_array_index (result->epochs, FacetEpochReport, 0), run->cfg->user_data);
   return TRUE;
+}
+
+/* Per-AU values of @mc's order into @au_ids' order (NAN where @mc has no such AU). */
+static double *
+remap_per_au (const double           *values,
+              const FacetModelConfig *mc,
+              const int              *au_ids,
+              int                     n_aus)
+{
+  double *out = g_new (double, MAX (n_aus, 1));
+
+  for (int a = 0; a < n_aus; a++)
+    {
+      int k = facet_model_config_find_au (mc, au_ids[a]);
+      out[a] = k >= 0 ? values[k] : NAN;
+    }
+  return out;
+}
+
+/**
+ * facet_train_evaluate:
+ * @model: the model to measure (borrowed; not changed)
+ * @data: the samples, crops in @model's crop convention
+ * @val_subjects: the held-out subjects (subject indices of @data), e.g. a
+ *   FacetTrainResult's
+ * @config: its precision and cancellable are used, nothing else
+ * @au_ids: (array length=n_aus): the order of @report's per-AU values
+ * @report: (out caller-allocates): free its arrays with facet_epoch_report_clear()
+ *
+ * Measures @model on the samples of @val_subjects exactly as
+ * facet_train_run() measures its base model (epoch 0): F1 at 0.5 and at the
+ * best common threshold, ROC AUC, the identity probe on the held-out
+ * subjects and on every other subject of @data (the training subjects).
+ * Labels of AUs @model lacks are left out; @report's f1 and auc follow
+ * @au_ids, NAN where @model has no such AU. For the app, which fine-tunes
+ * from a model adapted to the videos and compares the result with the base
+ * model the coder chose, on the same held-out frames.
+ */
+gboolean
+facet_train_evaluate (FacetModel             *model,
+                      const FacetTrainData   *data,
+                      const int              *val_subjects,
+                      int                     n_val_subjects,
+                      const FacetTrainConfig *config,
+                      const int              *au_ids,
+                      int                     n_aus,
+                      FacetEpochReport       *report,
+                      GError                **error)
+{
+  g_autoptr (FacetTrainResult) split = g_new0 (FacetTrainResult, 1);
+  FacetTrainConfig cfg;
+  FacetEpochReport rep = { 0 };
+  Run run = { 0 };
+  gboolean ok;
+  double t0 = facet_now ();
+
+  g_return_val_if_fail (model != NULL && data != NULL && config != NULL && report != NULL, FALSE);
+  g_return_val_if_fail (val_subjects != NULL && n_val_subjects > 0, FALSE);
+  g_return_val_if_fail (au_ids != NULL || n_aus == 0, FALSE);
+
+  memset (report, 0, sizeof *report);
+  facet_train_config_init (&cfg);
+  cfg.precision = config->precision;
+  cfg.cancellable = config->cancellable;
+  cfg.val_subjects = val_subjects;
+  cfg.n_val_subjects = n_val_subjects;
+  run.data = data;
+  run.cfg = &cfg;
+  run.model = model;
+  run.mc = facet_model_get_config (model);
+  split_subjects (&run, split);
+  if (split->n_val_subjects == 0)
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_DATA,
+                   "none of the %d held-out subjects has labelled frames to measure on",
+                   n_val_subjects);
+      run_clear (&run);
+      return FALSE;
+    }
+  run.au_map = g_new (int, MAX (data->n_aus, 1));
+  for (int a = 0; a < data->n_aus; a++)
+    run.au_map[a] = facet_model_config_find_au (run.mc, data->au_ids[a]);
+  run.cpu = facet_cpu_backend_new_with_precision (cfg.precision);
+  rep.train_loss = rep.train_au_loss = rep.train_id_loss = NAN;
+  ok = facet_backend_load_model (run.cpu, model, error)
+       && evaluate (&run, &rep, split->n_train_subjects > 0, NULL, error);
+  run_clear (&run);
+  if (ok)
+    {
+      report->epoch = 0;
+      report->train_loss = report->train_au_loss = report->train_id_loss = NAN;
+      report->f1_05 = rep.f1_05;
+      report->f1_best = rep.f1_best;
+      report->best_threshold = rep.best_threshold;
+      report->auc_mean = rep.auc_mean;
+      report->id_probe_acc = rep.id_probe_acc;
+      report->id_probe_chance = rep.id_probe_chance;
+      report->id_probe_train_acc = rep.id_probe_train_acc;
+      report->id_probe_train_chance = rep.id_probe_train_chance;
+      report->f1 = remap_per_au (rep.f1, run.mc, au_ids, n_aus);
+      report->auc = remap_per_au (rep.auc, run.mc, au_ids, n_aus);
+      report->seconds = facet_now () - t0;
+    }
+  g_free (rep.f1);
+  g_free (rep.auc);
+  return ok;
+}
+
+void
+facet_epoch_report_clear (FacetEpochReport *report)
+{
+  if (report == NULL)
+    return;
+  g_clear_pointer (&report->f1, g_free);
+  g_clear_pointer (&report->auc, g_free);
+}
+
+/* Heads mode's operating point ------------------------------------------------ */
+
+/* The targets and subjects of the training samples, in train_idx order. */
+static void
+training_labels (Run   *run,
+                 float *targets,
+                 int   *subjects)
+{
+  for (guint j = 0; j < run->train_idx->len; j++)
+    {
+      guint i = g_array_index (run->train_idx, guint, j);
+      fill_targets (run, i, targets + (gsize) j * run->mc->n_aus);
+      subjects[j] = run->data->subjects[i];
+    }
+}
+
+/* Puts @head (weight then bias) into the model. */
+static void
+set_head (Run         *run,
+          const float *head)
+{
+  gsize nw = (gsize) run->mc->n_aus * run->mc->dim;
+
+  memcpy ((float *) facet_model_get_weights (run->model, "head.weight"), head, sizeof (float) * nw);
+  memcpy ((float *) facet_model_get_weights (run->model, "head.bias"), head + nw,
+          sizeof (float) * run->mc->n_aus);
+}
+
+/* A copy of the model's head now (weight then bias). */
+static float *
+get_head (Run *run)
+{
+  gsize nw = (gsize) run->mc->n_aus * run->mc->dim;
+  float *head = g_new (float, nw + run->mc->n_aus);
+
+  memcpy (head, facet_model_get_weights (run->model, "head.weight"), sizeof (float) * nw);
+  memcpy (head + nw, facet_model_get_weights (run->model, "head.bias"),
+          sizeof (float) * run->mc->n_aus);
+  return head;
+}
+
+/* Out-of-fold scores of the training samples into @oof: the training
+ * subjects fall into FACET_TRAIN_HEADS_FOLDS folds (one subject each where
+ * there are no more), each fold in turn is left out, and a head trained
+ * from the base's on the others (the run's settings, schedule and seed)
+ * scores its frames. The model's head is left as it was; the run's
+ * optimiser is not touched. */
+static gboolean
+heads_out_of_fold (Run              *run,
+                   FacetTrainResult *result,
+                   const float      *base_head,
+                   const int        *subjects,
+                   float            *oof,
+                   GError          **error)
+{
+  const FacetModelConfig *mc = run->mc;
+  g_autofree float *saved = get_head (run);
+  g_autofree int *fold = g_new (int, MAX (run->data->n_subjects, 1));
+  guint n = run->train_idx->len;
+  int n_folds = MIN (result->n_train_subjects, FACET_TRAIN_HEADS_FOLDS);
+  gboolean ok = TRUE;
+
+  /* train_subjects is in the seed's shuffled order */
+  for (int k = 0; k < result->n_train_subjects; k++)
+    fold[result->train_subjects[k]] = k % n_folds;
+  for (int k = 0; k < n_folds && ok; k++)
+    {
+      g_autoptr (FacetOptimizer) opt = NULL;
+
+      set_head (run, base_head);
+      opt = facet_optimizer_new (run->model, run->grads, &run->cfg->optim);
+      for (int epoch = 1; epoch <= run->cfg->epochs && ok; epoch++)
+        {
+          double sums[3] = { 0 };
+          FacetRng rng;
+          guint m = 0;
+          for (guint j = 0; j < n; j++)
+            if (fold[subjects[j]] != k)
+              run->order[m++] = j;
+          facet_rng_init (&rng, mix (run->cfg->seed, mix (2000 + (guint64) k, (guint64) epoch)));
+          facet_rng_shuffle (&rng, run->order, m);
+          ok = m > 0 && fit_epoch (run, opt, m, epoch, FALSE, sums, error);
+        }
+      for (guint j = 0; j < n && ok; j++)
+        if (fold[subjects[j]] == k)
+          head_probs (run, run->feat_train + (gsize) j * mc->dim, 1, NULL,
+                      oof + (gsize) j * mc->n_aus);
+    }
+  set_head (run, saved);
+  return ok;
+}
+
+/* Heads mode's operating point, chosen without the held-out subjects: per-AU
+ * thresholds that maximise the mean over the training subjects of each AU's
+ * F1 on the out-of-fold scores; and whether a new head is worth having: a
+ * trained base head stays unless the out-of-fold estimate (mean F1 at those
+ * thresholds) beats the base's F1 on the same frames at its own thresholds
+ * by FACET_TRAIN_HEADS_MIN_GAIN (the base never saw these subjects, so its
+ * F1 there is an honest estimate; the new head's is slightly flattered by
+ * thresholds chosen on the same scores, which the margin covers). */
+static gboolean
+heads_operating_point (Run              *run,
+                       FacetTrainResult *result,
+                       const float      *base_head,
+                       const float      *base_thresholds,
+                       gboolean          head_new,
+                       GError          **error)
+{
+  const FacetModelConfig *mc = run->mc;
+  guint n = run->train_idx->len;
+  g_autofree float *oof = g_new (float, (gsize) MAX (n, 1) * mc->n_aus);
+  g_autofree float *targets = g_new (float, (gsize) MAX (n, 1) * mc->n_aus);
+  g_autofree int *subjects = g_new (int, MAX (n, 1));
+  g_autofree double *base_th = g_new (double, mc->n_aus);
+
+  result->thresholds = g_new (double, mc->n_aus);
+  for (int a = 0; a < mc->n_aus; a++)
+    result->thresholds[a] = base_th[a] = head_new ? 0.5 : base_thresholds[a];
+  if (result->n_train_subjects < 2)
+    return TRUE; /* nobody to leave out: the base's thresholds, no estimate */
+  training_labels (run, targets, subjects);
+  if (!heads_out_of_fold (run, result, base_head, subjects, oof, error))
+    return FALSE;
+  for (int a = 0; a < mc->n_aus; a++)
+    result->thresholds[a] = facet_metrics_best_threshold_by_subject (oof, targets, subjects, n,
+                                                                     mc->n_aus, a);
+  result->thresholds_out_of_fold = TRUE;
+  result->oof_f1 = facet_metrics_mean_f1 (oof, targets, n, mc->n_aus, result->thresholds, NULL);
+  head_probs (run, run->feat_train, n, base_head, oof);
+  result->base_train_f1 = facet_metrics_mean_f1 (oof, targets, n, mc->n_aus, base_th, NULL);
+  result->kept_base = !head_new
+                      && !(result->oof_f1 > result->base_train_f1 + FACET_TRAIN_HEADS_MIN_GAIN);
+  return TRUE;
+}
+
+/* Heads mode, after the epochs: where the estimate showed no gain, the base
+ * head and thresholds go back into the model and the last report measures
+ * that model; then both models' F1 at their own thresholds on the held-out
+ * frames, what a user of each gets (analysis and export use them). */
+static gboolean
+heads_finish (Run              *run,
+              FacetTrainResult *result,
+              const float      *base_head,
+              const float      *base_thresholds,
+              GError          **error)
+{
+  const FacetModelConfig *mc = run->mc;
+  guint n = run->val_idx->len;
+  g_autofree float *probs = g_new (float, (gsize) MAX (n, 1) * mc->n_aus);
+  g_autofree float *targets = g_new (float, (gsize) MAX (n, 1) * mc->n_aus);
+  g_autofree double *base_th = g_new (double, mc->n_aus);
+  FacetEpochReport *last = &g_array_index (result->epochs, FacetEpochReport,
+                                           result->epochs->len - 1);
+
+  for (int a = 0; a < mc->n_aus; a++)
+    base_th[a] = base_thresholds[a];
+  if (result->kept_base)
+    {
+      FacetEpochReport again = { 0 };
+      set_head (run, base_head);
+      memcpy (result->thresholds, base_th, sizeof (double) * mc->n_aus);
+      if (!evaluate (run, &again, FALSE, NULL, error))
+        return FALSE;
+      g_free (last->f1);
+      g_free (last->auc);
+      last->f1 = again.f1;
+      last->auc = again.auc;
+      last->f1_05 = again.f1_05;
+      last->f1_best = again.f1_best;
+      last->best_threshold = again.best_threshold;
+      last->auc_mean = again.auc_mean;
+    }
+  for (guint j = 0; j < n; j++)
+    fill_targets (run, g_array_index (run->val_idx, guint, j), targets + (gsize) j * mc->n_aus);
+  result->f1_at_thresholds_au = g_new (double, mc->n_aus);
+  result->base_f1_at_thresholds_au = g_new (double, mc->n_aus);
+  head_probs (run, run->feat_val, n, NULL, probs);
+  result->f1_at_thresholds = facet_metrics_mean_f1 (probs, targets, n, mc->n_aus, result->thresholds,
+                                                    result->f1_at_thresholds_au);
+  head_probs (run, run->feat_val, n, base_head, probs);
+  result->base_f1_at_thresholds = facet_metrics_mean_f1 (probs, targets, n, mc->n_aus, base_th,
+                                                         result->base_f1_at_thresholds_au);
+  return TRUE;
+}
+
+/* Heads mode before the epochs: the frozen backbone's features, once (the
+ * same every epoch), the base head to anchor to, and the operating point. */
+static gboolean
+heads_prepare (Run              *run,
+               FacetTrainResult *result,
+               FacetModel       *base,
+               const float      *base_head,
+               GError          **error)
+{
+  const FacetModelConfig *mc = run->mc;
+  guint nt = MAX (run->train_idx->len, 1), nv = MAX (run->val_idx->len, 1);
+
+  if (run->cfg->anchor > 0.0)
+    run->anchor = g_memdup2 (base_head, sizeof (float) * ((gsize) mc->n_aus * mc->dim + mc->n_aus));
+  run->raw_train = g_new (float, (gsize) nt * mc->dim);
+  run->feat_train = g_new (float, (gsize) nt * mc->dim);
+  run->feat_val = g_new (float, (gsize) nv * mc->dim);
+  if (!predict_samples (run, run->train_idx, NULL, run->feat_train, run->raw_train, error)
+      || !predict_samples (run, run->val_idx, NULL, run->feat_val, NULL, error))
+    return FALSE;
+  return heads_operating_point (run, result, base_head, facet_model_get_config (base)->thresholds,
+                                head_is_new (base), error);
 }
 
 /* Resumes from the checkpoint when asked; returns the first epoch to run,
@@ -1108,6 +1488,8 @@ facet_train_run (FacetModel             *base,
   FacetTrainConfig cfg = *cfg_in;
   Run run = { 0 };
   FacetModelConfig *mc;
+  g_autofree float *base_head = NULL;
+  gboolean heads = cfg_in->mode == FACET_TRAIN_HEADS;
   int first_epoch;
   gsize per;
 
@@ -1118,6 +1500,8 @@ facet_train_run (FacetModel             *base,
   facet_train_config_resolve (&cfg, base);
 
   result->epochs = g_array_new (FALSE, TRUE, sizeof (FacetEpochReport));
+  result->f1_at_thresholds = result->base_f1_at_thresholds = NAN;
+  result->oof_f1 = result->base_train_f1 = NAN;
   model = facet_model_copy (base);
   run.data = data;
   run.cfg = &cfg;
@@ -1135,11 +1519,15 @@ facet_train_run (FacetModel             *base,
   run.input = g_new (float, per * (gsize) cfg.batch);
   run.targets = g_new (float, (gsize) cfg.batch * run.mc->n_aus);
   run.classes = g_new (int, cfg.batch);
-  if (cfg.mode == FACET_TRAIN_HEADS)
+  if (heads)
     {
-      /* The frozen backbone's features, once: the same every epoch. */
-      run.raw_train = g_new (float, (gsize) MAX (run.train_idx->len, 1) * run.mc->dim);
-      if (!predict_samples (&run, run.train_idx, NULL, NULL, run.raw_train, error))
+      /* The base's head, not the model's: a resumed run holds the checkpoint's. */
+      base_head = g_new (float, (gsize) run.mc->n_aus * run.mc->dim + run.mc->n_aus);
+      memcpy (base_head, facet_model_get_weights (base, "head.weight"),
+              sizeof (float) * run.mc->n_aus * run.mc->dim);
+      memcpy (base_head + (gsize) run.mc->n_aus * run.mc->dim,
+              facet_model_get_weights (base, "head.bias"), sizeof (float) * run.mc->n_aus);
+      if (!heads_prepare (&run, result, base, base_head, error))
         goto fail;
     }
   if (first_epoch == 1 && !evaluate_base (&run, result, error))
@@ -1147,8 +1535,12 @@ facet_train_run (FacetModel             *base,
   for (int epoch = first_epoch; epoch <= cfg.epochs; epoch++)
     if (!run_epoch (&run, epoch, result, error))
       goto fail;
+  if (heads
+      && !heads_finish (&run, result, base_head, facet_model_get_config (base)->thresholds, error))
+    goto fail;
 
-  /* Per-AU thresholds tuned on the validation subjects travel with the model. */
+  /* Per-AU thresholds travel with the model (heads mode: chosen on the
+   * training subjects; else tuned on the held-out ones). */
   mc = facet_model_get_config_mut (model);
   for (int a = 0; a < mc->n_aus; a++)
     mc->thresholds[a] = (float) result->thresholds[a];
@@ -1186,6 +1578,32 @@ append_per_au (GString                *s,
   g_string_append_c (s, '}');
 }
 
+/* Where the stored thresholds come from and, in heads mode, both models at
+ * their own thresholds on the held-out frames. */
+static void
+append_operating_point (GString                *s,
+                        const FacetTrainResult *r,
+                        const FacetModelConfig *mc)
+{
+  char b[G_ASCII_DTOSTR_BUF_SIZE];
+  gboolean heads = r->f1_at_thresholds_au != NULL;
+
+  g_string_append_printf (s, ",\"thresholds_chosen_on\":\"%s\"",
+                          r->kept_base ? "base model"
+                          : r->thresholds_out_of_fold ? "training subjects, out of fold"
+                          : heads ? "base model" : "held-out subjects");
+  if (!heads)
+    return;
+  g_string_append_printf (s, ",\"f1_mean_at_thresholds\":%s", json_number (b, r->f1_at_thresholds));
+  append_per_au (s, "f1_at_thresholds", mc, r->f1_at_thresholds_au);
+  g_string_append_printf (s, ",\"base_f1_mean_at_thresholds\":%s",
+                          json_number (b, r->base_f1_at_thresholds));
+  append_per_au (s, "base_f1_at_thresholds", mc, r->base_f1_at_thresholds_au);
+  g_string_append_printf (s, ",\"oof_f1_mean\":%s", json_number (b, r->oof_f1));
+  g_string_append_printf (s, ",\"base_train_f1_mean\":%s", json_number (b, r->base_train_f1));
+  g_string_append_printf (s, ",\"kept_base_head\":%s", r->kept_base ? "true" : "false");
+}
+
 /**
  * facet_train_result_metrics_json:
  *
@@ -1195,9 +1613,17 @@ append_per_au (GString                *s,
  *  "base_auc_mean", "base_f1": {...}, "base_auc": {...}, "id_probe_acc",
  *  "id_probe_chance", "id_probe_train_acc", "id_probe_train_chance",
  *  "base_id_probe_acc", "base_id_probe_train_acc", "f1_best_threshold",
- *  "best_threshold", "thresholds": {...}, "n_train", "n_val", "epochs": [...]}.
- * F1 is at 0.5 for both models: the tuned thresholds were chosen on these
- * same frames.
+ *  "best_threshold", "thresholds": {...}, "thresholds_chosen_on", "n_train", "n_val",
+ *  "epochs": [...]}, and in heads mode "f1_mean_at_thresholds",
+ * "f1_at_thresholds", "base_f1_mean_at_thresholds", "base_f1_at_thresholds",
+ * "oof_f1_mean", "base_train_f1_mean", "kept_base_head".
+ * f1_mean and base_f1_mean are at 0.5 for both models. The *_at_thresholds
+ * values are at each model's stored thresholds, which analysis and export
+ * use: measured only where the thresholds were not chosen on these frames
+ * (heads mode chooses them on the training subjects, out of fold). With @r's
+ * reference set, the base_* values are the reference model's (named by
+ * "base_model_id"), and the model training started from (epoch 0) is in
+ * "start_f1_mean", "start_auc_mean" and the epochs list.
  */
 char *
 facet_train_result_metrics_json (const FacetTrainResult *r,
@@ -1213,7 +1639,7 @@ facet_train_result_metrics_json (const FacetTrainResult *r,
       return g_string_free (s, FALSE);
     }
   last = &g_array_index (r->epochs, FacetEpochReport, r->epochs->len - 1);
-  base = &g_array_index (r->epochs, FacetEpochReport, 0);
+  base = r->reference != NULL ? r->reference : &g_array_index (r->epochs, FacetEpochReport, 0);
   g_string_append_printf (s, "\"f1_mean\":%s", json_number (b, last->f1_05));
   g_string_append_printf (s, ",\"auc_mean\":%s", json_number (b, last->auc_mean));
   append_per_au (s, "f1", mc, last->f1);
@@ -1228,6 +1654,17 @@ facet_train_result_metrics_json (const FacetTrainResult *r,
       g_string_append_printf (s, ",\"base_id_probe_train_acc\":%s",
                               json_number (b, base->id_probe_train_acc));
     }
+  if (r->reference != NULL)
+    {
+      const FacetEpochReport *start = &g_array_index (r->epochs, FacetEpochReport, 0);
+
+      g_string_append_printf (s, ",\"base_model_id\":%" G_GINT64_FORMAT, r->reference_id);
+      if (start->epoch == 0)
+        {
+          g_string_append_printf (s, ",\"start_f1_mean\":%s", json_number (b, start->f1_05));
+          g_string_append_printf (s, ",\"start_auc_mean\":%s", json_number (b, start->auc_mean));
+        }
+    }
   g_string_append_printf (s, ",\"id_probe_acc\":%s", json_number (b, last->id_probe_acc));
   g_string_append_printf (s, ",\"id_probe_chance\":%s", json_number (b, last->id_probe_chance));
   g_string_append_printf (s, ",\"id_probe_train_acc\":%s", json_number (b, last->id_probe_train_acc));
@@ -1237,6 +1674,7 @@ facet_train_result_metrics_json (const FacetTrainResult *r,
   g_string_append_printf (s, ",\"best_threshold\":%s", json_number (b, last->best_threshold));
   if (r->thresholds)
     append_per_au (s, "thresholds", mc, r->thresholds);
+  append_operating_point (s, r, mc);
   g_string_append_printf (s, ",\"n_train\":%u,\"n_val\":%u,\"epochs\":[", r->n_train, r->n_val);
   for (guint i = 0; i < r->epochs->len; i++)
     {

@@ -118,9 +118,26 @@ typedef struct
   int      *val_subjects;
   int       n_val_subjects;
   guint     n_train, n_val;    /* samples */
-  double   *thresholds;        /* per AU of the model, tuned on validation */
+  double   *thresholds;        /* per AU of the model: in heads mode chosen on the training
+                                * subjects, out of fold; else tuned on the held-out ones */
+  gboolean  thresholds_out_of_fold;
+  /* Heads mode (else NAN / NULL): on the held-out frames, mean and per-AU F1
+   * of the saved model at its thresholds and of the base at its own; on the
+   * training subjects, the out-of-fold estimate of the new head at its
+   * thresholds and the base's F1 at its own (what decides @kept_base). */
+  double    f1_at_thresholds, base_f1_at_thresholds;
+  double   *f1_at_thresholds_au, *base_f1_at_thresholds_au;
+  double    oof_f1, base_train_f1;
+  gboolean  kept_base;         /* heads mode: the estimate showed no gain; the base head stays */
   int       first_epoch;       /* 1 unless resumed */
   FacetPrecision precision;    /* the products' precision the run had: fp32 or bf16 */
+  /* NULL from facet_train_run(); a caller may set it (g_new, arrays owned,
+   * freed with the result) to the report of another model on the same
+   * held-out frames (facet_train_evaluate()) that the stored base_* metrics
+   * should compare with, @reference_id its row: the app fine-tunes from a
+   * model adapted to the videos, but compares with the coder's base model. */
+  FacetEpochReport *reference;
+  gint64            reference_id;
 } FacetTrainResult;
 
 /* Heads mode's defaults (see facet_train_config_set_mode): the learning
@@ -128,6 +145,12 @@ typedef struct
 #define FACET_TRAIN_HEADS_LR     3e-4
 #define FACET_TRAIN_HEADS_LR_NEW 1e-2
 #define FACET_TRAIN_HEADS_EPOCHS 30
+/* How much the out-of-fold estimate on the training subjects must exceed the
+ * base model's F1 there before heads mode replaces a trained head. */
+#define FACET_TRAIN_HEADS_MIN_GAIN 0.05
+/* At most this many folds choose heads mode's thresholds (one subject a
+ * fold where there are fewer training subjects). */
+#define FACET_TRAIN_HEADS_FOLDS 5
 
 void              facet_train_config_init (FacetTrainConfig       *config);
 void              facet_train_config_set_mode (FacetTrainConfig   *config,
@@ -154,6 +177,16 @@ FacetModel       *facet_train_run         (FacetModel             *base,
                                            FacetTrainResult      **result,
                                            GError                **error);
 void              facet_train_result_free (FacetTrainResult       *result);
+gboolean          facet_train_evaluate    (FacetModel             *model,
+                                           const FacetTrainData   *data,
+                                           const int              *val_subjects,
+                                           int                     n_val_subjects,
+                                           const FacetTrainConfig *config,
+                                           const int              *au_ids,
+                                           int                     n_aus,
+                                           FacetEpochReport       *report,
+                                           GError                **error);
+void              facet_epoch_report_clear (FacetEpochReport      *report);
 /* (transfer full): a new JSON string (g_free()). */
 char             *facet_train_result_metrics_json (const FacetTrainResult *result,
                                                    const FacetModelConfig *model);

@@ -34,6 +34,13 @@ double facet_metrics_best_threshold (const float *probs,
                                      gsize        n,
                                      int          n_aus,
                                      int          au);
+/* The same, maximising the mean over @subjects ([n]) of the AU's F1. */
+double facet_metrics_best_threshold_by_subject (const float *probs,
+                                                const float *targets,
+                                                const int   *subjects,
+                                                gsize        n,
+                                                int          n_aus,
+                                                int          au);
 double facet_metrics_auc         (const float *probs,
                                   const float *targets,
                                   gsize        n,

@@ -8,7 +8,11 @@ its own schema). Then: the GNOME runtime, finish-args no wider than the app
 needs (no home or host file system: files come through the portal), every
 downloaded archive pinned by sha256, Facet last and built with meson from
 this tree, with options that exist in meson_options.txt, and the landmark
-model where the facet module is told to look for it.
+model where the facet module is told to look for it; the CNN face
+detector's weights (module face-cnn) are the npm tarball that
+build-aux/install-deps.sh installs (same version and sha256) and land
+where the installed app looks for them: beside the landmark model, under
+the manifest name src/face/face-cnn.h gives (src/face/face-detector.c).
 """
 
 import json
@@ -41,7 +45,7 @@ for module in modules:
             assert re.fullmatch(r"[0-9a-f]{64}", src.get("sha256", "")), f"{module['name']}: {src}"
             assert src["url"].startswith("https://"), f"{module['name']}: {src['url']}"
 names = [module["name"] for module in modules]
-for needed in ("openblas", "libzip", "dlib", "dlib-landmarks", "glslc"):
+for needed in ("openblas", "libzip", "dlib", "dlib-landmarks", "face-cnn", "glslc"):
     assert needed in names, f"no module {needed}: {names}"
 assert "*" in next(mod for mod in modules if mod["name"] == "glslc")["cleanup"], "glslc stays in the app"
 
@@ -61,5 +65,25 @@ assert opts.get("development") == "false", "the Flatpak is the release id, not .
 landmarks = next(mod for mod in modules if mod["name"] == "dlib-landmarks")
 assert any(opts["dlib_landmarks"] in cmd for cmd in landmarks["build-commands"]), \
     "dlib_landmarks does not name the file the dlib-landmarks module installs"
+
+# The CNN face detector: the tarball install-deps.sh checks, its two files
+# in the folder of the landmark model the facet module is configured with.
+with open(os.path.join(source, "build-aux", "install-deps.sh")) as f:
+    deps = f.read()
+version = re.search(r"^FACE_API_VERSION=(\S+)", deps, re.M).group(1)
+tgz_sha = re.search(r"^FACE_API_TGZ_SHA256=(\S+)", deps, re.M).group(1)
+with open(os.path.join(source, "src", "face", "face-cnn.h")) as f:
+    cnn_manifest = re.search(r'#define FACET_FACE_CNN_MANIFEST "([^"]+)"', f.read()).group(1)
+cnn = next(mod for mod in modules if mod["name"] == "face-cnn")
+assert names.index("face-cnn") < names.index("facet"), names
+assert cnn["sources"] == [{"type": "archive", "sha256": tgz_sha,
+                           "url": f"https://registry.npmjs.org/@vladmandic/face-api/-/face-api-{version}.tgz"}], \
+    f"face-cnn should pin @vladmandic/face-api {version} as install-deps.sh does: {cnn['sources']}"
+weights_dir = os.path.dirname(opts["dlib_landmarks"])
+commands = " ".join(cnn["build-commands"])
+for f in (cnn_manifest, cnn_manifest.replace("-weights_manifest.json", ".bin")):
+    assert f"model/{f}" in commands, f"face-cnn does not install {f}: {commands}"
+assert f"-t {weights_dir} " in commands, \
+    f"face-cnn does not install into {weights_dir}, where the app looks (beside dlib_landmarks): {commands}"
 print(f"ok: {manifest} parses; {len(modules)} modules, all archives pinned by sha256; "
       f"finish-args {sorted(args)}")

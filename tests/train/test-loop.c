@@ -310,6 +310,41 @@ test_heads_mode (void)
                    facet_model_get_weights (trained, "blocks.1.mlp.fc1.weight"), 64 * 32 * 4);
   g_assert_true (memcmp (facet_model_get_weights (base, "head.weight"),
                          facet_model_get_weights (trained, "head.weight"), 3 * 32 * 4) != 0);
+  /* Its thresholds were chosen on the training subjects, out of fold, and
+   * both models are measured at their own on the held-out frames. */
+  g_assert_true (result->thresholds_out_of_fold);
+  g_assert_false (result->kept_base);
+  g_assert_false (isnan (result->f1_at_thresholds) || isnan (result->base_f1_at_thresholds));
+  for (int a = 0; a < 3; a++)
+    g_assert_cmpfloat (facet_model_get_config (trained)->thresholds[a], ==,
+                       (float) result->thresholds[a]);
+  {
+    /* A head that a new one does not beat clearly on the training subjects
+     * stays, with its thresholds, and the report measures the model that is
+     * saved. A rate too small to move the head makes the new one equal the
+     * old: the first run only re-chooses the thresholds; the second, from
+     * its result, finds no gain at all. */
+    g_autoptr (FacetTrainResult) again = NULL, once = NULL;
+    g_autoptr (FacetModel) rethresholded = NULL, kept = NULL;
+    const FacetEpochReport *end;
+    cfg.optim.base_lr = 1e-12;
+    rethresholded = facet_train_run (trained, &s.data, &cfg, &once, &error);
+    g_assert_no_error (error);
+    kept = facet_train_run (rethresholded, &s.data, &cfg, &again, &error);
+    g_assert_no_error (error);
+    end = &g_array_index (again->epochs, FacetEpochReport, again->epochs->len - 1);
+    g_test_message ("again: out of fold %.3f, the base on the training subjects %.3f",
+                    again->oof_f1, again->base_train_f1);
+    g_assert_true (again->kept_base);
+    g_assert_cmpfloat (again->oof_f1, <=, again->base_train_f1 + FACET_TRAIN_HEADS_MIN_GAIN);
+    g_assert_cmpmem (facet_model_get_weights (rethresholded, "head.weight"), 3 * 32 * 4,
+                     facet_model_get_weights (kept, "head.weight"), 3 * 32 * 4);
+    g_assert_cmpmem (facet_model_get_config (rethresholded)->thresholds, 3 * 4,
+                     facet_model_get_config (kept)->thresholds, 3 * 4);
+    g_assert_cmpfloat_with_epsilon (end->f1_05,
+                                    g_array_index (again->epochs, FacetEpochReport, 0).f1_05, 1e-9);
+    g_assert_cmpfloat_with_epsilon (again->f1_at_thresholds, again->base_f1_at_thresholds, 1e-9);
+  }
   synthetic_clear (&s);
 }
 
@@ -470,6 +505,20 @@ test_metrics (void)
   g_assert_cmpfloat_with_epsilon (facet_metrics_f1 (probs, targets, 6, 1, 0, 0.5), 0.8, 1e-9);
   g_assert_cmpfloat_with_epsilon (facet_metrics_auc (probs, targets, 6, 1, 0), 1.0, 1e-9);
   g_assert_cmpfloat_with_epsilon (facet_metrics_best_threshold (probs, targets, 6, 1, 0), 0.61, 0.011);
+  {
+    /* One threshold for several people: the mean over subjects of the F1.
+     * Subject 0 as above; subject 1 present at 0.4 and absent at 0.35 (its
+     * F1 is 1 between them, 0 at 0.61); subject 2 never present, left out.
+     * Mean F1 0.9 at 0.36-0.40 (0.8 and 1), 0.5 at 0.61: 0.40, the nearest
+     * 0.5 of the best. */
+    float p3[] = { 0.9f, 0.8f, 0.3f, 0.2f, 0.6f, 0.4f, 0.35f, 0.97f, 0.95f };
+    float t3[] = { 1, 1, 0, 0, 0, 1, 0, 0, 0 };
+    int s3[] = { 0, 0, 0, 0, 0, 1, 1, 2, 2 };
+    g_assert_cmpfloat_with_epsilon (facet_metrics_best_threshold_by_subject (p3, t3, s3, 9, 1, 0),
+                                    0.40, 1e-9);
+    g_assert_cmpfloat_with_epsilon (facet_metrics_best_threshold_by_subject (p3, t3, s3, 5, 1, 0),
+                                    0.61, 0.011);
+  }
   {
     /* Ties share ranks: all equal scores give AUC 0.5. */
     float p2[] = { 0.5f, 0.5f, 0.5f, 0.5f };

@@ -220,6 +220,9 @@ class Finetune(unittest.TestCase):
         self.assertAlmostEqual(m["base_auc_mean"], float(base_row[7]), places=3)
         self.assertAlmostEqual(m["auc_mean"], float(rows[-1][7]), places=3)
         self.assertEqual(sorted(m["f1"]), sorted(m["base_f1"]))
+        # base_* are the parent's here: no other model named, no separate start.
+        self.assertIsNone(m["base_model_id"])
+        self.assertIsNone(m["start_f1_mean"])
         # Per-AU thresholds chosen on the validation subjects travel with the model.
         self.assertTrue(all(0.0 < t < 1.0 for t in m["thresholds"].values()), m["thresholds"])
         # The split is reported and kept with the model: which subjects were held out.

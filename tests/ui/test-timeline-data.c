@@ -537,6 +537,104 @@ test_intensity_runs (void)
   g_assert_cmpint (facet_timeline_segments_find (r, runs->len, 5), ==, 0);
 }
 
+/* Two models' disagreement runs against a frame-by-frame count: each
+ * with its own threshold, frames one model lacks (or without a face) left
+ * out, neighbouring frames of one direction joined, a lane without a
+ * threshold empty. */
+static void
+test_compare (void)
+{
+  const gint64 n_frames = 997;
+  g_autoptr (FacetTimelineData) a = facet_timeline_data_new (n_frames, 3);
+  g_autoptr (FacetTimelineData) b = facet_timeline_data_new (n_frames, 3);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  g_autofree gint64 *frames = g_new (gint64, n_frames);
+  g_autofree float *va = g_new (float, n_frames * 3);
+  g_autofree float *vb = g_new (float, n_frames * 3);
+  gsize nb = 0;
+
+  for (gint64 f = 0; f < n_frames; f++)
+    {
+      frames[f] = f;
+      for (int k = 0; k < 3; k++)
+        {
+          /* Slowly varying, so that runs longer than a frame occur. */
+          va[f * 3 + k] = (float) (0.5 + 0.45 * sin (f / (7.0 + k)));
+          vb[f * 3 + k] = (float) (0.5 + 0.45 * sin (f / (7.0 + k) + 0.6));
+        }
+      if (f % 50 == 13)
+        va[f * 3 + 1] = NAN; /* no face for model a */
+    }
+  facet_timeline_data_set_values (a, frames, va, n_frames);
+  /* Model b analysed every frame but the last hundred. */
+  nb = (gsize) n_frames - 100;
+  facet_timeline_data_set_values (b, frames, vb, nb);
+  facet_timeline_data_set_threshold (a, 0, 0.5f);
+  facet_timeline_data_set_threshold (b, 0, 0.7f);
+  facet_timeline_data_set_threshold (a, 1, 0.4f);
+  facet_timeline_data_set_threshold (b, 1, 0.4f);
+  facet_timeline_data_set_threshold (a, 2, 0.5f);
+  facet_timeline_data_set_threshold (b, 2, NAN);
+
+  /* The values serial moves with values and thresholds, not with labels
+   * (the widget keeps the runs until it moves). */
+  {
+    guint s0 = facet_timeline_data_get_values_serial (b);
+    FacetLabelSegment seg = { 0, 9, FACET_LABEL_PRESENT, FACET_LABEL_SOURCE_HUMAN, 0 };
+
+    facet_timeline_data_set_segments (b, 0, &seg, 1);
+    facet_timeline_data_set_threshold (b, 2, NAN);
+    g_assert_cmpuint (facet_timeline_data_get_values_serial (b), ==, s0);
+    facet_timeline_data_set_threshold (b, 0, 0.7f);
+    g_assert_cmpuint (facet_timeline_data_get_values_serial (b), ==, s0);
+    facet_timeline_data_set_threshold (b, 0, 0.6f);
+    g_assert_cmpuint (facet_timeline_data_get_values_serial (b), !=, s0);
+    facet_timeline_data_set_threshold (b, 0, 0.7f);
+    s0 = facet_timeline_data_get_values_serial (b);
+    facet_timeline_data_set_values (b, frames, vb, 1);
+    g_assert_cmpuint (facet_timeline_data_get_values_serial (b), !=, s0);
+  }
+
+  for (int lane = 0; lane < 3; lane++)
+    {
+      g_autoptr (GArray) runs = g_array_new (FALSE, FALSE, sizeof (FacetLabelSegment));
+      gint64 n = facet_timeline_data_compare (a, b, lane, runs);
+      const FacetLabelSegment *r = (const FacetLabelSegment *) (gpointer) runs->data;
+      gint64 expected = 0, covered = 0;
+      float ta = facet_timeline_data_get_threshold (a, lane);
+      float tb = facet_timeline_data_get_threshold (b, lane);
+
+      for (gint64 f = 0; f < n_frames; f++)
+        {
+          float pa = facet_timeline_data_get_value (a, lane, f);
+          float pb = facet_timeline_data_get_value (b, lane, f);
+          gboolean differs = !isnan (ta) && !isnan (tb) && !isnan (pa) && !isnan (pb)
+                             && (pa >= ta) != (pb >= tb);
+          int i = facet_timeline_segments_find (r, runs->len, f);
+
+          g_assert_cmpint (differs, ==, i >= 0);
+          if (differs)
+            {
+              expected++;
+              g_assert_cmpint (r[i].state, ==, pa >= ta ? FACET_LABEL_PRESENT : FACET_LABEL_ABSENT);
+            }
+        }
+      for (guint i = 0; i < runs->len; i++)
+        {
+          covered += r[i].last - r[i].first + 1;
+          /* Joined: the next run starts after a gap or turns the other way. */
+          if (i + 1 < runs->len)
+            g_assert_true (r[i + 1].first > r[i].last + 1 || r[i + 1].state != r[i].state);
+        }
+      g_assert_cmpint (n, ==, expected);
+      g_assert_cmpint (covered, ==, expected);
+      if (lane < 2)
+        g_assert_cmpint (expected, >, 20);
+      else
+        g_assert_cmpuint (runs->len, ==, 0);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -546,6 +644,7 @@ main (int    argc,
   g_test_add_func ("/ui/timeline/decimate-hour", test_decimate_hour);
   g_test_add_func ("/ui/timeline/incremental", test_incremental);
   g_test_add_func ("/ui/timeline/disagreements", test_disagreements);
+  g_test_add_func ("/ui/timeline/compare", test_compare);
   g_test_add_func ("/ui/timeline/rects", test_rects);
   g_test_add_func ("/ui/timeline/hit", test_hit);
   g_test_add_func ("/ui/timeline/zoom", test_zoom);
