@@ -17,7 +17,8 @@ fall beyond it. Whatever comes out is printed.
 
 Knobs (environment): IAT_TRAIN_SUBJECTS, IAT_HELD_SUBJECTS, IAT_SECONDS,
 IAT_EPOCHS, IAT_MODE, IAT_LAMBDA, IAT_SEEDS, IAT_ARGS (further finetune
-options for both lambdas, e.g. "--iat-head-lr 100"), IAT_WORKDIR (keep the
+options for both lambdas; default "--iat-head-lr 100", "" for the recipe's
+identity head), IAT_WORKDIR (keep the
 study there and reuse it on the next run with the same sizes).
 """
 import json
@@ -29,15 +30,17 @@ import tempfile
 CLI = os.environ.get("FACET_CLI", "facet-cli")
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO = os.environ.get("FACET_DEMO_MODEL", os.path.join(HERE, "..", "data", "demo", "facet-demo.safetensors"))
-TRAIN = int(os.environ.get("IAT_TRAIN_SUBJECTS", "8"))
-HELD = int(os.environ.get("IAT_HELD_SUBJECTS", "4"))
-SECONDS = int(os.environ.get("IAT_SECONDS", "20"))
-EPOCHS = int(os.environ.get("IAT_EPOCHS", "8"))
+TRAIN = int(os.environ.get("IAT_TRAIN_SUBJECTS", "6"))
+HELD = int(os.environ.get("IAT_HELD_SUBJECTS", "3"))
+SECONDS = int(os.environ.get("IAT_SECONDS", "10"))
+EPOCHS = int(os.environ.get("IAT_EPOCHS", "12"))
 LAMBDA = float(os.environ.get("IAT_LAMBDA", "1.0"))
 MODE = os.environ.get("IAT_MODE", "last:2")
 SEEDS = [int(x) for x in os.environ.get("IAT_SEEDS", "1,2,3").split(",")]
-# Further finetune options for both runs, e.g. "--blr 5e-3" (split at spaces).
-EXTRA = os.environ.get("IAT_ARGS", "").split()
+# Further finetune options for both runs (split at spaces). The default lets
+# the identity head learn at a linear probe's rate: at the recipe's it never
+# becomes an identity classifier in a run this short (docs/training.md).
+EXTRA = os.environ.get("IAT_ARGS", "--iat-head-lr 100").split()
 # A folder that keeps the study between runs: built there once, reused after.
 WORKDIR = os.environ.get("IAT_WORKDIR")
 
