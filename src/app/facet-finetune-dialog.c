@@ -441,7 +441,7 @@ adapt (Run          *run,
 
   run->adapting = TRUE; /* read by train_done once the thread has returned */
   post_status (run, -1, _("Preparing to adapt the base model…"));
-  model = facet_pretrain_model_new (run->base_path, NULL, 0, 0, error);
+  model = facet_pretrain_model_new (run->base_path, NULL, 0, NULL, 0, error);
   if (model == NULL || (stride = adapt_stride (store, error)) == 0)
     return FALSE;
   crops = facet_pretrain_collect (store, facet_model_get_config (model), stride, cancellable,

@@ -213,6 +213,43 @@ show (FacetStore *store,
   return 0;
 }
 
+/* The start of a run: --size or --base, and a fresh decoder's shape.
+ * Returns 0, or 1 with the reason printed when they do not make sense. */
+static int
+check_start (const char                 *base_arg,
+             const char                 *size,
+             const FacetPretrainDecoder *decoder)
+{
+  if (base_arg != NULL && size != NULL)
+    return facet_cli_failf ("give either --size (from scratch) or --base (continue), not both");
+  if (size != NULL && !g_str_equal (size, "tiny") && !g_str_equal (size, "small")
+      && !g_str_equal (size, "base"))
+    return facet_cli_failf ("unknown --size “%s” (tiny, small or base)", size);
+  if (decoder->dim < 0 || decoder->dim > 8192 || decoder->depth < 0 || decoder->depth > 128
+      || decoder->heads < 0)
+    return facet_cli_failf ("--decoder-dim must be 1 to 8192, --decoder-depth 1 to 128 and "
+                            "--decoder-heads at least 1");
+  return 0;
+}
+
+static void
+print_saved (gboolean    json,
+             gint64      id,
+             const char *name,
+             const char *path)
+{
+  if (json)
+    {
+      g_autoptr (GString) s = g_string_new (NULL);
+      g_string_append_printf (s, "{\"model\":%" G_GINT64_FORMAT ",\"file\":", id);
+      facet_cli_json_string (s, path);
+      g_string_append (s, ",\"kind\":\"pre-trained\"}\n");
+      fputs (s->str, stdout);
+    }
+  else
+    printf ("model %" G_GINT64_FORMAT " “%s” (pre-trained): %s\n", id, name, path);
+}
+
 int
 facet_cli_pretrain (int    argc,
                     char **argv)
@@ -232,12 +269,19 @@ facet_cli_pretrain (int    argc,
   gboolean resume = FALSE, no_augment = FALSE, quiet = FALSE, json = FALSE, do_show = FALSE;
   double mask_ratio = 0.75, blr = 1.5e-4, lr = 0.0, weight_decay = 0.05, warmup = -1.0;
   int epochs_n = 10, batch = 64, stride = 1, heads = 0;
+  FacetPretrainDecoder decoder = { 0 };
   gint64 seed = 0, base_id = 0, new_id;
   guint skipped = 0, sigint_id, sigterm_id;
   GOptionEntry entries[] = {
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Start from scratch: tiny, small or base (default base)", "SIZE" },
     { "base", 0, 0, G_OPTION_ARG_STRING, &base_arg, "Or continue from a model: a file (FMAE .pth, Facet model) or a model id of the project", "M" },
     { "heads", 0, 0, G_OPTION_ARG_INT, &heads, "Attention heads of --base when the file does not say", "N" },
+    { "decoder-dim", 0, 0, G_OPTION_ARG_INT, &decoder.dim,
+      "Width of a fresh MAE decoder (default 512, the release's)", "W" },
+    { "decoder-depth", 0, 0, G_OPTION_ARG_INT, &decoder.depth,
+      "Blocks of a fresh MAE decoder (default 8)", "N" },
+    { "decoder-heads", 0, 0, G_OPTION_ARG_INT, &decoder.heads,
+      "Attention heads of a fresh MAE decoder (default: 16 at width 512, else width / 32)", "N" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs_n, "Epochs (default 10)", "E" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Batch size (default 64)", "B" },
     { "mask-ratio", 0, 0, G_OPTION_ARG_DOUBLE, &mask_ratio, "Share of patches removed (default 0.75)", "R" },
@@ -273,11 +317,8 @@ facet_cli_pretrain (int    argc,
                  argv + 2, argc - 2);
   if (argc != 2)
     return facet_cli_failf ("pretrain takes one project file (frames only with --show)");
-  if (base_arg != NULL && size != NULL)
-    return facet_cli_failf ("give either --size (from scratch) or --base (continue), not both");
-  if (size != NULL && !g_str_equal (size, "tiny") && !g_str_equal (size, "small")
-      && !g_str_equal (size, "base"))
-    return facet_cli_failf ("unknown --size “%s” (tiny, small or base)", size);
+  if (check_start (base_arg, size, &decoder) != 0)
+    return 1;
   if (epochs_n < 1 || batch < 1 || stride < 1)
     return facet_cli_failf ("--epochs, --batch and --stride must be at least 1");
 
@@ -306,7 +347,8 @@ facet_cli_pretrain (int    argc,
       if (base_path == NULL)
         return facet_cli_fail (g_steal_pointer (&error));
     }
-  model = facet_pretrain_model_new (base_path, size ? size : "base", heads, (guint64) seed, &error);
+  model = facet_pretrain_model_new (base_path, size ? size : "base", heads, &decoder,
+                                    (guint64) seed, &error);
   if (model == NULL)
     return facet_cli_fail (g_steal_pointer (&error));
 
@@ -351,16 +393,6 @@ facet_cli_pretrain (int    argc,
   if (new_id <= 0)
     return facet_cli_fail (g_steal_pointer (&error));
   g_unlink (checkpoint);
-  if (json)
-    {
-      g_autoptr (GString) s = g_string_new (NULL);
-      g_string_append_printf (s, "{\"model\":%" G_GINT64_FORMAT ",\"file\":", new_id);
-      facet_cli_json_string (s, out_path);
-      g_string_append (s, ",\"kind\":\"pre-trained\"}\n");
-      fputs (s->str, stdout);
-    }
-  else
-    printf ("model %" G_GINT64_FORMAT " “%s” (pre-trained): %s\n", new_id,
-            facet_model_get_config (model)->name, out_path);
+  print_saved (json, new_id, facet_model_get_config (model)->name, out_path);
   return 0;
 }

@@ -140,12 +140,14 @@ facet_pretrain_collect (FacetStore             *store,
 /* The model -------------------------------------------------------------------- */
 
 FacetModel *
-facet_pretrain_model_new (const char *base_path,
-                          const char *size,
-                          int         heads,
-                          guint64     seed,
-                          GError    **error)
+facet_pretrain_model_new (const char                 *base_path,
+                          const char                 *size,
+                          int                         heads,
+                          const FacetPretrainDecoder *decoder,
+                          guint64                     seed,
+                          GError                    **error)
 {
+  gboolean custom = decoder != NULL && (decoder->dim || decoder->depth || decoder->heads);
   g_autoptr (FacetModel) base = NULL;
   g_autoptr (FacetModelConfig) c = NULL;
   FacetModel *fresh;
@@ -160,8 +162,16 @@ facet_pretrain_model_new (const char *base_path,
         return NULL;
       if (facet_model_get_config (base)->decoder_dim > 0)
         {
-          FacetModel *copy = facet_model_copy (base);
-          return copy;
+          if (custom)
+            {
+              g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS,
+                           "%s already has an MAE decoder (width %d, depth %d): its shape cannot "
+                           "be changed (leave out the decoder settings)", base_path,
+                           facet_model_get_config (base)->decoder_dim,
+                           facet_model_get_config (base)->decoder_depth);
+              return NULL;
+            }
+          return facet_model_copy (base);
         }
       c = facet_model_config_copy (facet_model_get_config (base));
     }
@@ -173,11 +183,21 @@ facet_pretrain_model_new (const char *base_path,
       if (heads > 0)
         c->heads = heads;
     }
-  /* An encoder alone: the release's decoder, fresh, and no heads. */
+  /* An encoder alone: a fresh decoder (the release's unless told) and no heads. */
   c->readout = FACET_READOUT_CLS_TOKEN;
-  c->decoder_dim = DECODER_DIM;
-  c->decoder_depth = DECODER_DEPTH;
-  c->decoder_heads = DECODER_HEADS;
+  c->decoder_dim = custom && decoder->dim > 0 ? decoder->dim : DECODER_DIM;
+  c->decoder_depth = custom && decoder->depth > 0 ? decoder->depth : DECODER_DEPTH;
+  if (custom && decoder->heads > 0)
+    c->decoder_heads = decoder->heads;
+  else
+    c->decoder_heads = c->decoder_dim == DECODER_DIM ? DECODER_HEADS : MAX (1, c->decoder_dim / 32);
+  if (c->decoder_dim % c->decoder_heads != 0)
+    {
+      g_set_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS,
+                   "a decoder %d wide cannot have %d attention heads (the width must be a "
+                   "multiple of the head count)", c->decoder_dim, c->decoder_heads);
+      return NULL;
+    }
   facet_model_config_set_aus (c, NULL, 0);
   c->n_subjects = 0;
   fresh = facet_model_new_random (c, seed, error);

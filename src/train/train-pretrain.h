@@ -77,16 +77,28 @@ GPtrArray  *facet_pretrain_collect      (FacetStore                *store,
                                          guint                     *skipped,
                                          GError                   **error);
 
+/* The shape of a fresh MAE decoder: 0 in a member means the release's
+ * (512 wide, 8 blocks); heads 0 means 16 at width 512, else width / 32
+ * (at least 1), as the loader assumes for a file that does not say. */
+typedef struct
+{
+  int dim;
+  int depth;
+  int heads;
+} FacetPretrainDecoder;
+
 /* A model to pre-train: @base with its decoder when it has one (an MAE
- * checkpoint or a Facet pre-trained model), else its encoder with a fresh
- * decoder of the release's shape (512 wide, 8 blocks, 16 heads) — or,
- * @base NULL, a fresh ViT of @size ("tiny", "small", "base"). Returns
- * (transfer full) a new model (facet_model_unref()). */
-FacetModel *facet_pretrain_model_new    (const char                *base_path,
-                                         const char                *size,
-                                         int                        heads,
-                                         guint64                    seed,
-                                         GError                   **error);
+ * checkpoint or a Facet pre-trained model; @decoder must then be NULL or
+ * all zero, else FACET_TRAIN_ERROR_SETTINGS), else its encoder with a fresh
+ * decoder of @decoder's shape (NULL: the release's, 512 wide, 8 blocks,
+ * 16 heads) — or, @base NULL, a fresh ViT of @size ("tiny", "small",
+ * "base"). Returns (transfer full) a new model (facet_model_unref()). */
+FacetModel *facet_pretrain_model_new    (const char                 *base_path,
+                                         const char                 *size,
+                                         int                         heads,
+                                         const FacetPretrainDecoder *decoder,
+                                         guint64                     seed,
+                                         GError                    **error);
 
 /* The base model of fine-tuning: @path as it is when it has an AU head;
  * a pre-trained encoder (a Facet pre-trained model, a release MAE .pth)

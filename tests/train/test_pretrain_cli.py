@@ -43,6 +43,12 @@ def release_checkpoint(path):
     torch.save({"model": model.state_dict(), "epoch": 0, "args": mae.release_args()}, path)
 
 
+def safetensors_header(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n))
+
+
 class Pretrain(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -170,6 +176,33 @@ class Pretrain(unittest.TestCase):
                          (512, 8, 16))
         self.assertEqual(config["image_size"], 224)
 
+    def test_light_decoder(self):
+        # A fresh decoder of another shape (the MAE paper's light decoders): it is stored in the
+        # model's description, so that pre-training continues it from the model's id and
+        # fine-tuning takes the encoder; it cannot be reshaped once it exists.
+        project = self.copy_project("light.facet")
+        out = cli("pretrain", project, "--size", "tiny", "--decoder-dim", 64, "--decoder-depth", 1,
+                  "--stride", 20, "--epochs", 1, "--batch", 4, "--json", "--quiet",
+                  "--name", "light").stdout.strip().splitlines()
+        first = json.loads(out[-1])["model"]
+        path, _ = self.model_file(project, first)
+        header = safetensors_header(path)
+        self.assertEqual(header["decoder_embed.weight"]["shape"], [64, 192])
+        self.assertFalse(any(k.startswith("decoder_blocks.1.") for k in header))
+        config = json.loads(header["__metadata__"]["facet.config"])
+        self.assertEqual((config["decoder_dim"], config["decoder_depth"], config["decoder_heads"]),
+                         (64, 1, 2))
+        out = cli("pretrain", project, "--base", first, "--stride", 20, "--epochs", 1, "--batch", 4,
+                  "--warmup", 0, "--json", "--quiet").stdout.strip().splitlines()
+        path2, _ = self.model_file(project, json.loads(out[-1])["model"])
+        self.assertEqual(safetensors_header(path2)["decoder_blocks.0.attn.qkv.weight"]["shape"],
+                         [192, 64])
+        before, after = weights(path)["decoder_pred.weight"], weights(path2)["decoder_pred.weight"]
+        self.assertTrue(before != after, "the decoder did not train on")
+        r = cli("pretrain", project, "--base", first, "--decoder-depth", 2, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("already has an MAE decoder (width 64, depth 1)", r.stderr)
+
     def test_refusals(self):
         project = self.copy_project("refuse.facet")
         cases = [
@@ -178,6 +211,11 @@ class Pretrain(unittest.TestCase):
             (["pretrain", project, "--mask-ratio", "1.5"], "--mask-ratio"),
             (["pretrain", project, "--base", self.mae, "--resume"], "no checkpoint"),
             (["pretrain", project, "--show", "1:3"], "--model"),
+            (["pretrain", project, "--base", self.mae, "--decoder-dim", 16],
+             "already has an MAE decoder"),
+            (["pretrain", project, "--size", "tiny", "--decoder-dim", 30, "--decoder-heads", 4],
+             "multiple of the head count"),
+            (["pretrain", project, "--size", "tiny", "--decoder-depth", -1], "--decoder-depth"),
         ]
         for args, text in cases:
             r = cli(*args, check=False)
