@@ -113,7 +113,7 @@ typedef struct
   char    *base_arg, *mode_text, *name, *val_names, *precision;
   gboolean resume, no_augment, include_accepted, quiet, balance;
   /* NAN or -1: the mode's default (facet_train_config_set_mode) */
-  double   lambda, lr, blr, layer_decay, weight_decay, warmup, drop_path, clip, val, anchor;
+  double   lambda, lr, blr, layer_decay, weight_decay, warmup, drop_path, clip, val, anchor, id_lr;
   int      epochs, batch, max_per_video;
   gint64   seed;
 } FinetuneOptions;
@@ -143,6 +143,7 @@ finetune_parse (int             *argc,
     { "base", 0, 0, G_OPTION_ARG_STRING, &o->base_arg, "Model to start from: a file or a model id of the project", "M" },
     { "mode", 0, 0, G_OPTION_ARG_STRING, &o->mode_text, "heads, last:K or full (default heads)", "MODE" },
     { "iat-lambda", 0, 0, G_OPTION_ARG_DOUBLE, &o->lambda, "Identity adversarial strength (last:K and full: default 0.5; heads: 0, the only value it takes)", "L" },
+    { "iat-head-lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->id_lr, "IAT: the identity head's learning rate times F (default 1, the recipe)", "F" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &o->epochs, "Epochs (default 30 in heads mode, else 10)", "E" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &o->batch, "Batch size (default 32)", "B" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, "Peak learning rate (heads mode: 1e-2 for a new head, 3e-4 for a trained one; else blr x batch / 256)", "LR" },
@@ -171,6 +172,7 @@ finetune_parse (int             *argc,
 
   o->lambda = o->lr = o->blr = o->layer_decay = o->weight_decay = NAN;
   o->warmup = -1.0;
+  o->id_lr = 1.0;
   o->drop_path = 0.1;
   o->val = 0.25;
   o->epochs = -1;
@@ -213,6 +215,7 @@ finetune_parse (int             *argc,
   cfg->resume = o->resume;
   cfg->balance = o->balance;
   cfg->anchor = o->anchor;
+  cfg->optim.id_head_lr_scale = o->id_lr;
   return TRUE;
 }
 

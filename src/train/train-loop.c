@@ -237,6 +237,9 @@ facet_train_check_settings (FacetModel             *base,
     SETTINGS_FAIL ("the validation fraction must be between 0 and 1 (not %g)", cfg->val_fraction);
   if (cfg->optim.base_lr < 0.0 || !(cfg->optim.layer_decay > 0.0 && cfg->optim.layer_decay <= 1.0))
     SETTINGS_FAIL ("the learning rate must be >= 0 and the layer decay in (0, 1]");
+  if (!(cfg->optim.id_head_lr_scale > 0.0 && cfg->optim.id_head_lr_scale <= 1e4))
+    SETTINGS_FAIL ("the identity head's learning-rate factor must be in (0, 10000] (not %g)",
+                   cfg->optim.id_head_lr_scale);
   if (cfg->mode == FACET_TRAIN_LAST && (cfg->last_k < 1 || cfg->last_k > mc->depth))
     SETTINGS_FAIL ("last:%d asks for more blocks than the model has (%d)", cfg->last_k, mc->depth);
   if (cfg->resume && cfg->checkpoint == NULL)
@@ -627,6 +630,8 @@ fingerprint (const FacetTrainData   *data,
     cfg->val_fraction, base->dim, base->depth, base->n_aus, cfg->balance, cfg->anchor);
 
   g_checksum_update (sum, (const guchar *) settings, -1);
+  if (cfg->optim.id_head_lr_scale != 1.0) /* so that the recipe's checkpoints keep their print */
+    g_checksum_update (sum, (const guchar *) &cfg->optim.id_head_lr_scale, sizeof (double));
   g_checksum_update (sum, (const guchar *) &data->n, sizeof data->n);
   g_checksum_update (sum, (const guchar *) data->au_ids, sizeof (int) * (gsize) data->n_aus);
   g_checksum_update (sum, (const guchar *) data->targets, sizeof (float) * (gsize) data->n * data->n_aus);

@@ -45,6 +45,7 @@ facet_optim_config_init (FacetOptimConfig *c)
   c->epochs = 20;
   c->weight_decay = 0.05;
   c->layer_decay = 0.65;
+  c->id_head_lr_scale = 1.0;
   c->beta1 = 0.9;
   c->beta2 = 0.999;
   c->eps = 1e-8;
@@ -107,6 +108,8 @@ facet_optimizer_new (FacetModel             *model,
       p.m = g_aligned_alloc0 (MAX (p.n, 1), sizeof (float), 64);
       p.v = g_aligned_alloc0 (MAX (p.n, 1), sizeof (float), 64);
       p.lr_scale = pow (config->layer_decay, depth + 1 - layer_id (name, depth));
+      if (g_str_has_prefix (name, "ID_head."))
+        p.lr_scale *= config->id_head_lr_scale;
       p.weight_decay = (t->ndim == 1 || g_str_equal (name, "cls_token")
                         || g_str_equal (name, "pos_embed"))
                          ? 0.0

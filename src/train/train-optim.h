@@ -21,6 +21,7 @@ typedef struct
   double epochs;        /* total epochs */
   double weight_decay;  /* decoupled, not on 1-D tensors, class token, position table */
   double layer_decay;   /* lr of block i scaled by layer_decay^(depth + 1 - (i + 1)) */
+  double id_head_lr_scale; /* ID_head's lr times this (1: the recipe) */
   double beta1, beta2, eps;
 } FacetOptimConfig;
 

@@ -448,6 +448,14 @@ test_bad_settings (void)
   }
   {
     g_autoptr (GError) error = NULL;
+    cfg.optim.id_head_lr_scale = 0.0;
+    g_assert_false (facet_train_check (base, &s.data, &cfg, &error));
+    g_assert_error (error, FACET_TRAIN_ERROR, FACET_TRAIN_ERROR_SETTINGS);
+    g_assert_nonnull (strstr (error->message, "identity head"));
+    cfg.optim.id_head_lr_scale = 1.0;
+  }
+  {
+    g_autoptr (GError) error = NULL;
     float none[N_SUBJ * PER * 2];
     FacetTrainData d = s.data;
     for (int i = 0; i < N_SUBJ * PER * 2; i++)
@@ -624,6 +632,60 @@ test_many_subjects (void)
   facet_image_unref (im);
 }
 
+static gboolean
+heads_only (const char *name,
+            gpointer    data)
+{
+  return g_str_has_prefix (name, "head.") || g_str_has_prefix (name, "ID_head.");
+}
+
+/* --iat-head-lr: the identity head's learning rate times the factor, the
+ * AU head's untouched. Adam's first step moves every weight by lr times its
+ * group's scale (the gradient's size cancels), so the biases (no weight
+ * decay) show the factor exactly. */
+static void
+test_id_head_lr (void)
+{
+  g_autoptr (FacetModelConfig) c = facet_model_config_new ();
+  g_autoptr (FacetModel) m = NULL;
+  g_autoptr (GError) error = NULL;
+  FacetOptimConfig oc;
+  FacetOptimizer *opt;
+  FacetGrads *grads;
+  float head_b0, id_b0, *g;
+
+  c->image_size = SIZE;
+  c->patch_size = 8;
+  c->dim = 32;
+  c->depth = 2;
+  c->heads = 2;
+  c->mlp_hidden = 64;
+  c->n_subjects = 4;
+  facet_model_config_set_aus (c, (const int[]) { 1, 2, 4 }, 3);
+  m = facet_model_new_random (c, 3, &error);
+  g_assert_no_error (error);
+  g_assert_true (facet_model_make_writable (m, &error));
+  g_assert_nonnull (facet_model_get_tensor (m, "ID_head.bias"));
+  grads = facet_grads_new (m, heads_only, NULL);
+  facet_optim_config_init (&oc);
+  g_assert_cmpfloat (oc.id_head_lr_scale, ==, 1.0);
+  oc.id_head_lr_scale = 10.0;
+  opt = facet_optimizer_new (m, grads, &oc);
+  g_assert_cmpfloat_with_epsilon (facet_optimizer_lr_scale (opt, "ID_head.weight"),
+                                  10.0 * facet_optimizer_lr_scale (opt, "head.weight"), 1e-12);
+  head_b0 = facet_model_get_weights (m, "head.bias")[0];
+  id_b0 = facet_model_get_weights (m, "ID_head.bias")[0];
+  g = facet_grads_get (grads, "head.bias");
+  g[0] = 0.3f;
+  g = facet_grads_get (grads, "ID_head.bias");
+  g[0] = 0.3f;
+  facet_optimizer_step (opt, 1e-3);
+  g_assert_cmpfloat_with_epsilon (head_b0 - facet_model_get_weights (m, "head.bias")[0], 1e-3, 1e-7);
+  g_assert_cmpfloat_with_epsilon (id_b0 - facet_model_get_weights (m, "ID_head.bias")[0], 1e-2, 1e-6);
+  facet_optimizer_free (opt);
+  facet_grads_free (grads);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -631,6 +693,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/train/metrics", test_metrics);
   g_test_add_func ("/train/loop/bad-settings", test_bad_settings);
+  g_test_add_func ("/train/optim/id-head-lr", test_id_head_lr);
   g_test_add_func ("/train/loop/learns", test_learns);
   g_test_add_func ("/train/loop/learns-bf16", test_learns_bf16);
   g_test_add_func ("/train/loop/bf16-fallback", test_bf16_fallback);
