@@ -113,7 +113,8 @@ def main():
                     seconds = time.monotonic() - t0
                     m = json.loads(cli("models", p, "--json"))[-1]["metrics"]
                     runs.append((m["f1_mean"], m["auc_mean"], m["base_f1_mean"] or 0.0, m["base_auc_mean"],
-                                 seconds, os.getloadavg()[0]))
+                                 seconds, os.getloadavg()[0], m.get("f1_mean_at_thresholds"),
+                                 m.get("base_f1_mean_at_thresholds"), m.get("kept_base_head")))
                     os.unlink(p)
                 f1, auc = mean_sd([r[0] for r in runs]), mean_sd([r[1] for r in runs])
                 base_f1, base_auc = runs[0][2], runs[0][3]
@@ -121,6 +122,15 @@ def main():
                 label = mode + (" " + " ".join(extra) if extra else "")
                 print(f"{k:>5} {label:>8} {f1[0]:>8.3f} ± {f1[1]:.3f} {auc[0]:>8.3f} ± {auc[1]:.3f} "
                       f"{base_f1:>8.3f} {base_auc:>8.3f} {secs:>8.1f} {load:>5.1f}", flush=True)
+                at = [r for r in runs if r[6] is not None and r[7] is not None]
+                if at:
+                    # Heads mode: each model at its own stored thresholds (chosen on the coded
+                    # subjects, out of fold), which analysis and export use.
+                    new_at, base_at = mean_sd([r[6] for r in at]), at[0][7]
+                    kept = sum(1 for r in at if r[8])
+                    print(f"{'':>5} {'':>8} at each model's own thresholds: F1 {new_at[0]:.3f} ± {new_at[1]:.3f}, "
+                          f"base {base_at:.3f} ({new_at[0] - base_at:+.3f}); base head kept in {kept} of "
+                          f"{len(at)} runs", flush=True)
                 results.append((k, mode, f1[0] - base_f1))
         for k, mode, gain in results:
             target = {"heads": 0.05, "last:2": 0.10}.get(mode)
