@@ -88,7 +88,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="facet-adapt-") as d:
         coded_max = max(CODED)
         videos = make_videos(d, coded_max + HELD)
-        coded_videos, held_videos = videos[:coded_max], videos[coded_max:]
+        # the held-out people first, so that they are the same whatever ADAPT_CODED asks for
+        held_videos, coded_videos = videos[:HELD], videos[HELD:]
         held = [f"H{i + 1}" for i in range(HELD)]
         print(f"bench/adapt: demo model on synth {CONDITION}; {SECONDS:g} s at {FPS:g} fps per subject, "
               f"{HELD} held-out subjects; modes {','.join(MODES)}, seeds {','.join(map(str, SEEDS))}, "
