@@ -710,6 +710,13 @@ test_home_end (void)
 }
 
 /* Up/Down and clicks in the timeline scroll the AU list to the AU. */
+/* The panel scrolls the selected AU into view from an idle callback: wait for it. */
+static gboolean
+selected_in_view (gpointer panel)
+{
+  return facet_au_panel_selected_in_view (FACET_AU_PANEL (panel));
+}
+
 static void
 test_panel_scroll (void)
 {
@@ -731,11 +738,11 @@ test_panel_scroll (void)
     ui_key (XK_Down, FALSE, FALSE);
   ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, n - 1);
-  g_assert_true (facet_au_panel_selected_in_view (panel));
+  g_assert_true (ui_wait (selected_in_view, panel, TIMEOUT));
   facet_timeline_set_selected_lane (facet_window_get_timeline (fx.window), 0);
   ui_settle (fx.window, TIMEOUT);
   g_assert_cmpint (facet_au_panel_get_selected (panel), ==, 0);
-  g_assert_true (facet_au_panel_selected_in_view (panel));
+  g_assert_true (ui_wait (selected_in_view, panel, TIMEOUT));
 }
 
 static gboolean
