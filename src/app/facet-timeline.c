@@ -694,6 +694,19 @@ value_y (double v,
 
 /* The probability curves of the visible lanes: a band from min to max per
  * pixel column, the mean as a line of steps, the threshold dashed. */
+
+/* The per-column min/max buffer, grown to @columns when the plot widened. */
+static void
+ensure_buckets (FacetTimeline *self,
+                guint          columns)
+{
+  if (columns > self->n_buckets)
+    {
+      self->buckets = g_renew (FacetTimelineSpan, self->buckets, columns);
+      self->n_buckets = columns;
+    }
+}
+
 static void
 draw_curves (FacetTimeline *self,
              Canvas        *canvas,
@@ -710,11 +723,7 @@ draw_curves (FacetTimeline *self,
 
   if (plot_w <= 0 || plot_h <= 0 || self->hide_predictions)
     return;
-  if (columns > self->n_buckets)
-    {
-      self->buckets = g_renew (FacetTimelineSpan, self->buckets, columns);
-      self->n_buckets = columns;
-    }
+  ensure_buckets (self, columns);
 
   for (int lane = lane0; lane <= lane1; lane++)
     {
@@ -852,11 +861,7 @@ draw_compare_curves (FacetTimeline *self,
 
   if (self->compare == NULL || self->hide_predictions || plot_w <= 0 || columns == 0)
     return;
-  if (columns > self->n_buckets)
-    {
-      self->buckets = g_renew (FacetTimelineSpan, self->buckets, columns);
-      self->n_buckets = columns;
-    }
+  ensure_buckets (self, columns);
   for (int lane = lane0; lane <= lane1; lane++)
     {
       double y = facet_timeline_layout_lane_y (l, lane);
