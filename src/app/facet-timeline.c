@@ -692,9 +692,6 @@ value_y (double v,
   return bottom - CLAMP (v, 0.0, 1.0) * (bottom - top);
 }
 
-/* The probability curves of the visible lanes: a band from min to max per
- * pixel column, the mean as a line of steps, the threshold dashed. */
-
 /* The per-column min/max buffer, grown to @columns when the plot widened. */
 static void
 ensure_buckets (FacetTimeline *self,
@@ -707,6 +704,8 @@ ensure_buckets (FacetTimeline *self,
     }
 }
 
+/* The probability curves of the visible lanes: a band from min to max per
+ * pixel column, the mean as a line of steps, the threshold dashed. */
 static void
 draw_curves (FacetTimeline *self,
              Canvas        *canvas,
