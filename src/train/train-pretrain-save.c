@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "train-pretrain.h"
+#include "train-save.h"
 
 static void
 append_float (GString *s,
@@ -71,7 +72,7 @@ facet_pretrain_save_model (FacetStore                     *store,
                            char                          **out_path,
                            GError                        **error)
 {
-  g_autofree char *name = NULL, *dir = NULL, *path = NULL, *settings = NULL, *config = NULL;
+  g_autofree char *name = NULL, *path = NULL, *settings = NULL, *config = NULL;
   g_autofree char *metrics = NULL, *data = NULL;
   FacetStoreModelInfo info = { 0 };
   gint64 id;
@@ -87,24 +88,9 @@ facet_pretrain_save_model (FacetStore                     *store,
       g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
       name = g_strdup_printf ("pretrain-%s", stamp);
     }
-  dir = g_build_filename (facet_store_get_folder (store), "models", NULL);
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   "%s: cannot create the folder (%s)", dir, g_strerror (saved));
-      return 0;
-    }
-  {
-    g_autofree char *file = g_strconcat (name, ".safetensors", NULL);
-    g_strdelimit (file, "/\\", '_');
-    path = g_build_filename (dir, file, NULL);
-  }
-  {
-    FacetModelConfig *mc = facet_model_get_config_mut (model);
-    g_free (mc->name);
-    mc->name = g_strdup (name);
-  }
+  path = facet_train_model_file (store, model, name, error);
+  if (path == NULL)
+    return 0;
   settings = settings_json (cfg, options, epochs->len);
   {
     g_autoptr (GHashTable) meta = g_hash_table_new (g_str_hash, g_str_equal);

@@ -56,7 +56,7 @@ facet_train_save_model (FacetStore                  *store,
                         char                       **out_path,
                         GError                     **error)
 {
-  g_autofree char *name = NULL, *out_dir = NULL, *path = NULL, *settings = NULL;
+  g_autofree char *name = NULL, *path = NULL, *settings = NULL;
   g_autofree char *metrics = NULL, *data_json = NULL, *config_json = NULL;
   const char *mode = options->mode_text ? options->mode_text : "heads";
   gint64 base_id = options->base_id, new_id;
@@ -80,24 +80,9 @@ facet_train_save_model (FacetStore                  *store,
       g_strdelimit (name, ":", '-');
     }
 
-  out_dir = g_build_filename (facet_store_get_folder (store), "models", NULL);
-  if (g_mkdir_with_parents (out_dir, 0755) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   "%s: cannot create the folder (%s)", out_dir, g_strerror (saved));
-      return 0;
-    }
-  {
-    g_autofree char *file = g_strconcat (name, ".safetensors", NULL);
-    g_strdelimit (file, "/\\", '_');
-    path = g_build_filename (out_dir, file, NULL);
-  }
-  {
-    FacetModelConfig *mc = facet_model_get_config_mut (trained);
-    g_free (mc->name);
-    mc->name = g_strdup (name);
-  }
+  path = facet_train_model_file (store, trained, name, error);
+  if (path == NULL)
+    return 0;
   settings = facet_train_settings_json (config, mode, base_id);
   {
     g_autoptr (GHashTable) meta = g_hash_table_new (g_str_hash, g_str_equal);
@@ -129,4 +114,34 @@ facet_train_save_model (FacetStore                  *store,
   if (out_path != NULL)
     *out_path = g_steal_pointer (&path);
   return new_id;
+}/**
+ * facet_train_model_file:
+ *
+ * Where a model named @name goes in @store's project: models/NAME.safetensors
+ * (slashes in the name made underscores), the folder created; @model takes
+ * the name. NULL with @error set when the folder cannot be made.
+ */
+char *
+facet_train_model_file (FacetStore  *store,
+                        FacetModel  *model,
+                        const char  *name,
+                        GError     **error)
+{
+  g_autofree char *dir = g_build_filename (facet_store_get_folder (store), "models", NULL);
+  g_autofree char *file = g_strconcat (name, ".safetensors", NULL);
+  FacetModelConfig *mc = facet_model_get_config_mut (model);
+
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "%s: cannot create the folder (%s)", dir, g_strerror (saved));
+      return NULL;
+    }
+  g_strdelimit (file, "/\\", '_');
+  g_free (mc->name);
+  mc->name = g_strdup (name);
+  return g_build_filename (dir, file, NULL);
 }
+
+

@@ -42,4 +42,11 @@ gint64  facet_train_save_model    (FacetStore                  *store,
                                    char                       **out_path,
                                    GError                     **error);
 
+/* models/NAME.safetensors in @store's project, the folder created; @model
+ * takes @name. */
+char   *facet_train_model_file    (FacetStore                  *store,
+                                   FacetModel                  *model,
+                                   const char                  *name,
+                                   GError                     **error);
+
 G_END_DECLS
