@@ -8,6 +8,8 @@
 
 #include "engine-backend.h"
 #include "engine-error.h"
+
+#include "core/core-pool.h"
 #ifdef FACET_HAVE_VULKAN
 #include "cpu/cpu-backend.h"
 #include "cpu/cpu-gemm-bf16.h"
@@ -567,14 +569,43 @@ facet_grads_free (FacetGrads *grads)
   g_free (grads);
 }
 
+typedef struct
+{
+  float *x;
+  gsize  n;
+  guint  parts;
+} ZeroJob;
+
+static void
+zero_part (guint    index,
+           gpointer data)
+{
+  const ZeroJob *j = data;
+  gsize lo = j->n * index / j->parts, hi = j->n * (index + 1) / j->parts;
+
+  memset (j->x + lo, 0, sizeof (float) * (hi - lo));
+}
+
 void
 facet_grads_zero (FacetGrads *grads)
 {
+  guint threads = facet_parallel_get_threads ();
+
   for (guint i = 0; i < grads->names->len; i++)
     {
       const char *name = g_ptr_array_index (grads->names, i);
-      memset (g_hash_table_lookup (grads->by_name, name), 0,
-              sizeof (float) * GPOINTER_TO_SIZE (g_hash_table_lookup (grads->sizes, name)));
+      ZeroJob job = {
+        .x = g_hash_table_lookup (grads->by_name, name),
+        .n = GPOINTER_TO_SIZE (g_hash_table_lookup (grads->sizes, name)),
+        .parts = threads,
+      };
+
+      /* a ViT-B's gradients are 344 MB: one core alone took 2 % of a bf16
+       * training step to clear them */
+      if (threads > 1 && job.n >= 65536)
+        facet_parallel_for (job.parts, zero_part, &job);
+      else
+        memset (job.x, 0, sizeof (float) * job.n);
     }
 }
 

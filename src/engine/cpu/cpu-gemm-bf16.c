@@ -51,6 +51,7 @@ struct _FacetBf16Weight
   int      kp;      /* pairs along k: k rounded up to even, halved */
   int      panels;  /* n rounded up to NR, over NR */
   gboolean transposed; /* packed from w^T's source [k, n] (training's dx = dy w) */
+  gsize    capacity; /* words @data holds (a reused scratch pack may hold more than it uses) */
   guint16 *data;    /* [panels][kp][NR][2] */
 };
 
@@ -307,6 +308,7 @@ weight_alloc (int      n,
   p->panels = (n + NR - 1) / NR;
   p->transposed = transposed;
   size = (gsize) p->panels * p->kp * NR * 2;
+  p->capacity = size;
   /* every element is written by the packing, padding included */
   p->data = g_aligned_alloc (MAX (size, 1), sizeof (guint16), 64);
   return p;
@@ -789,8 +791,8 @@ attention_head (const float *q,
                 float       *o,
                 gsize        ldo)
 {
-  FacetBf16Weight kw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, FALSE, NULL };
-  FacetBf16Weight vw = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, FALSE, NULL };
+  FacetBf16Weight kw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, FALSE, 0, NULL };
+  FacetBf16Weight vw = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, FALSE, 0, NULL };
   gsize ksize = (gsize) kw.panels * kw.kp * NR * 2, vsize = (gsize) vw.panels * vw.kp * NR * 2;
   gsize tmp_words = (gsize) t * kw.kp + (gsize) (t + 1) * dh;
   gsize awords = MAX (a_words (t, kw.kp), a_words (t, vw.kp));
@@ -857,9 +859,9 @@ attention_head_backward (const float *q,
                          float       *dv)
 {
   /* weights [dh, t] (pairs of tokens) from dout, k and q; v as [t, dh] */
-  FacetBf16Weight dow = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, TRUE, NULL };
+  FacetBf16Weight dow = { dh, t, (t + 1) / 2, (dh + NR - 1) / NR, TRUE, 0, NULL };
   FacetBf16Weight kw = dow, qw = dow;
-  FacetBf16Weight vw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, FALSE, NULL };
+  FacetBf16Weight vw = { t, dh, (dh + 1) / 2, (t + NR - 1) / NR, FALSE, 0, NULL };
   gsize tsize = (gsize) dow.panels * dow.kp * NR * 2, vsize = (gsize) vw.panels * vw.kp * NR * 2;
   gsize awords = MAX (a_words (t, dow.kp), a_words (t, vw.kp));
   guint16 *buf = thread_scratch (&attention_back_scratch,
@@ -1171,7 +1173,10 @@ facet_cpu_weight_grad_bf16 (const float *dy,
     gsize size = (gsize) (k + NR - 1) / NR * ((m + 1) / 2) * NR * 2;
 
     g_return_if_fail (bf16_hardware ());
-    if (xp == NULL || (gsize) xp->panels * xp->kp * NR * 2 < size)
+    /* against the capacity, not the last call's shape: the products of a
+     * step alternate between small and large x, and a buffer sized by the
+     * last one was allocated (and its pages faulted in) again and again */
+    if (xp == NULL || xp->capacity < size)
       {
         xp = weight_alloc (k, m, TRUE);
         g_private_replace (&scratch, xp);
