@@ -39,6 +39,63 @@ median (double *v,
   return v[n / 2];
 }
 
+/* The two products of a training step's backward at batch 8, bf16 only:
+ * dx = dy w (the weight packed transposed) and dw += dy^T x. */
+static void
+train_products (double core_peak,
+                int    reps)
+{
+  static const struct { const char *name; int n, k; } shapes[] = {
+    { "qkv", 2304, 768 }, { "proj", 768, 768 }, { "fc1", 3072, 768 }, { "fc2", 768, 3072 },
+  };
+  int m = 197 * 8;
+
+  printf ("\nbackward products at batch 8 (bf16): dx = dy w, dw += dy^T x\n");
+  printf ("%-5s %6s %6s %10s %9s %8s %10s %9s %8s\n", "op", "n", "k", "dx GF/s", "dx/core",
+          "of peak", "dw GF/s", "dw/core", "of peak");
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      int n = shapes[s].n, k = shapes[s].k;
+      g_autofree float *x = g_new (float, (gsize) m * k);
+      g_autofree float *w = g_new (float, (gsize) n * k);
+      g_autofree float *dy = g_new (float, (gsize) m * n);
+      g_autofree float *dx = g_new (float, (gsize) m * k);
+      g_autofree float *dw = g_new0 (float, (gsize) n * k);
+      g_autoptr (FacetBf16Weight) wt = NULL;
+      double tx[16], cx[16], tw[16], cw[16], flops = 2.0 * m * n * k;
+      FacetRng rng;
+
+      facet_rng_init (&rng, 2);
+      for (gsize i = 0; i < (gsize) m * k; i++)
+        x[i] = (float) facet_rng_normal (&rng);
+      for (gsize i = 0; i < (gsize) m * n; i++)
+        dy[i] = (float) facet_rng_normal (&rng);
+      for (gsize i = 0; i < (gsize) n * k; i++)
+        w[i] = (float) facet_rng_normal (&rng) * 0.03f;
+      wt = facet_bf16_weight_new_transposed (w, n, k);
+      facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
+      facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
+      for (int r = 0; r < reps; r++)
+        {
+          double t0 = facet_now (), c0 = cpu_now ();
+          facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
+          tx[r] = facet_now () - t0;
+          cx[r] = cpu_now () - c0;
+          t0 = facet_now ();
+          c0 = cpu_now ();
+          facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
+          tw[r] = facet_now () - t0;
+          cw[r] = cpu_now () - c0;
+        }
+      {
+        double gx = flops / median (tx, reps) / 1e9, gw = flops / median (tw, reps) / 1e9;
+        double core_x = flops / median (cx, reps) / 1e9, core_w = flops / median (cw, reps) / 1e9;
+        printf ("%-5s %6d %6d %10.1f %9.1f %7.0f%% %10.1f %9.1f %7.0f%%\n", shapes[s].name, n, k,
+                gx, core_x, 100.0 * core_x / core_peak, gw, core_w, 100.0 * core_w / core_peak);
+      }
+    }
+}
+
 int
 main (void)
 {
@@ -106,5 +163,6 @@ main (void)
                   100.0 * core_b / (peak / threads), err);
         }
       }
+  train_products (peak / threads, reps);
   return 0;
 }
