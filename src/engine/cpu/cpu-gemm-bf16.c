@@ -44,7 +44,6 @@
 #define MR 14      /* rows of a tile */
 #define NR 32      /* columns of a tile, of a weight panel */
 #define A_BLOCK_BYTES (256 * 1024)
-#define KC 128     /* pairs of a slice of the inner dimension */
 
 struct _FacetBf16Weight
 {
@@ -514,36 +513,17 @@ typedef struct
   guint        flags;
 } Epilogue;
 
-/* A tile's share of one slice of the pairs: its sums start at zero or at
- * the partial sums the previous slice left in @partial ([MR][NR] floats),
- * and go back there unless the slice is the last. Stored and loaded as fp32,
- * the sums are what one pass over all the pairs gives, bit for bit. */
-enum
-{
-  SLICE_CONTINUES = 1 << 0, /* start from @partial */
-  SLICE_GOES_ON   = 1 << 1, /* end in @partial, no epilogue */
-};
-
 static inline __attribute__ ((always_inline)) void
 micro_kernel (const int       mr,
               const guint32  *a,
               int             kp,
               const guint16  *b,
-              float          *partial,
-              guint           slice,
               const Epilogue *e)
 {
   __m512 acc[MR][2];
 
-  if (slice & SLICE_CONTINUES)
-    for (int i = 0; i < mr; i++)
-      {
-        acc[i][0] = _mm512_loadu_ps (partial + i * NR);
-        acc[i][1] = _mm512_loadu_ps (partial + i * NR + 16);
-      }
-  else
-    for (int i = 0; i < mr; i++)
-      acc[i][0] = acc[i][1] = _mm512_setzero_ps ();
+  for (int i = 0; i < mr; i++)
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps ();
 #pragma GCC unroll 2
   for (int q = 0; q < kp; q++)
     {
@@ -556,16 +536,6 @@ micro_kernel (const int       mr,
           acc[i][1] = _mm512_dpbf16_ps (acc[i][1], ai, b1);
         }
     }
-  if (slice & SLICE_GOES_ON)
-    {
-      for (int i = 0; i < mr; i++)
-        {
-          _mm512_storeu_ps (partial + i * NR, acc[i][0]);
-          _mm512_storeu_ps (partial + i * NR + 16, acc[i][1]);
-        }
-      return;
-    }
-
   if (e->bias != NULL)
     {
       __m512 bias0 = _mm512_maskz_loadu_ps (e->m0, e->bias);
@@ -635,13 +605,11 @@ run_tile (int             mr,
           const guint32  *a,
           int             kp,
           const guint16  *b,
-          float          *partial,
-          guint           slice,
           const Epilogue *e)
 {
   switch (mr)
     {
-#define CASE(R) case R: micro_kernel (R, a, kp, b, partial, slice, e); break;
+#define CASE(R) case R: micro_kernel (R, a, kp, b, e); break;
       CASE (14) CASE (13) CASE (12) CASE (11) CASE (10) CASE (9) CASE (8) CASE (7)
       CASE (6) CASE (5) CASE (4) CASE (3) CASE (2) CASE (1)
 #undef CASE
@@ -743,10 +711,7 @@ static gsize
 a_words (int rows,
          int kp)
 {
-  gsize tiles = (gsize) (rows + MR - 1) / MR;
-
-  /* the tiles, a row's scratch for round_rows(), the tiles' partial sums */
-  return tiles * MR * kp + kp + tiles * MR * NR;
+  return (gsize) ((rows + MR - 1) / MR) * MR * kp + kp;
 }
 
 static void
@@ -766,7 +731,6 @@ block_product (const float           *x,
                guint32               *a)
 {
   int tiles = (r1 - r0 + MR - 1) / MR;
-  float *partial = (float *) (a + (gsize) tiles * MR * w->kp + w->kp);
 
   if (a_trans)
     round_cols (x, lda, w->k, w->kp, r0, r1, a);
@@ -783,20 +747,11 @@ block_product (const float           *x,
         .m1 = (__mmask16) (cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0),
         .flags = flags,
       };
-      /* The pairs in slices of KC: a slice of the panel (KC x NR pairs,
-       * 16 KB) stays in L1 while every tile of the block runs over it;
-       * a whole panel (kp = 384 for ViT-B's 768 inputs: 48 KB) did not. */
-      for (int q0 = 0; q0 < w->kp; q0 += KC)
+      for (int i0 = r0; i0 < r1; i0 += MR)
         {
-          int qn = MIN (KC, w->kp - q0);
-          guint slice = (q0 > 0 ? SLICE_CONTINUES : 0) | (q0 + qn < w->kp ? SLICE_GOES_ON : 0);
-          for (int i0 = r0; i0 < r1; i0 += MR)
-            {
-              e.c = y + (gsize) i0 * ldc + j0;
-              e.aux = aux != NULL ? aux + (gsize) i0 * ldc + j0 : NULL;
-              run_tile (MIN (MR, r1 - i0), a + (gsize) (i0 - r0) * w->kp + (gsize) q0 * MR, qn,
-                        b + (gsize) q0 * NR * 2, partial + (gsize) (i0 - r0) * NR, slice, &e);
-            }
+          e.c = y + (gsize) i0 * ldc + j0;
+          e.aux = aux != NULL ? aux + (gsize) i0 * ldc + j0 : NULL;
+          run_tile (MIN (MR, r1 - i0), a + (gsize) (i0 - r0) * w->kp, w->kp, b, &e);
         }
     }
 }
