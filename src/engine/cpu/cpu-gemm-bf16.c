@@ -621,7 +621,9 @@ run_tile (int             mr,
 /* Rows [r0, r1) of x [.., k] -> bf16 pairs, interleaved by tiles: word
  * (t, q, i) = the pair q of row r0 + t MR + i, at (t kp + q) MR + i, so that
  * the kernel's broadcasts of one pair step through a single pointer. Odd k
- * is padded with 0. @row: scratch of kp words. */
+ * is padded with 0. A tile's rows are rounded 16 pairs at a time and
+ * transposed in registers, so that the words go out in order (one word at
+ * a time, 56 bytes apart, took 5 % of a bf16 training step). */
 static void
 round_rows (const float *x,
             gsize        lda,
@@ -629,32 +631,31 @@ round_rows (const float *x,
             int          kp,
             int          r0,
             int          r1,
-            guint32     *dst,
-            guint32     *row)
+            guint32     *dst)
 {
-  for (int r = r0; r < r1; r++)
+  for (int t0 = r0; t0 < r1; t0 += MR)
     {
-      const float *src = x + (gsize) r * lda;
-      guint16 *out = (guint16 *) row;
-      guint32 *tile = dst + (gsize) ((r - r0) / MR) * kp * MR + (r - r0) % MR;
-      int j = 0;
+      int mr = MIN (MR, r1 - t0);
+      guint32 *tile = dst + (gsize) ((t0 - r0) / MR) * kp * MR;
 
-      for (; j + 32 <= k; j += 32)
+      for (int q0 = 0; q0 < kp; q0 += 16)
         {
-          __m512bh v = _mm512_cvtne2ps_pbh (_mm512_loadu_ps (src + j + 16),
-                                            _mm512_loadu_ps (src + j));
-          _mm512_storeu_si512 (out + j, (__m512i) v);
+          __m512i r[16];
+          int c0 = 2 * q0, have = MIN (32, k - c0);
+          __mmask16 m0 = (__mmask16) (have >= 16 ? 0xffff : (1u << have) - 1);
+          __mmask16 m1 = (__mmask16) (have >= 32 ? 0xffff : have > 16 ? (1u << (have - 16)) - 1 : 0);
+
+          for (int i = 0; i < 16; i++)
+            {
+              const float *src = x + (gsize) (t0 + i) * lda + c0;
+              r[i] = i < mr ? (__m512i) _mm512_cvtne2ps_pbh (_mm512_maskz_loadu_ps (m1, src + 16),
+                                                             _mm512_maskz_loadu_ps (m0, src))
+                            : _mm512_setzero_si512 ();
+            }
+          transpose16 (r);
+          for (int j = 0; j < 16 && q0 + j < kp; j++)
+            _mm512_mask_storeu_epi32 (tile + (gsize) (q0 + j) * MR, (__mmask16) ((1u << MR) - 1), r[j]);
         }
-      for (; j < 2 * kp; j += 16)
-        {
-          int have = MIN (16, k - j), room = MIN (16, 2 * kp - j);
-          __m512 v = _mm512_maskz_loadu_ps (have > 0 ? (__mmask16) ((1u << have) - 1) : 0,
-                                            src + j);
-          __m256bh h = _mm512_cvtneps_pbh (v);
-          _mm256_mask_storeu_epi16 (out + j, (__mmask16) ((1u << room) - 1), (__m256i) h);
-        }
-      for (int q = 0; q < kp; q++)
-        tile[(gsize) q * MR] = row[q];
     }
 }
 
@@ -711,7 +712,7 @@ static gsize
 a_words (int rows,
          int kp)
 {
-  return (gsize) ((rows + MR - 1) / MR) * MR * kp + kp;
+  return (gsize) ((rows + MR - 1) / MR) * MR * kp;
 }
 
 static void
@@ -730,12 +731,10 @@ block_product (const float           *x,
                gboolean               a_trans,
                guint32               *a)
 {
-  int tiles = (r1 - r0 + MR - 1) / MR;
-
   if (a_trans)
     round_cols (x, lda, w->k, w->kp, r0, r1, a);
   else
-    round_rows (x, lda, w->k, w->kp, r0, r1, a, a + (gsize) tiles * MR * w->kp);
+    round_rows (x, lda, w->k, w->kp, r0, r1, a);
   for (int p = p0; p < p1; p++)
     {
       const guint16 *b = w->data + (gsize) p * w->kp * NR * 2;
@@ -808,7 +807,7 @@ attention_head (const float *q,
 
   /* k: each row rounded (pairs along dh), then its words spread over the
    * panel layout */
-  round_rows (k, ld, dh, kw.kp, 0, t, a, tmp);
+  round_rows (k, ld, dh, kw.kp, 0, t, a);
   for (int j = 0; j < t; j++)
     {
       guint32 *dst = (guint32 *) kw.data + (gsize) (j / NR) * kw.kp * NR + j % NR;
