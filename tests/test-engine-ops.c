@@ -264,6 +264,47 @@ test_linear_bf16_keep_pre (void)
   assert_close (y, want, (gsize) m * n, 2e-5 * sqrt (k), 1e-5, "GELU output bf16");
 }
 
+/* The bf16 epilogue's GELU and GELU derivative over their whole range, at
+ * inputs the product passes exactly: x (multiples of 1/16 in [-10, 10],
+ * exact in bf16) times the identity. Within 1e-6 of erf's GELU: the
+ * epilogue's erf (Abramowitz and Stegun 7.1.26) is good to 1.5e-7. */
+static void
+test_gelu_epilogue_range (void)
+{
+  enum { N = 32, ROWS = 11 };
+  g_autofree float *x = g_new (float, ROWS * N), *eye = g_new0 (float, N * N);
+  g_autofree float *y = g_new (float, ROWS * N), *pre = g_new (float, ROWS * N);
+  g_autofree float *ones = g_new (float, ROWS * N);
+  g_autofree double *want = g_new (double, ROWS * N), *want_grad = g_new (double, ROWS * N);
+  g_autoptr (FacetBf16Weight) w = NULL, wt = NULL;
+
+  if (!facet_cpu_bf16_available ())
+    {
+      g_test_skip ("no AVX512-BF16 here (or FACET_CPU_FEATURES switches it off)");
+      return;
+    }
+  for (int i = 0; i < N; i++)
+    eye[i * N + i] = 1.0f;
+  for (int i = 0; i < ROWS * N; i++)
+    {
+      double v = MIN (-10.0 + i / 16.0, 10.0);
+      x[i] = (float) v;
+      want[i] = gelu_ref (v);
+      want_grad[i] = 0.5 * erfc (-v / sqrt (2.0)) + v * exp (-0.5 * v * v) / sqrt (2.0 * G_PI);
+    }
+  w = facet_bf16_weight_new (eye, N, N);
+  facet_cpu_linear_bf16_aux (x, w, NULL, y, pre, ROWS, FACET_BF16_GELU | FACET_BF16_KEEP_PRE);
+  for (int i = 0; i < ROWS * N; i++)
+    g_assert_cmpfloat (pre[i], ==, x[i]);
+  assert_close (y, want, ROWS * N, 1e-6, 1e-6, "GELU epilogue");
+  /* dx = 1 * gelu'(x): ones through the identity */
+  wt = facet_bf16_weight_new_transposed (eye, N, N);
+  for (int i = 0; i < ROWS * N; i++)
+    ones[i] = 1.0f;
+  facet_cpu_linear_bf16_aux (ones, wt, NULL, y, x, ROWS, FACET_BF16_GELU_GRAD);
+  assert_close (y, want_grad, ROWS * N, 1e-6, 1e-6, "GELU derivative epilogue");
+}
+
 /* The backward of one bf16 attention head against double loops without
  * rounding: odd token counts, a head width that fills no register, rows
  * strided as in the qkv matrix. bf16 keeps 8 bits, so each gradient must lie
@@ -810,6 +851,7 @@ main (int    argc,
   g_test_add_func ("/engine/ops/attention-head-bf16", test_attention_head_bf16);
   g_test_add_func ("/engine/ops/backward-bf16", test_backward_bf16);
   g_test_add_func ("/engine/ops/linear-bf16-keep-pre", test_linear_bf16_keep_pre);
+  g_test_add_func ("/engine/ops/gelu-epilogue-range", test_gelu_epilogue_range);
   g_test_add_func ("/engine/ops/attention-backward-bf16", test_attention_backward_bf16);
   g_test_add_func ("/engine/ops/layer-norm", test_layer_norm);
   g_test_add_func ("/engine/ops/elementwise", test_elementwise);
