@@ -74,7 +74,7 @@ train_products (double core_peak,
         w[i] = (float) facet_rng_normal (&rng) * 0.03f;
       wt = facet_bf16_weight_new_transposed (w, n, k);
       facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
-      facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
+      facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw, NULL);
       for (int r = 0; r < reps; r++)
         {
           double t0 = facet_now (), c0 = cpu_now ();
@@ -83,7 +83,7 @@ train_products (double core_peak,
           cx[r] = cpu_now () - c0;
           t0 = facet_now ();
           c0 = cpu_now ();
-          facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
+          facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw, NULL);
           tw[r] = facet_now () - t0;
           cw[r] = cpu_now () - c0;
         }

@@ -158,7 +158,8 @@ bf16_round (float x)
 
 /* The backward products of y = x w^T in bf16: dx = dy w through the
  * transposed packing (also after facet_bf16_weight_update() with other
- * values), dw += dy^T x through facet_cpu_weight_grad_bf16(); against double
+ * values), dw += dy^T x through facet_cpu_weight_grad_bf16() (and the bias
+ * gradient it sums on the way, bit for bit the column sums); against double
  * loops over the same rounded inputs, at odd sizes (m not a multiple of the
  * 14-row tile nor even, n and k not multiples of the 32-column panel). */
 static void
@@ -208,8 +209,22 @@ test_backward_bf16 (void)
           }
       facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
       assert_close (dx, want_dx, (gsize) m * k, 2e-5 * sqrt (n), 1e-5, "dx bf16");
-      facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
+      facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw, NULL);
       assert_close (dw, want_dw, (gsize) n * k, 2e-5 * sqrt (m), 1e-5, "dw bf16");
+
+      /* the bias gradient on the way: the bits facet_cpu_col_sum() gives */
+      {
+        g_autofree float *db = random_floats ((gsize) n, &rng, 1.0);
+        g_autofree float *want_db = g_memdup2 (db, sizeof (float) * n);
+        g_autofree float *dw2 = g_memdup2 (dw, sizeof (float) * n * k);
+        g_autofree float *dw3 = g_memdup2 (dw, sizeof (float) * n * k);
+
+        facet_cpu_col_sum (dy, (gsize) m, (gsize) n, 0, (gsize) n, want_db);
+        facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw2, db);
+        facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw3, NULL);
+        g_assert_cmpmem (db, sizeof (float) * n, want_db, sizeof (float) * n);
+        g_assert_cmpmem (dw2, sizeof (float) * n * k, dw3, sizeof (float) * n * k);
+      }
 
       /* GELU's backward in the epilogue: dx * gelu'(pre) */
       {

@@ -58,7 +58,8 @@ void             facet_cpu_weight_grad_bf16 (const float          *dy,
                                              int                   m,
                                              int                   n,
                                              int                   k,
-                                             float                *dw);
+                                             float                *dw,
+                                             float                *db);
 
 void             facet_cpu_attention_head_bf16 (const float *q,
                                                 const float *k,

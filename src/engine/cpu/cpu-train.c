@@ -330,8 +330,9 @@ facet_cpu_linear_backward_bf16 (const float           *x,
   else if (dx != NULL)
     facet_cpu_linear_bf16 (dy, wt, NULL, dx, m, 0);
   if (dw != NULL)
-    facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw);
-  bias_grad (dy, (gsize) m, (gsize) n, db);
+    facet_cpu_weight_grad_bf16 (dy, x, m, n, k, dw, db); /* db on the way */
+  else
+    bias_grad (dy, (gsize) m, (gsize) n, db);
 }
 
 /* Attention backward ---------------------------------------------------------- */
