@@ -6,7 +6,8 @@
 # Issue 13's pointing target; docs/engine.md ("Approaches tried for the
 # pointing target") has the runs: with these defaults the model does NOT
 # beat the demo model (46 % of the occlusion map's mass in the AU's region
-# against 52 %, held-out F1 0.456 against 0.517), so it is not shipped; the
+# against 52 %, held-out F1 0.456 against 0.517; LAMBDA=0.5 EPOCHS=3: 48 %
+# and 0.494), so it is not shipped; the
 # script is kept so the row can be remade and varied (LAMBDA, AUGMENT,
 # SUBJECTS).
 #
