@@ -130,7 +130,7 @@ facet_cli_synth (int    argc,
   gint64 subject_seed = 1, seed = 0, n_frames;
   double seconds = 10.0, fps = 30.0;
   int size = 224;
-  gboolean bias = FALSE, quiet = FALSE;
+  gboolean bias = FALSE, independent = FALSE, quiet = FALSE;
   GOptionEntry entries[]
     = { { "subject", 0, 0, G_OPTION_ARG_INT64, &subject_seed, "Subject (identity) seed (default 1)",
           "S" },
@@ -147,6 +147,9 @@ facet_cli_synth (int    argc,
           "AU[,AU...]" },
         { "bias-rate", 0, 0, G_OPTION_ARG_STRING, &bias_rate,
           "Their base rates: fraction of frames (0-0.9)", "R[,R...]" },
+        { "independent", 0, 0, G_OPTION_ARG_NONE, &independent,
+          "Each AU in events of its own, not in patterns such as 6+12 or 1+2+25+26 (AUs meet only "
+          "by chance: decorrelated training material)", NULL },
         { "population", 0, 0, G_OPTION_ARG_STRING, &population,
           "Identities: default (the demo model's) or other (unlike them)", "NAME" },
         { "light-colour", 0, 0, G_OPTION_ARG_STRING, &light_colour,
@@ -233,7 +236,9 @@ facet_cli_synth (int    argc,
   if (bias_au != NULL && !apply_bias (subject, bias_au, bias_rate))
     return 1;
 
-  timeline = facet_synth_timeline_new (subject, (guint64) seed, n_frames, fps);
+  timeline = facet_synth_timeline_new_full (subject, (guint64) seed, n_frames, fps,
+                                            independent ? FACET_SYNTH_EVENTS_INDEPENDENT
+                                                        : FACET_SYNTH_EVENTS_PATTERNS);
   facet_synth_timeline_set_condition (timeline, &condition);
   if (!facet_synth_write_video (subject, timeline, argv[1], size, codec,
                                 quiet ? NULL : show_progress, NULL, NULL, &error))

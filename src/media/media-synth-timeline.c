@@ -10,6 +10,9 @@
  * intensity is the largest any event gives it. How often each pattern
  * occurs is fitted (iterative proportional fitting) so that each AU is
  * present in about the fraction of frames the subject's base rate asks for.
+ * With FACET_SYNTH_EVENTS_INDEPENDENT only the one-AU patterns run (plus one
+ * for AU26 alone, which the default never uses): each AU then has events of
+ * its own, independent of every other AU's, so they co-occur only by chance.
  *
  * Nothing is stored per frame: events are kept sorted by start, and pose,
  * lighting and noise are smooth functions of time, so any frame can be
@@ -111,8 +114,23 @@ static const Pattern patterns[] = {
     0.2f },
   { "blink", 1, { A43 }, { 1.0f }, { 0.05f, 0.08f }, { 0.03f, 0.10f }, { 0.08f, 0.15f }, 1.0f },
   { "eyes closed", 1, { A43 }, { 1.0f }, { 0.15f, 0.4f }, { 0.8f, 2.5f }, { 0.2f, 0.5f }, 0.15f },
+  /* independent events only (after the others: their streams stay where they were) */
+  { "jaw alone", 1, { A26 }, { 1.0f }, { 0.2f, 0.5f }, { 0.4f, 1.5f }, { 0.3f, 0.7f }, 0.2f },
 };
 #define N_PATTERNS G_N_ELEMENTS (patterns)
+#define FIRST_INDEPENDENT_ONLY 19 /* "jaw alone" */
+
+/* Whether pattern @p runs in @events mode: the default has every pattern
+ * but those for independent events only; independent events have the
+ * one-AU patterns. */
+static gboolean
+pattern_runs (guint            p,
+              FacetSynthEvents events)
+{
+  if (events == FACET_SYNTH_EVENTS_INDEPENDENT)
+    return patterns[p].n == 1;
+  return p < FIRST_INDEPENDENT_ONLY;
+}
 
 /* Peaks are drawn from this range, so most events reach presence. */
 #define PEAK_MIN 0.35
@@ -208,14 +226,15 @@ mean_length (const Pattern *p)
  * about rates[k] of the frames: iterative proportional fitting of
  * 1 - prod (1 - busy_p * presence_pk / length_p) to the rates. */
 static void
-fit_pattern_rates (const float rates[FACET_SYNTH_N_AUS],
-                   double      busy[N_PATTERNS])
+fit_pattern_rates (const float      rates[FACET_SYNTH_N_AUS],
+                   FacetSynthEvents events,
+                   double           busy[N_PATTERNS])
 {
   double frac[N_PATTERNS][4];
 
   for (guint p = 0; p < N_PATTERNS; p++)
     {
-      busy[p] = 0.05 * patterns[p].share;
+      busy[p] = pattern_runs (p, events) ? 0.05 * patterns[p].share : 0.0;
       for (int j = 0; j < patterns[p].n; j++)
         frac[p][j]
           = expected_presence (&patterns[p], patterns[p].weight[j]) / mean_length (&patterns[p]);
@@ -236,6 +255,8 @@ fit_pattern_rates (const float rates[FACET_SYNTH_N_AUS],
       for (guint p = 0; p < N_PATTERNS; p++)
         {
           double log_gain = 0.0;
+          if (busy[p] == 0.0)
+            continue;
           for (int j = 0; j < patterns[p].n; j++)
             {
               int k = patterns[p].au[j];
@@ -299,9 +320,11 @@ generate_events (const double busy[N_PATTERNS],
   for (guint p = 0; p < N_PATTERNS; p++)
     {
       const Pattern *pat = &patterns[p];
-      double mean_gap = mean_length (pat) * (1.0 - busy[p]) / busy[p];
-      double t;
+      double mean_gap, t;
 
+      if (busy[p] == 0.0)
+        continue; /* not run in this mode */
+      mean_gap = mean_length (pat) * (1.0 - busy[p]) / busy[p];
       facet_rng_init (&rng, stream + 0x1000 + p);
       /* the process is already running when the video starts */
       t = -facet_rng_uniform (&rng) * (mean_gap + mean_length (pat));
@@ -359,6 +382,8 @@ calibrate_pattern_rates (const float rates[FACET_SYNTH_N_AUS],
       for (guint p = 0; p < N_PATTERNS; p++)
         {
           double log_gain = 0.0;
+          if (busy[p] == 0.0)
+            continue;
           for (int j = 0; j < patterns[p].n; j++)
             {
               int k = patterns[p].au[j];
@@ -376,13 +401,34 @@ calibrate_pattern_rates (const float rates[FACET_SYNTH_N_AUS],
  * @seed: the recording: different seeds give different event sequences,
  *   head motion and lighting for the same subject
  *
- * Returns a timeline of @n_frames frames at @fps.
+ * Returns a timeline of @n_frames frames at @fps, AUs in co-occurring
+ * patterns (FACET_SYNTH_EVENTS_PATTERNS).
  */
 FacetSynthTimeline *
 facet_synth_timeline_new (const FacetSynthSubject *subject,
                           guint64                  seed,
                           gint64                   n_frames,
                           double                   fps)
+{
+  return facet_synth_timeline_new_full (subject, seed, n_frames, fps,
+                                        FACET_SYNTH_EVENTS_PATTERNS);
+}
+
+/**
+ * facet_synth_timeline_new_full:
+ * @events: FACET_SYNTH_EVENTS_PATTERNS (AUs together, as in real faces) or
+ *   FACET_SYNTH_EVENTS_INDEPENDENT (each AU on its own: decorrelated material,
+ *   where a model cannot read one AU from another's place)
+ *
+ * As facet_synth_timeline_new (). Head motion, lighting and noise do not
+ * depend on @events.
+ */
+FacetSynthTimeline *
+facet_synth_timeline_new_full (const FacetSynthSubject *subject,
+                               guint64                  seed,
+                               gint64                   n_frames,
+                               double                   fps,
+                               FacetSynthEvents         events)
 {
   FacetSynthTimeline *tl;
   float rates[FACET_SYNTH_N_AUS];
@@ -394,6 +440,8 @@ facet_synth_timeline_new (const FacetSynthSubject *subject,
   g_return_val_if_fail (subject != NULL, NULL);
   g_return_val_if_fail (n_frames > 0, NULL);
   g_return_val_if_fail (fps > 0.0 && fps <= 1000.0, NULL);
+  g_return_val_if_fail (events == FACET_SYNTH_EVENTS_PATTERNS
+                          || events == FACET_SYNTH_EVENTS_INDEPENDENT, NULL);
 
   tl = g_new0 (FacetSynthTimeline, 1);
   tl->seed = seed;
@@ -411,7 +459,7 @@ facet_synth_timeline_new (const FacetSynthSubject *subject,
            ^ facet_synth_subject_get_seed (subject) * G_GUINT64_CONSTANT (0xc2b2ae3d27d4eb4f);
   for (int k = 0; k < FACET_SYNTH_N_AUS; k++)
     rates[k] = facet_synth_subject_get_base_rate (subject, aus[k]);
-  fit_pattern_rates (rates, busy);
+  fit_pattern_rates (rates, events, busy);
   calibrate_pattern_rates (rates, busy);
 
   generate_events (busy, stream, duration, tl->events);

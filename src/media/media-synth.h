@@ -136,10 +136,24 @@ int                facet_synth_region_boxes  (const FacetSynthSubject *subject,
  * occasional nods, lighting drift and sensor noise for @n_frames frames. */
 typedef struct _FacetSynthTimeline FacetSynthTimeline;
 
+/* How AU events are drawn: in co-occurring patterns (the default), or each
+ * AU in events of its own, independent of the others (decorrelated
+ * material: AUs meet only by chance, at the product of their rates). */
+typedef enum
+{
+  FACET_SYNTH_EVENTS_PATTERNS,
+  FACET_SYNTH_EVENTS_INDEPENDENT,
+} FacetSynthEvents;
+
 FacetSynthTimeline *facet_synth_timeline_new     (const FacetSynthSubject *subject,
                                                   guint64                  seed,
                                                   gint64                   n_frames,
                                                   double                   fps);
+FacetSynthTimeline *facet_synth_timeline_new_full (const FacetSynthSubject *subject,
+                                                   guint64                  seed,
+                                                   gint64                   n_frames,
+                                                   double                   fps,
+                                                   FacetSynthEvents         events);
 void                facet_synth_timeline_free    (FacetSynthTimeline      *timeline);
 gint64              facet_synth_timeline_get_n_frames (const FacetSynthTimeline *timeline);
 double              facet_synth_timeline_get_fps (const FacetSynthTimeline *timeline);

@@ -559,6 +559,96 @@ test_base_rates (void)
   g_assert_cmpint (changed, ==, 3);
 }
 
+/* Phi coefficient of the presence of the AUs at indices @a and @b. */
+static double
+presence_phi (const FacetSynthTimeline *timeline,
+              gint64                    n,
+              int                       a,
+              int                       b)
+{
+  double na = 0, nb = 0, nab = 0, pa, pb;
+
+  for (gint64 f = 0; f < n; f++)
+    {
+      float au[FACET_SYNTH_N_AUS];
+      gboolean in_a, in_b;
+
+      facet_synth_timeline_get (timeline, f, au, NULL);
+      in_a = au[a] >= FACET_SYNTH_PRESENCE_THRESHOLD;
+      in_b = au[b] >= FACET_SYNTH_PRESENCE_THRESHOLD;
+      na += in_a;
+      nb += in_b;
+      nab += in_a && in_b;
+    }
+  pa = na / n;
+  pb = nb / n;
+  return (nab / n - pa * pb) / sqrt (pa * (1 - pa) * pb * (1 - pb) + 1e-12);
+}
+
+/* Independent events: every AU still at its base rate, but the patterns'
+ * pairs (6+12, 1+2, 4+9, 25+26) no longer go together; the default
+ * timeline is not changed by the option's existence. */
+static void
+test_independent_events (void)
+{
+  g_autoptr (FacetSynthSubject) subject = facet_synth_subject_new (5);
+  g_autoptr (FacetSynthTimeline) patterned = NULL, independent = NULL, plain = NULL;
+  const gint64 n = 10 * 3600;
+  const int pairs[][2] = { { 6, 12 }, { 1, 2 }, { 4, 9 }, { 25, 26 } };
+  const int *aus;
+  int n_aus;
+  double present[FACET_SYNTH_N_AUS] = { 0 };
+
+  aus = facet_synth_aus (&n_aus);
+  for (int k = 0; k < n_aus; k++)
+    g_assert_true (facet_synth_subject_set_base_rate (subject, aus[k], 0.3f, NULL));
+  patterned = facet_synth_timeline_new_full (subject, 1, n, 10.0, FACET_SYNTH_EVENTS_PATTERNS);
+  independent = facet_synth_timeline_new_full (subject, 1, n, 10.0, FACET_SYNTH_EVENTS_INDEPENDENT);
+  plain = facet_synth_timeline_new (subject, 1, 300, 10.0);
+
+  for (gint64 f = 0; f < 300; f++)
+    {
+      float a[FACET_SYNTH_N_AUS], b[FACET_SYNTH_N_AUS];
+      facet_synth_timeline_get (plain, f, a, NULL);
+      facet_synth_timeline_get (patterned, f, b, NULL);
+      g_assert_cmpmem (a, sizeof a, b, sizeof b);
+    }
+
+  for (gint64 f = 0; f < n; f++)
+    {
+      float au[FACET_SYNTH_N_AUS];
+      facet_synth_timeline_get (independent, f, au, NULL);
+      for (int k = 0; k < n_aus; k++)
+        present[k] += au[k] >= FACET_SYNTH_PRESENCE_THRESHOLD;
+    }
+  for (int k = 0; k < n_aus; k++)
+    {
+      g_test_message ("independent: AU%02d present in %.3f of frames (base rate 0.3)", aus[k],
+                      present[k] / n);
+      g_assert_cmpfloat (fabs (present[k] / n - 0.3), <, 0.06);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    {
+      int a = -1, b = -1;
+      double with, without;
+
+      for (int k = 0; k < n_aus; k++)
+        {
+          if (aus[k] == pairs[i][0])
+            a = k;
+          if (aus[k] == pairs[i][1])
+            b = k;
+        }
+      with = presence_phi (patterned, n, a, b);
+      without = presence_phi (independent, n, a, b);
+      g_test_message ("AU%02d+AU%02d: phi %.3f in patterns, %.3f independent", pairs[i][0],
+                      pairs[i][1], with, without);
+      g_assert_cmpfloat (with, >, 0.2);
+      g_assert_cmpfloat (fabs (without), <, 0.08);
+    }
+}
+
 static void
 test_paths_and_errors (void)
 {
@@ -651,6 +741,7 @@ main (int    argc,
   g_test_add_func ("/synth/regions-file", test_regions_file);
   g_test_add_func ("/synth/subjects-differ", test_subjects_differ);
   g_test_add_func ("/synth/base-rates", test_base_rates);
+  g_test_add_func ("/synth/independent-events", test_independent_events);
   g_test_add_func ("/synth/paths-and-errors", test_paths_and_errors);
   g_test_add_func ("/synth/dlib", test_dlib_finds_synthetic_faces);
 
