@@ -47,7 +47,7 @@
 #ifndef ROUND_COLS_AHEAD
 #define ROUND_COLS_AHEAD 16 /* round_cols(): pairs of rows prefetched ahead */
 #endif
-#define SUM_TILES 12 /* round_cols(): tiles whose column sums stay in registers */
+#define SUM_TILES 12 /* round_cols(): tiles whose column sums one pass over the rows carries */
 
 struct _FacetBf16Weight
 {
@@ -512,9 +512,10 @@ pack_cols_vector (FacetBf16Weight *p,
  * (Abramowitz and Stegun 7.1.26: within 1.5e-7 of erf, far below bf16's
  * rounding of the products), t from vrcp14ps and one Newton step, exp by
  * 2^n scaling. One exp serves both Phi and the density phi(x) =
- * exp(-x^2 / 2) / sqrt(2 pi) in the derivative. On the tile in registers:
- * the erf form of cpu-kernels.c on the tile in L1 (a division, two
- * exponentials in the derivative) took 4 % of a bf16 training step. */
+ * exp(-x^2 / 2) / sqrt(2 pi) in the derivative. The erf form of
+ * cpu-kernels.c (a division, two exponentials in the derivative; the fp32
+ * path's) took 4 % of a bf16 training step here. */
+
 /* the unmasked forms leave GCC 12 warning of an uninitialised operand */
 #define ALL16 ((__mmask16) 0xffff)
 
@@ -768,7 +769,7 @@ round_cols (const float *x,
   const __m512i join = _mm512_set_epi16 (31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                          23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
 
-  /* a chunk of tiles at a time: their sums stay in registers */
+  /* a chunk of tiles at a time, with their column sums */
   for (int c0 = r0; c0 < r1; c0 += SUM_TILES * MR)
     {
       int c1 = MIN (r1, c0 + SUM_TILES * MR), tiles = (c1 - c0 + MR - 1) / MR;
