@@ -30,6 +30,8 @@ SIZE=${SIZE:-160}    # model input (10 x 10 patches)
 FRAME=${FRAME:-256}  # video frames: the aligned crop is cut from them, as in the demo project
 EPOCHS=${EPOCHS:-30}
 LR=${LR:-1e-3}
+INDEPENDENT_EVERY=${INDEPENDENT_EVERY:-0}  # N > 0: every N-th subject drawn `synth --independent`
+OUT=${OUT:-$here/facet-demo.safetensors}  # where the model goes (its .metrics.json beside it)
 
 rm -rf "$work"
 mkdir -p "$work"
@@ -42,6 +44,7 @@ while [ "$s" -le "$SUBJECTS" ]; do
   "$cli" synth --subject "$s" --seed $((1000 + s)) --seconds "$SECONDS_PER_SUBJECT" --fps "$FPS" \
     --size "$FRAME" --codec ffv1 --bias-au "$AUS" \
     --bias-rate "$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE" \
+    $(if [ "$INDEPENDENT_EVERY" -gt 0 ] && [ $((s % INDEPENDENT_EVERY)) -eq 0 ]; then echo --independent; fi) \
     "subject-$s.mkv" > /dev/null
   "$cli" add demo-train.facet "subject-$s.mkv" --subject "S$s" --crop aligned > /dev/null
   "$cli" labels import demo-train.facet "subject-$s.labels.csv" --format csv --video "$s" > /dev/null
@@ -64,8 +67,8 @@ done
   --iat-lambda 0 --val-fraction 0.25 --seed 1 --name facet-demo
 
 "$cli" models demo-train.facet --json > models.json
-cp models/facet-demo.safetensors "$here/facet-demo.safetensors"
-/usr/bin/python3 - "$here/facet-demo.metrics.json" <<'PY'
+cp models/facet-demo.safetensors "$OUT"
+/usr/bin/python3 - "${OUT%.safetensors}.metrics.json" <<'PY'
 import json, sys
 models = json.load(open("models.json"))
 demo = [m for m in models if m["name"] == "facet-demo"][-1]
