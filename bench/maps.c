@@ -26,9 +26,18 @@
  *   present in the frame (the generator draws AUs together: 6+12,
  *   1+2+25+26, 4+9, 1+4+15, and a model may read one from another's place).
  *
+ * Change from neutral (FACET_MAP_NEUTRAL) needs a neutral frame of the
+ * person: chosen as the app chooses it, without labels: of the recording's
+ * frames (one a second) the six whose AU probabilities sum lowest
+ * (facet_neutral_pick), and of these the nearest to the frame explained
+ * (facet_neutral_nearest).
+ *
  * Usage: bench-maps [--model FILE] [--subjects N] [--frames K] [--variants]
+ *                   [--only TEXT]
  * FILE defaults to $FACET_DEMO_MODEL. --variants adds rows for the
- * alternatives tried (other occlusion fills and windows, smoothed maps).
+ * alternatives tried (other occlusion fills and windows, other neutral
+ * frames, random masks, smoothed maps); --only keeps the rows whose name
+ * holds TEXT (or one of its parts between '|').
  */
 #include "config.h"
 
@@ -41,9 +50,11 @@
 #include "engine/facet-engine.h"
 #include "face/facet-face.h"
 #include "media/media-synth.h"
+#include "pipeline/facet-pipeline.h"
 
 #define N_RANDOM 8
 #define N_STEPS  10
+#define N_CALM   6
 
 typedef struct
 {
@@ -54,6 +65,12 @@ typedef struct
   gboolean           smooth;
   gboolean           variant;
   gboolean           probability;
+  int                reference;   /* with the reference fill: 1 the person's most neutral
+                                     frame, 2 of the neutral ones the nearest in appearance,
+                                     3 the mean over the calm frames, 4 the nearest frame with
+                                     no AU (the generator's truth) */
+  int                masks;       /* > 0: random masks (half the patches each) instead of one
+                                     patch at a time */
 } Row;
 
 static const Row rows[] = {
@@ -62,6 +79,15 @@ static const Row rows[] = {
   { "grad-attention (Chefer)", FACET_MAP_GRAD_ATTENTION, 0, 1, FALSE, FALSE },
   { "input x gradient", FACET_MAP_INPUT_X_GRADIENT, 0, 1, FALSE, FALSE },
   { "occlusion (default: image-mean fill, probability drop)", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, FALSE, TRUE },
+  { "change from neutral (nearest calm frame, both ways)", FACET_MAP_NEUTRAL, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, FALSE, TRUE, 6 },
+  { "occlusion, most neutral frame fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 1 },
+  { "occlusion, nearest neutral frame fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 2 },
+  { "occlusion, mean over the 6 calmest frames as fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 3 },
+  { "occlusion, nearest frame with no AU (generator's truth) as fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 4 },
+  { "occlusion, mean over the 3 nearest calm frames as fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 5 },
+  { "random masks (256, half the patches), nearest neutral frame fill", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 2, 256 },
+  { "random masks (256, half the patches), image-mean fill", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, TRUE, TRUE, 0, 256 },
+  { "occlusion, most neutral frame fill, logit drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, FALSE, 1 },
   { "occlusion, mean fill, logit drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_MEAN, 1, FALSE, TRUE },
   { "occlusion, image-mean fill, logit drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, TRUE },
   { "occlusion, patch-mean fill, logit drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_PATCH_MEAN, 1, FALSE, TRUE },
@@ -109,6 +135,80 @@ smooth (float *map,
       }
 }
 
+/* Random masks: each hides half the patches (fill and reference as for
+ * occlusion); a patch's value is the mean drop of the AU's probability
+ * over the masks that hid it minus that over the masks that kept it. */
+static void
+random_masks (FacetEngine            *engine,
+              const FacetModelConfig *c,
+              const float            *input,
+              FacetOcclusionFill      fill,
+              const float            *reference,
+              int                     n_masks,
+              guint64                 seed,
+              float                  *maps)
+{
+  int np = facet_model_config_grid (c) * facet_model_config_grid (c), a = c->n_aus, batch = 16;
+  gsize per = 3 * (gsize) c->image_size * c->image_size;
+  g_autofree float *images = g_new (float, per * batch);
+  g_autofree gboolean *hide = g_new (gboolean, (gsize) np * batch);
+  g_autofree double *in = g_new0 (double, (gsize) np * a);
+  g_autofree double *out = g_new0 (double, (gsize) np * a);
+  g_autofree int *n_in = g_new0 (int, np);
+  g_autoptr (FacetForwardResult) base = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
+  g_autoptr (FacetForwardResult) r = facet_forward_result_new (c, batch, FACET_FORWARD_NONE);
+  g_autoptr (GError) error = NULL;
+  FacetRng rng;
+
+  facet_rng_init (&rng, seed);
+  if (!facet_engine_forward (engine, input, 1, FACET_FORWARD_NONE, base, &error))
+    die (error);
+  for (int start = 0; start < n_masks; start += batch)
+    {
+      int m = MIN (batch, n_masks - start);
+      for (int i = 0; i < m; i++)
+        {
+          for (int q = 0; q < np; q++)
+            hide[(gsize) i * np + q] = facet_rng_uniform (&rng) < 0.5;
+          facet_map_hide_patches (c, input, hide + (gsize) i * np, fill, reference,
+                                  images + per * i);
+        }
+      if (!facet_engine_forward (engine, images, (guint) m, FACET_FORWARD_NONE, r, &error))
+        die (error);
+      for (int i = 0; i < m; i++)
+        for (int q = 0; q < np; q++)
+          {
+            double *sum = hide[(gsize) i * np + q] ? in : out;
+            n_in[q] += hide[(gsize) i * np + q];
+            for (int j = 0; j < a; j++)
+              sum[(gsize) q * a + j] += base->probs[j] - r->probs[(gsize) i * a + j];
+          }
+    }
+  for (int j = 0; j < a; j++)
+    for (int q = 0; q < np; q++)
+      maps[(gsize) j * np + q] =
+        (float) (in[(gsize) q * a + j] / MAX (n_in[q], 1)
+                 - out[(gsize) q * a + j] / MAX (n_masks - n_in[q], 1));
+}
+
+/* The default rows, or with --variants every row; --only TEXT keeps the
+ * rows whose name holds TEXT, or one of TEXT's parts between '|'. */
+static gboolean
+row_wanted (const Row  *row,
+            gboolean    variants,
+            const char *only)
+{
+  if (only != NULL)
+    {
+      g_auto (GStrv) parts = g_strsplit (only, "|", -1);
+      for (int i = 0; parts[i] != NULL; i++)
+        if (parts[i][0] != '\0' && strstr (row->name, parts[i]) != NULL)
+          return TRUE;
+      return FALSE;
+    }
+  return variants || !row->variant;
+}
+
 static const float *sort_key;
 
 static int
@@ -143,7 +243,8 @@ deletion_curve (FacetEngine            *engine,
       int upto = (int) lround ((double) np * s / N_STEPS);
       for (; done < upto; done++)
         hide[order[done]] = TRUE;
-      facet_map_hide_patches (c, input, hide, FACET_OCCLUSION_FILL_MEAN, images + per * (s - 1));
+      facet_map_hide_patches (c, input, hide, FACET_OCCLUSION_FILL_MEAN, NULL,
+                              images + per * (s - 1));
     }
   if (!facet_engine_forward (engine, images, N_STEPS, FACET_FORWARD_NONE, r, &error))
     die (error);
@@ -203,6 +304,7 @@ main (int    argc,
   g_autofree char *model_path = g_strdup (g_getenv ("FACET_DEMO_MODEL"));
   int n_subjects = 6, n_frames = 6, frame_size = 256;
   gboolean variants = FALSE;
+  const char *only = NULL;
   g_autoptr (FacetModel) model = NULL;
   g_autoptr (FacetEngine) engine = NULL;
   g_autoptr (GError) error = NULL;
@@ -226,10 +328,12 @@ main (int    argc,
         n_frames = atoi (argv[++i]);
       else if (g_str_equal (argv[i], "--variants"))
         variants = TRUE;
+      else if (g_str_equal (argv[i], "--only") && i + 1 < argc)
+        only = argv[++i];
       else
         {
           fprintf (stderr, "usage: bench-maps [--model FILE] [--subjects N] [--frames K] "
-                           "[--variants]\n");
+                           "[--variants] [--only TEXT]\n");
           return 2;
         }
     }
@@ -262,7 +366,62 @@ main (int    argc,
       guint64 seed = 2001 + (guint64) s * 97;
       g_autoptr (FacetSynthSubject) subject = facet_synth_subject_new (seed);
       g_autoptr (FacetSynthTimeline) timeline = facet_synth_timeline_new (subject, seed, 25 * 60, 25.0);
+      g_autofree float *reference = g_new (float, per);
+      g_autofree float *all = g_new (float, per * 60);
+      g_autoptr (FacetForwardResult) ref_out = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
+      double least = G_MAXDOUBLE, sums[60];
+      gint64 numbers[60];
+      gboolean blank[60];
+      gsize picked[N_CALM];
+      int n_all = 0, calm[N_CALM], n_calm = 0;
+      g_autofree float *calm_inputs = g_new (float, per * N_CALM);
       int used = 0;
+
+      /* The person's most neutral frame, as the model sees it: the one of
+       * the recording's frames (one a second) with the lowest sum of AU
+       * probabilities. No ground truth is read, as in the app. */
+      for (gint64 f = 0; f < 25 * 60; f += 25)
+        {
+          float au[FACET_SYNTH_N_AUS];
+          FacetSynthPose pose;
+          g_autoptr (FacetImage) frame = NULL;
+          g_autoptr (FacetImage) crop = NULL;
+          g_autoptr (GArray) faces = NULL;
+          float *x = all + per * n_all;
+          double sum = 0.0;
+
+          facet_synth_timeline_get (timeline, f, au, &pose);
+          frame = facet_synth_render (subject, au, &pose, frame_size);
+          faces = facet_face_detector_detect (detector, frame, &error);
+          if (faces == NULL)
+            die (error);
+          if (faces->len == 0)
+            continue;
+          crop = facet_face_crop (frame, &g_array_index (faces, FacetFace, 0), facet_model_config_crop (c), NULL);
+          facet_engine_prepare_image (engine, crop, x);
+          if (!facet_engine_forward (engine, x, 1, FACET_FORWARD_NONE, ref_out, &error))
+            die (error);
+          for (int a = 0; a < c->n_aus; a++)
+            sum += ref_out->probs[a];
+          if (sum < least)
+            {
+              least = sum;
+              memcpy (reference, x, sizeof (float) * per);
+            }
+          blank[n_all] = TRUE;
+          for (int i = 0; i < FACET_SYNTH_N_AUS; i++)
+            blank[n_all] &= au[i] < FACET_SYNTH_PRESENCE_THRESHOLD;
+          numbers[n_all] = f;
+          sums[n_all++] = sum;
+        }
+      /* The N_CALM frames with the lowest sums, at most one a second: the
+       * app's choice (facet_neutral_frames_load). */
+      n_calm = facet_neutral_pick (numbers, sums, (gsize) n_all, 25, N_CALM, picked);
+      for (int i = 0; i < n_calm; i++)
+        {
+          calm[i] = (int) picked[i];
+          memcpy (calm_inputs + per * i, all + per * calm[i], sizeof (float) * per);
+        }
 
       for (gint64 f = 0; f < 25 * 60 && used < n_frames; f += 25)
         {
@@ -283,6 +442,9 @@ main (int    argc,
           guint present_regions = 0;
           g_autofree int *order = g_new (int, np);
           int present[64], n_present = 0, n_boxes;
+          const float *nearest = reference, *nearest_blank = reference;
+          const float *near3[3] = { reference, reference, reference };
+          double d3[3] = { G_MAXDOUBLE, G_MAXDOUBLE, G_MAXDOUBLE };
           double random_auc[64];
           double transform[6];
           FacetRng rng;
@@ -313,6 +475,48 @@ main (int    argc,
           inside_shares (c, transform, frame_size, boxes, kinds, n_boxes, present_regions, any);
           used++;
           n_frames_used++;
+          /* Of the calm frames, the one nearest to this one (not itself),
+           * as the app chooses it (facet_neutral_nearest). */
+          {
+            double best = G_MAXDOUBLE;
+            int near = facet_neutral_nearest (calm_inputs, n_calm, per, input);
+            if (near >= 0)
+              nearest = calm_inputs + per * near;
+            for (int i = 0; i < n_calm; i++)
+              {
+                const float *y = all + per * calm[i];
+                double d = 0.0;
+                for (gsize j = 0; j < per; j++)
+                  d += (double) (y[j] - input[j]) * (y[j] - input[j]);
+                for (int j = 0; j < 3 && d > 0.0; j++)
+                  if (d < d3[j])
+                    {
+                      for (int t = 2; t > j; t--)
+                        {
+                          d3[t] = d3[t - 1];
+                          near3[t] = near3[t - 1];
+                        }
+                      d3[j] = d;
+                      near3[j] = y;
+                      break;
+                    }
+              }
+            best = G_MAXDOUBLE;
+            for (int i = 0; i < n_all; i++)
+              {
+                const float *y = all + per * i;
+                double d = 0.0;
+                if (!blank[i])
+                  continue;
+                for (gsize j = 0; j < per; j++)
+                  d += (double) (y[j] - input[j]) * (y[j] - input[j]);
+                if (d > 0.0 && d < best)
+                  {
+                    best = d;
+                    nearest_blank = y;
+                  }
+              }
+          }
 
           /* Random deletions: the same draws for every method. */
           facet_rng_init (&rng, seed * 1000 + (guint64) f);
@@ -329,7 +533,7 @@ main (int    argc,
                   order[MIN (j, np - 1)] = t;
                   hide[order[i]] = TRUE;
                 }
-              facet_map_hide_patches (c, input, hide, FACET_OCCLUSION_FILL_MEAN,
+              facet_map_hide_patches (c, input, hide, FACET_OCCLUSION_FILL_MEAN, NULL,
                                       rimages + per * r);
             }
           if (!facet_engine_forward (engine, rimages, N_RANDOM, FACET_FORWARD_NONE, rnd, &error))
@@ -356,15 +560,47 @@ main (int    argc,
               FacetMapOptions options;
               gint64 t0;
 
-              if (rows[m].variant && !variants)
+              if (!row_wanted (&rows[m], variants, only))
                 continue;
               facet_map_options_init (&options);
               options.fill = rows[m].fill;
               options.window = rows[m].window;
               options.probability = rows[m].probability;
+              options.reference = reference;
+              if (rows[m].reference == 2)
+                options.reference = nearest;
+              if (rows[m].reference == 4)
+                options.reference = nearest_blank;
               t0 = g_get_monotonic_time ();
-              if (!facet_engine_explain (engine, input, rows[m].method, NULL, 0, &options, maps,
-                                         NULL, NULL, NULL, &error))
+              if (rows[m].masks > 0)
+                random_masks (engine, c, input, rows[m].fill, options.reference, rows[m].masks,
+                              seed * 7919 + (guint64) f, maps);
+              else if (rows[m].reference == 6)
+                {
+                  /* Change from neutral against the nearest calm frame, as
+                   * the app chooses it. */
+                  options.reference = nearest;
+                  if (!facet_engine_explain (engine, input, rows[m].method, NULL, 0, &options,
+                                             maps, NULL, NULL, NULL, &error))
+                    die (error);
+                }
+              else if (rows[m].reference == 3 || rows[m].reference == 5)
+                {
+                  g_autofree float *one = g_new (float, (gsize) c->n_aus * np);
+                  int n_refs = rows[m].reference == 3 ? n_calm : 3;
+                  memset (maps, 0, sizeof (float) * c->n_aus * np);
+                  for (int i = 0; i < n_refs; i++)
+                    {
+                      options.reference = rows[m].reference == 3 ? all + per * calm[i] : near3[i];
+                      if (!facet_engine_explain (engine, input, rows[m].method, NULL, 0, &options,
+                                                 one, NULL, NULL, NULL, &error))
+                        die (error);
+                      for (int j = 0; j < c->n_aus * np; j++)
+                        maps[j] += one[j] / n_refs;
+                    }
+                }
+              else if (!facet_engine_explain (engine, input, rows[m].method, NULL, 0, &options, maps,
+                                              NULL, NULL, NULL, &error))
                 die (error);
               seconds[m] += (g_get_monotonic_time () - t0) / 1e6;
 
@@ -430,7 +666,7 @@ main (int    argc,
     {
       const Stats *st = &stats[m];
       double n = MAX (st->pairs, 1);
-      if (rows[m].variant && !variants)
+      if (!row_wanted (&rows[m], variants, only))
         continue;
       printf ("| %s | %d | %.0f %% | %.3f | %.3f | %.1fx | %.3f (%.3f) | %.0f %% (%.0f %%) | "
               "%.0f %% | %.0f %% | %.0f %% (%.0f %%) | %.2f |\n",

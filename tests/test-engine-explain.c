@@ -106,7 +106,7 @@ test_hide (void)
   hide[q] = TRUE;
   for (int fill = FACET_OCCLUSION_FILL_MEAN; fill <= FACET_OCCLUSION_FILL_PATCH_MEAN; fill++)
     {
-      facet_map_hide_patches (c, x, hide, (FacetOcclusionFill) fill, y);
+      facet_map_hide_patches (c, x, hide, (FacetOcclusionFill) fill, NULL, y);
       for (int ch = 0; ch < 3; ch++)
         {
           double image_mean = 0.0, patch_mean = 0.0, want;
@@ -130,6 +130,21 @@ test_hide (void)
               }
         }
     }
+
+  /* The reference fill: the reference's own pixels inside, the image's
+   * outside. */
+  {
+    g_autofree float *ref = random_image (9);
+    facet_map_hide_patches (c, x, hide, FACET_OCCLUSION_FILL_REFERENCE, ref, y);
+    for (int ch = 0; ch < 3; ch++)
+      for (int yy = 0; yy < SIZE; yy++)
+        for (int xx = 0; xx < SIZE; xx++)
+          {
+            int i = ch * SIZE * SIZE + yy * SIZE + xx;
+            gboolean inside = yy / PATCH == qy && xx / PATCH == qx;
+            g_assert_cmpfloat (y[i], ==, inside ? ref[i] : x[i]);
+          }
+  }
 }
 
 typedef struct
@@ -152,6 +167,66 @@ on_progress (double      fraction,
 }
 
 static void
+test_reference (void)
+{
+  g_autoptr (FacetEngine) engine = tiny_engine (FACET_READOUT_GLOBAL_POOL);
+  const FacetModelConfig *c = facet_model_get_config (facet_engine_get_model (engine));
+  g_autofree float *x = random_image (3);
+  g_autofree float *ref = random_image (5);
+  g_autofree float *maps = g_new (float, (gsize) c->n_aus * NP);
+  g_autoptr (GError) error = NULL;
+  FacetMapOptions o;
+
+  /* Asked for without the reference image: an error, nothing written. */
+  facet_map_options_init (&o);
+  o.fill = FACET_OCCLUSION_FILL_REFERENCE;
+  maps[0] = 7.0f;
+  g_assert_false (facet_engine_explain (engine, x, FACET_MAP_OCCLUSION, NULL, 0, &o, maps, NULL,
+                                        NULL, NULL, &error));
+  g_assert_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "reference"));
+  g_assert_cmpfloat (maps[0], ==, 7.0f);
+  g_clear_error (&error);
+
+  /* The image as its own reference: no patch changes, every drop is 0;
+   * another reference: drops that are not all 0. */
+  o.reference = x;
+  g_assert_true (facet_engine_explain (engine, x, FACET_MAP_OCCLUSION, NULL, 0, &o, maps, NULL,
+                                       NULL, NULL, &error));
+  for (int i = 0; i < c->n_aus * NP; i++)
+    g_assert_cmpfloat (maps[i], ==, 0.0f);
+  o.reference = ref;
+  g_assert_true (facet_engine_explain (engine, x, FACET_MAP_OCCLUSION, NULL, 0, &o, maps, NULL,
+                                       NULL, NULL, &error));
+  {
+    float top = 0.0f;
+    for (int i = 0; i < c->n_aus * NP; i++)
+      top = MAX (top, fabsf (maps[i]));
+    g_assert_cmpfloat (top, >, 0.0f);
+  }
+
+  /* Change from neutral, both ways: the mean of this drop and of the
+   * reference's rise, i.e. minus the drop of the reference against the
+   * image; progress runs once from 0 to 1 over the two halves. */
+  {
+    g_autofree float *back = g_new (float, (gsize) c->n_aus * NP);
+    g_autofree float *both = g_new (float, (gsize) c->n_aus * NP);
+    Progress progress = { 0, 0.0 };
+
+    o.reference = x;
+    g_assert_true (facet_engine_explain (engine, ref, FACET_MAP_OCCLUSION, NULL, 0, &o, back,
+                                         NULL, NULL, NULL, &error));
+    o.reference = ref;
+    g_assert_true (facet_engine_explain (engine, x, FACET_MAP_NEUTRAL, NULL, 0, &o, both,
+                                         on_progress, &progress, NULL, &error));
+    for (int i = 0; i < c->n_aus * NP; i++)
+      g_assert_cmpfloat_with_epsilon (both[i], 0.5f * (maps[i] - back[i]), 1e-6);
+    g_assert_cmpfloat (progress.last, ==, 1.0);
+    g_assert_cmpint (progress.calls, >, 1);
+  }
+}
+
+static void
 test_shapes (void)
 {
   g_autoptr (FacetEngine) engine = tiny_engine (FACET_READOUT_GLOBAL_POOL);
@@ -159,10 +234,12 @@ test_shapes (void)
   g_autofree float *x = random_image (4);
   g_autoptr (FacetForwardResult) r = facet_forward_result_new (c, 1, FACET_FORWARD_AU_MAPS);
   g_autoptr (GError) error = NULL;
+  g_autofree float *neutral = random_image (8);
   FacetMapOptions logit_mean;
 
   g_assert_true (facet_engine_forward (engine, x, 1, FACET_FORWARD_AU_MAPS, r, &error));
   facet_map_options_init (&logit_mean);
+  logit_mean.reference = neutral; /* for the change-from-neutral map; ignored by the others */
   g_assert_cmpint (logit_mean.fill, ==, FACET_OCCLUSION_FILL_IMAGE_MEAN);
   g_assert_true (logit_mean.probability);
   logit_mean.fill = FACET_OCCLUSION_FILL_MEAN;
@@ -230,10 +307,32 @@ test_shapes (void)
               g_autofree float *y = g_new (float, PER);
               g_autoptr (FacetForwardResult) h = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
               hide[q] = TRUE;
-              facet_map_hide_patches (c, x, hide, FACET_OCCLUSION_FILL_MEAN, y);
+              facet_map_hide_patches (c, x, hide, FACET_OCCLUSION_FILL_MEAN, NULL, y);
               g_assert_true (facet_engine_forward (engine, y, 1, FACET_FORWARD_NONE, h, &error));
               for (int a = 0; a < N_AUS; a++)
                 g_assert_cmpfloat_with_epsilon (all[a * NP + q], r->logits[a] - h->logits[a],
+                                                1e-4);
+            }
+          break;
+        case FACET_MAP_NEUTRAL:
+          /* Against a direct computation: half the logit's drop with the
+           * neutral frame's patch put in, plus half the neutral frame's
+           * rise with this image's patch put in. */
+          for (int q = 0; q < NP; q += 5)
+            {
+              gboolean hide[NP] = { FALSE };
+              g_autofree float *y = g_new (float, 2 * PER);
+              g_autoptr (FacetForwardResult) h = facet_forward_result_new (c, 2, FACET_FORWARD_NONE);
+              g_autoptr (FacetForwardResult) n0 = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
+              hide[q] = TRUE;
+              facet_map_hide_patches (c, x, hide, FACET_OCCLUSION_FILL_REFERENCE, neutral, y);
+              facet_map_hide_patches (c, neutral, hide, FACET_OCCLUSION_FILL_REFERENCE, x, y + PER);
+              g_assert_true (facet_engine_forward (engine, y, 2, FACET_FORWARD_NONE, h, &error));
+              g_assert_true (facet_engine_forward (engine, neutral, 1, FACET_FORWARD_NONE, n0, &error));
+              for (int a = 0; a < N_AUS; a++)
+                g_assert_cmpfloat_with_epsilon (all[a * NP + q],
+                                                0.5f * (r->logits[a] - h->logits[a])
+                                                  + 0.5f * (h->logits[N_AUS + a] - n0->logits[a]),
                                                 1e-4);
             }
           break;
@@ -280,6 +379,27 @@ test_errors (void)
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       g_clear_error (&error);
     }
+
+  /* Change from neutral without a neutral frame: said, nothing written;
+   * with one, it stops when cancelled. */
+  for (int i = 0; i < N_AUS * NP; i++)
+    maps[i] = 7.0f;
+  g_assert_false (facet_engine_explain (engine, x, FACET_MAP_NEUTRAL, NULL, 0, NULL, maps, NULL,
+                                        NULL, NULL, &error));
+  g_assert_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "neutral frame"));
+  g_clear_error (&error);
+  g_assert_cmpfloat (maps[0], ==, 7.0f);
+  {
+    g_autofree float *neutral = random_image (6);
+    FacetMapOptions o;
+    facet_map_options_init (&o);
+    o.reference = neutral;
+    g_assert_false (facet_engine_explain (engine, x, FACET_MAP_NEUTRAL, NULL, 0, &o, maps, NULL,
+                                          NULL, cancellable, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+  }
 }
 
 int
@@ -290,6 +410,7 @@ main (int    argc,
   g_test_add_func ("/engine/explain/methods", test_methods);
   g_test_add_func ("/engine/explain/normalise", test_normalise);
   g_test_add_func ("/engine/explain/hide", test_hide);
+  g_test_add_func ("/engine/explain/reference", test_reference);
   g_test_add_func ("/engine/explain/shapes", test_shapes);
   g_test_add_func ("/engine/explain/errors", test_errors);
   return g_test_run ();

@@ -7,7 +7,10 @@
  * maps come from the method the coder chose (facet_engine_explain on the
  * CPU backend, the same numbers on every machine): the last-layer split
  * from the same forward, the gradient methods from one backward per AU,
- * occlusion from a forward per patch. The slow ones report progress and
+ * occlusion from a forward per patch, change from neutral from two per
+ * patch against a calm frame of the same video (read from the project's
+ * analysis, decoded and cropped here once per video and model, then kept).
+ * The slow ones report progress and
  * stop when cancelled: a newer request, facet_explainer_clear() and
  * facet_explainer_stop_all() at quit cancel the running one. The model
  * stays loaded between requests.
@@ -22,6 +25,7 @@
 
 #include "engine/facet-engine.h"
 #include "face/facet-face.h"
+#include "pipeline/facet-pipeline.h"
 
 #include "facet-explainer.h"
 #include "facet-invoke.h"
@@ -36,7 +40,15 @@ typedef struct
   GMutex          lock;
   char           *path;
   FacetEngine    *engine;
+  /* The neutral frames of one video (change from neutral), for this engine */
+  FacetNeutralFrames *neutral;
+  char           *neutral_project;
+  gint64          neutral_model;
+  gint64          neutral_video;
 } Engine;
+
+/* How many calm frames are kept per video; the nearest of them is used. */
+#define N_NEUTRAL 6
 
 struct _FacetExplainer
 {
@@ -62,6 +74,7 @@ static guint signals[N_SIGNALS];
 typedef struct _Request
 {
   Engine           *engine;
+  char             *project_path;
   char             *model_path;
   gint64            model_id;
   FacetImage       *image;
@@ -100,6 +113,8 @@ facet_explainer_method_title (FacetMapMethod method)
       return _("Input × gradient");
     case FACET_MAP_OCCLUSION:
       return _("Occlusion");
+    case FACET_MAP_NEUTRAL:
+      return _("Change from neutral");
     case FACET_MAP_N_METHODS:
     default:
       return NULL;
@@ -141,6 +156,8 @@ engine_unref (Engine *e)
     return;
   g_mutex_clear (&e->lock);
   g_clear_pointer (&e->engine, facet_engine_free);
+  g_clear_pointer (&e->neutral, facet_neutral_frames_free);
+  g_free (e->neutral_project);
   g_free (e->path);
   g_free (e);
 }
@@ -155,6 +172,7 @@ request_free (Request *r)
   g_clear_pointer (&r->context, g_main_context_unref);
   g_clear_object (&r->cancellable);
   g_free (r->model_path);
+  g_free (r->project_path);
   g_clear_pointer (&r->image, facet_image_unref);
   facet_explanation_free (r->result);
   g_free (r);
@@ -202,6 +220,37 @@ on_progress (double      fraction,
   facet_invoke_weak (r->context, self, deliver_progress, report, report_free);
 }
 
+/* The neutral frames of the request's video, loaded once per project,
+ * model and video (with e->lock held). NULL with @error only when the
+ * project cannot be read; a set of 0 frames when the video has none. */
+static const FacetNeutralFrames *
+neutral_frames (Engine        *e,
+                Request       *r,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  g_autoptr (FacetStore) store = NULL;
+
+  /* An empty set is not kept: the video may be analysed meanwhile. */
+  if (e->neutral != NULL && e->neutral->n > 0
+      && g_strcmp0 (e->neutral_project, r->project_path) == 0 && e->neutral_model == r->model_id
+      && e->neutral_video == r->video_id)
+    return e->neutral;
+  g_clear_pointer (&e->neutral, facet_neutral_frames_free);
+  if (r->project_path == NULL)
+    return NULL;
+  store = facet_store_open (r->project_path, error);
+  if (store == NULL)
+    return NULL;
+  e->neutral = facet_neutral_frames_load (store, r->model_id, r->video_id, e->engine, N_NEUTRAL,
+                                          cancellable, error);
+  g_free (e->neutral_project);
+  e->neutral_project = g_strdup (r->project_path);
+  e->neutral_model = r->model_id;
+  e->neutral_video = r->video_id;
+  return e->neutral;
+}
+
 static void
 explain_thread (GTask        *task,
                 gpointer      source_object,
@@ -217,6 +266,9 @@ explain_thread (GTask        *task,
   FacetExplanation *x;
   g_autofree float *input = NULL;
   g_autofree float *maps = NULL;
+  FacetMapMethod method = r->method;
+  FacetMapOptions options;
+  gint64 neutral_frame = -1;
   int g2;
 
   g_mutex_lock (&e->lock);
@@ -226,6 +278,7 @@ explain_thread (GTask        *task,
 
       g_clear_pointer (&e->engine, facet_engine_free);
       g_clear_pointer (&e->path, g_free);
+      g_clear_pointer (&e->neutral, facet_neutral_frames_free);
       if (model != NULL)
         e->engine = facet_engine_new (model, "cpu", &error);
       if (e->engine == NULL)
@@ -258,7 +311,27 @@ explain_thread (GTask        *task,
       input = g_new (float, per);
       maps = g_new (float, (gsize) c->n_aus * out->grid * out->grid);
       facet_engine_prepare_image (e->engine, crop, input);
-      if (!facet_engine_explain (e->engine, input, r->method, NULL, 0, NULL, maps, on_progress, r,
+      facet_map_options_init (&options);
+      if (method == FACET_MAP_NEUTRAL)
+        {
+          /* The calm frame nearest to this one; without one (the video not
+           * analysed by this model yet), occlusion, and the legend says so. */
+          g_autoptr (GError) local = NULL;
+          const FacetNeutralFrames *set = neutral_frames (e, r, cancellable, &local);
+          int k = set != NULL ? facet_neutral_nearest (set->inputs, set->n, per, input) : -1;
+
+          if (local != NULL)
+            g_debug ("no neutral frame for video %" G_GINT64_FORMAT ": %s", r->video_id,
+                     local->message);
+          if (k >= 0)
+            {
+              options.reference = set->inputs + per * k;
+              neutral_frame = set->frames[k];
+            }
+          else
+            method = FACET_MAP_OCCLUSION;
+        }
+      if (!facet_engine_explain (e->engine, input, method, NULL, 0, &options, maps, on_progress, r,
                                  cancellable, &error))
         g_clear_pointer (&out, facet_forward_result_free);
     }
@@ -278,7 +351,9 @@ explain_thread (GTask        *task,
   x->crop_size = c->image_size;
   memcpy (x->transform, r->transform, sizeof x->transform);
   x->attention = g_memdup2 (out->attention, sizeof (float) * g2);
-  x->method = r->method;
+  x->method = method;
+  x->requested = r->method;
+  x->neutral_frame = neutral_frame;
   x->au_maps = g_steal_pointer (&maps);
   x->probs = g_memdup2 (out->probs, sizeof (float) * out->n_aus);
   g_mutex_unlock (&e->lock);
@@ -332,6 +407,7 @@ explain_start (GObject             *owner,
 
 void
 facet_explainer_request (FacetExplainer *self,
+                         const char     *project_path,
                          const char     *model_path,
                          gint64          model_id,
                          FacetImage     *image,
@@ -348,6 +424,7 @@ facet_explainer_request (FacetExplainer *self,
 
   r = g_new0 (Request, 1);
   r->engine = engine_ref (self->engine);
+  r->project_path = g_strdup (project_path);
   r->model_path = g_strdup (model_path);
   r->model_id = model_id;
   r->image = facet_image_ref (image);

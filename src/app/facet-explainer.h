@@ -24,6 +24,9 @@ typedef struct
   double  transform[6]; /* crop -> frame */
   float  *attention;    /* [grid * grid]: the attention rollout */
   FacetMapMethod method; /* how au_maps were made */
+  FacetMapMethod requested; /* the method asked for: change from neutral falls back to
+                               occlusion where the video has no neutral frame yet */
+  gint64  neutral_frame; /* change from neutral: the frame it was measured against; else -1 */
   float  *au_maps;      /* [n_aus, grid * grid]: each AU's map (engine-explain.h) */
   float  *probs;        /* [n_aus] */
 } FacetExplanation;
@@ -42,10 +45,14 @@ G_DECLARE_FINAL_TYPE (FacetExplainer, facet_explainer, FACET, EXPLAINER, GObject
 FacetExplainer         *facet_explainer_new        (void);
 /* Explains @image (a whole frame): the crop is the frame itself when
  * @transform is NULL, else the model-sized crop that @transform (crop ->
- * frame) places on it; the AU maps by @method. The newest request
+ * frame) places on it; the AU maps by @method. Change from neutral takes
+ * its neutral frame from @project_path's analysis of @video_id by
+ * @model_id (facet_neutral_frames_load: the calmest frames, the nearest of
+ * them), and falls back to occlusion where there is none. The newest request
  * replaces any that waits and cancels one that runs; ::progress while it
  * runs, then ::ready (or ::failed; nothing when cancelled). */
 void                    facet_explainer_request    (FacetExplainer *self,
+                                                    const char     *project_path,
                                                     const char     *model_path,
                                                     gint64          model_id,
                                                     FacetImage     *image,

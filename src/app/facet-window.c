@@ -296,6 +296,28 @@ update_notice (FacetWindow *self)
   facet_frame_view_set_notice (self->frame_view, notice);
 }
 
+/* The legend's name of the per-AU map: the method that made it, with the
+ * neutral frame it was measured against, or why there was none. */
+static char *
+heatmap_title (FacetWindow            *self,
+               const FacetExplanation *x)
+{
+  const char *method = facet_explainer_method_title (x->method);
+  FacetMediaSource *source = facet_player_get_source (self->player);
+
+  if (x->method == FACET_MAP_NEUTRAL && x->neutral_frame >= 0 && source != NULL)
+    {
+      g_autofree char *at = facet_timecode_format (facet_media_source_frame_time (source,
+                                                                                  x->neutral_frame));
+      /* TRANSLATORS: the map's method, then the time of the calm frame it compares with */
+      return g_strdup_printf (_("%s (calm frame at %s)"), method, at);
+    }
+  if (x->requested == FACET_MAP_NEUTRAL && x->method != FACET_MAP_NEUTRAL)
+    /* TRANSLATORS: the map's method; change from neutral needs the video analysed */
+    return g_strdup_printf (_("%s (no neutral frame: analyse this video)"), method);
+  return g_strdup (method);
+}
+
 void
 facet_window_update_heatmap (FacetWindow *self)
 {
@@ -320,7 +342,8 @@ facet_window_update_heatmap (FacetWindow *self)
       FacetHeatmapKind kind = !facet_map_method_is_per_au (x->method) ? FACET_HEATMAP_ATTENTION
                               : x->method == FACET_MAP_LAST_LAYER   ? FACET_HEATMAP_EVIDENCE
                                                                       : FACET_HEATMAP_EFFECT;
-      facet_frame_view_set_heatmap_title (self->frame_view, facet_explainer_method_title (x->method));
+      g_autofree char *title = heatmap_title (self, x);
+      facet_frame_view_set_heatmap_title (self->frame_view, title);
       facet_frame_view_set_heatmap (self->frame_view, x->au_maps + (gsize) sel * x->grid * x->grid,
                                     x->grid, kind, x->transform, x->crop_size, x->frame);
     }
@@ -353,7 +376,7 @@ maybe_explain (FacetWindow *self)
       || image == NULL || frame < 0)
     return;
   if (frame == self->explained_frame
-      && (self->explaining || x == NULL || x->frame != frame || x->method == method
+      && (self->explaining || x == NULL || x->frame != frame || x->requested == method
           || method == FACET_MAP_ROLLOUT))
     return;
   if (self->video_crop != FACET_CROP_NONE)
@@ -369,8 +392,10 @@ maybe_explain (FacetWindow *self)
     }
   self->explained_frame = frame;
   self->explaining = TRUE;
-  facet_explainer_request (self->explainer, self->model_path, self->model_id, image, transform,
-                           self->video_id, frame, method);
+  facet_explainer_request (self->explainer,
+                           self->project ? facet_project_get_path (self->project) : NULL,
+                           self->model_path, self->model_id, image, transform, self->video_id,
+                           frame, method);
 }
 
 static void

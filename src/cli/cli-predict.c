@@ -162,10 +162,12 @@ parse_occlusion (const char      *fill_name,
         options->fill = FACET_OCCLUSION_FILL_IMAGE_MEAN;
       else if (g_str_equal (fill_name, "patch-mean"))
         options->fill = FACET_OCCLUSION_FILL_PATCH_MEAN;
+      else if (g_str_equal (fill_name, "reference"))
+        options->fill = FACET_OCCLUSION_FILL_REFERENCE;
       else
         {
-          facet_cli_failf ("unknown occlusion fill “%s” (mean, image-mean or patch-mean)",
-                           fill_name);
+          facet_cli_failf ("unknown occlusion fill “%s” (mean, image-mean, patch-mean or "
+                           "reference)", fill_name);
           return FALSE;
         }
     }
@@ -215,6 +217,29 @@ explain_image (FacetEngine            *engine,
   return g_steal_pointer (&map);
 }
 
+/* The neutral frame of --occlusion-reference, cropped as the images are
+ * and prepared as model input (owned); NULL with an error naming @path. */
+static float *
+load_reference (FacetEngine            *engine,
+                const FacetModelConfig *c,
+                FacetCropKind           crop,
+                const char             *path,
+                GError                **error)
+{
+  g_autoptr (FacetImage) image = facet_image_load (path, error);
+  g_autoptr (FacetImage) cropped = NULL;
+  float *input;
+
+  if (image == NULL)
+    return NULL;
+  cropped = crop_image (image, crop, c, path, error);
+  if (cropped == NULL)
+    return NULL;
+  input = g_new (float, 3 * (gsize) c->image_size * c->image_size);
+  facet_engine_prepare_image (engine, cropped, input);
+  return input;
+}
+
 int
 facet_cli_predict (int    argc,
                    char **argv)
@@ -227,6 +252,8 @@ facet_cli_predict (int    argc,
   g_autofree char *precision_name = NULL;
   FacetPrecision precision = FACET_PRECISION_FP32;
   g_autofree char *dataset = NULL, *map_name = NULL, *fill_name = NULL, *drop_name = NULL;
+  g_autofree char *reference_path = NULL;
+  g_autofree float *reference = NULL;
   FacetMapMethod map_method = FACET_MAP_ROLLOUT;
   FacetMapOptions map_options;
   int window = 1;
@@ -243,8 +270,9 @@ facet_cli_predict (int    argc,
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images per forward pass (default 8)", "N" },
     { "attention", 0, 0, G_OPTION_ARG_NONE, &attention, "Add the attention rollout map", NULL },
     { "au-maps", 0, 0, G_OPTION_ARG_NONE, &maps, "Add per-AU patch maps (global-pool models)", NULL },
-    { "map", 0, 0, G_OPTION_ARG_STRING, &map_name, "Add every AU's evidence map by METHOD: rollout, last-layer, grad-attention, input-x-gradient or occlusion (JSON only)", "METHOD" },
-    { "occlusion-fill", 0, 0, G_OPTION_ARG_STRING, &fill_name, "What hides a patch for occlusion: image-mean (the image's mean colour, default), mean (the normalisation's mean colour) or patch-mean", "FILL" },
+    { "map", 0, 0, G_OPTION_ARG_STRING, &map_name, "Add every AU's evidence map by METHOD: rollout, last-layer, grad-attention, input-x-gradient, occlusion or neutral (change from --occlusion-reference) (JSON only)", "METHOD" },
+    { "occlusion-fill", 0, 0, G_OPTION_ARG_STRING, &fill_name, "What hides a patch for occlusion: image-mean (the image's mean colour, default), mean (the normalisation's mean colour), patch-mean, or reference (the same patch of --occlusion-reference)", "FILL" },
+    { "occlusion-reference", 0, 0, G_OPTION_ARG_FILENAME, &reference_path, "The same person's neutral face, cropped as the images are, for --map neutral and --occlusion-fill reference", "IMAGE" },
     { "occlusion-drop", 0, 0, G_OPTION_ARG_STRING, &drop_name, "What occlusion measures: probability (default) or logit", "UNIT" },
     { "occlusion-window", 0, 0, G_OPTION_ARG_INT, &window, "Side of the hidden square for occlusion, in patches (default 1)", "N" },
     { "features", 0, 0, G_OPTION_ARG_NONE, &features, "Add the pooled feature and identity logits", NULL },
@@ -270,11 +298,20 @@ facet_cli_predict (int    argc,
   facet_map_options_init (&map_options);
   if (map_name != NULL && !facet_map_method_from_string (map_name, &map_method))
     return facet_cli_failf ("unknown map method “%s” (rollout, last-layer, grad-attention, "
-                            "input-x-gradient or occlusion)", map_name);
+                            "input-x-gradient, occlusion or neutral)", map_name);
   if (map_name != NULL && !json)
     return facet_cli_failf ("--map needs --json");
   if (!parse_occlusion (fill_name, drop_name, window, &map_options))
     return 1;
+  if (map_name != NULL && map_method == FACET_MAP_NEUTRAL && reference_path == NULL)
+    return facet_cli_failf ("--map neutral needs --occlusion-reference IMAGE (a neutral frame of "
+                            "the same person)");
+  if (map_options.fill == FACET_OCCLUSION_FILL_REFERENCE && reference_path == NULL)
+    return facet_cli_failf ("--occlusion-fill reference needs --occlusion-reference IMAGE");
+  if (reference_path != NULL && map_options.fill != FACET_OCCLUSION_FILL_REFERENCE
+      && (map_name == NULL || map_method != FACET_MAP_NEUTRAL))
+    return facet_cli_failf ("--occlusion-reference needs --map neutral or --occlusion-fill "
+                            "reference");
 
   model = facet_cli_load_model (model_path, aus, dataset, heads, NULL, crop_name, FALSE, &error);
   if (model == NULL)
@@ -293,6 +330,14 @@ facet_cli_predict (int    argc,
     return facet_cli_fail (g_steal_pointer (&error));
   if (facet_engine_get_notice (engine) != NULL)
     fprintf (stderr, "facet-cli: notice: %s\n", facet_engine_get_notice (engine));
+
+  if (reference_path != NULL)
+    {
+      reference = load_reference (engine, c, crop, reference_path, &error);
+      if (reference == NULL)
+        return facet_cli_fail (g_steal_pointer (&error));
+      map_options.reference = reference;
+    }
 
   if (attention)
     flags |= FACET_FORWARD_ATTENTION;

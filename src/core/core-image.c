@@ -44,7 +44,9 @@ facet_image_new (int width,
   image->width = width;
   image->height = height;
   image->stride = 3 * width;
-  image->data = g_malloc0 ((gsize) image->stride * height);
+  /* A tail of 64 bytes: FFmpeg's SIMD scalers read up to a vector past the
+   * last pixel of the last row (valgrind: swscale's 16-byte loads). */
+  image->data = g_malloc0 ((gsize) image->stride * height + 64);
   image->ref_count = 1;
   image->free_func = free_owned;
   image->free_data = image->data;

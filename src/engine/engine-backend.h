@@ -50,6 +50,7 @@ typedef enum
   FACET_MAP_GRAD_ATTENTION,   /* gradient-weighted attention relevance (Chefer et al. 2021) */
   FACET_MAP_INPUT_X_GRADIENT, /* patch embedding times the logit's gradient, summed over channels */
   FACET_MAP_OCCLUSION,        /* the logit's drop when a patch is hidden */
+  FACET_MAP_NEUTRAL,          /* occlusion against the person's neutral frame, both ways */
   FACET_MAP_N_METHODS
 } FacetMapMethod;
 

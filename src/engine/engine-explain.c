@@ -25,6 +25,7 @@ static const struct
   [FACET_MAP_GRAD_ATTENTION] = { "grad-attention", "Gradient-weighted attention" },
   [FACET_MAP_INPUT_X_GRADIENT] = { "input-x-gradient", "Input × gradient" },
   [FACET_MAP_OCCLUSION] = { "occlusion", "Occlusion" },
+  [FACET_MAP_NEUTRAL] = { "neutral", "Change from neutral" },
 };
 
 void
@@ -77,7 +78,7 @@ facet_map_method_is_per_au (FacetMapMethod method)
 gboolean
 facet_map_method_is_slow (FacetMapMethod method)
 {
-  return method == FACET_MAP_OCCLUSION;
+  return method == FACET_MAP_OCCLUSION || method == FACET_MAP_NEUTRAL;
 }
 
 void
@@ -100,6 +101,7 @@ facet_map_hide_patches (const FacetModelConfig *c,
                         const float            *input,
                         const gboolean         *hide,
                         FacetOcclusionFill      fill,
+                        const float            *reference,
                         float                  *output)
 {
   int s = c->image_size, p = c->patch_size, g = facet_model_config_grid (c);
@@ -107,6 +109,7 @@ facet_map_hide_patches (const FacetModelConfig *c,
   float image_mean[3] = { 0 };
 
   g_return_if_fail (input != NULL && hide != NULL && output != NULL);
+  g_return_if_fail (fill != FACET_OCCLUSION_FILL_REFERENCE || reference != NULL);
 
   if (output != input)
     memcpy (output, input, sizeof (float) * 3 * plane);
@@ -127,6 +130,13 @@ facet_map_hide_patches (const FacetModelConfig *c,
         {
           float v = 0.0f;
           float *dst = output + ch * plane;
+          if (fill == FACET_OCCLUSION_FILL_REFERENCE)
+            {
+              for (int y = y0; y < y0 + p; y++)
+                memcpy (dst + (gsize) y * s + x0, reference + ch * plane + (gsize) y * s + x0,
+                        sizeof (float) * p);
+              continue;
+            }
           if (fill == FACET_OCCLUSION_FILL_IMAGE_MEAN)
             v = image_mean[ch];
           else if (fill == FACET_OCCLUSION_FILL_PATCH_MEAN)
@@ -171,6 +181,12 @@ occlusion (FacetEngine           *engine,
   g_autofree double *sum = g_new0 (double, (gsize) np * a);
   g_autofree int *count = g_new0 (int, np);
 
+  if (o->fill == FACET_OCCLUSION_FILL_REFERENCE && o->reference == NULL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
+                   "occlusion by a reference frame needs the reference image");
+      return FALSE;
+    }
   if (!facet_engine_forward (engine, input, 1, FACET_FORWARD_NONE, base, error))
     return FALSE;
   for (int start = 0; start < np; start += (int) batch)
@@ -186,7 +202,7 @@ occlusion (FacetEngine           *engine,
           for (int y = MAX (qy - lo, 0); y < MIN (qy - lo + w, g); y++)
             for (int x = MAX (qx - lo, 0); x < MIN (qx - lo + w, g); x++)
               hide[y * g + x] = TRUE;
-          facet_map_hide_patches (c, input, hide, o->fill, images + per * i);
+          facet_map_hide_patches (c, input, hide, o->fill, o->reference, images + per * i);
         }
       if (!facet_engine_forward (engine, images, (guint) m, FACET_FORWARD_NONE, out, error))
         return FALSE;
@@ -209,6 +225,57 @@ occlusion (FacetEngine           *engine,
   for (int k = 0; k < n; k++)
     for (int q = 0; q < np; q++)
       maps[(gsize) k * np + q] = (float) (sum[(gsize) q * a + aus[k]] / MAX (count[q], 1));
+  return TRUE;
+}
+
+typedef struct
+{
+  FacetProgressFunc func;
+  gpointer          data;
+  double            offset;
+} Half;
+
+static void
+on_half (double      fraction,
+         const char *message,
+         gpointer    data)
+{
+  Half *h = data;
+  h->func (h->offset + 0.5 * fraction, message, h->data);
+}
+
+/* Occlusion against a reference both ways: this image with the
+ * reference's patch (the drop), and the reference with this image's patch
+ * (the rise, = minus its drop); each patch gets their mean. */
+static gboolean
+occlusion_both_ways (FacetEngine           *engine,
+                     const float           *input,
+                     const int             *aus,
+                     int                    n,
+                     const FacetMapOptions *o,
+                     float                 *maps,
+                     FacetProgressFunc      progress,
+                     gpointer               progress_data,
+                     GCancellable          *cancellable,
+                     GError               **error)
+{
+  const FacetModelConfig *c = facet_model_get_config (facet_engine_get_model (engine));
+  gsize size = (gsize) n * facet_model_config_grid (c) * facet_model_config_grid (c);
+  g_autofree float *forth = g_new (float, size);
+  g_autofree float *back = g_new (float, size);
+  FacetMapOptions swapped = *o;
+  Half half = { progress, progress_data, 0.0 };
+
+  if (!occlusion (engine, input, aus, n, o, forth, progress ? on_half : NULL, &half, cancellable,
+                  error))
+    return FALSE;
+  swapped.reference = input;
+  half.offset = 0.5;
+  if (!occlusion (engine, o->reference, aus, n, &swapped, back, progress ? on_half : NULL, &half,
+                  cancellable, error))
+    return FALSE;
+  for (gsize i = 0; i < size; i++)
+    maps[i] = 0.5f * (forth[i] - back[i]);
   return TRUE;
 }
 
@@ -324,6 +391,21 @@ facet_engine_explain (FacetEngine           *engine,
     case FACET_MAP_OCCLUSION:
       return occlusion (engine, input, aus, n, options, maps, progress, progress_data, cancellable,
                         error);
+    case FACET_MAP_NEUTRAL:
+      {
+        FacetMapOptions o = *options;
+
+        if (o.reference == NULL)
+          {
+            g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
+                         "the change-from-neutral map needs a neutral frame of the same person "
+                         "(the reference image)");
+            return FALSE;
+          }
+        o.fill = FACET_OCCLUSION_FILL_REFERENCE;
+        return occlusion_both_ways (engine, input, aus, n, &o, maps, progress, progress_data,
+                                    cancellable, error);
+      }
     case FACET_MAP_N_METHODS:
     default:
       g_assert_not_reached ();

@@ -10,6 +10,11 @@
  *   INPUT_X_GRADIENT  patch embedding times dlogit/dembedding, summed over channels (signed)
  *   OCCLUSION         probability (or logit) of the image minus that of the image with the
  *                     patch hidden (signed: > 0 where hiding the patch lowers the AU)
+ *   NEUTRAL           occlusion against a neutral frame of the same person
+ *                     (FacetMapOptions.reference, required), both ways: the mean of the
+ *                     drop when the neutral frame's patch is put into the image and the
+ *                     neutral frame's rise when the image's patch is put into it; how the
+ *                     AU's probability follows each patch's change from the person at rest
  * Displays normalise them (facet_map_normalise).
  */
 #pragma once
@@ -25,6 +30,9 @@ typedef enum
   FACET_OCCLUSION_FILL_MEAN,       /* the normalisation's mean colour (0 in model input) */
   FACET_OCCLUSION_FILL_IMAGE_MEAN, /* the image's own mean colour (the default) */
   FACET_OCCLUSION_FILL_PATCH_MEAN, /* the patch's own mean colour (keeps its brightness) */
+  FACET_OCCLUSION_FILL_REFERENCE,  /* the same patch of a reference image of the same person
+                                      (FacetMapOptions.reference: a neutral frame), so that a
+                                      patch counts by how it differs from the person at rest */
 } FacetOcclusionFill;
 
 typedef struct
@@ -34,12 +42,14 @@ typedef struct
   gboolean           probability; /* occlusion measures the probability's drop (the default),
                                      else the logit's */
   guint              batch;       /* occluded images per forward */
+  const float       *reference;   /* [3, size, size] normalised model input, prepared as the
+                                     image is; needed by FACET_OCCLUSION_FILL_REFERENCE only */
 } FacetMapOptions;
 
 void        facet_map_options_init      (FacetMapOptions      *options);
 
 /* Stable identifiers ("rollout", "last-layer", "grad-attention",
- * "input-x-gradient", "occlusion") for files, settings and the CLI. */
+ * "input-x-gradient", "occlusion", "neutral") for files, settings and the CLI. */
 const char *facet_map_method_to_string  (FacetMapMethod        method);
 gboolean    facet_map_method_from_string (const char          *text,
                                           FacetMapMethod       *method);
@@ -47,8 +57,8 @@ gboolean    facet_map_method_from_string (const char          *text,
 const char *facet_map_method_get_title  (FacetMapMethod        method);
 /* FALSE for rollout, which is the same for every AU. */
 gboolean    facet_map_method_is_per_au  (FacetMapMethod        method);
-/* TRUE where a map costs many forwards (occlusion): run it off the UI thread
- * with progress. */
+/* TRUE where a map costs many forwards (occlusion, neutral): run it off the
+ * UI thread with progress. */
 gboolean    facet_map_method_is_slow    (FacetMapMethod        method);
 
 /**
@@ -60,7 +70,8 @@ gboolean    facet_map_method_is_slow    (FacetMapMethod        method);
  * @maps: [n, grid * grid], n the number of AUs asked for
  *
  * Rollout and the last-layer split come from one forward on any backend;
- * occlusion from batched forwards on any backend; the gradient methods
+ * occlusion and neutral from batched forwards on any backend (neutral
+ * needs @options with a reference); the gradient methods
  * need a backend with a backward pass (the CPU). @progress is called from
  * this thread; @cancellable is checked between forwards.
  */
@@ -77,11 +88,14 @@ gboolean    facet_engine_explain        (FacetEngine           *engine,
                                          GError               **error);
 
 /* Hides the patches with @hide[p] set (grid x grid) in a copy of @input,
- * written to @output (both [3, size, size], normalised model input). */
+ * written to @output (all [3, size, size], normalised model input).
+ * @reference is read for FACET_OCCLUSION_FILL_REFERENCE only (and must not
+ * be NULL then). */
 void        facet_map_hide_patches      (const FacetModelConfig *config,
                                          const float           *input,
                                          const gboolean        *hide,
                                          FacetOcclusionFill     fill,
+                                         const float           *reference,
                                          float                 *output);
 
 /* Scales @map (n values) for display: divided by its largest absolute

@@ -120,4 +120,46 @@ FacetModel *facet_pipeline_load_model   (FacetStore  *store,
 FacetModelConfig *facet_pipeline_crop_config (const FacetModelConfig *model_config,
                                               FacetCropKind           video_crop);
 
+/* ---- Neutral frames (pipeline-neutral.c) ----------------------------------
+ * The reference of the change-from-neutral map (FACET_MAP_NEUTRAL): the
+ * person at rest, as the model sees it, without labels. */
+
+/* Of @n frames with calm scores @calm (the sum of the AU probabilities;
+ * NAN: no face), the indices of up to @want with the lowest scores, no two
+ * closer than @spacing frames, calmest first; returns how many. */
+int                 facet_neutral_pick        (const gint64 *frames,
+                                               const double *calm,
+                                               gsize         n,
+                                               gint64        spacing,
+                                               int           want,
+                                               gsize        *picked);
+/* The index of the candidate ([n, per] model inputs) nearest to @input in
+ * squared distance, an exact copy of @input excepted; -1 when there is none. */
+int                 facet_neutral_nearest     (const float  *candidates,
+                                               int           n,
+                                               gsize         per,
+                                               const float  *input);
+
+typedef struct
+{
+  int     n;
+  gint64 *frames;  /* [n] */
+  float  *inputs;  /* [n, 3, size, size]: each frame cropped as the model expects, prepared */
+} FacetNeutralFrames;
+
+/* The @want calmest analysed frames of @video_id by @model_id's stored
+ * predictions, at most one a second, decoded and cropped as the engine's
+ * model expects (n may be 0: the video is not analysed by that model, or
+ * has no face). Errors: the video's file missing or unreadable. */
+FacetNeutralFrames *facet_neutral_frames_load (FacetStore   *store,
+                                               gint64        model_id,
+                                               gint64        video_id,
+                                               FacetEngine  *engine,
+                                               int           want,
+                                               GCancellable *cancellable,
+                                               GError      **error);
+void                facet_neutral_frames_free (FacetNeutralFrames *set);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FacetNeutralFrames, facet_neutral_frames_free)
+
 G_END_DECLS

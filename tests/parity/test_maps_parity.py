@@ -15,7 +15,8 @@ weights:
 - input-x-gradient: (e * dlogit/de).sum(channels) for the patch embeddings e;
 - occlusion: the probability (or logit) of the image minus that with the
   patch hidden (by the image's or the normalisation's mean colour, one patch
-  or a 3x3 window), each hidden image run through the PyTorch forward;
+  or a 3x3 window, or replaced by the same patch of a reference image),
+  each hidden image run through the PyTorch forward;
 - rollout and the last-layer split: the same numbers as predict's
   --attention and --au-maps.
 """
@@ -210,6 +211,54 @@ class MapParity(unittest.TestCase):
                 hidden[p, :, r * 16:(r + 1) * 16, c * 16:(c + 1) * 16] = fill
             want = (torch.sigmoid(base) - torch.sigmoid(forward(self.sd, hidden)[0])).T
         self.assertMapsClose(got["maps"], want, "occlusion (defaults)", rtol=1e-3)
+
+    def test_occlusion_reference(self):
+        # Each patch replaced by the same patch of another image (the
+        # person's neutral frame, in use): the probability's drop.
+        got = maps(self.ckpt, self.paths[:1], "occlusion", "--occlusion-fill", "reference",
+                   "--occlusion-reference", self.paths[1])[0]
+        x, neutral = self.x[0], self.x[1]
+        with torch.no_grad():
+            base, _, _ = forward(self.sd, x[None])
+            hidden = x.expand(GRID * GRID, -1, -1, -1).clone()
+            for p in range(GRID * GRID):
+                r, c = divmod(p, GRID)
+                sl = (slice(None), slice(r * 16, (r + 1) * 16), slice(c * 16, (c + 1) * 16))
+                hidden[p][sl] = neutral[sl]
+            want = (torch.sigmoid(base) - torch.sigmoid(forward(self.sd, hidden)[0])).T
+        self.assertMapsClose(got["maps"], want, "occlusion (reference fill)", rtol=1e-3)
+        # Change from neutral (--map neutral): the mean of that drop and
+        # of the neutral image's rise when this image's patch is put into it.
+        both = maps(self.ckpt, self.paths[:1], "neutral", "--occlusion-reference", self.paths[1])[0]
+        with torch.no_grad():
+            base_n, _, _ = forward(self.sd, neutral[None])
+            put = neutral.expand(GRID * GRID, -1, -1, -1).clone()
+            for p in range(GRID * GRID):
+                r, c = divmod(p, GRID)
+                sl = (slice(None), slice(r * 16, (r + 1) * 16), slice(c * 16, (c + 1) * 16))
+                put[p][sl] = x[sl]
+            rise = (torch.sigmoid(forward(self.sd, put)[0]) - torch.sigmoid(base_n)).T
+        self.assertMapsClose(both["maps"], 0.5 * (want + rise), "change from neutral", rtol=1e-3)
+        self.assertEqual(both["map_method"], "neutral")
+        # The image as its own reference changes nothing: every drop is 0.
+        same = maps(self.ckpt, self.paths[:1], "occlusion", "--occlusion-fill", "reference",
+                    "--occlusion-reference", self.paths[0])[0]
+        self.assertEqual(np.abs(np.array(same["maps"])).max(), 0.0)
+        # Each option without the other, and a reference that is not there.
+        for extra, needle in ((["--occlusion-fill", "reference"], "--occlusion-reference"),
+                              (["--occlusion-reference", self.paths[1]], "--occlusion-fill reference"),
+                              (["--occlusion-fill", "image-mean", "--occlusion-reference",
+                                self.paths[1]], "--map neutral"),
+                              (["--occlusion-fill", "reference", "--occlusion-reference",
+                                os.path.join(self.dir, "missing.png")], "missing.png")):
+            p = run_cli("predict", "--model", self.ckpt, "--crop", "none", "--json", "--map",
+                        "occlusion", *extra, self.paths[0], check=False)
+            self.assertEqual(p.returncode, 1, extra)
+            self.assertIn(needle, p.stderr)
+        p = run_cli("predict", "--model", self.ckpt, "--crop", "none", "--json", "--map", "neutral",
+                    self.paths[0], check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--occlusion-reference", p.stderr)
 
     def test_forward_maps_as_predict(self):
         p = run_cli("predict", "--model", self.ckpt, "--crop", "none", "--json", "--attention",

@@ -1,6 +1,7 @@
 /* test-pipeline.c — the analysis pipeline through its C API: progress,
  * cancellation and resumption, strides and video selection, frames without
- * a face, a model that does not fit */
+ * a face, a model that does not fit; a video's calm frames (the reference
+ * of the change-from-neutral map) */
 #include "config.h"
 
 #include <math.h>
@@ -305,6 +306,120 @@ test_model_mismatch (void)
   fixture_clear (&f);
 }
 
+static void
+test_neutral_pick (void)
+{
+  /* Frames 0..9 one apart; the lowest scores are at 4, 5 and 9; NAN is
+   * a frame without a face. */
+  const gint64 frames[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+  const double calm[] = { 0.9, 0.8, NAN, 0.7, 0.1, 0.2, 0.6, 0.5, 0.4, 0.3 };
+  gsize picked[10];
+  const float a[] = { 0, 0, 0, 1, 1, 1, 5, 5, 5 }, x[] = { 1, 1, 1 };
+
+  /* No spacing: the calmest first. */
+  g_assert_cmpint (facet_neutral_pick (frames, calm, 10, 0, 3, picked), ==, 3);
+  g_assert_cmpint (picked[0], ==, 4);
+  g_assert_cmpint (picked[1], ==, 5);
+  g_assert_cmpint (picked[2], ==, 9);
+  /* Three frames apart: 4, then 9 (5 is too near 4), then 0 or 1 (6, 7
+   * and 8 too near): 1 is calmer. */
+  g_assert_cmpint (facet_neutral_pick (frames, calm, 10, 3, 5, picked), ==, 3);
+  g_assert_cmpint (picked[0], ==, 4);
+  g_assert_cmpint (picked[1], ==, 9);
+  g_assert_cmpint (picked[2], ==, 1);
+  /* Never a frame without a face, never one twice. */
+  g_assert_cmpint (facet_neutral_pick (frames, calm, 10, 0, 10, picked), ==, 9);
+  for (int i = 0; i < 9; i++)
+    g_assert_cmpint (picked[i], !=, 2);
+  g_assert_cmpint (facet_neutral_pick (frames, calm, 0, 0, 3, picked), ==, 0);
+
+  /* The nearest candidate, an exact copy of the input excepted. */
+  g_assert_cmpint (facet_neutral_nearest (a, 3, 3, x), ==, 0);
+  g_assert_cmpint (facet_neutral_nearest (a + 3, 2, 3, x), ==, 1);
+  g_assert_cmpint (facet_neutral_nearest (a + 3, 1, 3, x), ==, -1);
+}
+
+static void
+test_neutral_frames (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetPredictionSet) set = NULL;
+  g_autoptr (FacetNeutralFrames) none = NULL;
+  g_autoptr (FacetNeutralFrames) calm = NULL;
+  const FacetModelConfig *c;
+  Fixture f = { 0 };
+  double least = G_MAXDOUBLE;
+  gint64 calmest = -1;
+  gsize per;
+
+  fixture_init (&f, "neutral", 60, FACET_CROP_NONE);
+  c = facet_model_get_config (f.model);
+  per = 3 * (gsize) c->image_size * c->image_size;
+
+  /* Not analysed yet: no calm frame, no error. */
+  none = facet_neutral_frames_load (f.store, f.model_id, f.video, f.engine, 4, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (none);
+  g_assert_cmpint (none->n, ==, 0);
+
+  g_assert_true (facet_analysis_run (f.store, f.engine, f.model_id, NULL, NULL, NULL, NULL, NULL,
+                                     &error));
+  g_assert_no_error (error);
+  calm = facet_neutral_frames_load (f.store, f.model_id, f.video, f.engine, 4, NULL, &error);
+  g_assert_no_error (error);
+  /* 60 frames at 25 fps, at most one a second: two or three. */
+  g_assert_cmpint (calm->n, >=, 2);
+  g_assert_cmpint (calm->n, <=, 3);
+  for (int i = 0; i < calm->n; i++)
+    for (int j = 0; j < i; j++)
+      g_assert_cmpint (ABS (calm->frames[i] - calm->frames[j]), >=, 25);
+
+  /* The first is the calmest frame of the video by the stored predictions. */
+  set = facet_store_get_predictions (f.store, f.model_id, f.video, 0, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (set->n, ==, 60);
+  for (gsize i = 0; i < set->n; i++)
+    {
+      double sum = 0.0;
+      for (int a = 0; a < set->n_aus; a++)
+        sum += set->probs[i * set->n_aus + a];
+      if (sum < least)
+        {
+          least = sum;
+          calmest = set->frames[i];
+        }
+    }
+  g_assert_cmpint (calm->frames[0], ==, calmest);
+
+  /* Each input is its frame, decoded and prepared as the engine does. */
+  {
+    g_autofree char *path = facet_store_resolve_video (f.store, f.video, &error);
+    g_autoptr (FacetMediaSource) media = facet_media_source_open (path, 25.0, &error);
+    g_assert_no_error (error);
+    for (int i = 0; i < calm->n; i++)
+      {
+        g_autoptr (FacetImage) image = facet_media_source_get_frame (media, calm->frames[i], &error);
+        g_autofree float *want = g_new (float, per);
+        g_assert_no_error (error);
+        facet_engine_prepare_image (f.engine, image, want);
+        g_assert_cmpmem (calm->inputs + per * i, per * sizeof (float), want, per * sizeof (float));
+      }
+
+    /* The video gone: an error, not an empty set. */
+    {
+      g_autofree char *moved = g_strconcat (path, ".moved", NULL);
+      g_autoptr (FacetNeutralFrames) lost = NULL;
+      g_assert_cmpint (g_rename (path, moved), ==, 0);
+      lost = facet_neutral_frames_load (f.store, f.model_id, f.video, f.engine, 4, NULL, &error);
+      g_assert_null (lost);
+      g_assert_nonnull (error);
+      g_clear_error (&error);
+      g_assert_cmpint (g_rename (moved, path), ==, 0);
+    }
+  }
+  fixture_clear (&f);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -318,6 +433,8 @@ main (int    argc,
   g_test_add_func ("/pipeline/stride-selection", test_stride_selection);
   g_test_add_func ("/pipeline/no-face", test_no_face);
   g_test_add_func ("/pipeline/model-mismatch", test_model_mismatch);
+  g_test_add_func ("/pipeline/neutral-pick", test_neutral_pick);
+  g_test_add_func ("/pipeline/neutral-frames", test_neutral_frames);
 
   rc = g_test_run ();
   if (rc == 0)

@@ -3,7 +3,8 @@
  * Opens a small analysed demo project, shows the selected AU's map, and
  * switches the method through win.heatmap-method (the action the menu
  * next to the frame view activates): the legend names the method, the map
- * changes, the choice is stored in GSettings. A slow method (occlusion)
+ * changes, the choice is stored in GSettings; change from neutral finds a
+ * calm frame of the analysed video and names it. A slow method (occlusion)
  * stops when the heat map is switched off, and no explainer thread is
  * left running at the end.
  */
@@ -62,7 +63,7 @@ static void
 test_switch (void)
 {
   static const char *const ids[] = { "grad-attention", "input-x-gradient", "last-layer",
-                                     "occlusion" };
+                                     "occlusion", "neutral" };
   float *maps[G_N_ELEMENTS (ids)] = { NULL };
   int grid = 0;
 
@@ -87,8 +88,12 @@ test_switch (void)
       g_test_message ("%s: legend “%s”", ids[i], legend);
       g_assert_nonnull (maps[i]);
       g_assert_cmpint (grid, >, 1);
-      /* The legend names the method that made the map. */
+      /* The legend names the method that made the map; change from
+       * neutral also the time of the calm frame it was measured against
+       * (the project is analysed, so there is one). */
       g_assert_nonnull (strstr (legend, facet_explainer_method_title (method)));
+      if (method == FACET_MAP_NEUTRAL)
+        g_assert_nonnull (strstr (legend, "(calm frame at "));
       /* A different method, a different map. */
       for (guint j = 0; j < i; j++)
         {
