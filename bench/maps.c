@@ -369,8 +369,9 @@ main (int    argc,
       g_autofree float *reference = g_new (float, per);
       g_autofree float *all = g_new (float, per * 60);
       g_autoptr (FacetForwardResult) ref_out = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
-      double least = G_MAXDOUBLE, sums[60];
+      double least = G_MAXDOUBLE, sums[60], transforms[60][6];
       gint64 numbers[60];
+      int slot[60]; /* second -> its frame's index in all, -1 without a face */
       gboolean blank[60];
       gsize picked[N_CALM];
       int n_all = 0, calm[N_CALM], n_calm = 0;
@@ -390,6 +391,7 @@ main (int    argc,
           float *x = all + per * n_all;
           double sum = 0.0;
 
+          slot[f / 25] = -1;
           facet_synth_timeline_get (timeline, f, au, &pose);
           frame = facet_synth_render (subject, au, &pose, frame_size);
           faces = facet_face_detector_detect (detector, frame, &error);
@@ -397,8 +399,10 @@ main (int    argc,
             die (error);
           if (faces->len == 0)
             continue;
-          crop = facet_face_crop (frame, &g_array_index (faces, FacetFace, 0), facet_model_config_crop (c), NULL);
+          crop = facet_face_crop (frame, &g_array_index (faces, FacetFace, 0),
+                                  facet_model_config_crop (c), transforms[n_all]);
           facet_engine_prepare_image (engine, crop, x);
+          slot[f / 25] = n_all;
           if (!facet_engine_forward (engine, x, 1, FACET_FORWARD_NONE, ref_out, &error))
             die (error);
           for (int a = 0; a < c->n_aus; a++)
@@ -428,9 +432,6 @@ main (int    argc,
           float au[FACET_SYNTH_N_AUS], boxes[FACET_SYNTH_N_REGION_BOXES][4];
           guint kinds[FACET_SYNTH_N_REGION_BOXES];
           FacetSynthPose pose;
-          g_autoptr (FacetImage) frame = NULL;
-          g_autoptr (FacetImage) crop = NULL;
-          g_autoptr (GArray) faces = NULL;
           g_autoptr (FacetForwardResult) base = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
           g_autoptr (FacetForwardResult) rnd = facet_forward_result_new (c, N_RANDOM, FACET_FORWARD_NONE);
           g_autofree float *input = g_new (float, per);
@@ -456,16 +457,11 @@ main (int    argc,
               if (i >= 0 && au[i] >= FACET_SYNTH_PRESENCE_THRESHOLD && n_present < 64)
                 present[n_present++] = a;
             }
-          if (n_present == 0)
+          /* The frame as the first pass cropped it. */
+          if (n_present == 0 || slot[f / 25] < 0)
             continue;
-          frame = facet_synth_render (subject, au, &pose, frame_size);
-          faces = facet_face_detector_detect (detector, frame, &error);
-          if (faces == NULL)
-            die (error);
-          if (faces->len == 0)
-            continue;
-          crop = facet_face_crop (frame, &g_array_index (faces, FacetFace, 0), facet_model_config_crop (c), transform);
-          facet_engine_prepare_image (engine, crop, input);
+          memcpy (input, all + per * slot[f / 25], sizeof (float) * per);
+          memcpy (transform, transforms[slot[f / 25]], sizeof transform);
           if (!facet_engine_forward (engine, input, 1, FACET_FORWARD_NONE, base, &error))
             die (error);
           n_boxes = facet_synth_region_boxes (subject, &pose, G_MAXUINT, boxes, kinds);
