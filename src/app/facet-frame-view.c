@@ -395,6 +395,10 @@ draw_legend (FacetFrameView *self,
   int lw, lh;
 
   layout = gtk_widget_create_pango_layout (widget, text);
+  /* A long legend (a long method name, a long language) wraps in a narrow
+   * view rather than going. */
+  pango_layout_set_width (layout, MAX (width - 32, 1) * PANGO_SCALE);
+  pango_layout_set_wrap (layout, PANGO_WRAP_WORD_CHAR);
   pango_layout_get_pixel_size (layout, &lw, &lh);
   x = width - MAX (bar_w, lw) - 16;
   y = height - lh - 8 - 8 - 12;
