@@ -36,8 +36,10 @@
  *                   [--only TEXT]
  * FILE defaults to $FACET_DEMO_MODEL. --variants adds rows for the
  * alternatives tried (other occlusion fills and windows, other neutral
- * frames, random masks, smoothed maps); --only keeps the rows whose name
- * holds TEXT (or one of its parts between '|').
+ * frames, random masks, smoothed maps, maps on cells finer than a patch:
+ * their deletion test and pointing are per cell, against as many random
+ * cells); --only keeps the rows whose name holds TEXT (or one of its parts
+ * between '|').
  */
 #include "config.h"
 
@@ -71,6 +73,7 @@ typedef struct
                                      no AU (the generator's truth) */
   int                masks;       /* > 0: random masks (half the patches each) instead of one
                                      patch at a time */
+  int                cells;       /* cells per patch side (0 or 1: a value per patch) */
 } Row;
 
 static const Row rows[] = {
@@ -80,6 +83,9 @@ static const Row rows[] = {
   { "input x gradient", FACET_MAP_INPUT_X_GRADIENT, 0, 1, FALSE, FALSE },
   { "occlusion (default: image-mean fill, probability drop)", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, FALSE, TRUE },
   { "change from neutral (nearest calm frame, both ways)", FACET_MAP_NEUTRAL, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, FALSE, TRUE, 6 },
+  { "occlusion, image-mean fill, probability drop, half-patch cells", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, TRUE, TRUE, 0, 0, 2 },
+  { "change from neutral, half-patch cells", FACET_MAP_NEUTRAL, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 6, 0, 2 },
+  { "occlusion, image-mean fill, probability drop, quarter-patch cells", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_IMAGE_MEAN, 1, FALSE, TRUE, TRUE, 0, 0, 4 },
   { "occlusion, most neutral frame fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 1 },
   { "occlusion, nearest neutral frame fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 2 },
   { "occlusion, mean over the 6 calmest frames as fill, probability drop", FACET_MAP_OCCLUSION, FACET_OCCLUSION_FILL_REFERENCE, 1, FALSE, TRUE, TRUE, 3 },
@@ -98,6 +104,16 @@ static const Row rows[] = {
   { "input x gradient, smoothed", FACET_MAP_INPUT_X_GRADIENT, 0, 1, TRUE, TRUE },
 };
 #define N_ROWS G_N_ELEMENTS (rows)
+
+/* What a frame's maps of one resolution are measured against: the shares
+ * of each cell on the face and in the present AUs' regions, and random
+ * deletion of as many cells (per present AU). */
+typedef struct
+{
+  int    np, k;
+  float *face, *any;
+  double random_drop[64], random_auc[64];
+} Res;
 
 typedef struct
 {
@@ -219,18 +235,20 @@ by_key_desc (const void *a,
   return x < y ? 1 : x > y ? -1 : *(const int *) a - *(const int *) b;
 }
 
-/* Probabilities of AU @au as the patches are hidden in @order, a tenth at
- * a time: curve[0] is the image itself, curve[N_STEPS] every patch hidden. */
+/* Probabilities of AU @au as the cells (@cells x @cells a patch) are
+ * hidden in @order, a tenth at a time: curve[0] is the image itself,
+ * curve[N_STEPS] every cell hidden. */
 static void
 deletion_curve (FacetEngine            *engine,
                 const FacetModelConfig *c,
+                int                     cells,
                 const float            *input,
                 const int              *order,
                 int                     au,
                 float                   base,
                 float                  *curve)
 {
-  int np = facet_model_config_grid (c) * facet_model_config_grid (c);
+  int side = facet_model_config_grid (c) * cells, np = side * side;
   gsize per = 3 * (gsize) c->image_size * c->image_size;
   g_autofree float *images = g_new (float, per * N_STEPS);
   g_autofree gboolean *hide = g_new0 (gboolean, np);
@@ -243,8 +261,8 @@ deletion_curve (FacetEngine            *engine,
       int upto = (int) lround ((double) np * s / N_STEPS);
       for (; done < upto; done++)
         hide[order[done]] = TRUE;
-      facet_map_hide_patches (c, input, hide, FACET_OCCLUSION_FILL_MEAN, NULL,
-                              images + per * (s - 1));
+      facet_map_hide_cells (c, input, hide, cells, FACET_OCCLUSION_FILL_MEAN, NULL,
+                            images + per * (s - 1));
     }
   if (!facet_engine_forward (engine, images, N_STEPS, FACET_FORWARD_NONE, r, &error))
     die (error);
@@ -262,10 +280,11 @@ curve_auc (const float *curve)
   return a;
 }
 
-/* The share of each patch that lies in the AU's boxes, by 4x4 samples
- * mapped from the crop into the frame. */
+/* The share of each cell (@cells x @cells a patch) that lies in the AU's
+ * boxes, by 4x4 samples mapped from the crop into the frame. */
 static void
 inside_shares (const FacetModelConfig *c,
+               int                     cells,
                const double           *transform,
                int                     frame_size,
                float                   boxes[][4],
@@ -274,7 +293,8 @@ inside_shares (const FacetModelConfig *c,
                guint                   regions,
                float                  *share)
 {
-  int g = facet_model_config_grid (c), p = c->patch_size;
+  int g = facet_model_config_grid (c) * cells;
+  double p = (double) c->patch_size / cells;
 
   for (int q = 0; q < g * g; q++)
     {
@@ -313,6 +333,8 @@ main (int    argc,
   Stats stats[N_ROWS] = { 0 };
   double seconds[N_ROWS] = { 0 };
   int g, np, k, n_frames_used = 0;
+  Res res[5] = { { 0 } };
+  gboolean res_wanted[5] = { FALSE };
   gsize per;
 
   for (int i = 1; i < argc; i++)
@@ -356,6 +378,9 @@ main (int    argc,
   np = g * g;
   k = MAX (1, (int) lround (0.1 * np));
   per = 3 * (gsize) c->image_size * c->image_size;
+  for (guint m = 0; m < N_ROWS; m++)
+    if (row_wanted (&rows[m], variants, only))
+      res_wanted[MAX (rows[m].cells, 1)] = TRUE;
 
   printf ("Evidence maps on %s: %d x %d patches, %d subjects x %d frames (%d px), top %d patches\n",
           model_path, g, g, n_subjects, n_frames, frame_size, k);
@@ -436,17 +461,12 @@ main (int    argc,
           g_autoptr (FacetForwardResult) rnd = facet_forward_result_new (c, N_RANDOM, FACET_FORWARD_NONE);
           g_autofree float *input = g_new (float, per);
           g_autofree float *rimages = g_new (float, per * N_RANDOM);
-          g_autofree float *maps = g_new (float, (gsize) c->n_aus * np);
-          g_autofree float *share = g_new (float, np);
-          g_autofree float *face = g_new (float, np);
-          g_autofree float *any = g_new (float, np);
+          g_autofree float *maps = g_new (float, (gsize) c->n_aus * np * 16);
           guint present_regions = 0;
-          g_autofree int *order = g_new (int, np);
           int present[64], n_present = 0, n_boxes;
           const float *nearest = reference, *nearest_blank = reference;
           const float *near3[3] = { reference, reference, reference };
           double d3[3] = { G_MAXDOUBLE, G_MAXDOUBLE, G_MAXDOUBLE };
-          double random_auc[64];
           double transform[6];
           FacetRng rng;
 
@@ -465,10 +485,8 @@ main (int    argc,
           if (!facet_engine_forward (engine, input, 1, FACET_FORWARD_NONE, base, &error))
             die (error);
           n_boxes = facet_synth_region_boxes (subject, &pose, G_MAXUINT, boxes, kinds);
-          inside_shares (c, transform, frame_size, boxes, kinds, n_boxes, G_MAXUINT, face);
           for (int i = 0; i < n_present; i++)
             present_regions |= facet_synth_au_regions (c->au_ids[present[i]]);
-          inside_shares (c, transform, frame_size, boxes, kinds, n_boxes, present_regions, any);
           used++;
           n_frames_used++;
           /* Of the calm frames, the one nearest to this one (not itself),
@@ -514,41 +532,73 @@ main (int    argc,
               }
           }
 
-          /* Random deletions: the same draws for every method. */
-          facet_rng_init (&rng, seed * 1000 + (guint64) f);
-          for (int r = 0; r < N_RANDOM; r++)
+          /* Random deletions at each resolution a wanted row has: the same
+           * draws for every method of that resolution. */
+          for (int r = 1; r <= 4; r++)
             {
-              g_autofree gboolean *hide = g_new0 (gboolean, np);
-              for (int i = 0; i < np; i++)
-                order[i] = i;
-              for (int i = 0; i < k; i++)
+              Res *re = &res[r];
+              int side = g * r, n = side * side;
+              g_autofree int *rorder = NULL;
+
+              if (!res_wanted[r])
+                continue;
+              re->np = n;
+              re->k = MAX (1, (int) lround (0.1 * n));
+              g_clear_pointer (&re->face, g_free);
+              g_clear_pointer (&re->any, g_free);
+              re->face = g_new (float, n);
+              re->any = g_new (float, n);
+              inside_shares (c, r, transform, frame_size, boxes, kinds, n_boxes, G_MAXUINT,
+                             re->face);
+              inside_shares (c, r, transform, frame_size, boxes, kinds, n_boxes, present_regions,
+                             re->any);
+              rorder = g_new (int, n);
+              /* one patch: the draws of the first version of this table */
+              facet_rng_init (&rng, seed * 1000 + (guint64) f + (r > 1 ? 7777u * r : 0));
+              for (int t = 0; t < N_RANDOM; t++)
                 {
-                  int j = i + (int) (facet_rng_uniform (&rng) * (np - i));
-                  int t = order[i];
-                  order[i] = order[MIN (j, np - 1)];
-                  order[MIN (j, np - 1)] = t;
-                  hide[order[i]] = TRUE;
+                  g_autofree gboolean *hide = g_new0 (gboolean, n);
+                  for (int i = 0; i < n; i++)
+                    rorder[i] = i;
+                  for (int i = 0; i < re->k; i++)
+                    {
+                      int j = i + (int) (facet_rng_uniform (&rng) * (n - i));
+                      int tmp = rorder[i];
+                      rorder[i] = rorder[MIN (j, n - 1)];
+                      rorder[MIN (j, n - 1)] = tmp;
+                      hide[rorder[i]] = TRUE;
+                    }
+                  facet_map_hide_cells (c, input, hide, r, FACET_OCCLUSION_FILL_MEAN, NULL,
+                                        rimages + per * t);
                 }
-              facet_map_hide_patches (c, input, hide, FACET_OCCLUSION_FILL_MEAN, NULL,
-                                      rimages + per * r);
-            }
-          if (!facet_engine_forward (engine, rimages, N_RANDOM, FACET_FORWARD_NONE, rnd, &error))
-            die (error);
-          /* The deletion curve in a random order, for reference. */
-          for (int q = 0; q < np; q++)
-            order[q] = q;
-          for (int q = 0; q < np - 1; q++)
-            {
-              int j = MIN (q + (int) (facet_rng_uniform (&rng) * (np - q)), np - 1);
-              int t = order[q];
-              order[q] = order[j];
-              order[j] = t;
-            }
-          for (int i = 0; i < n_present; i++)
-            {
-              float rcurve[N_STEPS + 1];
-              deletion_curve (engine, c, input, order, present[i], base->probs[present[i]], rcurve);
-              random_auc[i] = curve_auc (rcurve);
+              if (!facet_engine_forward (engine, rimages, N_RANDOM, FACET_FORWARD_NONE, rnd,
+                                         &error))
+                die (error);
+              for (int i = 0; i < n_present; i++)
+                {
+                  re->random_drop[i] = 0.0;
+                  for (int t = 0; t < N_RANDOM; t++)
+                    re->random_drop[i] += (base->probs[present[i]]
+                                           - rnd->probs[(gsize) t * c->n_aus + present[i]])
+                                          / N_RANDOM;
+                }
+              /* The deletion curve in a random order, for reference. */
+              for (int q = 0; q < n; q++)
+                rorder[q] = q;
+              for (int q = 0; q < n - 1; q++)
+                {
+                  int j = MIN (q + (int) (facet_rng_uniform (&rng) * (n - q)), n - 1);
+                  int tmp = rorder[q];
+                  rorder[q] = rorder[j];
+                  rorder[j] = tmp;
+                }
+              for (int i = 0; i < n_present; i++)
+                {
+                  float rcurve[N_STEPS + 1];
+                  deletion_curve (engine, c, r, input, rorder, present[i], base->probs[present[i]],
+                                  rcurve);
+                  re->random_auc[i] = curve_auc (rcurve);
+                }
             }
 
           for (guint m = 0; m < N_ROWS; m++)
@@ -562,6 +612,7 @@ main (int    argc,
               options.fill = rows[m].fill;
               options.window = rows[m].window;
               options.probability = rows[m].probability;
+              options.cells = MAX (rows[m].cells, 1);
               options.reference = reference;
               if (rows[m].reference == 2)
                 options.reference = nearest;
@@ -602,41 +653,43 @@ main (int    argc,
 
               for (int i = 0; i < n_present; i++)
                 {
-                  int a = present[i];
-                  float *map = maps + (gsize) a * np;
+                  int a = present[i], r = MAX (rows[m].cells, 1);
+                  const Res *re = &res[r];
+                  int n = re->np, side = g * r;
+                  float *map = maps + (gsize) a * n;
                   float b = base->probs[a], curve[N_STEPS + 1];
-                  double random_drop = 0.0, pos = 0.0, inside = 0.0, uniform = 0.0;
+                  double random_drop = re->random_drop[i], pos = 0.0, inside = 0.0, uniform = 0.0;
                   double on_face = 0.0, face_uniform = 0.0, in_any = 0.0;
+                  g_autofree float *share = g_new (float, n);
+                  g_autofree int *order = g_new (int, n);
                   Stats *st = &stats[m];
 
                   if (rows[m].smooth)
-                    smooth (map, g);
-                  for (int r = 0; r < N_RANDOM; r++)
-                    random_drop += (b - rnd->probs[(gsize) r * c->n_aus + a]) / N_RANDOM;
-                  for (int q = 0; q < np; q++)
+                    smooth (map, side);
+                  for (int q = 0; q < n; q++)
                     order[q] = q;
                   sort_key = map;
-                  qsort (order, np, sizeof (int), by_key_desc);
-                  deletion_curve (engine, c, input, order, a, b, curve);
-                  /* The curve's first step hides round(np / 10) = k patches. */
+                  qsort (order, n, sizeof (int), by_key_desc);
+                  deletion_curve (engine, c, r, input, order, a, b, curve);
+                  /* The curve's first step hides round(n / 10) = k cells. */
                   st->drop += b - curve[1];
                   st->drop_random += random_drop;
                   st->beats += (b - curve[1]) > random_drop;
                   st->auc += curve_auc (curve);
-                  st->auc_random += random_auc[i];
+                  st->auc_random += re->random_auc[i];
 
-                  inside_shares (c, transform, frame_size, boxes, kinds, n_boxes,
+                  inside_shares (c, r, transform, frame_size, boxes, kinds, n_boxes,
                                  facet_synth_au_regions (c->au_ids[a]), share);
-                  for (int q = 0; q < np; q++)
+                  for (int q = 0; q < n; q++)
                     {
-                      uniform += share[q] / np;
-                      face_uniform += face[q] / np;
+                      uniform += share[q] / n;
+                      face_uniform += re->face[q] / n;
                       if (map[q] > 0)
                         {
                           pos += map[q];
                           inside += map[q] * share[q];
-                          on_face += map[q] * face[q];
-                          in_any += map[q] * any[q];
+                          on_face += map[q] * re->face[q];
+                          in_any += map[q] * re->any[q];
                         }
                     }
                   st->mass += pos > 0 ? inside / pos : 0.0;
@@ -671,6 +724,11 @@ main (int    argc,
               st->auc_random / n, 100.0 * st->mass / n, 100.0 * st->uniform / n,
               100.0 * st->hits / n, 100.0 * st->any / n, 100.0 * st->face / n, 100.0 * st->face_uniform / n,
               seconds[m] / MAX (n_frames_used, 1));
+    }
+  for (int r = 0; r < 5; r++)
+    {
+      g_free (res[r].face);
+      g_free (res[r].any);
     }
   facet_face_detector_free (detector);
   return 0;

@@ -226,6 +226,93 @@ test_reference (void)
   }
 }
 
+/* Occlusion on cells finer than the patches (2 x 2 a patch): each cell's
+ * value is the drop when that cell alone is hidden, computed directly; a
+ * cell hides only its own pixels; a cell count that does not divide the
+ * patch, or a finer map from another method, is refused. */
+static void
+test_cells (void)
+{
+  g_autoptr (FacetEngine) engine = tiny_engine (FACET_READOUT_GLOBAL_POOL);
+  const FacetModelConfig *c = facet_model_get_config (facet_engine_get_model (engine));
+  const int side = GRID * 2, n = side * side, cell = PATCH / 2;
+  g_autofree float *x = random_image (11);
+  g_autofree float *ref = random_image (12);
+  g_autofree float *y = g_new (float, PER);
+  g_autofree float *maps = g_new (float, (gsize) N_AUS * n);
+  g_autofree float *both = g_new (float, (gsize) N_AUS * n);
+  g_autofree float *back = g_new (float, (gsize) N_AUS * n);
+  g_autofree gboolean *hide = g_new0 (gboolean, n);
+  g_autoptr (FacetForwardResult) base = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
+  g_autoptr (FacetForwardResult) one = facet_forward_result_new (c, 1, FACET_FORWARD_NONE);
+  g_autoptr (GError) error = NULL;
+  FacetMapOptions o;
+
+  facet_map_options_init (&o);
+  g_assert_cmpint (o.cells, ==, 1);
+  g_assert_cmpint (facet_map_side (c, &o), ==, GRID);
+  o.cells = 2;
+  g_assert_cmpint (facet_map_side (c, &o), ==, side);
+
+  /* Hiding cell 9 (row 1, column 1) touches its own 4 x 4 pixels only. */
+  hide[9] = TRUE;
+  facet_map_hide_cells (c, x, hide, 2, FACET_OCCLUSION_FILL_REFERENCE, ref, y);
+  for (int ch = 0; ch < 3; ch++)
+    for (int yy = 0; yy < SIZE; yy++)
+      for (int xx = 0; xx < SIZE; xx++)
+        {
+          int i = ch * SIZE * SIZE + yy * SIZE + xx;
+          gboolean inside = yy / cell == 1 && xx / cell == 1;
+          g_assert_cmpfloat (y[i], ==, inside ? ref[i] : x[i]);
+        }
+  hide[9] = FALSE;
+
+  g_assert_true (facet_engine_explain (engine, x, FACET_MAP_OCCLUSION, NULL, 0, &o, maps, NULL,
+                                       NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (facet_engine_forward (engine, x, 1, FACET_FORWARD_NONE, base, &error));
+  for (int q = 0; q < n; q++)
+    {
+      hide[q] = TRUE;
+      facet_map_hide_cells (c, x, hide, 2, o.fill, NULL, y);
+      hide[q] = FALSE;
+      g_assert_true (facet_engine_forward (engine, y, 1, FACET_FORWARD_NONE, one, &error));
+      for (int a = 0; a < N_AUS; a++)
+        g_assert_cmpfloat_with_epsilon (maps[(gsize) a * n + q], base->probs[a] - one->probs[a],
+                                        1e-6);
+    }
+
+  /* Change from neutral on cells: the mean of the two one-way maps. */
+  o.fill = FACET_OCCLUSION_FILL_REFERENCE;
+  o.reference = ref;
+  g_assert_true (facet_engine_explain (engine, x, FACET_MAP_OCCLUSION, NULL, 0, &o, maps, NULL,
+                                       NULL, NULL, &error));
+  o.reference = x;
+  g_assert_true (facet_engine_explain (engine, ref, FACET_MAP_OCCLUSION, NULL, 0, &o, back, NULL,
+                                       NULL, NULL, &error));
+  o.reference = ref;
+  g_assert_true (facet_engine_explain (engine, x, FACET_MAP_NEUTRAL, NULL, 0, &o, both, NULL, NULL,
+                                       NULL, &error));
+  for (int i = 0; i < N_AUS * n; i++)
+    g_assert_cmpfloat_with_epsilon (both[i], 0.5f * (maps[i] - back[i]), 1e-6);
+
+  /* Refused, nothing written. */
+  maps[0] = 7.0f;
+  o.cells = 3;
+  g_assert_false (facet_engine_explain (engine, x, FACET_MAP_OCCLUSION, NULL, 0, &o, maps, NULL,
+                                        NULL, NULL, &error));
+  g_assert_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "3 cells per patch side"));
+  g_clear_error (&error);
+  o.cells = 2;
+  g_assert_false (facet_engine_explain (engine, x, FACET_MAP_GRAD_ATTENTION, NULL, 0, &o, maps,
+                                        NULL, NULL, NULL, &error));
+  g_assert_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "grad-attention"));
+  g_clear_error (&error);
+  g_assert_cmpfloat (maps[0], ==, 7.0f);
+}
+
 static void
 test_shapes (void)
 {
@@ -411,6 +498,7 @@ main (int    argc,
   g_test_add_func ("/engine/explain/normalise", test_normalise);
   g_test_add_func ("/engine/explain/hide", test_hide);
   g_test_add_func ("/engine/explain/reference", test_reference);
+  g_test_add_func ("/engine/explain/cells", test_cells);
   g_test_add_func ("/engine/explain/shapes", test_shapes);
   g_test_add_func ("/engine/explain/errors", test_errors);
   return g_test_run ();

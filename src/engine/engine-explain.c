@@ -37,6 +37,7 @@ facet_map_options_init (FacetMapOptions *options)
    * deletion test still met (docs/engine.md). */
   options->fill = FACET_OCCLUSION_FILL_IMAGE_MEAN;
   options->window = 1;
+  options->cells = 1;
   options->probability = TRUE;
   options->batch = 16;
 }
@@ -104,13 +105,28 @@ facet_map_hide_patches (const FacetModelConfig *c,
                         const float            *reference,
                         float                  *output)
 {
-  int s = c->image_size, p = c->patch_size, g = facet_model_config_grid (c);
+  facet_map_hide_cells (c, input, hide, 1, fill, reference, output);
+}
+
+void
+facet_map_hide_cells (const FacetModelConfig *c,
+                      const float            *input,
+                      const gboolean         *hide,
+                      int                     cells,
+                      FacetOcclusionFill      fill,
+                      const float            *reference,
+                      float                  *output)
+{
+  int s = c->image_size, p, g;
   gsize plane = (gsize) s * s;
   float image_mean[3] = { 0 };
 
   g_return_if_fail (input != NULL && hide != NULL && output != NULL);
   g_return_if_fail (fill != FACET_OCCLUSION_FILL_REFERENCE || reference != NULL);
+  g_return_if_fail (cells >= 1 && c->patch_size % cells == 0);
 
+  p = c->patch_size / cells;
+  g = facet_model_config_grid (c) * cells;
   if (output != input)
     memcpy (output, input, sizeof (float) * 3 * plane);
   if (fill == FACET_OCCLUSION_FILL_IMAGE_MEAN)
@@ -154,8 +170,17 @@ facet_map_hide_patches (const FacetModelConfig *c,
     }
 }
 
-/* Occlusion: for each grid position a window of @window x @window patches
- * (centred, clipped at the border) is hidden; each patch's value is the
+int
+facet_map_side (const FacetModelConfig *c,
+                const FacetMapOptions  *options)
+{
+  g_return_val_if_fail (c != NULL, 0);
+  return facet_model_config_grid (c) * (options != NULL ? MAX (options->cells, 1) : 1);
+}
+
+/* Occlusion: for each position of the map's grid (patches, or cells of
+ * @o->cells x @o->cells per patch) a window of @window x @window cells
+ * (centred, clipped at the border) is hidden; each cell's value is the
  * mean drop over the windows that hid it. */
 static gboolean
 occlusion (FacetEngine           *engine,
@@ -170,7 +195,7 @@ occlusion (FacetEngine           *engine,
            GError               **error)
 {
   const FacetModelConfig *c = facet_model_get_config (facet_engine_get_model (engine));
-  int g = facet_model_config_grid (c), np = g * g, a = c->n_aus;
+  int cells = MAX (o->cells, 1), g = facet_map_side (c, o), np = g * g, a = c->n_aus;
   int w = MAX (o->window, 1), lo = (w - 1) / 2;
   guint batch = CLAMP (o->batch, 1, 256);
   gsize per = 3 * (gsize) c->image_size * c->image_size;
@@ -202,7 +227,7 @@ occlusion (FacetEngine           *engine,
           for (int y = MAX (qy - lo, 0); y < MIN (qy - lo + w, g); y++)
             for (int x = MAX (qx - lo, 0); x < MIN (qx - lo + w, g); x++)
               hide[y * g + x] = TRUE;
-          facet_map_hide_patches (c, input, hide, o->fill, o->reference, images + per * i);
+          facet_map_hide_cells (c, input, hide, cells, o->fill, o->reference, images + per * i);
         }
       if (!facet_engine_forward (engine, images, (guint) m, FACET_FORWARD_NONE, out, error))
         return FALSE;
@@ -260,7 +285,7 @@ occlusion_both_ways (FacetEngine           *engine,
                      GError               **error)
 {
   const FacetModelConfig *c = facet_model_get_config (facet_engine_get_model (engine));
-  gsize size = (gsize) n * facet_model_config_grid (c) * facet_model_config_grid (c);
+  gsize size = (gsize) n * facet_map_side (c, o) * facet_map_side (c, o);
   g_autofree float *forth = g_new (float, size);
   g_autofree float *back = g_new (float, size);
   FacetMapOptions swapped = *o;
@@ -338,6 +363,20 @@ facet_engine_explain (FacetEngine           *engine,
                      "AU index %d is outside the model's %d AUs", aus[i], c->n_aus);
         return FALSE;
       }
+  if (options->cells < 0 || options->cells > 4 || c->patch_size % MAX (options->cells, 1) != 0)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
+                   "a map of %d cells per patch side: the model's %d-pixel patches take 1, 2 "
+                   "or 4 (a divisor)", options->cells, c->patch_size);
+      return FALSE;
+    }
+  if (options->cells > 1 && method != FACET_MAP_OCCLUSION && method != FACET_MAP_NEUTRAL)
+    {
+      g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
+                   "only occlusion and change-from-neutral maps are finer than the patch grid; "
+                   "%s maps have one value per patch", facet_map_method_to_string (method));
+      return FALSE;
+    }
   if (n == 0)
     return TRUE;
 

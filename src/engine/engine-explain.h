@@ -2,7 +2,9 @@
  * for an AU lies in one image, by five methods
  *
  * Every map is a value per patch of the model's grid (row-major, grid x
- * grid), raw and unnormalised, in the method's own unit:
+ * grid; occlusion and neutral with FacetMapOptions.cells > 1 per cell of
+ * a finer grid, facet_map_side), raw and unnormalised, in the method's own
+ * unit:
  *   ROLLOUT           share of the readout's attention (>= 0; the same for every AU)
  *   LAST_LAYER        the AU logit's exact share per final patch token (signed; the
  *                     terms plus a constant sum to the logit)
@@ -38,7 +40,10 @@ typedef enum
 typedef struct
 {
   FacetOcclusionFill fill;
-  int                window;      /* side of the hidden square, in patches (1: one patch) */
+  int                window;      /* side of the hidden square, in cells (1: one cell) */
+  int                cells;       /* occlusion and neutral: cells per patch side (1, the
+                                     default: a value per patch; 2: per quarter patch, a map
+                                     of (2 grid)^2 values; at most 4); other methods: 1 only */
   gboolean           probability; /* occlusion measures the probability's drop (the default),
                                      else the logit's */
   guint              batch;       /* occluded images per forward */
@@ -61,13 +66,19 @@ gboolean    facet_map_method_is_per_au  (FacetMapMethod        method);
  * UI thread with progress. */
 gboolean    facet_map_method_is_slow    (FacetMapMethod        method);
 
+/* The side of the map facet_engine_explain writes: the model's grid times
+ * @options' cells (NULL: the defaults). */
+int         facet_map_side              (const FacetModelConfig *config,
+                                         const FacetMapOptions *options);
+
 /**
  * facet_engine_explain:
  * @input: one normalised image, [3, size, size] (facet_engine_prepare_image)
  * @aus: (nullable): indices into the model's AU list; NULL: every AU
  * @n_aus: the length of @aus (ignored when @aus is NULL)
  * @options: (nullable): NULL for the defaults
- * @maps: [n, grid * grid], n the number of AUs asked for
+ * @maps: [n, side * side], n the number of AUs asked for, side
+ *   facet_map_side ()
  *
  * Rollout and the last-layer split come from one forward on any backend;
  * occlusion and neutral from batched forwards on any backend (neutral
@@ -94,6 +105,15 @@ gboolean    facet_engine_explain        (FacetEngine           *engine,
 void        facet_map_hide_patches      (const FacetModelConfig *config,
                                          const float           *input,
                                          const gboolean        *hide,
+                                         FacetOcclusionFill     fill,
+                                         const float           *reference,
+                                         float                 *output);
+/* The same on a grid of @cells x @cells cells per patch: @hide has
+ * (grid x cells)^2 entries; a patch-mean fill takes the cell's mean. */
+void        facet_map_hide_cells        (const FacetModelConfig *config,
+                                         const float           *input,
+                                         const gboolean        *hide,
+                                         int                    cells,
                                          FacetOcclusionFill     fill,
                                          const float           *reference,
                                          float                 *output);
