@@ -667,6 +667,23 @@ ACTION (act_toggle_heatmap_source)
   gtk_drop_down_set_selected (self->heatmap_source,
                               gtk_drop_down_get_selected (self->heatmap_source) ? 0 : 1);
 }
+/* Shift+M: the selected AU's map by the next method, in the order of the
+ * heat-map menu; shows the heat map of the selected AU if it was off or
+ * showing the model's. */
+ACTION (act_next_heatmap_method)
+{
+  static const char *const order[] = { "neutral", "occlusion", "grad-attention",
+                                       "input-x-gradient", "last-layer", "rollout" };
+  g_autofree char *now = g_settings_get_string (self->settings, "heatmap-method");
+  guint next = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (order); i++)
+    if (g_str_equal (now, order[i]))
+      next = (i + 1) % G_N_ELEMENTS (order);
+  g_settings_set_string (self->settings, "heatmap-method", order[next]);
+  gtk_drop_down_set_selected (self->heatmap_source, 1);
+  gtk_toggle_button_set_active (self->heatmap_toggle, TRUE);
+}
 /* Z: whole frame, 2x and 4x around the face, and round again. */
 ACTION (act_zoom_face)
 {
@@ -782,6 +799,7 @@ static const Key coding_keys[] = {
   { GDK_KEY_l, 0, "win.toggle-landmarks", NULL, FALSE },
   { GDK_KEY_h, 0, "win.toggle-heatmap", NULL, FALSE },
   { GDK_KEY_m, 0, "win.toggle-heatmap-source", NULL, FALSE },
+  { GDK_KEY_m, GDK_SHIFT_MASK, "win.next-heatmap-method", NULL, FALSE },
   { GDK_KEY_z, 0, "win.zoom-face", NULL, FALSE },
 };
 
@@ -1008,6 +1026,7 @@ facet_window_class_init_actions (GtkWidgetClass *widget_class)
     { "win.toggle-landmarks", NULL, act_toggle_landmarks },
     { "win.toggle-heatmap", NULL, act_toggle_heatmap },
     { "win.toggle-heatmap-source", NULL, act_toggle_heatmap_source },
+    { "win.next-heatmap-method", NULL, act_next_heatmap_method },
     { "win.zoom-face", NULL, act_zoom_face },
     { "win.zoom-in", NULL, act_zoom_in },
     { "win.zoom-out", NULL, act_zoom_out },

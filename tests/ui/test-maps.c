@@ -4,7 +4,9 @@
  * switches the method through win.heatmap-method (the action the menu
  * next to the frame view activates): the legend names the method, the map
  * changes, the choice is stored in GSettings; change from neutral finds a
- * calm frame of the analysed video and names it. A slow method (occlusion)
+ * calm frame of the analysed video and names it. Shift+M, typed through
+ * the X server, goes to the next method and shows the selected AU's map
+ * if the heat map was off. A slow method (occlusion)
  * stops when the heat map is switched off, and no explainer thread is
  * left running at the end.
  */
@@ -12,6 +14,8 @@
 
 #include <math.h>
 #include <string.h>
+
+#include <X11/keysym.h>
 
 #include "facet-explainer.h"
 #include "ui-harness.h"
@@ -114,6 +118,42 @@ test_switch (void)
     g_free (maps[i]);
 }
 
+/* Shift+M from the keyboard: the next method of the menu's order, and the
+ * selected AU's map shown even when the heat map was off or showing the
+ * model's attention. */
+static void
+test_next_key (void)
+{
+  static const char *const expect[] = { "last-layer", "rollout" };
+
+  use_method ("input-x-gradient");
+  g_settings_set_boolean (fx.settings, "show-heatmap", FALSE);
+  g_settings_set_string (fx.settings, "heatmap-source", "model");
+  ui_settle (fx.window, TIMEOUT);
+  ui_focus (GTK_WINDOW (fx.window));
+  for (guint i = 0; i < G_N_ELEMENTS (expect); i++)
+    {
+      g_autofree char *stored = NULL;
+      g_autofree char *source = NULL;
+      g_autofree char *legend = NULL;
+      g_autofree float *map = NULL;
+      FacetMapMethod method = FACET_MAP_N_METHODS;
+      int grid = 0;
+
+      ui_key (XK_m, TRUE, FALSE);
+      ui_settle (fx.window, TIMEOUT);
+      stored = g_settings_get_string (fx.settings, "heatmap-method");
+      source = g_settings_get_string (fx.settings, "heatmap-source");
+      g_assert_cmpstr (stored, ==, expect[i]);
+      g_assert_cmpstr (source, ==, "au");
+      g_assert_true (g_settings_get_boolean (fx.settings, "show-heatmap"));
+      g_assert_true (facet_map_method_from_string (expect[i], &method));
+      map = shown_map (&grid, &legend);
+      g_assert_nonnull (map);
+      g_assert_nonnull (strstr (legend, facet_explainer_method_title (method)));
+    }
+}
+
 static gboolean
 heatmap_off_and_idle (gpointer data)
 {
@@ -154,6 +194,7 @@ main (int    argc,
   ui_fixture_open (&fx, 1200, 800, TIMEOUT);
 
   g_test_add_func ("/ui/maps/switch", test_switch);
+  g_test_add_func ("/ui/maps/next-key", test_next_key);
   g_test_add_func ("/ui/maps/cancel", test_cancel);
   status = g_test_run ();
 
