@@ -553,7 +553,7 @@ main (int    argc,
               inside_shares (c, r, transform, frame_size, boxes, kinds, n_boxes, present_regions,
                              re->any);
               rorder = g_new (int, n);
-              /* one patch: the draws of the first version of this table */
+              /* per patch (r = 1): the same draws as before finer cells existed */
               facet_rng_init (&rng, seed * 1000 + (guint64) f + (r > 1 ? 7777u * r : 0));
               for (int t = 0; t < N_RANDOM; t++)
                 {
