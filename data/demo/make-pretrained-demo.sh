@@ -52,6 +52,7 @@ PRE_BATCH=${PRE_BATCH:-32}
 PRE_BLR=${PRE_BLR:-8e-3}             # peak lr 1e-3 at batch 32
 SEGMENTS=${SEGMENTS:-"3 6 9"}       # pre-training epochs between fine-tunings
 JOBS=${JOBS:-4}                     # parallel video generators
+FT_RESUME=${FT_RESUME:-}            # non-empty: a fine-tuning continues its checkpoint (--resume)
 
 rates="$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE"
 mkdir -p "$work"
@@ -156,10 +157,13 @@ make_data () {
 finetune_from () {
   base=$1
   name=$2
+  # a resumed run adds to its log; a new one starts it
+  [ -n "$FT_RESUME" ] || : > "ft-$name.log"
   timed "ft-$name.cpu" "$cli" finetune labelled.facet --base "$base" --mode full \
     --epochs "$FT_EPOCHS" --batch 32 --lr "$LR" --warmup 2 --clip-grad 1.0 --layer-decay 1.0 \
     --weight-decay 0.05 --drop-path 0 --no-augment --iat-lambda 0 --val-fraction 0.25 --seed 1 \
-    --max-per-video "$FT_MAX_PER_VIDEO" --name "ft-$name" --quiet > "ft-$name.log"
+    --max-per-video "$FT_MAX_PER_VIDEO" --name "ft-$name" ${FT_RESUME:+--resume} --quiet \
+    >> "ft-$name.log"
   "$cli" models labelled.facet --json > "ft-$name.models.json"
   /usr/bin/python3 - "ft-$name.models.json" "ft-$name" <<'PY' > "ft-$name.metrics"
 import json, sys
