@@ -366,8 +366,8 @@ facet_engine_explain (FacetEngine           *engine,
   if (options->cells < 0 || options->cells > 4 || c->patch_size % MAX (options->cells, 1) != 0)
     {
       g_set_error (error, FACET_ENGINE_ERROR, FACET_ENGINE_ERROR_INVALID,
-                   "a map of %d cells per patch side: the model's %d-pixel patches take 1, 2 "
-                   "or 4 (a divisor)", options->cells, c->patch_size);
+                   "a map of %d cells per patch side: the number must lie between 1 and 4 and "
+                   "divide the model's %d-pixel patches", options->cells, c->patch_size);
       return FALSE;
     }
   if (options->cells > 1 && method != FACET_MAP_OCCLUSION && method != FACET_MAP_NEUTRAL)
