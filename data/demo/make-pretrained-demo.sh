@@ -21,7 +21,15 @@
 #                   saved as models/pre-<total epochs>.safetensors there;
 #   finetune NAME   fine-tunes unlabelled.facet's model NAME on labelled.facet;
 #   probe NAME      a linear probe (heads mode) of NAME's frozen encoder
-#                   ("scratch": the fresh one) on the same frames.
+#                   ("scratch": the fresh one) on the same frames;
+#   ship NAME       makes labelled.facet's fine-tuned model ft-NAME the demo
+#                   model: data/demo/facet-demo.safetensors (renamed
+#                   "facet-demo", weights and training settings unchanged)
+#                   and its held-out metrics, facet-demo.metrics.json.
+#
+# The demo model (data/demo/facet-demo.safetensors) is this script's
+#   LABELLED=240 FT_EPOCHS=30 FT_MAX_PER_VIDEO=0 (data, pretrain 60,
+#   finetune pre-60, ship pre-60), about 2.5 hours on two cores.
 # Every fine-tuning has the same recipe and budget (FT_EPOCHS epochs over
 # FT_MAX_PER_VIDEO frames of each subject; batch 32, lr 1e-3, full mode: the
 # demo's settings) and the same held-out subjects (a
@@ -34,6 +42,7 @@ work=${2:-$builddir/pretrained-demo}
 step=${3:-all}
 arg=${4:-}
 cli="$(cd "$builddir" && pwd)/src/cli/facet-cli"
+here=$(cd "$(dirname "$0")" && pwd)
 
 LABELLED=${LABELLED:-64}            # labelled subjects (seeds 1..LABELLED, as the demo's)
 SECONDS_PER_SUBJECT=${SECONDS_PER_SUBJECT:-30}
@@ -53,6 +62,9 @@ PRE_BLR=${PRE_BLR:-8e-3}             # peak lr 1e-3 at batch 32
 SEGMENTS=${SEGMENTS:-"3 6 9"}       # pre-training epochs between fine-tunings
 JOBS=${JOBS:-4}                     # parallel video generators
 FT_RESUME=${FT_RESUME:-}            # non-empty: a fine-tuning continues its checkpoint (--resume)
+FT_SEED=${FT_SEED:-1}               # the fine-tuning's seed (split, order, heads)
+FT_VAL_SUBJECTS=${FT_VAL_SUBJECTS:-}  # S1,S2,...: these held out (another seed, the same people)
+FT_TAG=${FT_TAG:-}                  # appended to a fine-tuning's name (another run of one start)
 
 rates="$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE,$RATE"
 mkdir -p "$work"
@@ -156,12 +168,16 @@ make_data () {
 # The demo's recipe (make-demo-model.sh) at FT_EPOCHS epochs.
 finetune_from () {
   base=$1
-  name=$2
+  start=$2
+  name=$2$FT_TAG
+  if [ -n "$FT_VAL_SUBJECTS" ]; then held="--val-subjects $FT_VAL_SUBJECTS"
+  else held="--val-fraction 0.25"; fi
   # a resumed run adds to its log; a new one starts it
   [ -n "$FT_RESUME" ] || : > "ft-$name.log"
+  # shellcheck disable=SC2086
   timed "ft-$name.cpu" "$cli" finetune labelled.facet --base "$base" --mode full \
     --epochs "$FT_EPOCHS" --batch 32 --lr "$LR" --warmup 2 --clip-grad 1.0 --layer-decay 1.0 \
-    --weight-decay 0.05 --drop-path 0 --no-augment --iat-lambda 0 --val-fraction 0.25 --seed 1 \
+    --weight-decay 0.05 --drop-path 0 --no-augment --iat-lambda 0 $held --seed "$FT_SEED" \
     --max-per-video "$FT_MAX_PER_VIDEO" --name "ft-$name" ${FT_RESUME:+--resume} --quiet \
     >> "ft-$name.log"
   "$cli" models labelled.facet --json > "ft-$name.models.json"
@@ -172,8 +188,8 @@ print("%.4f %.4f" % (m["f1_mean"], m["auc_mean"]))
 PY
   pre_epochs=0
   pre_cpu=0
-  if [ "$name" != scratch ]; then
-    pre_epochs=${name#pre-}
+  if [ "$start" != scratch ]; then
+    pre_epochs=${start#pre-}
     pre_cpu=$(cat "pre-$pre_epochs.cpu-total")
   fi
   [ -f curve.tsv ] \
@@ -219,6 +235,20 @@ case "$step" in
   scratch) finetune_from init.safetensors scratch ;;
   pretrain) pretrain_more "$arg" ;;
   finetune) finetune_from "$work/models/$arg.safetensors" "$arg" ;;
+  ship)
+    "$cli" model convert "models/ft-$arg.safetensors" "$here/facet-demo.safetensors" \
+      --name facet-demo
+    "$cli" models labelled.facet --json > "ft-$arg.models.json"
+    /usr/bin/python3 - "ft-$arg.models.json" "ft-$arg" "$here/facet-demo.metrics.json" <<'PY'
+import json, sys
+m = [m for m in json.load(open(sys.argv[1])) if m["name"] == sys.argv[2]][-1]["metrics"]
+keep = {k: m[k] for k in ("f1_mean", "f1", "auc_mean", "id_probe_acc")}
+with open(sys.argv[3], "w") as f:
+    json.dump(keep, f, indent=1)
+    f.write("\n")
+print("held-out mean F1:", keep["f1_mean"], "AUC:", keep["auc_mean"])
+PY
+    ;;
   probe)
     if [ "$arg" = scratch ]; then probe_of init.safetensors scratch
     else probe_of "$work/models/$arg.safetensors" "$arg"; fi ;;
@@ -230,6 +260,6 @@ case "$step" in
       finetune_from "models/$name.safetensors" "$name"
     done
     column -t curve.tsv ;;
-  *) echo "unknown step $step (data, scratch, pretrain E, finetune NAME, probe NAME, all)" >&2
+  *) echo "unknown step $step (data, scratch, pretrain E, finetune NAME, probe NAME, ship NAME, all)" >&2
      exit 2 ;;
 esac

@@ -1216,6 +1216,22 @@ on_analysis_progress (FacetAnalysis *analysis,
     }
 }
 
+/* A map made by occlusion because the video had no calm frame yet (change
+ * from neutral asked for, the video not analysed by the model): made again
+ * once the analysis has stored the video's predictions. */
+static void
+redo_neutral_fallback (FacetWindow *self)
+{
+  const FacetExplanation *x = facet_explainer_get_result (self->explainer);
+
+  if (x == NULL || self->explaining || x->requested != FACET_MAP_NEUTRAL
+      || x->method == FACET_MAP_NEUTRAL || x->video_id != self->video_id
+      || x->model_id != self->model_id)
+    return;
+  self->explained_frame = -1;
+  maybe_explain (self);
+}
+
 static void
 on_analysis_finished (FacetAnalysis               *analysis,
                       GError                      *error,
@@ -1231,6 +1247,8 @@ on_analysis_finished (FacetAnalysis               *analysis,
   facet_window_reload_predictions (self);
   facet_window_reload_frame_state (self);
   facet_window_compare_reload (self);
+  if (facet_analysis_get_model_id (analysis) == self->model_id)
+    redo_neutral_fallback (self);
   if (error == NULL)
     {
       g_autofree char *text = NULL;

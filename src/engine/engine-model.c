@@ -12,6 +12,7 @@
 #include "engine-model.h"
 
 #define CONFIG_KEY "facet.config"
+#define TRAINING_KEY "facet.training"
 
 struct _FacetModel
 {
@@ -23,6 +24,7 @@ struct _FacetModel
   GHashTable       *by_name;
   GPtrArray        *notes;   /* NULL-terminated char* */
   char             *extras;
+  char             *training; /* "facet.training" of the file: how the weights were made */
   gboolean          writable; /* every tensor in owned memory */
 };
 
@@ -205,6 +207,7 @@ facet_model_unref (FacetModel *model)
   g_ptr_array_unref (model->tensors);
   g_ptr_array_unref (model->notes);
   g_free (model->extras);
+  g_free (model->training);
   g_free (model);
 }
 
@@ -353,6 +356,7 @@ facet_model_copy (FacetModel *model)
     }
   for (guint i = 0; model->notes->pdata[i] != NULL; i++)
     add_note (copy, g_strdup (model->notes->pdata[i]));
+  copy->training = g_strdup (model->training);
   copy->writable = TRUE;
   return copy;
 }
@@ -385,6 +389,7 @@ facet_model_reset_head (FacetModel *model,
   else
     ids = g_memdup2 (au_ids, sizeof (int) * (gsize) n_aus);
   facet_model_config_set_aus (model->config, ids, n_aus);
+  g_clear_pointer (&model->training, g_free); /* a fresh head: no longer the trained model */
   for (guint i = 0; i < model->tensors->len;)
     {
       FacetTensor *t = g_ptr_array_index (model->tensors, i);
@@ -1024,6 +1029,8 @@ facet_model_load (const char                  *path,
 
   note_unused_tensors (model, ckpt->tensors, used);
   model->extras = g_steal_pointer (&ckpt->extras);
+  if (ckpt->metadata != NULL)
+    model->training = g_strdup (g_hash_table_lookup (ckpt->metadata, TRAINING_KEY));
   return g_steal_pointer (&model);
 }
 
@@ -1122,7 +1129,10 @@ facet_model_new_random (const FacetModelConfig *config,
  * facet_model_save:
  * @extra_metadata: (nullable): more string pairs for the safetensors header
  *
- * Writes the model as safetensors with its configuration in the metadata.
+ * Writes the model as safetensors with its configuration in the metadata,
+ * and how its weights were made: @extra_metadata's "facet.training" when it
+ * has one (a training run saving its result), else the one the model was
+ * loaded with (a converted or renamed model keeps its lineage).
  */
 gboolean
 facet_model_save (FacetModel *model,
@@ -1143,6 +1153,8 @@ facet_model_save (FacetModel *model,
       while (g_hash_table_iter_next (&iter, &k, &v))
         g_hash_table_insert (metadata, g_strdup (k), g_strdup (v));
     }
+  if (model->training != NULL && !g_hash_table_contains (metadata, TRAINING_KEY))
+    g_hash_table_insert (metadata, g_strdup (TRAINING_KEY), g_strdup (model->training));
   g_hash_table_insert (metadata, g_strdup ("format"), g_strdup ("pt"));
   g_hash_table_insert (metadata, g_strdup (CONFIG_KEY),
                        facet_model_config_to_string (model->config));

@@ -9,7 +9,9 @@
 - bf16 asked for on a processor without it (FACET_CPU_FEATURES=-bf16): one
   notice, and the run trains in fp32;
 - `models --json` lists the new model with its parent, its metrics and its
-  parent's on the same held-out frames.
+  parent's on the same held-out frames;
+- `model convert --name` renames a trained model and keeps its weights and how
+  they were made (the "facet.training" metadata); `--new-head` drops the latter.
 """
 import json
 import os
@@ -24,6 +26,7 @@ import unittest
 
 CLI = os.environ.get("FACET_CLI", "facet-cli")
 DEMO = os.environ.get("FACET_DEMO_MODEL", "")
+DEMO_SCRATCH = os.environ.get("FACET_DEMO_SCRATCH_MODEL", "")  # the demo model trained from scratch
 
 
 def cli(*args, check=True, **kw):
@@ -44,6 +47,13 @@ def synthetic_project(project, prefix, n, subject_base, seed_base, seconds, fps,
             "--size", size, "--codec", "ffv1", *synth_args, video)
         cli("add", project, video, "--subject", f"{prefix}{s}", "--crop", crop)
         cli("labels", "import", project, video.replace(".mkv", ".labels.csv"), "--format", "csv", "--video", s)
+
+
+def metadata(path):
+    """The __metadata__ of a safetensors file."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__", {})
 
 
 def weights(path):
@@ -172,6 +182,20 @@ class Finetune(unittest.TestCase):
         p = cli("finetune", project, "--base", self.base, "--mode", "last:1", "--epochs", 1,
                 "--precision", "auto", "--seed", 2, "--quiet", env=env)
         self.assertNotIn("notice", p.stderr)
+
+    def test_convert_keeps_lineage(self):
+        self.assertTrue(os.path.exists(DEMO), f"the demo model {DEMO} is missing")
+        before = metadata(DEMO)
+        self.assertIn("facet.training", before)
+        renamed = os.path.join(self.dir, "renamed.safetensors")
+        cli("model", "convert", DEMO, renamed, "--name", "renamed demo")
+        after = metadata(renamed)
+        self.assertEqual(json.loads(after["facet.config"])["name"], "renamed demo")
+        self.assertEqual(after["facet.training"], before["facet.training"])
+        self.assertEqual(weights(renamed), weights(DEMO))
+        fresh = os.path.join(self.dir, "fresh-head.safetensors")
+        cli("model", "convert", DEMO, fresh, "--new-head")
+        self.assertNotIn("facet.training", metadata(fresh))
 
     def test_heads_improves_and_models_json(self):
         # The demo model's backbone (trained on other synthetic subjects) with

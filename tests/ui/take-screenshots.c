@@ -143,12 +143,18 @@ main (int    argc,
   g_settings_set_boolean (settings, "show-landmarks", FALSE);
   g_settings_set_boolean (settings, "show-heatmap", TRUE);
   g_settings_set_string (settings, "heatmap-source", "au");
+  /* The map of an AU that is there: AU01 (inner brow raiser) at 1.8 s of
+   * S02, with the default method (change from neutral). */
+  facet_window_show_video (window, 2, 45);
+  facet_au_panel_set_selected (facet_window_get_au_panel (window), 0);
   ui_wait_settled (window, 120);
   ui_idle (1.0);
   save (GTK_WIDGET (window), out, "heatmap");
 
   /* A laptop's screen: the videos fold away, the rest stays usable. */
   g_settings_set_boolean (settings, "show-heatmap", FALSE);
+  facet_window_show_video (window, 2, 160);
+  facet_au_panel_set_selected (facet_window_get_au_panel (window), 5);
   g_settings_set_boolean (settings, "show-face-box", TRUE);
   gtk_window_set_default_size (GTK_WINDOW (window), 1024, 700);
   ui_idle (1.0);

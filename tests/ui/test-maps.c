@@ -1,14 +1,16 @@
 /* test-maps.c — the heat map's method, under Xvfb
  *
- * Opens a small analysed demo project, shows the selected AU's map, and
- * switches the method through win.heatmap-method (the action the menu
+ * Opens a small analysed demo project, shows the selected AU's map by the
+ * default method (change from neutral), and switches the method through win.heatmap-method (the action the menu
  * next to the frame view activates): the legend names the method, the map
  * changes, the choice is stored in GSettings; change from neutral finds a
  * calm frame of the analysed video and names it. Shift+M, typed through
  * the X server, goes to the next method and shows the selected AU's map
  * if the heat map was off. A slow method (occlusion)
  * stops when the heat map is switched off, and no explainer thread is
- * left running at the end.
+ * left running at the end. On a video the model has not analysed, change
+ * from neutral falls back to occlusion and says so, and the map is made
+ * again from a calm frame once the analysis has run.
  */
 #include "config.h"
 
@@ -61,6 +63,30 @@ map_difference (const float *a,
       top = MAX (top, MAX (fabs (a[i]), fabs (b[i])));
     }
   return top > 0 ? d / top : 0.0;
+}
+
+/* What a coder sees first: the selected AU's map by the default method,
+ * change from neutral (the one that follows the model and points at the
+ * AU best in bench/maps), named in the legend with its calm frame. */
+static void
+test_default (void)
+{
+  g_autofree char *stored = NULL;
+  g_autofree char *legend = NULL;
+  g_autofree float *map = NULL;
+  int grid = 0;
+
+  stored = g_settings_get_string (fx.settings, "heatmap-method");
+  g_assert_cmpstr (stored, ==, "neutral");
+  facet_window_show_video (fx.window, 1, 5);
+  g_settings_set_string (fx.settings, "heatmap-source", "au");
+  g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
+  facet_au_panel_set_selected (facet_window_get_au_panel (fx.window), 0);
+  ui_settle (fx.window, TIMEOUT);
+  map = shown_map (&grid, &legend);
+  g_assert_nonnull (map);
+  g_assert_nonnull (strstr (legend, facet_explainer_method_title (FACET_MAP_NEUTRAL)));
+  g_assert_nonnull (strstr (legend, "(calm frame at "));
 }
 
 static void
@@ -182,6 +208,82 @@ test_cancel (void)
   }
 }
 
+/* Model 2: the same file as model 1 under another row, so the video is
+ * not analysed by it yet. */
+static gint64 again_id;
+
+static void
+add_unanalysed_model (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
+  g_autoptr (FacetStoreModel) m = NULL;
+  g_autofree char *path = NULL;
+  FacetStoreModelInfo info = { 0 };
+
+  g_assert_no_error (error);
+  m = facet_store_get_model (store, 1, &error);
+  g_assert_no_error (error);
+  path = facet_store_model_path (store, m);
+  info.file = path;
+  info.name = "not analysed yet";
+  info.sha256 = "0000000000000000000000000000000000000000000000000000000000000003";
+  info.n_aus = m->n_aus;
+  info.au_ids = m->au_ids;
+  info.thresholds = m->thresholds;
+  info.config_json = m->config_json;
+  info.settings_json = m->settings_json;
+  again_id = facet_store_add_model (store, &info, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (again_id, >, 1);
+}
+
+static gboolean
+legend_has_calm_frame (gpointer data)
+{
+  g_autofree char *legend = facet_frame_view_get_legend (facet_window_get_frame_view (fx.window));
+
+  return legend != NULL && strstr (legend, "(calm frame at ") != NULL;
+}
+
+/* Change from neutral on a video the model has not analysed: occlusion,
+ * and the legend says why; once the analysis has stored the video's
+ * predictions, the map on screen is made again from a calm frame. */
+static void
+test_after_analysis (void)
+{
+  FacetProject *project = facet_window_get_project (fx.window);
+  g_autofree char *legend = NULL;
+  g_autofree float *map = NULL;
+  int grid = 0;
+
+  use_method ("neutral");
+  facet_project_set_model_id (project, again_id);
+  facet_window_show_video (fx.window, 1, 7);
+  g_settings_set_string (fx.settings, "heatmap-source", "au");
+  g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
+  facet_au_panel_set_selected (facet_window_get_au_panel (fx.window), 0);
+  ui_settle (fx.window, TIMEOUT);
+  map = shown_map (&grid, &legend);
+  g_test_message ("before the analysis: “%s”", legend);
+  g_assert_nonnull (map);
+  g_assert_nonnull (strstr (legend, facet_explainer_method_title (FACET_MAP_OCCLUSION)));
+  g_assert_nonnull (strstr (legend, "no neutral frame"));
+
+  /* What the Analyse button does. */
+  gtk_widget_activate_action (GTK_WIDGET (fx.window), "win.analyse", NULL);
+  g_assert_true (ui_wait (legend_has_calm_frame, NULL, TIMEOUT));
+  g_clear_pointer (&legend, g_free);
+  g_clear_pointer (&map, g_free);
+  ui_settle (fx.window, TIMEOUT);
+  map = shown_map (&grid, &legend);
+  g_test_message ("after the analysis: “%s”", legend);
+  g_assert_nonnull (map);
+  g_assert_nonnull (strstr (legend, facet_explainer_method_title (FACET_MAP_NEUTRAL)));
+  facet_project_set_model_id (project, 1);
+  ui_settle (fx.window, TIMEOUT);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -191,11 +293,16 @@ main (int    argc,
   if (!ui_init (&argc, &argv))
     return 77;
   ui_fixture_build (&fx, "facet-ui-maps", recipe);
+  add_unanalysed_model ();
   ui_fixture_open (&fx, 1200, 800, TIMEOUT);
+  facet_project_set_model_id (facet_window_get_project (fx.window), 1);
+  ui_settle (fx.window, TIMEOUT);
 
+  g_test_add_func ("/ui/maps/default", test_default);
   g_test_add_func ("/ui/maps/switch", test_switch);
   g_test_add_func ("/ui/maps/next-key", test_next_key);
   g_test_add_func ("/ui/maps/cancel", test_cancel);
+  g_test_add_func ("/ui/maps/after-analysis", test_after_analysis);
   status = g_test_run ();
 
   /* No explainer thread outlives the window. */
