@@ -29,30 +29,6 @@
 /* Two subjects, three seconds each: small enough for `make check`. */
 static UiFixture fx;
 
-/* A second model row for the same file (as a copy of it would be), so
- * that the sidebar has a model to switch to. */
-static void
-add_second_model (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
-  g_autoptr (FacetStoreModel) m = NULL;
-  g_autofree char *path = NULL;
-  FacetStoreModelInfo info = { 0 };
-
-  g_assert_no_error (error);
-  m = facet_store_get_model (store, 1, &error);
-  g_assert_no_error (error);
-  path = facet_store_model_path (store, m);
-  info.file = path;
-  info.name = "second";
-  info.sha256 = "0000000000000000000000000000000000000000000000000000000000000002";
-  info.n_aus = m->n_aus;
-  info.au_ids = m->au_ids;
-  info.config_json = m->config_json;
-  g_assert_cmpint (facet_store_add_model (store, &info, &error), ==, 2);
-  g_assert_no_error (error);
-}
 
 static void
 test_open (void)
@@ -967,7 +943,11 @@ main (int    argc,
   if (!ui_init (&argc, &argv))
     return 77;
   ui_fixture_build (&fx, "facet-ui", UI_RECIPE_TWO_SUBJECTS ("ui test"));
-  add_second_model ();
+  /* A second model row for the same file (as a copy of it would be), so
+   * that the sidebar has a model to switch to. */
+  g_assert_cmpint (ui_add_model_row (fx.project, "second",
+                                     "0000000000000000000000000000000000000000000000000000000000000002"),
+                   ==, 2);
   ui_fixture_open (&fx, 1400, 900, TIMEOUT);
   /* The newest model is the one shown first: the analysed one is 1. */
   facet_project_set_model_id (facet_window_get_project (fx.window), 1);

@@ -50,6 +50,17 @@ use_method (const char *id)
   ui_settle (fx.window, TIMEOUT);
 }
 
+/* The first AU's map at @frame of video 1, settled. */
+static void
+show_au_map (gint64 frame)
+{
+  facet_window_show_video (fx.window, 1, frame);
+  g_settings_set_string (fx.settings, "heatmap-source", "au");
+  g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
+  facet_au_panel_set_selected (facet_window_get_au_panel (fx.window), 0);
+  ui_settle (fx.window, TIMEOUT);
+}
+
 static double
 map_difference (const float *a,
                 const float *b,
@@ -78,11 +89,7 @@ test_default (void)
 
   stored = g_settings_get_string (fx.settings, "heatmap-method");
   g_assert_cmpstr (stored, ==, "neutral");
-  facet_window_show_video (fx.window, 1, 5);
-  g_settings_set_string (fx.settings, "heatmap-source", "au");
-  g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
-  facet_au_panel_set_selected (facet_window_get_au_panel (fx.window), 0);
-  ui_settle (fx.window, TIMEOUT);
+  show_au_map (5);
   map = shown_map (&grid, &legend);
   g_assert_nonnull (map);
   g_assert_nonnull (strstr (legend, facet_explainer_method_title (FACET_MAP_NEUTRAL)));
@@ -97,12 +104,7 @@ test_switch (void)
   float *maps[G_N_ELEMENTS (ids)] = { NULL };
   int grid = 0;
 
-  facet_window_show_video (fx.window, 1, 5);
-  ui_settle (fx.window, TIMEOUT);
-  g_settings_set_string (fx.settings, "heatmap-source", "au");
-  g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
-  facet_au_panel_set_selected (facet_window_get_au_panel (fx.window), 0);
-  ui_settle (fx.window, TIMEOUT);
+  show_au_map (5);
 
   for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
     {
@@ -212,32 +214,6 @@ test_cancel (void)
  * not analysed by it yet. */
 static gint64 again_id;
 
-static void
-add_unanalysed_model (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (FacetStore) store = facet_store_open (fx.project, &error);
-  g_autoptr (FacetStoreModel) m = NULL;
-  g_autofree char *path = NULL;
-  FacetStoreModelInfo info = { 0 };
-
-  g_assert_no_error (error);
-  m = facet_store_get_model (store, 1, &error);
-  g_assert_no_error (error);
-  path = facet_store_model_path (store, m);
-  info.file = path;
-  info.name = "not analysed yet";
-  info.sha256 = "0000000000000000000000000000000000000000000000000000000000000003";
-  info.n_aus = m->n_aus;
-  info.au_ids = m->au_ids;
-  info.thresholds = m->thresholds;
-  info.config_json = m->config_json;
-  info.settings_json = m->settings_json;
-  again_id = facet_store_add_model (store, &info, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (again_id, >, 1);
-}
-
 static gboolean
 legend_has_calm_frame (gpointer data)
 {
@@ -259,11 +235,7 @@ test_after_analysis (void)
 
   use_method ("neutral");
   facet_project_set_model_id (project, again_id);
-  facet_window_show_video (fx.window, 1, 7);
-  g_settings_set_string (fx.settings, "heatmap-source", "au");
-  g_settings_set_boolean (fx.settings, "show-heatmap", TRUE);
-  facet_au_panel_set_selected (facet_window_get_au_panel (fx.window), 0);
-  ui_settle (fx.window, TIMEOUT);
+  show_au_map (7);
   map = shown_map (&grid, &legend);
   g_test_message ("before the analysis: “%s”", legend);
   g_assert_nonnull (map);
@@ -293,7 +265,8 @@ main (int    argc,
   if (!ui_init (&argc, &argv))
     return 77;
   ui_fixture_build (&fx, "facet-ui-maps", recipe);
-  add_unanalysed_model ();
+  again_id = ui_add_model_row (fx.project, "not analysed yet",
+                               "0000000000000000000000000000000000000000000000000000000000000003");
   ui_fixture_open (&fx, 1200, 800, TIMEOUT);
   facet_project_set_model_id (facet_window_get_project (fx.window), 1);
   ui_settle (fx.window, TIMEOUT);

@@ -16,6 +16,36 @@
 #include "facet-demo.h"
 #include "ui-harness.h"
 
+gint64
+ui_add_model_row (const char *project,
+                  const char *name,
+                  const char *sha256)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_open (project, &error);
+  g_autoptr (FacetStoreModel) m = NULL;
+  g_autofree char *path = NULL;
+  FacetStoreModelInfo info = { 0 };
+  gint64 id;
+
+  g_assert_no_error (error);
+  m = facet_store_get_model (store, 1, &error);
+  g_assert_no_error (error);
+  path = facet_store_model_path (store, m);
+  info.file = path;
+  info.name = name;
+  info.sha256 = sha256;
+  info.n_aus = m->n_aus;
+  info.au_ids = m->au_ids;
+  info.thresholds = m->thresholds;
+  info.config_json = m->config_json;
+  info.settings_json = m->settings_json;
+  id = facet_store_add_model (store, &info, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (id, >, 1);
+  return id;
+}
+
 char *
 ui_build_project (const char *folder,
                   const char *recipe_text,

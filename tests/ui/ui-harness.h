@@ -31,6 +31,12 @@ char             *ui_build_project   (const char   *folder,
                                       const char   *recipe_text,
                                       gboolean      analyse,
                                       double       *seconds);
+/* Another model row in @project for model 1's file, named @name, with a
+ * made-up @sha256 (the store keeps one row per content): a model to switch
+ * to, with no predictions yet. Returns its id. */
+gint64            ui_add_model_row   (const char   *project,
+                                      const char   *name,
+                                      const char   *sha256);
 
 /* The start of every UI test's main(): GLib's test framework, GTK and
  * libadwaita. FALSE (with a message) when there is no X display with
