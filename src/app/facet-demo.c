@@ -382,6 +382,58 @@ make_random_model (const char *folder,
   return g_steal_pointer (&path);
 }
 
+/* The demo model in @store, with its held-out metrics when they lie next
+ * to it (NAME.metrics.json: the app shows them, and fine-tuning compares
+ * against them): the id of its row, an existing one when the store has
+ * the same file content already; -1 on error. */
+static gint64
+add_demo_model (FacetStore *store,
+                const char *model_path,
+                FacetModel *model,
+                GError    **error)
+{
+  gint64 model_id = facet_pipeline_register_model (store, model, 0, error);
+
+  if (model_id <= 0)
+    return -1;
+  if (g_str_has_suffix (model_path, ".safetensors"))
+    {
+      g_autofree char *stem = g_strndup (model_path, strlen (model_path) - strlen (".safetensors"));
+      g_autofree char *metrics_path = g_strconcat (stem, ".metrics.json", NULL);
+      g_autofree char *metrics = NULL;
+
+      if (g_file_get_contents (metrics_path, &metrics, NULL, NULL)
+          && !facet_store_set_model_metrics (store, model_id, metrics, error))
+        return -1;
+    }
+  return model_id;
+}
+
+/* A demo project made before the demo model changed (a newer Facet, or
+ * $FACET_DEMO_MODEL) gets the current model as its newest, so the app
+ * shows and analyses it; the models, labels and predictions it has stay. */
+static gboolean
+update_demo_model (const char *project,
+                   GError    **error)
+{
+  g_autofree char *model_path = facet_demo_find_model ();
+  g_autoptr (FacetModel) model = NULL;
+  g_autoptr (FacetStore) store = NULL;
+  gboolean ok;
+
+  if (model_path == NULL)
+    return TRUE;
+  model = facet_model_load (model_path, NULL, error);
+  if (model == NULL)
+    return FALSE;
+  store = facet_store_open (project, error);
+  if (store == NULL)
+    return FALSE;
+  ok = add_demo_model (store, model_path, model, error) > 0;
+  g_clear_pointer (&store, facet_store_close);
+  return ok;
+}
+
 static gboolean
 render_subject (const FacetDemoRecipe *recipe,
                 const DemoSubject     *s,
@@ -499,7 +551,7 @@ facet_demo_build (const FacetDemoRecipe *recipe,
 
   project = facet_demo_project_path (folder);
   if (g_file_test (project, G_FILE_TEST_IS_REGULAR))
-    return g_steal_pointer (&project);
+    return update_demo_model (project, error) ? g_steal_pointer (&project) : NULL;
 
   media = g_build_filename (folder, "media", NULL);
   if (g_mkdir_with_parents (media, 0755) != 0)
@@ -569,21 +621,9 @@ facet_demo_build (const FacetDemoRecipe *recipe,
       if (id <= 0 || !import_labels (store, id, labels, mi->n_frames, s->labelled, error))
         goto failed;
     }
-  model_id = facet_pipeline_register_model (store, model, 0, error);
+  model_id = add_demo_model (store, model_path, model, error);
   if (model_id <= 0)
     goto failed;
-  /* The demo model's held-out metrics travel next to it (NAME.metrics.json):
-   * the app shows them, and fine-tuning compares against them. */
-  if (g_str_has_suffix (model_path, ".safetensors"))
-    {
-      g_autofree char *stem = g_strndup (model_path, strlen (model_path) - strlen (".safetensors"));
-      g_autofree char *metrics_path = g_strconcat (stem, ".metrics.json", NULL);
-      g_autofree char *metrics = NULL;
-
-      if (g_file_get_contents (metrics_path, &metrics, NULL, NULL)
-          && !facet_store_set_model_metrics (store, model_id, metrics, error))
-        goto failed;
-    }
   g_clear_pointer (&store, facet_store_close);
 
   if (g_rename (building, project) != 0)

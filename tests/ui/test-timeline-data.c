@@ -4,7 +4,10 @@
 
 #include <math.h>
 
+#include <glib/gstdio.h>
+
 #include "core/facet-core.h"
+#include "store/facet-store.h"
 #include "facet-demo.h"
 #include "facet-timecode.h"
 #include "facet-timeline-data.h"
@@ -506,6 +509,100 @@ test_recipe (void)
   }
 }
 
+/* Removes @path and everything below it. */
+static void
+remove_folder (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_folder (child);
+      else
+        g_unlink (child);
+    }
+  if (dir != NULL)
+    g_dir_close (dir);
+  g_rmdir (path);
+}
+
+/* The models of a demo project, newest last. */
+static GPtrArray *
+demo_models (const char *project)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetStore) store = facet_store_open (project, &error);
+  GPtrArray *models;
+
+  g_assert_no_error (error);
+  models = facet_store_list_models (store, &error);
+  g_assert_no_error (error);
+  return models;
+}
+
+/* A demo project made with one demo model gets the current one when the
+ * demo model has changed (a newer Facet): added as its newest model, with
+ * its metrics, once; labels and the older model stay. */
+static void
+test_demo_model_update (void)
+{
+  static const char text[] =
+    "[Demo]\nName=update test\nFramesPerSecond=5\nFrameSize=64\nCodec=ffv1\nCrop=none\n"
+    "LabelledFraction=0.5\nCoder=Importer\n[Subject A1]\nSeed=11\nRecording=1\nSeconds=1\n";
+  const char *old_model = g_getenv ("FACET_DEMO_SCRATCH_MODEL");
+  g_autofree char *saved = g_strdup (g_getenv ("FACET_DEMO_MODEL"));
+  g_autofree char *new_model = g_build_filename (FACET_SOURCE_DATADIR, "demo",
+                                                 "facet-demo.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FacetDemoRecipe) recipe = facet_demo_recipe_load_from_data (text, strlen (text),
+                                                                          "t.recipe", &error);
+  g_autofree char *folder = g_dir_make_tmp ("facet-demo-update-XXXXXX", &error);
+  g_autofree char *first = NULL, *again = NULL, *third = NULL;
+  g_autoptr (GPtrArray) before = NULL, after = NULL, last = NULL;
+  const FacetStoreModel *newest;
+
+  g_assert_no_error (error);
+  if (old_model == NULL || !g_file_test (old_model, G_FILE_TEST_IS_REGULAR)
+      || !g_file_test (new_model, G_FILE_TEST_IS_REGULAR))
+    {
+      g_test_skip ("the two demo models are not there");
+      return;
+    }
+  g_setenv ("FACET_DEMO_MODEL", old_model, TRUE);
+  first = facet_demo_build (recipe, folder, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  before = demo_models (first);
+  g_assert_cmpuint (before->len, ==, 1);
+  g_assert_cmpstr (((FacetStoreModel *) g_ptr_array_index (before, 0))->name, ==,
+                   "facet-demo-scratch");
+
+  g_setenv ("FACET_DEMO_MODEL", new_model, TRUE);
+  again = facet_demo_build (recipe, folder, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (again, ==, first);
+  after = demo_models (again);
+  g_assert_cmpuint (after->len, ==, 2);
+  newest = g_ptr_array_index (after, 1);
+  g_assert_cmpstr (newest->name, ==, "facet-demo");
+  g_assert_nonnull (strstr (newest->metrics_json, "\"f1_mean\""));
+
+  /* Opened again with the same model: nothing added. */
+  third = facet_demo_build (recipe, folder, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  last = demo_models (third);
+  g_assert_cmpuint (last->len, ==, 2);
+
+  if (saved != NULL)
+    g_setenv ("FACET_DEMO_MODEL", saved, TRUE);
+  else
+    g_unsetenv ("FACET_DEMO_MODEL");
+  remove_folder (folder);
+}
+
 /* Intensity runs: present runs with a level, neighbours of one level
  * joined across sources, absent runs and present runs without a level
  * left out (issue 14). */
@@ -650,6 +747,7 @@ main (int    argc,
   g_test_add_func ("/ui/timeline/zoom", test_zoom);
   g_test_add_func ("/ui/timecode", test_timecode);
   g_test_add_func ("/ui/demo/recipe", test_recipe);
+  g_test_add_func ("/ui/demo/model-update", test_demo_model_update);
   g_test_add_func ("/ui/timeline/intensity-runs", test_intensity_runs);
   return g_test_run ();
 }
