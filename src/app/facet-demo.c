@@ -384,8 +384,8 @@ make_random_model (const char *folder,
 
 /* The demo model in @store, with its held-out metrics when they lie next
  * to it (NAME.metrics.json: the app shows them, and fine-tuning compares
- * against them): the id of its row, an existing one when the store has
- * the same file content already; -1 on error. */
+ * against them, set once): the id of its row, an existing one when the
+ * store has the same file content already; -1 on error. */
 static gint64
 add_demo_model (FacetStore *store,
                 const char *model_path,
@@ -393,10 +393,15 @@ add_demo_model (FacetStore *store,
                 GError    **error)
 {
   gint64 model_id = facet_pipeline_register_model (store, model, 0, error);
+  g_autoptr (FacetStoreModel) row = NULL;
 
   if (model_id <= 0)
     return -1;
-  if (g_str_has_suffix (model_path, ".safetensors"))
+  /* A row the project had already keeps its metrics: nothing is written. */
+  row = facet_store_get_model (store, model_id, error);
+  if (row == NULL)
+    return -1;
+  if (g_strcmp0 (row->metrics_json, "{}") == 0 && g_str_has_suffix (model_path, ".safetensors"))
     {
       g_autofree char *stem = g_strndup (model_path, strlen (model_path) - strlen (".safetensors"));
       g_autofree char *metrics_path = g_strconcat (stem, ".metrics.json", NULL);
